@@ -1,0 +1,195 @@
+/* The context: one device, one in-order queue, and our kernels built once
+ * from the sources embedded at build time. Errors are kept on the handle. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+extern const char fmcl_kernel_source[];
+
+static const char *const kernel_names[FMCL_K_COUNT + 1] = {
+#define FMCL_KERNEL(name) #name,
+#include "kernels.def"
+#undef FMCL_KERNEL
+    NULL};
+
+const char *fmcl_status_name(fmcl_status s)
+{
+    switch (s) {
+    case FMCL_OK: return "ok";
+    case FMCL_ERR_ARG: return "invalid argument";
+    case FMCL_ERR_NO_PLATFORM: return "no OpenCL platform";
+    case FMCL_ERR_NO_DEVICE: return "no such device";
+    case FMCL_ERR_OPENCL: return "OpenCL error";
+    case FMCL_ERR_BUILD: return "kernel build failed";
+    case FMCL_ERR_NOMEM: return "out of memory";
+    case FMCL_ERR_IO: return "I/O error";
+    case FMCL_ERR_FORMAT: return "malformed file";
+    case FMCL_ERR_NUMERIC: return "non-finite value";
+    case FMCL_ERR_GEMM: return "CLBlast error";
+    }
+    return "unknown status";
+}
+
+fmcl_status fmcl_fail(fmcl_ctx *ctx, fmcl_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void fmcl_log(fmcl_ctx *ctx, const char *fmt, ...)
+{
+    if (!ctx->log) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    ctx->log(ctx->log_user, buf);
+}
+
+const char *fmcl_cl_strerror(cl_int rc)
+{
+    switch (rc) {
+    case CL_SUCCESS: return "CL_SUCCESS";
+    case CL_DEVICE_NOT_FOUND: return "CL_DEVICE_NOT_FOUND";
+    case CL_DEVICE_NOT_AVAILABLE: return "CL_DEVICE_NOT_AVAILABLE";
+    case CL_COMPILER_NOT_AVAILABLE: return "CL_COMPILER_NOT_AVAILABLE";
+    case CL_MEM_OBJECT_ALLOCATION_FAILURE: return "CL_MEM_OBJECT_ALLOCATION_FAILURE";
+    case CL_OUT_OF_RESOURCES: return "CL_OUT_OF_RESOURCES";
+    case CL_OUT_OF_HOST_MEMORY: return "CL_OUT_OF_HOST_MEMORY";
+    case CL_BUILD_PROGRAM_FAILURE: return "CL_BUILD_PROGRAM_FAILURE";
+    case CL_INVALID_VALUE: return "CL_INVALID_VALUE";
+    case CL_INVALID_PLATFORM: return "CL_INVALID_PLATFORM";
+    case CL_INVALID_DEVICE: return "CL_INVALID_DEVICE";
+    case CL_INVALID_CONTEXT: return "CL_INVALID_CONTEXT";
+    case CL_INVALID_COMMAND_QUEUE: return "CL_INVALID_COMMAND_QUEUE";
+    case CL_INVALID_MEM_OBJECT: return "CL_INVALID_MEM_OBJECT";
+    case CL_INVALID_BUFFER_SIZE: return "CL_INVALID_BUFFER_SIZE";
+    case CL_INVALID_PROGRAM: return "CL_INVALID_PROGRAM";
+    case CL_INVALID_PROGRAM_EXECUTABLE: return "CL_INVALID_PROGRAM_EXECUTABLE";
+    case CL_INVALID_KERNEL_NAME: return "CL_INVALID_KERNEL_NAME";
+    case CL_INVALID_KERNEL: return "CL_INVALID_KERNEL";
+    case CL_INVALID_ARG_INDEX: return "CL_INVALID_ARG_INDEX";
+    case CL_INVALID_ARG_VALUE: return "CL_INVALID_ARG_VALUE";
+    case CL_INVALID_ARG_SIZE: return "CL_INVALID_ARG_SIZE";
+    case CL_INVALID_KERNEL_ARGS: return "CL_INVALID_KERNEL_ARGS";
+    case CL_INVALID_WORK_DIMENSION: return "CL_INVALID_WORK_DIMENSION";
+    case CL_INVALID_WORK_GROUP_SIZE: return "CL_INVALID_WORK_GROUP_SIZE";
+    case CL_INVALID_WORK_ITEM_SIZE: return "CL_INVALID_WORK_ITEM_SIZE";
+    case CL_INVALID_GLOBAL_OFFSET: return "CL_INVALID_GLOBAL_OFFSET";
+    case CL_INVALID_EVENT_WAIT_LIST: return "CL_INVALID_EVENT_WAIT_LIST";
+    case CL_INVALID_OPERATION: return "CL_INVALID_OPERATION";
+    case CL_INVALID_BUILD_OPTIONS: return "CL_INVALID_BUILD_OPTIONS";
+    case CL_INVALID_GLOBAL_WORK_SIZE: return "CL_INVALID_GLOBAL_WORK_SIZE";
+    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR";
+    }
+    return "unknown OpenCL error";
+}
+
+fmcl_status fmcl_cl(fmcl_ctx *ctx, cl_int rc, const char *what)
+{
+    if (rc == CL_SUCCESS) return FMCL_OK;
+    if (rc == CL_MEM_OBJECT_ALLOCATION_FAILURE || rc == CL_OUT_OF_RESOURCES ||
+        rc == CL_OUT_OF_HOST_MEMORY)
+        return fmcl_fail(ctx, FMCL_ERR_NOMEM,
+                         "%s: the device ran out of memory (%s, %d); use a smaller --batch or "
+                         "--width",
+                         what, fmcl_cl_strerror(rc), rc);
+    return fmcl_fail(ctx, FMCL_ERR_OPENCL, "%s failed: %s (%d) on %s", what,
+                     fmcl_cl_strerror(rc), rc, ctx->info.device_name);
+}
+
+static fmcl_status build_program(fmcl_ctx *ctx)
+{
+    cl_int rc;
+    const char *src = fmcl_kernel_source;
+    ctx->program = clCreateProgramWithSource(ctx->context, 1, &src, NULL, &rc);
+    if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "clCreateProgramWithSource");
+    char opts[128];
+    /* Ask for 1.2 where the device offers it (the kernels need nothing newer). */
+    int cl12 = strstr(ctx->info.opencl_c_version, "OpenCL C 1.0") == NULL &&
+               strstr(ctx->info.opencl_c_version, "OpenCL C 1.1") == NULL;
+    snprintf(opts, sizeof opts, "%s-DFMCL_REDUCE_WG=%d", cl12 ? "-cl-std=CL1.2 " : "",
+             FMCL_REDUCE_WG);
+    rc = clBuildProgram(ctx->program, 1, &ctx->device, opts, NULL, NULL);
+    if (rc != CL_SUCCESS) {
+        char log[6000] = "";
+        clGetProgramBuildInfo(ctx->program, ctx->device, CL_PROGRAM_BUILD_LOG, sizeof log - 1,
+                              log, NULL);
+        log[sizeof log - 1] = 0;
+        return fmcl_fail(ctx, FMCL_ERR_BUILD,
+                         "building fmcl's kernels for %s failed (%s); driver build log:\n%s",
+                         ctx->info.device_name, fmcl_cl_strerror(rc), log);
+    }
+    for (int k = 0; k < FMCL_K_COUNT; k++) {
+        ctx->kern[k] = clCreateKernel(ctx->program, kernel_names[k], &rc);
+        if (rc != CL_SUCCESS) {
+            char what[128];
+            snprintf(what, sizeof what, "creating kernel '%s'", kernel_names[k]);
+            return fmcl_cl(ctx, rc, what);
+        }
+        rc = clGetKernelWorkGroupInfo(ctx->kern[k], ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                      sizeof ctx->kern_wg[k], &ctx->kern_wg[k], NULL);
+        if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "clGetKernelWorkGroupInfo");
+    }
+    return FMCL_OK;
+}
+
+fmcl_status fmcl_ctx_create(fmcl_ctx **out, const char *spec, char *err, size_t errlen)
+{
+    *out = NULL;
+    fmcl_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        snprintf(err, errlen, "out of host memory");
+        return FMCL_ERR_NOMEM;
+    }
+    fmcl_status s = fmcl_runtime_open(spec, &ctx->platform, &ctx->device, &ctx->info, err, errlen);
+    if (s != FMCL_OK) {
+        free(ctx);
+        return s;
+    }
+    cl_int rc;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform,
+                                     0};
+    ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &rc);
+    s = fmcl_cl(ctx, rc, "clCreateContext");
+    if (s == FMCL_OK) {
+        ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, 0, &rc);
+        s = fmcl_cl(ctx, rc, "clCreateCommandQueue");
+    }
+    if (s == FMCL_OK) s = build_program(ctx);
+    if (s != FMCL_OK) {
+        snprintf(err, errlen, "%s", ctx->err);
+        fmcl_ctx_destroy(ctx);
+        return s;
+    }
+    *out = ctx;
+    return FMCL_OK;
+}
+
+void fmcl_ctx_destroy(fmcl_ctx *ctx)
+{
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    fmcl_release(&ctx->gemm_tmp);
+    for (int k = 0; k < FMCL_K_COUNT; k++)
+        if (ctx->kern[k]) clReleaseKernel(ctx->kern[k]);
+    if (ctx->program) clReleaseProgram(ctx->program);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->context) clReleaseContext(ctx->context);
+    free(ctx);
+}
+
+const char *fmcl_ctx_error(const fmcl_ctx *ctx) { return ctx ? ctx->err : "no context"; }
+const fmcl_device_info *fmcl_ctx_device(const fmcl_ctx *ctx) { return &ctx->info; }
+
+void fmcl_ctx_set_log(fmcl_ctx *ctx, fmcl_log_fn fn, void *user)
+{
+    ctx->log = fn;
+    ctx->log_user = user;
+}

@@ -1,0 +1,183 @@
+/* Buffers and kernel launches. Local sizes come from the device's limits for
+ * each kernel; global sizes are rounded up to them (OpenCL 1.2 has no
+ * non-uniform work-groups), so every kernel guards its index. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, cl_mem *out, const char *what)
+{
+    *out = NULL;
+    if (bytes == 0) bytes = 4;
+    if (bytes > ctx->info.max_alloc)
+        return fmcl_fail(ctx, FMCL_ERR_NOMEM,
+                         "%s needs %.1f MiB in one buffer but %s allows at most %.1f MiB; use a "
+                         "smaller --batch or --width",
+                         what, bytes / 1048576.0, ctx->info.device_name,
+                         ctx->info.max_alloc / 1048576.0);
+    cl_int rc;
+    *out = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    if (rc != CL_SUCCESS) {
+        *out = NULL;
+        return fmcl_cl(ctx, rc, what);
+    }
+    return FMCL_OK;
+}
+
+void fmcl_release(cl_mem *m)
+{
+    if (*m) clReleaseMemObject(*m);
+    *m = NULL;
+}
+
+fmcl_status fmcl_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size_t bytes)
+{
+    if (bytes == 0) return FMCL_OK;
+    return fmcl_cl(ctx, clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_TRUE, dst.off * 4, bytes, src,
+                                             0, NULL, NULL),
+                   "clEnqueueWriteBuffer");
+}
+
+fmcl_status fmcl_read(fmcl_ctx *ctx, fmcl_t src, void *dst, size_t bytes)
+{
+    if (bytes == 0) return FMCL_OK;
+    return fmcl_cl(ctx, clEnqueueReadBuffer(ctx->queue, src.mem, CL_TRUE, src.off * 4, bytes, dst,
+                                            0, NULL, NULL),
+                   "clEnqueueReadBuffer");
+}
+
+fmcl_status fmcl_finish(fmcl_ctx *ctx) { return fmcl_cl(ctx, clFinish(ctx->queue), "clFinish"); }
+
+fmcl_status fmcl_copy(fmcl_ctx *ctx, fmcl_t dst, fmcl_t src, size_t n)
+{
+    if (n == 0) return FMCL_OK;
+    return fmcl_cl(ctx, clEnqueueCopyBuffer(ctx->queue, src.mem, dst.mem, src.off * 4, dst.off * 4,
+                                            n * 4, 0, NULL, NULL),
+                   "clEnqueueCopyBuffer");
+}
+
+static fmcl_status set_args(fmcl_ctx *ctx, cl_kernel k, const char *sig, va_list ap)
+{
+    cl_uint i = 0;
+    cl_int rc = CL_SUCCESS;
+    for (const char *c = sig; *c && rc == CL_SUCCESS; c++) {
+        switch (*c) {
+        case 't': {
+            fmcl_t t = va_arg(ap, fmcl_t);
+            if (t.off > UINT32_MAX)
+                return fmcl_fail(ctx, FMCL_ERR_ARG, "tensor offset %zu exceeds 32 bits", t.off);
+            cl_uint off = (cl_uint)t.off;
+            rc = clSetKernelArg(k, i++, sizeof t.mem, &t.mem);
+            if (rc == CL_SUCCESS) rc = clSetKernelArg(k, i++, sizeof off, &off);
+            break;
+        }
+        case 'i': {
+            cl_int v = va_arg(ap, int);
+            rc = clSetKernelArg(k, i++, sizeof v, &v);
+            break;
+        }
+        case 'u': {
+            cl_uint v = va_arg(ap, unsigned);
+            rc = clSetKernelArg(k, i++, sizeof v, &v);
+            break;
+        }
+        case 'f': {
+            cl_float v = (cl_float)va_arg(ap, double);
+            rc = clSetKernelArg(k, i++, sizeof v, &v);
+            break;
+        }
+        case 'l': {
+            cl_ulong v = va_arg(ap, uint64_t);
+            rc = clSetKernelArg(k, i++, sizeof v, &v);
+            break;
+        }
+        case 'L': {
+            size_t bytes = va_arg(ap, size_t);
+            rc = clSetKernelArg(k, i++, bytes, NULL);
+            break;
+        }
+        default:
+            return fmcl_fail(ctx, FMCL_ERR_ARG, "bad kernel signature character '%c'", *c);
+        }
+    }
+    return fmcl_cl(ctx, rc, "clSetKernelArg");
+}
+
+/* The kernel's name, for error text. */
+static const char *kernel_name(fmcl_ctx *ctx, int kid, char *name, size_t cap)
+{
+    name[0] = 0;
+    clGetKernelInfo(ctx->kern[kid], CL_KERNEL_FUNCTION_NAME, cap - 1, name, NULL);
+    name[cap - 1] = 0;
+    return name;
+}
+
+static fmcl_status enqueue(fmcl_ctx *ctx, int kid, cl_uint dims, const size_t *gsz,
+                           const size_t *lsz)
+{
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, ctx->kern[kid], dims, NULL, gsz, lsz, 0, NULL,
+                                       NULL);
+    if (rc == CL_SUCCESS) return FMCL_OK;
+    char name[64], what[128];
+    snprintf(what, sizeof what, "launching kernel %s", kernel_name(ctx, kid, name, sizeof name));
+    return fmcl_cl(ctx, rc, what);
+}
+
+/* Largest power of two <= limit and <= cap. */
+static size_t pow2_at_most(size_t limit, size_t cap)
+{
+    size_t l = 1;
+    while (l * 2 <= limit && l * 2 <= cap) l *= 2;
+    return l;
+}
+
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+fmcl_status fmcl_run1(fmcl_ctx *ctx, int kid, size_t n, const char *sig, ...)
+{
+    if (n == 0) return FMCL_OK;
+    va_list ap;
+    va_start(ap, sig);
+    fmcl_status s = set_args(ctx, ctx->kern[kid], sig, ap);
+    va_end(ap);
+    if (s != FMCL_OK) return s;
+    size_t local = pow2_at_most(ctx->kern_wg[kid], 128);
+    size_t global = round_up(n, local);
+    return enqueue(ctx, kid, 1, &global, &local);
+}
+
+fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, const char *sig, ...)
+{
+    if (n == 0) return FMCL_OK;
+    if (local > ctx->kern_wg[kid]) {
+        char name[64];
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "kernel %s needs work-groups of %zu but %s allows only %zu for it",
+                         kernel_name(ctx, kid, name, sizeof name), local, ctx->info.device_name,
+                         ctx->kern_wg[kid]);
+    }
+    va_list ap;
+    va_start(ap, sig);
+    fmcl_status s = set_args(ctx, ctx->kern[kid], sig, ap);
+    va_end(ap);
+    if (s != FMCL_OK) return s;
+    size_t global = round_up(n, local);
+    return enqueue(ctx, kid, 1, &global, &local);
+}
+
+fmcl_status fmcl_run2(fmcl_ctx *ctx, int kid, size_t n0, size_t n1, const char *sig, ...)
+{
+    if (n0 == 0 || n1 == 0) return FMCL_OK;
+    va_list ap;
+    va_start(ap, sig);
+    fmcl_status s = set_args(ctx, ctx->kern[kid], sig, ap);
+    va_end(ap);
+    if (s != FMCL_OK) return s;
+    size_t l0 = pow2_at_most(ctx->kern_wg[kid], n0 >= 32 ? 32 : 8);
+    size_t l1 = pow2_at_most(ctx->kern_wg[kid] / l0, 4);
+    size_t local[2] = {l0, l1};
+    size_t global[2] = {round_up(n0, l0), round_up(n1, l1)};
+    return enqueue(ctx, kid, 2, global, local);
+}

@@ -1,0 +1,99 @@
+/* Runtime internals shared by every op: the context, tensors (buffer +
+ * element offset), kernel launch helpers and error reporting. Only files in
+ * src/runtime call OpenCL directly besides the launchers' fmcl_run* calls. */
+#ifndef FMCL_RUNTIME_H
+#define FMCL_RUNTIME_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+#include <stdarg.h>
+
+#include "fmcl.h"
+
+/* A view into a device buffer: element offset, CLBlast style. Shapes travel
+ * as separate ints, last in every call. */
+typedef struct {
+    cl_mem mem;
+    size_t off;
+} fmcl_t;
+
+static inline fmcl_t fmcl_at(fmcl_t t, size_t elems) { t.off += elems; return t; }
+
+/* Kernel ids, one per __kernel in kernels/ (see kernels.def). */
+enum {
+#define FMCL_KERNEL(name) FMCL_K_##name,
+#include "kernels.def"
+#undef FMCL_KERNEL
+    FMCL_K_COUNT
+};
+
+/* Work-group size of every reduction: fixed so that the order of additions,
+ * and so the result, is the same on every device. */
+#define FMCL_REDUCE_WG 64
+
+struct fmcl_ctx {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    fmcl_device_info info;
+    cl_program program;
+    cl_kernel kern[FMCL_K_COUNT];
+    size_t kern_wg[FMCL_K_COUNT]; /* CL_KERNEL_WORK_GROUP_SIZE per kernel */
+    cl_mem gemm_tmp;              /* CLBlast's temporary buffer, sized at setup */
+    size_t gemm_tmp_bytes;
+    fmcl_log_fn log;
+    void *log_user;
+    char err[8192];
+};
+
+/* Sets ctx->err (printf-style) and returns s. */
+fmcl_status fmcl_fail(fmcl_ctx *ctx, fmcl_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* FMCL_OK when rc == CL_SUCCESS, else an error naming what and the CL code. */
+fmcl_status fmcl_cl(fmcl_ctx *ctx, cl_int rc, const char *what);
+const char *fmcl_cl_strerror(cl_int rc);
+void fmcl_log(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Enumerates devices and picks the one spec selects (fmcl_device_select). */
+fmcl_status fmcl_runtime_open(const char *spec, cl_platform_id *pid, cl_device_id *did,
+                              fmcl_device_info *info, char *err, size_t errlen);
+
+/* Device memory. Allocation happens at setup only, never inside a step. */
+fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, cl_mem *out, const char *what);
+void fmcl_release(cl_mem *m);
+/* Blocking copies; bytes counted from t's element offset (4-byte elements). */
+fmcl_status fmcl_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size_t bytes);
+fmcl_status fmcl_read(fmcl_ctx *ctx, fmcl_t src, void *dst, size_t bytes);
+fmcl_status fmcl_finish(fmcl_ctx *ctx);
+/* Device-side copy of n floats (enqueued, no host synchronisation). */
+fmcl_status fmcl_copy(fmcl_ctx *ctx, fmcl_t dst, fmcl_t src, size_t n);
+
+/* Launch kernel id over n work-items (1D; global size rounded up to the local
+ * size, so every kernel guards its index). sig says what the variadic
+ * arguments are, one char each:
+ *   't' fmcl_t  -> two kernel args: global pointer, uint element offset
+ *   'i' int     -> int        'u' unsigned -> uint
+ *   'f' double  -> float      'l' uint64_t -> ulong
+ *   'L' size_t  -> __local buffer of that many bytes
+ */
+fmcl_status fmcl_run1(fmcl_ctx *ctx, int kid, size_t n, const char *sig, ...);
+/* Same with an explicit local size (reductions: FMCL_REDUCE_WG); n must be a multiple. */
+fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, const char *sig, ...);
+/* 2D: n0 (fastest varying, get_global_id(0)) by n1. */
+fmcl_status fmcl_run2(fmcl_ctx *ctx, int kid, size_t n0, size_t n1, const char *sig, ...);
+
+/* GEMM through CLBlast, row-major: C[M,N] = alpha op(A) op(B) + beta C,
+ * op(A) is M x K, op(B) is K x N; ta/tb nonzero transpose. */
+fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha,
+                      fmcl_t A, int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc);
+/* Setup only: grows the shared temporary buffer to fit this shape, so later
+ * calls of the shape allocate nothing. */
+fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, int lda,
+                              int ldb, int ldc);
+
+/* Plain-C reference GEMM (double accumulation), same conventions. */
+void fmcl_gemm_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc);
+
+#endif
