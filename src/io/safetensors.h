@@ -1,0 +1,51 @@
+/* safetensors: 8-byte little-endian header length N, N bytes of JSON
+ * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"key": "value", ...}}, then the raw little-endian data.
+ * The reader bounds-checks everything before trusting it. */
+#ifndef FMCL_SAFETENSORS_H
+#define FMCL_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fmcl.h"
+
+typedef enum { FMCL_ST_F32 = 0, FMCL_ST_F64, FMCL_ST_I64, FMCL_ST_I32, FMCL_ST_U32, FMCL_ST_U8 } fmcl_st_dtype;
+
+#define FMCL_ST_MAX_DIMS 8
+
+typedef struct {
+    char *name;
+    int dtype;
+    int ndim;
+    int64_t shape[FMCL_ST_MAX_DIMS];
+    const void *data; /* points into the file's data section (reader) or the caller's memory (writer) */
+    size_t nbytes;
+} fmcl_st_tensor;
+
+typedef struct {
+    fmcl_st_tensor *tensors;
+    int count;
+    char **meta; /* 2 * meta_count strings: key, value, key, value, ... */
+    int meta_count;
+    unsigned char *blob; /* whole file; tensors point into it */
+} fmcl_st_file;
+
+fmcl_status fmcl_st_read(const char *path, fmcl_st_file *out, char *err, size_t errlen);
+/* Same from memory (tests); copies buf. */
+fmcl_status fmcl_st_parse(const unsigned char *buf, size_t len, fmcl_st_file *out, char *err,
+                          size_t errlen);
+void fmcl_st_free(fmcl_st_file *f);
+const fmcl_st_tensor *fmcl_st_find(const fmcl_st_file *f, const char *name);
+const char *fmcl_st_meta(const fmcl_st_file *f, const char *key);
+/* Finds name and checks its dtype and shape; a clear error otherwise. */
+fmcl_status fmcl_st_expect(const fmcl_st_file *f, const char *name, int dtype, int ndim,
+                           const int64_t *shape, const fmcl_st_tensor **out, char *err,
+                           size_t errlen);
+
+/* Writes tensors (name, dtype, ndim, shape, data, nbytes) and metadata
+ * (meta_kv: key, value pairs) atomically. */
+fmcl_status fmcl_st_write(const char *path, const fmcl_st_tensor *t, int n,
+                          const char *const *meta_kv, int meta_count, char *err, size_t errlen);
+
+#endif
