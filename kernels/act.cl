@@ -1,0 +1,56 @@
+/* Bias and SiLU layers, elementwise over row-major [B, N] (n = B * N items;
+ * column of item i is i % N), and the bias gradient (one item per column). */
+
+/* sigmoid(z) and 1 - sigmoid(z) without overflow or cancellation: both come
+ * from e = exp(-|z|) <= 1. */
+float fmcl_sigmoid_pair(float z, float *one_minus)
+{
+    const float e = exp(-fabs(z));
+    const float r = 1.0f / (1.0f + e); /* sigmoid(|z|) */
+    const float er = e * r;            /* sigmoid(-|z|) */
+    *one_minus = z >= 0.0f ? er : r;
+    return z >= 0.0f ? r : er;
+}
+
+__kernel void bias_silu_forward(__global float *z, uint z_off, __global float *h, uint h_off,
+                                __global const float *b, uint b_off, int n, int N)
+{
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)n) return;
+    const float v = z[z_off + i] + b[b_off + i % (size_t)N];
+    float c;
+    const float s = fmcl_sigmoid_pair(v, &c);
+    z[z_off + i] = v;
+    h[h_off + i] = v * s;
+}
+
+__kernel void bias_forward(__global float *z, uint z_off, __global const float *b, uint b_off,
+                           int n, int N)
+{
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)n) return;
+    z[z_off + i] += b[b_off + i % (size_t)N];
+}
+
+/* silu'(z) = s (1 + z (1 - s)); dz may alias dh (each item reads before it writes). */
+__kernel void silu_backward(__global float *dz, uint dz_off, __global const float *dh,
+                            uint dh_off, __global const float *z, uint z_off, int n)
+{
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)n) return;
+    const float v = z[z_off + i];
+    float c;
+    const float s = fmcl_sigmoid_pair(v, &c);
+    dz[dz_off + i] = dh[dh_off + i] * (s * (1.0f + v * c));
+}
+
+/* db[j] += sum over rows r = 0..B-1 (in order) of dz[r, j]. */
+__kernel void bias_backward(__global float *db, uint db_off, __global const float *dz,
+                            uint dz_off, int B, int N)
+{
+    const size_t j = get_global_id(0);
+    if (j >= (size_t)N) return;
+    float acc = 0.0f;
+    for (size_t r = 0; r < (size_t)B; r++) acc += dz[dz_off + r * (size_t)N + j];
+    db[db_off + j] += acc;
+}

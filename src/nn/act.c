@@ -1,0 +1,89 @@
+/* Bias and SiLU layers (kernels/act.cl) and their double-precision references.
+ * SiLU(z) = z sigmoid(z), silu'(z) = s (1 + z (1 - s)) with s = sigmoid(z). */
+#include <limits.h>
+#include <math.h>
+
+#include "nn/nn_ops.h"
+
+static fmcl_status check_shape(fmcl_ctx *ctx, const char *op, int B, int N)
+{
+    if (B < 0 || N < 0 || (N > 0 && B > INT_MAX / N))
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "%s: shape [%d, %d] is negative or has more than %d elements; use a "
+                         "smaller batch or width",
+                         op, B, N, INT_MAX);
+    return FMCL_OK;
+}
+
+/* sigmoid(z) and 1 - sigmoid(z), each from exp(-|z|) so neither overflows
+ * nor cancels. */
+static double sigmoid_pair(double z, double *one_minus)
+{
+    double e = exp(-fabs(z)), r = 1.0 / (1.0 + e);
+    *one_minus = z >= 0 ? e * r : r;
+    return z >= 0 ? r : e * r;
+}
+
+fmcl_status fmcl_bias_silu_forward(fmcl_ctx *ctx, fmcl_t z, fmcl_t h, fmcl_t b, int B, int N)
+{
+    fmcl_status s = check_shape(ctx, "bias_silu_forward", B, N);
+    if (s != FMCL_OK) return s;
+    return fmcl_run1(ctx, FMCL_K_bias_silu_forward, (size_t)B * N, "tttii", z, h, b, B * N, N);
+}
+
+void fmcl_bias_silu_forward_ref(float *z, float *h, const float *b, int B, int N)
+{
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < N; j++) {
+            size_t i = (size_t)r * N + j;
+            float v = z[i] + b[j]; /* z is stored in float, as on the device */
+            double c, s = sigmoid_pair(v, &c);
+            z[i] = v;
+            h[i] = (float)(v * s);
+        }
+}
+
+fmcl_status fmcl_bias_forward(fmcl_ctx *ctx, fmcl_t z, fmcl_t b, int B, int N)
+{
+    fmcl_status s = check_shape(ctx, "bias_forward", B, N);
+    if (s != FMCL_OK) return s;
+    return fmcl_run1(ctx, FMCL_K_bias_forward, (size_t)B * N, "ttii", z, b, B * N, N);
+}
+
+void fmcl_bias_forward_ref(float *z, const float *b, int B, int N)
+{
+    for (int r = 0; r < B; r++)
+        for (int j = 0; j < N; j++) z[(size_t)r * N + j] += b[j];
+}
+
+fmcl_status fmcl_silu_backward(fmcl_ctx *ctx, fmcl_t dz, fmcl_t dh, fmcl_t z, int B, int N)
+{
+    fmcl_status s = check_shape(ctx, "silu_backward", B, N);
+    if (s != FMCL_OK) return s;
+    return fmcl_run1(ctx, FMCL_K_silu_backward, (size_t)B * N, "ttti", dz, dh, z, B * N);
+}
+
+void fmcl_silu_backward_ref(float *dz, const float *dh, const float *z, int B, int N)
+{
+    size_t n = (size_t)B * N;
+    for (size_t i = 0; i < n; i++) {
+        double c, s = sigmoid_pair(z[i], &c);
+        dz[i] = (float)(dh[i] * (s * (1.0 + z[i] * c)));
+    }
+}
+
+fmcl_status fmcl_bias_backward(fmcl_ctx *ctx, fmcl_t db, fmcl_t dz, int B, int N)
+{
+    fmcl_status s = check_shape(ctx, "bias_backward", B, N);
+    if (s != FMCL_OK) return s;
+    return fmcl_run1(ctx, FMCL_K_bias_backward, (size_t)N, "ttii", db, dz, B, N);
+}
+
+void fmcl_bias_backward_ref(float *db, const float *dz, int B, int N)
+{
+    for (int j = 0; j < N; j++) {
+        double acc = 0;
+        for (int r = 0; r < B; r++) acc += dz[(size_t)r * N + j];
+        db[j] = (float)(db[j] + acc);
+    }
+}
