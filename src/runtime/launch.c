@@ -114,15 +114,19 @@ static const char *kernel_name(fmcl_ctx *ctx, int kid, char *name, size_t cap)
     return name;
 }
 
+static fmcl_status enqueue_fail(fmcl_ctx *ctx, int kid, cl_int rc)
+{
+    char name[64], what[128];
+    snprintf(what, sizeof what, "launching kernel %s", kernel_name(ctx, kid, name, sizeof name));
+    return fmcl_cl(ctx, rc, what);
+}
+
 static fmcl_status enqueue(fmcl_ctx *ctx, int kid, cl_uint dims, const size_t *gsz,
                            const size_t *lsz)
 {
     cl_int rc = clEnqueueNDRangeKernel(ctx->queue, ctx->kern[kid], dims, NULL, gsz, lsz, 0, NULL,
                                        NULL);
-    if (rc == CL_SUCCESS) return FMCL_OK;
-    char name[64], what[128];
-    snprintf(what, sizeof what, "launching kernel %s", kernel_name(ctx, kid, name, sizeof name));
-    return fmcl_cl(ctx, rc, what);
+    return rc == CL_SUCCESS ? FMCL_OK : enqueue_fail(ctx, kid, rc);
 }
 
 /* Largest power of two <= limit and <= cap. */
@@ -151,20 +155,25 @@ fmcl_status fmcl_run1(fmcl_ctx *ctx, int kid, size_t n, const char *sig, ...)
 fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, const char *sig, ...)
 {
     if (n == 0) return FMCL_OK;
-    if (local > ctx->kern_wg[kid]) {
-        char name[64];
-        return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "kernel %s needs work-groups of %zu but %s allows only %zu for it",
-                         kernel_name(ctx, kid, name, sizeof name), local, ctx->info.device_name,
-                         ctx->kern_wg[kid]);
-    }
     va_list ap;
     va_start(ap, sig);
     fmcl_status s = set_args(ctx, ctx->kern[kid], sig, ap);
     va_end(ap);
     if (s != FMCL_OK) return s;
     size_t global = round_up(n, local);
-    return enqueue(ctx, kid, 1, &global, &local);
+    /* Not checked against CL_KERNEL_WORK_GROUP_SIZE first: rusticl reports 32
+     * there for kernels that declare reqd_work_group_size(64) and runs them. */
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, ctx->kern[kid], 1, NULL, &global, &local, 0,
+                                       NULL, NULL);
+    if (rc == CL_INVALID_WORK_GROUP_SIZE || rc == CL_INVALID_WORK_ITEM_SIZE) {
+        char name[64];
+        return fmcl_fail(ctx, FMCL_ERR_OPENCL,
+                         "kernel %s needs work-groups of %zu, which %s refuses (it reports %zu); "
+                         "this device is NOT SUPPORTED for fmcl's deterministic reductions",
+                         kernel_name(ctx, kid, name, sizeof name), local, ctx->info.device_name,
+                         ctx->kern_wg[kid]);
+    }
+    return rc == CL_SUCCESS ? FMCL_OK : enqueue_fail(ctx, kid, rc);
 }
 
 fmcl_status fmcl_run2(fmcl_ctx *ctx, int kid, size_t n0, size_t n1, const char *sig, ...)
