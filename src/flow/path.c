@@ -1,0 +1,92 @@
+/* The OT (CondOT) probability path's training inputs and the network's input
+ * rows at one time (see flow_ops.h for the layouts; kernels/path.cl holds
+ * the device twins). References compute in double from the same Philox
+ * draws. */
+#include <math.h>
+
+#include "flow/flow_ops.h"
+#include "flow/rng.h"
+
+/* Largest time_freqs accepted: 2^k t must stay exact and meaningful in float. */
+#define MAX_TIME_FREQS 20
+
+/* Writes a row's time columns: t, or sin(2^k pi t) then cos(2^k pi t). */
+static void time_features_ref(float t, int F, float *out)
+{
+    if (F == 0) {
+        out[0] = t;
+        return;
+    }
+    for (int k = 0; k < F; k++) {
+        const double a = M_PI * ldexp((double)t, k);
+        out[k] = (float)sin(a);
+        out[F + k] = (float)cos(a);
+    }
+}
+
+static fmcl_status check_shape(fmcl_ctx *ctx, const char *op, int B, int D, int F)
+{
+    if (B < 0 || D < 0 || F < 0 || F > MAX_TIME_FREQS)
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "%s: bad shape (batch %d, dim %d, time_freqs %d); time_freqs must be "
+                         "0..%d",
+                         op, B, D, F, MAX_TIME_FREQS);
+    return FMCL_OK;
+}
+
+void fmcl_ot_interp_ref(float *X, float *U, const float *x1, uint64_t seed, uint32_t step,
+                        float sigma_min, int B, int D, int time_freqs)
+{
+    const int W = fmcl_input_width(D, time_freqs);
+    const double keep = 1.0 - (double)sigma_min;
+    for (int row = 0; row < B; row++) {
+        uint32_t r[4];
+        fmcl_philox(seed, (uint32_t)row, 0, FMCL_STREAM_TIME, step, r);
+        const float t = fmcl_u01(r[0]);
+        float *xr = X + (size_t)row * W;
+        float z[4];
+        for (int d = 0; d < D; d++) {
+            if (d % 4 == 0) {
+                fmcl_philox(seed, (uint32_t)row, (uint32_t)(d / 4), FMCL_STREAM_NOISE, step, r);
+                fmcl_box_muller(r[0], r[1], &z[0], &z[1]);
+                fmcl_box_muller(r[2], r[3], &z[2], &z[3]);
+            }
+            const double x0 = z[d % 4], xd = x1[(size_t)row * D + d];
+            xr[d] = (float)((1.0 - keep * t) * x0 + t * xd);
+            U[(size_t)row * D + d] = (float)(xd - keep * x0);
+        }
+        time_features_ref(t, time_freqs, xr + D);
+    }
+}
+
+fmcl_status fmcl_ot_interp(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, fmcl_t x1, uint64_t seed,
+                           uint32_t step, float sigma_min, int B, int D, int time_freqs)
+{
+    fmcl_status s = check_shape(ctx, "fmcl_ot_interp", B, D, time_freqs);
+    if (s != FMCL_OK) return s;
+    if (!(sigma_min >= 0.0f && sigma_min < 1.0f))
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "fmcl_ot_interp: sigma_min %g is outside [0, 1); use a small value "
+                         "such as 0 or 1e-4",
+                         (double)sigma_min);
+    return fmcl_run1(ctx, FMCL_K_ot_interp, (size_t)B, "tttlufiii", X, U, x1, seed,
+                     (unsigned)step, (double)sigma_min, B, D, time_freqs);
+}
+
+void fmcl_time_input_ref(float *X, const float *x, float t, int B, int D, int time_freqs)
+{
+    const int W = fmcl_input_width(D, time_freqs);
+    for (int row = 0; row < B; row++) {
+        for (int d = 0; d < D; d++) X[(size_t)row * W + d] = x[(size_t)row * D + d];
+        time_features_ref(t, time_freqs, X + (size_t)row * W + D);
+    }
+}
+
+fmcl_status fmcl_time_input(fmcl_ctx *ctx, fmcl_t X, fmcl_t x, float t, int B, int D,
+                            int time_freqs)
+{
+    fmcl_status s = check_shape(ctx, "fmcl_time_input", B, D, time_freqs);
+    if (s != FMCL_OK) return s;
+    return fmcl_run1(ctx, FMCL_K_time_input, (size_t)B, "ttfiii", X, x, (double)t, B, D,
+                     time_freqs);
+}

@@ -1,0 +1,31 @@
+/* Philox4x32-10 (Salmon et al., Random123), counter-based: the draw for
+ * (key = seed, counter) is the same four 32-bit integers on every device and
+ * on the host. Counter words: c0 = element or row, c1 = block within the row,
+ * c2 = stream (below), c3 = step. The device twin lives in kernels/common.cl. */
+#ifndef FMCL_RNG_H
+#define FMCL_RNG_H
+
+#include <stdint.h>
+
+enum {
+    FMCL_STREAM_DATA = 1,   /* built-in 2D data */
+    FMCL_STREAM_TIME = 2,   /* t ~ U[0, 1) per training sample */
+    FMCL_STREAM_NOISE = 3,  /* x0 ~ N(0, I) per training sample */
+    FMCL_STREAM_INIT = 4,   /* parameter initialisation */
+    FMCL_STREAM_SAMPLE = 5, /* x0 for sampling */
+    FMCL_STREAM_INDEX = 6   /* row indices into a user's array */
+};
+
+void fmcl_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+/* Convenience: key from a 64-bit seed, counter from its four words. */
+void fmcl_philox(uint64_t seed, uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
+                 uint32_t out[4]);
+
+/* r -> [0, 1) with 24 bits: (r >> 8) * 2^-24. */
+float fmcl_u01(uint32_t r);
+/* Two uniforms -> two normals (Box-Muller, u1 in (0, 1]). */
+void fmcl_box_muller(uint32_t r0, uint32_t r1, float *z0, float *z1);
+/* r -> integer in [0, n): (r * n) >> 32. */
+uint32_t fmcl_uint_below(uint32_t r, uint32_t n);
+
+#endif
