@@ -1,0 +1,215 @@
+/* Conditional flow matching training on the device. One step:
+ *   x1 <- data (built-in set drawn from Philox, or rows of the user's array)
+ *   X = [x_t, t], U = u_t       (OT path, one kernel)
+ *   pred = v(X); loss, dpred    (MSE, deterministic reduction)
+ *   grads = 0; backward; (||g||^2 when clipping); Adam(W)
+ * Everything is enqueued on the one in-order queue: no allocation and no host
+ * synchronisation inside a step. Per-step losses stay on the device until
+ * fmcl_trainer_losses reads them at a logging point. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow/flow_ops.h"
+#include "nn/mlp.h"
+#include "nn/nn_ops.h"
+
+struct fmcl_trainer {
+    fmcl_mlp *m;
+    fmcl_ctx *ctx;
+    fmcl_train_config cfg;
+    fmcl_adam_params adam;
+    fmcl_mlp_acts acts;
+    cl_mem state; /* grads, Adam moments: 3 x n_params */
+    cl_mem work;  /* per-step tensors below */
+    cl_mem data;  /* the user's points, n_points x dim */
+    fmcl_t grads, m1, m2;
+    fmcl_t x1, X, U, pred, dpred, partials, normsq, losses;
+    int step;
+};
+
+void fmcl_train_config_default(fmcl_train_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->batch = 4096;
+    c->steps = 20000;
+    c->lr = 1e-3f;
+    c->beta1 = 0.9f;
+    c->beta2 = 0.999f;
+    c->eps = 1e-8f;
+    c->kind = FMCL_DATA_CHECKERBOARD;
+}
+
+static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_mlp *m, const fmcl_train_config *c)
+{
+    const char *bad = NULL;
+    if (c->batch < 1 || c->batch > (1 << 24)) bad = "batch must be in [1, 16777216]";
+    else if (c->steps < 1) bad = "steps must be at least 1";
+    else if (!(c->lr > 0) || !isfinite(c->lr)) bad = "learning rate must be positive";
+    else if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
+        bad = "Adam betas must be in [0, 1)";
+    else if (!(c->eps > 0)) bad = "Adam eps must be positive";
+    else if (!(c->weight_decay >= 0)) bad = "weight decay must be >= 0";
+    else if (!(c->clip >= 0)) bad = "clip must be >= 0 (0 disables it)";
+    else if (!(c->sigma_min >= 0 && c->sigma_min < 1)) bad = "sigma_min must be in [0, 1)";
+    else if (c->kind == FMCL_DATA_ARRAY && (!c->points || c->n_points < 1))
+        bad = "an array data set needs at least one point";
+    else if (c->kind != FMCL_DATA_ARRAY && (c->kind < 0 || c->kind > FMCL_DATA_SPIRALS))
+        bad = "unknown data set";
+    else if (c->kind != FMCL_DATA_ARRAY && m->cfg.dim != 2)
+        bad = "the built-in data sets are 2D: the model's dim must be 2";
+    return bad ? fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", bad) : FMCL_OK;
+}
+
+/* Refuses up front a plan that cannot fit the device, suggesting a batch
+ * that does (drivers may allocate lazily and fail only mid-step). */
+static fmcl_status check_memory(fmcl_trainer *t, size_t work_bytes)
+{
+    const fmcl_mlp *m = t->m;
+    const fmcl_device_info *d = &t->ctx->info;
+    int B = t->cfg.batch;
+    size_t fixed = 4 * m->n_params * sizeof(float) +
+                   (size_t)t->cfg.n_points * m->cfg.dim * sizeof(float);
+    size_t per_batch = work_bytes + fmcl_mlp_acts_bytes(m, B);
+    size_t need = fixed + per_batch;
+    uint64_t avail = d->global_mem / 10 * 9; /* leave room for CLBlast and the driver */
+    if (need <= avail) return FMCL_OK;
+    double per_row = (double)per_batch / B;
+    long fits = avail > fixed ? (long)((avail - fixed) / per_row) : 0;
+    if (fits > 0)
+        return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
+                         "training with batch %d needs about %.0f MiB but %s has %.0f MiB; a "
+                         "batch of %ld fits: use --batch %ld or smaller",
+                         B, need / 1048576.0, d->device_name, d->global_mem / 1048576.0, fits,
+                         fits);
+    return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
+                     "the model alone needs about %.0f MiB but %s has %.0f MiB; use a smaller "
+                     "--width or --depth",
+                     fixed / 1048576.0, d->device_name, d->global_mem / 1048576.0);
+}
+
+fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_trainer **out)
+{
+    fmcl_ctx *ctx = m->ctx;
+    *out = NULL;
+    fmcl_status s = check_config(ctx, m, cfg);
+    if (s != FMCL_OK) return s;
+    fmcl_trainer *t = calloc(1, sizeof *t);
+    if (!t) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory creating the trainer");
+    t->m = m;
+    t->ctx = ctx;
+    t->cfg = *cfg;
+    t->cfg.points = NULL; /* copied to the device below; the caller's array is not kept */
+    t->adam = (fmcl_adam_params){cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay,
+                                 cfg->clip};
+    int B = cfg->batch, D = m->cfg.dim, W = m->in[0];
+    size_t n = m->n_params, bd = (size_t)B * D;
+    size_t parts = fmcl_reduce_partials(bd > n ? bd : n);
+    /* Plan the work buffer: x1, X, U, pred, dpred, partials, normsq, losses. */
+    size_t sizes[8] = {bd, (size_t)B * W, bd, bd, bd, parts, 1, (size_t)cfg->steps};
+    fmcl_t *views[8] = {&t->x1, &t->X, &t->U, &t->pred, &t->dpred, &t->partials, &t->normsq,
+                        &t->losses};
+    size_t off = 0;
+    for (int i = 0; i < 8; i++) {
+        views[i]->off = off;
+        off += sizes[i];
+    }
+    s = check_memory(t, off * sizeof(float));
+    if (s == FMCL_OK) s = fmcl_alloc(ctx, off * sizeof(float), &t->work, "training buffers");
+    if (s == FMCL_OK) s = fmcl_alloc(ctx, 3 * n * sizeof(float), &t->state, "gradients and Adam moments");
+    if (s == FMCL_OK) s = fmcl_mlp_acts_create(m, B, &t->acts);
+    if (s == FMCL_OK && cfg->kind == FMCL_DATA_ARRAY) {
+        size_t bytes = (size_t)cfg->n_points * D * sizeof(float);
+        s = fmcl_alloc(ctx, bytes, &t->data, "training data");
+        if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){t->data, 0}, cfg->points, bytes);
+    }
+    if (s == FMCL_OK) {
+        for (int i = 0; i < 8; i++) views[i]->mem = t->work;
+        t->grads = (fmcl_t){t->state, 0};
+        t->m1 = (fmcl_t){t->state, n};
+        t->m2 = (fmcl_t){t->state, 2 * n};
+        s = fmcl_fill(ctx, (fmcl_t){t->state, 0}, 0.0f, (int)(3 * n));
+        if (s == FMCL_OK) s = fmcl_fill(ctx, (fmcl_t){t->work, 0}, 0.0f, (int)off);
+    }
+    if (s == FMCL_OK) s = fmcl_fill(ctx, t->losses, NAN, cfg->steps);
+    /* Warm every kernel and GEMM shape of a step on scratch: the first real
+     * step is then not charged with compilation. Nothing of the model changes. */
+    if (s == FMCL_OK) s = fmcl_mlp_forward(m, &t->acts, t->pred, t->X, B);
+    if (s == FMCL_OK) s = fmcl_mlp_backward(m, &t->acts, t->grads, t->dpred, t->X, (fmcl_t){0}, B);
+    if (s == FMCL_OK) s = fmcl_fill(ctx, t->grads, 0.0f, (int)n);
+    if (s == FMCL_OK) s = fmcl_finish(ctx);
+    if (s != FMCL_OK) {
+        fmcl_trainer_free(t);
+        return s;
+    }
+    *out = t;
+    return FMCL_OK;
+}
+
+void fmcl_trainer_free(fmcl_trainer *t)
+{
+    if (!t) return;
+    fmcl_mlp_acts_free(&t->acts);
+    fmcl_release(&t->state);
+    fmcl_release(&t->work);
+    fmcl_release(&t->data);
+    free(t);
+}
+
+int fmcl_trainer_step(const fmcl_trainer *t) { return t->step; }
+
+static fmcl_status one_step(fmcl_trainer *t)
+{
+    fmcl_ctx *ctx = t->ctx;
+    fmcl_mlp *m = t->m;
+    const fmcl_train_config *c = &t->cfg;
+    int B = c->batch, D = m->cfg.dim, n = (int)m->n_params;
+    uint32_t k = (uint32_t)t->step;
+    fmcl_status s;
+    if (c->kind == FMCL_DATA_ARRAY)
+        s = fmcl_gather_rows(ctx, t->x1, (fmcl_t){t->data, 0}, c->seed, k, c->n_points, D, B);
+    else
+        s = fmcl_toy_sample(ctx, t->x1, c->kind, c->seed, k, B);
+    if (s == FMCL_OK)
+        s = fmcl_ot_interp(ctx, t->X, t->U, t->x1, c->seed, k, c->sigma_min, B, D,
+                           m->cfg.time_freqs);
+    if (s == FMCL_OK) s = fmcl_mlp_forward(m, &t->acts, t->pred, t->X, B);
+    if (s == FMCL_OK)
+        s = fmcl_mse_forward_backward(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U,
+                                      t->partials, B * D);
+    if (s == FMCL_OK) s = fmcl_fill(ctx, t->grads, 0.0f, n);
+    if (s == FMCL_OK) s = fmcl_mlp_backward(m, &t->acts, t->grads, t->dpred, t->X, (fmcl_t){0}, B);
+    if (s == FMCL_OK && c->clip > 0) s = fmcl_sumsq(ctx, t->normsq, t->grads, t->partials, n);
+    if (s == FMCL_OK)
+        s = fmcl_adam_step(ctx, (fmcl_t){m->params, 0}, t->grads, t->m1, t->m2, t->normsq,
+                           &t->adam, t->step + 1, n);
+    return s;
+}
+
+fmcl_status fmcl_trainer_run(fmcl_trainer *t, int n)
+{
+    if (n < 0 || n > t->cfg.steps - t->step)
+        return fmcl_fail(t->ctx, FMCL_ERR_ARG,
+                         "cannot run %d steps: the trainer was planned for %d and has done %d", n,
+                         t->cfg.steps, t->step);
+    for (int i = 0; i < n; i++) {
+        fmcl_status s = one_step(t);
+        if (s != FMCL_OK) return s;
+        t->step++;
+    }
+    return FMCL_OK;
+}
+
+fmcl_status fmcl_trainer_losses(fmcl_trainer *t, int first, int n, float *out)
+{
+    if (first < 0 || n < 0 || first + n > t->step)
+        return fmcl_fail(t->ctx, FMCL_ERR_ARG, "losses [%d, %d) asked but %d steps done", first,
+                         first + n, t->step);
+    fmcl_status s = fmcl_read(t->ctx, fmcl_at(t->losses, (size_t)first), out, (size_t)n * 4);
+    for (int i = 0; s == FMCL_OK && i < n; i++)
+        if (!isfinite(out[i]))
+            s = fmcl_fail(t->ctx, FMCL_ERR_NUMERIC,
+                          "the loss became %g at step %d; lower --lr or set --clip", out[i],
+                          first + i + 1);
+    return s;
+}

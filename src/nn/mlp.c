@@ -1,0 +1,214 @@
+/* MLP forward/backward on the device: GEMMs through CLBlast, bias and SiLU
+ * fused in one pass, backward accumulating into the flat gradient buffer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow/flow_ops.h"
+#include "flow/rng.h"
+#include "nn/mlp.h"
+#include "nn/nn_ops.h"
+
+fmcl_status fmcl_mlp_check_config(const fmcl_mlp_config *c, char *err, size_t errlen)
+{
+    const char *bad = NULL;
+    if (c->dim < 1 || c->dim > 65536) bad = "dim must be in [1, 65536]";
+    else if (c->width < 1 || c->width > 16384) bad = "width must be in [1, 16384]";
+    else if (c->depth < 1 || c->depth > FMCL_MLP_MAX_LAYERS - 1) bad = "depth must be in [1, 64]";
+    else if (c->time_freqs < 0 || c->time_freqs > 64) bad = "time_freqs must be in [0, 64]";
+    if (!bad) return FMCL_OK;
+    snprintf(err, errlen, "invalid MLP configuration: %s", bad);
+    return FMCL_ERR_ARG;
+}
+
+/* Layer shapes and the flat layout, in state_dict order. */
+static void plan_layout(fmcl_mlp *m)
+{
+    const fmcl_mlp_config *c = &m->cfg;
+    m->n_layers = c->depth + 1;
+    size_t off = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        m->in[l] = l == 0 ? fmcl_input_width(c->dim, c->time_freqs) : c->width;
+        m->out[l] = l == m->n_layers - 1 ? c->dim : c->width;
+        m->w_off[l] = off;
+        off += (size_t)m->in[l] * m->out[l];
+        m->b_off[l] = off;
+        off += (size_t)m->out[l];
+    }
+    m->n_params = off;
+}
+
+fmcl_status fmcl_mlp_alloc(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, fmcl_mlp **out)
+{
+    *out = NULL;
+    fmcl_status s = fmcl_mlp_check_config(cfg, ctx->err, sizeof ctx->err);
+    if (s != FMCL_OK) return s;
+    fmcl_mlp *m = calloc(1, sizeof *m);
+    if (!m) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory creating the MLP");
+    m->ctx = ctx;
+    m->cfg = *cfg;
+    plan_layout(m);
+    s = fmcl_alloc(ctx, m->n_params * sizeof(float), &m->params, "MLP parameters");
+    if (s != FMCL_OK) {
+        free(m);
+        return s;
+    }
+    *out = m;
+    return FMCL_OK;
+}
+
+/* PyTorch's nn.Linear default: kaiming_uniform_(a = sqrt(5)) for W and the
+ * bias rule both come to U(-1/sqrt(fan_in), 1/sqrt(fan_in)). Element j of the
+ * flat buffer takes word j % 4 of philox(seed; j / 4, 0, INIT, 0). */
+static void init_params(const fmcl_mlp *m, uint64_t seed, float *p)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        float bound = (float)(1.0 / sqrt((double)m->in[l]));
+        size_t end = m->b_off[l] + (size_t)m->out[l];
+        for (size_t j = m->w_off[l]; j < end; j++) {
+            uint32_t r[4];
+            fmcl_philox(seed, (uint32_t)(j / 4), 0, FMCL_STREAM_INIT, 0, r);
+            p[j] = bound * (2.0f * fmcl_u01(r[j % 4]) - 1.0f);
+        }
+    }
+}
+
+fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, uint64_t seed,
+                            fmcl_mlp **out)
+{
+    fmcl_mlp *m;
+    fmcl_status s = fmcl_mlp_alloc(ctx, cfg, &m);
+    if (s != FMCL_OK) return s;
+    float *p = malloc(m->n_params * sizeof *p);
+    if (!p) s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory initialising the MLP");
+    if (s == FMCL_OK) {
+        init_params(m, seed, p);
+        s = fmcl_write(ctx, (fmcl_t){m->params, 0}, p, m->n_params * sizeof *p);
+    }
+    free(p);
+    if (s != FMCL_OK) {
+        fmcl_mlp_free(m);
+        return s;
+    }
+    *out = m;
+    return FMCL_OK;
+}
+
+void fmcl_mlp_free(fmcl_mlp *m)
+{
+    if (!m) return;
+    fmcl_release(&m->params);
+    for (int i = 0; m->meta && m->meta[i]; i++) free(m->meta[i]); /* NULL-terminated */
+    free(m->meta);
+    free(m);
+}
+
+const fmcl_mlp_config *fmcl_mlp_get_config(const fmcl_mlp *m) { return &m->cfg; }
+size_t fmcl_mlp_param_count(const fmcl_mlp *m) { return m->n_params; }
+
+const char *fmcl_mlp_meta(const fmcl_mlp *m, const char *key)
+{
+    for (int i = 0; i < m->meta_count; i++)
+        if (strcmp(m->meta[2 * i], key) == 0) return m->meta[2 * i + 1];
+    return NULL;
+}
+
+/* Lays out acts for B rows; returns the floats needed. */
+static size_t plan_acts(const fmcl_mlp *m, int B, fmcl_mlp_acts *a)
+{
+    int maxw = m->cfg.width > m->in[0] ? m->cfg.width : m->in[0];
+    size_t off = 0;
+    for (int l = 0; l + 1 < m->n_layers; l++) {
+        a->z[l].off = off;
+        off += (size_t)B * m->out[l];
+        a->h[l].off = off;
+        off += (size_t)B * m->out[l];
+    }
+    a->d0.off = off;
+    off += (size_t)B * maxw;
+    a->d1.off = off;
+    off += (size_t)B * maxw;
+    return off;
+}
+
+size_t fmcl_mlp_acts_bytes(const fmcl_mlp *m, int B)
+{
+    fmcl_mlp_acts a;
+    return plan_acts(m, B, &a) * sizeof(float);
+}
+
+fmcl_status fmcl_mlp_acts_create(fmcl_mlp *m, int B, fmcl_mlp_acts *a)
+{
+    fmcl_ctx *ctx = m->ctx;
+    memset(a, 0, sizeof *a);
+    if (B < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "batch must be at least 1 (got %d)", B);
+    size_t off = plan_acts(m, B, a);
+    fmcl_status s = fmcl_alloc(ctx, off * sizeof(float), &a->mem, "MLP activations");
+    if (s != FMCL_OK) return s;
+    a->B = B;
+    for (int l = 0; l + 1 < m->n_layers; l++) a->z[l].mem = a->h[l].mem = a->mem;
+    a->d0.mem = a->d1.mem = a->mem;
+    /* Every GEMM shape of forward and backward, so no step allocates. */
+    for (int l = 0; l < m->n_layers && s == FMCL_OK; l++) {
+        int in = m->in[l], o = m->out[l];
+        s = fmcl_gemm_reserve(ctx, 0, 1, B, o, in, in, in, o);
+        if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 1, 0, o, in, B, o, in, in);
+        if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 0, 0, B, in, o, o, in, in);
+    }
+    if (s != FMCL_OK) fmcl_mlp_acts_free(a);
+    return s;
+}
+
+void fmcl_mlp_acts_free(fmcl_mlp_acts *a) { fmcl_release(&a->mem); }
+
+fmcl_status fmcl_mlp_forward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t out, fmcl_t X, int B)
+{
+    fmcl_ctx *ctx = m->ctx;
+    if (B < 1 || B > a->B)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "forward of %d rows with activations for %d", B, a->B);
+    fmcl_t P = {m->params, 0};
+    fmcl_t in = X;
+    fmcl_status s = FMCL_OK;
+    for (int l = 0; l < m->n_layers && s == FMCL_OK; l++) {
+        int last = l == m->n_layers - 1;
+        fmcl_t z = last ? out : a->z[l];
+        s = fmcl_gemm(ctx, 0, 1, B, m->out[l], m->in[l], 1.0f, in, m->in[l],
+                      fmcl_at(P, m->w_off[l]), m->in[l], 0.0f, z, m->out[l]);
+        if (s != FMCL_OK) break;
+        if (last)
+            s = fmcl_bias_forward(ctx, z, fmcl_at(P, m->b_off[l]), B, m->out[l]);
+        else
+            s = fmcl_bias_silu_forward(ctx, z, a->h[l], fmcl_at(P, m->b_off[l]), B, m->out[l]);
+        in = a->h[l];
+    }
+    return s;
+}
+
+fmcl_status fmcl_mlp_backward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t grads, fmcl_t dout, fmcl_t X,
+                              fmcl_t dX, int B)
+{
+    fmcl_ctx *ctx = m->ctx;
+    if (B < 1 || B > a->B)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "backward of %d rows with activations for %d", B,
+                         a->B);
+    fmcl_t P = {m->params, 0};
+    fmcl_t dz = dout;
+    fmcl_status s = FMCL_OK;
+    for (int l = m->n_layers - 1; l >= 0 && s == FMCL_OK; l--) {
+        int in = m->in[l], o = m->out[l];
+        fmcl_t x_in = l == 0 ? X : a->h[l - 1];
+        /* dW += dz^T x_in: [o, in]; db += column sums of dz. */
+        s = fmcl_gemm(ctx, 1, 0, o, in, B, 1.0f, dz, o, x_in, in, 1.0f, fmcl_at(grads, m->w_off[l]),
+                      in);
+        if (s == FMCL_OK) s = fmcl_bias_backward(ctx, fmcl_at(grads, m->b_off[l]), dz, B, o);
+        if (s != FMCL_OK || (l == 0 && !dX.mem)) break;
+        /* d x_in = dz W: [B, in], then through the previous layer's SiLU. */
+        fmcl_t dnext = l == 0 ? dX : (dz.mem == a->d0.mem && dz.off == a->d0.off ? a->d1 : a->d0);
+        s = fmcl_gemm(ctx, 0, 0, B, in, o, 1.0f, dz, o, fmcl_at(P, m->w_off[l]), in, 0.0f, dnext,
+                      in);
+        if (s == FMCL_OK && l > 0) s = fmcl_silu_backward(ctx, dnext, dnext, a->z[l - 1], B, in);
+        dz = dnext;
+    }
+    return s;
+}

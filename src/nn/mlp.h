@@ -1,0 +1,62 @@
+/* The MLP v(x, t): Linear -> SiLU -> ... -> Linear, as PyTorch's
+ * nn.Sequential(Linear(in, W), SiLU(), ..., Linear(W, D)). Parameters live in
+ * one flat device buffer in state_dict order (0.weight [W, in], 0.bias [W],
+ * 2.weight, ...), so the optimiser and the gradient norm are single kernels
+ * and gradients and Adam moments share the same layout. */
+#ifndef FMCL_MLP_H
+#define FMCL_MLP_H
+
+#include "runtime/runtime.h"
+
+#define FMCL_MLP_MAX_LAYERS 65
+
+struct fmcl_mlp {
+    fmcl_ctx *ctx;
+    fmcl_mlp_config cfg;
+    int n_layers;                       /* depth + 1 Linear layers */
+    int in[FMCL_MLP_MAX_LAYERS];        /* fan-in of layer l */
+    int out[FMCL_MLP_MAX_LAYERS];       /* fan-out of layer l */
+    size_t w_off[FMCL_MLP_MAX_LAYERS];  /* element offsets into the flat buffer */
+    size_t b_off[FMCL_MLP_MAX_LAYERS];
+    size_t n_params;
+    cl_mem params;
+    char **meta; /* key, value pairs from the loaded checkpoint */
+    int meta_count;
+};
+
+/* Activations for batches of up to B rows, planned once. z[l], h[l]: [B, out_l]
+ * for hidden layers (pre- and post-activation); d0, d1: [B, max width] gradient
+ * ping-pong for backward. */
+typedef struct {
+    int B;
+    cl_mem mem;
+    fmcl_t z[FMCL_MLP_MAX_LAYERS], h[FMCL_MLP_MAX_LAYERS];
+    fmcl_t d0, d1;
+} fmcl_mlp_acts;
+
+/* Validates a config; FMCL_ERR_ARG with a message in err otherwise. */
+fmcl_status fmcl_mlp_check_config(const fmcl_mlp_config *cfg, char *err, size_t errlen);
+/* An MLP with uninitialised parameters (fmcl_mlp_create initialises them). */
+fmcl_status fmcl_mlp_alloc(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, fmcl_mlp **out);
+/* Allocates acts for B rows and sizes the GEMM scratch for every shape of
+ * forward and backward at this B. */
+fmcl_status fmcl_mlp_acts_create(fmcl_mlp *m, int B, fmcl_mlp_acts *a);
+void fmcl_mlp_acts_free(fmcl_mlp_acts *a);
+/* Device bytes fmcl_mlp_acts_create needs for B rows. */
+size_t fmcl_mlp_acts_bytes(const fmcl_mlp *m, int B);
+
+/* out: [B, D] = v(X), X: [B, in_0]; keeps what backward needs in a. */
+fmcl_status fmcl_mlp_forward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t out, fmcl_t X, int B);
+/* grads (flat, parameter layout) += dL/dparams given dout = dL/dout: [B, D];
+ * dX: [B, in_0] = dL/dX when dX.mem is non-NULL. Needs the forward's a and X. */
+fmcl_status fmcl_mlp_backward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t grads, fmcl_t dout, fmcl_t X,
+                              fmcl_t dX, int B);
+
+/* Plain-C reference in double: params in the flat layout (floats). */
+void fmcl_mlp_forward_ref(const fmcl_mlp *m, const float *params, const float *X, int B,
+                          double *out);
+/* grads (double, flat) += dL/dparams for dout; dX (may be NULL) = dL/dX. */
+void fmcl_mlp_backward_ref(const fmcl_mlp *m, const float *params, const float *X,
+                           const double *dout, int B, double *grads, double *dX);
+
+#endif
