@@ -1,0 +1,275 @@
+#!/bin/bash
+# Tests of the fmcl command-line tool, with shell tools only (no NumPy).
+#   test_cli.sh FMCL usage  usage errors exit 2 naming the flag, bad files exit 1,
+#                           --help lists every flag; no device needed
+#   test_cli.sh FMCL run    tiny train and sample runs on the default device:
+#                           files appear, are well-formed, and runs repeat
+#                           bit for bit; exit 77 (skip) without an OpenCL device
+# No invocation may crash (exit status >= 128).
+set -u
+FMCL=$1
+MODE=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1 # stray outputs (runs/, samples.npy) would land here
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL: $*"
+}
+show() { sed 's/^/    | /' "$tmp/out" "$tmp/err" | head -20; }
+
+# expect CODE REGEX ARGS...: fmcl ARGS exits CODE and prints a line matching
+# REGEX (extended grep) on stdout or stderr.
+expect() {
+    local want=$1 pat=$2
+    shift 2
+    "$FMCL" "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ "$rc" -ge 128 ]; then
+        fail "fmcl $* crashed (exit $rc)"
+        show
+    elif [ "$rc" -ne "$want" ]; then
+        fail "fmcl $*: exit $rc, expected $want"
+        show
+    elif ! cat "$tmp/out" "$tmp/err" | grep -qE -- "$pat"; then
+        fail "fmcl $*: no output line matches /$pat/"
+        show
+    else
+        pass
+    fi
+}
+
+check() { # check DESCRIPTION COMMAND...: the command succeeds
+    local what=$1
+    shift
+    if "$@"; then pass; else fail "$what"; fi
+}
+
+# Little-endian unsigned integer of N bytes at OFFSET of FILE.
+le_uint() {
+    local v=0 i=0 b
+    for b in $(od -An -t u1 -j "$2" -N "$3" "$1"); do
+        v=$((v + (b << (8 * i))))
+        i=$((i + 1))
+    done
+    echo "$v"
+}
+
+size() { wc -c <"$1" | tr -d ' '; }
+
+# A .npy file (format 1.0, float32 zeros) of shape ROWS x COLS.
+make_npy() {
+    local dict="{'descr': '<f4', 'fortran_order': False, 'shape': ($2, $3), }"
+    {
+        printf '\x93NUMPY\x01\x00\x76\x00'
+        printf '%-117s\n' "$dict" # 10 + 118 bytes: data starts 64-aligned
+        head -c $(($2 * $3 * 4)) /dev/zero
+    } >"$1"
+}
+
+# A well-formed safetensors file holding one tensor but no fmcl metadata.
+make_foreign_safetensors() {
+    local h='{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    {
+        printf "\\x$(printf %02x ${#h})\\x00\\x00\\x00\\x00\\x00\\x00\\x00"
+        printf '%s' "$h"
+        head -c 4 /dev/zero
+    } >"$1"
+}
+
+usage_tests() {
+    # Commands.
+    expect 2 'usage: fmcl COMMAND' # no command at all
+    expect 2 "unknown command 'frobnicate'" frobnicate
+    expect 0 'usage: fmcl COMMAND' --help
+    expect 0 '^fmcl [0-9]+\.[0-9]+\.[0-9]+$' --version
+
+    # Flags of train: unknown, missing, out of range, not a number.
+    expect 2 'unknown flag --bogus' train --bogus
+    expect 2 'unknown flag --bogus' train --bogus=3
+    expect 2 '--batch 0 is out of range \(expected 1 to 1048576\)' train --batch 0
+    expect 2 '--batch -5 is out of range' train --batch=-5
+    expect 2 '--steps -1 is out of range \(expected 1 to 10000000\)' train --steps -1
+    expect 2 "--lr: 'abc' is not a number" train --lr abc
+    expect 2 '--lr 0 is out of range \(expected greater than 0' train --lr 0
+    expect 2 "--lr: 'nan' is not a number" train --lr nan
+    expect 2 "--width: '1.5' is not an integer" train --width 1.5
+    expect 2 '--width 0 is out of range' train --width 0
+    expect 2 '--depth 65 is out of range \(expected 1 to 64\)' train --depth 65
+    expect 2 '--steps needs a value' train --steps
+    expect 2 '--steps needs a value' train --steps --lr 1
+    expect 2 "--seed: '-3' is not a non-negative integer" train --seed -3
+    expect 2 '--seed 99999999999999999999 is out of range' train --seed 99999999999999999999
+    expect 2 '--sigma-min 1 is out of range \(expected 0 to 0.999\)' train --sigma-min 1
+    expect 2 "--path: unknown value 'vp' \(expected one of ot\)" train --path vp
+    expect 2 "--data: unknown data set 'swissroll' \(expected one of checkerboard, 8gaussians, moons, rings, spirals, or a FILE.npy" train --data swissroll
+    expect 2 '--data needs a non-empty value' train --data=
+    expect 2 "unexpected argument 'extra'" train extra
+    expect 2 '--log-every -1 is out of range \(expected at least 0\)' train --log-every -1
+
+    # Flags of sample and devices.
+    expect 2 '--ckpt PATH is required' sample
+    expect 2 "--solver: unknown value 'heun' \(expected one of euler, midpoint, rk4\)" \
+        sample --ckpt m.safetensors --solver heun
+    expect 2 '--steps 0 is out of range \(expected 1 to 100000\)' sample --ckpt m --steps 0
+    expect 2 '--n 0 is out of range' sample --ckpt m --n 0
+    expect 2 '--n and --x0 both set the number of points' sample --ckpt m --n 5 --x0 a.npy
+    expect 2 '--json does not take a value' devices --json=yes
+    expect 2 'unknown flag --all' devices --all
+
+    # --help lists every flag with its default; the values shown are the real defaults.
+    local f
+    expect 0 'usage: fmcl train' train --help
+    for f in data width depth batch steps lr seed path sigma-min time-freqs weight-decay clip \
+        device out log-every help; do
+        check "train --help lists --$f" grep -q -- "--$f" "$tmp/out"
+    done
+    check 'train --help shows width 512' grep -qE -- '--width N +hidden units.*\(default: 512\)' "$tmp/out"
+    check 'train --help shows lr 0.001' grep -qF '(default: 0.001)' "$tmp/out"
+    expect 0 'usage: fmcl sample' sample --help
+    for f in ckpt solver steps n seed x0 out png device help; do
+        check "sample --help lists --$f" grep -q -- "--$f" "$tmp/out"
+    done
+    check 'sample --help shows midpoint' grep -qE 'rk4.*\(default: midpoint\)|^ +\(default: midpoint\)' "$tmp/out"
+    expect 0 'usage: fmcl devices' devices --help
+    check 'devices --help lists --json' grep -q -- '--json' "$tmp/out"
+
+    # Missing and corrupt files: exit 1 with a message naming the file; nothing written.
+    expect 1 'fmcl: error: .*nope\.safetensors' sample --ckpt "$tmp/nope.safetensors" --out "$tmp/s.npy"
+    printf 'junk!' >"$tmp/junk.safetensors"
+    expect 1 'fmcl: error: .*junk\.safetensors' sample --ckpt "$tmp/junk.safetensors" --out "$tmp/s.npy"
+    printf '\xff\xff\xff\xff\xff\xff\xff\x7f{"a":1}' >"$tmp/huge.safetensors"
+    expect 1 'fmcl: error: .*huge\.safetensors' sample --ckpt "$tmp/huge.safetensors" --out "$tmp/s.npy"
+    check 'no samples written after a bad checkpoint' test ! -e "$tmp/s.npy"
+    expect 1 'fmcl: error: .*missing\.npy' train --data "$tmp/missing.npy" --out "$tmp/r1"
+    printf 'not an array' >"$tmp/junk.npy"
+    expect 1 'fmcl: error: .*junk\.npy' train --data "$tmp/junk.npy" --out "$tmp/r1"
+    make_npy "$tmp/p3.npy" 4 3
+    expect 1 'expected an N x 2 array of points with N >= 1, found shape \(4, 3\)' \
+        train --data "$tmp/p3.npy" --out "$tmp/r1"
+    make_npy "$tmp/p0.npy" 0 2
+    expect 1 'found shape \(0, 2\)' train --data "$tmp/p0.npy" --out "$tmp/r1"
+    check 'no output folder after a bad --data' test ! -e "$tmp/r1"
+    check 'usage errors wrote nothing' test ! -e "$tmp/runs" -a ! -e "$tmp/samples.npy"
+}
+
+# model.safetensors: header length + JSON + exactly the parameters of a
+# width W, depth L MLP on 2D points with [x, t] input, as float32.
+check_checkpoint() {
+    local f=$1 w=$2 l=$3
+    local hlen params
+    hlen=$(le_uint "$f" 0 8)
+    params=$((3 * w + w + (l - 1) * (w * w + w) + w * 2 + 2))
+    check "$f: size is 8 + header + 4 x $params parameters" \
+        test "$(size "$f")" -eq $((8 + hlen + 4 * params))
+    head -c $((8 + hlen)) "$f" | tail -c "$hlen" >"$tmp/header.json"
+    check "$f: header is a JSON object" grep -q '^{.*}[ ]*$' "$tmp/header.json"
+    check "$f: state_dict names 0.weight .. $((2 * l)).bias" \
+        grep -q "\"0.weight\".*\"$((2 * l)).bias\"\\|\"$((2 * l)).bias\".*\"0.weight\"" "$tmp/header.json"
+    check "$f: no layer beyond $((2 * l))" test "$(grep -c "\"$((2 * l + 2)).weight\"" "$tmp/header.json")" -eq 0
+    check "$f: metadata holds the run's settings" \
+        grep -qE '"steps" *: *"[0-9]+".*"seed"|"seed".*"steps" *: *"[0-9]+"' "$tmp/header.json"
+}
+
+check_png() {
+    check "$1 is a PNG" test "$(od -An -t x1 -N8 "$1" | tr -d ' \n')" = 89504e470d0a1a0a
+    local w=$(( $(le_uint "$1" 16 1) << 24 | $(le_uint "$1" 17 1) << 16 | $(le_uint "$1" 18 1) << 8 | $(le_uint "$1" 19 1) ))
+    check "$1 has a plausible width ($w)" test "$w" -ge 64 -a "$w" -le 8192
+}
+
+# check_npy FILE ROWS COLS: a float32 .npy of that shape, nothing more or less.
+check_npy() {
+    check "$1 has the .npy magic" test "$(od -An -t x1 -N6 "$1" | tr -d ' \n')" = 934e554d5059
+    local major hlen off
+    major=$(le_uint "$1" 6 1)
+    if [ "$major" = 1 ]; then hlen=$(le_uint "$1" 8 2); off=10; else hlen=$(le_uint "$1" 8 4); off=12; fi
+    head -c $((off + hlen)) "$1" | tail -c "$hlen" >"$tmp/npyhdr"
+    check "$1 is float32" grep -q "'descr': '<f4'" "$tmp/npyhdr"
+    check "$1 has shape ($2, $3)" grep -q "'shape': ($2, $3)" "$tmp/npyhdr"
+    check "$1 size is header + $2 x $3 floats" test "$(size "$1")" -eq $((off + hlen + 4 * $2 * $3))
+}
+
+run_tests() {
+    # Like the C device tests, honour FMCL_TEST_DEVICES (its first spec).
+    if [ -n "${FMCL_TEST_DEVICES:-}" ]; then export FMCL_DEVICE="${FMCL_TEST_DEVICES%%;*}"; fi
+    "$FMCL" devices >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ "$rc" -ne 0 ]; then
+        cat "$tmp/err"
+        [ "$rc" -ge 128 ] && { echo "FAIL: fmcl devices crashed"; exit 1; }
+        echo "SKIP: no OpenCL device"
+        exit 77
+    fi
+    expect 0 '"index": "[0-9]+:[0-9]+"' devices --json
+    check 'devices --json is an array' grep -q '^\[' "$tmp/out"
+    expect 1 "fmcl: error: .*no-such-device" train --device no-such-device --steps 1 --out "$tmp/nd"
+
+    # A tiny training run: progress lines, files, and their contents.
+    local tiny=(--width 16 --depth 2 --batch 64 --steps 20 --seed 3 --log-every 5)
+    expect 0 'pictures: .*/a/densities\.png' train "${tiny[@]}" --out "$tmp/a"
+    check 'progress reached step 20/20' grep -q 'step 20/20  loss [0-9.]*  [0-9.]* steps/s  ETA' "$tmp/err"
+    check 'progress printed every 5 steps' test "$(grep -c '^step [0-9]*/20 ' "$tmp/err")" -eq 4
+    check_checkpoint "$tmp/a/model.safetensors" 16 2
+    check 'loss.csv has a header and 20 rows' test "$(sed -n 1p "$tmp/a/loss.csv")" = step,loss -a \
+        "$(wc -l <"$tmp/a/loss.csv")" -eq 21
+    check 'loss.csv rows are steps 1..20 with finite positive losses' awk -F, \
+        'NR > 1 { if ($1 != NR - 1 || !($2 > 0 && $2 < 1e6)) bad = 1 } END { exit bad }' "$tmp/a/loss.csv"
+    local p
+    for p in densities trajectories loss; do check_png "$tmp/a/$p.png"; done
+
+    # The same seed on the same device gives the same bits.
+    expect 0 'pictures:' train "${tiny[@]}" --out "$tmp/b"
+    check 'a repeated run writes the same checkpoint' cmp -s "$tmp/a/model.safetensors" "$tmp/b/model.safetensors"
+    check 'a repeated run writes the same losses' cmp -s "$tmp/a/loss.csv" "$tmp/b/loss.csv"
+
+    # Sampling: NFE per solver, .npy shape, PNG, determinism.
+    local ck="$tmp/a/model.safetensors"
+    expect 0 'NFE 20' sample --ckpt "$ck" --solver rk4 --steps 5 --n 101 --seed 7 --out "$tmp/s.npy" --png "$tmp/s.png"
+    check_npy "$tmp/s.npy" 101 2
+    check_png "$tmp/s.png"
+    expect 0 'NFE 10' sample --ckpt "$ck" --steps 5 --n 101 --seed 7 --out "$tmp/m.npy" --png "$tmp/m.png"
+    expect 0 'NFE 5' sample --ckpt "$ck" --solver euler --steps 5 --n 101 --seed 7 --out "$tmp/e.npy" --png "$tmp/e.png"
+    expect 0 'NFE 20' sample --ckpt "$ck" --solver rk4 --steps 5 --n 101 --seed 7 --out "$tmp/s2.npy" --png "$tmp/s2.png"
+    check 'the same seed gives the same samples' cmp -s "$tmp/s.npy" "$tmp/s2.npy"
+    check 'solvers differ' bash -c "! cmp -s '$tmp/s.npy' '$tmp/e.npy'"
+
+    # --x0: start from given points (the samples above); their count wins.
+    expect 0 'sampled 101 points with euler, 3 steps: NFE 3' \
+        sample --ckpt "$ck" --x0 "$tmp/s.npy" --solver euler --steps 3 --out "$tmp/x.npy" --png "$tmp/x.png"
+    check_npy "$tmp/x.npy" 101 2
+    make_npy "$tmp/p3.npy" 4 3
+    expect 1 'has 3 columns but the model .* is 2-dimensional' sample --ckpt "$ck" --x0 "$tmp/p3.npy" --out "$tmp/y.npy"
+    check 'no samples after a bad --x0' test ! -e "$tmp/y.npy"
+
+    # Damaged or foreign checkpoints.
+    head -c 100 "$ck" >"$tmp/trunc.safetensors"
+    expect 1 'fmcl: error: .*trunc\.safetensors' sample --ckpt "$tmp/trunc.safetensors" --out "$tmp/y.npy"
+    make_foreign_safetensors "$tmp/foreign.safetensors"
+    expect 1 'fmcl: error: .*foreign\.safetensors' sample --ckpt "$tmp/foreign.safetensors" --out "$tmp/y.npy"
+
+    # The user's own points, and the default output folder runs/<name>-<time>/.
+    expect 0 'pictures: runs/s-[0-9]{8}-[0-9]{6}/densities\.png' \
+        train --data "$tmp/s.npy" --width 8 --depth 1 --batch 32 --steps 5
+    local run
+    run=$(ls -d runs/s-* 2>/dev/null | head -1)
+    check 'runs/s-<time>/ was created' test -n "$run"
+    if [ -n "$run" ]; then
+        check_checkpoint "$run/model.safetensors" 8 1
+        for p in densities trajectories loss; do check_png "$run/$p.png"; done
+    fi
+}
+
+case "$MODE" in
+usage) usage_tests ;;
+run) run_tests ;;
+*)
+    echo "usage: test_cli.sh FMCL usage|run"
+    exit 2
+    ;;
+esac
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,94 @@
+/* Helpers shared by the fmcl subcommands (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fmcl: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_FAIL;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cli_mkdir_p(const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        snprintf(err, errlen, "output folder name is too long: %s", dir);
+        return -1;
+    }
+    /* Create each prefix ending before a '/', then the whole path. */
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        struct stat st;
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create folder %s: %s", path, strerror(errno));
+            return -1;
+        }
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "%s exists and is not a folder; choose another --out", path);
+            return -1;
+        }
+        *p = c;
+        if (c == '\0')
+            return 0;
+    }
+}
+
+int cli_is_npy(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 4 && strcasecmp(name + n - 4, ".npy") == 0;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+float cli_plot_extent(const float *pts, int n)
+{
+    float *r = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    if (!r || n <= 0) {
+        free(r);
+        return 4.0f;
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        float a = fabsf(pts[2 * i]), b = fabsf(pts[2 * i + 1]);
+        float v = a > b ? a : b;
+        if (isfinite(v))
+            r[m++] = v;
+    }
+    float q = 0.0f;
+    if (m > 0) {
+        qsort(r, (size_t)m, sizeof(float), cmp_float);
+        q = r[(int)(0.999 * (m - 1))];
+    }
+    free(r);
+    q *= 1.08f;
+    return q > 0.5f ? q : 0.5f;
+}

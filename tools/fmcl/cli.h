@@ -1,0 +1,27 @@
+/* Helpers shared by the fmcl subcommands. Exit codes: 0 success, 1 failure
+ * (a library error, a bad file), 2 usage (see args.h). */
+#ifndef FMCL_CLI_H
+#define FMCL_CLI_H
+
+#include <stddef.h>
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+int cmd_devices(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+
+/* Prints "fmcl: error: MESSAGE" on stderr; returns CLI_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+/* Creates dir and its missing parents. */
+int cli_mkdir_p(const char *dir, char *err, size_t errlen);
+/* 1 when name ends in ".npy" (any case). */
+int cli_is_npy(const char *name);
+/* Half-width of the square [-r, r] that shows n 2D points: a little more
+ * than the 99.9% quantile of max(|x|, |y|), so a few stray samples do not
+ * shrink the picture. */
+float cli_plot_extent(const float *pts, int n);
+
+#endif

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs every Debian 12 package needed to build, test and run fmcl:
+# compiler and build tools, the OpenCL ICD loader and headers, CLBlast, stb,
+# and PoCL (an OpenCL device on the CPU, so no GPU is needed). Safe to run
+# again: packages already installed are left alone. Run as root or as a user
+# who may use sudo.
+set -eu
+
+packages="build-essential pkg-config meson ninja-build python3 \
+ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 libclblast-dev libstb-dev \
+pocl-opencl-icd clinfo"
+
+missing=""
+for p in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing="$missing $p"
+    fi
+done
+if [ -z "$missing" ]; then
+    echo "install-deps: all packages are installed"
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    as_root=""
+elif command -v sudo >/dev/null 2>&1; then
+    as_root="sudo"
+else
+    echo "install-deps: need root to install:$missing (run as root, or install sudo)" >&2
+    exit 1
+fi
+echo "install-deps: installing$missing"
+$as_root apt-get update
+# shellcheck disable=SC2086 # the package list is meant to split into words
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing
