@@ -176,7 +176,7 @@ void fmcl_ctx_destroy(fmcl_ctx *ctx)
 {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
-    fmcl_release(&ctx->gemm_tmp);
+    fmcl_gemm_release(ctx);
     for (int k = 0; k < FMCL_K_COUNT; k++)
         if (ctx->kern[k]) clReleaseKernel(ctx->kern[k]);
     if (ctx->program) clReleaseProgram(ctx->program);

@@ -57,6 +57,15 @@ fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float 
     return rc == CLBlastSuccess ? FMCL_OK : gemm_fail(ctx, rc, "GEMM", M, N, K);
 }
 
+void fmcl_gemm_release(fmcl_ctx *ctx)
+{
+    /* CLBlast caches programs per context in process-wide state; drop them
+     * while the context is alive, not in its own exit-time destructors. */
+    CLBlastClearCache();
+    fmcl_release(&ctx->gemm_tmp);
+    ctx->gemm_tmp_bytes = 0;
+}
+
 void fmcl_gemm_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc)
 {

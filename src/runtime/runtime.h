@@ -92,6 +92,9 @@ fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float 
 fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, int lda,
                               int ldb, int ldc);
 
+/* Frees the GEMM scratch and CLBlast's cached programs (context teardown). */
+void fmcl_gemm_release(fmcl_ctx *ctx);
+
 /* Plain-C reference GEMM (double accumulation), same conventions. */
 void fmcl_gemm_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc);
