@@ -74,6 +74,9 @@ fmcl_status fmcl_ctx_create(fmcl_ctx **ctx, const char *spec, char *err, size_t 
 void fmcl_ctx_destroy(fmcl_ctx *ctx);
 const char *fmcl_ctx_error(const fmcl_ctx *ctx);
 const fmcl_device_info *fmcl_ctx_device(const fmcl_ctx *ctx);
+/* What setup chose for this device, one line each (e.g. tuned CLBlast
+ * parameters applied, or rejected with a warning); "" when nothing. */
+const char *fmcl_ctx_notes(const fmcl_ctx *ctx);
 void fmcl_ctx_set_log(fmcl_ctx *ctx, fmcl_log_fn fn, void *user);
 
 /* ---- model: MLP v(x, t) ------------------------------------------------- */

@@ -274,6 +274,7 @@ static int run_fmcl(const opts *o, figures *f)
     const fmcl_device_info *d = fmcl_ctx_device(ctx);
     printf("device %d:%d: %s / %s (%s, %u compute units)\n", d->platform_index, d->device_index,
            d->platform_name, d->device_name, d->type, d->compute_units);
+    printf("%s", *fmcl_ctx_notes(ctx) ? fmcl_ctx_notes(ctx) : "CLBlast's default parameters\n");
     fmcl_mlp_config mc = {.dim = 2, .width = o->width, .depth = o->depth, .time_freqs = 0};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);

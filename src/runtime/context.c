@@ -163,6 +163,7 @@ fmcl_status fmcl_ctx_create(fmcl_ctx **out, const char *spec, char *err, size_t 
         s = fmcl_cl(ctx, rc, "clCreateCommandQueue");
     }
     if (s == FMCL_OK) s = build_program(ctx);
+    if (s == FMCL_OK) fmcl_gemm_apply_tuning(ctx);
     if (s != FMCL_OK) {
         snprintf(err, errlen, "%s", ctx->err);
         fmcl_ctx_destroy(ctx);
@@ -187,6 +188,7 @@ void fmcl_ctx_destroy(fmcl_ctx *ctx)
 
 const char *fmcl_ctx_error(const fmcl_ctx *ctx) { return ctx ? ctx->err : "no context"; }
 const fmcl_device_info *fmcl_ctx_device(const fmcl_ctx *ctx) { return &ctx->info; }
+const char *fmcl_ctx_notes(const fmcl_ctx *ctx) { return ctx->notes; }
 
 void fmcl_ctx_set_log(fmcl_ctx *ctx, fmcl_log_fn fn, void *user)
 {

@@ -44,6 +44,7 @@ struct fmcl_ctx {
     size_t gemm_tmp_bytes;
     fmcl_log_fn log;
     void *log_user;
+    char notes[1024]; /* what setup chose (tuned parameters), for the user */
     char err[8192];
 };
 
@@ -92,6 +93,9 @@ fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float 
 fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, int lda,
                               int ldb, int ldc);
 
+/* Applies the tuned CLBlast parameters shipped for this device, if any
+ * (disabled by FMCL_NO_TUNING=1). */
+void fmcl_gemm_apply_tuning(fmcl_ctx *ctx);
 /* Frees the GEMM scratch and CLBlast's cached programs (context teardown). */
 void fmcl_gemm_release(fmcl_ctx *ctx);
 

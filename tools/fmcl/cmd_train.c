@@ -307,6 +307,7 @@ static int train(const train_opts *o, const train_data *d, const char *dir)
             "%g on %s (%s)\n", o->data, in, o->width, o->depth, fmcl_mlp_param_count(m),
             o->batch, o->steps, o->weight_decay > 0 ? "AdamW" : "Adam", o->lr, dev->device_name,
             dev->platform_name);
+    if (*fmcl_ctx_notes(ctx)) fprintf(stderr, "%s", fmcl_ctx_notes(ctx));
     double secs;
     if (run_steps(tr, o, loss, &secs) != FMCL_OK || save_model(m, o, dir) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
