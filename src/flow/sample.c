@@ -27,8 +27,9 @@ static fmcl_status velocity(void *user, fmcl_t v, fmcl_t x, float t)
 {
     sampler *sp = user;
     fmcl_mlp *m = sp->m;
-    sp->nfe++;
-    fmcl_status s = fmcl_time_input(m->ctx, sp->X, x, t, sp->rows, m->cfg.dim, m->cfg.time_freqs);
+    fmcl_status s = ++sp->nfe % 16 == 0 ? fmcl_pace(m->ctx) : FMCL_OK; /* bounded queue */
+    if (s == FMCL_OK)
+        s = fmcl_time_input(m->ctx, sp->X, x, t, sp->rows, m->cfg.dim, m->cfg.time_freqs);
     return s == FMCL_OK ? fmcl_mlp_forward(m, sp->acts, v, sp->X, sp->rows) : s;
 }
 

@@ -14,6 +14,10 @@
 #include "nn/mlp.h"
 #include "nn/nn_ops.h"
 
+/* Steps between queue-depth checks (fmcl_pace): the queue holds between one
+ * and two such periods of work, never drained. */
+#define PACE_STEPS 16
+
 struct fmcl_trainer {
     fmcl_mlp *m;
     fmcl_ctx *ctx;
@@ -194,8 +198,8 @@ fmcl_status fmcl_trainer_run(fmcl_trainer *t, int n)
                          t->cfg.steps, t->step);
     for (int i = 0; i < n; i++) {
         fmcl_status s = one_step(t);
+        if (s == FMCL_OK && ++t->step % PACE_STEPS == 0) s = fmcl_pace(t->ctx);
         if (s != FMCL_OK) return s;
-        t->step++;
     }
     return FMCL_OK;
 }

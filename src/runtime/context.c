@@ -177,6 +177,7 @@ void fmcl_ctx_destroy(fmcl_ctx *ctx)
 {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    if (ctx->pace) clReleaseEvent(ctx->pace);
     fmcl_gemm_release(ctx);
     for (int k = 0; k < FMCL_K_COUNT; k++)
         if (ctx->kern[k]) clReleaseKernel(ctx->kern[k]);

@@ -50,6 +50,19 @@ fmcl_status fmcl_read(fmcl_ctx *ctx, fmcl_t src, void *dst, size_t bytes)
 
 fmcl_status fmcl_finish(fmcl_ctx *ctx) { return fmcl_cl(ctx, clFinish(ctx->queue), "clFinish"); }
 
+fmcl_status fmcl_pace(fmcl_ctx *ctx)
+{
+    cl_event ev;
+    cl_int rc = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &ev);
+    if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "clEnqueueMarkerWithWaitList");
+    if (ctx->pace) {
+        rc = clWaitForEvents(1, &ctx->pace);
+        clReleaseEvent(ctx->pace);
+    }
+    ctx->pace = ev;
+    return fmcl_cl(ctx, rc, "waiting for the queue");
+}
+
 fmcl_status fmcl_copy(fmcl_ctx *ctx, fmcl_t dst, fmcl_t src, size_t n)
 {
     if (n == 0) return FMCL_OK;

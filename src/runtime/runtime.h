@@ -44,6 +44,7 @@ struct fmcl_ctx {
     size_t gemm_tmp_bytes;
     fmcl_log_fn log;
     void *log_user;
+    cl_event pace;                /* marker of the previous fmcl_pace period */
     char notes[1024]; /* what setup chose (tuned parameters), for the user */
     char err[8192];
 };
@@ -67,6 +68,11 @@ void fmcl_release(cl_mem *m);
 fmcl_status fmcl_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size_t bytes);
 fmcl_status fmcl_read(fmcl_ctx *ctx, fmcl_t src, void *dst, size_t bytes);
 fmcl_status fmcl_finish(fmcl_ctx *ctx);
+/* Bounds the queue's depth without draining it: enqueues a marker and waits
+ * for the previous call's marker. Call it every few training steps: PoCL
+ * slows down superlinearly with tens of thousands of queued commands
+ * (1500 steps enqueued at once ran at 94 ms/step, 38 in bounded chunks). */
+fmcl_status fmcl_pace(fmcl_ctx *ctx);
 /* Device-side copy of n floats (enqueued, no host synchronisation). */
 fmcl_status fmcl_copy(fmcl_ctx *ctx, fmcl_t dst, fmcl_t src, size_t n);
 
