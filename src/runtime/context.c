@@ -1,9 +1,11 @@
 /* The context: one device, one in-order queue, and our kernels built once
- * from the sources embedded at build time. Errors are kept on the handle. */
+ * from the sources embedded at build time (or loaded from the binary cache).
+ * Errors are kept on the handle. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/cache.h"
 #include "runtime/runtime.h"
 
 extern const char fmcl_kernel_source[];
@@ -28,6 +30,7 @@ const char *fmcl_status_name(fmcl_status s)
     case FMCL_ERR_FORMAT: return "malformed file";
     case FMCL_ERR_NUMERIC: return "non-finite value";
     case FMCL_ERR_GEMM: return "CLBlast error";
+    case FMCL_ERR_UNSUPPORTED: return "not supported by the device";
     }
     return "unknown status";
 }
@@ -104,18 +107,22 @@ fmcl_status fmcl_cl(fmcl_ctx *ctx, cl_int rc, const char *what)
                      fmcl_cl_strerror(rc), rc, ctx->info.device_name);
 }
 
-static fmcl_status build_program(fmcl_ctx *ctx)
+static void add_note(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(fmcl_ctx *ctx, const char *fmt, ...)
+{
+    size_t used = strlen(ctx->notes);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->notes + used, sizeof ctx->notes - used, fmt, ap);
+    va_end(ap);
+}
+
+static fmcl_status build_from_source(fmcl_ctx *ctx, const char *opts)
 {
     cl_int rc;
     const char *src = fmcl_kernel_source;
     ctx->program = clCreateProgramWithSource(ctx->context, 1, &src, NULL, &rc);
     if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "clCreateProgramWithSource");
-    char opts[128];
-    /* Ask for 1.2 where the device offers it (the kernels need nothing newer). */
-    int cl12 = strstr(ctx->info.opencl_c_version, "OpenCL C 1.0") == NULL &&
-               strstr(ctx->info.opencl_c_version, "OpenCL C 1.1") == NULL;
-    snprintf(opts, sizeof opts, "%s-DFMCL_REDUCE_WG=%d", cl12 ? "-cl-std=CL1.2 " : "",
-             FMCL_REDUCE_WG);
     rc = clBuildProgram(ctx->program, 1, &ctx->device, opts, NULL, NULL);
     if (rc != CL_SUCCESS) {
         char log[6000] = "";
@@ -126,6 +133,12 @@ static fmcl_status build_program(fmcl_ctx *ctx)
                          "building fmcl's kernels for %s failed (%s); driver build log:\n%s",
                          ctx->info.device_name, fmcl_cl_strerror(rc), log);
     }
+    return FMCL_OK;
+}
+
+static fmcl_status create_kernels(fmcl_ctx *ctx)
+{
+    cl_int rc;
     for (int k = 0; k < FMCL_K_COUNT; k++) {
         ctx->kern[k] = clCreateKernel(ctx->program, kernel_names[k], &rc);
         if (rc != CL_SUCCESS) {
@@ -137,6 +150,57 @@ static fmcl_status build_program(fmcl_ctx *ctx)
                                       sizeof ctx->kern_wg[k], &ctx->kern_wg[k], NULL);
         if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "clGetKernelWorkGroupInfo");
     }
+    return FMCL_OK;
+}
+
+static void release_program(fmcl_ctx *ctx)
+{
+    for (int k = 0; k < FMCL_K_COUNT; k++) {
+        if (ctx->kern[k]) clReleaseKernel(ctx->kern[k]);
+        ctx->kern[k] = NULL;
+    }
+    if (ctx->program) clReleaseProgram(ctx->program);
+    ctx->program = NULL;
+}
+
+/* The program comes from the binary cache (cache.h) where that is on and the
+ * entry is sound; any cache problem means a source build, never an error. */
+static fmcl_status build_program(fmcl_ctx *ctx)
+{
+    fmcl_program_id id;
+    fmcl_program_id_of(ctx, &id);
+    uint8_t key[FMCL_CACHE_KEY_BYTES];
+    char path[1024], why[256] = "", err[512];
+    const char *off = NULL;
+    int use = fmcl_cache_wanted(&ctx->info, &off);
+    if (use) {
+        fmcl_cache_key(&id, key);
+        use = fmcl_cache_path(key, path, sizeof path);
+        if (!use) off = "no cache folder: set $XDG_CACHE_HOME or $HOME";
+    }
+    if (use) {
+        ctx->program = fmcl_cache_load_program(ctx, path, key, id.options, why, sizeof why);
+        if (ctx->program) {
+            if (create_kernels(ctx) == FMCL_OK) {
+                add_note(ctx, "fmcl program: loaded from the binary cache (%s)\n", path);
+                return FMCL_OK;
+            }
+            snprintf(why, sizeof why, "cached program unusable: %.200s", ctx->err);
+            release_program(ctx);
+            ctx->err[0] = 0;
+        }
+    }
+    fmcl_status s = build_from_source(ctx, id.options);
+    if (s == FMCL_OK) s = create_kernels(ctx);
+    if (s != FMCL_OK) return s;
+    if (!use)
+        add_note(ctx, "fmcl program: built from source (binary cache off: %s)\n", off);
+    else if (fmcl_cache_store_program(ctx->program, path, key, err, sizeof err) == FMCL_OK)
+        add_note(ctx, "fmcl program: built from source (%s); cache entry written to %s\n", why,
+                 path);
+    else
+        add_note(ctx, "fmcl program: built from source (%s); cache entry not written: %s\n",
+                 why, err);
     return FMCL_OK;
 }
 
@@ -163,6 +227,7 @@ fmcl_status fmcl_ctx_create(fmcl_ctx **out, const char *spec, char *err, size_t 
         s = fmcl_cl(ctx, rc, "clCreateCommandQueue");
     }
     if (s == FMCL_OK) s = build_program(ctx);
+    if (s == FMCL_OK) s = fmcl_sched_init(ctx);
     if (s == FMCL_OK) fmcl_gemm_apply_tuning(ctx);
     if (s != FMCL_OK) {
         snprintf(err, errlen, "%s", ctx->err);
@@ -179,9 +244,7 @@ void fmcl_ctx_destroy(fmcl_ctx *ctx)
     if (ctx->queue) clFinish(ctx->queue);
     if (ctx->pace) clReleaseEvent(ctx->pace);
     fmcl_gemm_release(ctx);
-    for (int k = 0; k < FMCL_K_COUNT; k++)
-        if (ctx->kern[k]) clReleaseKernel(ctx->kern[k]);
-    if (ctx->program) clReleaseProgram(ctx->program);
+    release_program(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);
     free(ctx);
