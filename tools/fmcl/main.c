@@ -14,6 +14,8 @@ static const struct {
     {"devices", cmd_devices, "list the OpenCL devices"},
     {"train", cmd_train, "train a 2D flow-matching model, write checkpoint and pictures"},
     {"sample", cmd_sample, "draw samples from a trained model"},
+    {"nll", cmd_nll, "negative log-likelihood (nats, bits/dim) of points under a model"},
+    {"check", cmd_check, "check every op on the device against the CPU reference"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -46,7 +48,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_COMMANDS; i++)
         if (strcmp(name, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "fmcl: unknown command '%s' (expected devices, train or sample)\n"
+    fprintf(stderr, "fmcl: unknown command '%s' (expected devices, train, sample, nll or check)\n"
                     "Run 'fmcl --help' for the list.\n", name);
     return CLI_USAGE;
 }
