@@ -1,39 +1,45 @@
 /* Fixed-step ODE solvers for dx/dt = f(x, t): explicit Euler, explicit
- * midpoint and classic RK4, built from two device updates (axpy_to,
- * rk4_update; kernels/solver.cl) around the caller's velocity callback.
- * Step k runs from t0 + k (t1 - t0) / steps to the next such time; times are
- * computed from k in double, never accumulated. */
+ * midpoint, Heun (explicit trapezoid) and classic RK4, built from three
+ * device updates (axpy_to, heun_update, rk4_update; kernels/solver.cl)
+ * around the caller's velocity callback. Step k runs between two points of
+ * a time grid (uniform: t0 + k (t1 - t0) / steps, computed from k in double,
+ * never accumulated). The names cover dopri5 too (src/flow/dopri5.c). */
+#include <math.h>
+#include <stdio.h>
 #include <strings.h>
 
 #include "flow/flow_ops.h"
 
-static const char *const solver_names[] = {"euler", "midpoint", "rk4"};
+static const char *const solver_names[] = {"euler", "midpoint", "rk4", "heun", "dopri5"};
 
-static int valid_solver(int s) { return s >= FMCL_SOLVER_EULER && s <= FMCL_SOLVER_RK4; }
+static int known_solver(int s) { return s >= FMCL_SOLVER_EULER && s <= FMCL_SOLVER_DOPRI5; }
+static int fixed_solver(int s) { return known_solver(s) && s != FMCL_SOLVER_DOPRI5; }
 
 int fmcl_solver_from_name(const char *name)
 {
-    for (int s = FMCL_SOLVER_EULER; name && s <= FMCL_SOLVER_RK4; s++)
+    for (int s = FMCL_SOLVER_EULER; name && s <= FMCL_SOLVER_DOPRI5; s++)
         if (strcasecmp(name, solver_names[s]) == 0) return s;
     return -1;
 }
 
 const char *fmcl_solver_name(int solver)
 {
-    return valid_solver(solver) ? solver_names[solver] : "unknown";
+    return known_solver(solver) ? solver_names[solver] : "unknown";
 }
 
+/* dopri5: per attempted step (see flow_ops.h for its whole count). */
 int fmcl_solver_nfe_per_step(int solver)
 {
-    static const int nfe[] = {1, 2, 4};
-    return valid_solver(solver) ? nfe[solver] : 0;
+    static const int nfe[] = {1, 2, 4, 2, 6};
+    return known_solver(solver) ? nfe[solver] : 0;
 }
 
-/* Euler: k. Midpoint: k, the midpoint state. RK4: k1..k4, a stage state. */
+/* Euler: k. Midpoint: k, the midpoint state. RK4: k1..k4, a stage state.
+ * Heun: k1, k2, the predicted state. dopri5: 0, see fmcl_adaptive_work. */
 int fmcl_solver_work(int solver)
 {
-    static const int work[] = {1, 2, 5};
-    return valid_solver(solver) ? work[solver] : 0;
+    static const int work[] = {1, 2, 5, 3};
+    return fixed_solver(solver) ? work[solver] : 0;
 }
 
 void fmcl_axpy_to_ref(float *y, const float *x, float a, const float *k, int n)
@@ -64,6 +70,17 @@ fmcl_status fmcl_rk4_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_
                      n);
 }
 
+void fmcl_heun_update_ref(float *x, const float *k1, const float *k2, float h, int n)
+{
+    for (int i = 0; i < n; i++) x[i] = (float)(x[i] + 0.5 * h * ((double)k1[i] + k2[i]));
+}
+
+fmcl_status fmcl_heun_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, float h, int n)
+{
+    if (n < 0) return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_heun_update: negative length %d", n);
+    return fmcl_run1(ctx, FMCL_K_heun_update, (size_t)n, "tttfi", x, k1, k2, (double)h, n);
+}
+
 #define TRY(call)                                                                                  \
     do {                                                                                           \
         fmcl_status s_ = (call);                                                                   \
@@ -85,6 +102,11 @@ static fmcl_status step_once(fmcl_ctx *ctx, int solver, fmcl_t x, int n, fmcl_t 
         TRY(fmcl_axpy_to(ctx, k2, x, 0.5f * h, k1, n));
         TRY(f(fuser, k1, k2, tm));
         return fmcl_axpy_to(ctx, x, x, h, k1, n);
+    case FMCL_SOLVER_HEUN: /* k2 = f(x + h k1, t + h); x += h/2 (k1 + k2) */
+        TRY(f(fuser, k1, x, t));
+        TRY(fmcl_axpy_to(ctx, k3, x, h, k1, n));
+        TRY(f(fuser, k2, k3, te));
+        return fmcl_heun_update(ctx, x, k1, k2, h, n);
     default: /* classic RK4 */
         TRY(f(fuser, k1, x, t));
         TRY(fmcl_axpy_to(ctx, xs, x, 0.5f * h, k1, n));
@@ -97,26 +119,77 @@ static fmcl_status step_once(fmcl_ctx *ctx, int solver, fmcl_t x, int n, fmcl_t 
     }
 }
 
+/* The time grid: an array, or uniform steps computed from k. */
+typedef struct {
+    const double *ts;
+    double t0, span;
+    int steps;
+} grid;
+
+static double grid_t(const grid *g, int k)
+{
+    return g->ts ? g->ts[k] : g->t0 + k * g->span / g->steps;
+}
+
+static fmcl_status integrate(fmcl_ctx *ctx, int solver, const grid *g, fmcl_t x, int n,
+                             fmcl_t work, fmcl_velocity_fn f, void *fuser, fmcl_step_fn after_step,
+                             void *suser)
+{
+    if (!fixed_solver(solver))
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "fmcl_integrate: solver %d (%s) is not a fixed-step solver; use euler, "
+                         "midpoint, heun or rk4 (dopri5 runs through fmcl_integrate_adaptive)",
+                         solver, fmcl_solver_name(solver));
+    if (g->steps < 1 || n < 0 || !f)
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "fmcl_integrate: needs at least one step, a non-negative size and a "
+                         "velocity function (got steps %d, n %d)",
+                         g->steps, n);
+    for (int k = 0; k < g->steps; k++) {
+        const double ta = grid_t(g, k), tb = grid_t(g, k + 1);
+        TRY(step_once(ctx, solver, x, n, work, f, fuser, (float)ta, (float)(ta + 0.5 * (tb - ta)),
+                      (float)tb, (float)(tb - ta)));
+        if (after_step) TRY(after_step(suser, k + 1, (float)tb));
+    }
+    return FMCL_OK;
+}
+
 fmcl_status fmcl_integrate(fmcl_ctx *ctx, int solver, float t0, float t1, int steps, fmcl_t x,
                            int n, fmcl_t work, fmcl_velocity_fn f, void *fuser,
                            fmcl_step_fn after_step, void *suser)
 {
-    if (!valid_solver(solver))
-        return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "fmcl_integrate: unknown solver %d; use euler, midpoint or rk4", solver);
-    if (steps < 1 || n < 0 || !f)
-        return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "fmcl_integrate: needs at least one step, a non-negative size and a "
-                         "velocity function (got steps %d, n %d)",
-                         steps, n);
-    const double span = (double)t1 - (double)t0;
-    const float h = (float)(span / steps);
-    for (int k = 0; k < steps; k++) {
-        const float t = (float)(t0 + k * span / steps);
-        const float tm = (float)(t0 + (k + 0.5) * span / steps);
-        const float te = (float)(t0 + (k + 1) * span / steps);
-        TRY(step_once(ctx, solver, x, n, work, f, fuser, t, tm, te, h));
-        if (after_step) TRY(after_step(suser, k + 1, te));
+    const grid g = {NULL, t0, (double)t1 - (double)t0, steps};
+    return integrate(ctx, solver, &g, x, n, work, f, fuser, after_step, suser);
+}
+
+fmcl_status fmcl_integrate_grid(fmcl_ctx *ctx, int solver, const double *ts, int points, fmcl_t x,
+                                int n, fmcl_t work, fmcl_velocity_fn f, void *fuser,
+                                fmcl_step_fn after_step, void *suser)
+{
+    if (!ts) return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_integrate_grid: no time grid");
+    const grid g = {ts, 0, 0, points - 1};
+    return integrate(ctx, solver, &g, x, n, work, f, fuser, after_step, suser);
+}
+
+fmcl_status fmcl_grid_check(const double *ts, int points, char *err, size_t errlen)
+{
+    const char *why = NULL;
+    int at = 0;
+    if (!ts || points < 2) {
+        snprintf(err, errlen, "a time grid needs at least 2 points (0 and 1), got %d", points);
+        return FMCL_ERR_ARG;
     }
-    return FMCL_OK;
+    for (at = 0; at < points && !why; at++) {
+        if (!isfinite(ts[at])) why = "is not a finite number";
+        else if (at == 0 && ts[at] != 0) why = "must be exactly 0 (sampling starts at t = 0)";
+        else if (at > 0 && ts[at] <= ts[at - 1]) why = "is not greater than the point before it";
+        else if (at == points - 1 && ts[at] != 1) why = "must be exactly 1 (sampling ends at t = 1)";
+    }
+    if (!why) return FMCL_OK;
+    at--;
+    snprintf(err, errlen,
+             "time grid t[%d] = %.9g (of %d points, counted from 0) %s; a grid must increase "
+             "strictly from 0 to 1",
+             at, ts[at], points, why);
+    return FMCL_ERR_ARG;
 }

@@ -1,10 +1,14 @@
 /* fmcl sample: integrate a trained model from noise (or given points) at
- * t = 0 to t = 1; write the points as .npy and, for 2D models, a PNG. */
+ * t = 0 to t = 1 with a fixed-step solver (uniform steps or a given time
+ * grid) or adaptive dopri5; write the points as .npy, for 2D models a PNG,
+ * and with --times the states at those times stacked in one .npy. */
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "args.h"
 #include "cli.h"
@@ -12,12 +16,95 @@
 #include "io/npy.h"
 #include "io/plot.h"
 #include "io/safetensors.h"
+#include "flow/flow_ops.h"
 
 typedef struct {
-    const char *ckpt, *solver, *x0, *out, *png, *device;
-    int steps, n;
+    const char *ckpt, *solver, *x0, *out, *png, *device, *grid_arg, *times_arg, *traj;
+    int steps, n, max_steps;
     uint64_t seed;
+    double atol, rtol;
+    double *grid, *times; /* parsed --grid and --times */
+    int grid_points, n_times;
 } sample_opts;
+
+/* Parses "t1,t2,..." into a malloc'ed array; a usage message names the item
+ * that is not a number. */
+static int parse_list(arg_cmd *cmd, const char *flag, const char *text, double **out, int *n)
+{
+    int count = 1;
+    for (const char *p = text; *p; p++) count += *p == ',';
+    double *v = malloc(sizeof *v * (size_t)count);
+    if (!v) return cli_error("out of host memory parsing --%s", flag);
+    const char *p = text;
+    for (int i = 0; i < count; i++) {
+        char *end;
+        v[i] = strtod(p, &end);
+        if (end == p || (*end != ',' && *end) || !isfinite(v[i])) {
+            size_t len = strcspn(p, ",");
+            free(v);
+            return args_usage(cmd, "--%s: item %d '%.*s' is not a number (give t1,t2,... or a "
+                              "FILE.npy)", flag, i + 1, (int)len, p);
+        }
+        p = *end ? end + 1 : end;
+    }
+    *out = v;
+    *n = count;
+    return CLI_OK;
+}
+
+/* --grid: a 1-D .npy or a list; checked (0 to 1, strictly increasing). */
+static int read_grid(arg_cmd *cmd, sample_opts *o)
+{
+    char err[1024];
+    if (cli_is_npy(o->grid_arg)) {
+        int64_t shape[FMCL_NPY_MAX_DIMS];
+        int ndim = 0;
+        float *g = NULL;
+        if (fmcl_npy_read_f32(o->grid_arg, &g, shape, &ndim, err, sizeof err) != FMCL_OK)
+            return cli_error("--grid: %s", err);
+        if (ndim != 1 || shape[0] > 1000001) {
+            free(g);
+            return cli_error("--grid %s: expected a 1-D array of at most 1000001 times, found "
+                             "%d dimension(s)", o->grid_arg, ndim);
+        }
+        o->grid_points = (int)shape[0];
+        o->grid = malloc(sizeof(double) * (size_t)(o->grid_points ? o->grid_points : 1));
+        for (int k = 0; o->grid && k < o->grid_points; k++) o->grid[k] = g[k];
+        free(g);
+        if (!o->grid) return cli_error("out of host memory reading --grid");
+    } else {
+        int rc = parse_list(cmd, "grid", o->grid_arg, &o->grid, &o->grid_points);
+        if (rc != CLI_OK) return rc;
+    }
+    if (fmcl_grid_check(o->grid, o->grid_points, err, sizeof err) != FMCL_OK)
+        return args_usage(cmd, "--grid %s: %s", o->grid_arg, err);
+    return CLI_OK;
+}
+
+/* --times: strictly increasing within [0, 1]. */
+static int read_times(arg_cmd *cmd, sample_opts *o)
+{
+    int rc = parse_list(cmd, "times", o->times_arg, &o->times, &o->n_times);
+    for (int j = 0; rc == CLI_OK && j < o->n_times; j++) {
+        if (o->times[j] < 0 || o->times[j] > 1)
+            return args_usage(cmd, "--times: %g is outside [0, 1]", o->times[j]);
+        if (j > 0 && o->times[j] <= o->times[j - 1])
+            return args_usage(cmd, "--times: %g follows %g; the times must increase strictly",
+                              o->times[j], o->times[j - 1]);
+    }
+    return rc;
+}
+
+/* "rk4, 20 steps", "heun on an 11-point grid", "dopri5 (atol 1e-05, rtol 1e-05)". */
+static void describe(const sample_opts *o, char *buf, size_t len)
+{
+    if (fmcl_solver_from_name(o->solver) == FMCL_SOLVER_DOPRI5)
+        snprintf(buf, len, "%s (atol %g, rtol %g)", o->solver, o->atol, o->rtol);
+    else if (o->grid)
+        snprintf(buf, len, "%s on a %d-point grid", o->solver, o->grid_points);
+    else
+        snprintf(buf, len, "%s, %d steps", o->solver, o->steps);
+}
 
 /* Reads --x0: an N x D array, D checked against the model later. */
 static int read_x0(const char *path, float **x0, int *rows, int *cols)
@@ -44,7 +131,7 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols)
     char err[8192];
     fmcl_ctx *ctx = NULL;
     fmcl_mlp *m = NULL;
-    float *out = NULL;
+    float *out = NULL, *traj = NULL;
     int rc = CLI_FAIL;
     if (fmcl_ctx_create(&ctx, o->device, err, sizeof err) != FMCL_OK) {
         cli_error("%s", err);
@@ -60,32 +147,56 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols)
                   "array", o->x0, x0_cols, o->ckpt, dim, dim);
         goto done;
     }
-    out = malloc(sizeof(float) * (size_t)o->n * (size_t)dim);
-    if (!out) {
-        cli_error("out of host memory for %d x %d samples; lower --n", o->n, dim);
+    const size_t points = (size_t)o->n * (size_t)dim;
+    out = malloc(sizeof(float) * points);
+    traj = o->times ? malloc(sizeof(float) * points * (size_t)o->n_times) : NULL;
+    if (!out || (o->times && !traj)) {
+        cli_error("out of host memory for %d x %d samples%s; lower --n", o->n, dim,
+                  o->times ? " at every time of --times" : "");
         goto done;
     }
+    fmcl_sample_stats st = {0};
     fmcl_sample_config sc = {.solver = fmcl_solver_from_name(o->solver), .steps = o->steps,
-                             .n = o->n, .seed = o->seed, .x0 = x0};
+                             .n = o->n, .seed = o->seed, .x0 = x0, .grid = o->grid,
+                             .grid_points = o->grid_points, .atol = o->atol, .rtol = o->rtol,
+                             .max_steps = o->max_steps, .times = o->times,
+                             .n_times = o->n_times, .stats = &st};
     int nfe = 0;
     double t0 = cli_now();
-    if (fmcl_sample(m, &sc, out, NULL, &nfe) != FMCL_OK) {
+    if (fmcl_sample(m, &sc, out, traj, &nfe) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
     double secs = cli_now() - t0;
-    printf("sampled %d points with %s, %d steps: NFE %d, %.3f s\n", o->n, o->solver, o->steps,
-           nfe, secs);
-    int64_t shape[2] = {o->n, dim};
-    if (fmcl_npy_write_f32(o->out, out, shape, 2, err, sizeof err) != FMCL_OK) {
+    char how[128];
+    describe(o, how, sizeof how);
+    if (sc.solver != FMCL_SOLVER_DOPRI5)
+        printf("sampled %d points with %s: NFE %d, %.3f s\n", o->n, how, nfe, secs);
+    else if (st.solves == 1)
+        printf("sampled %d points with %s: NFE %d, %d accepted and %d rejected steps, %.3f s\n",
+               o->n, how, nfe, st.accepted, st.rejected, secs);
+    else
+        printf("sampled %d points with %s in %d solves of up to 4096 points: NFE %d in all (at "
+               "most %d in one), %d accepted and %d rejected steps, %.3f s\n",
+               o->n, how, st.solves, st.nfe, nfe, st.accepted, st.rejected, secs);
+    int64_t shape[3] = {o->n_times, o->n, dim};
+    if (fmcl_npy_write_f32(o->out, out, shape + 1, 2, err, sizeof err) != FMCL_OK) {
         cli_error("%s", err);
         goto done;
     }
     printf("wrote %s\n", o->out);
+    if (traj) {
+        if (fmcl_npy_write_f32(o->traj, traj, shape, 3, err, sizeof err) != FMCL_OK) {
+            cli_error("%s", err);
+            goto done;
+        }
+        printf("wrote %s (the states at %d times, %d x %d x %d)\n", o->traj, o->n_times,
+               o->n_times, o->n, dim);
+    }
     if (dim == 2) {
         char title[256];
         float r = cli_plot_extent(out, o->n);
-        snprintf(title, sizeof title, "samples (%s, %d steps)", o->solver, o->steps);
+        snprintf(title, sizeof title, "samples (%s, NFE %d)", how, nfe);
         if (fmcl_plot_density(o->png, title, out, o->n, -r, r, err, sizeof err) != FMCL_OK) {
             cli_error("%s", err);
             goto done;
@@ -97,6 +208,7 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols)
     rc = CLI_OK;
 done:
     free(out);
+    free(traj);
     fmcl_mlp_free(m);
     fmcl_ctx_destroy(ctx);
     return rc;
@@ -104,17 +216,33 @@ done:
 
 int cmd_sample(int argc, char **argv)
 {
-    static const char *const solvers[] = {"euler", "midpoint", "rk4", NULL};
+    static const char *const solvers[] = {"euler", "midpoint", "heun", "rk4", "dopri5", NULL};
     sample_opts o = {.solver = "midpoint", .out = "samples.npy", .png = "samples.png",
-                     .steps = 20, .n = 10000};
+                     .traj = "traj.npy", .steps = 20, .n = 10000, .max_steps = 1000,
+                     .atol = 1e-5, .rtol = 1e-5};
     arg_spec specs[] = {
         {.name = "ckpt", .type = ARG_STR, .dest = &o.ckpt, .metavar = "PATH",
          .help = "checkpoint written by fmcl train (model.safetensors); required"},
         {.name = "solver", .type = ARG_CHOICE, .dest = &o.solver, .metavar = "NAME",
-         .help = "fixed-step ODE solver (1, 2 or 4 model evaluations per step)",
+         .help = "ODE solver: fixed-step euler (1 model evaluation per step), midpoint (2), heun "
+                 "(2), rk4 (4), or adaptive dopri5 (6 per attempted step)",
          .choices = solvers},
         {.name = "steps", .type = ARG_INT, .dest = &o.steps, .metavar = "N",
-         .help = "uniform steps from t = 0 to 1", .lo = 1, .hi = 100000},
+         .help = "uniform steps from t = 0 to 1 (fixed-step solvers)", .lo = 1, .hi = 100000},
+        {.name = "grid", .type = ARG_STR, .dest = &o.grid_arg, .metavar = "T0,T1,...|FILE.npy",
+         .help = "time grid of a fixed-step solver instead of --steps: strictly increasing "
+                 "from 0 to 1"},
+        {.name = "atol", .type = ARG_REAL, .dest = &o.atol, .metavar = "X",
+         .help = "dopri5: absolute error tolerance per element", .lo = 0, .lo_open = 1, .hi = 1},
+        {.name = "rtol", .type = ARG_REAL, .dest = &o.rtol, .metavar = "X",
+         .help = "dopri5: relative error tolerance", .lo = 0, .lo_open = 1, .hi = 1},
+        {.name = "max-steps", .type = ARG_INT, .dest = &o.max_steps, .metavar = "N",
+         .help = "dopri5: attempted steps allowed before it gives up", .lo = 1, .hi = 10000000},
+        {.name = "times", .type = ARG_STR, .dest = &o.times_arg, .metavar = "T1,T2,...",
+         .help = "also write the states at these times in [0, 1] to --traj (fixed-step "
+                 "solvers: grid points; dopri5 lands its steps on them)"},
+        {.name = "traj", .type = ARG_STR, .dest = &o.traj, .metavar = "FILE.npy",
+         .help = "where --times writes its states: T x N x D float32"},
         {.name = "n", .type = ARG_INT, .dest = &o.n, .metavar = "N",
          .help = "points to draw (with --x0: the array's rows)", .lo = 1, .hi = 100000000},
         {.name = "seed", .type = ARG_U64, .dest = &o.seed, .metavar = "N",
@@ -138,7 +266,10 @@ int cmd_sample(int argc, char **argv)
         .epilog = "examples:\n"
                   "  fmcl sample --ckpt runs/moons/model.safetensors\n"
                   "  fmcl sample --ckpt model.safetensors --solver rk4 --steps 10 --n 50000 "
-                  "--out s.npy --png s.png\n",
+                  "--out s.npy --png s.png\n"
+                  "  fmcl sample --ckpt model.safetensors --solver dopri5 --atol 1e-5 --rtol 1e-5\n"
+                  "  fmcl sample --ckpt model.safetensors --solver heun --grid 0,0.5,0.8,0.95,1 "
+                  "--times 0,0.5,1\n",
         .specs = specs,
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
@@ -150,19 +281,36 @@ int cmd_sample(int argc, char **argv)
                           "fmcl train wrote)");
     if (o.x0 && args_find(&cmd, "n")->seen)
         return args_usage(&cmd, "--n and --x0 both set the number of points; give only one");
+    const int adaptive = fmcl_solver_from_name(o.solver) == FMCL_SOLVER_DOPRI5;
+    if (adaptive && (args_find(&cmd, "steps")->seen || o.grid_arg))
+        return args_usage(&cmd, "dopri5 chooses its own steps: drop --%s (set its accuracy with "
+                          "--atol and --rtol)", o.grid_arg ? "grid" : "steps");
+    if (!adaptive && (args_find(&cmd, "atol")->seen || args_find(&cmd, "rtol")->seen ||
+                      args_find(&cmd, "max-steps")->seen))
+        return args_usage(&cmd, "--atol, --rtol and --max-steps are for --solver dopri5; %s "
+                          "takes fixed steps (--steps or --grid)", o.solver);
+    if (o.grid_arg && args_find(&cmd, "steps")->seen)
+        return args_usage(&cmd, "--steps and --grid both set the steps; give only one");
+    if (args_find(&cmd, "traj")->seen && !o.times_arg)
+        return args_usage(&cmd, "--traj is where the states at --times go; give --times too");
+
+    if (o.grid_arg) rc = read_grid(&cmd, &o);
+    if (rc == CLI_OK && o.times_arg) rc = read_times(&cmd, &o);
 
     /* Reject a missing or malformed checkpoint before starting a device. */
     char err[1024];
     fmcl_st_file f;
-    if (fmcl_st_read(o.ckpt, &f, err, sizeof err) != FMCL_OK)
-        return cli_error("--ckpt: %s", err);
-    fmcl_st_free(&f);
+    if (rc == CLI_OK && fmcl_st_read(o.ckpt, &f, err, sizeof err) != FMCL_OK)
+        rc = cli_error("--ckpt: %s", err);
+    else if (rc == CLI_OK)
+        fmcl_st_free(&f);
 
     float *x0 = NULL;
     int cols = 0;
-    if (o.x0 && (rc = read_x0(o.x0, &x0, &o.n, &cols)) != CLI_OK)
-        return rc;
-    rc = sample(&o, x0, cols);
+    if (rc == CLI_OK && o.x0) rc = read_x0(o.x0, &x0, &o.n, &cols);
+    if (rc == CLI_OK) rc = sample(&o, x0, cols);
     free(x0);
+    free(o.grid);
+    free(o.times);
     return rc;
 }
