@@ -1,19 +1,62 @@
-/* The OT (CondOT) path's training inputs and the network input at one time:
- * twins of src/flow/path.c. Rows are [x, time_features(t)] of width W. */
+/* The probability paths' training inputs and the network input at one time:
+ * twins of src/flow/path.c and src/flow/schedule.c. Rows are
+ * [x, time_features(t)] of width W. */
 
-/* One work-item per row: t = u01(word 0 of (row, 0, TIME, step)); x0's
+/* fmcl_path_kind (include/fmcl.h), same values. */
+#define PATH_OT 0
+#define PATH_VP 1
+#define PATH_VE 2
+#define PATH_COSINE 3
+#define PATH_POLY 4
+#define PATH_LINEAR_VP 5
+
+/* (alpha_t, sigma_t, alpha'_t, sigma'_t) of a path; p0, p1 as in
+ * src/flow/paths.h. VP's 1 - alpha^2 goes through expm1 and linear-VP's
+ * 1 - t^2 through (1 - t)(1 + t): both stay accurate as sigma -> 0 near t = 1. */
+float4 path_schedule(int kind, float p0, float p1, float t)
+{
+    switch (kind) {
+    case PATH_VP: {
+        const float r = 1.0f - t, db = p1 - p0;
+        const float T = p0 * r + 0.5f * db * r * r, beta = p0 + db * r;
+        const float a = exp(-0.5f * T), sig = sqrt(-expm1(-T)), da = 0.5f * beta * a;
+        return (float4)(a, sig, da, -a * da / sig);
+    }
+    case PATH_VE: {
+        const float L = log(p1 / p0), sig = p0 * exp((1.0f - t) * L);
+        return (float4)(1.0f, sig, 0.0f, -L * sig);
+    }
+    case PATH_COSINE: {
+        const float a = sinpi(0.5f * t), sig = cospi(0.5f * t);
+        return (float4)(a, sig, M_PI_2_F * sig, -M_PI_2_F * a);
+    }
+    case PATH_POLY: {
+        const float a = pow(t, p0), da = p0 * pow(t, p0 - 1.0f);
+        return (float4)(a, 1.0f - a, da, -da);
+    }
+    case PATH_LINEAR_VP: {
+        const float sig = sqrt((1.0f - t) * (1.0f + t));
+        return (float4)(t, sig, 1.0f, -t / sig);
+    }
+    default: { /* PATH_OT, p0 = sigma_min */
+        const float keep = 1.0f - p0;
+        return (float4)(t, 1.0f - keep * t, 1.0f, -keep);
+    }
+    }
+}
+
+/* One work-item per row: t = u01(word 0 of (row, 0, TIME, step)) t_max; x0's
  * element d is normal d % 4 of counter (row, d / 4, NOISE, step);
- * X[row] = [(1 - (1 - smin) t) x0 + t x1, features(t)], U[row] = x1 - (1 - smin) x0. */
-__kernel void ot_interp(__global float *X, uint X_off, __global float *U, uint U_off,
-                        __global const float *x1, uint x1_off, ulong seed, uint step,
-                        float sigma_min, int B, int D, int F)
+ * X[row] = [alpha x1 + sigma x0, features(t)], U[row] = alpha' x1 + sigma' x0. */
+__kernel void path_interp(__global float *X, uint X_off, __global float *U, uint U_off,
+                          __global const float *x1, uint x1_off, ulong seed, uint step,
+                          int kind, float p0, float p1, float t_max, int B, int D, int F)
 {
     const uint row = get_global_id(0);
     if (row >= (uint)B) return;
     const uint W = F > 0 ? (uint)(D + 2 * F) : (uint)D + 1u;
-    const float t = u01(philox(seed, row, 0u, FMCL_STREAM_TIME, step).x);
-    const float keep = 1.0f - sigma_min;
-    const float a = 1.0f - keep * t;
+    const float t = u01(philox(seed, row, 0u, FMCL_STREAM_TIME, step).x) * t_max;
+    const float4 s = path_schedule(kind, p0, p1, t);
     for (uint d0 = 0; d0 < (uint)D; d0 += 4u) {
         const uint4 r = philox(seed, row, d0 / 4u, FMCL_STREAM_NOISE, step);
         const float2 z01 = box_muller(r.x, r.y), z23 = box_muller(r.z, r.w);
@@ -21,8 +64,8 @@ __kernel void ot_interp(__global float *X, uint X_off, __global float *U, uint U
         for (uint j = 0; j < 4u && d0 + j < (uint)D; j++) {
             const float x0 = z[j];
             const float xd = x1[x1_off + row * (uint)D + d0 + j];
-            X[X_off + row * W + d0 + j] = a * x0 + t * xd;
-            U[U_off + row * (uint)D + d0 + j] = xd - keep * x0;
+            X[X_off + row * W + d0 + j] = s.x * xd + s.y * x0;
+            U[U_off + row * (uint)D + d0 + j] = s.z * xd + s.w * x0;
         }
     }
     time_features(t, F, X, X_off + row * W + (uint)D);

@@ -1,10 +1,11 @@
-/* The OT (CondOT) probability path's training inputs and the network's input
- * rows at one time (see flow_ops.h for the layouts; kernels/path.cl holds
- * the device twins). References compute in double from the same Philox
- * draws. */
+/* The probability paths' training inputs (one fused kernel for every path)
+ * and the network's input rows at one time (layouts in flow/paths.h and
+ * flow_ops.h; kernels/path.cl holds the device twins). References compute in
+ * double from the same Philox draws. */
 #include <math.h>
 
 #include "flow/flow_ops.h"
+#include "flow/paths.h"
 #include "flow/rng.h"
 
 /* Largest time_freqs accepted: 2^k t must stay exact and meaningful in float. */
@@ -34,43 +35,75 @@ static fmcl_status check_shape(fmcl_ctx *ctx, const char *op, int B, int D, int 
     return FMCL_OK;
 }
 
-void fmcl_ot_interp_ref(float *X, float *U, const float *x1, uint64_t seed, uint32_t step,
-                        float sigma_min, int B, int D, int time_freqs)
+/* Normal d % 4 of the row's block d / 4: z holds the block, refilled at d % 4 == 0. */
+static float noise_at(uint64_t seed, uint32_t step, int row, int d, float z[4])
+{
+    if (d % 4 == 0) {
+        uint32_t r[4];
+        fmcl_philox(seed, (uint32_t)row, (uint32_t)(d / 4), FMCL_STREAM_NOISE, step, r);
+        fmcl_box_muller(r[0], r[1], &z[0], &z[1]);
+        fmcl_box_muller(r[2], r[3], &z[2], &z[3]);
+    }
+    return z[d % 4];
+}
+
+void fmcl_path_noise_ref(float *x0, uint64_t seed, uint32_t step, int B, int D)
+{
+    float z[4];
+    for (int row = 0; row < B; row++)
+        for (int d = 0; d < D; d++) x0[(size_t)row * D + d] = noise_at(seed, step, row, d, z);
+}
+
+void fmcl_path_interp_ref(float *X, float *U, const float *x1, const fmcl_path *p, uint64_t seed,
+                          uint32_t step, int B, int D, int time_freqs)
 {
     const int W = fmcl_input_width(D, time_freqs);
-    const double keep = 1.0 - (double)sigma_min;
     for (int row = 0; row < B; row++) {
         uint32_t r[4];
         fmcl_philox(seed, (uint32_t)row, 0, FMCL_STREAM_TIME, step, r);
-        const float t = fmcl_u01(r[0]);
-        float *xr = X + (size_t)row * W;
-        float z[4];
+        const float t = fmcl_u01(r[0]) * p->t_max;
+        double s[4];
+        fmcl_path_schedule(p, t, s);
+        float *xr = X + (size_t)row * W, z[4];
         for (int d = 0; d < D; d++) {
-            if (d % 4 == 0) {
-                fmcl_philox(seed, (uint32_t)row, (uint32_t)(d / 4), FMCL_STREAM_NOISE, step, r);
-                fmcl_box_muller(r[0], r[1], &z[0], &z[1]);
-                fmcl_box_muller(r[2], r[3], &z[2], &z[3]);
-            }
-            const double x0 = z[d % 4], xd = x1[(size_t)row * D + d];
-            xr[d] = (float)((1.0 - keep * t) * x0 + t * xd);
-            U[(size_t)row * D + d] = (float)(xd - keep * x0);
+            const double x0 = noise_at(seed, step, row, d, z), xd = x1[(size_t)row * D + d];
+            xr[d] = (float)(s[0] * xd + s[1] * x0);
+            U[(size_t)row * D + d] = (float)(s[2] * xd + s[3] * x0);
         }
         time_features_ref(t, time_freqs, xr + D);
     }
 }
 
+fmcl_status fmcl_path_interp(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, fmcl_t x1, const fmcl_path *p,
+                             uint64_t seed, uint32_t step, int B, int D, int time_freqs)
+{
+    fmcl_status s = check_shape(ctx, "fmcl_path_interp", B, D, time_freqs);
+    if (s != FMCL_OK) return s;
+    if (!(p->t_max > 0.0f && p->t_max <= 1.0f))
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_path_interp: t_max %g is outside (0, 1]",
+                         (double)p->t_max);
+    return fmcl_run1(ctx, FMCL_K_path_interp, (size_t)B, "tttluifffiii", X, U, x1, seed,
+                     (unsigned)step, p->kind, (double)p->p0, (double)p->p1, (double)p->t_max, B,
+                     D, time_freqs);
+}
+
+void fmcl_ot_interp_ref(float *X, float *U, const float *x1, uint64_t seed, uint32_t step,
+                        float sigma_min, int B, int D, int time_freqs)
+{
+    const fmcl_path p = fmcl_path_ot(sigma_min);
+    fmcl_path_interp_ref(X, U, x1, &p, seed, step, B, D, time_freqs);
+}
+
 fmcl_status fmcl_ot_interp(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, fmcl_t x1, uint64_t seed,
                            uint32_t step, float sigma_min, int B, int D, int time_freqs)
 {
-    fmcl_status s = check_shape(ctx, "fmcl_ot_interp", B, D, time_freqs);
-    if (s != FMCL_OK) return s;
     if (!(sigma_min >= 0.0f && sigma_min < 1.0f))
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "fmcl_ot_interp: sigma_min %g is outside [0, 1); use a small value "
                          "such as 0 or 1e-4",
                          (double)sigma_min);
-    return fmcl_run1(ctx, FMCL_K_ot_interp, (size_t)B, "tttlufiii", X, U, x1, seed,
-                     (unsigned)step, (double)sigma_min, B, D, time_freqs);
+    const fmcl_path p = fmcl_path_ot(sigma_min);
+    return fmcl_path_interp(ctx, X, U, x1, &p, seed, step, B, D, time_freqs);
 }
 
 void fmcl_time_input_ref(float *X, const float *x, float t, int B, int D, int time_freqs)

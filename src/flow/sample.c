@@ -1,6 +1,10 @@
-/* Sampling: integrate dx/dt = v(x, t) from t = 0 (x0 ~ N(0, I) or the given
- * points) to t = 1 with a fixed-step solver, in chunks of rows so memory
- * stays bounded for any n. */
+/* Sampling: integrate dx/dt = v(x, t) from t = 0 (x0 ~ N(0, x0_std^2 I), the
+ * path's noise, or the given points) to t = 1 with a fixed-step solver on a
+ * uniform or given time grid, or with dopri5, in chunks of rows so memory
+ * stays bounded for any n. States at requested times go to traj: fixed-step
+ * solvers copy them at grid points, dopri5 lands its steps on them. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +20,14 @@ typedef struct {
     fmcl_t X;
     int rows;
     int nfe;
-    /* trajectory recording */
+    /* trajectory recording: slot j of traj holds the state at time j */
     fmcl_t state;
     float *traj;
     size_t stride; /* floats per recorded state (n * dim) */
     size_t row0;   /* first row of this chunk */
+    const int *rec_k; /* fixed-step: the grid step of each slot; NULL: every step */
+    int n_rec, next;
+    int stop_slot0;   /* dopri5: slot of its first stop (1 when time 0 is recorded) */
 } sampler;
 
 static fmcl_status velocity(void *user, fmcl_t v, fmcl_t x, float t)
@@ -33,13 +40,141 @@ static fmcl_status velocity(void *user, fmcl_t v, fmcl_t x, float t)
     return s == FMCL_OK ? fmcl_mlp_forward(m, sp->acts, v, sp->X, sp->rows) : s;
 }
 
-static fmcl_status record(void *user, int k, float t)
+static fmcl_status record_slot(sampler *sp, int slot)
+{
+    size_t D = (size_t)sp->m->cfg.dim;
+    return fmcl_read(sp->m->ctx, sp->state, sp->traj + (size_t)slot * sp->stride + sp->row0 * D,
+                     (size_t)sp->rows * D * sizeof(float));
+}
+
+/* Fixed-step solvers: after grid step k. */
+static fmcl_status record_step(void *user, int k, float t)
 {
     (void)t;
     sampler *sp = user;
-    size_t D = (size_t)sp->m->cfg.dim;
-    return fmcl_read(sp->m->ctx, sp->state, sp->traj + (size_t)k * sp->stride + sp->row0 * D,
-                     (size_t)sp->rows * D * sizeof(float));
+    if (!sp->rec_k) return record_slot(sp, k);
+    fmcl_status s = FMCL_OK;
+    while (sp->next < sp->n_rec && sp->rec_k[sp->next] < k) sp->next++; /* slot 0 at k = 0 */
+    while (s == FMCL_OK && sp->next < sp->n_rec && sp->rec_k[sp->next] == k)
+        s = record_slot(sp, sp->next++);
+    return s;
+}
+
+/* dopri5: on landing on stop j (from 1). */
+static fmcl_status record_stop(void *user, int j, float t)
+{
+    (void)t;
+    sampler *sp = user;
+    return record_slot(sp, sp->stop_slot0 + j - 1);
+}
+
+/* Grid step k's time: grid[k], or k / steps. */
+static double grid_time(const fmcl_sample_config *cfg, int k)
+{
+    return cfg->grid ? cfg->grid[k] : (double)k / cfg->steps;
+}
+
+/* The settings that are not about the starting points, checked; rec_k
+ * (n_times ints, malloc'ed) gets the grid step of each recorded time for a
+ * fixed-step solver. */
+static fmcl_status check_solver(fmcl_ctx *ctx, const fmcl_sample_config *cfg, const float *traj,
+                                int **rec_k)
+{
+    const int adaptive = cfg->solver == FMCL_SOLVER_DOPRI5;
+    char err[512];
+    *rec_k = NULL;
+    if (fmcl_solver_nfe_per_step(cfg->solver) < 1)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "unknown solver %d", cfg->solver);
+    if (adaptive && cfg->grid)
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "a time grid is for fixed-step solvers; dopri5 chooses its own steps "
+                         "(give times to have it land on given times)");
+    if (!adaptive && !cfg->grid && cfg->steps < 1)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "solver steps must be >= 1");
+    if (cfg->grid && fmcl_grid_check(cfg->grid, cfg->grid_points, err, sizeof err) != FMCL_OK)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "%s", err);
+    if (!(cfg->atol >= 0) || !(cfg->rtol >= 0) || !isfinite(cfg->atol) || !isfinite(cfg->rtol) ||
+        cfg->max_steps < 0)
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "atol %g, rtol %g and max_steps %d must not be negative (0: the default)",
+                         cfg->atol, cfg->rtol, cfg->max_steps);
+    if (!traj) return FMCL_OK;
+    if (!cfg->times) {
+        return adaptive ? fmcl_fail(ctx, FMCL_ERR_ARG,
+                                    "dopri5 chooses its own steps: give the times at which to "
+                                    "record states")
+                        : FMCL_OK;
+    }
+    if (cfg->n_times < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "times given but n_times is %d",
+                                           cfg->n_times);
+    for (int j = 0; j < cfg->n_times; j++) {
+        const double t = cfg->times[j];
+        if (!(t >= 0 && t <= 1) || (j > 0 && !(t > cfg->times[j - 1])))
+            return fmcl_fail(ctx, FMCL_ERR_ARG,
+                             "times[%d] = %g: the times to record must increase strictly "
+                             "within [0, 1]",
+                             j, t);
+    }
+    if (adaptive) return FMCL_OK;
+    if (!(*rec_k = malloc(sizeof(int) * (size_t)cfg->n_times)))
+        return fmcl_fail(ctx, FMCL_ERR_NOMEM, "no host memory for %d times", cfg->n_times);
+    const int steps = cfg->grid ? cfg->grid_points - 1 : cfg->steps;
+    for (int j = 0, k = 0; j < cfg->n_times; j++) {
+        while (k < steps && grid_time(cfg, k) < cfg->times[j] - 1e-6) k++;
+        if (fabs(grid_time(cfg, k) - cfg->times[j]) > 1e-6) {
+            free(*rec_k);
+            *rec_k = NULL;
+            return fmcl_fail(ctx, FMCL_ERR_ARG,
+                             "time %g lies between the points %g and %g of the %s time grid; a "
+                             "fixed-step solver records states at grid points only: choose "
+                             "one or give a grid that holds it",
+                             cfg->times[j], grid_time(cfg, k - 1), grid_time(cfg, k),
+                             cfg->grid ? "given" : "uniform");
+        }
+        (*rec_k)[j] = k;
+    }
+    return FMCL_OK;
+}
+
+/* One chunk's solve; nfe and the step counts are added to st. */
+static fmcl_status solve(sampler *sp, const fmcl_sample_config *cfg, fmcl_t work,
+                         fmcl_sample_stats *st)
+{
+    fmcl_ctx *ctx = sp->m->ctx;
+    const int n = sp->rows * sp->m->cfg.dim;
+    const int record = sp->traj != NULL;
+    fmcl_status s;
+    sp->nfe = 0;
+    sp->next = 0;
+    if (cfg->solver == FMCL_SOLVER_DOPRI5) {
+        fmcl_adaptive_opts o;
+        fmcl_adaptive_opts_default(&o);
+        if (cfg->atol > 0) o.atol = cfg->atol;
+        if (cfg->rtol > 0) o.rtol = cfg->rtol;
+        if (cfg->max_steps > 0) o.max_steps = cfg->max_steps;
+        if (record) { /* time 0 is slot 0, recorded with the starting points */
+            o.stops = cfg->times + sp->stop_slot0;
+            o.n_stops = cfg->n_times - sp->stop_slot0;
+            o.at_stop = record_stop;
+            o.stop_user = sp;
+        }
+        fmcl_adaptive_stats as;
+        s = fmcl_integrate_adaptive(ctx, &o, 0.0, 1.0, sp->state, n, work, velocity, sp, NULL,
+                                    NULL, &as);
+        st->accepted += as.accepted;
+        st->rejected += as.rejected;
+    } else {
+        const int steps = cfg->grid ? cfg->grid_points - 1 : cfg->steps;
+        fmcl_step_fn after = record ? record_step : NULL;
+        s = cfg->grid ? fmcl_integrate_grid(ctx, cfg->solver, cfg->grid, cfg->grid_points,
+                                            sp->state, n, work, velocity, sp, after, sp)
+                      : fmcl_integrate(ctx, cfg->solver, 0.0f, 1.0f, steps, sp->state, n, work,
+                                       velocity, sp, after, sp);
+        if (s == FMCL_OK) st->accepted += steps;
+    }
+    st->solves++;
+    st->nfe += sp->nfe;
+    return s;
 }
 
 fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, float *traj,
@@ -48,40 +183,64 @@ fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, 
     fmcl_ctx *ctx = m->ctx;
     int D = m->cfg.dim, W = m->in[0];
     if (cfg->n < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "number of samples must be >= 1");
-    if (cfg->steps < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "solver steps must be >= 1");
-    if (fmcl_solver_nfe_per_step(cfg->solver) < 1)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "unknown solver %d", cfg->solver);
+    float x0_std = cfg->x0_std;
+    if (!(x0_std >= 0.0f) || !isfinite(x0_std))
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "x0_std %g must be >= 0 (0: the checkpoint's own starting noise)",
+                         (double)x0_std);
+    if (x0_std == 0.0f && !cfg->x0) {
+        fmcl_status st = fmcl_mlp_x0_std(m, &x0_std);
+        if (st != FMCL_OK) return st;
+    }
+    int *rec_k = NULL;
+    fmcl_status s = check_solver(ctx, cfg, traj, &rec_k);
+    if (s != FMCL_OK) return s;
     int chunk = cfg->n < SAMPLE_CHUNK ? cfg->n : SAMPLE_CHUNK;
     size_t cd = (size_t)chunk * D;
-    int wk = fmcl_solver_work(cfg->solver);
+    size_t wk = cfg->solver == FMCL_SOLVER_DOPRI5 ? fmcl_adaptive_work((int)cd)
+                                                  : cd * fmcl_solver_work(cfg->solver);
     fmcl_mlp_acts acts;
-    fmcl_status s = fmcl_mlp_acts_create(m, chunk, &acts);
-    if (s != FMCL_OK) return s;
+    s = fmcl_mlp_acts_create(m, chunk, &acts);
+    if (s != FMCL_OK) {
+        free(rec_k);
+        return s;
+    }
     cl_mem buf = NULL;
-    s = fmcl_alloc(ctx, ((size_t)cfg->n * D + cd * (1 + wk) + (size_t)chunk * W) * sizeof(float),
-                   &buf, "sampling buffers");
-    sampler sp = {.m = m, .acts = &acts, .traj = traj, .stride = (size_t)cfg->n * D};
+    s = fmcl_alloc(ctx, ((size_t)cfg->n * D + cd + wk + (size_t)chunk * W) * sizeof(float), &buf,
+                   "sampling buffers");
+    /* x0 is recorded as slot 0: every fixed grid point, or time 0 asked for */
+    const int slot0 = traj && (!cfg->times || (rec_k ? rec_k[0] == 0 : cfg->times[0] == 0));
+    sampler sp = {.m = m, .acts = &acts, .traj = traj, .stride = (size_t)cfg->n * D,
+                  .rec_k = rec_k, .n_rec = traj && cfg->times ? cfg->n_times : 0,
+                  .stop_slot0 = slot0};
     fmcl_t x0 = {buf, 0}, state = {buf, (size_t)cfg->n * D}, work = fmcl_at(state, cd);
-    sp.X = fmcl_at(work, cd * wk);
+    sp.X = fmcl_at(work, wk);
     sp.state = state;
     /* All starting points at once: independent of the chunking. */
     if (s == FMCL_OK && cfg->x0)
         s = fmcl_write(ctx, x0, cfg->x0, (size_t)cfg->n * D * sizeof(float));
-    else if (s == FMCL_OK)
+    else if (s == FMCL_OK) {
         s = fmcl_randn(ctx, x0, cfg->seed, FMCL_STREAM_SAMPLE, 0, cfg->n * D);
-    if (s == FMCL_OK && traj) s = fmcl_read(ctx, x0, traj, (size_t)cfg->n * D * sizeof(float));
+        /* N(0, std^2 I) for the VE path: x0 + (std - 1) x0, in place. */
+        if (s == FMCL_OK && x0_std != 1.0f)
+            s = fmcl_axpy_to(ctx, x0, x0, x0_std - 1.0f, x0, cfg->n * D);
+    }
+    if (s == FMCL_OK && slot0)
+        s = fmcl_read(ctx, x0, traj, (size_t)cfg->n * D * sizeof(float));
+    fmcl_sample_stats st = {0};
+    int most = 0;
     for (int r = 0; s == FMCL_OK && r < cfg->n; r += chunk) {
         sp.rows = cfg->n - r < chunk ? cfg->n - r : chunk;
         sp.row0 = (size_t)r;
-        sp.nfe = 0;
         size_t bytes = (size_t)sp.rows * D * sizeof(float);
         s = fmcl_copy(ctx, state, fmcl_at(x0, (size_t)r * D), (size_t)sp.rows * D);
-        if (s == FMCL_OK)
-            s = fmcl_integrate(ctx, cfg->solver, 0.0f, 1.0f, cfg->steps, state, sp.rows * D, work,
-                               velocity, &sp, traj ? record : NULL, &sp);
+        if (s == FMCL_OK) s = solve(&sp, cfg, work, &st);
         if (s == FMCL_OK) s = fmcl_read(ctx, state, out + (size_t)r * D, bytes);
+        most = sp.nfe > most ? sp.nfe : most;
     }
-    if (s == FMCL_OK && nfe) *nfe = sp.nfe;
+    if (nfe) *nfe = most;
+    if (cfg->stats) *cfg->stats = st;
+    free(rec_k);
     fmcl_release(&buf);
     fmcl_mlp_acts_free(&acts);
     return s;

@@ -1,16 +1,21 @@
 /* Conditional flow matching training on the device. One step:
  *   x1 <- data (built-in set drawn from Philox, or rows of the user's array)
- *   X = [x_t, t], U = u_t       (OT path, one kernel)
+ *   [minibatch OT coupling: x1's rows reordered to pair with the noise]
+ *   X = [x_t, t], U = u_t       (the chosen path, one kernel)
  *   pred = v(X); loss, dpred    (MSE, deterministic reduction)
  *   grads = 0; backward; (||g||^2 when clipping); Adam(W)
  * Everything is enqueued on the one in-order queue: no allocation and no host
- * synchronisation inside a step. Per-step losses stay on the device until
- * fmcl_trainer_losses reads them at a logging point. */
+ * synchronisation inside a step, except with the OT coupling, whose exact
+ * assignment runs on the host (x1 is read back, reordered and written).
+ * Per-step losses stay on the device until fmcl_trainer_losses reads them at
+ * a logging point. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow/coupling.h"
 #include "flow/flow_ops.h"
+#include "flow/paths.h"
 #include "nn/mlp.h"
 #include "nn/nn_ops.h"
 
@@ -22,6 +27,7 @@ struct fmcl_trainer {
     fmcl_mlp *m;
     fmcl_ctx *ctx;
     fmcl_train_config cfg;
+    fmcl_path path;
     fmcl_adam_params adam;
     fmcl_mlp_acts acts;
     cl_mem state; /* grads, Adam moments: 3 x n_params */
@@ -30,6 +36,10 @@ struct fmcl_trainer {
     fmcl_t grads, m1, m2;
     fmcl_t x1, X, U, pred, dpred, partials, normsq, losses;
     int step;
+    /* FMCL_COUPLING_OT only: host copies of the batch, the pairing, its scratch. */
+    float *h_x0, *h_x1, *h_x1p;
+    int *perm;
+    void *pair_work;
 };
 
 void fmcl_train_config_default(fmcl_train_config *c)
@@ -42,6 +52,13 @@ void fmcl_train_config_default(fmcl_train_config *c)
     c->beta2 = 0.999f;
     c->eps = 1e-8f;
     c->kind = FMCL_DATA_CHECKERBOARD;
+    c->path = FMCL_PATH_OT;
+    c->poly_n = 2.0f;
+    c->beta_min = 0.1f;
+    c->beta_max = 20.0f;
+    c->sigma_lo = 0.01f;
+    c->sigma_hi = 50.0f;
+    c->coupling = FMCL_COUPLING_INDEPENDENT;
 }
 
 static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_mlp *m, const fmcl_train_config *c)
@@ -55,14 +72,57 @@ static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_mlp *m, const fmcl_tra
     else if (!(c->eps > 0)) bad = "Adam eps must be positive";
     else if (!(c->weight_decay >= 0)) bad = "weight decay must be >= 0";
     else if (!(c->clip >= 0)) bad = "clip must be >= 0 (0 disables it)";
-    else if (!(c->sigma_min >= 0 && c->sigma_min < 1)) bad = "sigma_min must be in [0, 1)";
+    else if (c->coupling != FMCL_COUPLING_INDEPENDENT && c->coupling != FMCL_COUPLING_OT)
+        bad = "unknown coupling (expected FMCL_COUPLING_INDEPENDENT or FMCL_COUPLING_OT)";
     else if (c->kind == FMCL_DATA_ARRAY && (!c->points || c->n_points < 1))
         bad = "an array data set needs at least one point";
     else if (c->kind != FMCL_DATA_ARRAY && (c->kind < 0 || c->kind > FMCL_DATA_SPIRALS))
         bad = "unknown data set";
     else if (c->kind != FMCL_DATA_ARRAY && m->cfg.dim != 2)
         bad = "the built-in data sets are 2D: the model's dim must be 2";
-    return bad ? fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", bad) : FMCL_OK;
+    if (bad) return fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", bad);
+    if (c->coupling == FMCL_COUPLING_OT && c->batch > FMCL_COUPLING_MAX_BATCH)
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "the OT coupling solves an exact assignment of cost O(batch^3) on the "
+                         "host every step: batch %d would take seconds per step; use a batch of "
+                         "at most %d, or the independent coupling",
+                         c->batch, FMCL_COUPLING_MAX_BATCH);
+    return FMCL_OK;
+}
+
+/* Host buffers of the OT coupling (allocated once, like the device's). */
+static fmcl_status coupling_alloc(fmcl_trainer *t)
+{
+    const size_t bd = (size_t)t->cfg.batch * t->m->cfg.dim;
+    t->h_x0 = malloc(bd * sizeof *t->h_x0);
+    t->h_x1 = malloc(bd * sizeof *t->h_x1);
+    t->h_x1p = malloc(bd * sizeof *t->h_x1p);
+    t->perm = malloc((size_t)t->cfg.batch * sizeof *t->perm);
+    t->pair_work = malloc(fmcl_ot_pairing_work(t->cfg.batch));
+    if (t->h_x0 && t->h_x1 && t->h_x1p && t->perm && t->pair_work) return FMCL_OK;
+    return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
+                     "out of host memory for the OT coupling's %.0f MiB of cost matrix; use a "
+                     "smaller batch",
+                     fmcl_ot_pairing_work(t->cfg.batch) / 1048576.0);
+}
+
+/* Reorders this step's x1 rows so row i pairs with row i of the noise the
+ * path kernel draws (fmcl_path_noise_ref: the same Philox counters). */
+static fmcl_status couple(fmcl_trainer *t, uint32_t k)
+{
+    const int B = t->cfg.batch, D = t->m->cfg.dim;
+    const size_t row = (size_t)D * sizeof(float);
+    fmcl_status s = fmcl_read(t->ctx, t->x1, t->h_x1, (size_t)B * row);
+    if (s != FMCL_OK) return s;
+    fmcl_path_noise_ref(t->h_x0, t->cfg.seed, k, B, D);
+    if (fmcl_ot_pairing(t->h_x0, t->h_x1, B, D, t->perm, t->pair_work) != 0)
+        return fmcl_fail(t->ctx, FMCL_ERR_NUMERIC,
+                         "step %u: the batch holds a NaN or infinite point, so no OT coupling "
+                         "exists; check the data for non-finite values",
+                         (unsigned)k + 1);
+    for (int i = 0; i < B; i++)
+        memcpy(t->h_x1p + (size_t)i * D, t->h_x1 + (size_t)t->perm[i] * D, row);
+    return fmcl_write(t->ctx, t->x1, t->h_x1p, (size_t)B * row);
 }
 
 /* Refuses up front a plan that cannot fit the device, suggesting a batch
@@ -96,7 +156,9 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
 {
     fmcl_ctx *ctx = m->ctx;
     *out = NULL;
+    fmcl_path path;
     fmcl_status s = check_config(ctx, m, cfg);
+    if (s == FMCL_OK) s = fmcl_path_from_config(ctx, cfg, &path);
     if (s != FMCL_OK) return s;
     fmcl_trainer *t = calloc(1, sizeof *t);
     if (!t) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory creating the trainer");
@@ -104,6 +166,7 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
     t->ctx = ctx;
     t->cfg = *cfg;
     t->cfg.points = NULL; /* copied to the device below; the caller's array is not kept */
+    t->path = path;
     t->adam = (fmcl_adam_params){cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay,
                                  cfg->clip};
     int B = cfg->batch, D = m->cfg.dim, W = m->in[0];
@@ -122,6 +185,7 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
     if (s == FMCL_OK) s = fmcl_alloc(ctx, off * sizeof(float), &t->work, "training buffers");
     if (s == FMCL_OK) s = fmcl_alloc(ctx, 3 * n * sizeof(float), &t->state, "gradients and Adam moments");
     if (s == FMCL_OK) s = fmcl_mlp_acts_create(m, B, &t->acts);
+    if (s == FMCL_OK && cfg->coupling == FMCL_COUPLING_OT) s = coupling_alloc(t);
     if (s == FMCL_OK && cfg->kind == FMCL_DATA_ARRAY) {
         size_t bytes = (size_t)cfg->n_points * D * sizeof(float);
         s = fmcl_alloc(ctx, bytes, &t->data, "training data");
@@ -157,6 +221,11 @@ void fmcl_trainer_free(fmcl_trainer *t)
     fmcl_release(&t->state);
     fmcl_release(&t->work);
     fmcl_release(&t->data);
+    free(t->h_x0);
+    free(t->h_x1);
+    free(t->h_x1p);
+    free(t->perm);
+    free(t->pair_work);
     free(t);
 }
 
@@ -174,9 +243,10 @@ static fmcl_status one_step(fmcl_trainer *t)
         s = fmcl_gather_rows(ctx, t->x1, (fmcl_t){t->data, 0}, c->seed, k, c->n_points, D, B);
     else
         s = fmcl_toy_sample(ctx, t->x1, c->kind, c->seed, k, B);
+    if (s == FMCL_OK && c->coupling == FMCL_COUPLING_OT) s = couple(t, k);
     if (s == FMCL_OK)
-        s = fmcl_ot_interp(ctx, t->X, t->U, t->x1, c->seed, k, c->sigma_min, B, D,
-                           m->cfg.time_freqs);
+        s = fmcl_path_interp(ctx, t->X, t->U, t->x1, &t->path, c->seed, k, B, D,
+                             m->cfg.time_freqs);
     if (s == FMCL_OK) s = fmcl_mlp_forward(m, &t->acts, t->pred, t->X, B);
     if (s == FMCL_OK)
         s = fmcl_mse_forward_backward(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U,

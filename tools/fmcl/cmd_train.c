@@ -45,9 +45,10 @@
 #define PLOT_TRAJ 400      /* paths in trajectories.png */
 
 typedef struct {
-    const char *data, *out, *path, *device;
+    const char *data, *out, *path, *coupling, *device;
     int width, depth, batch, steps, time_freqs, log_every;
     double lr, sigma_min, weight_decay, clip;
+    double poly_n, beta_min, beta_max, sigma_lo, sigma_hi; /* the other paths' parameters */
     uint64_t seed;
 } train_opts;
 
@@ -196,27 +197,68 @@ static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, float *loss,
     return st;
 }
 
+/* The shortest decimal that reads back as the same float: "0.1", not
+ * "0.100000001", and still exact for fmcl_mlp_x0_std. */
+static void float_text(char *buf, size_t len, double v)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, len, "%.*g", digits, (double)(float)v);
+        if (strtof(buf, NULL) == (float)v) return;
+    }
+}
+
+/* The path and coupling fields of the training configuration. */
+static void path_config(const train_opts *o, fmcl_train_config *tc)
+{
+    tc->path = fmcl_path_from_name(o->path);
+    tc->sigma_min = (float)o->sigma_min;
+    tc->poly_n = (float)o->poly_n;
+    tc->beta_min = (float)o->beta_min;
+    tc->beta_max = (float)o->beta_max;
+    tc->sigma_lo = (float)o->sigma_lo;
+    tc->sigma_hi = (float)o->sigma_hi;
+    tc->coupling = strcmp(o->coupling, "ot") == 0 ? FMCL_COUPLING_OT : FMCL_COUPLING_INDEPENDENT;
+}
+
 static fmcl_status save_model(fmcl_mlp *m, const train_opts *o, const char *dir)
 {
-    char path[4200], sigma[32], steps[32], batch[32], lr[32], wd[32], clip[32], seed[32];
+    char path[4200], steps[32], batch[32], lr[32], wd[32], clip[32], seed[32];
+    char p0[32], p1[32];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    snprintf(sigma, sizeof sigma, "%.9g", o->sigma_min);
+    /* The path's own parameters only, under the names fmcl_train_config uses. */
+    const char *k0 = NULL, *k1 = NULL;
+    switch (fmcl_path_from_name(o->path)) {
+    case FMCL_PATH_OT: k0 = "sigma_min", float_text(p0, sizeof p0, o->sigma_min); break;
+    case FMCL_PATH_VP:
+        k0 = "beta_min", float_text(p0, sizeof p0, o->beta_min);
+        k1 = "beta_max", float_text(p1, sizeof p1, o->beta_max);
+        break;
+    case FMCL_PATH_VE:
+        k0 = "sigma_lo", float_text(p0, sizeof p0, o->sigma_lo);
+        k1 = "sigma_hi", float_text(p1, sizeof p1, o->sigma_hi);
+        break;
+    case FMCL_PATH_POLY: k0 = "poly_n", float_text(p0, sizeof p0, o->poly_n); break;
+    default: break;
+    }
     snprintf(steps, sizeof steps, "%d", o->steps);
     snprintf(batch, sizeof batch, "%d", o->batch);
     snprintf(lr, sizeof lr, "%.9g", o->lr);
     snprintf(wd, sizeof wd, "%.9g", o->weight_decay);
     snprintf(clip, sizeof clip, "%.9g", o->clip);
     snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
-    const char *meta[] = {"data", o->data, "path", o->path, "sigma_min", sigma,
-                          "steps", steps, "batch", batch, "lr", lr,
-                          "weight_decay", wd, "clip", clip, "seed", seed,
-                          "fmcl_version", FMCL_VERSION};
-    return fmcl_mlp_save(m, path, meta, (int)(sizeof meta / sizeof meta[0] / 2));
+    const char *meta[2 * 12] = {"data", o->data, "path", o->path, "coupling", o->coupling,
+                                "steps", steps, "batch", batch, "lr", lr,
+                                "weight_decay", wd, "clip", clip, "seed", seed,
+                                "fmcl_version", FMCL_VERSION};
+    int n = 10; /* pairs so far; the path's parameters follow */
+    if (k0) meta[2 * n] = k0, meta[2 * n + 1] = p0, n++;
+    if (k1) meta[2 * n] = k1, meta[2 * n + 1] = p1, n++;
+    return fmcl_mlp_save(m, path, meta, n);
 }
 
 /* densities.png (data beside samples), trajectories.png and loss.png. */
 static int draw_pictures(fmcl_ctx *ctx, fmcl_mlp *m, const train_opts *o, const train_data *d,
-                         const float *loss, const char *dir)
+                         const float *loss, float x0_std, const char *dir)
 {
     char path[4200], err[1024];
     int n_data = d->kind == FMCL_DATA_ARRAY ? d->n_points : PLOT_SAMPLES;
@@ -237,7 +279,7 @@ static int draw_pictures(fmcl_ctx *ctx, fmcl_mlp *m, const train_opts *o, const 
         goto done;
     }
     fmcl_sample_config sc = {.solver = PLOT_SOLVER, .steps = PLOT_STEPS, .n = PLOT_SAMPLES,
-                             .seed = o->seed};
+                             .seed = o->seed, .x0_std = x0_std};
     int nfe = 0;
     double t0 = cli_now();
     if (fmcl_sample(m, &sc, samples, NULL, &nfe) != FMCL_OK) {
@@ -302,7 +344,7 @@ static int train(const train_opts *o, const train_data *d, const char *dir)
     tc.lr = (float)o->lr;
     tc.weight_decay = (float)o->weight_decay;
     tc.clip = (float)o->clip;
-    tc.sigma_min = (float)o->sigma_min;
+    path_config(o, &tc);
     tc.seed = o->seed;
     tc.kind = d->kind;
     tc.points = d->points;
@@ -314,10 +356,11 @@ static int train(const train_opts *o, const train_data *d, const char *dir)
     }
     const fmcl_device_info *dev = fmcl_ctx_device(ctx);
     int in = 2 + (o->time_freqs ? 2 * o->time_freqs : 1);
-    fprintf(stderr, "fmcl train: %s, MLP %d-%dx%d-2 (%zu parameters), batch %d, %d steps, %s lr "
-            "%g on %s (%s)\n", o->data, in, o->width, o->depth, fmcl_mlp_param_count(m),
-            o->batch, o->steps, o->weight_decay > 0 ? "AdamW" : "Adam", o->lr, dev->device_name,
-            dev->platform_name);
+    fprintf(stderr, "fmcl train: %s, %s path%s, MLP %d-%dx%d-2 (%zu parameters), batch %d, %d "
+            "steps, %s lr %g on %s (%s)\n", o->data, o->path,
+            tc.coupling == FMCL_COUPLING_OT ? " with OT coupling" : "", in, o->width, o->depth,
+            fmcl_mlp_param_count(m), o->batch, o->steps, o->weight_decay > 0 ? "AdamW" : "Adam",
+            o->lr, dev->device_name, dev->platform_name);
     if (*fmcl_ctx_notes(ctx)) fprintf(stderr, "%s", fmcl_ctx_notes(ctx));
     double secs;
     if (run_steps(tr, o, loss, &secs) != FMCL_OK || save_model(m, o, dir) != FMCL_OK) {
@@ -330,7 +373,7 @@ static int train(const train_opts *o, const train_data *d, const char *dir)
         cli_error("%s", err);
         goto done;
     }
-    rc = draw_pictures(ctx, m, o, d, loss, dir);
+    rc = draw_pictures(ctx, m, o, d, loss, fmcl_train_x0_std(&tc), dir);
 done:
     fmcl_trainer_free(tr);
     fmcl_mlp_free(m);
@@ -339,11 +382,43 @@ done:
     return rc;
 }
 
+/* Path flags that do not belong to the chosen path, inconsistent pairs, and
+ * batches the OT coupling cannot handle are usage errors. */
+static int check_path_flags(arg_cmd *cmd, const train_opts *o)
+{
+    static const struct {
+        const char *flag;
+        int path;
+    } owner[] = {{"sigma-min", FMCL_PATH_OT}, {"poly-n", FMCL_PATH_POLY},
+                 {"beta-min", FMCL_PATH_VP},  {"beta-max", FMCL_PATH_VP},
+                 {"sigma-lo", FMCL_PATH_VE},  {"sigma-hi", FMCL_PATH_VE}};
+    const int path = fmcl_path_from_name(o->path);
+    for (size_t i = 0; i < sizeof owner / sizeof owner[0]; i++)
+        if (args_find(cmd, owner[i].flag)->seen && path != owner[i].path)
+            return args_usage(cmd, "--%s belongs to --path %s, but this run uses --path %s",
+                              owner[i].flag, fmcl_path_name(owner[i].path), o->path);
+    if (path == FMCL_PATH_VP && o->beta_max < o->beta_min)
+        return args_usage(cmd, "--beta-max %g is below --beta-min %g", o->beta_max, o->beta_min);
+    if (path == FMCL_PATH_VE && !((float)o->sigma_hi > (float)o->sigma_lo))
+        return args_usage(cmd, "--sigma-hi %g must be larger than --sigma-lo %g", o->sigma_hi,
+                          o->sigma_lo);
+    if (strcmp(o->coupling, "ot") == 0 && o->batch > FMCL_COUPLING_MAX_BATCH)
+        return args_usage(cmd, "--coupling ot solves an exact O(batch^3) assignment on the host "
+                          "every step: --batch %d is too large (at most %d)", o->batch,
+                          FMCL_COUPLING_MAX_BATCH);
+    return CLI_OK;
+}
+
 int cmd_train(int argc, char **argv)
 {
-    static const char *const paths[] = {"ot", NULL};
-    train_opts o = {.data = "checkerboard", .path = "ot", .width = 512, .depth = 4,
-                    .batch = DEFAULT_BATCH, .steps = DEFAULT_STEPS, .lr = 1e-3};
+    static const char *const paths[] = {"ot", "vp", "ve", "cosine", "poly", "linear-vp", NULL};
+    static const char *const couplings[] = {"independent", "ot", NULL};
+    fmcl_train_config def;
+    fmcl_train_config_default(&def);
+    train_opts o = {.data = "checkerboard", .path = "ot", .coupling = "independent",
+                    .width = 512, .depth = 4, .batch = DEFAULT_BATCH, .steps = DEFAULT_STEPS,
+                    .lr = 1e-3, .poly_n = def.poly_n, .beta_min = def.beta_min,
+                    .beta_max = def.beta_max, .sigma_lo = def.sigma_lo, .sigma_hi = def.sigma_hi};
     if (argc <= 1) { /* no arguments at all: the one-minute demo */
         o.width = DEMO_WIDTH;
         o.depth = DEMO_DEPTH;
@@ -372,10 +447,28 @@ int cmd_train(int argc, char **argv)
         {.name = "seed", .type = ARG_U64, .dest = &o.seed, .metavar = "N",
          .help = "seed of the initialisation and of every random draw"},
         {.name = "path", .type = ARG_CHOICE, .dest = &o.path, .metavar = "NAME",
-         .help = "probability path (ot: the optimal-transport / conditional-OT path)",
+         .help = "probability path x_t = alpha_t x1 + sigma_t x0: ot (optimal transport), vp "
+                 "and ve (variance-preserving and -exploding diffusion), or the schedulers "
+                 "cosine, poly, linear-vp",
          .choices = paths},
         {.name = "sigma-min", .type = ARG_REAL, .dest = &o.sigma_min, .metavar = "X",
          .help = "the OT path's sigma_min", .lo = 0, .hi = 0.999},
+        {.name = "poly-n", .type = ARG_REAL, .dest = &o.poly_n, .metavar = "X",
+         .help = "the poly path's exponent n (1 is the OT path)", .lo = 1, .hi = 100},
+        {.name = "beta-min", .type = ARG_REAL, .dest = &o.beta_min, .metavar = "X",
+         .help = "the VP path's noise rate at the data end", .lo = 0, .hi = 1000},
+        {.name = "beta-max", .type = ARG_REAL, .dest = &o.beta_max, .metavar = "X",
+         .help = "the VP path's noise rate at the noise end", .lo = 0, .lo_open = 1,
+         .hi = 1000},
+        {.name = "sigma-lo", .type = ARG_REAL, .dest = &o.sigma_lo, .metavar = "X",
+         .help = "the VE path's noise scale at t = 1 (data)", .lo = 0, .lo_open = 1, .hi = 1e6},
+        {.name = "sigma-hi", .type = ARG_REAL, .dest = &o.sigma_hi, .metavar = "X",
+         .help = "the VE path's noise scale at t = 0; sampling starts from N(0, sigma_hi^2 I)",
+         .lo = 0, .lo_open = 1, .hi = 1e6},
+        {.name = "coupling", .type = ARG_CHOICE, .dest = &o.coupling, .metavar = "NAME",
+         .help = "pairing of a batch's noise and data; ot: an exact minibatch OT assignment "
+                 "on the host (batch <= 2048, one host sync per step)",
+         .choices = couplings},
         {.name = "time-freqs", .type = ARG_INT, .dest = &o.time_freqs, .metavar = "N",
          .help = "0: the model sees [x, t]; F > 0: [x, sin(2^k pi t), cos(2^k pi t)] for k < F",
          .lo = 0, .hi = 16},
@@ -406,13 +499,17 @@ int cmd_train(int argc, char **argv)
                   "  fmcl train\n"
                   "  fmcl train --data moons --steps 5000 --out runs/moons\n"
                   "  fmcl train --batch 4096 --steps 20000 --device 0:0\n"
-                  "  fmcl train --data points.npy --width 256 --depth 3\n",
+                  "  fmcl train --data points.npy --width 256 --depth 3\n"
+                  "  fmcl train --path vp --steps 5000\n"
+                  "  fmcl train --path ve --sigma-hi 20 --coupling ot\n",
         .specs = specs,
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
     int rc = args_parse(&cmd, argc, argv);
     if (rc != ARGS_OK)
         return rc == ARGS_HELP ? CLI_OK : rc;
+    if ((rc = check_path_flags(&cmd, &o)) != CLI_OK)
+        return rc;
 
     train_data d;
     rc = load_data(&cmd, o.data, &d);

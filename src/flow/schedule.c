@@ -1,0 +1,152 @@
+/* The paths' names, parameter checks and schedules in double (the reference
+ * the kernel in kernels/path.cl is tested against), and the starting noise
+ * a trained model needs. Formulas: fmcl_path_kind in fmcl.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow/paths.h"
+#include "nn/mlp.h"
+
+static const char *const path_names[] = {"ot", "vp", "ve", "cosine", "poly", "linear-vp"};
+#define N_PATHS (int)(sizeof path_names / sizeof path_names[0])
+
+/* Largest accepted beta_max and poly_n: beyond them alpha underflows or the
+ * schedule is a step function in float; neither trains anything useful. */
+#define BETA_MAX_LIMIT 1000.0
+#define POLY_N_LIMIT 100.0
+
+int fmcl_path_from_name(const char *name)
+{
+    for (int i = 0; name && i < N_PATHS; i++)
+        if (strcmp(name, path_names[i]) == 0) return i;
+    return -1;
+}
+
+const char *fmcl_path_name(int path)
+{
+    return path >= 0 && path < N_PATHS ? path_names[path] : NULL;
+}
+
+fmcl_path fmcl_path_ot(float sigma_min)
+{
+    return (fmcl_path){FMCL_PATH_OT, sigma_min, 0.0f, 1.0f};
+}
+
+fmcl_status fmcl_path_from_config(fmcl_ctx *ctx, const fmcl_train_config *c, fmcl_path *p)
+{
+    const char *bad = NULL;
+    *p = (fmcl_path){c->path, 0.0f, 0.0f, 1.0f};
+    switch (c->path) {
+    case FMCL_PATH_OT:
+        p->p0 = c->sigma_min;
+        if (!(c->sigma_min >= 0 && c->sigma_min < 1)) bad = "sigma_min must be in [0, 1)";
+        break;
+    case FMCL_PATH_VP:
+        p->p0 = c->beta_min, p->p1 = c->beta_max;
+        p->t_max = (float)(1.0 - FMCL_PATH_T_EPS);
+        if (!(c->beta_min >= 0 && c->beta_max >= c->beta_min && c->beta_max > 0 &&
+              c->beta_max <= BETA_MAX_LIMIT))
+            bad = "the VP path needs 0 <= beta_min <= beta_max, 0 < beta_max <= 1000";
+        break;
+    case FMCL_PATH_VE:
+        p->p0 = c->sigma_lo, p->p1 = c->sigma_hi;
+        if (!(c->sigma_lo > 0 && c->sigma_hi > c->sigma_lo && isfinite(c->sigma_hi)))
+            bad = "the VE path needs 0 < sigma_lo < sigma_hi";
+        break;
+    case FMCL_PATH_POLY:
+        p->p0 = c->poly_n;
+        /* n < 1 would make alpha' = n t^(n-1) infinite at t = 0. */
+        if (!(c->poly_n >= 1 && c->poly_n <= POLY_N_LIMIT))
+            bad = "the polynomial path's exponent n must be in [1, 100]";
+        break;
+    case FMCL_PATH_COSINE:
+        break;
+    case FMCL_PATH_LINEAR_VP:
+        p->t_max = (float)(1.0 - FMCL_PATH_T_EPS);
+        break;
+    default:
+        bad = "unknown path (expected FMCL_PATH_OT .. FMCL_PATH_LINEAR_VP)";
+    }
+    if (!bad) return FMCL_OK;
+    return ctx ? fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", bad)
+               : FMCL_ERR_ARG;
+}
+
+void fmcl_path_schedule(const fmcl_path *p, double t, double s[4])
+{
+    const double a0 = p->p0, a1 = p->p1;
+    switch (p->kind) {
+    case FMCL_PATH_VP: {
+        /* T(1 - t) = int_0^(1-t) beta; 1 - alpha^2 through expm1, exact near t = 1. */
+        const double r = 1.0 - t, T = a0 * r + 0.5 * (a1 - a0) * r * r;
+        const double beta = a0 + (a1 - a0) * r;
+        s[0] = exp(-0.5 * T);
+        s[1] = sqrt(-expm1(-T));
+        s[2] = 0.5 * beta * s[0];
+        s[3] = -s[0] * s[2] / s[1];
+        return;
+    }
+    case FMCL_PATH_VE: {
+        const double L = log(a1 / a0);
+        s[0] = 1.0;
+        s[1] = a0 * exp((1.0 - t) * L);
+        s[2] = 0.0;
+        s[3] = -L * s[1];
+        return;
+    }
+    case FMCL_PATH_COSINE:
+        s[0] = sin(M_PI_2 * t);
+        s[1] = cos(M_PI_2 * t);
+        s[2] = M_PI_2 * s[1];
+        s[3] = -M_PI_2 * s[0];
+        return;
+    case FMCL_PATH_POLY:
+        s[0] = pow(t, a0);
+        s[1] = 1.0 - s[0];
+        s[2] = a0 * pow(t, a0 - 1.0);
+        s[3] = -s[2];
+        return;
+    case FMCL_PATH_LINEAR_VP:
+        s[0] = t;
+        s[1] = sqrt((1.0 - t) * (1.0 + t));
+        s[2] = 1.0;
+        s[3] = -t / s[1];
+        return;
+    default: /* FMCL_PATH_OT */
+        s[0] = t;
+        s[1] = 1.0 - (1.0 - a0) * t;
+        s[2] = 1.0;
+        s[3] = -(1.0 - a0);
+    }
+}
+
+float fmcl_train_x0_std(const fmcl_train_config *cfg)
+{
+    return cfg->path == FMCL_PATH_VE ? cfg->sigma_hi : 1.0f;
+}
+
+fmcl_status fmcl_mlp_x0_std(const fmcl_mlp *m, float *std)
+{
+    *std = 1.0f;
+    const char *path = fmcl_mlp_meta(m, "path");
+    if (!path) return FMCL_OK;
+    const int kind = fmcl_path_from_name(path);
+    if (kind < 0)
+        return fmcl_fail(m->ctx, FMCL_ERR_FORMAT,
+                         "the checkpoint's path '%s' is unknown to fmcl %s (known: ot, vp, ve, "
+                         "cosine, poly, linear-vp); was it written by a newer fmcl?",
+                         path, FMCL_VERSION);
+    if (kind != FMCL_PATH_VE) return FMCL_OK;
+    const char *v = fmcl_mlp_meta(m, "sigma_hi");
+    char *end = NULL;
+    const double s = v ? strtod(v, &end) : NAN;
+    if (!v || end == v || *end || !(s > 0) || !isfinite(s))
+        return fmcl_fail(m->ctx, FMCL_ERR_FORMAT,
+                         "the checkpoint was trained on the VE path but its metadata 'sigma_hi' "
+                         "is %s%s%s, not a positive number; pass x0_std (fmcl_sample_config) "
+                         "explicitly or re-save the model with it",
+                         v ? "'" : "", v ? v : "missing", v ? "'" : "");
+    *std = (float)s;
+    return FMCL_OK;
+}
