@@ -492,6 +492,52 @@ fmcl_status fmcl_plot_density(const char *path, const char *title, const float *
     return density_figure(path, 1, titles, &pts, &n, lo, hi, err, errlen);
 }
 
+fmcl_status fmcl_plot_heatmap(const char *path, const char *title, const char *sub,
+                              const float *v, int g, float lo, float hi, char *err, size_t errlen)
+{
+    const char *fn = "fmcl_plot_heatmap";
+    fmcl_status s = check_common(fn, path, err, errlen);
+    if (s == FMCL_OK && (g < 1 || g > PANEL || !v))
+        s = fmcl_errf(err, errlen, FMCL_ERR_ARG, "%s: needs 1 to %d cells per side and their "
+                      "values (got %d)", fn, PANEL, g);
+    if (s == FMCL_OK)
+        s = check_square(fn, lo, hi, err, errlen);
+    if (s != FMCL_OK)
+        return s;
+    float vmin = INFINITY, vmax = -INFINITY;
+    long long bad = 0;
+    for (int i = 0; i < g * g; i++) {
+        if (!isfinite(v[i])) {
+            bad++;
+            continue;
+        }
+        vmin = fminf(vmin, v[i]);
+        vmax = fmaxf(vmax, v[i]);
+    }
+    ticks t;
+    lin_ticks_fit(&t, lo, hi, 6, 0, PANEL);
+    const int lw = (int)ticks_width(&t), ml = lw + 22 > 64 ? lw + 22 : 64;
+    const int mr = lw / 2 + 8 > 28 ? lw / 2 + 8 : 28;
+    fmcl_canvas c;
+    if ((s = new_canvas(&c, ml + PANEL + mr, 72 + PANEL + 44, path, err, errlen)) != FMCL_OK)
+        return s;
+    axes a = {ml, 72, PANEL, PANEL, lo, hi, lo, hi};
+    float scale = vmax > vmin ? 1.f / (vmax - vmin) : 0.f;
+    for (int i = 0; i < g; i++) /* row i of the grid: pixel rows from the bottom */
+        for (int j = 0; j < g; j++) {
+            float x = v[i * g + j];
+            fmcl_rgb col = fmcl_viridis(isfinite(x) ? (x - vmin) * scale : 0.f);
+            fmcl_canvas_fill(&c, a.x + j * PANEL / g, a.y + PANEL - (i + 1) * PANEL / g,
+                             a.x + (j + 1) * PANEL / g, a.y + PANEL - i * PANEL / g, col, 1.f);
+        }
+    draw_axes(&c, &a, &t, &t, 0, 1);
+    char line[200];
+    snprintf(line, sizeof line, "%s", sub ? sub : "");
+    add_fact(line, sizeof line, bad, "non-finite cells");
+    draw_title(&c, &a, title && *title ? title : "values", line);
+    return save_png(path, &c, err, errlen);
+}
+
 /* ---- trajectories ----------------------------------------------------------- */
 
 fmcl_status fmcl_plot_trajectories(const char *path, const float *traj, int n_states, int n_points,

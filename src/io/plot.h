@@ -15,6 +15,11 @@ fmcl_status fmcl_plot_densities(const char *path, const float *data, int n_data,
 /* One 2D histogram (fmcl sample --png). */
 fmcl_status fmcl_plot_density(const char *path, const char *title, const float *pts, int n,
                               float lo, float hi, char *err, size_t errlen);
+/* A g x g grid of values as colours (fmcl nll --png: the model's density),
+ * linear from the smallest to the largest finite value; row 0 at y = lo,
+ * column 0 at x = lo. sub is the grey line under the title (may be NULL). */
+fmcl_status fmcl_plot_heatmap(const char *path, const char *title, const char *sub,
+                              const float *v, int g, float lo, float hi, char *err, size_t errlen);
 /* Paths of the first n_show points: traj is n_states x n_points x 2, state 0
  * at t = 0 (noise) and the last at t = 1; start and end marked. */
 fmcl_status fmcl_plot_trajectories(const char *path, const float *traj, int n_states,

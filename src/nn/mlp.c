@@ -199,9 +199,11 @@ fmcl_status fmcl_mlp_backward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t grads, fmcl_
         int in = m->in[l], o = m->out[l];
         fmcl_t x_in = l == 0 ? X : a->h[l - 1];
         /* dW += dz^T x_in: [o, in]; db += column sums of dz. */
-        s = fmcl_gemm(ctx, 1, 0, o, in, B, 1.0f, dz, o, x_in, in, 1.0f, fmcl_at(grads, m->w_off[l]),
-                      in);
-        if (s == FMCL_OK) s = fmcl_bias_backward(ctx, fmcl_at(grads, m->b_off[l]), dz, B, o);
+        if (grads.mem)
+            s = fmcl_gemm(ctx, 1, 0, o, in, B, 1.0f, dz, o, x_in, in, 1.0f,
+                          fmcl_at(grads, m->w_off[l]), in);
+        if (grads.mem && s == FMCL_OK)
+            s = fmcl_bias_backward(ctx, fmcl_at(grads, m->b_off[l]), dz, B, o);
         if (s != FMCL_OK || (l == 0 && !dX.mem)) break;
         /* d x_in = dz W: [B, in], then through the previous layer's SiLU. */
         fmcl_t dnext = l == 0 ? dX : (dz.mem == a->d0.mem && dz.off == a->d0.off ? a->d1 : a->d0);

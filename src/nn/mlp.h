@@ -48,7 +48,10 @@ size_t fmcl_mlp_acts_bytes(const fmcl_mlp *m, int B);
 /* out: [B, D] = v(X), X: [B, in_0]; keeps what backward needs in a. */
 fmcl_status fmcl_mlp_forward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t out, fmcl_t X, int B);
 /* grads (flat, parameter layout) += dL/dparams given dout = dL/dout: [B, D];
- * dX: [B, in_0] = dL/dX when dX.mem is non-NULL. Needs the forward's a and X. */
+ * dX: [B, in_0] = dL/dX when dX.mem is non-NULL. Needs the forward's a and X,
+ * which it leaves unchanged (so several backwards may follow one forward).
+ * grads.mem NULL skips the parameter gradients: dX alone is the input's
+ * vector-Jacobian product dout^T dv/dX (the likelihood's divergence). */
 fmcl_status fmcl_mlp_backward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t grads, fmcl_t dout, fmcl_t X,
                               fmcl_t dX, int B);
 

@@ -1,0 +1,325 @@
+/* Likelihood of a flow: integrate the augmented state [x, delta] with
+ * dx/dt = v(x, t), d delta/dt = div v(x, t) from t = 1 (the data point,
+ * delta = 0) back to t = 0, then log p1(x1) = log N(x0; 0, I) + delta(0),
+ * since delta(0) = -int_0^1 div v dt. The divergence is exact (D
+ * vector-Jacobian products) or Hutchinson's z^T (dv/dx) z with a Rademacher
+ * probe z fixed for the whole solve (so each solve is an ODE, and its
+ * estimate of log p is unbiased); K solves are averaged. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "flow/flow_ops.h"
+#include "flow/nll.h"
+#include "flow/rng.h"
+#include "nn/nn_ops.h"
+
+#define NLL_CHUNK 4096 /* points per solve for the MLP */
+
+#define TRY(call)                                                                                  \
+    do {                                                                                           \
+        fmcl_status s_ = (call);                                                                   \
+        if (s_ != FMCL_OK) return s_;                                                              \
+    } while (0)
+
+/* ---- device ops and their references ---------------------------------------- */
+
+void fmcl_rademacher_ref(float *z, uint64_t seed, uint32_t first, uint32_t solve, int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint32_t e = first + (uint32_t)i, r[4];
+        fmcl_philox(seed, e / 4, 0, FMCL_STREAM_PROBE, solve, r);
+        z[i] = r[e % 4] >> 31 ? -1.0f : 1.0f;
+    }
+}
+
+fmcl_status fmcl_rademacher(fmcl_ctx *ctx, fmcl_t z, uint64_t seed, uint32_t first,
+                            uint32_t solve, int n)
+{
+    if (n < 0 || (uint64_t)first + (uint64_t)n > UINT32_MAX + 1ull)
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "fmcl_rademacher: elements %u + %d exceed the probe counter's 2^32; "
+                         "evaluate fewer points at once",
+                         first, n);
+    return fmcl_run1(ctx, FMCL_K_rademacher, (size_t)n, "tluui", z, seed, (unsigned)first,
+                     (unsigned)solve, n);
+}
+
+void fmcl_onehot_rows_ref(float *u, int col, int rows, int D)
+{
+    for (size_t i = 0; i < (size_t)rows * D; i++) u[i] = (int)(i % (size_t)D) == col ? 1.0f : 0.0f;
+}
+
+fmcl_status fmcl_onehot_rows(fmcl_ctx *ctx, fmcl_t u, int col, int rows, int D)
+{
+    if (rows < 0 || D < 1 || col < 0 || col >= D)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_onehot_rows: column %d of %d rows of width %d",
+                         col, rows, D);
+    return fmcl_run1(ctx, FMCL_K_onehot_rows, (size_t)rows * D, "tiii", u, col, D, rows * D);
+}
+
+void fmcl_div_column_ref(float *div, const float *g, int ldg, int col, int add, int rows)
+{
+    for (int r = 0; r < rows; r++) {
+        const float v = g[(size_t)r * ldg + col];
+        div[r] = add ? div[r] + v : v;
+    }
+}
+
+fmcl_status fmcl_div_column(fmcl_ctx *ctx, fmcl_t div, fmcl_t g, int ldg, int col, int add,
+                            int rows)
+{
+    if (rows < 0 || col < 0 || col >= ldg)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_div_column: column %d of rows of stride %d",
+                         col, ldg);
+    return fmcl_run1(ctx, FMCL_K_div_column, (size_t)rows, "ttiiii", div, g, ldg, col, add,
+                     rows);
+}
+
+void fmcl_div_probe_ref(float *div, const float *g, int ldg, const float *z, int rows, int D)
+{
+    for (int r = 0; r < rows; r++) {
+        double acc = 0;
+        for (int j = 0; j < D; j++) acc += (double)g[(size_t)r * ldg + j] * z[(size_t)r * D + j];
+        div[r] = (float)acc;
+    }
+}
+
+fmcl_status fmcl_div_probe(fmcl_ctx *ctx, fmcl_t div, fmcl_t g, int ldg, fmcl_t z, int rows,
+                           int D)
+{
+    if (rows < 0 || D < 1 || ldg < D)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_div_probe: %d rows of width %d, stride %d",
+                         rows, D, ldg);
+    return fmcl_run1(ctx, FMCL_K_div_probe, (size_t)rows, "ttitii", div, g, ldg, z, D, rows);
+}
+
+/* ---- divergence and the augmented ODE ----------------------------------------- */
+
+fmcl_status fmcl_field_div(fmcl_ctx *ctx, const fmcl_field *f, fmcl_t div, fmcl_t probe,
+                           fmcl_t u, fmcl_t g, int rows)
+{
+    if (probe.mem) {
+        TRY(f->vjp(f->user, g, probe, rows));
+        return fmcl_div_probe(ctx, div, g, f->ldg, probe, rows, f->dim);
+    }
+    for (int i = 0; i < f->dim; i++) { /* row i of the Jacobian, keep its diagonal entry */
+        TRY(fmcl_onehot_rows(ctx, u, i, rows, f->dim));
+        TRY(f->vjp(f->user, g, u, rows));
+        TRY(fmcl_div_column(ctx, div, g, f->ldg, i, i > 0, rows));
+    }
+    return FMCL_OK;
+}
+
+typedef struct {
+    fmcl_ctx *ctx;
+    const fmcl_field *f;
+    int rows, nfe;
+    fmcl_t probe, u, g;
+} aug_ode;
+
+/* State [x: rows x D, delta: rows] -> [v(x, t), div v(x, t)]. */
+static fmcl_status aug_rhs(void *user, fmcl_t ds, fmcl_t s, float t)
+{
+    aug_ode *a = user;
+    const size_t xd = (size_t)a->rows * a->f->dim;
+    if (++a->nfe % 16 == 0) TRY(fmcl_pace(a->ctx)); /* bounded queue */
+    TRY(a->f->velocity(a->f->user, ds, s, t, a->rows));
+    return fmcl_field_div(a->ctx, a->f, fmcl_at(ds, xd), a->probe, a->u, a->g, a->rows);
+}
+
+void fmcl_nll_config_default(fmcl_nll_config *cfg)
+{
+    *cfg = (fmcl_nll_config){.solver = FMCL_SOLVER_DOPRI5, .steps = 32};
+}
+
+static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_nll_config *cfg,
+                                int n)
+{
+    if (fmcl_solver_nfe_per_step(cfg->solver) < 1)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: unknown solver %d; use euler, midpoint, "
+                         "heun, rk4 or dopri5", cfg->solver);
+    if ((cfg->solver != FMCL_SOLVER_DOPRI5 && cfg->steps < 1) || cfg->hutchinson < 0 || n < 1)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: needs steps >= 1, hutchinson >= 0 and "
+                         "at least one point (got %d, %d, %d)", cfg->steps, cfg->hutchinson, n);
+    if (!(cfg->atol >= 0 && cfg->rtol >= 0 && isfinite(cfg->atol) && isfinite(cfg->rtol)) ||
+        cfg->max_steps < 0)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: atol %g, rtol %g and max_steps %d must "
+                         "not be negative (0: the default)", cfg->atol, cfg->rtol,
+                         cfg->max_steps);
+    if (f->dim < 1 || f->ldg < f->dim || f->max_rows < 1 || !(f->x0_std > 0) ||
+        !isfinite(f->x0_std))
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: field of dimension %d, stride %d, %d "
+                         "rows, noise std %g", f->dim, f->ldg, f->max_rows, (double)f->x0_std);
+    if (cfg->hutchinson > 0 && (uint64_t)n * (uint64_t)f->dim > UINT32_MAX)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: %d points of dimension %d exceed the "
+                         "probe counter's 2^32 elements; evaluate fewer points per call", n,
+                         f->dim);
+    return FMCL_OK;
+}
+
+/* Integrates the state (n floats) from t = 1 to 0; counts into st. */
+static fmcl_status integrate(aug_ode *a, const fmcl_nll_config *cfg, fmcl_t state, int n,
+                             fmcl_t work, fmcl_sample_stats *st)
+{
+    a->nfe = 0;
+    st->solves++;
+    if (cfg->solver != FMCL_SOLVER_DOPRI5) {
+        TRY(fmcl_integrate(a->ctx, cfg->solver, 1.0f, 0.0f, cfg->steps, state, n, work, aug_rhs,
+                           a, NULL, NULL));
+        st->nfe += a->nfe;
+        st->accepted += cfg->steps;
+        return FMCL_OK;
+    }
+    fmcl_adaptive_opts o;
+    fmcl_adaptive_opts_default(&o);
+    if (cfg->atol > 0) o.atol = cfg->atol;
+    if (cfg->rtol > 0) o.rtol = cfg->rtol;
+    if (cfg->max_steps > 0) o.max_steps = cfg->max_steps;
+    fmcl_adaptive_stats as;
+    fmcl_status s = fmcl_integrate_adaptive(a->ctx, &o, 1.0, 0.0, state, n, work, aug_rhs, a,
+                                            NULL, NULL, &as);
+    st->nfe += a->nfe;
+    st->accepted += as.accepted;
+    st->rejected += as.rejected;
+    return s;
+}
+
+/* One solve of rows points from the state's x part: log p estimates into lp. */
+static fmcl_status solve_chunk(aug_ode *a, const fmcl_nll_config *cfg, fmcl_t state, fmcl_t work,
+                               const float *x, int k, size_t row0, float *host, double *lp,
+                               fmcl_sample_stats *st)
+{
+    fmcl_ctx *ctx = a->ctx;
+    const int D = a->f->dim, rows = a->rows;
+    const size_t xd = (size_t)rows * D;
+    TRY(fmcl_write(ctx, state, x, xd * sizeof(float)));
+    TRY(fmcl_fill(ctx, fmcl_at(state, xd), 0.0f, rows));
+    if (a->probe.mem)
+        TRY(fmcl_rademacher(ctx, a->probe, cfg->seed, (uint32_t)(row0 * D), (uint32_t)k,
+                            (int)xd));
+    TRY(integrate(a, cfg, state, (int)(xd + rows), work, st));
+    TRY(fmcl_read(ctx, state, host, (xd + rows) * sizeof(float)));
+    const double var = (double)a->f->x0_std * a->f->x0_std;
+    const double log_norm = -0.5 * D * log(2.0 * M_PI * var);
+    for (int r = 0; r < rows; r++) {
+        double sq = 0;
+        for (int j = 0; j < D; j++) sq += (double)host[(size_t)r * D + j] * host[(size_t)r * D + j];
+        lp[r] = log_norm - 0.5 * sq / var + host[xd + r];
+    }
+    return FMCL_OK;
+}
+
+fmcl_status fmcl_field_log_prob(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_nll_config *cfg,
+                                const float *x, int n, double *logp, int *nfe)
+{
+    TRY(check_config(ctx, f, cfg, n));
+    const int D = f->dim, R = n < f->max_rows ? n : f->max_rows;
+    const int K = cfg->hutchinson > 0 ? cfg->hutchinson : 1;
+    const size_t aug = (size_t)R * (D + 1);
+    const size_t wk = cfg->solver == FMCL_SOLVER_DOPRI5 ? fmcl_adaptive_work((int)aug)
+                                                        : aug * fmcl_solver_work(cfg->solver);
+    const size_t total = aug + wk + 2 * (size_t)R * D + (size_t)R * f->ldg;
+    cl_mem buf = NULL;
+    TRY(fmcl_alloc(ctx, total * sizeof(float), &buf, "likelihood buffers"));
+    float *host = malloc(aug * sizeof *host);
+    double *lp = malloc((size_t)R * sizeof *lp);
+    fmcl_status s = host && lp ? FMCL_OK
+                               : fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory for the "
+                                           "likelihood of %d points", R);
+    const fmcl_t state = {buf, 0}, work = fmcl_at(state, aug), z = fmcl_at(work, wk),
+                 u = fmcl_at(z, (size_t)R * D), g = fmcl_at(u, (size_t)R * D);
+    aug_ode a = {.ctx = ctx, .f = f, .u = u, .g = g};
+    if (cfg->hutchinson > 0) a.probe = z;
+    fmcl_sample_stats st = {0};
+    int most = 0;
+    for (int r0 = 0; s == FMCL_OK && r0 < n; r0 += R) {
+        a.rows = n - r0 < R ? n - r0 : R;
+        for (int r = 0; r < a.rows; r++) logp[r0 + r] = 0;
+        for (int k = 0; s == FMCL_OK && k < K; k++) {
+            s = solve_chunk(&a, cfg, state, work, x + (size_t)r0 * D, k, (size_t)r0, host, lp,
+                            &st);
+            most = a.nfe > most ? a.nfe : most;
+            for (int r = 0; s == FMCL_OK && r < a.rows; r++) logp[r0 + r] += lp[r] / K;
+        }
+        for (int r = 0; s == FMCL_OK && r < a.rows; r++)
+            if (!isfinite(logp[r0 + r]))
+                s = fmcl_fail(ctx, FMCL_ERR_NUMERIC, "log-density of point %d is not finite "
+                              "(%g): the reverse-time solve diverged; try more steps or another "
+                              "solver", r0 + r, logp[r0 + r]);
+    }
+    if (nfe) *nfe = most;
+    if (cfg->stats) *cfg->stats = st;
+    free(host);
+    free(lp);
+    fmcl_release(&buf);
+    return s;
+}
+
+/* ---- the MLP as a field ----------------------------------------------------- */
+
+static fmcl_status mlp_velocity(void *user, fmcl_t v, fmcl_t x, float t, int rows)
+{
+    fmcl_mlp_field *mf = user;
+    fmcl_mlp *m = mf->m;
+    TRY(fmcl_time_input(m->ctx, mf->X, x, t, rows, m->cfg.dim, m->cfg.time_freqs));
+    return fmcl_mlp_forward(m, &mf->acts, v, mf->X, rows);
+}
+
+static fmcl_status mlp_vjp(void *user, fmcl_t g, fmcl_t u, int rows)
+{
+    fmcl_mlp_field *mf = user;
+    const fmcl_t no_grads = {NULL, 0};
+    return fmcl_mlp_backward(mf->m, &mf->acts, no_grads, u, mf->X, g, rows);
+}
+
+fmcl_status fmcl_mlp_field_create(fmcl_mlp *m, int max_rows, fmcl_mlp_field *mf, fmcl_field *f)
+{
+    mf->m = m;
+    mf->mem = NULL;
+    float x0_std;
+    TRY(fmcl_mlp_x0_std(m, &x0_std));
+    TRY(fmcl_mlp_acts_create(m, max_rows, &mf->acts));
+    fmcl_status s = fmcl_alloc(m->ctx, (size_t)max_rows * m->in[0] * sizeof(float), &mf->mem,
+                               "likelihood model input");
+    if (s != FMCL_OK) {
+        fmcl_mlp_acts_free(&mf->acts);
+        return s;
+    }
+    mf->X = (fmcl_t){mf->mem, 0};
+    *f = (fmcl_field){.dim = m->cfg.dim, .ldg = m->in[0], .max_rows = max_rows, .x0_std = x0_std,
+                      .velocity = mlp_velocity, .vjp = mlp_vjp, .user = mf};
+    return FMCL_OK;
+}
+
+void fmcl_mlp_field_free(fmcl_mlp_field *mf)
+{
+    fmcl_mlp_acts_free(&mf->acts);
+    fmcl_release(&mf->mem);
+}
+
+fmcl_status fmcl_log_prob(fmcl_mlp *m, const fmcl_nll_config *cfg, const float *x, int n,
+                          double *logp, int *nfe)
+{
+    if (n < 1) return fmcl_fail(m->ctx, FMCL_ERR_ARG, "likelihood: needs at least one point");
+    fmcl_mlp_field mf;
+    fmcl_field f;
+    TRY(fmcl_mlp_field_create(m, n < NLL_CHUNK ? n : NLL_CHUNK, &mf, &f));
+    fmcl_status s = fmcl_field_log_prob(m->ctx, &f, cfg, x, n, logp, nfe);
+    fmcl_mlp_field_free(&mf);
+    return s;
+}
+
+void fmcl_nll_stats_of(const double *logp, int n, int dim, fmcl_nll_stats *st)
+{
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++) sum -= logp[i];
+    const double mean = n > 0 ? sum / n : 0;
+    for (int i = 0; i < n; i++) sq += (-logp[i] - mean) * (-logp[i] - mean);
+    const double bits = dim > 0 ? dim * log(2.0) : 1;
+    st->n = n;
+    st->dim = dim;
+    st->nll = mean;
+    st->nll_se = n > 1 ? sqrt(sq / (n - 1) / n) : 0;
+    st->bpd = mean / bits;
+    st->bpd_se = st->nll_se / bits;
+}

@@ -1,0 +1,298 @@
+/* fmcl nll: the model's negative log-likelihood of data points, in nats and
+ * bits per dimension with standard errors, by integrating the flow and its
+ * divergence from t = 1 back to t = 0; for 2D models, a picture of the
+ * model's density. */
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "fmcl.h"
+#include "io/npy.h"
+#include "io/plot.h"
+#include "io/safetensors.h"
+
+/* Built-in sets are evaluated on fresh points: the data stream's last step,
+ * which no training run reaches. */
+#define HELD_OUT_STEP UINT32_MAX
+
+typedef struct {
+    const char *ckpt, *data, *solver, *png, *device;
+    int n, exact, hutchinson, steps, max_steps, grid;
+    double atol, rtol;
+    uint64_t seed;
+} nll_opts;
+
+/* The points: a built-in set's fresh draws or the rows of a .npy file. */
+typedef struct {
+    float *x;
+    int n, dim;
+    char what[256];
+} nll_data;
+
+static int load_points(arg_cmd *cmd, const nll_opts *o, const char *spec, nll_data *d)
+{
+    memset(d, 0, sizeof *d);
+    char err[1024];
+    if (!cli_is_npy(spec)) {
+        int kind = fmcl_data_kind_from_name(spec);
+        if (kind < 0 || kind == FMCL_DATA_ARRAY)
+            return args_usage(cmd, "--data: unknown data set '%s' (expected checkerboard, "
+                              "8gaussians, moons, rings, spirals, or a FILE.npy of N x D "
+                              "points)", spec);
+        d->n = o->n;
+        d->dim = 2;
+        d->x = malloc(sizeof(float) * 2 * (size_t)d->n);
+        if (!d->x) return cli_error("out of host memory for %d points; lower --n", d->n);
+        if (fmcl_toy_sample_host(kind, o->seed, HELD_OUT_STEP, d->n, d->x) != FMCL_OK)
+            return cli_error("drawing %d %s points failed", d->n, spec);
+        snprintf(d->what, sizeof d->what, "%d fresh %s points (seed %" PRIu64 ")", d->n, spec,
+                 o->seed);
+        return CLI_OK;
+    }
+    int64_t shape[FMCL_NPY_MAX_DIMS];
+    int ndim = 0;
+    if (fmcl_npy_read_f32(spec, &d->x, shape, &ndim, err, sizeof err) != FMCL_OK)
+        return cli_error("--data: %s", err);
+    if (ndim != 2 || shape[0] < 1 || shape[0] > INT_MAX || shape[1] < 1 || shape[1] > INT_MAX)
+        return cli_error("--data %s: expected an N x D array of points (D the model's "
+                         "dimension), found %d dimension(s)", spec, ndim);
+    d->n = (int)shape[0];
+    d->dim = (int)shape[1];
+    if (args_find(cmd, "n")->seen) {
+        if (o->n > d->n)
+            return cli_error("--n %d: %s holds only %d points", o->n, spec, d->n);
+        d->n = o->n;
+    }
+    snprintf(d->what, sizeof d->what, "%d points of %s", d->n, spec);
+    return CLI_OK;
+}
+
+static void describe_solver(const nll_opts *o, char *s, size_t len)
+{
+    if (strcmp(o->solver, "dopri5") == 0)
+        snprintf(s, len, "dopri5 (atol %g, rtol %g)", o->atol, o->rtol);
+    else
+        snprintf(s, len, "%s, %d steps", o->solver, o->steps);
+}
+
+/* log p on a grid x grid lattice over the square that shows the data, drawn
+ * as the density exp(log p), with the exact divergence. */
+static int draw_density(fmcl_ctx *ctx, fmcl_mlp *m, const nll_opts *o, fmcl_nll_config cfg,
+                        const nll_data *d)
+{
+    const int g = o->grid;
+    const float r = cli_plot_extent(d->x, d->n);
+    float *pts = malloc(sizeof(float) * 2 * (size_t)g * g), *p = malloc(sizeof(float) * g * g);
+    double *lp = malloc(sizeof(double) * g * g);
+    int rc = CLI_FAIL;
+    if (!pts || !p || !lp) {
+        cli_error("out of host memory for a %d x %d grid; lower --grid", g, g);
+        goto done;
+    }
+    for (int i = 0; i < g; i++)
+        for (int j = 0; j < g; j++) {
+            pts[2 * (i * g + j)] = -r + (j + 0.5f) * 2 * r / g;
+            pts[2 * (i * g + j) + 1] = -r + (i + 0.5f) * 2 * r / g;
+        }
+    cfg.hutchinson = 0;
+    cfg.stats = NULL;
+    if (fmcl_log_prob(m, &cfg, pts, g * g, lp, NULL) != FMCL_OK) {
+        cli_error("density picture: %s", fmcl_ctx_error(ctx));
+        goto done;
+    }
+    double mass = 0, cell = (2.0 * r / g) * (2.0 * r / g);
+    for (int i = 0; i < g * g; i++) {
+        p[i] = (float)exp(lp[i]);
+        mass += p[i] * cell;
+    }
+    char sub[200], solver[96], err[1024];
+    describe_solver(o, solver, sizeof solver);
+    snprintf(sub, sizeof sub, "%s, exact divergence, %d x %d grid, mass shown %.3f", solver, g, g,
+             mass);
+    if (fmcl_plot_heatmap(o->png, "model density p1(x)", sub, p, g, -r, r, err, sizeof err) !=
+        FMCL_OK) {
+        cli_error("%s", err);
+        goto done;
+    }
+    printf("wrote %s (density on a %d x %d grid over [%.2f, %.2f]^2; it holds %.3f of the "
+           "mass)\n", o->png, g, g, -r, r, mass);
+    rc = CLI_OK;
+done:
+    free(pts);
+    free(p);
+    free(lp);
+    return rc;
+}
+
+/* Everything that needs the device. */
+static int nll(const nll_opts *o, const nll_data *d)
+{
+    char err[8192];
+    fmcl_ctx *ctx = NULL;
+    fmcl_mlp *m = NULL;
+    double *lp = malloc(sizeof(double) * (size_t)d->n);
+    int rc = CLI_FAIL;
+    if (!lp) return cli_error("out of host memory for %d points; lower --n", d->n);
+    if (fmcl_ctx_create(&ctx, o->device, err, sizeof err) != FMCL_OK) {
+        cli_error("%s", err);
+        goto done;
+    }
+    if (fmcl_mlp_load(ctx, o->ckpt, &m) != FMCL_OK) {
+        cli_error("%s", fmcl_ctx_error(ctx));
+        goto done;
+    }
+    const int dim = fmcl_mlp_get_config(m)->dim;
+    if (d->dim != dim) {
+        cli_error("--data has %d-dimensional points but the model in %s is %d-dimensional", d->dim,
+                  o->ckpt, dim);
+        goto done;
+    }
+    fmcl_sample_stats st;
+    fmcl_nll_config cfg;
+    fmcl_nll_config_default(&cfg);
+    cfg.solver = fmcl_solver_from_name(o->solver);
+    cfg.steps = o->steps;
+    cfg.atol = o->atol;
+    cfg.rtol = o->rtol;
+    cfg.max_steps = o->max_steps;
+    cfg.hutchinson = o->hutchinson;
+    cfg.seed = o->seed;
+    cfg.stats = &st;
+    int nfe = 0;
+    double t0 = cli_now();
+    if (fmcl_log_prob(m, &cfg, d->x, d->n, lp, &nfe) != FMCL_OK) {
+        cli_error("%s", fmcl_ctx_error(ctx));
+        goto done;
+    }
+    char solver[96], div[96];
+    describe_solver(o, solver, sizeof solver);
+    if (o->hutchinson)
+        snprintf(div, sizeof div, "Hutchinson, %d probe(s) per point", o->hutchinson);
+    else
+        snprintf(div, sizeof div, "exact divergence");
+    printf("data: %s\n", d->what);
+    printf("solver: %s, %s: %d solve(s), NFE %d in all, at most %d per solve, %.2f s\n", solver,
+           div, st.solves, st.nfe, nfe, cli_now() - t0);
+    fmcl_nll_stats s;
+    fmcl_nll_stats_of(lp, d->n, dim, &s);
+    printf("NLL %.4f +- %.4f nats, %.4f +- %.4f bits/dim (mean +- standard error over %d "
+           "points, D = %d)\n", s.nll, s.nll_se, s.bpd, s.bpd_se, s.n, dim);
+    if (o->png && dim != 2)
+        printf("no PNG: the model is %d-dimensional, density pictures are for 2D models\n", dim);
+    rc = o->png && dim == 2 ? draw_density(ctx, m, o, cfg, d) : CLI_OK;
+done:
+    free(lp);
+    fmcl_mlp_free(m);
+    fmcl_ctx_destroy(ctx);
+    return rc;
+}
+
+int cmd_nll(int argc, char **argv)
+{
+    static const char *const solvers[] = {"euler", "midpoint", "heun", "rk4", "dopri5", NULL};
+    nll_opts o = {.solver = "dopri5", .n = 2000, .steps = 32, .atol = 1e-5, .rtol = 1e-5,
+                  .max_steps = 1000, .grid = 100};
+    arg_spec specs[] = {
+        {.name = "ckpt", .type = ARG_STR, .dest = &o.ckpt, .metavar = "PATH",
+         .help = "checkpoint written by fmcl train (model.safetensors); required"},
+        {.name = "data", .type = ARG_STR, .dest = &o.data, .metavar = "NAME|FILE.npy",
+         .help = "points to evaluate: fresh draws of a built-in 2D set (checkerboard, "
+                 "8gaussians, moons, rings, spirals) or an N x D float32/float64 .npy file",
+         .default_text = "the set the checkpoint was trained on"},
+        {.name = "n", .type = ARG_INT, .dest = &o.n, .metavar = "N",
+         .help = "points drawn from a built-in set; with a file, its first N rows", .lo = 1,
+         .hi = 100000000, .default_text = "2000 drawn, or every row of the file"},
+        {.name = "exact", .type = ARG_BOOL, .dest = &o.exact,
+         .help = "exact divergence: D vector-Jacobian products per model evaluation (the "
+                 "default)"},
+        {.name = "hutchinson", .type = ARG_INT, .dest = &o.hutchinson, .metavar = "K",
+         .help = "Hutchinson's divergence estimate instead: one Rademacher probe per solve, K "
+                 "solves averaged (one VJP per evaluation)",
+         .lo = 1, .hi = 100000, .default_text = "off"},
+        {.name = "solver", .type = ARG_CHOICE, .dest = &o.solver, .metavar = "NAME",
+         .help = "ODE solver from t = 1 back to 0: adaptive dopri5, or a fixed-step one",
+         .choices = solvers},
+        {.name = "steps", .type = ARG_INT, .dest = &o.steps, .metavar = "N",
+         .help = "uniform steps of a fixed-step solver", .lo = 1, .hi = 100000},
+        {.name = "atol", .type = ARG_REAL, .dest = &o.atol, .metavar = "X",
+         .help = "dopri5's absolute tolerance per element of [x, delta log p]", .lo = 0,
+         .lo_open = 1, .hi = 1},
+        {.name = "rtol", .type = ARG_REAL, .dest = &o.rtol, .metavar = "X",
+         .help = "dopri5's relative tolerance", .lo = 0, .lo_open = 1, .hi = 1},
+        {.name = "max-steps", .type = ARG_INT, .dest = &o.max_steps, .metavar = "N",
+         .help = "dopri5's attempted steps per solve before it gives up", .lo = 1,
+         .hi = 10000000},
+        {.name = "seed", .type = ARG_U64, .dest = &o.seed, .metavar = "N",
+         .help = "seed of the drawn points and of the Hutchinson probes"},
+        {.name = "png", .type = ARG_STR, .dest = &o.png, .metavar = "FILE.png",
+         .help = "draw the model's density on a grid over the data's range (2D models)",
+         .default_text = "no picture"},
+        {.name = "grid", .type = ARG_INT, .dest = &o.grid, .metavar = "N",
+         .help = "cells per side of the density picture", .lo = 2, .hi = 512},
+        {.name = "device", .type = ARG_STR, .dest = &o.device, .metavar = "SPEC",
+         .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
+                 "device name",
+         .default_text = "$FMCL_DEVICE, else the first GPU, else the first device"},
+    };
+    arg_cmd cmd = {
+        .prog = "fmcl nll",
+        .about = "Negative log-likelihood of points under a trained model: integrates\n"
+                 "dx/dt = v(x, t) and d delta/dt = div v(x, t) from t = 1 (the point, delta = 0)\n"
+                 "back to t = 0, so log p1(x) = log p0(x0) + delta(0), p0 the path's noise.\n"
+                 "Prints the mean NLL in nats and in bits per dimension (NLL / (D ln 2)) with\n"
+                 "their standard errors over the points; draws the density of a 2D model.",
+        .epilog = "examples:\n"
+                  "  fmcl nll --ckpt runs/checkerboard/model.safetensors\n"
+                  "  fmcl nll --ckpt model.safetensors --data moons --n 5000 --png density.png\n"
+                  "  fmcl nll --ckpt model.safetensors --data points.npy --hutchinson 4 "
+                  "--solver rk4 --steps 20\n",
+        .specs = specs,
+        .n = (int)(sizeof specs / sizeof specs[0]),
+    };
+    int rc = args_parse(&cmd, argc, argv);
+    if (rc != ARGS_OK)
+        return rc == ARGS_HELP ? CLI_OK : rc;
+    if (!o.ckpt)
+        return args_usage(&cmd, "--ckpt PATH is required (the model.safetensors that "
+                          "fmcl train wrote)");
+    if (o.exact && o.hutchinson)
+        return args_usage(&cmd, "--exact and --hutchinson K choose the divergence both ways; "
+                          "give one");
+    const int dopri5 = strcmp(o.solver, "dopri5") == 0;
+    if (dopri5 && args_find(&cmd, "steps")->seen)
+        return args_usage(&cmd, "dopri5 chooses its own steps: drop --steps (set --atol and "
+                          "--rtol instead), or pick a fixed-step --solver");
+    if (!dopri5 && (args_find(&cmd, "atol")->seen || args_find(&cmd, "rtol")->seen ||
+                    args_find(&cmd, "max-steps")->seen))
+        return args_usage(&cmd, "--atol, --rtol and --max-steps are for --solver dopri5");
+    if (args_find(&cmd, "grid")->seen && !o.png)
+        return args_usage(&cmd, "--grid sets the picture's resolution; give --png FILE.png too");
+
+    /* Reject a missing or malformed checkpoint before starting a device; it
+     * also names the data set when --data is not given. */
+    char err[1024], data_name[128] = "";
+    fmcl_st_file f;
+    if (fmcl_st_read(o.ckpt, &f, err, sizeof err) != FMCL_OK)
+        return cli_error("--ckpt: %s", err);
+    const char *trained_on = fmcl_st_meta(&f, "data");
+    if (trained_on) snprintf(data_name, sizeof data_name, "%s", trained_on);
+    fmcl_st_free(&f);
+    if (!o.data) {
+        int kind = fmcl_data_kind_from_name(data_name);
+        if (kind < 0 || kind == FMCL_DATA_ARRAY)
+            return args_usage(&cmd, "--data is required: %s was not trained on a built-in set "
+                              "(%s)", o.ckpt, *data_name ? data_name : "no data recorded");
+        o.data = data_name;
+    }
+    nll_data d;
+    rc = load_points(&cmd, &o, o.data, &d);
+    if (rc == CLI_OK) rc = nll(&o, &d);
+    free(d.x);
+    return rc;
+}
