@@ -28,8 +28,9 @@ typedef enum {
     FMCL_ERR_NOMEM = 6,       /* host or device allocation failed */
     FMCL_ERR_IO = 7,          /* a file could not be read or written */
     FMCL_ERR_FORMAT = 8,      /* a file is malformed */
-    FMCL_ERR_NUMERIC = 9,     /* NaN or Inf appeared during training */
-    FMCL_ERR_GEMM = 10        /* CLBlast returned an error */
+    FMCL_ERR_NUMERIC = 9,     /* NaN or Inf appeared, or an adaptive solve failed to converge */
+    FMCL_ERR_GEMM = 10,       /* CLBlast returned an error */
+    FMCL_ERR_UNSUPPORTED = 11 /* the device lacks something fmcl needs (message says what) */
 } fmcl_status;
 
 const char *fmcl_status_name(fmcl_status s);
@@ -126,6 +127,33 @@ const char *fmcl_data_kind_name(int kind);
  * device draws from: identical integers, floats to rounding). out is n x 2. */
 fmcl_status fmcl_toy_sample_host(int kind, uint64_t seed, uint64_t step, int n, float *out);
 
+/* ---- probability paths ---------------------------------------------------- */
+
+/* Every path is affine: x_t = alpha_t x1 + sigma_t x0 (x0 ~ N(0, I), x1 data)
+ * with target velocity u_t = alpha'_t x1 + sigma'_t x0; t = 0 is noise. */
+typedef enum {
+    FMCL_PATH_OT = 0,   /* alpha = t, sigma = 1 - (1 - sigma_min) t */
+    FMCL_PATH_VP,       /* alpha = exp(-T(1 - t) / 2), sigma = sqrt(1 - alpha^2),
+                           T(s) = beta_min s + (beta_max - beta_min) s^2 / 2 */
+    FMCL_PATH_VE,       /* alpha = 1, sigma = sigma_lo (sigma_hi / sigma_lo)^(1 - t) */
+    FMCL_PATH_COSINE,   /* alpha = sin(pi t / 2), sigma = cos(pi t / 2) */
+    FMCL_PATH_POLY,     /* alpha = t^n, sigma = 1 - t^n */
+    FMCL_PATH_LINEAR_VP /* alpha = t, sigma = sqrt(1 - t^2) */
+} fmcl_path_kind;
+
+/* "ot", "vp", "ve", "cosine", "poly", "linear-vp"; -1 / NULL if unknown. */
+int fmcl_path_from_name(const char *name);
+const char *fmcl_path_name(int path);
+
+/* How a batch's noise points are paired with its data points. */
+typedef enum {
+    FMCL_COUPLING_INDEPENDENT = 0, /* row i's noise with row i's data (the paper) */
+    FMCL_COUPLING_OT               /* exact minibatch OT assignment (OT-CFM): host work and a
+                                      host synchronisation every step; batch at most
+                                      FMCL_COUPLING_MAX_BATCH */
+} fmcl_coupling;
+#define FMCL_COUPLING_MAX_BATCH 2048
+
 /* ---- training ------------------------------------------------------------ */
 
 typedef struct {
@@ -136,6 +164,11 @@ typedef struct {
     float weight_decay;  /* 0: Adam; > 0: AdamW (decoupled) */
     float clip;          /* gradient-norm clip; 0 disables */
     float sigma_min;     /* OT path's sigma_min */
+    int path;            /* fmcl_path_kind */
+    float poly_n;        /* FMCL_PATH_POLY's exponent n >= 1 */
+    float beta_min, beta_max; /* FMCL_PATH_VP's noise rates, 0 <= beta_min <= beta_max */
+    float sigma_lo, sigma_hi; /* FMCL_PATH_VE's noise scales at t = 1 and t = 0 */
+    int coupling;        /* fmcl_coupling */
     uint64_t seed;
     int kind;            /* fmcl_data_kind */
     const float *points; /* kind == FMCL_DATA_ARRAY: n_points x dim, row-major */
@@ -143,8 +176,13 @@ typedef struct {
 } fmcl_train_config;
 
 /* Fills cfg with the defaults: batch 4096, Adam lr 1e-3, betas (0.9, 0.999),
- * eps 1e-8, no decay, no clipping, sigma_min 0, seed 0, checkerboard. */
+ * eps 1e-8, no decay, no clipping, seed 0, checkerboard; the OT path with
+ * sigma_min 0, independent coupling; the other paths' parameters poly_n 2,
+ * beta_min 0.1, beta_max 20, sigma_lo 0.01, sigma_hi 50. */
 void fmcl_train_config_default(fmcl_train_config *cfg);
+/* Standard deviation of the noise a model trained with cfg starts sampling
+ * from: sigma_hi for FMCL_PATH_VE, 1 for every other path. */
+float fmcl_train_x0_std(const fmcl_train_config *cfg);
 
 typedef struct fmcl_trainer fmcl_trainer;
 
@@ -161,25 +199,158 @@ int fmcl_trainer_step(const fmcl_trainer *t);
 
 /* ---- sampling ------------------------------------------------------------ */
 
-typedef enum { FMCL_SOLVER_EULER = 0, FMCL_SOLVER_MIDPOINT, FMCL_SOLVER_RK4 } fmcl_solver;
+typedef enum {
+    FMCL_SOLVER_EULER = 0, /* fixed steps, 1 NFE each */
+    FMCL_SOLVER_MIDPOINT,  /* fixed steps, 2 NFE */
+    FMCL_SOLVER_RK4,       /* fixed steps, 4 NFE */
+    FMCL_SOLVER_HEUN,      /* fixed steps, 2 NFE (explicit trapezoid) */
+    FMCL_SOLVER_DOPRI5     /* adaptive Dormand-Prince 5(4), 6 NFE per attempted step */
+} fmcl_solver;
 
 int fmcl_solver_from_name(const char *name);
 const char *fmcl_solver_name(int solver);
 int fmcl_solver_nfe_per_step(int solver);
 
+/* What fmcl_sample's solves took, summed over them: the rows are integrated
+ * in chunks of up to 4096, each one solve (so with dopri5 the steps adapt to
+ * each chunk). */
+typedef struct {
+    int solves;
+    int nfe;      /* model evaluations */
+    int accepted; /* steps: fixed-step solvers accept every step */
+    int rejected; /* dopri5's rejected attempts */
+} fmcl_sample_stats;
+
 typedef struct {
     int solver;
     int steps;     /* uniform steps from t = 0 to 1 */
     int n;         /* number of points */
-    uint64_t seed; /* draws x0 ~ N(0, I) when x0 is NULL */
+    uint64_t seed; /* draws x0 ~ N(0, x0_std^2 I) when x0 is NULL */
     const float *x0; /* optional n x dim starting points */
+    float x0_std;  /* 0: the model's own (fmcl_mlp_x0_std); > 0: this one */
+    /* Fixed-step solvers: grid_points times increasing strictly from 0 to 1
+     * replace the steps uniform ones when grid is non-NULL. */
+    const double *grid;
+    int grid_points;
+    /* dopri5 (0 means the default): error tolerance atol + rtol |x| per
+     * element (1e-5 each, as in the paper) and the attempted steps allowed
+     * before it gives up (1000). steps is not used. */
+    double atol, rtol;
+    int max_steps;
+    /* Optional times 0 <= t_1 < ... <= 1 at which traj records the states:
+     * fixed-step solvers need grid points (within 1e-6), dopri5 shortens
+     * its steps to land on them. */
+    const double *times;
+    int n_times;
+    fmcl_sample_stats *stats; /* optional: receives what the solves took */
 } fmcl_sample_config;
 
+/* Standard deviation of the noise the model's path starts from, read from
+ * the checkpoint's metadata: "sigma_hi" when "path" is "ve", else 1 (also
+ * for a model not loaded from a checkpoint or one without "path").
+ * FMCL_ERR_FORMAT when "path" names no known path or "sigma_hi" is not a
+ * positive number. */
+fmcl_status fmcl_mlp_x0_std(const fmcl_mlp *m, float *std);
+
 /* Integrates dx/dt = v(x, t) from t = 0 to 1. out is n x dim. When traj is
- * non-NULL it receives (steps + 1) x n x dim states, the first being x0.
- * *nfe receives the number of model evaluations. */
+ * non-NULL it receives the states at cfg->times (n_times x n x dim) or,
+ * without times, at every point of a fixed-step solver's grid ((steps + 1)
+ * or grid_points states, the first being x0). *nfe (may be NULL) receives the
+ * model evaluations of one solve (dopri5: the most any solve took). */
 fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, float *traj,
                         int *nfe);
+
+/* ---- likelihood ------------------------------------------------------------ */
+
+typedef struct {
+    int solver;     /* fmcl_solver */
+    int steps;      /* fixed-step solvers: uniform steps from t = 1 back to t = 0 */
+    double atol, rtol; /* dopri5 (0: 1e-5 each, as in the paper), on [x, delta] */
+    int max_steps;  /* dopri5's attempted steps per solve (0: 1000) */
+    int hutchinson; /* 0: exact divergence (dim vector-Jacobian products per evaluation);
+                       K > 0: Hutchinson's estimate with one Rademacher probe per solve,
+                       K solves averaged */
+    uint64_t seed;  /* of the probes */
+    fmcl_sample_stats *stats; /* optional: what the solves took, summed (chunks x K) */
+} fmcl_nll_config;
+
+/* Fills cfg with the defaults: dopri5 at atol = rtol = 1e-5, exact
+ * divergence, seed 0 (steps 32 for a fixed-step solver). */
+void fmcl_nll_config_default(fmcl_nll_config *cfg);
+
+/* log p1(x) in nats of the model's density at t = 1 for n points x (n x dim):
+ * integrates [x, delta] with dx/dt = v(x, t), d delta/dt = div v(x, t) from
+ * t = 1 (delta = 0) back to t = 0, then
+ * log p1(x) = log p0(x0) + delta(0) = log p0(x0) - int_0^1 div v dt,
+ * p0 = N(0, s^2 I) the path's noise (s = fmcl_mlp_x0_std). Points go 4096 at
+ * a time, each chunk one solve (K with Hutchinson). logp gets n values; *nfe
+ * (may be NULL) the model evaluations of one solve (the most any took), each
+ * with dim backward passes (one with Hutchinson). FMCL_ERR_NUMERIC when a
+ * value is not finite. */
+fmcl_status fmcl_log_prob(fmcl_mlp *m, const fmcl_nll_config *cfg, const float *x, int n,
+                          double *logp, int *nfe);
+
+typedef struct {
+    int n, dim;
+    double nll, nll_se; /* mean of -log p over the points (nats), its standard error */
+    double bpd, bpd_se; /* the same in bits per dimension: -log p / (dim ln 2) */
+} fmcl_nll_stats;
+
+/* Mean and standard error (sample standard deviation / sqrt(n); 0 when
+ * n = 1) of n log-densities of dim-dimensional points. */
+void fmcl_nll_stats_of(const double *logp, int n, int dim, fmcl_nll_stats *st);
+
+/* ---- self-check: every device op against its CPU reference -------------- */
+
+typedef enum {
+    FMCL_CHECK_OK = 0,
+    FMCL_CHECK_FAIL,         /* wrong result, a write outside the output, or an error */
+    FMCL_CHECK_NOT_SUPPORTED /* the device refused what the op needs (reason says what) */
+} fmcl_check_status;
+
+/* "OK", "FAIL", "NOT SUPPORTED". */
+const char *fmcl_check_status_name(fmcl_check_status s);
+
+/* One op on one shape. An output element passes when
+ * |device - reference| <= tol_scale * max(atol, rtol |reference|); norm_err is
+ * the largest ratio of the two sides over every output (<= 1 passes). */
+typedef struct {
+    const char *op;     /* "bias_silu_forward", "gemm NT", "mlp_backward", "training loss" */
+    char shape[64];     /* "B=37 N=129" */
+    fmcl_check_status status;
+    double norm_err;    /* max |err| / tolerance */
+    double max_err;     /* max |err| (relative for the training loss) */
+    char reason[512];   /* why it failed or is not supported; "" when OK */
+} fmcl_check_result;
+
+typedef void (*fmcl_check_fn)(void *user, const fmcl_check_result *r);
+
+/* For testing the checker itself: sees every device output as read back,
+ * guards included (guard floats, n values, guard floats), before comparison. */
+typedef void (*fmcl_check_tamper_fn)(void *user, const char *op, float *buf, size_t n,
+                                     size_t guard);
+
+typedef struct {
+    double tol_scale;            /* multiplies every tolerance; 0 means 1 */
+    fmcl_check_tamper_fn tamper; /* NULL normally */
+    void *tamper_user;
+} fmcl_check_options;
+
+/* Runs every device op fmcl uses (layers, reductions, Adam, random draws,
+ * data, paths, solver updates, GEMM, the MLP) on a few odd shapes against
+ * its plain-C reference, with guard regions around every output, calling fn
+ * once per op and shape. *failures (may be NULL) receives the number of FAIL
+ * results. Returns FMCL_OK when the suite ran, whatever its verdicts; an
+ * error only when it could not run (host memory). opt may be NULL. */
+fmcl_status fmcl_check_ops(fmcl_ctx *ctx, const fmcl_check_options *opt, fmcl_check_fn fn,
+                           void *user, int *failures);
+
+/* A short training run (MLP 3-16-16-2, batch 64, 30 Adam steps on the
+ * checkerboard) on the device and on the CPU reference path side by side:
+ * one result for the per-step loss (max relative difference) and one for the
+ * final parameters (max absolute difference). Same conventions as above. */
+fmcl_status fmcl_check_training(fmcl_ctx *ctx, const fmcl_check_options *opt, fmcl_check_fn fn,
+                                void *user, int *failures);
 
 #ifdef __cplusplus
 }

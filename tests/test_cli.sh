@@ -5,6 +5,7 @@
 #   test_cli.sh FMCL run    tiny train and sample runs on the default device:
 #                           files appear, are well-formed, and runs repeat
 #                           bit for bit; exit 77 (skip) without an OpenCL device
+#   test_cli.sh FMCL check  fmcl check on the default device (exit 77 without one)
 # No invocation may crash (exit status >= 128).
 set -u
 FMCL=$1
@@ -105,7 +106,16 @@ usage_tests() {
     expect 2 "--seed: '-3' is not a non-negative integer" train --seed -3
     expect 2 '--seed 99999999999999999999 is out of range' train --seed 99999999999999999999
     expect 2 '--sigma-min 1 is out of range \(expected 0 to 0.999\)' train --sigma-min 1
-    expect 2 "--path: unknown value 'vp' \(expected one of ot\)" train --path vp
+    expect 2 "--path: unknown value 'diffusion' \(expected one of ot, vp, ve, cosine, poly, linear-vp\)" \
+        train --path diffusion
+    expect 2 '--beta-min belongs to --path vp, but this run uses --path ot' train --beta-min 1
+    expect 2 '--sigma-min belongs to --path ot, but this run uses --path ve' train --path ve --sigma-min 0.1
+    expect 2 '--beta-max 1 is below --beta-min 2' train --path vp --beta-min 2 --beta-max 1
+    expect 2 '--sigma-hi 0.5 must be larger than --sigma-lo 1' train --path ve --sigma-lo 1 --sigma-hi 0.5
+    expect 2 '--poly-n 0.5 is out of range \(expected 1 to 100\)' train --path poly --poly-n 0.5
+    expect 2 "--coupling: unknown value 'sinkhorn' \(expected one of independent, ot\)" train --coupling sinkhorn
+    expect 2 '--coupling ot solves an exact .*--batch 4096 is too large \(at most 2048\)' \
+        train --coupling ot --batch 4096
     expect 2 "--data: unknown data set 'swissroll' \(expected one of checkerboard, 8gaussians, moons, rings, spirals, or a FILE.npy" train --data swissroll
     expect 2 '--data needs a non-empty value' train --data=
     expect 2 "unexpected argument 'extra'" train extra
@@ -113,25 +123,56 @@ usage_tests() {
 
     # Flags of sample and devices.
     expect 2 '--ckpt PATH is required' sample
-    expect 2 "--solver: unknown value 'heun' \(expected one of euler, midpoint, rk4\)" \
-        sample --ckpt m.safetensors --solver heun
+    expect 2 "--solver: unknown value 'rk45' \(expected one of euler, midpoint, heun, rk4, dopri5\)" \
+        sample --ckpt m.safetensors --solver rk45
     expect 2 '--steps 0 is out of range \(expected 1 to 100000\)' sample --ckpt m --steps 0
     expect 2 '--n 0 is out of range' sample --ckpt m --n 0
     expect 2 '--n and --x0 both set the number of points' sample --ckpt m --n 5 --x0 a.npy
+    expect 2 'dopri5 chooses its own steps: drop --steps' sample --ckpt m --solver dopri5 --steps 5
+    expect 2 '--atol, --rtol and --max-steps are for --solver dopri5' sample --ckpt m --atol 1e-3
+    expect 2 '--atol 0 is out of range' sample --ckpt m --solver dopri5 --atol 0
+    expect 2 '--steps and --grid both set the steps' sample --ckpt m --steps 4 --grid 0,1
+    expect 2 'time grid t\[2\] = 0.4 .*is not greater' sample --ckpt m --grid 0,0.5,0.4,1
+    expect 2 'time grid t\[1\] = 0.5 .*must be exactly 1' sample --ckpt m --grid 0,0.5
+    expect 2 "--grid: item 2 'x' is not a number" sample --ckpt m --grid 0,x,1
+    expect 2 '--times: 0.2 follows 0.5' sample --ckpt m --times 0.5,0.2
+    expect 2 '--traj is where the states at --times go' sample --ckpt m --traj t.npy
+    expect 2 '--ckpt PATH is required' nll
+    expect 2 '--exact and --hutchinson K choose the divergence both ways' nll --ckpt m --exact --hutchinson 2
+    expect 2 '--hutchinson 0 is out of range \(expected 1 to 100000\)' nll --ckpt m --hutchinson 0
+    expect 2 "--solver: unknown value 'rk45' \(expected one of euler, midpoint, heun, rk4, dopri5\)" \
+        nll --ckpt m --solver rk45
+    expect 2 'dopri5 chooses its own steps: drop --steps' nll --ckpt m --steps 5
+    expect 2 '--atol, --rtol and --max-steps are for --solver dopri5' nll --ckpt m --solver rk4 --rtol 1e-3
+    expect 2 '--grid sets the picture' nll --ckpt m --grid 10
+    expect 2 '--grid 1 is out of range' nll --ckpt m --png d.png --grid 1
+    expect 1 'fmcl: error: .*nope\.safetensors' nll --ckpt "$tmp/nope.safetensors"
+    expect 0 'usage: fmcl nll' nll --help
+    for f in ckpt data n exact hutchinson solver steps atol rtol max-steps seed png grid device help; do
+        check "nll --help lists --$f" grep -q -- "--$f" "$tmp/out"
+    done
+    check 'nll --help shows dopri5' grep -qE 'dopri5 +\(default: dopri5\)|^ +\(default: dopri5\)|dopri5 \(default: dopri5\)' "$tmp/out"
     expect 2 '--json does not take a value' devices --json=yes
     expect 2 'unknown flag --all' devices --all
+    expect 2 'unknown flag --bogus' check --bogus
+    expect 2 '--all and --device both choose devices' check --all --device 0:0
+    expect 2 "unexpected argument 'extra'" check extra
+    expect 0 'usage: fmcl check' check --help
+    for f in device all json help; do
+        check "check --help lists --$f" grep -q -- "--$f" "$tmp/out"
+    done
 
     # --help lists every flag with its default; the values shown are the real defaults.
     local f
     expect 0 'usage: fmcl train' train --help
-    for f in data width depth batch steps lr seed path sigma-min time-freqs weight-decay clip \
-        device out log-every help; do
+    for f in data width depth batch steps lr seed path sigma-min poly-n beta-min beta-max sigma-lo \
+        sigma-hi coupling time-freqs weight-decay clip device out log-every help; do
         check "train --help lists --$f" grep -q -- "--$f" "$tmp/out"
     done
     check 'train --help shows width 512' grep -qE -- '--width N +hidden units.*\(default: 512\)' "$tmp/out"
     check 'train --help shows lr 0.001' grep -qF '(default: 0.001)' "$tmp/out"
     expect 0 'usage: fmcl sample' sample --help
-    for f in ckpt solver steps n seed x0 out png device help; do
+    for f in ckpt solver steps grid atol rtol max-steps times traj n seed x0 out png device help; do
         check "sample --help lists --$f" grep -q -- "--$f" "$tmp/out"
     done
     check 'sample --help shows midpoint' grep -qE 'rk4.*\(default: midpoint\)|^ +\(default: midpoint\)' "$tmp/out"
@@ -226,6 +267,21 @@ run_tests() {
     check 'a repeated run writes the same checkpoint' cmp -s "$tmp/a/model.safetensors" "$tmp/b/model.safetensors"
     check 'a repeated run writes the same losses' cmp -s "$tmp/a/loss.csv" "$tmp/b/loss.csv"
 
+    # Diffusion paths: finite losses; a VE checkpoint names its path and noise
+    # scale, from which sampling starts (the OT coupling on the way).
+    expect 0 'checkerboard, vp path, MLP' train "${tiny[@]}" --path vp --out "$tmp/vp"
+    check 'vp: loss.csv rows are finite positive losses' awk -F, \
+        'NR > 1 { if (!($2 > 0 && $2 < 1e6)) bad = 1 } END { exit bad || NR != 21 }' "$tmp/vp/loss.csv"
+    expect 0 've path with OT coupling' train "${tiny[@]}" --path ve --sigma-hi 20 --coupling ot \
+        --out "$tmp/ve"
+    check 've: loss.csv rows are finite positive losses' awk -F, \
+        'NR > 1 { if (!($2 > 0 && $2 < 1e6)) bad = 1 } END { exit bad || NR != 21 }' "$tmp/ve/loss.csv"
+    head -c 4096 "$tmp/ve/model.safetensors" >"$tmp/ve.head"
+    local kv
+    for kv in '"path" *: *"ve"' '"sigma_hi" *: *"20"' '"coupling" *: *"ot"'; do
+        check "ve: metadata holds $kv" grep -aqE "$kv" "$tmp/ve.head"
+    done
+
     # Sampling: NFE per solver, .npy shape, PNG, determinism.
     local ck="$tmp/a/model.safetensors"
     expect 0 'NFE 20' sample --ckpt "$ck" --solver rk4 --steps 5 --n 101 --seed 7 --out "$tmp/s.npy" --png "$tmp/s.png"
@@ -236,6 +292,22 @@ run_tests() {
     expect 0 'NFE 20' sample --ckpt "$ck" --solver rk4 --steps 5 --n 101 --seed 7 --out "$tmp/s2.npy" --png "$tmp/s2.png"
     check 'the same seed gives the same samples' cmp -s "$tmp/s.npy" "$tmp/s2.npy"
     check 'solvers differ' bash -c "! cmp -s '$tmp/s.npy' '$tmp/e.npy'"
+    expect 0 'sampled 101 points with heun on a 6-point grid: NFE 10' sample --ckpt "$ck" \
+        --solver heun --grid 0,0.2,0.4,0.6,0.8,1 --n 101 --seed 7 --out "$tmp/h.npy" --png "$tmp/h.png"
+    expect 0 'NFE 10' sample --ckpt "$ck" --solver heun --steps 5 --n 101 --seed 7 --out "$tmp/h2.npy" --png "$tmp/h2.png"
+    check 'a grid of uniform points equals --steps' cmp -s "$tmp/h.npy" "$tmp/h2.npy"
+    expect 1 'time 0.33 lies between the points 0.2 and 0.4' sample --ckpt "$ck" --steps 5 --n 101 \
+        --times 0.33 --out "$tmp/y.npy"
+    # dopri5 and states at --times: T x N x D, the last state the sample itself.
+    expect 0 'dopri5 \(atol 1e-05, rtol 1e-05\): NFE [0-9]+, [0-9]+ accepted and [0-9]+ rejected' \
+        sample --ckpt "$ck" --solver dopri5 --n 101 --seed 7 --times 0,0.5,1 --traj "$tmp/tr.npy" \
+        --out "$tmp/d.npy" --png "$tmp/d.png"
+    check_npy "$tmp/d.npy" 101 2
+    check 'the --traj file holds 3 x 101 x 2 states' grep -qa "'shape': (3, 101, 2)" "$tmp/tr.npy"
+    check 'the state at t = 1 in --traj is the sample' \
+        test "$(tail -c 808 "$tmp/tr.npy" | od -An -tx1)" = "$(tail -c 808 "$tmp/d.npy" | od -An -tx1)"
+    expect 1 'dopri5: 1 attempted steps .*--max-steps' sample --ckpt "$ck" --solver dopri5 --n 101 \
+        --max-steps 1 --out "$tmp/y.npy"
 
     # --x0: start from given points (the samples above); their count wins.
     expect 0 'sampled 101 points with euler, 3 steps: NFE 3' \
@@ -251,6 +323,27 @@ run_tests() {
     make_foreign_safetensors "$tmp/foreign.safetensors"
     expect 1 'fmcl: error: .*foreign\.safetensors' sample --ckpt "$tmp/foreign.safetensors" --out "$tmp/y.npy"
 
+    # Likelihood: nats and bits/dim (= nats / (2 ln 2)) with standard errors, on fresh
+    # points of the set the checkpoint names, on a file's rows; NFE; PNG; repeatable.
+    local nll_re='NLL (-?[0-9.]+) \+- ([0-9.]+) nats, (-?[0-9.]+) \+- ([0-9.]+) bits/dim \(mean \+- standard error over 40 points, D = 2\)'
+    expect 0 "$nll_re" nll --ckpt "$ck" --n 40 --solver rk4 --steps 4
+    check 'nll: 40 fresh checkerboard points' grep -q '^data: 40 fresh checkerboard points' "$tmp/out"
+    check 'nll: rk4 4 steps takes NFE 16' grep -q 'NFE 16 in all, at most 16 per solve' "$tmp/out"
+    check 'nll: bits/dim = nats / (2 ln 2), errors too' awk '/^NLL/ { n = $2; ns = $4; b = $6; bs = $8;
+        d = n / (2 * log(2)) - b; e = ns / (2 * log(2)) - bs; exit !(d * d < 1e-8 && e * e < 1e-8 && ns > 0) }' "$tmp/out"
+    grep '^NLL' "$tmp/out" >"$tmp/nll1"
+    expect 0 "$nll_re" nll --ckpt "$ck" --n 40 --solver rk4 --steps 4
+    check 'nll repeats bit for bit' test "$(grep '^NLL' "$tmp/out")" = "$(cat "$tmp/nll1")"
+    expect 0 'Hutchinson, 3 probe\(s\) per point: 3 solve\(s\), NFE 6 in all' \
+        nll --ckpt "$ck" --n 40 --solver midpoint --steps 1 --hutchinson 3
+    expect 0 'wrote .*/nll\.png \(density on a 16 x 16 grid' nll --ckpt "$ck" --n 40 --png "$tmp/nll.png" --grid 16
+    check 'nll: dopri5 by default' grep -q '^solver: dopri5 (atol 1e-05, rtol 1e-05), exact divergence' "$tmp/out"
+    check_png "$tmp/nll.png"
+    expect 0 'NLL .* over 101 points' nll --ckpt "$ck" --data "$tmp/s.npy" --solver euler --steps 2
+    expect 1 '--n 500: .*s\.npy holds only 101 points' nll --ckpt "$ck" --data "$tmp/s.npy" --n 500
+    expect 1 'has 3-dimensional points but the model .* is 2-dimensional' nll --ckpt "$ck" --data "$tmp/p3.npy"
+    expect 2 "--data: unknown data set 'swissroll'" nll --ckpt "$ck" --data swissroll
+
     # The user's own points, and the default output folder runs/<name>-<time>/.
     expect 0 'pictures: runs/s-[0-9]{8}-[0-9]{6}/densities\.png' \
         train --data "$tmp/s.npy" --width 8 --depth 1 --batch 32 --steps 5
@@ -263,11 +356,36 @@ run_tests() {
     fi
 }
 
+# fmcl check on the default device: a table of OK lines, the training lines,
+# a passing summary, the same as JSON; an unknown device lists those found.
+check_tests() {
+    if [ -n "${FMCL_TEST_DEVICES:-}" ]; then export FMCL_DEVICE="${FMCL_TEST_DEVICES%%;*}"; fi
+    if ! "$FMCL" devices >/dev/null 2>&1; then
+        echo "SKIP: no OpenCL device"
+        exit 77
+    fi
+    expect 0 '^  gemm NT +M=37 N=129 K=3 +OK +[0-9.e+-]+ +[0-9.e+-]+$' check
+    local lines
+    lines=$(grep -cE '^  [a-z_A-Z0-9 ]+ +[^ ].* (OK|FAIL|NOT SUPPORTED) +[0-9.e+-]+ +[0-9.e+-]+$' "$tmp/out")
+    check "check printed 40 or more result lines ($lines)" test "$lines" -ge 40
+    check 'every result line is OK' test "$(grep -cE ' OK +[0-9.e+-]+ +[0-9.e+-]+$' "$tmp/out")" -eq "$lines"
+    check 'training loss line' grep -qE '^  training loss +MLP .* OK ' "$tmp/out"
+    check 'training params line' grep -qE '^  training params +MLP .* OK ' "$tmp/out"
+    check 'summary: passed' grep -qE "^  [0-9]+:[0-9]+ +.*: $lines OK, 0 FAIL, 0 NOT SUPPORTED in [0-9.]+ s: passed$" "$tmp/out"
+    expect 0 '"passed": true' check --json
+    check 'check --json has one OK status per result' \
+        test "$(grep -c '"status": "OK"' "$tmp/out")" -eq "$lines"
+    check 'check --json has no failures' grep -q '"fail": 0, "not_supported": 0' "$tmp/out"
+    expect 1 'matches no OpenCL device.*Devices found' check --device no-such-device
+    check 'the unknown device spec lists the devices' grep -qE '^  [0-9]+:[0-9]+ ' "$tmp/err"
+}
+
 case "$MODE" in
 usage) usage_tests ;;
 run) run_tests ;;
+check) check_tests ;;
 *)
-    echo "usage: test_cli.sh FMCL usage|run"
+    echo "usage: test_cli.sh FMCL usage|run|check"
     exit 2
     ;;
 esac

@@ -1,6 +1,7 @@
-/* Buffers and kernel launches. Local sizes come from the device's limits for
- * each kernel; global sizes are rounded up to them (OpenCL 1.2 has no
- * non-uniform work-groups), so every kernel guards its index. */
+/* Buffers and kernel launches. Local sizes come from ctx->sched (vendor.c:
+ * chosen per device from its queries); global sizes are rounded up to them
+ * (OpenCL C 1.2 has no non-uniform work-groups), so every kernel guards its
+ * index. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,9 +33,33 @@ void fmcl_release(cl_mem *m)
     *m = NULL;
 }
 
+/* Oclgrind's uninitialised-value tracker re-sizes a buffer's record to the
+ * written range on every host write, so a write to part of a buffer makes
+ * the rest of it read as uninitialised (vendor.c). There, such a write goes
+ * to a staging buffer of its own (allocated per write, on Oclgrind only),
+ * written whole, and a kernel copies it into place: the record of the
+ * destination changes exactly where the data lands. */
+static fmcl_status staged_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size_t bytes)
+{
+    cl_mem tmp = NULL;
+    fmcl_status s = fmcl_alloc(ctx, bytes, &tmp, "a staging buffer");
+    if (s == FMCL_OK)
+        s = fmcl_cl(ctx, clEnqueueWriteBuffer(ctx->queue, tmp, CL_TRUE, 0, bytes, src, 0, NULL,
+                                              NULL),
+                    "clEnqueueWriteBuffer");
+    if (s == FMCL_OK) s = fmcl_copy(ctx, dst, (fmcl_t){tmp, 0}, bytes / 4);
+    fmcl_release(&tmp); /* the enqueued copy keeps it alive until done */
+    return s;
+}
+
 fmcl_status fmcl_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size_t bytes)
 {
     if (bytes == 0) return FMCL_OK;
+    if (ctx->sched.whole_writes && bytes % 4 == 0) {
+        size_t size = 0;
+        clGetMemObjectInfo(dst.mem, CL_MEM_SIZE, sizeof size, &size, NULL);
+        if (dst.off != 0 || bytes != size) return staged_write(ctx, dst, src, bytes);
+    }
     return fmcl_cl(ctx, clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_TRUE, dst.off * 4, bytes, src,
                                              0, NULL, NULL),
                    "clEnqueueWriteBuffer");
@@ -63,12 +88,15 @@ fmcl_status fmcl_pace(fmcl_ctx *ctx)
     return fmcl_cl(ctx, rc, "waiting for the queue");
 }
 
+/* A kernel, not clEnqueueCopyBuffer: Oclgrind records a buffer copy like a
+ * host write (see staged_write), and one code path serves every device. */
 fmcl_status fmcl_copy(fmcl_ctx *ctx, fmcl_t dst, fmcl_t src, size_t n)
 {
-    if (n == 0) return FMCL_OK;
-    return fmcl_cl(ctx, clEnqueueCopyBuffer(ctx->queue, src.mem, dst.mem, src.off * 4, dst.off * 4,
-                                            n * 4, 0, NULL, NULL),
-                   "clEnqueueCopyBuffer");
+    if (n > INT32_MAX)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_copy of %zu floats exceeds 2^31 - 1", n);
+    if (dst.mem == src.mem && dst.off < src.off + n && src.off < dst.off + n)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_copy between overlapping ranges");
+    return fmcl_run1(ctx, FMCL_K_copy, n, "tti", dst, src, (int)n);
 }
 
 static fmcl_status set_args(fmcl_ctx *ctx, cl_kernel k, const char *sig, va_list ap)
@@ -142,14 +170,6 @@ static fmcl_status enqueue(fmcl_ctx *ctx, int kid, cl_uint dims, const size_t *g
     return rc == CL_SUCCESS ? FMCL_OK : enqueue_fail(ctx, kid, rc);
 }
 
-/* Largest power of two <= limit and <= cap. */
-static size_t pow2_at_most(size_t limit, size_t cap)
-{
-    size_t l = 1;
-    while (l * 2 <= limit && l * 2 <= cap) l *= 2;
-    return l;
-}
-
 static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
 fmcl_status fmcl_run1(fmcl_ctx *ctx, int kid, size_t n, const char *sig, ...)
@@ -160,7 +180,7 @@ fmcl_status fmcl_run1(fmcl_ctx *ctx, int kid, size_t n, const char *sig, ...)
     fmcl_status s = set_args(ctx, ctx->kern[kid], sig, ap);
     va_end(ap);
     if (s != FMCL_OK) return s;
-    size_t local = pow2_at_most(ctx->kern_wg[kid], 128);
+    size_t local = ctx->sched.local[kid];
     size_t global = round_up(n, local);
     return enqueue(ctx, kid, 1, &global, &local);
 }
@@ -174,17 +194,21 @@ fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, cons
     va_end(ap);
     if (s != FMCL_OK) return s;
     size_t global = round_up(n, local);
-    /* Not checked against CL_KERNEL_WORK_GROUP_SIZE first: rusticl reports 32
-     * there for kernels that declare reqd_work_group_size(64) and runs them. */
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, ctx->kern[kid], 1, NULL, &global, &local, 0,
-                                       NULL, NULL);
+    /* Checked against the device's limits but not CL_KERNEL_WORK_GROUP_SIZE:
+     * rusticl answers 32 there for kernels that declare
+     * reqd_work_group_size(64) and runs them (vendor.c). */
+    int fits = local <= ctx->sched.max_wg && local <= ctx->sched.max_items[0];
+    cl_int rc = fits ? clEnqueueNDRangeKernel(ctx->queue, ctx->kern[kid], 1, NULL, &global, &local,
+                                              0, NULL, NULL)
+                     : CL_INVALID_WORK_GROUP_SIZE;
     if (rc == CL_INVALID_WORK_GROUP_SIZE || rc == CL_INVALID_WORK_ITEM_SIZE) {
         char name[64];
-        return fmcl_fail(ctx, FMCL_ERR_OPENCL,
-                         "kernel %s needs work-groups of %zu, which %s refuses (it reports %zu); "
-                         "this device is NOT SUPPORTED for fmcl's deterministic reductions",
+        return fmcl_fail(ctx, FMCL_ERR_UNSUPPORTED,
+                         "kernel %s needs work-groups of %zu, which %s refuses (its limits: %zu "
+                         "per group, %zu along dimension 0, %zu for this kernel); this device is "
+                         "NOT SUPPORTED for fmcl's deterministic reductions",
                          kernel_name(ctx, kid, name, sizeof name), local, ctx->info.device_name,
-                         ctx->kern_wg[kid]);
+                         ctx->sched.max_wg, ctx->sched.max_items[0], ctx->kern_wg[kid]);
     }
     return rc == CL_SUCCESS ? FMCL_OK : enqueue_fail(ctx, kid, rc);
 }
@@ -197,9 +221,8 @@ fmcl_status fmcl_run2(fmcl_ctx *ctx, int kid, size_t n0, size_t n1, const char *
     fmcl_status s = set_args(ctx, ctx->kern[kid], sig, ap);
     va_end(ap);
     if (s != FMCL_OK) return s;
-    size_t l0 = pow2_at_most(ctx->kern_wg[kid], n0 >= 32 ? 32 : 8);
-    size_t l1 = pow2_at_most(ctx->kern_wg[kid] / l0, 4);
-    size_t local[2] = {l0, l1};
-    size_t global[2] = {round_up(n0, l0), round_up(n1, l1)};
+    size_t local[2];
+    fmcl_sched_2d(ctx, kid, n0, local);
+    size_t global[2] = {round_up(n0, local[0]), round_up(n1, local[1])};
     return enqueue(ctx, kid, 2, global, local);
 }

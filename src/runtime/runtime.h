@@ -31,6 +31,31 @@ enum {
  * and so the result, is the same on every device. */
 #define FMCL_REDUCE_WG 64
 
+/* OpenCL implementations told apart where they need different handling
+ * (vendor.c holds every such choice). */
+typedef enum {
+    FMCL_IMPL_OTHER = 0,
+    FMCL_IMPL_POCL,
+    FMCL_IMPL_RUSTICL,
+    FMCL_IMPL_OCLGRIND,
+    FMCL_IMPL_NVIDIA,
+    FMCL_IMPL_AMD,
+    FMCL_IMPL_INTEL
+} fmcl_impl;
+
+fmcl_impl fmcl_impl_of(const fmcl_device_info *info);
+const char *fmcl_impl_name(fmcl_impl impl);
+
+/* Launch shapes for one device, chosen once at setup from its queries
+ * (vendor.c); they change speed, never results. */
+typedef struct {
+    fmcl_impl impl;
+    size_t max_wg;              /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    size_t max_items[2];        /* CL_DEVICE_MAX_WORK_ITEM_SIZES, dimensions 0 and 1 */
+    size_t local[FMCL_K_COUNT]; /* 1D local size of each kernel */
+    int whole_writes;           /* host writes to part of a buffer go through a kernel */
+} fmcl_sched;
+
 struct fmcl_ctx {
     cl_platform_id platform;
     cl_device_id device;
@@ -40,6 +65,7 @@ struct fmcl_ctx {
     cl_program program;
     cl_kernel kern[FMCL_K_COUNT];
     size_t kern_wg[FMCL_K_COUNT]; /* CL_KERNEL_WORK_GROUP_SIZE per kernel */
+    fmcl_sched sched;
     cl_mem gemm_tmp;              /* CLBlast's temporary buffer, sized at setup */
     size_t gemm_tmp_bytes;
     fmcl_log_fn log;
@@ -61,6 +87,11 @@ void fmcl_log(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf,
 fmcl_status fmcl_runtime_open(const char *spec, cl_platform_id *pid, cl_device_id *did,
                               fmcl_device_info *info, char *err, size_t errlen);
 
+/* Fills ctx->sched once the kernels exist (a note says what it chose). */
+fmcl_status fmcl_sched_init(fmcl_ctx *ctx);
+/* Local size of a 2D launch of kernel kid whose fastest dimension is n0. */
+void fmcl_sched_2d(const fmcl_ctx *ctx, int kid, size_t n0, size_t local[2]);
+
 /* Device memory. Allocation happens at setup only, never inside a step. */
 fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, cl_mem *out, const char *what);
 void fmcl_release(cl_mem *m);
@@ -73,7 +104,8 @@ fmcl_status fmcl_finish(fmcl_ctx *ctx);
  * slows down superlinearly with tens of thousands of queued commands
  * (1500 steps enqueued at once ran at 94 ms/step, 38 in bounded chunks). */
 fmcl_status fmcl_pace(fmcl_ctx *ctx);
-/* Device-side copy of n floats (enqueued, no host synchronisation). */
+/* Device-side copy of n floats (enqueued, no host synchronisation); the
+ * ranges must not overlap. */
 fmcl_status fmcl_copy(fmcl_ctx *ctx, fmcl_t dst, fmcl_t src, size_t n);
 
 /* Launch kernel id over n work-items (1D; global size rounded up to the local

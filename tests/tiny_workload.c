@@ -1,0 +1,133 @@
+/* Every kernel of the library at tiny odd shapes, through the public API, in
+ * numbered pieces: training on each path (with each built-in set, clipping,
+ * the OT coupling), on a user's array with time features and AdamW;
+ * sampling with every solver and from given points; likelihoods with the
+ * exact divergence and with Hutchinson's estimate.
+ *   tiny_workload count   prints the number of pieces
+ *   tiny_workload K       runs piece K on every device (as the device tests)
+ * tests/oclgrind.sh runs each piece in its own process under Oclgrind (where
+ * the per-op tests' shapes would take hours): Oclgrind 21.10 gives a released
+ * buffer's number to the next buffer with the old one's uninitialised-value
+ * record, so one piece per process keeps its reports true. Here each call
+ * must succeed and give finite values; the per-op tests and fmcl check
+ * compare values with references. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testlib.h"
+
+#define BATCH 7
+#define STEPS 2
+#define N 5
+#define N_TRAIN (FMCL_PATH_LINEAR_VP + 2) /* every path, then the array */
+#define N_SAMPLE (FMCL_SOLVER_DOPRI5 + 2) /* every solver, then from given x0 */
+#define N_PIECES (N_TRAIN + N_SAMPLE + 2)
+
+static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
+{
+    return tl_check(s == FMCL_OK, "%s: %s", what, fmcl_ctx_error(ctx));
+}
+
+static int all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+static void train(fmcl_ctx *ctx, int piece)
+{
+    enum { points = 11 };
+    float data[points * 3];
+    tl_fill(data, points * 3, -1.f, 1.f, 9);
+    fmcl_mlp_config mc = {.dim = 2, .width = 9, .depth = 2};
+    fmcl_train_config tc;
+    fmcl_train_config_default(&tc);
+    tc.batch = BATCH;
+    tc.steps = STEPS;
+    char what[96];
+    if (piece <= FMCL_PATH_LINEAR_VP) {
+        tc.path = piece;
+        tc.kind = piece % (FMCL_DATA_SPIRALS + 1);
+        tc.clip = piece == FMCL_PATH_OT ? 0.5f : 0.0f;
+        tc.coupling = piece == FMCL_PATH_VP ? FMCL_COUPLING_OT : FMCL_COUPLING_INDEPENDENT;
+        snprintf(what, sizeof what, "training: %s path on %s%s%s", fmcl_path_name(piece),
+                 fmcl_data_kind_name(tc.kind), tc.clip > 0 ? ", clipped" : "",
+                 tc.coupling == FMCL_COUPLING_OT ? ", OT coupling" : "");
+    } else {
+        mc = (fmcl_mlp_config){.dim = 3, .width = 5, .depth = 1, .time_freqs = 2};
+        tc.kind = FMCL_DATA_ARRAY;
+        tc.points = data;
+        tc.n_points = points;
+        tc.weight_decay = 0.01f;
+        snprintf(what, sizeof what, "training: array data, time features, AdamW");
+    }
+    fmcl_mlp *m = NULL;
+    fmcl_trainer *t = NULL;
+    float loss[STEPS];
+    if (ok(ctx, fmcl_mlp_create(ctx, &mc, 1, &m), what) &&
+        ok(ctx, fmcl_trainer_create(m, &tc, &t), what) &&
+        ok(ctx, fmcl_trainer_run(t, STEPS), what) &&
+        ok(ctx, fmcl_trainer_losses(t, 0, STEPS, loss), what))
+        tl_check(all_finite(loss, STEPS), "%s: losses not finite", what);
+    printf("  %s\n", what);
+    fmcl_trainer_free(t);
+    fmcl_mlp_free(m);
+}
+
+/* Sampling (k < N_SAMPLE) or a likelihood (Hutchinson when k is odd). */
+static void evaluate(fmcl_ctx *ctx, int k, int likelihood)
+{
+    fmcl_mlp_config mc = {.dim = 2, .width = 9, .depth = 2};
+    fmcl_mlp *m = NULL;
+    if (!ok(ctx, fmcl_mlp_create(ctx, &mc, 2, &m), "model")) return;
+    float x[2 * N], given[2 * N];
+    tl_fill(given, 2 * N, -2.f, 2.f, 4);
+    memcpy(x, given, sizeof x);
+    if (!likelihood) {
+        int solver = k <= FMCL_SOLVER_DOPRI5 ? k : FMCL_SOLVER_EULER;
+        fmcl_sample_config sc = {.solver = solver, .steps = 2, .n = N, .seed = 3,
+                                 .atol = 1e-3, .rtol = 1e-3};
+        if (k > FMCL_SOLVER_DOPRI5) sc.x0 = given;
+        if (ok(ctx, fmcl_sample(m, &sc, x, NULL, NULL), fmcl_solver_name(solver)))
+            tl_check(all_finite(x, 2 * N), "%s: samples not finite", fmcl_solver_name(solver));
+        printf("  sampling: %s%s\n", fmcl_solver_name(solver), sc.x0 ? " from given points" : "");
+    } else {
+        fmcl_nll_config nc;
+        fmcl_nll_config_default(&nc);
+        nc.solver = FMCL_SOLVER_RK4;
+        nc.steps = 2;
+        nc.hutchinson = k % 2;
+        double logp[N];
+        if (ok(ctx, fmcl_log_prob(m, &nc, x, N, logp, NULL), "log_prob"))
+            for (int i = 0; i < N; i++) tl_check(isfinite(logp[i]), "log p not finite");
+        printf("  likelihood: %s divergence\n", nc.hutchinson ? "Hutchinson's" : "exact");
+    }
+    fmcl_mlp_free(m);
+}
+
+static int run(fmcl_ctx *ctx, void *user)
+{
+    const int piece = *(const int *)user;
+    if (piece < N_TRAIN) train(ctx, piece);
+    else if (piece < N_TRAIN + N_SAMPLE) evaluate(ctx, piece - N_TRAIN, 0);
+    else evaluate(ctx, piece - N_TRAIN - N_SAMPLE, 1);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "count") == 0) {
+        printf("%d\n", N_PIECES);
+        return 0;
+    }
+    char *end = NULL;
+    long piece = argc == 2 ? strtol(argv[1], &end, 10) : -1;
+    if (argc != 2 || *end || piece < 0 || piece >= N_PIECES) {
+        fprintf(stderr, "usage: tiny_workload count | tiny_workload K (0 <= K < %d)\n", N_PIECES);
+        return 2;
+    }
+    int k = (int)piece;
+    return tl_for_each_device(run, &k);
+}
