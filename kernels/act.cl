@@ -1,3 +1,4 @@
+#pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
 /* Bias and SiLU layers, elementwise over row-major [B, N] (n = B * N items;
  * column of item i is i % N), and the bias gradient (one item per column). */
 

@@ -1,3 +1,4 @@
+#pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
 /* Built-in 2D sets and row gathering: the twins of src/data/toy2d.c, which
  * documents each formula; operations here follow it one for one. */
 

@@ -1,3 +1,4 @@
+#pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
 /* Mean squared error with its gradient, pass 1 of a reduce.cl reduction:
  * dp = 2 (p - u) / n per element, part[group] = sum of (p - u)^2 over the
  * group's slice. reduce_final(scale = 1/n) then writes the mean. */

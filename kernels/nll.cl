@@ -1,3 +1,4 @@
+#pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
 /* The likelihood's divergence helpers (src/flow/nll.c's twins). */
 
 /* z[n] = +-1 (Rademacher): element i is global element e = first + i and

@@ -1,3 +1,4 @@
+#pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
 /* Optimiser support: the squared gradient norm (pass 1 of a reduce.cl
  * reduction), fill and copy, and one Adam(W) step over the flat parameter
  * vector. */

@@ -1,3 +1,4 @@
+#pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
 /* The probability paths' training inputs and the network input at one time:
  * twins of src/flow/path.c and src/flow/schedule.c. Rows are
  * [x, time_features(t)] of width W. */

@@ -1,3 +1,4 @@
+#pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
 /* Deterministic reductions, shared by loss.cl and optim.cl. Pass 1: each of G
  * groups of FMCL_REDUCE_WG items (G fixed by n on the host, fmcl_reduce_partials)
  * accumulates a grid-stride slice in index order, then the group adds its

@@ -1,3 +1,4 @@
+#pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
 /* ODE solvers' state updates and error norms (src/flow/solver.c and dopri5.c's twins). */
 
 /* y = x + a k; y may alias x. */
