@@ -107,8 +107,7 @@ fmcl_status fmcl_cl(fmcl_ctx *ctx, cl_int rc, const char *what)
                      fmcl_cl_strerror(rc), rc, ctx->info.device_name);
 }
 
-static void add_note(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_note(fmcl_ctx *ctx, const char *fmt, ...)
+void fmcl_note(fmcl_ctx *ctx, const char *fmt, ...)
 {
     size_t used = strlen(ctx->notes);
     va_list ap;
@@ -182,7 +181,7 @@ static fmcl_status build_program(fmcl_ctx *ctx)
         ctx->program = fmcl_cache_load_program(ctx, path, key, id.options, why, sizeof why);
         if (ctx->program) {
             if (create_kernels(ctx) == FMCL_OK) {
-                add_note(ctx, "fmcl program: loaded from the binary cache (%s)\n", path);
+                fmcl_note(ctx, "fmcl program: loaded from the binary cache (%s)\n", path);
                 return FMCL_OK;
             }
             snprintf(why, sizeof why, "cached program unusable: %.200s", ctx->err);
@@ -194,12 +193,12 @@ static fmcl_status build_program(fmcl_ctx *ctx)
     if (s == FMCL_OK) s = create_kernels(ctx);
     if (s != FMCL_OK) return s;
     if (!use)
-        add_note(ctx, "fmcl program: built from source (binary cache off: %s)\n", off);
+        fmcl_note(ctx, "fmcl program: built from source (binary cache off: %s)\n", off);
     else if (fmcl_cache_store_program(ctx->program, path, key, err, sizeof err) == FMCL_OK)
-        add_note(ctx, "fmcl program: built from source (%s); cache entry written to %s\n", why,
+        fmcl_note(ctx, "fmcl program: built from source (%s); cache entry written to %s\n", why,
                  path);
     else
-        add_note(ctx, "fmcl program: built from source (%s); cache entry not written: %s\n",
+        fmcl_note(ctx, "fmcl program: built from source (%s); cache entry not written: %s\n",
                  why, err);
     return FMCL_OK;
 }

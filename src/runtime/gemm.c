@@ -36,15 +36,13 @@ static void apply_line(fmcl_ctx *ctx, const char *line, size_t len)
     if (!kernel || n == 0) return;
     CLBlastStatusCode rc = CLBlastOverrideParameters(ctx->device, kernel, CLBlastPrecisionSingle,
                                                      n, (const char **)names, values);
-    size_t used = strlen(ctx->notes);
     if (rc != CLBlastSuccess)
-        snprintf(ctx->notes + used, sizeof ctx->notes - used,
-                 "warning: tuned CLBlast parameters for %s rejected (status %d), using "
-                 "CLBlast's defaults\n",
-                 kernel, (int)rc);
+        fmcl_note(ctx,
+                  "warning: tuned CLBlast parameters for %s rejected (status %d), using "
+                  "CLBlast's defaults\n",
+                  kernel, (int)rc);
     else
-        snprintf(ctx->notes + used, sizeof ctx->notes - used,
-                 "tuned CLBlast parameters applied: %s\n", kernel);
+        fmcl_note(ctx, "tuned CLBlast parameters applied: %s\n", kernel);
 }
 
 /* data/clblast_tuned.txt: "device PLATFORM | DEVICE" lines start a section

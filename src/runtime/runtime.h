@@ -81,6 +81,8 @@ fmcl_status fmcl_fail(fmcl_ctx *ctx, fmcl_status s, const char *fmt, ...)
 /* FMCL_OK when rc == CL_SUCCESS, else an error naming what and the CL code. */
 fmcl_status fmcl_cl(fmcl_ctx *ctx, cl_int rc, const char *what);
 const char *fmcl_cl_strerror(cl_int rc);
+/* Appends a line (printf-style) to the context's notes (fmcl_ctx_notes). */
+void fmcl_note(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fmcl_log(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Enumerates devices and picks the one spec selects (fmcl_device_select). */

@@ -63,16 +63,6 @@ static size_t pow2_at_most(size_t limit)
     return p;
 }
 
-static void add_note(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_note(fmcl_ctx *ctx, const char *fmt, ...)
-{
-    size_t used = strlen(ctx->notes);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->notes + used, sizeof ctx->notes - used, fmt, ap);
-    va_end(ap);
-}
-
 fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
 {
     fmcl_sched *s = &ctx->sched;
@@ -108,9 +98,9 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
         kmin = ctx->kern_wg[k] < kmin ? ctx->kern_wg[k] : kmin;
         pm_max = pm > pm_max ? pm : pm_max;
     }
-    add_note(ctx, "launches on %s: work-groups of %zu", fmcl_impl_name(s->impl), lo);
-    if (hi != lo) add_note(ctx, "-%zu", hi);
-    add_note(ctx, " (kernel limit >= %zu, preferred multiple <= %zu), reductions of %d\n", kmin,
+    fmcl_note(ctx, "launches on %s: work-groups of %zu", fmcl_impl_name(s->impl), lo);
+    if (hi != lo) fmcl_note(ctx, "-%zu", hi);
+    fmcl_note(ctx, " (kernel limit >= %zu, preferred multiple <= %zu), reductions of %d\n", kmin,
              pm_max, FMCL_REDUCE_WG);
     return FMCL_OK;
 }
