@@ -1,16 +1,17 @@
 #!/bin/sh
 # Installs every Debian 12 package needed to build, test and run fmcl:
 # compiler and build tools, the OpenCL ICD loader and headers, CLBlast, stb,
-# and three OpenCL implementations that need no GPU, so the tests run on
-# each (docs/PORTABILITY.md): PoCL and Mesa's rusticl (llvmpipe) on the CPU,
+# zlib (gzip-compressed IDX files), Debian's Fashion-MNIST (the default real
+# image data set), and three OpenCL implementations that need no GPU, so the
+# tests run on each (docs/PORTABILITY.md): PoCL and Mesa's rusticl (llvmpipe) on the CPU,
 # and the Oclgrind simulator, which checks every kernel for memory errors,
 # data races and uninitialised values. Safe to run again: packages already
 # installed are left alone. Run as root or as a user who may use sudo.
 set -eu
 
 packages="build-essential pkg-config meson ninja-build python3 \
-ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 libclblast-dev libstb-dev \
-pocl-opencl-icd mesa-opencl-icd oclgrind clinfo"
+ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 libclblast-dev libstb-dev zlib1g-dev \
+pocl-opencl-icd mesa-opencl-icd oclgrind clinfo dataset-fashion-mnist"
 
 missing=""
 for p in $packages; do
