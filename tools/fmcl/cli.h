@@ -4,6 +4,7 @@
 #define FMCL_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
@@ -15,6 +16,11 @@ int cmd_check(int argc, char **argv);
 
 /* Prints "fmcl: error: MESSAGE" on stderr; returns CLI_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Writes s as a quoted JSON string (escaping quotes, backslashes and control
+ * characters). */
+void cli_json_string(FILE *f, const char *s);
+/* Writes v as a JSON number; null for Inf and NaN, which JSON lacks. */
+void cli_json_number(FILE *f, double v);
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 /* Creates dir and its missing parents. */

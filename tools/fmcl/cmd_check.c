@@ -3,7 +3,6 @@
  * them; a table (one line per op and shape) or JSON. Exit 0 when everything
  * is OK, 1 when anything FAILed or is NOT SUPPORTED (fmcl has no fallback
  * for any op it checks, so such a device cannot run it), 2 on usage errors. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,25 +17,6 @@ typedef struct {
     int count[3];     /* per fmcl_check_status */
 } report;
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
-/* JSON has no Inf or NaN: null stands for them. */
-static void json_number(double v)
-{
-    if (isfinite(v)) printf("%.4g", v);
-    else printf("null");
-}
-
 static void on_result(void *user, const fmcl_check_result *r)
 {
     report *rep = user;
@@ -50,17 +30,17 @@ static void on_result(void *user, const fmcl_check_result *r)
     }
     printf("%s\n      {\"op\": ", rep->first_result ? "" : ",");
     rep->first_result = 0;
-    json_string(r->op);
+    cli_json_string(stdout, r->op);
     printf(", \"shape\": ");
-    json_string(r->shape);
+    cli_json_string(stdout, r->shape);
     printf(", \"status\": ");
-    json_string(fmcl_check_status_name(r->status));
+    cli_json_string(stdout, fmcl_check_status_name(r->status));
     printf(", \"norm_err\": ");
-    json_number(r->norm_err);
+    cli_json_number(stdout, r->norm_err);
     printf(", \"max_err\": ");
-    json_number(r->max_err);
+    cli_json_number(stdout, r->max_err);
     printf(", \"reason\": ");
-    json_string(r->reason);
+    cli_json_string(stdout, r->reason);
     printf("}");
 }
 
@@ -89,9 +69,9 @@ static void check_device(const char *spec, int json, device_summary *d)
     }
     if (json) {
         printf("    {\"device\": ");
-        json_string(d->spec);
+        cli_json_string(stdout, d->spec);
         printf(", \"name\": ");
-        json_string(d->name);
+        cli_json_string(stdout, d->name);
         printf(", \"results\": [");
     } else if (st == FMCL_OK) {
         printf("fmcl check: %s (%s)\n  %-24s %-34s %-14s %9s %9s\n", d->name, d->spec, "op",
@@ -110,7 +90,7 @@ static void check_device(const char *spec, int json, device_summary *d)
                "\"error\": ",
                rep.first_result ? "" : "\n    ", d->count[FMCL_CHECK_OK],
                d->count[FMCL_CHECK_FAIL], d->count[FMCL_CHECK_NOT_SUPPORTED], d->secs);
-        if (d->error[0]) json_string(d->error);
+        if (d->error[0]) cli_json_string(stdout, d->error);
         else printf("null");
         printf("}");
     } else if (!d->error[0]) {

@@ -8,21 +8,6 @@
 #include "cli.h"
 #include "fmcl.h"
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void print_json(const fmcl_device_info *d, int count, int def)
 {
     printf("[");
@@ -31,22 +16,22 @@ static void print_json(const fmcl_device_info *d, int count, int def)
                i ? "," : "", d[i].platform_index, d[i].device_index, d[i].platform_index,
                d[i].device_index);
         printf(", \"platform\": ");
-        json_string(d[i].platform_name);
+        cli_json_string(stdout, d[i].platform_name);
         printf(", \"vendor\": ");
-        json_string(d[i].platform_vendor);
+        cli_json_string(stdout, d[i].platform_vendor);
         printf(", \"device\": ");
-        json_string(d[i].device_name);
+        cli_json_string(stdout, d[i].device_name);
         printf(", \"type\": ");
-        json_string(d[i].type);
+        cli_json_string(stdout, d[i].type);
         printf(", \"compute_units\": %u, \"global_mem\": %" PRIu64 ", \"max_alloc\": %" PRIu64
                ", \"max_work_group\": %zu",
                d[i].compute_units, d[i].global_mem, d[i].max_alloc, d[i].max_work_group);
         printf(", \"device_version\": ");
-        json_string(d[i].device_version);
+        cli_json_string(stdout, d[i].device_version);
         printf(", \"driver_version\": ");
-        json_string(d[i].driver_version);
+        cli_json_string(stdout, d[i].driver_version);
         printf(", \"opencl_c_version\": ");
-        json_string(d[i].opencl_c_version);
+        cli_json_string(stdout, d[i].opencl_c_version);
         printf(", \"fp16\": %s, \"fp64\": %s, \"default\": %s}", d[i].fp16 ? "true" : "false",
                d[i].fp64 ? "true" : "false", i == def ? "true" : "false");
     }
