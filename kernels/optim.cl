@@ -39,16 +39,18 @@ __kernel void copy(__global float *y, uint y_off, __global const float *x, uint 
 /* As torch.optim.Adam / AdamW: decay = 1 - lr wd (1 for Adam), step_size =
  * lr / (1 - b1^t), bc2_sqrt = sqrt(1 - b2^t), both from the host in double.
  * clip > 0 scales the gradient by min(1, clip / (sqrt(normsq[0]) + 1e-6)) as
- * clip_grad_norm_ does, without writing g back. */
-__kernel void adam_step(__global float *p, uint p_off, __global const float *g, uint g_off,
+ * clip_grad_norm_ does, without writing the scaled g back; zero_grad clears g
+ * once read, so the next backward accumulates from zero without a fill. */
+__kernel void adam_step(__global float *p, uint p_off, __global float *g, uint g_off,
                         __global float *m, uint m_off, __global float *v, uint v_off,
                         __global const float *normsq, uint normsq_off, float beta1, float beta2,
                         float eps, float clip, float decay, float step_size, float bc2_sqrt,
-                        int n)
+                        int zero_grad, int n)
 {
     const size_t i = get_global_id(0);
     if (i >= (size_t)n) return;
     float gi = g[g_off + i];
+    if (zero_grad) g[g_off + i] = 0.0f;
     if (clip > 0.0f) gi *= fmin(1.0f, clip / (sqrt(normsq[normsq_off]) + 1e-6f));
     const float mi = beta1 * m[m_off + i] + (1.0f - beta1) * gi;
     const float vi = beta2 * v[v_off + i] + (1.0f - beta2) * gi * gi;

@@ -128,6 +128,8 @@ static int run(fmcl_ctx *ctx, void *user)
     check_config(ctx, (fmcl_mlp_config){.dim = 2, .width = 7, .depth = 3}, 5, 1);
     check_config(ctx, (fmcl_mlp_config){.dim = 3, .width = 33, .depth = 1, .time_freqs = 3}, 9, 1);
     check_config(ctx, (fmcl_mlp_config){.dim = 2, .width = 65, .depth = 2}, 130, 0);
+    /* Wide first and last layers: GEMMs there too, not linear.cl's kernels. */
+    check_config(ctx, (fmcl_mlp_config){.dim = 35, .width = 40, .depth = 2}, 67, 0);
     return 0;
 }
 

@@ -134,35 +134,43 @@ static void test_layers(fmcl_ctx *ctx, int B, int N)
     tl_buf_free(&tdz);
 
     /* bias_backward accumulates into db. Against the double reference within
-     * the sequential-sum bound, and bitwise against the rows added in index
-     * order in float, the order the header promises on every device. */
+     * the sequential-sum bound, and bitwise against the order the header
+     * promises on every device, replayed in float: rows in index order within
+     * chunks of FMCL_COLSUM_ROWS, then the chunks in order. */
     float *dbr = fdup(db0, N), *dbf = malloc(N * sizeof *dbf), *dbg = malloc(N * sizeof *dbg);
     fmcl_bias_backward_ref(dbr, dh, B, N);
     double bound = 0;
     for (int j = 0; j < N; j++) {
-        float acc = 0.f;
+        float total = 0.f;
         double mag = fabs(db0[j]);
-        for (int r = 0; r < B; r++) {
-            acc += dh[(size_t)r * N + j];
-            mag += fabs(dh[(size_t)r * N + j]);
+        for (int r0 = 0; r0 < B; r0 += FMCL_COLSUM_ROWS) {
+            float acc = 0.f;
+            for (int r = r0; r < B && r < r0 + FMCL_COLSUM_ROWS; r++) {
+                acc += dh[(size_t)r * N + j];
+                mag += fabs(dh[(size_t)r * N + j]);
+            }
+            total += acc;
         }
-        dbf[j] = db0[j] + acc;
+        dbf[j] = db0[j] + total;
         if (mag > bound) bound = mag;
     }
     bound *= (B + 1) * (double)FLT_EPSILON;
-    tl_buf tdb = {0};
+    tl_buf tdb = {0}, tpart = {0};
     if (tl_buf_new(ctx, &tdh, n, dh) && tl_buf_new(ctx, &tdb, N, db0) &&
-        ok(ctx, fmcl_bias_backward(ctx, tdb.t, tdh.t, B, N), "bias_backward")) {
+        tl_buf_new(ctx, &tpart, fmcl_linear_small_wgrad_scratch(B, N, 0), NULL) &&
+        ok(ctx, fmcl_bias_backward(ctx, tdb.t, tdh.t, tpart.t, B, N), "bias_backward")) {
         double *wd = widen(dbr, N);
         tl_buf_read(ctx, &tdb, dbg);
         snprintf(what, sizeof what, "bias_backward (atol = %d eps sum|.|)", B + 1);
         tl_close(what, dbg, wd, N, bound, 0);
-        tl_close_f("bias_backward vs index-order float sum", dbg, dbf, N, 0, 0);
+        tl_close_f("bias_backward vs chunked float sum", dbg, dbf, N, 0, 0);
         tl_guard_ok(ctx, &tdb, "bias_backward");
+        tl_guard_ok(ctx, &tpart, "bias_backward partial sums");
         free(wd);
     }
     tl_buf_free(&tdh);
     tl_buf_free(&tdb);
+    tl_buf_free(&tpart);
 
     free(z0), free(dh), free(b), free(got), free(db0), free(zr), free(hr), free(zf);
     free(dzr), free(w), free(dbr), free(dbf), free(dbg);
@@ -377,7 +385,7 @@ static void test_bad_args(fmcl_ctx *ctx)
 static int run(fmcl_ctx *ctx, void *user)
 {
     (void)user;
-    static const int shapes[][2] = {{37, 129}, {1, 1}, {3, 1031}};
+    static const int shapes[][2] = {{37, 129}, {1, 1}, {3, 1031}, {150, 67}};
     static const int sizes[] = {1, 63, 4099, 64 * 64 * 3 + 5, 200003};
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
         test_layers(ctx, shapes[k][0], shapes[k][1]);

@@ -115,7 +115,7 @@ static int ref_open(ref_t *r)
     if (!tl_check(B >= 1 && B <= 4096 && D >= 1 && D <= 64 && steps >= 1 && steps <= 100,
                   "%s: batch %g, dim %g or steps %g out of range", REF_PATH, B, D, steps))
         return 0;
-    r->adam = (fmcl_adam_params){(float)lr, (float)b1, (float)b2, (float)eps, 0, 0};
+    r->adam = (fmcl_adam_params){(float)lr, (float)b1, (float)b2, (float)eps, 0, 0, 0};
     r->adamw = r->adam;
     r->adamw.weight_decay = (float)wd;
     r->adamw.clip = (float)clip;

@@ -20,7 +20,7 @@
 #define BATCH 7
 #define STEPS 2
 #define N 5
-#define N_TRAIN (FMCL_PATH_LINEAR_VP + 2) /* every path, then the array */
+#define N_TRAIN (FMCL_PATH_LINEAR_VP + 3) /* every path, then the array twice */
 #define N_SAMPLE (FMCL_SOLVER_DOPRI5 + 2) /* every solver, then from given x0 */
 #define N_PIECES (N_TRAIN + N_SAMPLE + 2)
 
@@ -38,9 +38,9 @@ static int all_finite(const float *x, size_t n)
 
 static void train(fmcl_ctx *ctx, int piece)
 {
-    enum { points = 11 };
-    float data[points * 3];
-    tl_fill(data, points * 3, -1.f, 1.f, 9);
+    enum { points = 11, wide = 33 };
+    float data[points * wide];
+    tl_fill(data, points * wide, -1.f, 1.f, 9);
     fmcl_mlp_config mc = {.dim = 2, .width = 9, .depth = 2};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
@@ -56,12 +56,19 @@ static void train(fmcl_ctx *ctx, int piece)
                  fmcl_data_kind_name(tc.kind), tc.clip > 0 ? ", clipped" : "",
                  tc.coupling == FMCL_COUPLING_OT ? ", OT coupling" : "");
     } else {
-        mc = (fmcl_mlp_config){.dim = 3, .width = 5, .depth = 1, .time_freqs = 2};
+        /* The first: 3 dimensions (every layer narrow: linear.cl's kernels),
+         * drawn inside the path kernel. The second: 33 dimensions and width
+         * (every layer a GEMM with the bias kernels), the OT coupling. */
+        int second = piece > FMCL_PATH_LINEAR_VP + 1;
+        mc = (fmcl_mlp_config){.dim = second ? wide : 3, .width = second ? wide : 5, .depth = 1,
+                               .time_freqs = 2};
+        tc.coupling = second ? FMCL_COUPLING_OT : FMCL_COUPLING_INDEPENDENT;
         tc.kind = FMCL_DATA_ARRAY;
         tc.points = data;
         tc.n_points = points;
         tc.weight_decay = 0.01f;
-        snprintf(what, sizeof what, "training: array data, time features, AdamW");
+        snprintf(what, sizeof what, "training: array data of %d dimensions, time features, "
+                 "AdamW%s", mc.dim, second ? ", OT coupling" : "");
     }
     fmcl_mlp *m = NULL;
     fmcl_trainer *t = NULL;

@@ -106,6 +106,46 @@ static void path_interp(chk_suite *s, int kind, int B, int D, int F)
     chk_end(&c);
 }
 
+/* Data drawn inside the path kernel (a built-in set, or rows of an array):
+ * against the double reference, and bit for bit against the two launches it
+ * replaces (fmcl_toy_sample or fmcl_gather_rows, then fmcl_path_interp). */
+static void path_sample(chk_suite *s, int kind, int B, int D, int F)
+{
+    enum { rows = 37 };
+    chk_case c;
+    const size_t W = (size_t)fmcl_input_width(D, F), bd = (size_t)B * D;
+    fmcl_path p = {FMCL_PATH_OT, 0.f, 0.f, 1.f};
+    chk_begin(&c, s, "path_sample", "%s B=%d D=%d F=%d", fmcl_data_kind_name(kind), B, D, F);
+    float *data = chk_host(&c, (size_t)rows * D), *x1 = chk_host(&c, bd);
+    float *X = chk_host(&c, B * W), *U = chk_host(&c, bd);
+    float *X2 = chk_host(&c, B * W), *U2 = chk_host(&c, bd);
+    if (chk_ok(&c)) chk_fill(data, (size_t)rows * D, -2.f, 2.f, 31);
+    fmcl_t td = chk_buf(&c, data, (size_t)rows * D), tx1 = chk_buf(&c, NULL, bd);
+    fmcl_t tX = chk_buf(&c, NULL, B * W), tU = chk_buf(&c, NULL, bd);
+    fmcl_t tX2 = chk_buf(&c, NULL, B * W), tU2 = chk_buf(&c, NULL, bd);
+    fmcl_ctx *ctx = s->ctx;
+    double xmax = 1, umax = 1;
+    if (chk_ok(&c)) {
+        fmcl_t src = kind == FMCL_DATA_ARRAY ? td : (fmcl_t){0};
+        chk_status(&c, fmcl_path_sample(ctx, tX, tU, kind, src, rows, &p, 99, 4, B, D, F));
+        if (kind == FMCL_DATA_ARRAY)
+            chk_status(&c, fmcl_gather_rows(ctx, tx1, td, 99, 4, rows, D, B));
+        else
+            chk_status(&c, fmcl_toy_sample(ctx, tx1, kind, 99, 4, B));
+        chk_status(&c, fmcl_path_interp(ctx, tX2, tU2, tx1, &p, 99, 4, B, D, F));
+        chk_status(&c, fmcl_read(ctx, tX2, X2, B * W * sizeof *X2));
+        chk_status(&c, fmcl_read(ctx, tU2, U2, bd * sizeof *U2));
+        fmcl_path_sample_ref(X, U, x1, kind, data, rows, &p, 99, 4, B, D, F);
+        for (size_t i = 0; i < B * W; i++) xmax = fmax(xmax, fabs(X[i]));
+        for (size_t i = 0; i < bd; i++) umax = fmax(umax, fabs(U[i]));
+    }
+    chk_expect_f(&c, "X", tX, B * W, X, chk_elem(1e-5 * xmax));
+    chk_expect_f(&c, "U", tU, bd, U, chk_elem(1e-5 * umax));
+    chk_expect_f(&c, "X (vs two launches)", tX, B * W, X2, (chk_tol){0, 0});
+    chk_expect_f(&c, "U (vs two launches)", tU, bd, U2, (chk_tol){0, 0});
+    chk_end(&c);
+}
+
 static void time_input(chk_suite *s, int B, int D, int F)
 {
     chk_case c;
@@ -133,6 +173,9 @@ void chk_flow_ops(chk_suite *s)
     ot_interp(s, 333, 5, 3);
     for (int kind = FMCL_PATH_OT; kind <= FMCL_PATH_LINEAR_VP; kind++)
         path_interp(s, kind, 1001, 3, kind == FMCL_PATH_COSINE ? 2 : 0);
+    for (int kind = FMCL_DATA_CHECKERBOARD; kind <= FMCL_DATA_SPIRALS; kind++)
+        path_sample(s, kind, 257, 2, kind == FMCL_DATA_MOONS ? 3 : 0);
+    path_sample(s, FMCL_DATA_ARRAY, 259, 5, 0);
     time_input(s, 333, 7, 0);
     time_input(s, 333, 7, 4);
 }

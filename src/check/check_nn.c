@@ -64,6 +64,77 @@ static void silu_backward(chk_suite *s, int B, int N, int in_place)
     chk_end(&c);
 }
 
+static void silu_forward(chk_suite *s, int B, int N)
+{
+    chk_case c;
+    size_t n = (size_t)B * N;
+    chk_begin(&c, s, "silu_forward", "B=%d N=%d", B, N);
+    float *z = chk_host(&c, n), *h = chk_host(&c, n);
+    if (chk_ok(&c)) fill_preact(z, n, 26);
+    fmcl_t tz = chk_buf(&c, z, n), th = chk_buf(&c, NULL, n);
+    if (chk_ok(&c)) {
+        chk_status(&c, fmcl_silu_forward(s->ctx, th, tz, B, N));
+        fmcl_silu_forward_ref(h, z, B, N);
+    }
+    chk_expect_f(&c, "h", th, n, h, chk_elem(1e-6));
+    chk_end(&c);
+}
+
+/* The narrow-side linear layer: forward, parameter gradients (accumulating)
+ * and input gradient. */
+static void linear_small(chk_suite *s, int B, int N, int K)
+{
+    chk_case c;
+    size_t nz = (size_t)B * N, nx = (size_t)B * K, nw = (size_t)N * K;
+    chk_begin(&c, s, "linear_small_forward", "B=%d N=%d K=%d", B, N, K);
+    float *x = chk_host(&c, nx), *W = chk_host(&c, nw), *b = chk_host(&c, N);
+    float *z = chk_host(&c, nz);
+    if (chk_ok(&c)) {
+        chk_fill(x, nx, -2.f, 2.f, 17), chk_fill(W, nw, -1.f, 1.f, 18);
+        chk_fill(b, N, -1.f, 1.f, 19);
+    }
+    fmcl_t tx = chk_buf(&c, x, nx), tW = chk_buf(&c, W, nw), tb = chk_buf(&c, b, N);
+    fmcl_t tz = chk_buf(&c, NULL, nz);
+    if (chk_ok(&c)) {
+        chk_status(&c, fmcl_linear_small_forward(s->ctx, tz, tx, tW, tb, B, N, K));
+        fmcl_linear_small_forward_ref(z, x, W, b, B, N, K);
+    }
+    chk_expect_f(&c, "z", tz, nz, z, chk_gemm_tol(K + 1));
+    chk_end(&c);
+
+    chk_begin(&c, s, "linear_small_wgrad", "B=%d N=%d K=%d", B, N, K);
+    float *dz = chk_host(&c, nz), *dW = chk_host(&c, nw), *db = chk_host(&c, N);
+    x = chk_host(&c, nx);
+    if (chk_ok(&c)) {
+        chk_fill(dz, nz, -1.f, 1.f, 20), chk_fill(x, nx, -2.f, 2.f, 21);
+        chk_fill(dW, nw, -1.f, 1.f, 22), chk_fill(db, N, -1.f, 1.f, 23);
+    }
+    fmcl_t tdz = chk_buf(&c, dz, nz), tx2 = chk_buf(&c, x, nx);
+    fmcl_t tdW = chk_buf(&c, dW, nw), tdb = chk_buf(&c, db, N); /* both accumulate */
+    size_t np = fmcl_linear_small_wgrad_scratch(B, N, K);
+    fmcl_t tpart = chk_buf(&c, NULL, np);
+    if (chk_ok(&c)) {
+        chk_status(&c, fmcl_linear_small_wgrad(s->ctx, tdW, tdb, tdz, tx2, tpart, B, N, K));
+        fmcl_linear_small_wgrad_ref(dW, db, dz, x, B, N, K);
+    }
+    chk_expect_f(&c, "dW", tdW, nw, dW, chk_gemm_tol(B + 1));
+    chk_expect_f(&c, "db", tdb, N, db, chk_gemm_tol(B + 1));
+    chk_guards(&c, "partial sums", tpart, np);
+    chk_end(&c);
+
+    chk_begin(&c, s, "linear_small_dx", "B=%d N=%d K=%d", B, N, K);
+    float *dx = chk_host(&c, nx);
+    dz = chk_host(&c, nz), W = chk_host(&c, nw);
+    if (chk_ok(&c)) chk_fill(dz, nz, -1.f, 1.f, 24), chk_fill(W, nw, -1.f, 1.f, 25);
+    fmcl_t tdz2 = chk_buf(&c, dz, nz), tW2 = chk_buf(&c, W, nw), tdx = chk_buf(&c, NULL, nx);
+    if (chk_ok(&c)) {
+        chk_status(&c, fmcl_linear_small_dx(s->ctx, tdx, tdz2, tW2, B, N, K));
+        fmcl_linear_small_dx_ref(dx, dz, W, B, N, K);
+    }
+    chk_expect_f(&c, "dx", tdx, nx, dx, chk_gemm_tol(N));
+    chk_end(&c);
+}
+
 static void bias_backward(chk_suite *s, int B, int N)
 {
     chk_case c;
@@ -72,11 +143,14 @@ static void bias_backward(chk_suite *s, int B, int N)
     float *dz = chk_host(&c, n), *db = chk_host(&c, N);
     if (chk_ok(&c)) chk_fill(dz, n, -1.f, 1.f, 7), chk_fill(db, N, -1.f, 1.f, 8);
     fmcl_t tdz = chk_buf(&c, dz, n), tdb = chk_buf(&c, db, N); /* db accumulates */
+    size_t np = fmcl_linear_small_wgrad_scratch(B, N, 0);
+    fmcl_t tpart = chk_buf(&c, NULL, np);
     if (chk_ok(&c)) {
-        chk_status(&c, fmcl_bias_backward(s->ctx, tdb, tdz, B, N));
+        chk_status(&c, fmcl_bias_backward(s->ctx, tdb, tdz, tpart, B, N));
         fmcl_bias_backward_ref(db, dz, B, N);
     }
     chk_expect_f(&c, "db", tdb, N, db, chk_gemm_tol(B + 1));
+    chk_guards(&c, "partial sums", tpart, np);
     chk_end(&c);
 }
 
@@ -135,13 +209,14 @@ static void fill(chk_suite *s, int n)
 }
 
 /* Several Adam(W) steps with fresh gradients; with clipping the device reads
- * ||g||^2 from fmcl_sumsq, as training does. */
-static void adam(chk_suite *s, const char *name, float weight_decay, float clip_frac)
+ * ||g||^2 from fmcl_sumsq, as training does; zero_grad clears each g read. */
+static void adam(chk_suite *s, const char *name, float weight_decay, float clip_frac,
+                 int zero_grad)
 {
     enum { n = 4099, steps = 5 };
     chk_case c;
     fmcl_adam_params ap = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                           .weight_decay = weight_decay};
+                           .weight_decay = weight_decay, .zero_grad = zero_grad};
     chk_begin(&c, s, name, "n=%d steps=%d", n, steps);
     float *p = chk_host(&c, n), *m = chk_host(&c, n), *v = chk_host(&c, n);
     float *g = chk_host(&c, (size_t)steps * n);
@@ -155,7 +230,7 @@ static void adam(chk_suite *s, const char *name, float weight_decay, float clip_
     fmcl_t tg = chk_buf(&c, g, (size_t)steps * n), tn = chk_buf(&c, NULL, 1);
     fmcl_t tpart = chk_buf(&c, NULL, fmcl_reduce_partials(n));
     for (int k = 0; k < steps && chk_ok(&c); k++) {
-        const float *gk = g + (size_t)k * n;
+        float *gk = g + (size_t)k * n;
         fmcl_t tgk = fmcl_at(tg, (size_t)k * n);
         double normsq = fmcl_sumsq_ref(gk, n);
         ap.clip = clip_frac * (float)sqrt(normsq);
@@ -166,7 +241,8 @@ static void adam(chk_suite *s, const char *name, float weight_decay, float clip_
     chk_expect_f(&c, "p", tp, n, p, chk_elem(1e-6));
     chk_expect_f(&c, "m", tm, n, m, chk_elem(1e-7));
     chk_expect_f(&c, "v", tv, n, v, chk_elem(1e-12));
-    chk_expect_f(&c, "g (unchanged)", tg, (size_t)steps * n, g, (chk_tol){0, 0});
+    chk_expect_f(&c, zero_grad ? "g (zeroed)" : "g (unchanged)", tg, (size_t)steps * n, g,
+                 (chk_tol){0, 0});
     chk_end(&c);
 }
 
@@ -178,9 +254,14 @@ void chk_nn_ops(chk_suite *s)
     for (int k = 0; k < 2; k++) bias_forward(s, shapes[k][0], shapes[k][1]);
     for (int k = 0; k < 2; k++) silu_backward(s, shapes[k][0], shapes[k][1], k);
     for (int k = 0; k < 2; k++) bias_backward(s, shapes[k][0], shapes[k][1]);
+    bias_backward(s, 200, 67); /* 4 chunks of rows, the last one short */
+    for (int k = 0; k < 2; k++) silu_forward(s, shapes[k][0], shapes[k][1]);
+    linear_small(s, 37, 129, 3); /* the first layer's shape: wide N */
+    linear_small(s, 131, 2, 67); /* the last layer's: wide K, 3 chunks of rows */
     for (int k = 0; k < 3; k++) mse(s, sizes[k]);
     for (int k = 0; k < 3; k++) sumsq(s, sizes[k]);
     fill(s, 1031);
-    adam(s, "adam_step", 0.f, 0.f);
-    adam(s, "adam_step AdamW clipped", 0.1f, 0.25f);
+    adam(s, "adam_step", 0.f, 0.f, 0);
+    adam(s, "adam_step AdamW clipped", 0.1f, 0.25f, 0);
+    adam(s, "adam_step zero_grad", 0.f, 0.f, 1);
 }

@@ -69,7 +69,7 @@ static void ref_train(chk_case *c, const fmcl_mlp *m, const float *P0,
     r.g_d = chk_host_d(c, np);
     *P_out = r.P;
     if (!chk_ok(c) || !chk_status(c, fmcl_path_from_config(c->s->ctx, tc, &r.path))) return;
-    fmcl_adam_params ap = {tc->lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay, tc->clip};
+    fmcl_adam_params ap = {tc->lr, tc->beta1, tc->beta2, tc->eps, tc->weight_decay, tc->clip, 0};
     memset(r.m1, 0, (size_t)np * sizeof *r.m1);
     memset(r.m2, 0, (size_t)np * sizeof *r.m2);
     for (int k = 0; k < STEPS; k++) losses[k] = ref_step(&r, tc, &ap, k);

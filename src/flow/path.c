@@ -82,9 +82,41 @@ fmcl_status fmcl_path_interp(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, fmcl_t x1, const
     if (!(p->t_max > 0.0f && p->t_max <= 1.0f))
         return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_path_interp: t_max %g is outside (0, 1]",
                          (double)p->t_max);
-    return fmcl_run1(ctx, FMCL_K_path_interp, (size_t)B, "tttluifffiii", X, U, x1, seed,
-                     (unsigned)step, p->kind, (double)p->p0, (double)p->p1, (double)p->t_max, B,
-                     D, time_freqs);
+    return fmcl_run1(ctx, FMCL_K_path_interp, (size_t)B, "ttttiiluifffiii", X, U, x1, x1, -1, 0,
+                     seed, (unsigned)step, p->kind, (double)p->p0, (double)p->p1,
+                     (double)p->t_max, B, D, time_freqs);
+}
+
+void fmcl_path_sample_ref(float *X, float *U, float *x1, int kind, const float *data, int n_data,
+                          const fmcl_path *p, uint64_t seed, uint32_t step, int B, int D,
+                          int time_freqs)
+{
+    if (kind == FMCL_DATA_ARRAY)
+        fmcl_gather_rows_ref(x1, data, seed, step, n_data, D, B);
+    else
+        fmcl_toy_sample_ref(x1, kind, seed, step, B);
+    fmcl_path_interp_ref(X, U, x1, p, seed, step, B, D, time_freqs);
+}
+
+fmcl_status fmcl_path_sample(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmcl_t data,
+                             int n_data, const fmcl_path *p, uint64_t seed, uint32_t step, int B,
+                             int D, int time_freqs)
+{
+    fmcl_status s = check_shape(ctx, "fmcl_path_sample", B, D, time_freqs);
+    if (s != FMCL_OK) return s;
+    int toy = kind >= FMCL_DATA_CHECKERBOARD && kind <= FMCL_DATA_SPIRALS;
+    if (!(toy && D == 2) && !(kind == FMCL_DATA_ARRAY && n_data >= 1 && data.mem))
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "fmcl_path_sample: data kind %d with dim %d and %d rows: expected a "
+                         "built-in 2D set (dim 2) or an array of at least one row",
+                         kind, D, n_data);
+    if (!(p->t_max > 0.0f && p->t_max <= 1.0f))
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_path_sample: t_max %g is outside (0, 1]",
+                         (double)p->t_max);
+    if (!data.mem) data = X; /* not read */
+    return fmcl_run1(ctx, FMCL_K_path_interp, (size_t)B, "ttttiiluifffiii", X, U, X, data, kind,
+                     n_data, seed, (unsigned)step, p->kind, (double)p->p0, (double)p->p1,
+                     (double)p->t_max, B, D, time_freqs);
 }
 
 void fmcl_ot_interp_ref(float *X, float *U, const float *x1, uint64_t seed, uint32_t step,

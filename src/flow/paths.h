@@ -47,4 +47,16 @@ fmcl_status fmcl_path_interp(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, fmcl_t x1, const
 void fmcl_path_interp_ref(float *X, float *U, const float *x1, const fmcl_path *p, uint64_t seed,
                           uint32_t step, int B, int D, int time_freqs);
 
+/* The same with the step's data drawn in the same kernel, bit for bit as
+ * fmcl_toy_sample (kind a built-in 2D set, D = 2) or fmcl_gather_rows (kind
+ * FMCL_DATA_ARRAY, data: [n_data, D]) followed by fmcl_path_interp: one
+ * launch for data, noise, t and the interpolant. The reference also returns
+ * the data points drawn in x1: [B, D]. */
+fmcl_status fmcl_path_sample(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmcl_t data,
+                             int n_data, const fmcl_path *p, uint64_t seed, uint32_t step, int B,
+                             int D, int time_freqs);
+void fmcl_path_sample_ref(float *X, float *U, float *x1, int kind, const float *data, int n_data,
+                          const fmcl_path *p, uint64_t seed, uint32_t step, int B, int D,
+                          int time_freqs);
+
 #endif

@@ -1,9 +1,11 @@
 /* Conditional flow matching training on the device. One step:
  *   x1 <- data (built-in set drawn from Philox, or rows of the user's array)
  *   [minibatch OT coupling: x1's rows reordered to pair with the noise]
- *   X = [x_t, t], U = u_t       (the chosen path, one kernel)
+ *   X = [x_t, t], U = u_t       (the chosen path, one kernel; built-in sets
+ *                                and arrays are drawn inside it when uncoupled)
  *   pred = v(X); loss, dpred    (MSE, deterministic reduction)
- *   grads = 0; backward; (||g||^2 when clipping); Adam(W)
+ *   backward into zeroed grads; (||g||^2 when clipping); Adam(W), which
+ *   also zeroes grads for the next step
  * Everything is enqueued on the one in-order queue: no allocation and no host
  * synchronisation inside a step, except with the OT coupling, whose exact
  * assignment runs on the host (x1 is read back, reordered and written).
@@ -168,7 +170,7 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
     t->cfg.points = NULL; /* copied to the device below; the caller's array is not kept */
     t->path = path;
     t->adam = (fmcl_adam_params){cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay,
-                                 cfg->clip};
+                                 cfg->clip, 1};
     int B = cfg->batch, D = m->cfg.dim, W = m->in[0];
     size_t n = m->n_params, bd = (size_t)B * D;
     size_t parts = fmcl_reduce_partials(bd > n ? bd : n);
@@ -239,19 +241,25 @@ static fmcl_status one_step(fmcl_trainer *t)
     int B = c->batch, D = m->cfg.dim, n = (int)m->n_params;
     uint32_t k = (uint32_t)t->step;
     fmcl_status s;
-    if (c->kind == FMCL_DATA_ARRAY)
+    /* Without a coupling, built-in sets and arrays are drawn inside the path
+     * kernel (fmcl_path_sample), the same values in one launch fewer. */
+    int fused = c->coupling == FMCL_COUPLING_INDEPENDENT;
+    if (fused)
+        s = fmcl_path_sample(ctx, t->X, t->U, c->kind, (fmcl_t){t->data, 0}, c->n_points,
+                             &t->path, c->seed, k, B, D, m->cfg.time_freqs);
+    else if (c->kind == FMCL_DATA_ARRAY)
         s = fmcl_gather_rows(ctx, t->x1, (fmcl_t){t->data, 0}, c->seed, k, c->n_points, D, B);
     else
         s = fmcl_toy_sample(ctx, t->x1, c->kind, c->seed, k, B);
-    if (s == FMCL_OK && c->coupling == FMCL_COUPLING_OT) s = couple(t, k);
-    if (s == FMCL_OK)
+    if (s == FMCL_OK && !fused && c->coupling == FMCL_COUPLING_OT) s = couple(t, k);
+    if (s == FMCL_OK && !fused)
         s = fmcl_path_interp(ctx, t->X, t->U, t->x1, &t->path, c->seed, k, B, D,
                              m->cfg.time_freqs);
     if (s == FMCL_OK) s = fmcl_mlp_forward(m, &t->acts, t->pred, t->X, B);
     if (s == FMCL_OK)
         s = fmcl_mse_forward_backward(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U,
                                       t->partials, B * D);
-    if (s == FMCL_OK) s = fmcl_fill(ctx, t->grads, 0.0f, n);
+    /* grads are zero here: cleared at creation, then by each Adam step. */
     if (s == FMCL_OK) s = fmcl_mlp_backward(m, &t->acts, t->grads, t->dpred, t->X, (fmcl_t){0}, B);
     if (s == FMCL_OK && c->clip > 0) s = fmcl_sumsq(ctx, t->normsq, t->grads, t->partials, n);
     if (s == FMCL_OK)

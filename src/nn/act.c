@@ -28,7 +28,7 @@ fmcl_status fmcl_bias_silu_forward(fmcl_ctx *ctx, fmcl_t z, fmcl_t h, fmcl_t b, 
 {
     fmcl_status s = check_shape(ctx, "bias_silu_forward", B, N);
     if (s != FMCL_OK) return s;
-    return fmcl_run1(ctx, FMCL_K_bias_silu_forward, (size_t)B * N, "tttii", z, h, b, B * N, N);
+    return fmcl_run2(ctx, FMCL_K_bias_silu_forward, (size_t)N, (size_t)B, "tttii", z, h, b, B, N);
 }
 
 void fmcl_bias_silu_forward_ref(float *z, float *h, const float *b, int B, int N)
@@ -43,11 +43,27 @@ void fmcl_bias_silu_forward_ref(float *z, float *h, const float *b, int B, int N
         }
 }
 
+fmcl_status fmcl_silu_forward(fmcl_ctx *ctx, fmcl_t h, fmcl_t z, int B, int N)
+{
+    fmcl_status s = check_shape(ctx, "silu_forward", B, N);
+    if (s != FMCL_OK) return s;
+    return fmcl_run1(ctx, FMCL_K_silu_forward, (size_t)B * N, "tti", h, z, B * N);
+}
+
+void fmcl_silu_forward_ref(float *h, const float *z, int B, int N)
+{
+    size_t n = (size_t)B * N;
+    for (size_t i = 0; i < n; i++) {
+        double c, s = sigmoid_pair(z[i], &c);
+        h[i] = (float)(z[i] * s);
+    }
+}
+
 fmcl_status fmcl_bias_forward(fmcl_ctx *ctx, fmcl_t z, fmcl_t b, int B, int N)
 {
     fmcl_status s = check_shape(ctx, "bias_forward", B, N);
     if (s != FMCL_OK) return s;
-    return fmcl_run1(ctx, FMCL_K_bias_forward, (size_t)B * N, "ttii", z, b, B * N, N);
+    return fmcl_run2(ctx, FMCL_K_bias_forward, (size_t)N, (size_t)B, "ttii", z, b, B, N);
 }
 
 void fmcl_bias_forward_ref(float *z, const float *b, int B, int N)
@@ -69,21 +85,5 @@ void fmcl_silu_backward_ref(float *dz, const float *dh, const float *z, int B, i
     for (size_t i = 0; i < n; i++) {
         double c, s = sigmoid_pair(z[i], &c);
         dz[i] = (float)(dh[i] * (s * (1.0 + z[i] * c)));
-    }
-}
-
-fmcl_status fmcl_bias_backward(fmcl_ctx *ctx, fmcl_t db, fmcl_t dz, int B, int N)
-{
-    fmcl_status s = check_shape(ctx, "bias_backward", B, N);
-    if (s != FMCL_OK) return s;
-    return fmcl_run1(ctx, FMCL_K_bias_backward, (size_t)N, "ttii", db, dz, B, N);
-}
-
-void fmcl_bias_backward_ref(float *db, const float *dz, int B, int N)
-{
-    for (int j = 0; j < N; j++) {
-        double acc = 0;
-        for (int r = 0; r < B; r++) acc += dz[(size_t)r * N + j];
-        db[j] = (float)(db[j] + acc);
     }
 }

@@ -1,5 +1,8 @@
-/* MLP forward/backward on the device: GEMMs through CLBlast, bias and SiLU
- * fused in one pass, backward accumulating into the flat gradient buffer. */
+/* MLP forward/backward on the device, backward accumulating into the flat
+ * gradient buffer. Layers with a narrow side (the first layer's few inputs,
+ * the last layer's few outputs) go through linear.cl's kernels (bias
+ * included); the others through CLBlast with bias and SiLU fused in one pass
+ * after the GEMM. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,13 @@ fmcl_status fmcl_mlp_check_config(const fmcl_mlp_config *c, char *err, size_t er
     snprintf(err, errlen, "invalid MLP configuration: %s", bad);
     return FMCL_ERR_ARG;
 }
+
+/* A layer with at most this many inputs or outputs skips the GEMM: CLBlast
+ * pads such a side to a whole tile (32 to 64 here) and adds pad and transpose
+ * passes, which for 3 inputs or 2 outputs cost more than the product. */
+#define NARROW 32
+
+static int narrow(const fmcl_mlp *m, int l) { return m->in[l] <= NARROW || m->out[l] <= NARROW; }
 
 /* Layer shapes and the flat layout, in state_dict order. */
 static void plan_layout(fmcl_mlp *m)
@@ -129,6 +139,12 @@ static size_t plan_acts(const fmcl_mlp *m, int B, fmcl_mlp_acts *a)
     off += (size_t)B * maxw;
     a->d1.off = off;
     off += (size_t)B * maxw;
+    a->part.off = off;
+    for (int l = 0; l < m->n_layers; l++) {
+        int K = narrow(m, l) ? m->in[l] : 0; /* else the bias gradient alone */
+        size_t np = fmcl_linear_small_wgrad_scratch(B, m->out[l], K);
+        if (a->part.off + np > off) off = a->part.off + np;
+    }
     return off;
 }
 
@@ -148,10 +164,11 @@ fmcl_status fmcl_mlp_acts_create(fmcl_mlp *m, int B, fmcl_mlp_acts *a)
     if (s != FMCL_OK) return s;
     a->B = B;
     for (int l = 0; l + 1 < m->n_layers; l++) a->z[l].mem = a->h[l].mem = a->mem;
-    a->d0.mem = a->d1.mem = a->mem;
+    a->d0.mem = a->d1.mem = a->part.mem = a->mem;
     /* Every GEMM shape of forward and backward, so no step allocates. */
     for (int l = 0; l < m->n_layers && s == FMCL_OK; l++) {
         int in = m->in[l], o = m->out[l];
+        if (narrow(m, l)) continue;
         s = fmcl_gemm_reserve(ctx, 0, 1, B, o, in, in, in, o);
         if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 1, 0, o, in, B, o, in, in);
         if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 0, 0, B, in, o, o, in, in);
@@ -172,14 +189,20 @@ fmcl_status fmcl_mlp_forward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t out, fmcl_t X
     fmcl_status s = FMCL_OK;
     for (int l = 0; l < m->n_layers && s == FMCL_OK; l++) {
         int last = l == m->n_layers - 1;
-        fmcl_t z = last ? out : a->z[l];
-        s = fmcl_gemm(ctx, 0, 1, B, m->out[l], m->in[l], 1.0f, in, m->in[l],
-                      fmcl_at(P, m->w_off[l]), m->in[l], 0.0f, z, m->out[l]);
+        fmcl_t z = last ? out : a->z[l], W = fmcl_at(P, m->w_off[l]), b = fmcl_at(P, m->b_off[l]);
+        if (narrow(m, l)) {
+            s = fmcl_linear_small_forward(ctx, z, in, W, b, B, m->out[l], m->in[l]);
+            if (s == FMCL_OK && !last) s = fmcl_silu_forward(ctx, a->h[l], z, B, m->out[l]);
+            in = a->h[l];
+            continue;
+        }
+        s = fmcl_gemm(ctx, 0, 1, B, m->out[l], m->in[l], 1.0f, in, m->in[l], W, m->in[l], 0.0f,
+                      z, m->out[l]);
         if (s != FMCL_OK) break;
         if (last)
-            s = fmcl_bias_forward(ctx, z, fmcl_at(P, m->b_off[l]), B, m->out[l]);
+            s = fmcl_bias_forward(ctx, z, b, B, m->out[l]);
         else
-            s = fmcl_bias_silu_forward(ctx, z, a->h[l], fmcl_at(P, m->b_off[l]), B, m->out[l]);
+            s = fmcl_bias_silu_forward(ctx, z, a->h[l], b, B, m->out[l]);
         in = a->h[l];
     }
     return s;
@@ -197,18 +220,26 @@ fmcl_status fmcl_mlp_backward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t grads, fmcl_
     fmcl_status s = FMCL_OK;
     for (int l = m->n_layers - 1; l >= 0 && s == FMCL_OK; l--) {
         int in = m->in[l], o = m->out[l];
-        fmcl_t x_in = l == 0 ? X : a->h[l - 1];
-        /* dW += dz^T x_in: [o, in]; db += column sums of dz. */
-        if (grads.mem)
-            s = fmcl_gemm(ctx, 1, 0, o, in, B, 1.0f, dz, o, x_in, in, 1.0f,
-                          fmcl_at(grads, m->w_off[l]), in);
-        if (grads.mem && s == FMCL_OK)
-            s = fmcl_bias_backward(ctx, fmcl_at(grads, m->b_off[l]), dz, B, o);
+        fmcl_t x_in = l == 0 ? X : a->h[l - 1], W = fmcl_at(P, m->w_off[l]);
+        /* dW += dz^T x_in: [o, in]; db += column sums of dz (linear.cl's
+         * two passes give both for a narrow layer). */
+        fmcl_t dW = fmcl_at(grads, m->w_off[l]), db = fmcl_at(grads, m->b_off[l]);
+        if (grads.mem && narrow(m, l))
+            s = fmcl_linear_small_wgrad(ctx, dW, db, dz, x_in, a->part, B, o, in);
+        else if (grads.mem) {
+            s = fmcl_gemm(ctx, 1, 0, o, in, B, 1.0f, dz, o, x_in, in, 1.0f, dW, in);
+            if (s == FMCL_OK) s = fmcl_bias_backward(ctx, db, dz, a->part, B, o);
+        }
         if (s != FMCL_OK || (l == 0 && !dX.mem)) break;
-        /* d x_in = dz W: [B, in], then through the previous layer's SiLU. */
+        /* d x_in = dz W: [B, in], then through the previous layer's SiLU.
+         * (One pass for SiLU's backward and the next bias gradient, an item
+         * per column, measured 4x slower on PoCL than these two: its loop
+         * over rows keeps the exp from vectorising.) */
         fmcl_t dnext = l == 0 ? dX : (dz.mem == a->d0.mem && dz.off == a->d0.off ? a->d1 : a->d0);
-        s = fmcl_gemm(ctx, 0, 0, B, in, o, 1.0f, dz, o, fmcl_at(P, m->w_off[l]), in, 0.0f, dnext,
-                      in);
+        if (narrow(m, l))
+            s = fmcl_linear_small_dx(ctx, dnext, dz, W, B, o, in);
+        else
+            s = fmcl_gemm(ctx, 0, 0, B, in, o, 1.0f, dz, o, W, in, 0.0f, dnext, in);
         if (s == FMCL_OK && l > 0) s = fmcl_silu_backward(ctx, dnext, dnext, a->z[l - 1], B, in);
         dz = dnext;
     }

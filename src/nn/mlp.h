@@ -26,12 +26,12 @@ struct fmcl_mlp {
 
 /* Activations for batches of up to B rows, planned once. z[l], h[l]: [B, out_l]
  * for hidden layers (pre- and post-activation); d0, d1: [B, max width] gradient
- * ping-pong for backward. */
+ * ping-pong for backward; part: partial sums of the gradients' column sums. */
 typedef struct {
     int B;
     cl_mem mem;
     fmcl_t z[FMCL_MLP_MAX_LAYERS], h[FMCL_MLP_MAX_LAYERS];
-    fmcl_t d0, d1;
+    fmcl_t d0, d1, part;
 } fmcl_mlp_acts;
 
 /* Validates a config; FMCL_ERR_ARG with a message in err otherwise. */

@@ -18,9 +18,39 @@ void fmcl_bias_forward_ref(float *z, const float *b, int B, int N);
 fmcl_status fmcl_silu_backward(fmcl_ctx *ctx, fmcl_t dz, fmcl_t dh, fmcl_t z, int B, int N);
 void fmcl_silu_backward_ref(float *dz, const float *dh, const float *z, int B, int N);
 
-/* db: [N] += sum over rows of dz: [B, N], rows added in index order. */
-fmcl_status fmcl_bias_backward(fmcl_ctx *ctx, fmcl_t db, fmcl_t dz, int B, int N);
+/* Rows per chunk of the column sums below (bias and narrow-layer gradients):
+ * pass 1 sums each chunk's rows in index order, pass 2 adds the chunks in
+ * order, the same on every device. */
+#define FMCL_COLSUM_ROWS 64
+
+/* db: [N] += sum over rows of dz: [B, N] (chunks as above), in two launches
+ * (src/nn/linear.c); part: fmcl_linear_small_wgrad_scratch(B, N, 0) floats. */
+fmcl_status fmcl_bias_backward(fmcl_ctx *ctx, fmcl_t db, fmcl_t dz, fmcl_t part, int B, int N);
 void fmcl_bias_backward_ref(float *db, const float *dz, int B, int N);
+
+/* h: [B, N] = silu(z), elementwise (after fmcl_linear_small_forward). */
+fmcl_status fmcl_silu_forward(fmcl_ctx *ctx, fmcl_t h, fmcl_t z, int B, int N);
+void fmcl_silu_forward_ref(float *h, const float *z, int B, int N);
+
+/* Linear layers with a narrow side (src/nn/linear.c), where GEMM tiles would
+ * be mostly padding. x: [B, K], W: [N, K] (nn.Linear's layout), z, dz: [B, N].
+ * Sums run in index order. Forward: z = x W^T + b. */
+fmcl_status fmcl_linear_small_forward(fmcl_ctx *ctx, fmcl_t z, fmcl_t x, fmcl_t W, fmcl_t b,
+                                      int B, int N, int K);
+void fmcl_linear_small_forward_ref(float *z, const float *x, const float *W, const float *b,
+                                   int B, int N, int K);
+/* dW: [N, K] += dz^T x; db: [N] += column sums of dz. Two launches: sums
+ * over chunks of rows into part (fmcl_linear_small_wgrad_scratch floats),
+ * then the chunks added in order. */
+size_t fmcl_linear_small_wgrad_scratch(int B, int N, int K);
+fmcl_status fmcl_linear_small_wgrad(fmcl_ctx *ctx, fmcl_t dW, fmcl_t db, fmcl_t dz, fmcl_t x,
+                                    fmcl_t part, int B, int N, int K);
+void fmcl_linear_small_wgrad_ref(float *dW, float *db, const float *dz, const float *x, int B,
+                                 int N, int K);
+/* dx: [B, K] = dz W. */
+fmcl_status fmcl_linear_small_dx(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dz, fmcl_t W, int B, int N,
+                                 int K);
+void fmcl_linear_small_dx_ref(float *dx, const float *dz, const float *W, int B, int N, int K);
 
 /* Deterministic reductions: n values -> partials (fixed FMCL_REDUCE_WG tree per
  * group) -> one value. Scratch for partials: fmcl_reduce_partials(n) floats. */
@@ -43,13 +73,14 @@ typedef struct {
     float weight_decay; /* 0: Adam (PyTorch torch.optim.Adam); > 0: AdamW (decoupled) */
     float clip;         /* > 0: gradients scaled by min(1, clip / (||g|| + 1e-6)) first,
                            as torch.nn.utils.clip_grad_norm_; ||g||^2 read from normsq[0] */
+    int zero_grad;      /* nonzero: g is cleared once read (a training step's zero-grad) */
 } fmcl_adam_params;
 
 /* One Adam(W) step over flat p, g, m, v of n elements; step counts from 1.
- * normsq is read only when clip > 0. g is left unchanged. */
+ * normsq is read only when clip > 0. g is left unchanged unless zero_grad. */
 fmcl_status fmcl_adam_step(fmcl_ctx *ctx, fmcl_t p, fmcl_t g, fmcl_t m, fmcl_t v, fmcl_t normsq,
                            const fmcl_adam_params *ap, int step, int n);
-void fmcl_adam_step_ref(float *p, const float *g, float *m, float *v, double normsq,
+void fmcl_adam_step_ref(float *p, float *g, float *m, float *v, double normsq,
                         const fmcl_adam_params *ap, int step, int n);
 
 #endif

@@ -48,12 +48,12 @@ fmcl_status fmcl_adam_step(fmcl_ctx *ctx, fmcl_t p, fmcl_t g, fmcl_t m, fmcl_t v
     double decay = 1.0 - (double)ap->lr * ap->weight_decay;
     /* normsq is not read without clipping; any valid buffer keeps drivers happy. */
     if (ap->clip <= 0) normsq = p;
-    return fmcl_run1(ctx, FMCL_K_adam_step, (size_t)n, "tttttfffffffi", p, g, m, v, normsq,
+    return fmcl_run1(ctx, FMCL_K_adam_step, (size_t)n, "tttttfffffffii", p, g, m, v, normsq,
                      (double)ap->beta1, (double)ap->beta2, (double)ap->eps, (double)ap->clip,
-                     decay, ap->lr / bc1, sqrt(bc2), n);
+                     decay, ap->lr / bc1, sqrt(bc2), ap->zero_grad != 0, n);
 }
 
-void fmcl_adam_step_ref(float *p, const float *g, float *m, float *v, double normsq,
+void fmcl_adam_step_ref(float *p, float *g, float *m, float *v, double normsq,
                         const fmcl_adam_params *ap, int step, int n)
 {
     double b1 = ap->beta1, b2 = ap->beta2, lr = ap->lr;
@@ -69,5 +69,6 @@ void fmcl_adam_step_ref(float *p, const float *g, float *m, float *v, double nor
         m[i] = (float)mi;
         v[i] = (float)vi;
         p[i] = (float)(pi - lr * m_hat / (sqrt(v_hat) + ap->eps));
+        if (ap->zero_grad) g[i] = 0.0f;
     }
 }
