@@ -116,7 +116,8 @@ typedef enum {
     FMCL_DATA_MOONS,
     FMCL_DATA_RINGS,
     FMCL_DATA_SPIRALS,
-    FMCL_DATA_ARRAY /* the user's own N x D points */
+    FMCL_DATA_ARRAY, /* the user's own N x D points */
+    FMCL_DATA_IMAGES /* 8-bit images, dequantised per batch (fmcl_train_config's pixels) */
 } fmcl_data_kind;
 
 /* Parses a built-in set's name; -1 if unknown. */
@@ -173,6 +174,14 @@ typedef struct {
     int kind;            /* fmcl_data_kind */
     const float *points; /* kind == FMCL_DATA_ARRAY: n_points x dim, row-major */
     int n_points;
+    /* kind == FMCL_DATA_IMAGES: n_points images of img_c x img_h x img_w bytes
+     * (channel-major, top row first; img_c img_h img_w = the model's dim).
+     * Each batch draws images uniformly with replacement, mirrors each
+     * left-right with probability 1/2 when hflip, and dequantises pixel k to
+     * x = 2 (k + u) / 256 - 1, u ~ U[0, 1) from Philox, on the device. */
+    const uint8_t *pixels;
+    int img_c, img_h, img_w;
+    int hflip;
 } fmcl_train_config;
 
 /* Fills cfg with the defaults: batch 4096, Adam lr 1e-3, betas (0.9, 0.999),
@@ -299,6 +308,12 @@ typedef struct {
 /* Mean and standard error (sample standard deviation / sqrt(n); 0 when
  * n = 1) of n log-densities of dim-dimensional points. */
 void fmcl_nll_stats_of(const double *logp, int n, int dim, fmcl_nll_stats *st);
+/* For data of `bits`-bit integers k scaled as x = 2 (k + u) / 2^bits - 1
+ * (uniform dequantisation; the scaling of FMCL_DATA_IMAGES): turns st, of
+ * the model's density of x, into that of k + u in [0, 2^bits)^D, whose
+ * Jacobian adds dim (bits - 1) ln 2 nats and bits - 1 bits per dimension
+ * (7 for 8-bit images). */
+void fmcl_nll_stats_dequantized(fmcl_nll_stats *st, int bits);
 
 /* ---- self-check: every device op against its CPU reference -------------- */
 

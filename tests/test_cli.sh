@@ -118,6 +118,23 @@ usage_tests() {
         train --coupling ot --batch 4096
     expect 2 "--data: unknown data set 'swissroll' \(expected one of checkerboard, 8gaussians, moons, rings, spirals, or a FILE.npy" train --data swissroll
     expect 2 '--data needs a non-empty value' train --data=
+    # Image sets: malformed --data values and flags that do not fit them.
+    expect 2 "'mnist:' names no file or folder after the ':'" train --data mnist:
+    expect 2 "'cifar10:' names no file or folder" train --data cifar10:
+    expect 2 "unknown data set 'mnst:x'" train --data mnst:x
+    expect 2 '--data images:pics needs --image-size N' train --data images:pics
+    expect 2 '--channels 2 is not an image format' train --data images:pics --image-size 8 --channels 2
+    expect 2 '--channels 4 is out of range \(expected 1 to 3\)' train --data images:pics --image-size 8 --channels 4
+    expect 2 '--image-size is for --data images:DIR; fashion-mnist has a fixed image shape' \
+        train --data fashion-mnist --image-size 28
+    expect 2 '--hflip is for image data sets .*not --data checkerboard' train --hflip
+    expect 2 '--limit is for image data sets' train --data moons --limit 10
+    expect 2 '--limit 0 is out of range' train --data fashion-mnist --limit 0
+    printf 'not an IDX file' >"$tmp/junk.idx"
+    expect 1 'fmcl: error: --data idx:.*junk\.idx: .*is not an IDX file' train --data "idx:$tmp/junk.idx" --out "$tmp/r1"
+    expect 1 'fmcl: error: --data cifar10:.*nope\.bin: cannot' train --data "cifar10:$tmp/nope.bin" --out "$tmp/r1"
+    mkdir -p "$tmp/empty"
+    expect 1 'holds no \.png, \.jpg or \.jpeg files' train --data "images:$tmp/empty" --image-size 8 --out "$tmp/r1"
     expect 2 "unexpected argument 'extra'" train extra
     expect 2 '--log-every -1 is out of range \(expected at least 0\)' train --log-every -1
 
@@ -148,7 +165,7 @@ usage_tests() {
     expect 2 '--grid 1 is out of range' nll --ckpt m --png d.png --grid 1
     expect 1 'fmcl: error: .*nope\.safetensors' nll --ckpt "$tmp/nope.safetensors"
     expect 0 'usage: fmcl nll' nll --help
-    for f in ckpt data n exact hutchinson solver steps atol rtol max-steps seed png grid device help; do
+    for f in ckpt data limit n exact hutchinson solver steps atol rtol max-steps seed png grid device help; do
         check "nll --help lists --$f" grep -q -- "--$f" "$tmp/out"
     done
     check 'nll --help shows dopri5' grep -qE 'dopri5 +\(default: dopri5\)|^ +\(default: dopri5\)|dopri5 \(default: dopri5\)' "$tmp/out"
@@ -162,11 +179,32 @@ usage_tests() {
         check "check --help lists --$f" grep -q -- "--$f" "$tmp/out"
     done
 
+    # Flags of bench and tune (their runs take minutes: no timed run here).
+    expect 2 'unknown flag --bogus' bench --bogus
+    expect 2 '--all and --device both choose devices' bench --all --device 0:0
+    expect 2 '--json needs a value' bench --json
+    expect 2 '--json needs a non-empty value' bench --json=
+    expect 2 '--quick does not take a value' bench --quick=yes
+    expect 2 '--first-step runs alone' bench --first-step --quick
+    expect 2 "unexpected argument 'extra'" bench extra
+    expect 0 'usage: fmcl bench' bench --help
+    for f in device all json torch quick first-step help; do
+        check "bench --help lists --$f" grep -q -- "--$f" "$tmp/out"
+    done
+    expect 2 'unknown flag --all' tune --all
+    expect 2 '--report does not take a value' tune --report=1
+    expect 2 "unexpected argument 'now'" tune now
+    expect 0 'usage: fmcl tune' tune --help
+    for f in device report help; do
+        check "tune --help lists --$f" grep -q -- "--$f" "$tmp/out"
+    done
+
     # --help lists every flag with its default; the values shown are the real defaults.
     local f
     expect 0 'usage: fmcl train' train --help
     for f in data width depth batch steps lr seed path sigma-min poly-n beta-min beta-max sigma-lo \
-        sigma-hi coupling time-freqs weight-decay clip device out log-every help; do
+        sigma-hi coupling time-freqs weight-decay clip device out log-every image-size channels \
+        hflip limit help; do
         check "train --help lists --$f" grep -q -- "--$f" "$tmp/out"
     done
     check 'train --help shows width 512' grep -qE -- '--width N +hidden units.*\(default: 512\)' "$tmp/out"
@@ -214,6 +252,32 @@ check_checkpoint() {
     check "$f: no layer beyond $((2 * l))" test "$(grep -c "\"$((2 * l + 2)).weight\"" "$tmp/header.json")" -eq 0
     check "$f: metadata holds the run's settings" \
         grep -qE '"steps" *: *"[0-9]+".*"seed"|"seed".*"steps" *: *"[0-9]+"' "$tmp/header.json"
+}
+
+# An IDX image file of N images of R x C bytes (pattern (37 i) mod 256), and
+# the labels file beside it under the standard name.
+make_idx() {
+    local n=$2 r=$3 c=$4
+    {
+        printf '\x00\x00\x08\x03'
+        LC_ALL=C awk -v n="$n" -v r="$r" -v c="$c" 'BEGIN {
+            printf "%c%c%c%c", 0, 0, int(n / 256), n % 256
+            printf "%c%c%c%c%c%c%c%c", 0, 0, 0, r, 0, 0, 0, c
+            for (i = 0; i < n * r * c; i++) printf "%c", (37 * i) % 256 }'
+    } >"$1-images-idx3-ubyte"
+    {
+        printf '\x00\x00\x08\x01'
+        LC_ALL=C awk -v n="$n" 'BEGIN { printf "%c%c%c%c", 0, 0, int(n / 256), n % 256
+            for (i = 0; i < n; i++) printf "%c", i % 10 }'
+    } >"$1-labels-idx1-ubyte"
+}
+
+# png_size FILE: "WIDTHxHEIGHT" from the IHDR chunk.
+png_size() {
+    local w h
+    w=$(( $(le_uint "$1" 16 1) << 24 | $(le_uint "$1" 17 1) << 16 | $(le_uint "$1" 18 1) << 8 | $(le_uint "$1" 19 1) ))
+    h=$(( $(le_uint "$1" 20 1) << 24 | $(le_uint "$1" 21 1) << 16 | $(le_uint "$1" 22 1) << 8 | $(le_uint "$1" 23 1) ))
+    echo "${w}x$h"
 }
 
 check_png() {
@@ -343,6 +407,38 @@ run_tests() {
     expect 1 '--n 500: .*s\.npy holds only 101 points' nll --ckpt "$ck" --data "$tmp/s.npy" --n 500
     expect 1 'has 3-dimensional points but the model .* is 2-dimensional' nll --ckpt "$ck" --data "$tmp/p3.npy"
     expect 2 "--data: unknown data set 'swissroll'" nll --ckpt "$ck" --data swissroll
+
+    # Image data: a 16-image 8 x 8 IDX set, 3 steps; grids of data and samples,
+    # the image metadata, sampling to a grid, bits/dim with the +7 offset.
+    make_idx "$tmp/tiny" 16 8 8
+    check 'the IDX file is 16 + 1024 bytes' test "$(size "$tmp/tiny-images-idx3-ubyte")" -eq 1040
+    expect 0 'pictures: .*/img/data\.png .*/img/samples\.png' train --data "idx:$tmp/tiny-images-idx3-ubyte" \
+        --width 16 --depth 1 --batch 8 --steps 3 --hflip --log-every 1 --out "$tmp/img"
+    check 'image run: 16 images with labels' grep -q 'data: idx:.* (16 images of 1 x 8 x 8, 10 classes)' "$tmp/err"
+    check 'image run: MLP 65-16x1-64' grep -q 'MLP 65-16x1-64' "$tmp/err"
+    # 16 images: 4 columns of 8 + 2 border pixels, + 2; 64 samples: 8 columns.
+    check 'data.png is a 4 x 4 grid (42x42)' test "$(png_size "$tmp/img/data.png")" = 42x42
+    check 'samples.png is an 8 x 8 grid (82x82)' test "$(png_size "$tmp/img/samples.png")" = 82x82
+    head -c 4096 "$tmp/img/model.safetensors" >"$tmp/img.head"
+    for kv in '"image_channels" *: *"1"' '"image_height" *: *"8"' '"image_width" *: *"8"' \
+        '"pixel_bits" *: *"8"' '"hflip" *: *"1"' '"data" *: *"idx:'; do
+        check "image metadata holds $kv" grep -aqE "$kv" "$tmp/img.head"
+    done
+    expect 0 'wrote .*/g\.png \(10 samples of 1 x 8 x 8 in a grid of 4 columns\)' \
+        sample --ckpt "$tmp/img/model.safetensors" --n 10 --steps 2 --out "$tmp/g.npy" --png "$tmp/g.png"
+    check_npy "$tmp/g.npy" 10 64
+    check 'the sample grid is 42x32 pixels' test "$(png_size "$tmp/g.png")" = 42x32
+    local img_re='NLL ([0-9.]+) \+- [0-9.]+ nats, ([0-9.]+) \+- [0-9.]+ bits/dim \(of the dequantised 8-bit data; mean \+- standard error over 5 images, D = 64\)'
+    expect 0 "$img_re" nll --ckpt "$tmp/img/model.safetensors" --solver euler --steps 2 --limit 5
+    check 'nll on images: Hutchinson by default' grep -q 'Hutchinson, 1 probe(s) per point' "$tmp/out"
+    check 'nll on images: bits/dim = nats / (64 ln 2), the density of x 7 less' awk '
+        /^NLL/ { n = $2; b = $6 }
+        /^\(bits\/dim/ && match($0, /gives -?[0-9.]+/) { x = substr($0, RSTART + 6, RLENGTH - 6) + 0 }
+        END { d = n / (64 * log(2)) - b; e = b - 7 - x; exit !(d * d < 1e-6 && e * e < 1e-6) }' "$tmp/out"
+    expect 2 '--n is for built-in sets and \.npy files; for the image set .* use --limit N' \
+        nll --ckpt "$tmp/img/model.safetensors" --n 5
+    expect 2 '--limit is for image sets' nll --ckpt "$ck" --limit 5
+    expect 1 'is an image set but .* is not an image model' nll --ckpt "$ck" --data "idx:$tmp/tiny-images-idx3-ubyte"
 
     # The user's own points, and the default output folder runs/<name>-<time>/.
     expect 0 'pictures: runs/s-[0-9]{8}-[0-9]{6}/densities\.png' \

@@ -2,7 +2,7 @@
  * numbered pieces: training on each path (with each built-in set, clipping,
  * the OT coupling), on a user's array with time features and AdamW;
  * sampling with every solver and from given points; likelihoods with the
- * exact divergence and with Hutchinson's estimate.
+ * exact divergence and with Hutchinson's estimate; training on 8-bit images.
  *   tiny_workload count   prints the number of pieces
  *   tiny_workload K       runs piece K on every device (as the device tests)
  * tests/oclgrind.sh runs each piece in its own process under Oclgrind (where
@@ -22,7 +22,8 @@
 #define N 5
 #define N_TRAIN (FMCL_PATH_LINEAR_VP + 3) /* every path, then the array twice */
 #define N_SAMPLE (FMCL_SOLVER_DOPRI5 + 2) /* every solver, then from given x0 */
-#define N_PIECES (N_TRAIN + N_SAMPLE + 2)
+#define N_LIKELIHOOD 2
+#define N_PIECES (N_TRAIN + N_SAMPLE + N_LIKELIHOOD + 1) /* then images */
 
 static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
 {
@@ -114,12 +115,44 @@ static void evaluate(fmcl_ctx *ctx, int k, int likelihood)
     fmcl_mlp_free(m);
 }
 
+/* Training on 8-bit images (3 x 2 x 3, mirrored): the device gathers and
+ * dequantises each batch. */
+static void train_images(fmcl_ctx *ctx)
+{
+    enum { images = 5, C = 3, H = 2, W = 3 };
+    uint8_t pixels[images * C * H * W];
+    for (size_t i = 0; i < sizeof pixels; i++) pixels[i] = (uint8_t)(i * 37 % 256);
+    fmcl_mlp_config mc = {.dim = C * H * W, .width = 5, .depth = 1};
+    fmcl_train_config tc;
+    fmcl_train_config_default(&tc);
+    tc.batch = BATCH;
+    tc.steps = STEPS;
+    tc.kind = FMCL_DATA_IMAGES;
+    tc.pixels = pixels;
+    tc.n_points = images;
+    tc.img_c = C, tc.img_h = H, tc.img_w = W;
+    tc.hflip = 1;
+    const char *what = "training: 8-bit images, mirrored";
+    fmcl_mlp *m = NULL;
+    fmcl_trainer *t = NULL;
+    float loss[STEPS];
+    if (ok(ctx, fmcl_mlp_create(ctx, &mc, 1, &m), what) &&
+        ok(ctx, fmcl_trainer_create(m, &tc, &t), what) &&
+        ok(ctx, fmcl_trainer_run(t, STEPS), what) &&
+        ok(ctx, fmcl_trainer_losses(t, 0, STEPS, loss), what))
+        tl_check(all_finite(loss, STEPS), "%s: losses not finite", what);
+    printf("  %s\n", what);
+    fmcl_trainer_free(t);
+    fmcl_mlp_free(m);
+}
+
 static int run(fmcl_ctx *ctx, void *user)
 {
     const int piece = *(const int *)user;
     if (piece < N_TRAIN) train(ctx, piece);
     else if (piece < N_TRAIN + N_SAMPLE) evaluate(ctx, piece - N_TRAIN, 0);
-    else evaluate(ctx, piece - N_TRAIN - N_SAMPLE, 1);
+    else if (piece < N_TRAIN + N_SAMPLE + N_LIKELIHOOD) evaluate(ctx, piece - N_TRAIN - N_SAMPLE, 1);
+    else train_images(ctx);
     return 0;
 }
 

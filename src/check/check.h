@@ -95,5 +95,6 @@ void chk_flow_ops(chk_suite *s);
 void chk_solver_ops(chk_suite *s);
 void chk_nll_ops(chk_suite *s);
 void chk_gemm_ops(chk_suite *s);
+void chk_image_ops(chk_suite *s); /* check_images.c */
 
 #endif

@@ -145,7 +145,7 @@ fmcl_status fmcl_gather_rows(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t see
 }
 
 static const char *const kind_names[] = {"checkerboard", "8gaussians", "moons", "rings",
-                                         "spirals", "array"};
+                                         "spirals", "array", "images"};
 
 int fmcl_data_kind_from_name(const char *name)
 {
@@ -156,5 +156,5 @@ int fmcl_data_kind_from_name(const char *name)
 
 const char *fmcl_data_kind_name(int kind)
 {
-    return kind >= 0 && kind <= FMCL_DATA_ARRAY ? kind_names[kind] : "unknown";
+    return kind >= 0 && kind <= FMCL_DATA_IMAGES ? kind_names[kind] : "unknown";
 }

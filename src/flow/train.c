@@ -1,5 +1,6 @@
 /* Conditional flow matching training on the device. One step:
- *   x1 <- data (built-in set drawn from Philox, or rows of the user's array)
+ *   x1 <- data (built-in set drawn from Philox, rows of the user's array, or
+ *         8-bit images gathered and dequantised on the device)
  *   [minibatch OT coupling: x1's rows reordered to pair with the noise]
  *   X = [x_t, t], U = u_t       (the chosen path, one kernel; built-in sets
  *                                and arrays are drawn inside it when uncoupled)
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/images.h"
 #include "flow/coupling.h"
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
@@ -78,9 +80,16 @@ static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_mlp *m, const fmcl_tra
         bad = "unknown coupling (expected FMCL_COUPLING_INDEPENDENT or FMCL_COUPLING_OT)";
     else if (c->kind == FMCL_DATA_ARRAY && (!c->points || c->n_points < 1))
         bad = "an array data set needs at least one point";
-    else if (c->kind != FMCL_DATA_ARRAY && (c->kind < 0 || c->kind > FMCL_DATA_SPIRALS))
+    else if (c->kind == FMCL_DATA_IMAGES && (!c->pixels || c->n_points < 1))
+        bad = "an image data set needs at least one image";
+    else if (c->kind == FMCL_DATA_IMAGES &&
+             (c->img_c < 1 || c->img_h < 1 || c->img_w < 1 ||
+              (int64_t)c->img_c * c->img_h * c->img_w != m->cfg.dim))
+        bad = "the images' channels x height x width must equal the model's dim";
+    else if (c->kind != FMCL_DATA_ARRAY && c->kind != FMCL_DATA_IMAGES &&
+             (c->kind < 0 || c->kind > FMCL_DATA_SPIRALS))
         bad = "unknown data set";
-    else if (c->kind != FMCL_DATA_ARRAY && m->cfg.dim != 2)
+    else if (c->kind != FMCL_DATA_ARRAY && c->kind != FMCL_DATA_IMAGES && m->cfg.dim != 2)
         bad = "the built-in data sets are 2D: the model's dim must be 2";
     if (bad) return fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", bad);
     if (c->coupling == FMCL_COUPLING_OT && c->batch > FMCL_COUPLING_MAX_BATCH)
@@ -135,7 +144,8 @@ static fmcl_status check_memory(fmcl_trainer *t, size_t work_bytes)
     const fmcl_device_info *d = &t->ctx->info;
     int B = t->cfg.batch;
     size_t fixed = 4 * m->n_params * sizeof(float) +
-                   (size_t)t->cfg.n_points * m->cfg.dim * sizeof(float);
+                   (size_t)t->cfg.n_points * m->cfg.dim *
+                       (t->cfg.kind == FMCL_DATA_IMAGES ? 1 : sizeof(float));
     size_t per_batch = work_bytes + fmcl_mlp_acts_bytes(m, B);
     size_t need = fixed + per_batch;
     uint64_t avail = d->global_mem / 10 * 9; /* leave room for CLBlast and the driver */
@@ -168,6 +178,7 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
     t->ctx = ctx;
     t->cfg = *cfg;
     t->cfg.points = NULL; /* copied to the device below; the caller's array is not kept */
+    t->cfg.pixels = NULL;
     t->path = path;
     t->adam = (fmcl_adam_params){cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay,
                                  cfg->clip, 1};
@@ -192,6 +203,11 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
         size_t bytes = (size_t)cfg->n_points * D * sizeof(float);
         s = fmcl_alloc(ctx, bytes, &t->data, "training data");
         if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){t->data, 0}, cfg->points, bytes);
+    }
+    if (s == FMCL_OK && cfg->kind == FMCL_DATA_IMAGES) { /* the bytes, dequantised per batch */
+        size_t bytes = (size_t)cfg->n_points * D;
+        s = fmcl_alloc(ctx, (bytes + 3) / 4 * 4, &t->data, "training images");
+        if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){t->data, 0}, cfg->pixels, bytes);
     }
     if (s == FMCL_OK) {
         for (int i = 0; i < 8; i++) views[i]->mem = t->work;
@@ -243,12 +259,15 @@ static fmcl_status one_step(fmcl_trainer *t)
     fmcl_status s;
     /* Without a coupling, built-in sets and arrays are drawn inside the path
      * kernel (fmcl_path_sample), the same values in one launch fewer. */
-    int fused = c->coupling == FMCL_COUPLING_INDEPENDENT;
+    int fused = c->coupling == FMCL_COUPLING_INDEPENDENT && c->kind != FMCL_DATA_IMAGES;
     if (fused)
         s = fmcl_path_sample(ctx, t->X, t->U, c->kind, (fmcl_t){t->data, 0}, c->n_points,
                              &t->path, c->seed, k, B, D, m->cfg.time_freqs);
     else if (c->kind == FMCL_DATA_ARRAY)
         s = fmcl_gather_rows(ctx, t->x1, (fmcl_t){t->data, 0}, c->seed, k, c->n_points, D, B);
+    else if (c->kind == FMCL_DATA_IMAGES)
+        s = fmcl_image_batch(ctx, t->x1, (fmcl_t){t->data, 0}, c->seed, k, c->n_points, c->img_c,
+                             c->img_h, c->img_w, c->hflip, B);
     else
         s = fmcl_toy_sample(ctx, t->x1, c->kind, c->seed, k, B);
     if (s == FMCL_OK && !fused && c->coupling == FMCL_COUPLING_OT) s = couple(t, k);

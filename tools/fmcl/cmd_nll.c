@@ -1,7 +1,8 @@
 /* fmcl nll: the model's negative log-likelihood of data points, in nats and
  * bits per dimension with standard errors, by integrating the flow and its
  * divergence from t = 1 back to t = 0; for 2D models, a picture of the
- * model's density. */
+ * model's density. Image sets are dequantised once with --seed and reported
+ * in bits/dim of the 8-bit data (the +7 of the scaling to [-1, 1]). */
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -12,6 +13,8 @@
 
 #include "args.h"
 #include "cli.h"
+#include "cli_images.h"
+#include "data/images.h"
 #include "fmcl.h"
 #include "io/npy.h"
 #include "io/plot.h"
@@ -23,7 +26,8 @@
 
 typedef struct {
     const char *ckpt, *data, *solver, *png, *device;
-    int n, exact, hutchinson, steps, max_steps, grid;
+    int n, exact, hutchinson, steps, max_steps, grid, limit;
+    int shape[3]; /* an image model's {c, h, w}, from the checkpoint */
     double atol, rtol;
     uint64_t seed;
 } nll_opts;
@@ -32,13 +36,38 @@ typedef struct {
 typedef struct {
     float *x;
     int n, dim;
-    char what[256];
+    int images; /* 8-bit images scaled to [-1, 1]: bits/dim get the +7 */
+    char what[640];
 } nll_data;
+
+/* The test split of an image set (or the file as it is), dequantised once:
+ * x = 2 (k + u) / 256 - 1 with u drawn for (image, pixel) from --seed at the
+ * data stream's last step, so repeated runs see the same points. */
+static int load_images(arg_cmd *cmd, const nll_opts *o, const char *spec, nll_data *d)
+{
+    char err[1024], what[512];
+    fmcl_images im;
+    fmcl_status s = fmcl_images_open(spec, 1, o->shape[1], o->shape[0], o->limit, &im, what,
+                                     sizeof what, err, sizeof err);
+    if (s == FMCL_ERR_ARG) return args_usage(cmd, "--data %s", err);
+    if (s != FMCL_OK) return cli_error("--data %s: %s", spec, err);
+    const size_t D = fmcl_images_dim(&im);
+    d->n = im.n;
+    d->dim = (int)D;
+    d->images = 1;
+    d->x = malloc(sizeof(float) * D * (size_t)im.n);
+    if (d->x) fmcl_images_dequantize(d->x, im.pixels, im.n, (int)D, o->seed, HELD_OUT_STEP);
+    fmcl_images_free(&im);
+    if (!d->x) return cli_error("out of host memory for %d images; use --limit", d->n);
+    snprintf(d->what, sizeof d->what, "%s, dequantised with seed %" PRIu64, what, o->seed);
+    return CLI_OK;
+}
 
 static int load_points(arg_cmd *cmd, const nll_opts *o, const char *spec, nll_data *d)
 {
     memset(d, 0, sizeof *d);
     char err[1024];
+    if (fmcl_images_is_spec(spec)) return load_images(cmd, o, spec, d);
     if (!cli_is_npy(spec)) {
         int kind = fmcl_data_kind_from_name(spec);
         if (kind < 0 || kind == FMCL_DATA_ARRAY)
@@ -181,8 +210,19 @@ static int nll(const nll_opts *o, const nll_data *d)
            div, st.solves, st.nfe, nfe, cli_now() - t0);
     fmcl_nll_stats s;
     fmcl_nll_stats_of(lp, d->n, dim, &s);
-    printf("NLL %.4f +- %.4f nats, %.4f +- %.4f bits/dim (mean +- standard error over %d "
-           "points, D = %d)\n", s.nll, s.nll_se, s.bpd, s.bpd_se, s.n, dim);
+    if (d->images) {
+        const double bpd_x = s.bpd;
+        fmcl_nll_stats_dequantized(&s, 8);
+        printf("NLL %.2f +- %.2f nats, %.4f +- %.4f bits/dim (of the dequantised 8-bit data; "
+               "mean +- standard error over %d images, D = %d)\n", s.nll, s.nll_se, s.bpd,
+               s.bpd_se, s.n, dim);
+        printf("(bits/dim = -log p(x) / (D ln 2) + 7: the model's density of x = 2 (k + u) / "
+               "256 - 1 in [-1, 1]^D gives %.4f, and the scaling's Jacobian 1/128 per pixel adds "
+               "log2(128) = 7)\n", bpd_x);
+    } else {
+        printf("NLL %.4f +- %.4f nats, %.4f +- %.4f bits/dim (mean +- standard error over %d "
+               "points, D = %d)\n", s.nll, s.nll_se, s.bpd, s.bpd_se, s.n, dim);
+    }
     if (o->png && dim != 2)
         printf("no PNG: the model is %d-dimensional, density pictures are for 2D models\n", dim);
     rc = o->png && dim == 2 ? draw_density(ctx, m, o, cfg, d) : CLI_OK;
@@ -201,20 +241,25 @@ int cmd_nll(int argc, char **argv)
     arg_spec specs[] = {
         {.name = "ckpt", .type = ARG_STR, .dest = &o.ckpt, .metavar = "PATH",
          .help = "checkpoint written by fmcl train (model.safetensors); required"},
-        {.name = "data", .type = ARG_STR, .dest = &o.data, .metavar = "NAME|FILE.npy",
+        {.name = "data", .type = ARG_STR, .dest = &o.data, .metavar = "NAME|FILE.npy|SET",
          .help = "points to evaluate: fresh draws of a built-in 2D set (checkerboard, "
-                 "8gaussians, moons, rings, spirals) or an N x D float32/float64 .npy file",
+                 "8gaussians, moons, rings, spirals), an N x D float32/float64 .npy file, or "
+                 "the test split of an image set (fashion-mnist, mnist:DIR, idx:FILE, "
+                 "cifar10:PATH, images:DIR), dequantised with --seed",
          .default_text = "the set the checkpoint was trained on"},
+        {.name = "limit", .type = ARG_INT, .dest = &o.limit, .metavar = "N",
+         .help = "image sets: the first N images only", .lo = 1, .hi = INT_MAX,
+         .default_text = "all"},
         {.name = "n", .type = ARG_INT, .dest = &o.n, .metavar = "N",
          .help = "points drawn from a built-in set; with a file, its first N rows", .lo = 1,
          .hi = 100000000, .default_text = "2000 drawn, or every row of the file"},
         {.name = "exact", .type = ARG_BOOL, .dest = &o.exact,
          .help = "exact divergence: D vector-Jacobian products per model evaluation (the "
-                 "default)"},
+                 "default, except for image sets)"},
         {.name = "hutchinson", .type = ARG_INT, .dest = &o.hutchinson, .metavar = "K",
          .help = "Hutchinson's divergence estimate instead: one Rademacher probe per solve, K "
                  "solves averaged (one VJP per evaluation)",
-         .lo = 1, .hi = 100000, .default_text = "off"},
+         .lo = 1, .hi = 100000, .default_text = "off; 1 for image sets"},
         {.name = "solver", .type = ARG_CHOICE, .dest = &o.solver, .metavar = "NAME",
          .help = "ODE solver from t = 1 back to 0: adaptive dopri5, or a fixed-step one",
          .choices = solvers},
@@ -246,12 +291,16 @@ int cmd_nll(int argc, char **argv)
                  "dx/dt = v(x, t) and d delta/dt = div v(x, t) from t = 1 (the point, delta = 0)\n"
                  "back to t = 0, so log p1(x) = log p0(x0) + delta(0), p0 the path's noise.\n"
                  "Prints the mean NLL in nats and in bits per dimension (NLL / (D ln 2)) with\n"
-                 "their standard errors over the points; draws the density of a 2D model.",
+                 "their standard errors over the points; draws the density of a 2D model.\n"
+                 "Image sets: the NLL of the dequantised 8-bit data, bits/dim with the +7 of\n"
+                 "the scaling to [-1, 1].",
         .epilog = "examples:\n"
                   "  fmcl nll --ckpt runs/checkerboard/model.safetensors\n"
                   "  fmcl nll --ckpt model.safetensors --data moons --n 5000 --png density.png\n"
                   "  fmcl nll --ckpt model.safetensors --data points.npy --hutchinson 4 "
-                  "--solver rk4 --steps 20\n",
+                  "--solver rk4 --steps 20\n"
+                  "  fmcl nll --ckpt runs/fashion/model.safetensors --data fashion-mnist --limit "
+                  "500\n",
         .specs = specs,
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
@@ -282,13 +331,27 @@ int cmd_nll(int argc, char **argv)
         return cli_error("--ckpt: %s", err);
     const char *trained_on = fmcl_st_meta(&f, "data");
     if (trained_on) snprintf(data_name, sizeof data_name, "%s", trained_on);
+    const int image_model = cli_image_shape(&f, o.ckpt, o.shape);
     fmcl_st_free(&f);
+    if (image_model < 0) return CLI_FAIL;
+    if (!o.data && image_model && fmcl_images_is_spec(data_name)) o.data = data_name;
     if (!o.data) {
         int kind = fmcl_data_kind_from_name(data_name);
         if (kind < 0 || kind == FMCL_DATA_ARRAY)
             return args_usage(&cmd, "--data is required: %s was not trained on a built-in set "
                               "(%s)", o.ckpt, *data_name ? data_name : "no data recorded");
         o.data = data_name;
+    }
+    if (fmcl_images_is_spec(o.data)) {
+        if (args_find(&cmd, "n")->seen)
+            return args_usage(&cmd, "--n is for built-in sets and .npy files; for the image set "
+                              "%s use --limit N", o.data);
+        if (!image_model)
+            return cli_error("--data %s is an image set but %s is not an image model (its "
+                             "metadata has no %s)", o.data, o.ckpt, CLI_META_BITS);
+        if (!o.exact && !o.hutchinson) o.hutchinson = 1; /* exact: D backward passes */
+    } else if (args_find(&cmd, "limit")->seen) {
+        return args_usage(&cmd, "--limit is for image sets; with --data %s use --n N", o.data);
     }
     nll_data d;
     rc = load_points(&cmd, &o, o.data, &d);

@@ -1,7 +1,8 @@
 /* fmcl sample: integrate a trained model from noise (or given points) at
  * t = 0 to t = 1 with a fixed-step solver (uniform steps or a given time
- * grid) or adaptive dopri5; write the points as .npy, for 2D models a PNG,
- * and with --times the states at those times stacked in one .npy. */
+ * grid) or adaptive dopri5; write the points as .npy, for 2D models a PNG
+ * of their density, for image models a PNG grid of the images, and with
+ * --times the states at those times stacked in one .npy. */
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "cli_images.h"
 #include "fmcl.h"
 #include "io/npy.h"
 #include "io/plot.h"
@@ -125,8 +127,9 @@ static int read_x0(const char *path, float **x0, int *rows, int *cols)
     return CLI_OK;
 }
 
-/* Everything that needs the device. */
-static int sample(const sample_opts *o, const float *x0, int x0_cols)
+/* Everything that needs the device. image: the images' shape {c, h, w} for
+ * an image model, else NULL. */
+static int sample(const sample_opts *o, const float *x0, int x0_cols, const int *image)
 {
     char err[8192];
     fmcl_ctx *ctx = NULL;
@@ -142,6 +145,11 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols)
         goto done;
     }
     int dim = fmcl_mlp_get_config(m)->dim;
+    if (image && (int64_t)image[0] * image[1] * image[2] != dim) {
+        cli_error("%s records images of %d x %d x %d but its model is %d-dimensional; the "
+                  "checkpoint is inconsistent", o->ckpt, image[0], image[1], image[2], dim);
+        goto done;
+    }
     if (x0 && x0_cols != dim) {
         cli_error("--x0 %s has %d columns but the model in %s is %d-dimensional; give an N x %d "
                   "array", o->x0, x0_cols, o->ckpt, dim, dim);
@@ -193,7 +201,9 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols)
         printf("wrote %s (the states at %d times, %d x %d x %d)\n", o->traj, o->n_times,
                o->n_times, o->n, dim);
     }
-    if (dim == 2) {
+    if (image) {
+        if (cli_write_grid(o->png, out, o->n, image) != CLI_OK) goto done;
+    } else if (dim == 2) {
         char title[256];
         float r = cli_plot_extent(out, o->n);
         snprintf(title, sizeof title, "samples (%s, NFE %d)", how, nfe);
@@ -203,7 +213,8 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols)
         }
         printf("wrote %s\n", o->png);
     } else {
-        printf("no PNG: the model is %d-dimensional, pictures are for 2D models\n", dim);
+        printf("no PNG: the model is %d-dimensional, pictures are for 2D and image models\n",
+               dim);
     }
     rc = CLI_OK;
 done:
@@ -252,7 +263,8 @@ int cmd_sample(int argc, char **argv)
         {.name = "out", .type = ARG_STR, .dest = &o.out, .metavar = "FILE.npy",
          .help = "where to write the N x D samples (float32)"},
         {.name = "png", .type = ARG_STR, .dest = &o.png, .metavar = "FILE.png",
-         .help = "where to draw the samples' density (2D models)"},
+         .help = "where to draw the samples' density (2D models) or a grid of the first 256 "
+                 "images (image models; values clamped to [-1, 1], shown as 0..255)"},
         {.name = "device", .type = ARG_STR, .dest = &o.device, .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
                  "device name",
@@ -261,8 +273,8 @@ int cmd_sample(int argc, char **argv)
     arg_cmd cmd = {
         .prog = "fmcl sample",
         .about = "Integrates dx/dt = v(x, t) of a trained model from t = 0 (noise, or the\n"
-                 "points of --x0) to t = 1, writes the points as .npy and their density as PNG,\n"
-                 "and reports the number of model evaluations (NFE) and the time taken.",
+                 "points of --x0) to t = 1, writes the points as .npy and their density as PNG\n"
+                 "(image models: a grid of the images), and reports the number of model evaluations (NFE) and the time taken.",
         .epilog = "examples:\n"
                   "  fmcl sample --ckpt runs/moons/model.safetensors\n"
                   "  fmcl sample --ckpt model.safetensors --solver rk4 --steps 10 --n 50000 "
@@ -300,15 +312,19 @@ int cmd_sample(int argc, char **argv)
     /* Reject a missing or malformed checkpoint before starting a device. */
     char err[1024];
     fmcl_st_file f;
-    if (rc == CLI_OK && fmcl_st_read(o.ckpt, &f, err, sizeof err) != FMCL_OK)
+    int shape[3], image = 0;
+    if (rc == CLI_OK && fmcl_st_read(o.ckpt, &f, err, sizeof err) != FMCL_OK) {
         rc = cli_error("--ckpt: %s", err);
-    else if (rc == CLI_OK)
+    } else if (rc == CLI_OK) {
+        image = cli_image_shape(&f, o.ckpt, shape);
+        if (image < 0) rc = CLI_FAIL;
         fmcl_st_free(&f);
+    }
 
     float *x0 = NULL;
     int cols = 0;
     if (rc == CLI_OK && o.x0) rc = read_x0(o.x0, &x0, &o.n, &cols);
-    if (rc == CLI_OK) rc = sample(&o, x0, cols);
+    if (rc == CLI_OK) rc = sample(&o, x0, cols, image > 0 ? shape : NULL);
     free(x0);
     free(o.grid);
     free(o.times);

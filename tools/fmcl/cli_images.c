@@ -1,0 +1,49 @@
+/* Image-model helpers of the fmcl subcommands (see cli_images.h). */
+#include "cli_images.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "io/imgrid.h"
+
+#define GRID_BORDER 2
+
+int cli_image_shape(const fmcl_st_file *f, const char *path, int shape[3])
+{
+    const char *keys[3] = {CLI_META_CHANNELS, CLI_META_HEIGHT, CLI_META_WIDTH};
+    const char *bits = fmcl_st_meta(f, CLI_META_BITS);
+    if (!bits) return 0;
+    if (strcmp(bits, "8") != 0) {
+        cli_error("%s: %s is '%s'; fmcl knows only 8-bit images", path, CLI_META_BITS, bits);
+        return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        const char *v = fmcl_st_meta(f, keys[i]);
+        char *end = NULL;
+        long x = v ? strtol(v, &end, 10) : 0;
+        if (!v || *end || x < 1 || x > 65536) {
+            cli_error("%s: an image model needs %s, a positive integer (found %s)", path, keys[i],
+                      v ? v : "nothing");
+            return -1;
+        }
+        shape[i] = (int)x;
+    }
+    return 1;
+}
+
+int cli_write_grid(const char *path, const float *x, int n, const int shape[3])
+{
+    char err[1024];
+    const int shown = n < CLI_GRID_MAX ? n : CLI_GRID_MAX;
+    const int cols = (int)ceil(sqrt((double)shown));
+    if (fmcl_png_image_grid(path, x, shown, shape[0], shape[1], shape[2], cols, GRID_BORDER, err,
+                            sizeof err) != FMCL_OK)
+        return cli_error("%s", err);
+    printf("wrote %s (%d sample%s of %d x %d x %d in a grid of %d columns%s)\n", path, shown,
+           shown == 1 ? "" : "s", shape[0], shape[1], shape[2], cols,
+           shown < n ? ", the first ones" : "");
+    return CLI_OK;
+}
