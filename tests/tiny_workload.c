@@ -2,7 +2,8 @@
  * numbered pieces: training on each path (with each built-in set, clipping,
  * the OT coupling), on a user's array with time features and AdamW;
  * sampling with every solver and from given points; likelihoods with the
- * exact divergence and with Hutchinson's estimate; training on 8-bit images.
+ * exact divergence and with Hutchinson's estimate; training on 8-bit images;
+ * the image layers (tiny_layers.c).
  *   tiny_workload count   prints the number of pieces
  *   tiny_workload K       runs piece K on every device (as the device tests)
  * tests/oclgrind.sh runs each piece in its own process under Oclgrind (where
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "testlib.h"
+#include "tiny_layers.h"
 
 #define BATCH 7
 #define STEPS 2
@@ -23,7 +25,7 @@
 #define N_TRAIN (FMCL_PATH_LINEAR_VP + 3) /* every path, then the array twice */
 #define N_SAMPLE (FMCL_SOLVER_DOPRI5 + 2) /* every solver, then from given x0 */
 #define N_LIKELIHOOD 2
-#define N_PIECES (N_TRAIN + N_SAMPLE + N_LIKELIHOOD + 1) /* then images */
+#define N_PIECES (N_TRAIN + N_SAMPLE + N_LIKELIHOOD + 2) /* then images, layers */
 
 static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
 {
@@ -152,7 +154,8 @@ static int run(fmcl_ctx *ctx, void *user)
     if (piece < N_TRAIN) train(ctx, piece);
     else if (piece < N_TRAIN + N_SAMPLE) evaluate(ctx, piece - N_TRAIN, 0);
     else if (piece < N_TRAIN + N_SAMPLE + N_LIKELIHOOD) evaluate(ctx, piece - N_TRAIN - N_SAMPLE, 1);
-    else train_images(ctx);
+    else if (piece < N_PIECES - 1) train_images(ctx);
+    else tiny_layers(ctx); /* the image layers, tiny_layers.c */
     return 0;
 }
 
