@@ -61,7 +61,8 @@ static void check_coverage(const results *rs)
         "linear_small_dx", "image_batch", "conv2d_forward", "conv2d_backward",
         "groupnorm_forward", "groupnorm_backward", "upsample2x_forward", "upsample2x_backward",
         "concat_forward", "concat_backward", "time_embedding", "scale_shift_forward",
-        "scale_shift_backward", "attention_forward", "attention_backward", "training loss",
+        "scale_shift_backward", "attention_forward", "attention_backward", "peak_fma",
+        "training loss",
         "training params"};
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
         int seen = 0;

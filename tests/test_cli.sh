@@ -199,6 +199,26 @@ usage_tests() {
         check "tune --help lists --$f" grep -q -- "--$f" "$tmp/out"
     done
 
+    # Flags of bench and tune (their runs take minutes: no timed run here).
+    expect 2 'unknown flag --bogus' bench --bogus
+    expect 2 '--all and --device both choose devices' bench --all --device 0:0
+    expect 2 '--json needs a value' bench --json
+    expect 2 '--json needs a non-empty value' bench --json=
+    expect 2 '--quick does not take a value' bench --quick=yes
+    expect 2 '--first-step runs alone' bench --first-step --quick
+    expect 2 "unexpected argument 'extra'" bench extra
+    expect 0 'usage: fmcl bench' bench --help
+    for f in device all json torch quick first-step help; do
+        check "bench --help lists --$f" grep -q -- "--$f" "$tmp/out"
+    done
+    expect 2 'unknown flag --all' tune --all
+    expect 2 '--report does not take a value' tune --report=1
+    expect 2 "unexpected argument 'now'" tune now
+    expect 0 'usage: fmcl tune' tune --help
+    for f in device report help; do
+        check "tune --help lists --$f" grep -q -- "--$f" "$tmp/out"
+    done
+
     # --help lists every flag with its default; the values shown are the real defaults.
     local f
     expect 0 'usage: fmcl train' train --help
@@ -439,6 +459,17 @@ run_tests() {
         nll --ckpt "$tmp/img/model.safetensors" --n 5
     expect 2 '--limit is for image sets' nll --ckpt "$ck" --limit 5
     expect 1 'is an image set but .* is not an image model' nll --ckpt "$ck" --data "idx:$tmp/tiny-images-idx3-ubyte"
+
+    # fmcl bench --quick (about 10 s on a 2-core CPU): a table and well-formed JSON that
+    # names the device, its driver and fmcl's version; figures are not checked.
+    expect 0 '^training, reference: MLP 3-512x4-2, batch 4096: [0-9.]+ steps/s' \
+        bench --quick --json "$tmp/bench.json"
+    check 'bench --json is well-formed JSON' python3 -m json.tool "$tmp/bench.json" /dev/null
+    local key
+    for key in fmcl_version clblast_version device driver_version platform peak_fma_gflops \
+        loss_fnv1a first_step; do
+        check "bench --json holds \"$key\"" grep -q "\"$key\": " "$tmp/bench.json"
+    done
 
     # The user's own points, and the default output folder runs/<name>-<time>/.
     expect 0 'pictures: runs/s-[0-9]{8}-[0-9]{6}/densities\.png' \

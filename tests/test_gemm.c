@@ -1,6 +1,8 @@
 /* GEMM through CLBlast vs the double CPU reference: every transpose
  * combination, odd shapes, element offsets, leading dimensions larger than
- * the matrix, beta accumulation, and guard regions around C. */
+ * the matrix, beta accumulation, and guard regions around C. 150 x 130 x 120
+ * lies above XGEMM_MIN_INDIRECT_SIZE^3 of the shipped parameters (128^3), so
+ * the tuned indirect kernel with its pad and transpose kernels runs too. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -9,7 +11,8 @@
 static int run(fmcl_ctx *ctx, void *user)
 {
     (void)user;
-    static const int shapes[][3] = {{1, 1, 1}, {37, 129, 3}, {13, 2, 67}, {128, 64, 33}, {5, 300, 17}};
+    static const int shapes[][3] = {{1, 1, 1}, {37, 129, 3}, {13, 2, 67}, {128, 64, 33}, {5, 300, 17},
+                                 {150, 130, 120}};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/peak.h"
 #include "testlib.h"
 #include "tiny_layers.h"
 
@@ -25,7 +26,7 @@
 #define N_TRAIN (FMCL_PATH_LINEAR_VP + 3) /* every path, then the array twice */
 #define N_SAMPLE (FMCL_SOLVER_DOPRI5 + 2) /* every solver, then from given x0 */
 #define N_LIKELIHOOD 2
-#define N_PIECES (N_TRAIN + N_SAMPLE + N_LIKELIHOOD + 2) /* then images, layers */
+#define N_PIECES (N_TRAIN + N_SAMPLE + N_LIKELIHOOD + 3) /* then images, bench's peak, layers */
 
 static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
 {
@@ -148,13 +149,27 @@ static void train_images(fmcl_ctx *ctx)
     fmcl_mlp_free(m);
 }
 
+/* fmcl bench's FMA-peak kernel on a few work-items. */
+static void peak(fmcl_ctx *ctx)
+{
+    tl_buf out = {0};
+    float got[N];
+    if (tl_buf_new(ctx, &out, N, NULL) &&
+        ok(ctx, fmcl_peak_fma(ctx, out.t, 0.5f, 0.25f, 3, N), "peak_fma") &&
+        tl_buf_read(ctx, &out, got))
+        tl_check(all_finite(got, N), "peak_fma: not finite");
+    tl_buf_free(&out);
+    printf("  bench: FMA peak\n");
+}
+
 static int run(fmcl_ctx *ctx, void *user)
 {
     const int piece = *(const int *)user;
     if (piece < N_TRAIN) train(ctx, piece);
     else if (piece < N_TRAIN + N_SAMPLE) evaluate(ctx, piece - N_TRAIN, 0);
     else if (piece < N_TRAIN + N_SAMPLE + N_LIKELIHOOD) evaluate(ctx, piece - N_TRAIN - N_SAMPLE, 1);
-    else if (piece < N_PIECES - 1) train_images(ctx);
+    else if (piece < N_PIECES - 2) train_images(ctx);
+    else if (piece < N_PIECES - 1) peak(ctx);
     else tiny_layers(ctx); /* the image layers, tiny_layers.c */
     return 0;
 }

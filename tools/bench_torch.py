@@ -1,24 +1,22 @@
 #!/usr/bin/python3
-"""The reference 2D flow-matching workload in PyTorch on the CPU (float32),
-timed, so fmcl's benchmark (tools/bench.c, `fmcl-bench --torch`) can print a
-ratio against it.
+"""The workloads of `fmcl bench` in PyTorch on the CPU (float32), timed, so
+`fmcl bench --torch` can print fmcl / PyTorch for each in the same invocation.
 
-Training mode (default): checkerboard data drawn as in the flow_matching
-library's 2D example, MLP 3 -> width x depth -> 2 with SiLU, input [x_t, t],
-OT path with sigma_min = 0 (x_t = (1 - t) x0 + t x1, target x1 - x0), loss
-mean((v - u)^2), Adam. Each timed step includes drawing the batch, as a
-training loop does.
+  --gemm TA,TB,M,N,K:...   row-major C = op(A) op(B) as the MLP issues it
+                           (TA/TB 1: transposed operand); best of 3 after a warm-up
+  --train W,D,B,WARM,N:... training steps of an MLP 3 -> W x D -> 2 with SiLU,
+                           input [x_t, t], batch B: checkerboard data as in the
+                           flow_matching library's 2D example, OT path with
+                           sigma_min = 0 (x_t = (1 - t) x0 + t x1, target x1 - x0),
+                           loss mean((v - u)^2), Adam lr 1e-3; WARM untimed steps,
+                           then N timed (each includes drawing its batch)
+  --sample W,D,N,STEPS     RK4 with STEPS steps (NFE 4 STEPS) from N(0, I) over N
+                           points through an untrained model, under no_grad
 
-Sampling mode (--mode sample): midpoint solver from N(0, I) over --n points
-with --nfe model evaluations (2 per step), under torch.no_grad().
-
-FLOPs: only GEMMs are counted, 2*M*N*K per Linear layer forward; a training
-step counts 3x the forward GEMMs (forward, input gradient, weight gradient),
-a sampling run 1x per evaluation.
-
-The last line is machine-readable:
-  torch mode=train steps_per_s=.. samples_per_s=.. gflops=.. ms_per_step=.. threads=..
-  torch mode=sample points_per_s=.. evals_per_s=.. gflops=.. seconds=.. nfe=.. threads=..
+Machine-readable lines, in the order given:
+  torch gemm I gflops=..
+  torch train I steps_per_s=.. samples_per_s=.. ms_per_step=..
+  torch sample points_nfe_per_s=.. seconds=.. nfe=..
 """
 import argparse
 import os
@@ -43,6 +41,17 @@ def blas_library():
     return name
 
 
+def ints(spec, count, what):
+    out = []
+    for item in spec.split(":") if spec else []:
+        v = [int(x) for x in item.split(",")]
+        if len(v) != count or min(v) < 0:
+            raise SystemExit("bench_torch.py: --%s item '%s' needs %d non-negative integers"
+                             % (what, item, count))
+        out.append(v)
+    return out
+
+
 def checkerboard(batch):
     """a = U[-2, 2]; b = U[0, 1) - 2 B + (floor(a) mod 2), B a fair coin; (a, b) / 0.45."""
     a = torch.rand(batch) * 4 - 2
@@ -59,9 +68,18 @@ def make_model(dim, width, depth):
     return torch.nn.Sequential(*layers)
 
 
-def forward_flops(batch, dim, width, depth):
-    dims = [dim + 1] + [width] * depth + [dim]
-    return sum(2.0 * batch * dims[i] * dims[i + 1] for i in range(len(dims) - 1))
+def bench_gemm(i, ta, tb, m, n, k):
+    a = torch.full((k, m) if ta else (m, k), 0.01)
+    b = torch.full((n, k) if tb else (k, n), 0.01)
+    best = float("inf")
+    for rep in range(4):  # the first is the warm-up
+        t0 = time.perf_counter()
+        c = (a.t() if ta else a) @ (b.t() if tb else b)
+        float(c[0, 0])
+        dt = time.perf_counter() - t0
+        if rep:
+            best = min(best, dt)
+    print("torch gemm %d gflops=%.2f" % (i, 2.0 * m * n * k / best / 1e9), flush=True)
 
 
 def train_step(model, opt, batch):
@@ -77,70 +95,67 @@ def train_step(model, opt, batch):
     return loss
 
 
-def bench_train(args, model):
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    for _ in range(args.warmup):
-        train_step(model, opt, args.batch)
+def bench_train(i, width, depth, batch, warmup, steps):
+    model = make_model(2, width, depth)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(warmup):
+        train_step(model, opt, batch)
     t0 = time.perf_counter()
-    for _ in range(args.steps):
-        loss = train_step(model, opt, args.batch)
-    last = loss.item()
-    dt = time.perf_counter() - t0
-    sps = args.steps / dt
-    gflops = 3 * forward_flops(args.batch, 2, args.width, args.depth) * sps / 1e9
-    print("# %d timed steps in %.3f s, last loss %.4f" % (args.steps, dt, last))
-    print("torch mode=train steps_per_s=%.4f samples_per_s=%.1f gflops=%.2f ms_per_step=%.3f"
-          " threads=%d" % (sps, sps * args.batch, gflops, 1e3 / sps, torch.get_num_threads()))
+    for _ in range(max(steps, 1)):
+        loss = train_step(model, opt, batch)
+    float(loss)
+    sps = max(steps, 1) / (time.perf_counter() - t0)
+    print("torch train %d steps_per_s=%.4f samples_per_s=%.1f ms_per_step=%.3f"
+          % (i, sps, sps * batch, 1e3 / sps), flush=True)
 
 
-def midpoint(model, x, nfe):
-    steps = nfe // 2
+def rk4(model, x, steps):
     h = 1.0 / steps
     n = x.shape[0]
-    for k in range(steps):
-        t = torch.full((n, 1), k * h)
-        xm = x + (h / 2) * model(torch.cat([x, t], dim=1))
-        x = x + h * model(torch.cat([xm, t + h / 2], dim=1))
+
+    def v(x, t):
+        return model(torch.cat([x, torch.full((n, 1), t)], dim=1))
+
+    for s in range(steps):
+        t = s * h
+        k1 = v(x, t)
+        k2 = v(x + (h / 2) * k1, t + h / 2)
+        k3 = v(x + (h / 2) * k2, t + h / 2)
+        k4 = v(x + h * k3, t + h)
+        x = x + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
     return x
 
 
-def bench_sample(args, model):
-    if args.nfe < 2 or args.nfe % 2:
-        raise SystemExit("bench_torch.py: --nfe must be even and >= 2 (midpoint uses 2 per step)")
+def bench_sample(width, depth, n, steps):
+    model = make_model(2, width, depth)
     with torch.no_grad():
-        midpoint(model, torch.randn(args.n, 2), 2)  # warm-up
-        x0 = torch.randn(args.n, 2)
+        rk4(model, torch.randn(min(n, 4096), 2), 1)  # warm-up
+        x0 = torch.randn(n, 2)
         t0 = time.perf_counter()
-        x = midpoint(model, x0, args.nfe)
+        x = rk4(model, x0, steps)
         float(x.sum())
         dt = time.perf_counter() - t0
-    gflops = forward_flops(args.n, 2, args.width, args.depth) * args.nfe / dt / 1e9
-    print("torch mode=sample points_per_s=%.1f evals_per_s=%.2f gflops=%.2f seconds=%.4f nfe=%d"
-          " threads=%d" % (args.n / dt, args.nfe / dt, gflops, dt, args.nfe,
-                           torch.get_num_threads()))
+    print("torch sample points_nfe_per_s=%.1f seconds=%.4f nfe=%d"
+          % (n * 4 * steps / dt, dt, 4 * steps), flush=True)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--mode", choices=["train", "sample"], default="train")
-    p.add_argument("--width", type=int, default=512)
-    p.add_argument("--depth", type=int, default=4, help="hidden layers")
-    p.add_argument("--batch", type=int, default=4096)
-    p.add_argument("--steps", type=int, default=20, help="timed training steps")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--n", type=int, default=50000, help="points (sample mode)")
-    p.add_argument("--nfe", type=int, default=40, help="model evaluations (sample mode)")
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--mode", choices=["suite"], default="suite")
+    p.add_argument("--gemm", default="", help="TA,TB,M,N,K:...")
+    p.add_argument("--train", default="", help="W,D,B,WARM,N:...")
+    p.add_argument("--sample", default="", help="W,D,N,STEPS")
     p.add_argument("--threads", type=int, default=0,
                    help="threads for torch and the BLAS; 0: every CPU this process may use")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    for name in ("width", "depth", "batch", "steps", "n"):
-        if getattr(args, name) < 1:
-            raise SystemExit("bench_torch.py: --%s must be >= 1" % name)
-    if args.warmup < 0 or args.threads < 0:
-        raise SystemExit("bench_torch.py: --warmup and --threads must be >= 0")
+    gemms = ints(args.gemm, 5, "gemm")
+    trains = ints(args.train, 5, "train")
+    samples = ints(args.sample, 4, "sample")
+    if args.threads < 0:
+        raise SystemExit("bench_torch.py: --threads must be >= 0")
     global torch
     if args.threads == 0:
         args.threads = len(os.sched_getaffinity(0))
@@ -152,14 +167,14 @@ def main():
     torch = torch_module
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = make_model(2, args.width, args.depth)
-    print("# torch %s, %d threads, BLAS %s, width %d depth %d batch %d" %
-          (torch.__version__, torch.get_num_threads(), blas_library(), args.width, args.depth,
-           args.batch))
-    if args.mode == "train":
-        bench_train(args, model)
-    else:
-        bench_sample(args, model)
+    print("# torch %s, %d threads, BLAS %s" % (torch.__version__, torch.get_num_threads(),
+                                               blas_library()), flush=True)
+    for i, g in enumerate(gemms):
+        bench_gemm(i, *g)
+    for i, t in enumerate(trains):
+        bench_train(i, *t)
+    for s in samples:
+        bench_sample(*s)
 
 
 if __name__ == "__main__":

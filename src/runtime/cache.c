@@ -175,7 +175,7 @@ fmcl_status fmcl_cache_read(const char *path, const uint8_t key[FMCL_CACHE_KEY_B
 }
 
 /* mkdir -p of the folder holding path. */
-static fmcl_status make_parents(const char *path, char *err, size_t errlen)
+fmcl_status fmcl_cache_make_parents(const char *path, char *err, size_t errlen)
 {
     char *dir = strdup(path);
     if (!dir) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory");
@@ -209,7 +209,7 @@ fmcl_status fmcl_cache_write(const char *path, const uint8_t key[FMCL_CACHE_KEY_
     memcpy(hdr + FMCL_CACHE_OFF_KEY, key, FMCL_CACHE_KEY_BYTES);
     put_u64(hdr + FMCL_CACHE_OFF_LENGTH, len);
     fmcl_sha256_of(payload, len, hdr + FMCL_CACHE_OFF_SUM);
-    fmcl_status s = make_parents(path, err, errlen);
+    fmcl_status s = fmcl_cache_make_parents(path, err, errlen);
     if (s != FMCL_OK) return s;
     const void *chunks[2] = {hdr, payload};
     size_t lens[2] = {sizeof hdr, len};

@@ -50,6 +50,8 @@ int fmcl_cache_path(const uint8_t key[FMCL_CACHE_KEY_BYTES], char *path, size_t 
  * with a malloc'ed payload, else why names the defect. */
 fmcl_status fmcl_cache_read(const char *path, const uint8_t key[FMCL_CACHE_KEY_BYTES],
                             unsigned char **payload, size_t *len, char *why, size_t whylen);
+/* Creates the folders (0700) that hold path (mkdir -p of its parent). */
+fmcl_status fmcl_cache_make_parents(const char *path, char *err, size_t errlen);
 /* Creates the folders (0700) and writes the entry atomically. */
 fmcl_status fmcl_cache_write(const char *path, const uint8_t key[FMCL_CACHE_KEY_BYTES],
                              const void *payload, size_t len, char *err, size_t errlen);

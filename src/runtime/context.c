@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "runtime/cache.h"
+#include "runtime/profile.h"
 #include "runtime/runtime.h"
 
 extern const char fmcl_kernel_source[];
@@ -242,6 +243,7 @@ void fmcl_ctx_destroy(fmcl_ctx *ctx)
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
     if (ctx->pace) clReleaseEvent(ctx->pace);
+    fmcl_profile_free(ctx);
     fmcl_gemm_release(ctx);
     release_program(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);

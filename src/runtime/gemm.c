@@ -1,68 +1,112 @@
 /* GEMM through CLBlast: the only file that includes it. One temporary buffer
  * is sized at setup (fmcl_gemm_reserve) so that calls inside a training step
  * allocate nothing. CLBlast's built-in parameters are poor on some devices
- * (PoCL on x86: ~7 GFLOP/s where tuned ones give ~40), so parameters tuned
- * here, shipped in data/clblast_tuned.txt, are applied when the device
- * matches. */
+ * (PoCL on x86: ~7 GFLOP/s where tuned ones give ~40), so parameters from
+ * `fmcl tune` (the user's cache folder) or shipped in data/clblast_tuned.txt
+ * are applied when device, driver and CLBlast match (tune.h). */
 #include "runtime/runtime.h"
 
 #include <clblast_c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "io/atomic.h"
+#include "runtime/profile.h"
+#include "runtime/tune.h"
 
 extern const char fmcl_tuned_params[];
 
-#define MAX_TUNED 32
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
-/* Applies one "Kernel NAME=VALUE ..." line; CLBlast wants every parameter of
- * the kernel at once. */
-static void apply_line(fmcl_ctx *ctx, const char *line, size_t len)
+const char *fmcl_clblast_version(void)
 {
-    char buf[1024], *names[MAX_TUNED], *save = NULL;
-    size_t values[MAX_TUNED], n = 0;
-    if (len >= sizeof buf) return;
-    memcpy(buf, line, len);
-    buf[len] = 0;
-    char *kernel = strtok_r(buf, " \t", &save);
-    for (char *tok = strtok_r(NULL, " \t", &save); tok && n < MAX_TUNED;
-         tok = strtok_r(NULL, " \t", &save)) {
-        char *eq = strchr(tok, '=');
-        if (!eq) return;
-        *eq = 0;
-        names[n] = tok;
-        values[n++] = strtoul(eq + 1, NULL, 10);
-    }
-    if (!kernel || n == 0) return;
-    CLBlastStatusCode rc = CLBlastOverrideParameters(ctx->device, kernel, CLBlastPrecisionSingle,
-                                                     n, (const char **)names, values);
-    if (rc != CLBlastSuccess)
-        fmcl_note(ctx,
-                  "warning: tuned CLBlast parameters for %s rejected (status %d), using "
-                  "CLBlast's defaults\n",
-                  kernel, (int)rc);
-    else
-        fmcl_note(ctx, "tuned CLBlast parameters applied: %s\n", kernel);
+    return STR(CLBLAST_VERSION_MAJOR) "." STR(CLBLAST_VERSION_MINOR) "." STR(
+        CLBLAST_VERSION_PATCH);
 }
 
-/* data/clblast_tuned.txt: "device PLATFORM | DEVICE" lines start a section
- * whose kernel lines apply to that exact platform and device name. */
+fmcl_status fmcl_gemm_override(fmcl_ctx *ctx, const fmcl_tune_kernel *k)
+{
+    const char *names[FMCL_TUNE_MAX_PARAMS];
+    for (int i = 0; i < k->n; i++) names[i] = k->param[i];
+    CLBlastStatusCode rc = CLBlastOverrideParameters(ctx->device, k->name, CLBlastPrecisionSingle,
+                                                     (size_t)k->n, names, k->value);
+    if (rc == CLBlastSuccess) return FMCL_OK;
+    const char *why = rc == CLBlastInvalidOverrideKernel     ? "no such kernel"
+                      : rc == CLBlastMissingOverrideParameter ? "not every parameter given"
+                      : rc == CLBlastInvalidLocalMemUsage     ? "too much local memory"
+                                                              : "refused";
+    return fmcl_fail(ctx, FMCL_ERR_GEMM, "CLBlast %s parameters: %s (status %d)", k->name, why,
+                     (int)rc);
+}
+
+/* Applies every kernel of s; 1 when CLBlast took all of them. */
+static int apply_set(fmcl_ctx *ctx, const fmcl_tune_set *s, const char *from)
+{
+    int all = 1;
+    for (int i = 0; i < s->n_kernels; i++)
+        if (fmcl_gemm_override(ctx, &s->kernel[i]) != FMCL_OK) {
+            fmcl_note(ctx, "warning: %s: %s; CLBlast's defaults kept for it\n", from, ctx->err);
+            ctx->err[0] = 0;
+            all = 0;
+        }
+    if (all) fmcl_note(ctx, "tuned CLBlast parameters applied from %s\n", from);
+    return all;
+}
+
+/* The section of sets made for id; NULL, with a warning note when one was
+ * made for this device under another driver or CLBlast. */
+static const fmcl_tune_set *find_set(fmcl_ctx *ctx, const fmcl_tune_set *sets, int n,
+                                     const fmcl_tune_set *id, const char *from)
+{
+    char why[400] = "";
+    for (int i = 0; i < n; i++) {
+        char w[400];
+        if (fmcl_tune_matches(&sets[i], id, w, sizeof w)) return &sets[i];
+        if (!why[0] && strcmp(sets[i].platform, id->platform) == 0 &&
+            strcmp(sets[i].device, id->device) == 0)
+            snprintf(why, sizeof why, "%s", w);
+    }
+    if (why[0])
+        fmcl_note(ctx, "warning: tuned CLBlast parameters in %s ignored: %s; run `fmcl tune`\n",
+                  from, why);
+    return NULL;
+}
+
+#define MAX_SETS 16
+
+/* The user's file from `fmcl tune` first, then the sections shipped in
+ * data/clblast_tuned.txt; a file that is malformed or made for another
+ * driver or CLBlast is ignored with a warning note, never applied. */
 void fmcl_gemm_apply_tuning(fmcl_ctx *ctx)
 {
     const char *env = getenv("FMCL_NO_TUNING");
     if (env && *env && strcmp(env, "0") != 0) return;
-    char want[300];
-    snprintf(want, sizeof want, "device %s | %s", ctx->info.platform_name, ctx->info.device_name);
-    int match = 0;
-    for (const char *p = fmcl_tuned_params; *p;) {
-        const char *end = strchr(p, '\n');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > 7 && strncmp(p, "device ", 7) == 0)
-            match = len == strlen(want) && strncmp(p, want, len) == 0;
-        else if (match && len > 0 && p[0] != '#')
-            apply_line(ctx, p, len);
-        p += len + (end ? 1 : 0);
+    fmcl_tune_set id, sets[MAX_SETS];
+    fmcl_tune_identity(&ctx->info, &id);
+    int n = 0;
+    char path[1024], err[512];
+    if (fmcl_tune_path(&ctx->info, path, sizeof path) && access(path, F_OK) == 0) {
+        unsigned char *text = NULL;
+        size_t len = 0;
+        fmcl_status s = fmcl_read_file(path, 1 << 16, &text, &len, err, sizeof err);
+        if (s == FMCL_OK) s = fmcl_tune_parse((const char *)text, len, sets, MAX_SETS, &n, err,
+                                              sizeof err);
+        free(text);
+        if (s != FMCL_OK)
+            fmcl_note(ctx, "warning: tuned CLBlast parameters in %s ignored: %s\n", path, err);
+        const fmcl_tune_set *mine = s == FMCL_OK ? find_set(ctx, sets, n, &id, path) : NULL;
+        if (mine && apply_set(ctx, mine, path)) return;
     }
+    if (fmcl_tune_parse(fmcl_tuned_params, strlen(fmcl_tuned_params), sets, MAX_SETS, &n, err,
+                        sizeof err) != FMCL_OK) {
+        fmcl_note(ctx, "warning: fmcl's shipped CLBlast parameters are malformed (%s)\n", err);
+        return;
+    }
+    const fmcl_tune_set *shipped = find_set(ctx, sets, n, &id, "fmcl's data/clblast_tuned.txt");
+    if (shipped) apply_set(ctx, shipped, "fmcl's data/clblast_tuned.txt");
 }
 
 static CLBlastTranspose tr(int t) { return t ? CLBlastTransposeYes : CLBlastTransposeNo; }
@@ -105,15 +149,17 @@ fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float 
     if (M <= 0 || N <= 0 || K <= 0)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "GEMM with empty shape %dx%dx%d", M, N, K);
     CLBlastStatusCode rc;
+    cl_event *ev = fmcl_profile_slot(ctx, FMCL_PROF_GEMM); /* NULL unless profiling */
     if (ctx->gemm_tmp)
         rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M,
                                         (size_t)N, (size_t)K, alpha, A.mem, A.off, (size_t)lda,
                                         B.mem, B.off, (size_t)ldb, beta, C.mem, C.off,
-                                        (size_t)ldc, &ctx->queue, NULL, ctx->gemm_tmp);
+                                        (size_t)ldc, &ctx->queue, ev, ctx->gemm_tmp);
     else
         rc = CLBlastSgemm(CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M, (size_t)N, (size_t)K,
                           alpha, A.mem, A.off, (size_t)lda, B.mem, B.off, (size_t)ldb, beta,
-                          C.mem, C.off, (size_t)ldc, &ctx->queue, NULL);
+                          C.mem, C.off, (size_t)ldc, &ctx->queue, ev);
+    fmcl_profile_done(ctx, ev, rc == CLBlastSuccess);
     return rc == CLBlastSuccess ? FMCL_OK : gemm_fail(ctx, rc, "GEMM", M, N, K);
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "runtime/profile.h"
 #include "runtime/runtime.h"
 
 fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, cl_mem *out, const char *what)
@@ -165,8 +166,10 @@ static fmcl_status enqueue_fail(fmcl_ctx *ctx, int kid, cl_int rc)
 static fmcl_status enqueue(fmcl_ctx *ctx, int kid, cl_uint dims, const size_t *gsz,
                            const size_t *lsz)
 {
+    cl_event *ev = fmcl_profile_slot(ctx, kid);
     cl_int rc = clEnqueueNDRangeKernel(ctx->queue, ctx->kern[kid], dims, NULL, gsz, lsz, 0, NULL,
-                                       NULL);
+                                       ev);
+    fmcl_profile_done(ctx, ev, rc == CL_SUCCESS);
     return rc == CL_SUCCESS ? FMCL_OK : enqueue_fail(ctx, kid, rc);
 }
 
@@ -198,9 +201,11 @@ fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, cons
      * rusticl answers 32 there for kernels that declare
      * reqd_work_group_size(64) and runs them (vendor.c). */
     int fits = local <= ctx->sched.max_wg && local <= ctx->sched.max_items[0];
+    cl_event *ev = fits ? fmcl_profile_slot(ctx, kid) : NULL;
     cl_int rc = fits ? clEnqueueNDRangeKernel(ctx->queue, ctx->kern[kid], 1, NULL, &global, &local,
-                                              0, NULL, NULL)
+                                              0, NULL, ev)
                      : CL_INVALID_WORK_GROUP_SIZE;
+    fmcl_profile_done(ctx, ev, rc == CL_SUCCESS);
     if (rc == CL_INVALID_WORK_GROUP_SIZE || rc == CL_INVALID_WORK_ITEM_SIZE) {
         char name[64];
         return fmcl_fail(ctx, FMCL_ERR_UNSUPPORTED,

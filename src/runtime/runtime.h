@@ -71,6 +71,7 @@ struct fmcl_ctx {
     fmcl_log_fn log;
     void *log_user;
     cl_event pace;                /* marker of the previous fmcl_pace period */
+    struct fmcl_profile *prof;    /* profile.h: NULL unless a benchmark profiles */
     char notes[1024]; /* what setup chose (tuned parameters), for the user */
     char err[8192];
 };

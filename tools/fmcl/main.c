@@ -16,6 +16,8 @@ static const struct {
     {"sample", cmd_sample, "draw samples from a trained model"},
     {"nll", cmd_nll, "negative log-likelihood (nats, bits/dim) of points under a model"},
     {"check", cmd_check, "check every op on the device against the CPU reference"},
+    {"bench", cmd_bench, "time the standard workloads (GEMM, training, sampling) on devices"},
+    {"tune", cmd_tune, "tune CLBlast's GEMM for this device; later runs use the result"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -48,7 +50,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_COMMANDS; i++)
         if (strcmp(name, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "fmcl: unknown command '%s' (expected devices, train, sample, nll or check)\n"
+    fprintf(stderr, "fmcl: unknown command '%s' (expected devices, train, sample, nll, check, bench or tune)\n"
                     "Run 'fmcl --help' for the list.\n", name);
     return CLI_USAGE;
 }

@@ -1,0 +1,254 @@
+/* The tuned-parameter file (runtime/tune.h): round trip through the writer
+ * and the parser, rejection of malformed and truncated text, the identity
+ * match; then on every device, with $XDG_CACHE_HOME pointing at a temporary
+ * folder, what context creation does with the device's file: a malformed
+ * one, one for another driver and one CLBlast refuses (parameters missing) are
+ * ignored with a warning note, a matching one is applied and GEMM through
+ * the indirect kernel it tunes still matches the double reference. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/atomic.h"
+#include "runtime/tune.h"
+#include "testlib.h"
+
+static fmcl_tune_kernel kernel(const char *name, const char *spec)
+{
+    fmcl_tune_kernel k = {0};
+    snprintf(k.name, sizeof k.name, "%s", name);
+    char buf[512], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(t, '=');
+        *eq = 0;
+        snprintf(k.param[k.n], sizeof k.param[0], "%s", t);
+        k.value[k.n++] = strtoul(eq + 1, NULL, 10);
+    }
+    return k;
+}
+
+/* CLBlast 1.5.3's Xgemm parameters, a valid set (CLBlast's tuner constraints). */
+#define XGEMM_OK                                                                               \
+    "GEMMK=0 MWG=32 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=4 VWN=4 STRM=0 " \
+    "STRN=0 SA=0 SB=0 KREG=1"
+
+static fmcl_tune_set sample_set(void)
+{
+    fmcl_tune_set s = {0};
+    snprintf(s.platform, sizeof s.platform, "Some Platform");
+    snprintf(s.device, sizeof s.device, "dev-42 (x)");
+    snprintf(s.driver, sizeof s.driver, "3.1+debian");
+    snprintf(s.clblast, sizeof s.clblast, "1.5.3");
+    fmcl_tune_kernel a = kernel("Xgemm", XGEMM_OK), b = kernel("GemmRoutine",
+                                                               "XGEMM_MIN_INDIRECT_SIZE=128");
+    fmcl_tune_put(&s, &a);
+    fmcl_tune_put(&s, &b);
+    return s;
+}
+
+static int same_set(const fmcl_tune_set *a, const fmcl_tune_set *b)
+{
+    if (strcmp(a->platform, b->platform) || strcmp(a->device, b->device) ||
+        strcmp(a->driver, b->driver) || strcmp(a->clblast, b->clblast) ||
+        a->n_kernels != b->n_kernels)
+        return 0;
+    for (int i = 0; i < a->n_kernels; i++) {
+        const fmcl_tune_kernel *x = &a->kernel[i], *y = &b->kernel[i];
+        if (strcmp(x->name, y->name) || x->n != y->n) return 0;
+        for (int j = 0; j < x->n; j++)
+            if (strcmp(x->param[j], y->param[j]) || x->value[j] != y->value[j]) return 0;
+    }
+    return 1;
+}
+
+static void host_tests(void)
+{
+    fmcl_tune_set s = sample_set(), got[4];
+    char text[4096], err[256];
+    size_t len = fmcl_tune_format(&s, "made by test_tune\nsecond line", text, sizeof text);
+    int n = -1;
+    tl_check(len < sizeof text && strlen(text) == len, "format: length %zu", len);
+    tl_check(fmcl_tune_parse(text, len, got, 4, &n, err, sizeof err) == FMCL_OK && n == 1 &&
+                 same_set(&s, &got[0]),
+             "round trip: %s (n %d)", err, n);
+
+    /* Two sections, comments and blank lines between, CRLF line ends. */
+    char two[8192];
+    snprintf(two, sizeof two, "# a comment\r\n\r\n%s\n%s", text, text);
+    tl_check(fmcl_tune_parse(two, strlen(two), got, 4, &n, err, sizeof err) == FMCL_OK &&
+                 n == 2 && same_set(&s, &got[1]),
+             "two sections: %s (n %d)", err, n);
+    tl_check(fmcl_tune_parse(two, strlen(two), got, 1, &n, err, sizeof err) == FMCL_ERR_FORMAT,
+             "more sections than room are rejected");
+
+    /* Every proper prefix that cuts into the section is rejected. */
+    int bad_prefix = 0;
+    const char *end_line = strstr(text, "\nend\n");
+    size_t complete = (size_t)(end_line - text) + 4; /* through "end" */
+    for (size_t l = 0; l < len; l++) {
+        fmcl_status st = fmcl_tune_parse(text, l, got, 4, &n, err, sizeof err);
+        int whole = l >= complete;
+        if (whole ? st != FMCL_OK || n != 1 : st == FMCL_OK && n != 0) bad_prefix++;
+    }
+    tl_check(bad_prefix == 0, "truncated text: %d prefixes misjudged", bad_prefix);
+    fmcl_tune_parse(text, (size_t)(end_line - text) + 1, got, 4, &n, err, sizeof err);
+    tl_check(strstr(err, "truncated") != NULL, "a cut-off section says truncated: %s", err);
+
+    /* Malformed sections, each rejected whole. */
+    const char *head = "fmcl-clblast-params 1\nplatform P\ndevice D\ndriver 1\nclblast 1.5.3\n";
+    const char *bad[] = {
+        "platform P\n",                               /* no header */
+        "fmcl-clblast-params 2\n",                    /* unknown version */
+        "kernel Xgemm MWG=32\nend\n",                 /* used after head: fine; see below */
+        "kernel Xgemm MWG=abc\nend\n",
+        "kernel Xgemm MWG=-1\nend\n",
+        "kernel Xgemm MWG=99999999\nend\n",
+        "kernel Xgemm MWG=32 MWG=64\nend\n",
+        "kernel Xgemm MWG\nend\n",
+        "kernel Xgemm\nend\n",
+        "kernel X-gemm MWG=1\nend\n",
+        "kernel Ygemm MWG=1\nend\n",
+        "kernel Xgemm MWG=1\nkernel Xgemm MWG=2\nend\n",
+        "driver 2\nkernel Xgemm MWG=1\nend\n",
+        "end\n",
+        "kernel Xgemm MWG=1\nbogus line\nend\n",
+        "kernel Xgemm MWG=1\nend\nkernel Copy COPY_VW=1\n",
+        "kernel Xgemm MWG=1\nfmcl-clblast-params 1\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char buf[1024];
+        /* The first two stand alone; the rest follow a complete identity. */
+        snprintf(buf, sizeof buf, "%s%s", i < 2 ? "" : head, bad[i]);
+        fmcl_status st = fmcl_tune_parse(buf, strlen(buf), got, 4, &n, err, sizeof err);
+        if (i == 2)
+            tl_check(st == FMCL_OK && n == 1, "a minimal section parses: %s", err);
+        else
+            tl_check(st == FMCL_ERR_FORMAT && n == 0 && strstr(err, "line ") != NULL,
+                     "malformed text %zu rejected with a line number (%s)", i, err);
+    }
+    char nul[200];
+    size_t hl = strlen(head);
+    memcpy(nul, head, hl);
+    memcpy(nul + hl, "kernel Xgemm M\0G=1\nend\n", 23);
+    tl_check(fmcl_tune_parse(nul, hl + 23, got, 4, &n, err, sizeof err) == FMCL_ERR_FORMAT,
+             "a NUL byte is rejected");
+    char *longline = malloc(3000);
+    memset(longline, 'x', 2999);
+    longline[2999] = 0;
+    memcpy(longline, head, hl);
+    tl_check(fmcl_tune_parse(longline, 2999, got, 4, &n, err, sizeof err) == FMCL_ERR_FORMAT,
+             "an overlong line is rejected");
+    free(longline);
+
+    /* The identity must match in all four fields. */
+    fmcl_tune_set id = s;
+    char why[400];
+    tl_check(fmcl_tune_matches(&s, &id, why, sizeof why), "identical identity matches");
+    snprintf(id.driver, sizeof id.driver, "3.2");
+    tl_check(!fmcl_tune_matches(&s, &id, why, sizeof why) && strstr(why, "driver version"),
+             "another driver does not match (%s)", why);
+    id = s;
+    snprintf(id.clblast, sizeof id.clblast, "1.6.0");
+    tl_check(!fmcl_tune_matches(&s, &id, why, sizeof why) && strstr(why, "CLBlast"),
+             "another CLBlast does not match (%s)", why);
+}
+
+static char cache_dir[] = "/tmp/fmcl-test-tune-XXXXXX";
+
+/* A fresh context on ctx's device with the device's tune file holding text;
+ * returns its notes (copied) and runs a GEMM through it when gemm is set. */
+static void with_file(fmcl_ctx *ctx, const char *text, const char *want_note, int gemm)
+{
+    const fmcl_device_info *info = fmcl_ctx_device(ctx);
+    char path[1024], err[512], spec[32];
+    if (!tl_check(fmcl_tune_path(info, path, sizeof path), "tune path")) return;
+    tl_check(strncmp(path, cache_dir, strlen(cache_dir)) == 0, "path %s under $XDG_CACHE_HOME",
+             path);
+    fmcl_tune_set s = {0};
+    fmcl_tune_identity(info, &s);
+    if (!tl_check(fmcl_tune_save(path, &s, NULL, err, sizeof err) == FMCL_OK, "save: %s", err))
+        return;
+    size_t len = strlen(text);
+    const void *chunk = text;
+    if (!tl_check(fmcl_write_atomic(path, &chunk, &len, 1, err, sizeof err) == FMCL_OK, "%s",
+                  err))
+        return;
+    snprintf(spec, sizeof spec, "%d:%d", info->platform_index, info->device_index);
+    fmcl_ctx *c2 = NULL;
+    if (!tl_check(fmcl_ctx_create(&c2, spec, err, sizeof err) == FMCL_OK, "context: %s", err))
+        return;
+    const char *notes = fmcl_ctx_notes(c2);
+    tl_check(strstr(notes, want_note) != NULL, "notes hold '%s': %s", want_note, notes);
+    if (gemm) {
+        /* M N K = 150 130 120 lies above the XGEMM_MIN_INDIRECT_SIZE of 16
+         * the file sets: CLBlast takes the tuned indirect kernel. */
+        enum { M = 150, N = 130, K = 120 };
+        float *A = malloc(M * K * 4), *B = malloc(K * N * 4), *C = malloc(M * N * 4);
+        double *want = malloc(M * N * sizeof *want);
+        tl_fill(A, M * K, -1, 1, 5);
+        tl_fill(B, K * N, -1, 1, 6);
+        fmcl_gemm_ref(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
+        for (int i = 0; i < M * N; i++) want[i] = C[i];
+        tl_buf a, b, cb;
+        if (tl_buf_new(c2, &a, M * K, A) && tl_buf_new(c2, &b, K * N, B) &&
+            tl_buf_new(c2, &cb, M * N, NULL)) {
+            fmcl_status st = fmcl_gemm_reserve(c2, 0, 1, M, N, K, K, K, N);
+            if (st == FMCL_OK) st = fmcl_gemm(c2, 0, 1, M, N, K, 1.0f, a.t, K, b.t, K, 0.0f, cb.t, N);
+            if (tl_check(st == FMCL_OK, "tuned gemm: %s", fmcl_ctx_error(c2)) &&
+                tl_buf_read(c2, &cb, C)) {
+                tl_close("tuned gemm NT 150x130x120", C, want, M * N, 1e-5 * 11 + 1e-6, 1e-5);
+                tl_guard_ok(c2, &cb, "tuned gemm");
+            }
+            tl_buf_free(&a);
+            tl_buf_free(&b);
+            tl_buf_free(&cb);
+        }
+        free(A), free(B), free(C), free(want);
+    }
+    fmcl_ctx_destroy(c2);
+    unlink(path);
+}
+
+static int device_tests(fmcl_ctx *ctx, void *user)
+{
+    (void)user;
+    fmcl_tune_set s;
+    fmcl_tune_identity(fmcl_ctx_device(ctx), &s);
+    char text[4096];
+    with_file(ctx, "fmcl-clblast-params 1\nplatform x\n", "ignored: truncated", 0);
+    snprintf(s.driver, sizeof s.driver, "not-this-driver");
+    fmcl_tune_kernel k = kernel("Xgemm", XGEMM_OK);
+    fmcl_tune_put(&s, &k);
+    fmcl_tune_format(&s, NULL, text, sizeof text);
+    with_file(ctx, text, "ignored: made for driver version 'not-this-driver'", 0);
+    /* Applied last: CLBlast keeps overrides for the rest of the process. */
+    fmcl_tune_identity(fmcl_ctx_device(ctx), &s);
+    fmcl_tune_kernel partial = kernel("Xgemm", "MWG=32 NWG=32");
+    fmcl_tune_put(&s, &partial);
+    fmcl_tune_format(&s, NULL, text, sizeof text);
+    with_file(ctx, text, "warning: ", 0);
+    fmcl_tune_identity(fmcl_ctx_device(ctx), &s);
+    fmcl_tune_kernel sw = kernel("GemmRoutine", "XGEMM_MIN_INDIRECT_SIZE=16");
+    fmcl_tune_put(&s, &k);
+    fmcl_tune_put(&s, &sw);
+    fmcl_tune_format(&s, NULL, text, sizeof text);
+    with_file(ctx, text, "tuned CLBlast parameters applied from /", 1);
+    return 0;
+}
+
+int main(void)
+{
+    host_tests();
+    if (!mkdtemp(cache_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    setenv("XDG_CACHE_HOME", cache_dir, 1);
+    unsetenv("FMCL_NO_TUNING");
+    int rc = tl_for_each_device(device_tests, NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache_dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", cache_dir);
+    return rc == TL_SKIP ? tl_summary() : rc; /* the host part ran either way */
+}

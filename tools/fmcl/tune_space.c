@@ -1,0 +1,142 @@
+/* The curated candidates `fmcl tune` tries for each CLBlast 1.5.3 kernel of
+ * the GEMM routine, and the validity rules of CLBlast's own tuners
+ * (src/tuning/kernels/ in its sources) plus the device's work-group and local-memory
+ * limits, so an invalid set is skipped before CLBlast ever compiles it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tune_space.h"
+
+/* Xgemm: GEMMK=0 (the tiled kernel), KREG=1, STRM=STRN=0 throughout. */
+static const char *const xgemm[] = {
+    "MWG=32 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=4 VWN=4 SA=0 SB=0",
+    "MWG=64 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=8 VWN=8 SA=0 SB=0",
+    "MWG=64 NWG=64 KWG=64 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=8 VWN=8 SA=0 SB=0",
+    "MWG=64 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=8 VWM=8 VWN=8 SA=0 SB=0",
+    "MWG=128 NWG=128 KWG=32 MDIMC=16 NDIMC=16 MDIMA=16 NDIMB=16 KWI=2 VWM=8 VWN=8 SA=0 SB=0",
+    "MWG=64 NWG=64 KWG=16 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=4 VWN=4 SA=0 SB=0",
+    "MWG=64 NWG=32 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=8 VWN=4 SA=0 SB=0",
+    "MWG=32 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=8 VWM=4 VWN=8 SA=0 SB=0",
+    "MWG=64 NWG=128 KWG=32 MDIMC=8 NDIMC=16 MDIMA=8 NDIMB=16 KWI=2 VWM=8 VWN=8 SA=0 SB=0",
+    "MWG=128 NWG=64 KWG=32 MDIMC=16 NDIMC=8 MDIMA=16 NDIMB=8 KWI=2 VWM=8 VWN=8 SA=0 SB=0",
+    /* GPU-style: tiles staged through local memory. */
+    "MWG=64 NWG=64 KWG=16 MDIMC=16 NDIMC=16 MDIMA=16 NDIMB=16 KWI=2 VWM=2 VWN=2 SA=1 SB=1",
+    "MWG=64 NWG=64 KWG=32 MDIMC=16 NDIMC=16 MDIMA=16 NDIMB=16 KWI=2 VWM=4 VWN=4 SA=1 SB=1",
+    "MWG=128 NWG=128 KWG=16 MDIMC=16 NDIMC=16 MDIMA=16 NDIMB=16 KWI=2 VWM=4 VWN=4 SA=1 SB=1",
+};
+
+static const char *const xgemm_direct[] = {
+    "WGD=32 MDIMCD=8 NDIMCD=8 MDIMAD=8 NDIMBD=8 KWID=2 VWMD=4 VWND=4 PADA=1 PADB=1",
+    "WGD=64 MDIMCD=8 NDIMCD=8 MDIMAD=8 NDIMBD=8 KWID=2 VWMD=8 VWND=8 PADA=1 PADB=1",
+    "WGD=32 MDIMCD=8 NDIMCD=8 MDIMAD=8 NDIMBD=8 KWID=8 VWMD=2 VWND=2 PADA=0 PADB=0",
+    "WGD=64 MDIMCD=16 NDIMCD=16 MDIMAD=16 NDIMBD=16 KWID=2 VWMD=4 VWND=4 PADA=1 PADB=1",
+    "WGD=16 MDIMCD=8 NDIMCD=8 MDIMAD=8 NDIMBD=8 KWID=2 VWMD=2 VWND=2 PADA=1 PADB=1",
+    "WGD=32 MDIMCD=16 NDIMCD=16 MDIMAD=16 NDIMBD=16 KWID=2 VWMD=2 VWND=2 PADA=1 PADB=1",
+};
+
+static const char *const copy[] = {
+    "COPY_DIMX=8 COPY_DIMY=8 COPY_VW=4 COPY_WPT=1",
+    "COPY_DIMX=16 COPY_DIMY=8 COPY_VW=4 COPY_WPT=2",
+    "COPY_DIMX=32 COPY_DIMY=8 COPY_VW=8 COPY_WPT=1",
+};
+
+static const char *const pad[] = {
+    "PAD_DIMX=8 PAD_DIMY=8 PAD_WPTX=1 PAD_WPTY=1",
+    "PAD_DIMX=16 PAD_DIMY=8 PAD_WPTX=2 PAD_WPTY=1",
+    "PAD_DIMX=32 PAD_DIMY=8 PAD_WPTX=4 PAD_WPTY=2",
+};
+
+static const char *const transpose[] = {
+    "TRA_DIM=8 TRA_PAD=0 TRA_SHUFFLE=0 TRA_WPT=1",
+    "TRA_DIM=16 TRA_PAD=1 TRA_SHUFFLE=0 TRA_WPT=2",
+    "TRA_DIM=8 TRA_PAD=1 TRA_SHUFFLE=0 TRA_WPT=4",
+    "TRA_DIM=4 TRA_PAD=0 TRA_SHUFFLE=1 TRA_WPT=8",
+};
+
+static const char *const padtranspose[] = {
+    "PADTRA_PAD=0 PADTRA_TILE=8 PADTRA_WPT=1",
+    "PADTRA_PAD=1 PADTRA_TILE=16 PADTRA_WPT=2",
+    "PADTRA_PAD=1 PADTRA_TILE=8 PADTRA_WPT=4",
+    "PADTRA_PAD=0 PADTRA_TILE=32 PADTRA_WPT=1",
+};
+
+#define LIST(kernel, fixed, list) {kernel, fixed, list, (int)(sizeof list / sizeof list[0])}
+const tune_space tune_spaces[TUNE_SPACES] = {
+    LIST("Xgemm", "GEMMK=0 KREG=1 STRM=0 STRN=0", xgemm),
+    LIST("Copy", "", copy),
+    LIST("Pad", "", pad),
+    LIST("Transpose", "", transpose),
+    LIST("Padtranspose", "", padtranspose),
+    LIST("XgemmDirect", "", xgemm_direct),
+};
+
+int tune_kernel_of(const tune_space *sp, int i, fmcl_tune_kernel *k)
+{
+    char buf[512], *save = NULL;
+    memset(k, 0, sizeof *k);
+    snprintf(k->name, sizeof k->name, "%s", sp->kernel);
+    snprintf(buf, sizeof buf, "%s %s", sp->fixed, sp->list[i]);
+    for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq || k->n == FMCL_TUNE_MAX_PARAMS) return 0;
+        *eq = 0;
+        snprintf(k->param[k->n], sizeof k->param[0], "%s", t);
+        k->value[k->n++] = (size_t)strtoul(eq + 1, NULL, 10);
+    }
+    return 1;
+}
+
+static size_t get(const fmcl_tune_kernel *k, const char *name)
+{
+    for (int i = 0; i < k->n; i++)
+        if (strcmp(k->param[i], name) == 0) return k->value[i];
+    return 0;
+}
+
+static int multiple(size_t x, size_t of) { return of != 0 && x % of == 0; }
+
+const char *tune_invalid(const fmcl_tune_kernel *k, size_t max_wg, size_t local_mem)
+{
+#define P(name) get(k, name)
+    size_t wg = 0, lmem = 0; /* work-group size, local floats */
+    if (strcmp(k->name, "Xgemm") == 0) {
+        size_t kdima = P("MDIMA") ? P("MDIMC") * P("NDIMC") / P("MDIMA") : 0;
+        size_t kdimb = P("NDIMB") ? P("MDIMC") * P("NDIMC") / P("NDIMB") : 0;
+        if (!multiple(P("KWG"), P("KWI"))) return "KWG is not a multiple of KWI";
+        if (!multiple(P("MWG"), P("MDIMC") * P("VWM"))) return "MWG % (MDIMC VWM) != 0";
+        if (!multiple(P("NWG"), P("NDIMC") * P("VWN"))) return "NWG % (NDIMC VWN) != 0";
+        if (!multiple(P("MWG"), P("MDIMA") * P("VWM"))) return "MWG % (MDIMA VWM) != 0";
+        if (!multiple(P("NWG"), P("NDIMB") * P("VWN"))) return "NWG % (NDIMB VWN) != 0";
+        if (!multiple(P("KWG"), kdima) || !multiple(P("KWG"), kdimb))
+            return "KWG is not a multiple of MDIMC NDIMC / MDIMA and / NDIMB";
+        wg = P("MDIMC") * P("NDIMC");
+        lmem = P("SA") * P("KWG") * P("MWG") + P("SB") * P("KWG") * P("NWG");
+    } else if (strcmp(k->name, "XgemmDirect") == 0) {
+        size_t w = P("WGD"), c = P("MDIMCD") * P("NDIMCD");
+        if (!multiple(w, P("KWID"))) return "WGD is not a multiple of KWID";
+        if (!multiple(w, P("MDIMCD") * P("VWMD")) || !multiple(w, P("NDIMCD") * P("VWND")) ||
+            !multiple(w, P("MDIMAD") * P("VWMD")) || !multiple(w, P("NDIMBD") * P("VWND")))
+            return "WGD is not a multiple of the thread tiles times the vector widths";
+        if (!P("MDIMAD") || !P("NDIMBD") || !multiple(w, c / P("MDIMAD")) ||
+            !multiple(w, c / P("NDIMBD")))
+            return "WGD is not a multiple of MDIMCD NDIMCD / MDIMAD and / NDIMBD";
+        wg = c;
+        lmem = w * (w + P("PADA")) + w * (w + P("PADB"));
+    } else if (strcmp(k->name, "Copy") == 0) {
+        wg = P("COPY_DIMX") * P("COPY_DIMY");
+    } else if (strcmp(k->name, "Pad") == 0) {
+        wg = P("PAD_DIMX") * P("PAD_DIMY");
+    } else if (strcmp(k->name, "Transpose") == 0) {
+        size_t tile = P("TRA_DIM") * P("TRA_WPT");
+        wg = P("TRA_DIM") * P("TRA_DIM");
+        lmem = tile * (tile + P("TRA_PAD"));
+    } else if (strcmp(k->name, "Padtranspose") == 0) {
+        size_t tile = P("PADTRA_TILE") * P("PADTRA_WPT");
+        wg = P("PADTRA_TILE") * P("PADTRA_TILE");
+        lmem = tile * (tile + P("PADTRA_PAD"));
+    }
+#undef P
+    if (wg == 0 || wg > max_wg) return "work-group larger than the device allows";
+    if (lmem * 4 > local_mem) return "more local memory than the device has";
+    return NULL;
+}
