@@ -1,6 +1,8 @@
 /* Helpers shared by the fmcl subcommands (see cli.h). */
 #include "cli.h"
 
+#include "fmcl.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -20,6 +22,35 @@ int cli_error(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return CLI_FAIL;
+}
+
+int cli_device_specs(int all, const char *device, cli_device_spec **out, int *n)
+{
+    char err[1024];
+    fmcl_device_info *devs = NULL;
+    *n = 1;
+    if (all) {
+        if (fmcl_devices(&devs, n, err, sizeof err) != FMCL_OK) return cli_error("%s", err);
+        if (*n == 0) {
+            free(devs);
+            return cli_error("no OpenCL device found; install an OpenCL driver (e.g. "
+                             "pocl-opencl-icd) and see `fmcl devices`");
+        }
+    }
+    *out = calloc((size_t)*n, sizeof **out);
+    if (!*out) {
+        free(devs);
+        return cli_error("out of host memory");
+    }
+    for (int i = 0; i < *n; i++) {
+        if (all)
+            snprintf((*out)[i].spec, sizeof (*out)[i].spec, "%d:%d", devs[i].platform_index,
+                     devs[i].device_index);
+        else if (device)
+            snprintf((*out)[i].spec, sizeof (*out)[i].spec, "%s", device);
+    }
+    free(devs);
+    return CLI_OK;
 }
 
 void cli_json_string(FILE *f, const char *s)

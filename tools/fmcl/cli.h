@@ -16,6 +16,15 @@ int cmd_check(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 
+/* One device a command runs on: a spec for --device, "" for the default. */
+typedef struct {
+    char spec[256];
+} cli_device_spec;
+/* The devices of --all (every device found, as "P:D") or else the one of
+ * --device (NULL: the default). *out holds *n entries; free it. Prints the
+ * error and returns CLI_FAIL when listing fails or finds no device. */
+int cli_device_specs(int all, const char *device, cli_device_spec **out, int *n);
+
 /* Prints "fmcl: error: MESSAGE" on stderr; returns CLI_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes s as a quoted JSON string (escaping quotes, backslashes and control

@@ -359,19 +359,12 @@ int cmd_bench(int argc, char **argv)
                parts[2], parts[3]);
         return CLI_OK;
     }
-    fmcl_device_info *devs = NULL;
-    int n = 1;
-    if (all) {
-        if (fmcl_devices(&devs, &n, err, sizeof err) != FMCL_OK) return cli_error("%s", err);
-        if (n == 0) {
-            free(devs);
-            return cli_error("no OpenCL device found; install an OpenCL driver (e.g. "
-                             "pocl-opencl-icd) and see `fmcl devices`");
-        }
-    }
+    cli_device_spec *device_specs;
+    int n;
+    if (cli_device_specs(all, device, &device_specs, &n) != CLI_OK) return CLI_FAIL;
     bench_result *res = calloc((size_t)n, sizeof *res);
     if (!res) {
-        free(devs);
+        free(device_specs);
         return cli_error("out of host memory");
     }
     char self[1024];
@@ -381,15 +374,12 @@ int cmd_bench(int argc, char **argv)
     printf("fmcl bench %s%s: GFLOP/s count 2MNK per GEMM, 3x the forward GEMMs per training "
            "step\n", FMCL_VERSION, quick ? " (quick)" : "");
     for (int i = 0; i < n; i++) {
-        char spec[32];
-        if (all)
-            snprintf(spec, sizeof spec, "%d:%d", devs[i].platform_index, devs[i].device_index);
-        bench_device(all ? spec : device, &o, have_self ? self : NULL, &res[i]);
+        const char *spec = device_specs[i].spec[0] ? device_specs[i].spec : NULL;
+        bench_device(spec, &o, have_self ? self : NULL, &res[i]);
         if (res[i].error[0]) {
             failed = 1;
             if (!res[i].spec[0])
-                snprintf(res[i].spec, sizeof res[i].spec, "%.63s",
-                         all ? spec : device ? device : "default");
+                snprintf(res[i].spec, sizeof res[i].spec, "%.63s", spec ? spec : "default");
         }
         if (!torch) print_result(&res[i], &(torch_figures){0});
         fflush(stdout);
@@ -407,6 +397,6 @@ int cmd_bench(int argc, char **argv)
     for (int i = 0; i < n; i++)
         if (res[i].error[0]) cli_error("%s: %s", res[i].spec, res[i].error);
     free(res);
-    free(devs);
+    free(device_specs);
     return failed ? CLI_FAIL : CLI_OK;
 }

@@ -159,36 +159,26 @@ int cmd_check(int argc, char **argv)
     if (all && device)
         return args_usage(&cmd, "--all and --device both choose devices; give only one");
 
-    char err[4096];
-    fmcl_device_info *devs = NULL;
-    int n = 1;
-    if (all) {
-        if (fmcl_devices(&devs, &n, err, sizeof err) != FMCL_OK) return cli_error("%s", err);
-        if (n == 0) {
-            free(devs);
-            return cli_error("no OpenCL device found; install an OpenCL driver (e.g. "
-                             "pocl-opencl-icd) and see `fmcl devices`");
-        }
-    }
+    cli_device_spec *device_specs;
+    int n;
+    if (cli_device_specs(all, device, &device_specs, &n) != CLI_OK) return CLI_FAIL;
     device_summary *sum = calloc((size_t)n, sizeof *sum);
     if (!sum) {
-        free(devs);
+        free(device_specs);
         return cli_error("out of host memory");
     }
     if (json) printf("{\"devices\": [\n");
     int passed = 1;
     for (int i = 0; i < n; i++) {
-        char spec[32];
-        if (all)
-            snprintf(spec, sizeof spec, "%d:%d", devs[i].platform_index, devs[i].device_index);
-        snprintf(sum[i].spec, sizeof sum[i].spec, "%s", all ? spec : device ? device : "default");
+        const char *spec = device_specs[i].spec[0] ? device_specs[i].spec : NULL;
+        snprintf(sum[i].spec, sizeof sum[i].spec, "%.31s", spec ? spec : "default");
         if (json && i) printf(",\n");
-        check_device(all ? spec : device, json, &sum[i]);
+        check_device(spec, json, &sum[i]);
         passed &= device_passed(&sum[i]);
     }
     if (json) printf("\n  ], \"passed\": %s}\n", passed ? "true" : "false");
     else print_summary(sum, n);
     free(sum);
-    free(devs);
+    free(device_specs);
     return passed ? CLI_OK : CLI_FAIL;
 }
