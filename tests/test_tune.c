@@ -244,6 +244,18 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
+    /* PoCL and Mesa keep their compiled kernels under $XDG_CACHE_HOME too:
+     * point them at their usual places, or every context here would
+     * recompile the whole program (a minute on rusticl). */
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char base[1024] = "", pocl[1100];
+    if (xdg && xdg[0] == '/') snprintf(base, sizeof base, "%s", xdg);
+    else if (home && home[0]) snprintf(base, sizeof base, "%s/.cache", home);
+    if (base[0]) {
+        snprintf(pocl, sizeof pocl, "%s/pocl/kcache", base);
+        setenv("POCL_CACHE_DIR", pocl, 0);
+        setenv("MESA_SHADER_CACHE_DIR", base, 0);
+    }
     setenv("XDG_CACHE_HOME", cache_dir, 1);
     unsetenv("FMCL_NO_TUNING");
     int rc = tl_for_each_device(device_tests, NULL);
