@@ -105,6 +105,15 @@ size_t fmcl_mlp_param_count(const fmcl_mlp *m);
 fmcl_status fmcl_mlp_save(fmcl_mlp *m, const char *path, const char *const *meta_kv,
                           int meta_count);
 fmcl_status fmcl_mlp_load(fmcl_ctx *ctx, const char *path, fmcl_mlp **out);
+/* Which weights fmcl_mlp_load_weights takes from a training checkpoint. */
+typedef enum {
+    FMCL_WEIGHTS_DEFAULT = 0, /* the EMA ("ema." names) when the file has one, else the model's */
+    FMCL_WEIGHTS_RAW,         /* the trained weights themselves (what fmcl_mlp_load takes) */
+    FMCL_WEIGHTS_EMA          /* the EMA; FMCL_ERR_FORMAT when the file has none */
+} fmcl_weights;
+fmcl_status fmcl_mlp_load_weights(fmcl_ctx *ctx, const char *path, int which, fmcl_mlp **out);
+/* Whether the last loaded checkpoint's weights are its EMA. */
+int fmcl_mlp_is_ema(const fmcl_mlp *m);
 /* Looks up one __metadata__ value of the last loaded checkpoint; NULL if absent. */
 const char *fmcl_mlp_meta(const fmcl_mlp *m, const char *key);
 
@@ -182,10 +191,28 @@ typedef struct {
     const uint8_t *pixels;
     int img_c, img_h, img_w;
     int hflip;
+    /* EMA of the weights, updated on the device after every step: update s
+     * (from 1) uses decay min(ema, (1 + s) / (10 + s)), so early averages
+     * forget the initialisation. 0 disables; otherwise in (0, 1). */
+    float ema;
+    /* Learning rate of step s (from 1): lr s / warmup during the first
+     * warmup steps, then lr (FMCL_LR_CONSTANT) or a cosine from lr down to 0
+     * at step `steps` (FMCL_LR_COSINE); see fmcl_train_lr. */
+    int warmup;
+    int lr_schedule;
 } fmcl_train_config;
 
+typedef enum { FMCL_LR_CONSTANT = 0, FMCL_LR_COSINE } fmcl_lr_schedule;
+/* "constant", "cosine"; -1 / NULL if unknown. */
+int fmcl_lr_schedule_from_name(const char *name);
+const char *fmcl_lr_schedule_name(int schedule);
+/* The learning rate cfg gives step s (1 <= s <= steps), in double: the
+ * trainer computes it on the host as it enqueues the step. */
+double fmcl_train_lr(const fmcl_train_config *cfg, int step);
+
 /* Fills cfg with the defaults: batch 4096, Adam lr 1e-3, betas (0.9, 0.999),
- * eps 1e-8, no decay, no clipping, seed 0, checkerboard; the OT path with
+ * eps 1e-8, no decay, no clipping, no EMA, no warm-up, a constant learning
+ * rate, seed 0, checkerboard; the OT path with
  * sigma_min 0, independent coupling; the other paths' parameters poly_n 2,
  * beta_min 0.1, beta_max 20, sigma_lo 0.01, sigma_hi 50. */
 void fmcl_train_config_default(fmcl_train_config *cfg);
@@ -205,6 +232,33 @@ fmcl_status fmcl_trainer_run(fmcl_trainer *t, int n);
  * (0-based) to out; fails with FMCL_ERR_NUMERIC if one is not finite. */
 fmcl_status fmcl_trainer_losses(fmcl_trainer *t, int first, int n, float *out);
 int fmcl_trainer_step(const fmcl_trainer *t);
+
+/* Checkpoints that resume exactly. fmcl_trainer_save waits for the queue and
+ * writes atomically (temporary file, fsync, rename) one safetensors file:
+ * the model under its own names ("0.weight", ...), the EMA under "ema."
+ * + name (when cfg.ema > 0), Adam's moments under "optim.exp_avg." + name
+ * and "optim.exp_avg_sq." + name, the losses so far as "train.loss", and in
+ * __metadata__ the model config, "step" and every setting of the training
+ * config that decides the numbers (keys as the field names, "path" and
+ * "lr_schedule" by name), plus meta_kv's extra pairs (may be NULL). The
+ * data of a step is drawn from Philox counters (seed, step): no other random
+ * state exists. Such a file also loads with fmcl_mlp_load. */
+fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path, const char *const *meta_kv,
+                              int meta_count);
+/* Reads the training config a checkpoint recorded into cfg (over
+ * fmcl_train_config_default; the data pointers stay NULL: the caller supplies
+ * the same data) and its step into *step (may be NULL). FMCL_ERR_FORMAT
+ * with a message in err when a value is missing or out of range. */
+fmcl_status fmcl_train_config_from_checkpoint(const char *path, fmcl_train_config *cfg, int *step,
+                                              char *err, size_t errlen);
+/* Continues a saved run: t must be fresh (no steps run), created with the
+ * model loaded from path (fmcl_mlp_load) and a config equal to the saved one
+ * (steps may differ with a constant learning rate, as long as it is at least
+ * the saved step). Restores the EMA, the moments, the losses and the step, so
+ * that running on gives the same bits as the uninterrupted run on the same
+ * device. FMCL_ERR_ARG when the configs differ (the message names the
+ * setting), FMCL_ERR_FORMAT when the file lacks a tensor or a shape differs. */
+fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path);
 
 /* ---- sampling ------------------------------------------------------------ */
 

@@ -59,3 +59,13 @@ __kernel void adam_step(__global float *p, uint p_off, __global float *g, uint g
     const float pi = p[p_off + i] * decay;
     p[p_off + i] = pi - step_size * (mi / (sqrt(vi) / bc2_sqrt + eps));
 }
+
+/* Exponential moving average of the weights: e = decay e + (1 - decay) p,
+ * decay from the host (its warm-up is computed there per step). */
+__kernel void ema_update(__global float *e, uint e_off, __global const float *p, uint p_off,
+                         float decay, int n)
+{
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)n) return;
+    e[e_off + i] = decay * e[e_off + i] + (1.0f - decay) * p[p_off + i];
+}

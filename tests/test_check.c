@@ -57,6 +57,7 @@ static void check_coverage(const results *rs)
         "gemm TT", "mlp_forward", "mlp_backward", "bias_silu_forward", "bias_forward",
         "silu_backward", "silu_backward in place", "bias_backward", "mse_forward_backward",
         "sumsq", "fill", "adam_step", "adam_step AdamW clipped", "adam_step zero_grad",
+        "ema_update",
         "path_sample", "silu_forward", "linear_small_forward", "linear_small_wgrad",
         "linear_small_dx", "image_batch", "conv2d_forward", "conv2d_backward",
         "groupnorm_forward", "groupnorm_backward", "upsample2x_forward", "upsample2x_backward",

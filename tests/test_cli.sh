@@ -199,26 +199,6 @@ usage_tests() {
         check "tune --help lists --$f" grep -q -- "--$f" "$tmp/out"
     done
 
-    # Flags of bench and tune (their runs take minutes: no timed run here).
-    expect 2 'unknown flag --bogus' bench --bogus
-    expect 2 '--all and --device both choose devices' bench --all --device 0:0
-    expect 2 '--json needs a value' bench --json
-    expect 2 '--json needs a non-empty value' bench --json=
-    expect 2 '--quick does not take a value' bench --quick=yes
-    expect 2 '--first-step runs alone' bench --first-step --quick
-    expect 2 "unexpected argument 'extra'" bench extra
-    expect 0 'usage: fmcl bench' bench --help
-    for f in device all json torch quick first-step help; do
-        check "bench --help lists --$f" grep -q -- "--$f" "$tmp/out"
-    done
-    expect 2 'unknown flag --all' tune --all
-    expect 2 '--report does not take a value' tune --report=1
-    expect 2 "unexpected argument 'now'" tune now
-    expect 0 'usage: fmcl tune' tune --help
-    for f in device report help; do
-        check "tune --help lists --$f" grep -q -- "--$f" "$tmp/out"
-    done
-
     # --help lists every flag with its default; the values shown are the real defaults.
     local f
     expect 0 'usage: fmcl train' train --help
@@ -253,18 +233,37 @@ usage_tests() {
     make_npy "$tmp/p0.npy" 0 2
     expect 1 'found shape \(0, 2\)' train --data "$tmp/p0.npy" --out "$tmp/r1"
     check 'no output folder after a bad --data' test ! -e "$tmp/r1"
+
+    # EMA, schedule and resume flags; checkpoints that cannot be resumed.
+    expect 2 '--ema' train --ema 1
+    expect 2 '--lr-schedule' train --lr-schedule linear
+    expect 2 '--warmup' train --warmup -1
+    expect 2 '--lr cannot be combined with --resume: a resumed run keeps the settings' \
+        train --resume "$tmp/nowhere" --lr 0.1
+    expect 1 'nowhere/model\.safetensors .*give the folder of a run of fmcl train' \
+        train --resume "$tmp/nowhere"
+    mkdir -p "$tmp/foreign-run" "$tmp/trunc-run"
+    make_foreign_safetensors "$tmp/foreign-run/model.safetensors"
+    expect 1 "fmcl: error: --resume .*metadata 'step' is missing; this is not a training checkpoint" \
+        train --resume "$tmp/foreign-run" --steps 5
+    make_foreign_safetensors "$tmp/whole.safetensors"
+    head -c 20 "$tmp/whole.safetensors" >"$tmp/trunc-run/model.safetensors"
+    expect 1 'fmcl: error: --resume .*trunc-run/model\.safetensors' train --resume "$tmp/trunc-run"
     check 'usage errors wrote nothing' test ! -e "$tmp/runs" -a ! -e "$tmp/samples.npy"
 }
 
-# model.safetensors: header length + JSON + exactly the parameters of a
-# width W, depth L MLP on 2D points with [x, t] input, as float32.
+# model.safetensors of a run of S steps without EMA: header length + JSON +
+# exactly the parameters of a width W, depth L MLP on 2D points with [x, t]
+# input, Adam's two moments of the same shapes, and S losses, as float32.
 check_checkpoint() {
-    local f=$1 w=$2 l=$3
+    local f=$1 w=$2 l=$3 steps=$4
     local hlen params
     hlen=$(le_uint "$f" 0 8)
     params=$((3 * w + w + (l - 1) * (w * w + w) + w * 2 + 2))
-    check "$f: size is 8 + header + 4 x $params parameters" \
-        test "$(size "$f")" -eq $((8 + hlen + 4 * params))
+    check "$f: size is 8 + header + 4 x (3 x $params parameters + $steps losses)" \
+        test "$(size "$f")" -eq $((8 + hlen + 4 * (3 * params + steps)))
+    check "$f: Adam's moments and the losses under their names" grep -aq \
+        '"optim.exp_avg.0.weight".*"optim.exp_avg_sq.0.weight".*"train.loss"' <(head -c $((8 + hlen)) "$f")
     head -c $((8 + hlen)) "$f" | tail -c "$hlen" >"$tmp/header.json"
     check "$f: header is a JSON object" grep -q '^{.*}[ ]*$' "$tmp/header.json"
     check "$f: state_dict names 0.weight .. $((2 * l)).bias" \
@@ -338,7 +337,7 @@ run_tests() {
     expect 0 'pictures: .*/a/densities\.png' train "${tiny[@]}" --out "$tmp/a"
     check 'progress reached step 20/20' grep -q 'step 20/20  loss [0-9.]*  [0-9.]* steps/s  ETA' "$tmp/err"
     check 'progress printed every 5 steps' test "$(grep -c '^step [0-9]*/20 ' "$tmp/err")" -eq 4
-    check_checkpoint "$tmp/a/model.safetensors" 16 2
+    check_checkpoint "$tmp/a/model.safetensors" 16 2 20
     check 'loss.csv has a header and 20 rows' test "$(sed -n 1p "$tmp/a/loss.csv")" = step,loss -a \
         "$(wc -l <"$tmp/a/loss.csv")" -eq 21
     check 'loss.csv rows are steps 1..20 with finite positive losses' awk -F, \
@@ -478,9 +477,79 @@ run_tests() {
     run=$(ls -d runs/s-* 2>/dev/null | head -1)
     check 'runs/s-<time>/ was created' test -n "$run"
     if [ -n "$run" ]; then
-        check_checkpoint "$run/model.safetensors" 8 1
+        check_checkpoint "$run/model.safetensors" 8 1 5
         for p in densities trajectories loss; do check_png "$run/$p.png"; done
     fi
+    resume_tests
+}
+
+# Resuming: N steps equal N/2 steps and a resume to N, file for file; a run
+# writing a checkpoint every step is killed (SIGKILL) at random times and
+# resumed each time from what it left: the checkpoint left behind always
+# loads, and the finished run is the uninterrupted one, bit for bit.
+resume_tests() {
+    local r=(--width 16 --depth 2 --batch 64 --seed 4 --ema 0.99 --warmup 5 --clip 1 --log-every 10)
+    expect 0 'pictures:' train "${r[@]}" --steps 40 --out "$tmp/r-full"
+    expect 0 'pictures:' train "${r[@]}" --steps 20 --out "$tmp/r-half"
+    expect 0 'resuming .*r-half/model\.safetensors at step 20 of 40' train --resume "$tmp/r-half" --steps 40
+    check 'resumed: the same checkpoint as the uninterrupted run' \
+        cmp -s "$tmp/r-full/model.safetensors" "$tmp/r-half/model.safetensors"
+    check 'resumed: the same loss.csv (41 lines)' cmp -s "$tmp/r-full/loss.csv" "$tmp/r-half/loss.csv"
+    expect 1 'the run has done 40 steps already, more than --steps 30: give --steps 40 or more' \
+        train --resume "$tmp/r-half" --steps 30
+    head -c 4096 "$tmp/r-full/model.safetensors" >"$tmp/r.head"
+    local kv
+    for kv in '"ema\.0\.weight"' '"optim\.exp_avg\.0\.weight"' '"optim\.exp_avg_sq\.4\.bias"' \
+        '"step" *: *"40"' '"ema" *: *"0\.99"' '"warmup" *: *"5"' '"lr_schedule" *: *"constant"'; do
+        check "checkpoint holds $kv" grep -aqE "$kv" "$tmp/r.head"
+    done
+    # Sampling takes the EMA unless told otherwise.
+    expect 0 'weights: their EMA' sample --ckpt "$tmp/r-full/model.safetensors" --n 50 --out "$tmp/ema.npy"
+    expect 0 'weights: as trained' sample --ckpt "$tmp/r-full/model.safetensors" --n 50 --raw-weights \
+        --out "$tmp/raw.npy"
+    check 'EMA and trained weights sample differently' bash -c "! cmp -s '$tmp/ema.npy' '$tmp/raw.npy'"
+    expect 0 'weights: their EMA' nll --ckpt "$tmp/r-full/model.safetensors" --n 20 --solver euler --steps 2
+
+    local k=(--width 64 --depth 2 --batch 256 --steps 300 --ckpt-every 1 --ema 0.99 --warmup 20
+        --lr-schedule cosine --clip 1 --seed 9 --log-every 10)
+    expect 0 'pictures:' train "${k[@]}" --out "$tmp/k-ref"
+    expect 1 'cosine learning rate decays to 0 at step 300' train --resume "$tmp/k-ref" --steps 400
+    local i pid kills=0 torn=0
+    for i in 1 2 3 4 5 6; do
+        if [ -e "$tmp/k/model.safetensors" ]; then
+            "$FMCL" train --resume "$tmp/k" >"$tmp/k.log" 2>&1 &
+        else
+            "$FMCL" train "${k[@]}" --out "$tmp/k" >"$tmp/k.log" 2>&1 &
+        fi
+        pid=$!
+        # Once training has started (its first progress line), at a random
+        # point of the next 0.5 s (here about one kill in six lands inside a write).
+        for _ in $(seq 300); do
+            grep -q '^step ' "$tmp/k.log" && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.5 * r / 32768 }')"
+        kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1))
+        wait "$pid" 2>/dev/null
+        ls "$tmp/k"/model.safetensors.tmp.* >/dev/null 2>&1 && torn=$((torn + 1))
+        if [ -e "$tmp/k/model.safetensors" ]; then
+            expect 0 'sampled 4 points' sample --ckpt "$tmp/k/model.safetensors" --n 4 --steps 2 \
+                --out "$tmp/k.npy"
+        fi
+    done
+    echo "resume: $kills of 6 runs killed, $torn of them while writing a checkpoint"
+    check "a run was killed ($kills of 6)" test "$kills" -ge 1
+    if [ -e "$tmp/k/model.safetensors" ]; then
+        expect 0 'pictures:' train --resume "$tmp/k"
+    else
+        expect 0 'pictures:' train "${k[@]}" --out "$tmp/k"
+    fi
+    check 'killed and resumed: the checkpoint of the uninterrupted run' \
+        cmp -s "$tmp/k/model.safetensors" "$tmp/k-ref/model.safetensors"
+    check 'killed and resumed: the losses of the uninterrupted run' \
+        cmp -s "$tmp/k/loss.csv" "$tmp/k-ref/loss.csv"
+    check 'no unfinished checkpoint writes are left' test -z "$(ls "$tmp/k" | grep '\.tmp\.')"
 }
 
 # fmcl check on the default device: a table of OK lines, the training lines,

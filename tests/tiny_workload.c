@@ -55,9 +55,12 @@ static void train(fmcl_ctx *ctx, int piece)
         tc.path = piece;
         tc.kind = piece % (FMCL_DATA_SPIRALS + 1);
         tc.clip = piece == FMCL_PATH_OT ? 0.5f : 0.0f;
+        tc.ema = piece == FMCL_PATH_OT ? 0.9f : 0.0f; /* with a warm-up and a cosine */
+        tc.warmup = piece == FMCL_PATH_OT ? 1 : 0;
+        tc.lr_schedule = piece == FMCL_PATH_OT ? FMCL_LR_COSINE : FMCL_LR_CONSTANT;
         tc.coupling = piece == FMCL_PATH_VP ? FMCL_COUPLING_OT : FMCL_COUPLING_INDEPENDENT;
         snprintf(what, sizeof what, "training: %s path on %s%s%s", fmcl_path_name(piece),
-                 fmcl_data_kind_name(tc.kind), tc.clip > 0 ? ", clipped" : "",
+                 fmcl_data_kind_name(tc.kind), tc.clip > 0 ? ", clipped, EMA" : "",
                  tc.coupling == FMCL_COUPLING_OT ? ", OT coupling" : "");
     } else {
         /* The first: 3 dimensions (every layer narrow: linear.cl's kernels),

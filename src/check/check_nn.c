@@ -246,6 +246,27 @@ static void adam(chk_suite *s, const char *name, float weight_decay, float clip_
     chk_end(&c);
 }
 
+/* A few EMA updates with the warm-up decays training uses. */
+static void ema(chk_suite *s, int n)
+{
+    enum { steps = 4 };
+    chk_case c;
+    chk_begin(&c, s, "ema_update", "n=%d steps=%d", n, steps);
+    float *e = chk_host(&c, n), *p = chk_host(&c, (size_t)steps * n);
+    if (chk_ok(&c)) {
+        chk_fill(e, n, -1.f, 1.f, 14);
+        chk_fill(p, (size_t)steps * n, -1.f, 1.f, 15);
+    }
+    fmcl_t te = chk_buf(&c, e, n), tp = chk_buf(&c, p, (size_t)steps * n);
+    for (int k = 0; k < steps && chk_ok(&c); k++) {
+        float d = fmcl_ema_decay(0.999f, k + 1);
+        chk_status(&c, fmcl_ema_update(s->ctx, te, fmcl_at(tp, (size_t)k * n), d, n));
+        fmcl_ema_update_ref(e, p + (size_t)k * n, d, n);
+    }
+    chk_expect_f(&c, "e", te, n, e, chk_elem(1e-6));
+    chk_end(&c);
+}
+
 void chk_nn_ops(chk_suite *s)
 {
     static const int shapes[][2] = {{37, 129}, {3, 1031}};
@@ -264,4 +285,5 @@ void chk_nn_ops(chk_suite *s)
     adam(s, "adam_step", 0.f, 0.f, 0);
     adam(s, "adam_step AdamW clipped", 0.1f, 0.25f, 0);
     adam(s, "adam_step zero_grad", 0.f, 0.f, 1);
+    ema(s, 4099);
 }

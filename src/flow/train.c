@@ -5,13 +5,16 @@
  *   X = [x_t, t], U = u_t       (the chosen path, one kernel; built-in sets
  *                                and arrays are drawn inside it when uncoupled)
  *   pred = v(X); loss, dpred    (MSE, deterministic reduction)
- *   backward into zeroed grads; (||g||^2 when clipping); Adam(W), which
- *   also zeroes grads for the next step
+ *   backward into zeroed grads; (||g||^2 when clipping); Adam(W) at the
+ *   step's scheduled learning rate (computed here on the host), which also
+ *   zeroes grads for the next step; the EMA of the weights
  * Everything is enqueued on the one in-order queue: no allocation and no host
  * synchronisation inside a step, except with the OT coupling, whose exact
  * assignment runs on the host (x1 is read back, reordered and written).
  * Per-step losses stay on the device until fmcl_trainer_losses reads them at
- * a logging point. */
+ * a logging point. Every random draw of step k comes from Philox counters
+ * (seed, k), so the step number is the whole state of the data stream
+ * (checkpoint.c relies on it to resume). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,31 +23,8 @@
 #include "flow/coupling.h"
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
-#include "nn/mlp.h"
+#include "flow/trainer.h"
 #include "nn/nn_ops.h"
-
-/* Steps between queue-depth checks (fmcl_pace): the queue holds between one
- * and two such periods of work, never drained. */
-#define PACE_STEPS 16
-
-struct fmcl_trainer {
-    fmcl_mlp *m;
-    fmcl_ctx *ctx;
-    fmcl_train_config cfg;
-    fmcl_path path;
-    fmcl_adam_params adam;
-    fmcl_mlp_acts acts;
-    cl_mem state; /* grads, Adam moments: 3 x n_params */
-    cl_mem work;  /* per-step tensors below */
-    cl_mem data;  /* the user's points, n_points x dim */
-    fmcl_t grads, m1, m2;
-    fmcl_t x1, X, U, pred, dpred, partials, normsq, losses;
-    int step;
-    /* FMCL_COUPLING_OT only: host copies of the batch, the pairing, its scratch. */
-    float *h_x0, *h_x1, *h_x1p;
-    int *perm;
-    void *pair_work;
-};
 
 void fmcl_train_config_default(fmcl_train_config *c)
 {
@@ -65,6 +45,28 @@ void fmcl_train_config_default(fmcl_train_config *c)
     c->coupling = FMCL_COUPLING_INDEPENDENT;
 }
 
+static const char *const schedule_names[] = {"constant", "cosine"};
+
+int fmcl_lr_schedule_from_name(const char *name)
+{
+    for (int i = 0; name && i < 2; i++)
+        if (strcmp(name, schedule_names[i]) == 0) return i;
+    return -1;
+}
+
+const char *fmcl_lr_schedule_name(int schedule)
+{
+    return schedule >= 0 && schedule < 2 ? schedule_names[schedule] : NULL;
+}
+
+double fmcl_train_lr(const fmcl_train_config *c, int s)
+{
+    const double pi = 3.14159265358979323846;
+    if (s <= c->warmup) return (double)c->lr * s / c->warmup;
+    if (c->lr_schedule != FMCL_LR_COSINE || c->steps <= c->warmup) return c->lr;
+    return 0.5 * c->lr * (1.0 + cos(pi * (s - c->warmup) / (c->steps - c->warmup)));
+}
+
 static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_mlp *m, const fmcl_train_config *c)
 {
     const char *bad = NULL;
@@ -76,6 +78,10 @@ static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_mlp *m, const fmcl_tra
     else if (!(c->eps > 0)) bad = "Adam eps must be positive";
     else if (!(c->weight_decay >= 0)) bad = "weight decay must be >= 0";
     else if (!(c->clip >= 0)) bad = "clip must be >= 0 (0 disables it)";
+    else if (!(c->ema >= 0 && c->ema < 1)) bad = "ema must be in [0, 1) (0 disables it)";
+    else if (c->warmup < 0) bad = "warmup must be >= 0 steps";
+    else if (!fmcl_lr_schedule_name(c->lr_schedule))
+        bad = "unknown learning-rate schedule (expected FMCL_LR_CONSTANT or FMCL_LR_COSINE)";
     else if (c->coupling != FMCL_COUPLING_INDEPENDENT && c->coupling != FMCL_COUPLING_OT)
         bad = "unknown coupling (expected FMCL_COUPLING_INDEPENDENT or FMCL_COUPLING_OT)";
     else if (c->kind == FMCL_DATA_ARRAY && (!c->points || c->n_points < 1))
@@ -143,7 +149,7 @@ static fmcl_status check_memory(fmcl_trainer *t, size_t work_bytes)
     const fmcl_mlp *m = t->m;
     const fmcl_device_info *d = &t->ctx->info;
     int B = t->cfg.batch;
-    size_t fixed = 4 * m->n_params * sizeof(float) +
+    size_t fixed = (t->cfg.ema > 0 ? 5 : 4) * m->n_params * sizeof(float) +
                    (size_t)t->cfg.n_points * m->cfg.dim *
                        (t->cfg.kind == FMCL_DATA_IMAGES ? 1 : sizeof(float));
     size_t per_batch = work_bytes + fmcl_mlp_acts_bytes(m, B);
@@ -196,7 +202,9 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
     }
     s = check_memory(t, off * sizeof(float));
     if (s == FMCL_OK) s = fmcl_alloc(ctx, off * sizeof(float), &t->work, "training buffers");
-    if (s == FMCL_OK) s = fmcl_alloc(ctx, 3 * n * sizeof(float), &t->state, "gradients and Adam moments");
+    const size_t n_state = (cfg->ema > 0 ? 4 : 3) * n;
+    if (s == FMCL_OK)
+        s = fmcl_alloc(ctx, n_state * sizeof(float), &t->state, "gradients, Adam moments, EMA");
     if (s == FMCL_OK) s = fmcl_mlp_acts_create(m, B, &t->acts);
     if (s == FMCL_OK && cfg->coupling == FMCL_COUPLING_OT) s = coupling_alloc(t);
     if (s == FMCL_OK && cfg->kind == FMCL_DATA_ARRAY) {
@@ -214,7 +222,9 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
         t->grads = (fmcl_t){t->state, 0};
         t->m1 = (fmcl_t){t->state, n};
         t->m2 = (fmcl_t){t->state, 2 * n};
+        t->ema = (fmcl_t){t->state, 3 * n}; /* used only when cfg->ema > 0 */
         s = fmcl_fill(ctx, (fmcl_t){t->state, 0}, 0.0f, (int)(3 * n));
+        if (s == FMCL_OK && cfg->ema > 0) s = fmcl_copy(ctx, t->ema, (fmcl_t){m->params, 0}, n);
         if (s == FMCL_OK) s = fmcl_fill(ctx, (fmcl_t){t->work, 0}, 0.0f, (int)off);
     }
     if (s == FMCL_OK) s = fmcl_fill(ctx, t->losses, NAN, cfg->steps);
@@ -281,9 +291,13 @@ static fmcl_status one_step(fmcl_trainer *t)
     /* grads are zero here: cleared at creation, then by each Adam step. */
     if (s == FMCL_OK) s = fmcl_mlp_backward(m, &t->acts, t->grads, t->dpred, t->X, (fmcl_t){0}, B);
     if (s == FMCL_OK && c->clip > 0) s = fmcl_sumsq(ctx, t->normsq, t->grads, t->partials, n);
+    t->adam.lr = (float)fmcl_train_lr(c, t->step + 1);
     if (s == FMCL_OK)
         s = fmcl_adam_step(ctx, (fmcl_t){m->params, 0}, t->grads, t->m1, t->m2, t->normsq,
                            &t->adam, t->step + 1, n);
+    if (s == FMCL_OK && c->ema > 0)
+        s = fmcl_ema_update(ctx, t->ema, (fmcl_t){m->params, 0},
+                            fmcl_ema_decay(c->ema, t->step + 1), n);
     return s;
 }
 

@@ -6,6 +6,7 @@
 #ifndef FMCL_MLP_H
 #define FMCL_MLP_H
 
+#include "io/safetensors.h"
 #include "runtime/runtime.h"
 
 #define FMCL_MLP_MAX_LAYERS 65
@@ -22,7 +23,23 @@ struct fmcl_mlp {
     cl_mem params;
     char **meta; /* key, value pairs from the loaded checkpoint */
     int meta_count;
+    int is_ema;  /* the loaded weights are the checkpoint's EMA */
 };
+
+/* Checkpoint pieces shared by mlp_io.c and the trainer's checkpoints
+ * (flow/checkpoint.c). Tensor names are prefix + the state_dict name. */
+#define FMCL_MLP_NAME_LEN 64
+#define FMCL_MLP_META_PAIRS 5
+/* Fills 2 n_layers entries of t (names in names) viewing flat, a host copy
+ * of a buffer in the parameter layout. */
+void fmcl_mlp_st_tensors(const fmcl_mlp *m, const char *prefix, const float *flat,
+                         fmcl_st_tensor *t, char (*names)[FMCL_MLP_NAME_LEN]);
+/* The model's own metadata (format and config): FMCL_MLP_META_PAIRS pairs
+ * into kv, the numbers' text in buf. */
+void fmcl_mlp_meta_kv(const fmcl_mlp *m, char (*buf)[16], const char **kv);
+/* Copies prefix + names from f into flat, checking dtypes and shapes. */
+fmcl_status fmcl_mlp_st_read(const fmcl_mlp *m, const fmcl_st_file *f, const char *path,
+                             const char *prefix, float *flat);
 
 /* Activations for batches of up to B rows, planned once. z[l], h[l]: [B, out_l]
  * for hidden layers (pre- and post-activation); d0, d1: [B, max width] gradient

@@ -83,4 +83,12 @@ fmcl_status fmcl_adam_step(fmcl_ctx *ctx, fmcl_t p, fmcl_t g, fmcl_t m, fmcl_t v
 void fmcl_adam_step_ref(float *p, float *g, float *m, float *v, double normsq,
                         const fmcl_adam_params *ap, int step, int n);
 
+/* EMA of the weights: e[n] = decay e + (1 - decay) p, 0 <= decay <= 1. */
+fmcl_status fmcl_ema_update(fmcl_ctx *ctx, fmcl_t e, fmcl_t p, float decay, int n);
+void fmcl_ema_update_ref(float *e, const float *p, float decay, int n);
+/* The decay of update number step (from 1) for a target decay ema: the
+ * warm-up min(ema, (1 + step) / (10 + step)) lets early averages forget the
+ * random initialisation. */
+float fmcl_ema_decay(float ema, int step);
+
 #endif

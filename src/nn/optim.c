@@ -72,3 +72,22 @@ void fmcl_adam_step_ref(float *p, float *g, float *m, float *v, double normsq,
         if (ap->zero_grad) g[i] = 0.0f;
     }
 }
+
+fmcl_status fmcl_ema_update(fmcl_ctx *ctx, fmcl_t e, fmcl_t p, float decay, int n)
+{
+    if (n < 0 || !(decay >= 0 && decay <= 1))
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "ema: need n >= 0 and decay in [0, 1] (got %d, %g)",
+                         n, decay);
+    return fmcl_run1(ctx, FMCL_K_ema_update, (size_t)n, "ttfi", e, p, (double)decay, n);
+}
+
+void fmcl_ema_update_ref(float *e, const float *p, float decay, int n)
+{
+    for (int i = 0; i < n; i++) e[i] = (float)((double)decay * e[i] + (1.0 - decay) * p[i]);
+}
+
+float fmcl_ema_decay(float ema, int step)
+{
+    double warm = (1.0 + step) / (10.0 + step);
+    return (float)(warm < ema ? warm : ema);
+}

@@ -30,6 +30,7 @@ typedef struct {
     int shape[3]; /* an image model's {c, h, w}, from the checkpoint */
     double atol, rtol;
     uint64_t seed;
+    int raw_weights; /* the trained weights, not the EMA */
 } nll_opts;
 
 /* The points: a built-in set's fresh draws or the rows of a .npy file. */
@@ -172,10 +173,12 @@ static int nll(const nll_opts *o, const nll_data *d)
         cli_error("%s", err);
         goto done;
     }
-    if (fmcl_mlp_load(ctx, o->ckpt, &m) != FMCL_OK) {
+    const int which = o->raw_weights ? FMCL_WEIGHTS_RAW : FMCL_WEIGHTS_DEFAULT;
+    if (fmcl_mlp_load_weights(ctx, o->ckpt, which, &m) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
+    fprintf(stderr, "weights: %s\n", fmcl_mlp_is_ema(m) ? "their EMA" : "as trained");
     const int dim = fmcl_mlp_get_config(m)->dim;
     if (d->dim != dim) {
         cli_error("--data has %d-dimensional points but the model in %s is %d-dimensional", d->dim,
@@ -253,6 +256,9 @@ int cmd_nll(int argc, char **argv)
         {.name = "n", .type = ARG_INT, .dest = &o.n, .metavar = "N",
          .help = "points drawn from a built-in set; with a file, its first N rows", .lo = 1,
          .hi = 100000000, .default_text = "2000 drawn, or every row of the file"},
+        {.name = "raw-weights", .type = ARG_BOOL, .dest = &o.raw_weights,
+         .help = "use the trained weights even when the checkpoint holds an EMA of them (the "
+                 "default then)"},
         {.name = "exact", .type = ARG_BOOL, .dest = &o.exact,
          .help = "exact divergence: D vector-Jacobian products per model evaluation (the "
                  "default, except for image sets)"},

@@ -27,6 +27,7 @@ typedef struct {
     double atol, rtol;
     double *grid, *times; /* parsed --grid and --times */
     int grid_points, n_times;
+    int raw_weights; /* the trained weights, not the EMA */
 } sample_opts;
 
 /* Parses "t1,t2,..." into a malloc'ed array; a usage message names the item
@@ -140,10 +141,12 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
         cli_error("%s", err);
         goto done;
     }
-    if (fmcl_mlp_load(ctx, o->ckpt, &m) != FMCL_OK) {
+    const int which = o->raw_weights ? FMCL_WEIGHTS_RAW : FMCL_WEIGHTS_DEFAULT;
+    if (fmcl_mlp_load_weights(ctx, o->ckpt, which, &m) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
+    fprintf(stderr, "weights: %s\n", fmcl_mlp_is_ema(m) ? "their EMA" : "as trained");
     int dim = fmcl_mlp_get_config(m)->dim;
     if (image && (int64_t)image[0] * image[1] * image[2] != dim) {
         cli_error("%s records images of %d x %d x %d but its model is %d-dimensional; the "
@@ -256,6 +259,9 @@ int cmd_sample(int argc, char **argv)
          .help = "where --times writes its states: T x N x D float32"},
         {.name = "n", .type = ARG_INT, .dest = &o.n, .metavar = "N",
          .help = "points to draw (with --x0: the array's rows)", .lo = 1, .hi = 100000000},
+        {.name = "raw-weights", .type = ARG_BOOL, .dest = &o.raw_weights,
+         .help = "use the trained weights even when the checkpoint holds an EMA of them (the "
+                 "default then)"},
         {.name = "seed", .type = ARG_U64, .dest = &o.seed, .metavar = "N",
          .help = "seed of the starting noise x0 ~ N(0, I)"},
         {.name = "x0", .type = ARG_STR, .dest = &o.x0, .metavar = "FILE.npy",

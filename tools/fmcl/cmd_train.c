@@ -22,6 +22,7 @@
 #include "io/npy.h"
 #include "io/plot.h"
 #include "progress.h"
+#include "train_opts.h"
 
 /* Flag defaults: the reference 2D model (width 512, depth 4) with a batch
  * and step count for a first look; the reference workload is
@@ -48,14 +49,6 @@
 #define PLOT_TRAJ 400      /* paths in trajectories.png */
 #define PLOT_IMAGES 64     /* images in data.png and samples.png (image data) */
 
-typedef struct {
-    const char *data, *out, *path, *coupling, *device;
-    int width, depth, batch, steps, time_freqs, log_every;
-    double lr, sigma_min, weight_decay, clip;
-    double poly_n, beta_min, beta_max, sigma_lo, sigma_hi; /* the other paths' parameters */
-    uint64_t seed;
-    int image_size, channels, limit, hflip; /* image data sets */
-} train_opts;
 
 /* The training points: a built-in set, the user's array, or images. */
 typedef struct {
@@ -209,42 +202,64 @@ static fmcl_status write_loss_csv(const char *path, const float *loss, int n, ch
     return st;
 }
 
-/* Enqueues the steps in chunks of log_every; losses reach the host (and the
- * progress line) only between chunks. */
-static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, float *loss, double *secs)
+/* Writes the checkpoint: the trainer's whole state (model, EMA, Adam's
+ * moments, losses, step and settings; see fmcl_trainer_save) plus what
+ * sample and nll need to know about the data. */
+static fmcl_status save_checkpoint(fmcl_trainer *tr, const train_opts *o, const train_data *d,
+                                   const char *dir)
 {
+    char path[4200], ic[16], ih[16], iw[16], every[16];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    snprintf(every, sizeof every, "%d", o->ckpt_every);
+    const char *meta[2 * 8] = {"data", o->data, "fmcl_version", FMCL_VERSION, "ckpt_every",
+                               every};
+    int n = 3;
+    if (d->kind == FMCL_DATA_IMAGES) {
+        snprintf(ic, sizeof ic, "%d", d->im.c);
+        snprintf(ih, sizeof ih, "%d", d->im.h);
+        snprintf(iw, sizeof iw, "%d", d->im.w);
+        const char *img[] = {CLI_META_CHANNELS, ic, CLI_META_HEIGHT, ih, CLI_META_WIDTH, iw,
+                             CLI_META_BITS, "8", CLI_META_SCALING, CLI_SCALING_TEXT};
+        memcpy(meta + 2 * n, img, sizeof img);
+        n += (int)(sizeof img / sizeof *img / 2);
+    }
+    return fmcl_trainer_save(tr, path, meta, n);
+}
+
+/* Enqueues the steps from the trainer's current one in chunks that end at
+ * every log_every-th step (losses reach the host and the progress line only
+ * then) and every ckpt_every-th (a checkpoint is written atomically). */
+static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const train_data *d,
+                             const char *dir, float *loss, double *secs)
+{
+    const int first = fmcl_trainer_step(tr), todo = o->steps - first;
     int every = o->log_every;
     if (every == 0) /* auto: ~100 updates of a terminal line, ~10 plain lines otherwise */
-        every = isatty(fileno(stderr)) ? o->steps / 100 : o->steps / 10;
+        every = isatty(fileno(stderr)) ? todo / 100 : todo / 10;
     if (every < 1)
         every = 1;
     progress pr;
-    progress_start(&pr, stderr, o->steps);
-    fmcl_status st = FMCL_OK;
-    for (int done = 0, n; done < o->steps && st == FMCL_OK; done += n) {
+    progress_start(&pr, stderr, todo);
+    fmcl_status st = first > 0 ? fmcl_trainer_losses(tr, 0, first, loss) : FMCL_OK;
+    for (int done = first, n; done < o->steps && st == FMCL_OK; done += n) {
         n = o->steps - done < every ? o->steps - done : every;
+        if (o->ckpt_every > 0 && o->ckpt_every - done % o->ckpt_every < n)
+            n = o->ckpt_every - done % o->ckpt_every;
         st = fmcl_trainer_run(tr, n);
         if (st == FMCL_OK)
             st = fmcl_trainer_losses(tr, done, n, loss + done);
         if (st == FMCL_OK)
             progress_update(&pr, loss + done, n);
+        if (st == FMCL_OK && o->ckpt_every > 0 && (done + n) % o->ckpt_every == 0 &&
+            done + n < o->steps)
+            st = save_checkpoint(tr, o, d, dir);
     }
     progress_end(&pr);
     *secs = cli_now() - pr.t0;
-    if (st == FMCL_OK)
+    if (st == FMCL_OK && todo > 0)
         fprintf(stderr, "trained %d steps in %.1f s (%.1f steps/s), smoothed loss %.4f\n",
-                o->steps, *secs, o->steps / *secs, progress_loss(&pr));
+                todo, *secs, todo / *secs, progress_loss(&pr));
     return st;
-}
-
-/* The shortest decimal that reads back as the same float: "0.1", not
- * "0.100000001", and still exact for fmcl_mlp_x0_std. */
-static void float_text(char *buf, size_t len, double v)
-{
-    for (int digits = 6; digits <= 9; digits++) {
-        snprintf(buf, len, "%.*g", digits, (double)(float)v);
-        if (strtof(buf, NULL) == (float)v) return;
-    }
 }
 
 /* The path and coupling fields of the training configuration. */
@@ -258,54 +273,6 @@ static void path_config(const train_opts *o, fmcl_train_config *tc)
     tc->sigma_lo = (float)o->sigma_lo;
     tc->sigma_hi = (float)o->sigma_hi;
     tc->coupling = strcmp(o->coupling, "ot") == 0 ? FMCL_COUPLING_OT : FMCL_COUPLING_INDEPENDENT;
-}
-
-static fmcl_status save_model(fmcl_mlp *m, const train_opts *o, const train_data *d,
-                              const char *dir)
-{
-    char path[4200], steps[32], batch[32], lr[32], wd[32], clip[32], seed[32];
-    char p0[32], p1[32], ic[16], ih[16], iw[16], count[16];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    /* The path's own parameters only, under the names fmcl_train_config uses. */
-    const char *k0 = NULL, *k1 = NULL;
-    switch (fmcl_path_from_name(o->path)) {
-    case FMCL_PATH_OT: k0 = "sigma_min", float_text(p0, sizeof p0, o->sigma_min); break;
-    case FMCL_PATH_VP:
-        k0 = "beta_min", float_text(p0, sizeof p0, o->beta_min);
-        k1 = "beta_max", float_text(p1, sizeof p1, o->beta_max);
-        break;
-    case FMCL_PATH_VE:
-        k0 = "sigma_lo", float_text(p0, sizeof p0, o->sigma_lo);
-        k1 = "sigma_hi", float_text(p1, sizeof p1, o->sigma_hi);
-        break;
-    case FMCL_PATH_POLY: k0 = "poly_n", float_text(p0, sizeof p0, o->poly_n); break;
-    default: break;
-    }
-    snprintf(steps, sizeof steps, "%d", o->steps);
-    snprintf(batch, sizeof batch, "%d", o->batch);
-    snprintf(lr, sizeof lr, "%.9g", o->lr);
-    snprintf(wd, sizeof wd, "%.9g", o->weight_decay);
-    snprintf(clip, sizeof clip, "%.9g", o->clip);
-    snprintf(seed, sizeof seed, "%" PRIu64, o->seed);
-    const char *meta[2 * 19] = {"data", o->data, "path", o->path, "coupling", o->coupling,
-                                "steps", steps, "batch", batch, "lr", lr,
-                                "weight_decay", wd, "clip", clip, "seed", seed,
-                                "fmcl_version", FMCL_VERSION};
-    int n = 10; /* pairs so far; the path's parameters follow */
-    if (k0) meta[2 * n] = k0, meta[2 * n + 1] = p0, n++;
-    if (k1) meta[2 * n] = k1, meta[2 * n + 1] = p1, n++;
-    if (d->kind == FMCL_DATA_IMAGES) { /* what sample and nll need to know */
-        snprintf(ic, sizeof ic, "%d", d->im.c);
-        snprintf(ih, sizeof ih, "%d", d->im.h);
-        snprintf(iw, sizeof iw, "%d", d->im.w);
-        snprintf(count, sizeof count, "%d", d->im.n);
-        const char *img[] = {CLI_META_CHANNELS, ic, CLI_META_HEIGHT, ih, CLI_META_WIDTH, iw,
-                             CLI_META_BITS, "8", CLI_META_SCALING, CLI_SCALING_TEXT,
-                             "hflip", o->hflip ? "1" : "0", "images", count};
-        memcpy(meta + 2 * n, img, sizeof img);
-        n += (int)(sizeof img / sizeof *img / 2);
-    }
-    return fmcl_mlp_save(m, path, meta, n);
 }
 
 /* densities.png (data beside samples), trajectories.png and loss.png. */
@@ -407,12 +374,28 @@ static int draw_image_pictures(fmcl_ctx *ctx, fmcl_mlp *m, const train_opts *o,
     return rc;
 }
 
-/* Everything that needs the device; the options are valid by now. */
-static int train(const train_opts *o, const train_data *d, const char *dir)
+/* The model and trainer: fresh, or continued from resume (a checkpoint). */
+static int make_trainer(fmcl_ctx *ctx, const fmcl_mlp_config *mc, const fmcl_train_config *tc,
+                        const char *resume, fmcl_mlp **m, fmcl_trainer **tr)
 {
-    char err[8192];
+    fmcl_status s = resume ? fmcl_mlp_load(ctx, resume, m) : fmcl_mlp_create(ctx, mc, tc->seed, m);
+    const fmcl_mlp_config *got = s == FMCL_OK ? fmcl_mlp_get_config(*m) : NULL;
+    if (got && got->dim != mc->dim)
+        return cli_error("%s holds a %d-dimensional model but its data are %d-dimensional; "
+                         "did the data set change?", resume, got->dim, mc->dim);
+    if (s == FMCL_OK) s = fmcl_trainer_create(*m, tc, tr);
+    if (s == FMCL_OK && resume) s = fmcl_trainer_restore(*tr, resume);
+    if (s != FMCL_OK) return cli_error("%s", fmcl_ctx_error(ctx));
+    return CLI_OK;
+}
+
+/* Everything that needs the device; the options are valid by now. resume:
+ * the checkpoint to continue from, or NULL. */
+static int train(const train_opts *o, const train_data *d, const char *dir, const char *resume)
+{
+    char err[8192], path[4200];
     fmcl_ctx *ctx = NULL;
-    fmcl_mlp *m = NULL;
+    fmcl_mlp *m = NULL, *shown = NULL;
     fmcl_trainer *tr = NULL;
     float *loss = malloc(sizeof(float) * (size_t)o->steps);
     int rc = CLI_FAIL;
@@ -430,6 +413,9 @@ static int train(const train_opts *o, const train_data *d, const char *dir)
     tc.batch = o->batch;
     tc.steps = o->steps;
     tc.lr = (float)o->lr;
+    tc.lr_schedule = fmcl_lr_schedule_from_name(o->lr_schedule);
+    tc.warmup = o->warmup;
+    tc.ema = (float)o->ema;
     tc.weight_decay = (float)o->weight_decay;
     tc.clip = (float)o->clip;
     path_config(o, &tc);
@@ -442,36 +428,44 @@ static int train(const train_opts *o, const train_data *d, const char *dir)
         tc.img_c = d->im.c, tc.img_h = d->im.h, tc.img_w = d->im.w;
         tc.hflip = o->hflip;
     }
-    if (fmcl_mlp_create(ctx, &mc, o->seed, &m) != FMCL_OK ||
-        fmcl_trainer_create(m, &tc, &tr) != FMCL_OK) {
-        cli_error("%s", fmcl_ctx_error(ctx));
-        goto done;
-    }
+    if (make_trainer(ctx, &mc, &tc, resume, &m, &tr) != CLI_OK) goto done;
     const fmcl_device_info *dev = fmcl_ctx_device(ctx);
     int in = mc.dim + (o->time_freqs ? 2 * o->time_freqs : 1);
+    if (resume)
+        fprintf(stderr, "fmcl train: resuming %s at step %d of %d\n", resume,
+                fmcl_trainer_step(tr), o->steps);
     fprintf(stderr, "fmcl train: %s%s, %s path%s, MLP %d-%dx%d-%d (%zu parameters), batch %d, %d "
-            "steps, %s lr %g on %s (%s)\n", o->data, o->hflip ? " (mirrored at random)" : "",
-            o->path, tc.coupling == FMCL_COUPLING_OT ? " with OT coupling" : "", in, o->width,
-            o->depth, mc.dim,
-            fmcl_mlp_param_count(m), o->batch, o->steps, o->weight_decay > 0 ? "AdamW" : "Adam",
-            o->lr, dev->device_name, dev->platform_name);
+            "steps, %s lr %g (%s, warm-up %d)%s on %s (%s)\n", o->data,
+            o->hflip ? " (mirrored at random)" : "", o->path,
+            tc.coupling == FMCL_COUPLING_OT ? " with OT coupling" : "", in, o->width, o->depth,
+            mc.dim, fmcl_mlp_param_count(m), o->batch, o->steps,
+            o->weight_decay > 0 ? "AdamW" : "Adam", o->lr, o->lr_schedule, o->warmup,
+            o->ema > 0 ? ", EMA" : "", dev->device_name, dev->platform_name);
+    if (o->ema > 0) fprintf(stderr, "EMA of the weights: decay %g\n", o->ema);
     if (*fmcl_ctx_notes(ctx)) fprintf(stderr, "%s", fmcl_ctx_notes(ctx));
     double secs;
-    if (run_steps(tr, o, loss, &secs) != FMCL_OK || save_model(m, o, d, dir) != FMCL_OK) {
+    if (run_steps(tr, o, d, dir, loss, &secs) != FMCL_OK ||
+        save_checkpoint(tr, o, d, dir) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
-    char path[4200];
     snprintf(path, sizeof path, "%s/loss.csv", dir);
     if (write_loss_csv(path, loss, o->steps, err, sizeof err) != FMCL_OK) {
         cli_error("%s", err);
         goto done;
     }
-    rc = images ? draw_image_pictures(ctx, m, o, d, loss, fmcl_train_x0_std(&tc), dir)
-                : draw_pictures(ctx, m, o, d, loss, fmcl_train_x0_std(&tc), dir);
+    /* The pictures show what fmcl sample draws: the EMA when there is one. */
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (fmcl_mlp_load_weights(ctx, path, FMCL_WEIGHTS_DEFAULT, &shown) != FMCL_OK) {
+        cli_error("%s", fmcl_ctx_error(ctx));
+        goto done;
+    }
+    rc = images ? draw_image_pictures(ctx, shown, o, d, loss, fmcl_train_x0_std(&tc), dir)
+                : draw_pictures(ctx, shown, o, d, loss, fmcl_train_x0_std(&tc), dir);
 done:
     fmcl_trainer_free(tr);
     fmcl_mlp_free(m);
+    fmcl_mlp_free(shown);
     fmcl_ctx_destroy(ctx);
     free(loss);
     return rc;
@@ -534,13 +528,14 @@ int cmd_train(int argc, char **argv)
 {
     static const char *const paths[] = {"ot", "vp", "ve", "cosine", "poly", "linear-vp", NULL};
     static const char *const couplings[] = {"independent", "ot", NULL};
+    static const char *const schedules[] = {"constant", "cosine", NULL};
     fmcl_train_config def;
     fmcl_train_config_default(&def);
     train_opts o = {.data = "checkerboard", .path = "ot", .coupling = "independent",
                     .width = 512, .depth = 4, .batch = DEFAULT_BATCH, .steps = DEFAULT_STEPS,
                     .lr = 1e-3, .poly_n = def.poly_n, .beta_min = def.beta_min,
                     .beta_max = def.beta_max, .sigma_lo = def.sigma_lo, .sigma_hi = def.sigma_hi,
-                    .channels = 3};
+                    .channels = 3, .lr_schedule = "constant"};
     if (argc <= 1) { /* no arguments at all: the one-minute demo */
         o.width = DEMO_WIDTH;
         o.depth = DEMO_DEPTH;
@@ -611,6 +606,25 @@ int cmd_train(int argc, char **argv)
          .help = "decoupled weight decay (AdamW); 0 is plain Adam", .lo = 0, .hi = 10},
         {.name = "clip", .type = ARG_REAL, .dest = &o.clip, .metavar = "X",
          .help = "clip the gradient norm to X; 0 disables", .lo = 0, .hi = HUGE_VAL},
+        {.name = "ema", .type = ARG_REAL, .dest = &o.ema, .metavar = "X",
+         .help = "keep an EMA of the weights with decay X (warm-up: min(X, (1 + s) / (10 + s)) "
+                 "at step s); sample and nll use it by default; 0 disables",
+         .lo = 0, .hi = 0.999999, .default_text = "0.999 for image sets, 0 otherwise"},
+        {.name = "warmup", .type = ARG_INT, .dest = &o.warmup, .metavar = "N",
+         .help = "raise the learning rate linearly from 0 to --lr over the first N steps",
+         .lo = 0, .hi = 10000000},
+        {.name = "lr-schedule", .type = ARG_CHOICE, .dest = &o.lr_schedule, .metavar = "NAME",
+         .help = "after the warm-up: constant, or cosine (down to 0 at the last step)",
+         .choices = schedules},
+        {.name = "ckpt-every", .type = ARG_INT, .dest = &o.ckpt_every, .metavar = "N",
+         .help = "also write the checkpoint model.safetensors (atomically) every N steps, so a "
+                 "killed run can be resumed; 0: only at the end",
+         .lo = 0, .hi = INT_MAX},
+        {.name = "resume", .type = ARG_STR, .dest = &o.resume, .metavar = "DIR",
+         .help = "continue the run saved in DIR with its own settings up to --steps in all "
+                 "(its saved total by default); only --steps, --device, --log-every and "
+                 "--ckpt-every may be given with it",
+         .default_text = "a new run"},
         {.name = "device", .type = ARG_STR, .dest = &o.device, .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
                  "device name",
@@ -626,7 +640,8 @@ int cmd_train(int argc, char **argv)
     arg_cmd cmd = {
         .prog = "fmcl train",
         .about = "Trains a flow-matching model v(x, t) (an MLP with SiLU) on 2D points, then\n"
-                 "writes into the output folder: model.safetensors, loss.csv (step,loss),\n"
+                 "writes into the output folder: model.safetensors (the checkpoint: weights,\n"
+                 "their EMA, Adam's moments, losses; --resume continues from it), loss.csv,\n"
                  "densities.png (data beside samples), trajectories.png and loss.png; on\n"
                  "images: data.png, samples.png (grids) and loss.png.\n"
                  "With no flags it trains the default checkerboard model in about a minute on\n"
@@ -639,15 +654,25 @@ int cmd_train(int argc, char **argv)
                   "  fmcl train --path vp --steps 5000\n"
                   "  fmcl train --path ve --sigma-hi 20 --coupling ot\n"
                   "  fmcl train --data fashion-mnist --width 512 --depth 3 --batch 128 --hflip\n"
-                  "  fmcl train --data images:photos --image-size 32 --channels 3\n",
+                  "  fmcl train --data images:photos --image-size 32 --channels 3\n"
+                  "  fmcl train --steps 5000 --warmup 200 --lr-schedule cosine --ema 0.999 "
+                  "--ckpt-every 500 --out runs/a\n"
+                  "  fmcl train --resume runs/a\n",
         .specs = specs,
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
     int rc = args_parse(&cmd, argc, argv);
     if (rc != ARGS_OK)
         return rc == ARGS_HELP ? CLI_OK : rc;
-    if ((rc = check_path_flags(&cmd, &o)) != CLI_OK || (rc = check_image_flags(&cmd, &o)) != CLI_OK)
+    char ckpt[4200];
+    const char *resume = NULL;
+    if (o.resume) {
+        if ((rc = train_resume_opts(&cmd, &o, ckpt, sizeof ckpt)) != CLI_OK) return rc;
+        resume = ckpt;
+    } else if ((rc = check_path_flags(&cmd, &o)) != CLI_OK ||
+               (rc = check_image_flags(&cmd, &o)) != CLI_OK) {
         return rc;
+    }
 
     train_data d;
     rc = load_data(&cmd, &o, o.data, &d);
@@ -657,11 +682,13 @@ int cmd_train(int argc, char **argv)
     }
     if (d.kind != FMCL_DATA_ARRAY && d.kind != FMCL_DATA_IMAGES)
         o.data = fmcl_data_kind_name(d.kind); /* the canonical spelling */
+    if (!resume && !args_find(&cmd, "ema")->seen && d.kind == FMCL_DATA_IMAGES)
+        o.ema = DEFAULT_EMA_IMAGES;
     char dir[4096];
     int created = 0;
     rc = make_out_dir(&o, &d, dir, sizeof dir, &created);
     if (rc == CLI_OK) {
-        rc = train(&o, &d, dir);
+        rc = train(&o, &d, dir, resume);
         if (rc == CLI_OK && d.kind == FMCL_DATA_IMAGES)
             printf("wrote %s/: model.safetensors loss.csv data.png samples.png loss.png\n"
                    "pictures: %s/data.png %s/samples.png %s/loss.png\n", dir, dir, dir, dir);

@@ -1,0 +1,282 @@
+/* Training checkpoints that resume exactly: one safetensors file with the
+ * model, its EMA, Adam's moments and the losses so far under PyTorch-style
+ * names (the model's state_dict names, then "ema.", "optim.exp_avg.",
+ * "optim.exp_avg_sq." + name and "train.loss"), and in __metadata__ the step
+ * and every setting that decides the numbers. The data stream needs no state
+ * of its own: step k draws from Philox counters (seed, k) (train.c). */
+#include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow/trainer.h"
+#include "io/atomic.h"
+
+/* The four parameter-layout buffers of a checkpoint, in file order. */
+enum { BUF_MODEL, BUF_EMA, BUF_M1, BUF_M2, N_BUFS };
+static const char *const prefixes[N_BUFS] = {"", "ema.", "optim.exp_avg.", "optim.exp_avg_sq."};
+#define LOSS_NAME "train.loss"
+
+/* ---- the training config as metadata -------------------------------------- */
+
+typedef enum { K_INT, K_FLOAT, K_U64, K_PATH, K_COUPLING, K_SCHEDULE, K_KIND } key_type;
+
+typedef struct {
+    const char *key;
+    key_type type;
+    size_t off;
+    int path; /* >= 0: written only for this path */
+    int images; /* written only for image data */
+} key_spec;
+
+#define F(field) offsetof(fmcl_train_config, field)
+static const key_spec keys[] = {
+    {"data_kind", K_KIND, F(kind), -1, 0},        {"n_points", K_INT, F(n_points), -1, 0},
+    {"img_c", K_INT, F(img_c), -1, 1},            {"img_h", K_INT, F(img_h), -1, 1},
+    {"img_w", K_INT, F(img_w), -1, 1},            {"hflip", K_INT, F(hflip), -1, 1},
+    {"batch", K_INT, F(batch), -1, 0},            {"steps", K_INT, F(steps), -1, 0},
+    {"lr", K_FLOAT, F(lr), -1, 0},                {"warmup", K_INT, F(warmup), -1, 0},
+    {"lr_schedule", K_SCHEDULE, F(lr_schedule), -1, 0}, {"beta1", K_FLOAT, F(beta1), -1, 0},
+    {"beta2", K_FLOAT, F(beta2), -1, 0},          {"eps", K_FLOAT, F(eps), -1, 0},
+    {"weight_decay", K_FLOAT, F(weight_decay), -1, 0}, {"clip", K_FLOAT, F(clip), -1, 0},
+    {"ema", K_FLOAT, F(ema), -1, 0},              {"seed", K_U64, F(seed), -1, 0},
+    {"path", K_PATH, F(path), -1, 0},             {"coupling", K_COUPLING, F(coupling), -1, 0},
+    {"sigma_min", K_FLOAT, F(sigma_min), FMCL_PATH_OT, 0},
+    {"beta_min", K_FLOAT, F(beta_min), FMCL_PATH_VP, 0},
+    {"beta_max", K_FLOAT, F(beta_max), FMCL_PATH_VP, 0},
+    {"sigma_lo", K_FLOAT, F(sigma_lo), FMCL_PATH_VE, 0},
+    {"sigma_hi", K_FLOAT, F(sigma_hi), FMCL_PATH_VE, 0},
+    {"poly_n", K_FLOAT, F(poly_n), FMCL_PATH_POLY, 0},
+};
+#undef F
+#define N_KEYS (sizeof keys / sizeof keys[0])
+#define TEXT_LEN 32
+
+static const char *const coupling_names[] = {"independent", "ot"};
+
+static int key_applies(const key_spec *k, const fmcl_train_config *c)
+{
+    return (k->path < 0 || k->path == c->path) && (!k->images || c->kind == FMCL_DATA_IMAGES);
+}
+
+/* The shortest decimal that reads back as the same float. */
+static void float_text(char *buf, float v)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, TEXT_LEN, "%.*g", digits, (double)v);
+        if (strtof(buf, NULL) == v) return;
+    }
+}
+
+static void key_text(const key_spec *k, const fmcl_train_config *c, char *buf)
+{
+    const char *p = (const char *)c + k->off;
+    int i = 0;
+    if (k->type != K_FLOAT && k->type != K_U64) memcpy(&i, p, sizeof i);
+    switch (k->type) {
+    case K_INT: snprintf(buf, TEXT_LEN, "%d", i); break;
+    case K_FLOAT: float_text(buf, *(const float *)p); break;
+    case K_U64: snprintf(buf, TEXT_LEN, "%" PRIu64, *(const uint64_t *)p); break;
+    case K_PATH: snprintf(buf, TEXT_LEN, "%s", fmcl_path_name(i)); break;
+    case K_COUPLING: snprintf(buf, TEXT_LEN, "%s", coupling_names[i != 0]); break;
+    case K_SCHEDULE: snprintf(buf, TEXT_LEN, "%s", fmcl_lr_schedule_name(i)); break;
+    case K_KIND: snprintf(buf, TEXT_LEN, "%s", fmcl_data_kind_name(i)); break;
+    }
+}
+
+static int name_index(const char *v, key_type type)
+{
+    if (type == K_PATH) return fmcl_path_from_name(v);
+    if (type == K_SCHEDULE) return fmcl_lr_schedule_from_name(v);
+    for (int i = 0; i <= (type == K_KIND ? FMCL_DATA_IMAGES : 1); i++)
+        if (strcmp(v, type == K_KIND ? fmcl_data_kind_name(i) : coupling_names[i]) == 0) return i;
+    return -1;
+}
+
+/* Parses one value into cfg; 0 when it is not a valid value of its type. */
+static int key_parse(const key_spec *k, const char *v, fmcl_train_config *c)
+{
+    char *p = (char *)c + k->off, *end;
+    if (!*v) return 0;
+    if (k->type == K_FLOAT) {
+        float x = strtof(v, &end);
+        if (*end || !isfinite(x)) return 0;
+        memcpy(p, &x, sizeof x);
+        return 1;
+    }
+    if (k->type == K_U64) {
+        if (*v == '-') return 0;
+        uint64_t x = strtoull(v, &end, 10);
+        if (*end) return 0;
+        memcpy(p, &x, sizeof x);
+        return 1;
+    }
+    long x = k->type == K_INT ? strtol(v, &end, 10) : name_index(v, k->type);
+    if (k->type == K_INT && (*end || x < 0 || x > INT32_MAX)) return 0;
+    if (x < 0) return 0;
+    int i = (int)x;
+    memcpy(p, &i, sizeof i);
+    return 1;
+}
+
+fmcl_status fmcl_train_config_from_checkpoint(const char *path, fmcl_train_config *cfg, int *step,
+                                              char *err, size_t errlen)
+{
+    fmcl_st_file f;
+    fmcl_status s = fmcl_st_read(path, &f, err, errlen);
+    if (s != FMCL_OK) return s;
+    fmcl_train_config_default(cfg);
+    const char *bad = NULL, *st = fmcl_st_meta(&f, "step");
+    char *end;
+    long k = st ? strtol(st, &end, 10) : -1;
+    if (!st || !*st || *end || k < 0 || k > INT32_MAX) bad = "step";
+    /* The path and the data kind first: they decide which keys must be there. */
+    for (int pass = 0; pass < 2 && !bad; pass++)
+        for (size_t i = 0; i < N_KEYS && !bad; i++) {
+            int first = keys[i].type == K_PATH || keys[i].type == K_KIND;
+            if (first != (pass == 0) || !key_applies(&keys[i], cfg)) continue;
+            const char *v = fmcl_st_meta(&f, keys[i].key);
+            if (!v || !key_parse(&keys[i], v, cfg)) bad = keys[i].key;
+        }
+    if (bad)
+        s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                      "%s: metadata '%s' is %s; this is not a training checkpoint (those of "
+                      "fmcl train and fmcl_trainer_save record the step and every setting)",
+                      path, bad, fmcl_st_meta(&f, bad) ? "not a valid value" : "missing");
+    else if (step)
+        *step = (int)k;
+    fmcl_st_free(&f);
+    return s;
+}
+
+/* ---- save ------------------------------------------------------------------ */
+
+fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path, const char *const *meta_kv,
+                              int meta_count)
+{
+    fmcl_ctx *ctx = t->ctx;
+    const fmcl_mlp *m = t->m;
+    if (meta_count < 0 || (meta_count > 0 && !meta_kv))
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "bad metadata list");
+    const size_t n = m->n_params, per = (size_t)2 * m->n_layers;
+    const int bufs = t->cfg.ema > 0 ? N_BUFS : N_BUFS - 1;
+    const size_t n_kv = FMCL_MLP_META_PAIRS + N_KEYS + 1 + (size_t)meta_count;
+    float *host = malloc((N_BUFS * n + (size_t)t->step + 1) * sizeof *host);
+    fmcl_st_tensor *tens = calloc(N_BUFS * per + 1, sizeof *tens);
+    char (*names)[FMCL_MLP_NAME_LEN] = calloc(N_BUFS * per, FMCL_MLP_NAME_LEN);
+    const char **kv = calloc(2 * n_kv, sizeof *kv);
+    char (*text)[TEXT_LEN] = calloc(N_KEYS + 1, TEXT_LEN);
+    fmcl_status s = FMCL_OK;
+    if (!host || !tens || !names || !kv || !text)
+        s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory saving %s", path);
+    const fmcl_t src[N_BUFS] = {{m->params, 0}, t->ema, t->m1, t->m2};
+    size_t nt = 0;
+    for (int b = 0; b < N_BUFS && s == FMCL_OK; b++) {
+        if (b == BUF_EMA && bufs < N_BUFS) continue;
+        s = fmcl_read(ctx, src[b], host + b * n, n * sizeof *host);
+        fmcl_mlp_st_tensors(m, prefixes[b], host + b * n, tens + nt, names + nt);
+        nt += per;
+    }
+    float *loss = host + N_BUFS * n;
+    if (s == FMCL_OK && t->step > 0)
+        s = fmcl_read(ctx, t->losses, loss, (size_t)t->step * sizeof *loss);
+    if (s == FMCL_OK) {
+        tens[nt++] = (fmcl_st_tensor){.name = LOSS_NAME, .dtype = FMCL_ST_F32, .ndim = 1,
+                                      .shape = {t->step}, .data = loss,
+                                      .nbytes = (size_t)t->step * sizeof *loss};
+        char mbuf[4][16], err[512];
+        fmcl_mlp_meta_kv(m, mbuf, kv);
+        size_t pairs = FMCL_MLP_META_PAIRS;
+        for (size_t i = 0; i < N_KEYS; i++) {
+            if (!key_applies(&keys[i], &t->cfg)) continue;
+            key_text(&keys[i], &t->cfg, text[i]);
+            kv[2 * pairs] = keys[i].key, kv[2 * pairs + 1] = text[i], pairs++;
+        }
+        snprintf(text[N_KEYS], TEXT_LEN, "%d", t->step);
+        kv[2 * pairs] = "step", kv[2 * pairs + 1] = text[N_KEYS], pairs++;
+        for (int i = 0; i < 2 * meta_count; i++) kv[2 * pairs + i] = meta_kv[i];
+        pairs += (size_t)meta_count;
+        if (fmcl_st_write(path, tens, (int)nt, kv, (int)pairs, err, sizeof err) != FMCL_OK)
+            s = fmcl_fail(ctx, FMCL_ERR_IO, "%s", err);
+    }
+    free(host);
+    free(tens);
+    free(names);
+    free(kv);
+    free(text);
+    return s;
+}
+
+/* ---- restore ---------------------------------------------------------------- */
+
+/* FMCL_ERR_ARG naming the first setting in which t's config and the file's
+ * differ. steps may grow when the learning rate does not depend on it. */
+static fmcl_status same_config(fmcl_trainer *t, const fmcl_st_file *f, const char *path,
+                               int saved_step)
+{
+    char mine[TEXT_LEN];
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (!key_applies(&keys[i], &t->cfg)) continue;
+        const char *theirs = fmcl_st_meta(f, keys[i].key);
+        key_text(&keys[i], &t->cfg, mine);
+        if (theirs && strcmp(theirs, mine) == 0) continue;
+        if (strcmp(keys[i].key, "steps") == 0 && t->cfg.lr_schedule == FMCL_LR_CONSTANT) continue;
+        if (strcmp(keys[i].key, "steps") == 0)
+            return fmcl_fail(t->ctx, FMCL_ERR_ARG,
+                             "%s: the run's cosine learning rate decays to 0 at step %s; "
+                             "resuming it for %d steps would change that schedule: keep steps "
+                             "at %s, or start a new run",
+                             path, theirs ? theirs : "?", t->cfg.steps, theirs ? theirs : "?");
+        return fmcl_fail(t->ctx, FMCL_ERR_ARG,
+                         "%s: the run was trained with %s = %s but this trainer has %s; resume "
+                         "with the checkpoint's own settings (fmcl_train_config_from_checkpoint)",
+                         path, keys[i].key, theirs ? theirs : "(missing)", mine);
+    }
+    if (saved_step > t->cfg.steps)
+        return fmcl_fail(t->ctx, FMCL_ERR_ARG,
+                         "%s has done %d steps already, more than the %d this trainer is "
+                         "planned for; ask for at least %d",
+                         path, saved_step, t->cfg.steps, saved_step);
+    return FMCL_OK;
+}
+
+fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path)
+{
+    fmcl_ctx *ctx = t->ctx;
+    const fmcl_mlp *m = t->m;
+    if (t->step != 0)
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "fmcl_trainer_restore needs a fresh trainer (this one has run %d steps)",
+                         t->step);
+    fmcl_st_file f;
+    char err[1024];
+    if (fmcl_st_read(path, &f, err, sizeof err) != FMCL_OK)
+        return fmcl_fail(ctx, FMCL_ERR_FORMAT, "cannot resume: %s", err);
+    fmcl_train_config saved;
+    int step = 0;
+    fmcl_status s = fmcl_train_config_from_checkpoint(path, &saved, &step, err, sizeof err);
+    if (s != FMCL_OK) s = fmcl_fail(ctx, s, "cannot resume: %s", err);
+    if (s == FMCL_OK) s = same_config(t, &f, path, step);
+    const size_t n = m->n_params;
+    float *host = s == FMCL_OK ? malloc(N_BUFS * n * sizeof *host) : NULL;
+    if (s == FMCL_OK && !host) s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory resuming");
+    /* Everything is read and checked before the device sees any of it. */
+    for (int b = 0; b < N_BUFS && s == FMCL_OK; b++)
+        if (b != BUF_EMA || t->cfg.ema > 0)
+            s = fmcl_mlp_st_read(m, &f, path, prefixes[b], host + b * n);
+    const fmcl_st_tensor *loss = NULL;
+    int64_t shape[1] = {step};
+    if (s == FMCL_OK &&
+        fmcl_st_expect(&f, LOSS_NAME, FMCL_ST_F32, 1, shape, &loss, err, sizeof err) != FMCL_OK)
+        s = fmcl_fail(ctx, FMCL_ERR_FORMAT, "%s: %s", path, err);
+    const fmcl_t dst[N_BUFS] = {{m->params, 0}, t->ema, t->m1, t->m2};
+    for (int b = 0; b < N_BUFS && s == FMCL_OK; b++)
+        if (b != BUF_EMA || t->cfg.ema > 0) s = fmcl_write(ctx, dst[b], host + b * n, n * 4);
+    if (s == FMCL_OK && step > 0) s = fmcl_write(ctx, t->losses, loss->data, loss->nbytes);
+    if (s == FMCL_OK) t->step = step;
+    free(host);
+    fmcl_st_free(&f);
+    return s;
+}

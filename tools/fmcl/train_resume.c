@@ -1,0 +1,115 @@
+/* fmcl train --resume DIR: the run's settings come from its checkpoint, so
+ * a resumed run continues with the same numbers; only flags that change
+ * neither the numbers nor the folder may be given. */
+#include <errno.h>
+#include <glob.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fmcl.h"
+#include "io/safetensors.h"
+#include "train_opts.h"
+
+static const char *const allowed[] = {"resume", "steps", "device", "log-every", "ckpt-every"};
+
+static int is_allowed(const char *name)
+{
+    for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++)
+        if (strcmp(name, allowed[i]) == 0) return 1;
+    return 0;
+}
+
+/* A metadata integer in [lo, hi] written by fmcl train; -1 otherwise. */
+static int meta_int(const fmcl_st_file *f, const char *key, int lo, int hi)
+{
+    const char *v = fmcl_st_meta(f, key);
+    char *end;
+    long x = v && *v ? strtol(v, &end, 10) : -1;
+    return v && *v && !*end && x >= lo && x <= hi ? (int)x : -1;
+}
+
+/* A run killed while writing its checkpoint leaves the temporary file of
+ * the write (io/atomic.c: PATH.tmp.XXXXXX) beside the previous, intact one. */
+static void remove_unfinished(const char *ckpt)
+{
+    char pattern[4300];
+    snprintf(pattern, sizeof pattern, "%s.tmp.??????", ckpt);
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) != 0) return;
+    int removed = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) removed += unlink(g.gl_pathv[i]) == 0;
+    if (removed)
+        fprintf(stderr, "removed %d unfinished checkpoint write(s) of a killed run\n", removed);
+    globfree(&g);
+}
+
+int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
+{
+    for (int i = 0; i < cmd->n; i++)
+        if (cmd->specs[i].seen && !is_allowed(cmd->specs[i].name))
+            return args_usage(cmd, "--%s cannot be combined with --resume: a resumed run keeps "
+                              "the settings it was started with (only --steps, --device, "
+                              "--log-every and --ckpt-every may be given)",
+                              cmd->specs[i].name);
+    if (snprintf(ckpt, len, "%s/model.safetensors", o->resume) >= (int)len)
+        return cli_error("--resume: folder name is too long");
+    struct stat st;
+    if (stat(ckpt, &st) != 0)
+        return cli_error("--resume %s: %s (%s); give the folder of a run of fmcl train, which "
+                         "holds its checkpoint model.safetensors", o->resume, ckpt,
+                         strerror(errno));
+    fmcl_train_config tc;
+    char err[1024];
+    int done = 0;
+    if (fmcl_train_config_from_checkpoint(ckpt, &tc, &done, err, sizeof err) != FMCL_OK)
+        return cli_error("--resume %s: %s", o->resume, err);
+    if (args_find(cmd, "steps")->seen && o->steps < done)
+        return cli_error("--resume %s: the run has done %d steps already, more than --steps %d: "
+                         "give --steps %d or more", o->resume, done, o->steps, done);
+    fmcl_st_file f;
+    if (fmcl_st_read(ckpt, &f, err, sizeof err) != FMCL_OK)
+        return cli_error("--resume %s: %s", o->resume, err);
+    const char *data = fmcl_st_meta(&f, "data");
+    o->width = meta_int(&f, "width", 1, 16384);
+    o->depth = meta_int(&f, "depth", 1, 64);
+    o->time_freqs = meta_int(&f, "time_freqs", 0, 16);
+    const int every = meta_int(&f, "ckpt_every", 0, INT32_MAX);
+    if (!args_find(cmd, "ckpt-every")->seen && every > 0) /* checkpoint as the run did */
+        o->ckpt_every = every;
+    int ok = data && *data && strlen(data) < sizeof o->resume_data && o->width > 0 &&
+             o->depth > 0 && o->time_freqs >= 0;
+    if (ok) snprintf(o->resume_data, sizeof o->resume_data, "%s", data);
+    fmcl_st_free(&f);
+    if (!ok)
+        return cli_error("--resume %s: %s lacks the metadata fmcl train writes (data, width, "
+                         "depth, time_freqs); it cannot be resumed", o->resume, ckpt);
+    remove_unfinished(ckpt);
+    o->data = o->resume_data;
+    o->out = o->resume;
+    if (!args_find(cmd, "steps")->seen) o->steps = tc.steps;
+    o->batch = tc.batch;
+    o->lr = tc.lr;
+    o->lr_schedule = fmcl_lr_schedule_name(tc.lr_schedule);
+    o->warmup = tc.warmup;
+    o->weight_decay = tc.weight_decay;
+    o->clip = tc.clip;
+    o->ema = tc.ema;
+    o->seed = tc.seed;
+    o->path = fmcl_path_name(tc.path);
+    o->coupling = tc.coupling == FMCL_COUPLING_OT ? "ot" : "independent";
+    o->sigma_min = tc.sigma_min;
+    o->poly_n = tc.poly_n;
+    o->beta_min = tc.beta_min, o->beta_max = tc.beta_max;
+    o->sigma_lo = tc.sigma_lo, o->sigma_hi = tc.sigma_hi;
+    if (tc.kind == FMCL_DATA_IMAGES) {
+        o->hflip = tc.hflip;
+        o->limit = tc.n_points;
+        if (strncmp(o->data, "images:", 7) == 0) o->image_size = tc.img_h, o->channels = tc.img_c;
+    }
+    return CLI_OK;
+}
