@@ -63,6 +63,7 @@ static void check_coverage(const results *rs)
         "groupnorm_forward", "groupnorm_backward", "upsample2x_forward", "upsample2x_backward",
         "concat_forward", "concat_backward", "time_embedding", "scale_shift_forward",
         "scale_shift_backward", "attention_forward", "attention_backward", "peak_fma",
+        "unet_forward", "unet_backward",
         "training loss",
         "training params"};
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {

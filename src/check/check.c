@@ -250,6 +250,7 @@ fmcl_status fmcl_check_ops(fmcl_ctx *ctx, const fmcl_check_options *opt, fmcl_ch
     chk_gemm_ops(&s);
     chk_nn_ops(&s);
     chk_layer_ops(&s);
+    chk_unet_ops(&s);
     chk_solver_ops(&s);
     chk_nll_ops(&s);
     chk_image_ops(&s);

@@ -98,5 +98,6 @@ void chk_gemm_ops(chk_suite *s);
 void chk_image_ops(chk_suite *s); /* check_images.c */
 void chk_peak_ops(chk_suite *s);  /* check_peak.c */
 void chk_layer_ops(chk_suite *s); /* check_layers.c: the U-Net's image layers */
+void chk_unet_ops(chk_suite *s);  /* check_unet.c: the whole U-Net */
 
 #endif

@@ -1,0 +1,328 @@
+/* The U-Net (src/nn/unet*.c). Host: configurations are validated, the
+ * parameter table is contiguous with unique names, the initial parameters
+ * follow their names (zeroed output convs, GroupNorm 1/0, uniform fan-in
+ * bounds), the reference's gradients (every parameter tensor and some
+ * inputs) match central finite differences of its forward. Devices: the initial parameters match the
+ * host's and give v = 0 (ADM's zeroed output convs); with random
+ * parameters, forward, parameter gradients and dx match the reference, for
+ * the planned batch and a smaller one through the same activations. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/unet.h"
+#include "testlib.h"
+
+/* 12x8 RGB (H != W), two levels, attention at the lower one, a skip conv
+ * wherever the width changes. */
+static fmcl_unet_config tiny(void)
+{
+    fmcl_unet_config c;
+    fmcl_unet_config_default(&c, 3, 12, 8);
+    c.base = 8;
+    c.levels = 2;
+    c.mult[0] = 1, c.mult[1] = 2;
+    c.attn_levels = 1u << 1;
+    c.heads = 2;
+    c.groups = 4;
+    return c;
+}
+
+#define B_TINY 3
+
+/* Random parameters everywhere (no zeroed convs, so every path carries
+ * gradient); GroupNorm scales near 1. */
+static void random_params(const fmcl_unet_plan *p, float *params)
+{
+    size_t n = fmcl_unet_plan_params(p);
+    tl_fill(params, n, -0.4f, 0.4f, 11);
+    for (int i = 0; i < fmcl_unet_plan_tensor_count(p); i++) {
+        const fmcl_unet_param *e = fmcl_unet_plan_tensor(p, i);
+        if (e->init == FMCL_UNET_INIT_ONE)
+            for (size_t j = 0; j < e->n; j++) params[e->off + j] += 1.0f;
+    }
+}
+
+static void inputs(size_t nx, int B, float *x, float *t, float *dv)
+{
+    tl_fill(x, nx, -1, 1, 21);
+    tl_fill(t, (size_t)B, 0, 1, 22);
+    tl_fill(dv, nx, -1, 1, 23);
+}
+
+static void configs(void)
+{
+    char err[512];
+    const int shapes[2][3] = {{1, 28, 28}, {3, 32, 32}};
+    for (int i = 0; i < 2; i++) {
+        fmcl_unet_config c;
+        fmcl_unet_config_default(&c, shapes[i][0], shapes[i][1], shapes[i][2]);
+        fmcl_unet_plan *p = NULL;
+        fmcl_status s = fmcl_unet_plan_create(&c, 1, &p, err, sizeof err);
+        if (!tl_check(s == FMCL_OK && fmcl_unet_check_config(&c, err, sizeof err) == FMCL_OK,
+                      "default %dx%dx%d: %s", c.height, c.width, c.channels, err))
+            continue;
+        printf("  default %dx%dx%d: %zu parameters, %.1f MFLOP forward per image, "
+               "%.0f MiB for a training step at batch 128\n",
+               c.height, c.width, c.channels, fmcl_unet_plan_params(p),
+               fmcl_unet_plan_flops(p) / 1e6, fmcl_unet_peak_bytes(&c, 128) / 1048576.0);
+        fmcl_unet_plan_free(p);
+    }
+    fmcl_unet_config c = tiny();
+    c.groups = 5; /* 8 channels are not a multiple of 5 */
+    tl_check(fmcl_unet_check_config(&c, err, sizeof err) == FMCL_ERR_ARG &&
+                 strstr(err, "groups"), "groups 5 refused: %s", err);
+    c = tiny();
+    c.height = 13; /* not divisible by 2 */
+    tl_check(fmcl_unet_check_config(&c, err, sizeof err) == FMCL_ERR_ARG &&
+                 strstr(err, "divisible"), "height 13 refused: %s", err);
+    c = tiny();
+    c.heads = 3;
+    tl_check(fmcl_unet_check_config(&c, err, sizeof err) == FMCL_ERR_ARG && strstr(err, "heads"),
+             "heads 3 refused: %s", err);
+    c = tiny();
+    tl_check(fmcl_unet_peak_bytes(&c, 4) > fmcl_unet_peak_bytes(&c, 2) &&
+                 fmcl_unet_peak_bytes(&c, 2) > 0, "peak memory grows with the batch");
+    fmcl_unet_plan *p;
+    if (tl_check(fmcl_unet_plan_create(&c, 3, &p, err, sizeof err) == FMCL_OK, "%s", err)) {
+        size_t want = (fmcl_unet_plan_floats(p) + 4 * fmcl_unet_plan_params(p)) * sizeof(float);
+        tl_check(fmcl_unet_peak_bytes(&c, 3) == want,
+                 "peak bytes = activation buffer + parameters, gradients, Adam moments");
+        fmcl_unet_plan_free(p);
+    }
+}
+
+static void table(const fmcl_unet_plan *p)
+{
+    size_t off = 0;
+    int ok = 1, n = fmcl_unet_plan_tensor_count(p);
+    for (int i = 0; i < n; i++) {
+        const fmcl_unet_param *e = fmcl_unet_plan_tensor(p, i);
+        size_t prod = 1;
+        for (int d = 0; d < e->ndim; d++) prod *= (size_t)e->shape[d];
+        ok &= e->off == off && prod == e->n;
+        off += e->n;
+        for (int j = 0; j < i; j++) ok &= strcmp(fmcl_unet_plan_tensor(p, j)->name, e->name) != 0;
+    }
+    tl_check(ok && off == fmcl_unet_plan_params(p), "parameter table contiguous, names unique");
+    tl_check(n > 0 && strcmp(fmcl_unet_plan_tensor(p, 0)->name, "time_embed.0.weight") == 0 &&
+                 strcmp(fmcl_unet_plan_tensor(p, n - 1)->name, "out.2.bias") == 0,
+             "state_dict order from time_embed.0.weight to out.2.bias");
+}
+
+static double loss_of(const fmcl_unet_plan *p, const float *params, const float *x,
+                      const float *t, const float *dv, size_t nx)
+{
+    float *v = malloc(nx * sizeof *v);
+    fmcl_unet_forward_ref(p, params, x, t, v);
+    double L = 0;
+    for (size_t i = 0; i < nx; i++) L += (double)v[i] * dv[i];
+    free(v);
+    return L;
+}
+
+/* Five-point central difference of L in *val. */
+static double central(const fmcl_unet_plan *p, float *params, float *x, const float *t,
+                      const float *dv, size_t nx, float *val)
+{
+    const float v0 = *val, h = 0.05f;
+    const float at[4] = {v0 - 2 * h, v0 - h, v0 + h, v0 + 2 * h};
+    const double w[4] = {1, -8, 8, -1};
+    double acc = 0;
+    for (int k = 0; k < 4; k++) {
+        *val = at[k];
+        acc += w[k] * loss_of(p, params, x, t, dv, nx);
+    }
+    *val = v0;
+    return acc / (6.0 * ((double)at[2] - at[1]));
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The initial parameters by name, as ADM and PyTorch set them: zeroed
+ * output convs (out_layers.3, proj_out, out.2), GroupNorm 1 and 0, every
+ * other weight and bias uniform within 1/sqrt(fan_in) of the layer (from its
+ * weight's shape) and filling most of that range. */
+static void init_by_name(void)
+{
+    fmcl_unet_config c = tiny();
+    char err[512];
+    fmcl_unet_plan *p;
+    if (!tl_check(fmcl_unet_plan_create(&c, 1, &p, err, sizeof err) == FMCL_OK, "%s", err))
+        return;
+    float *w = malloc(fmcl_unet_plan_params(p) * 4);
+    fmcl_unet_init_ref(p, 7, w);
+    int bad = 0, fan = 1;
+    for (int i = 0; i < fmcl_unet_plan_tensor_count(p); i++) {
+        const fmcl_unet_param *e = fmcl_unet_plan_tensor(p, i);
+        const float *v = w + e->off;
+        int zero = strstr(e->name, "out_layers.3.") || strstr(e->name, ".proj_out.") ||
+                   strncmp(e->name, "out.2.", 6) == 0;
+        int norm = strstr(e->name, "in_layers.0.") || strstr(e->name, "out_layers.0.") ||
+                   strstr(e->name, ".norm.") || strncmp(e->name, "out.0.", 6) == 0;
+        if (ends_with(e->name, ".weight") && e->ndim > 1) {
+            fan = 1;
+            for (int d = 1; d < e->ndim; d++) fan *= e->shape[d];
+        }
+        double bound = 1.0 / sqrt((double)fan), lo = 0, hi = 0;
+        for (size_t j = 0; j < e->n; j++) lo = fmin(lo, v[j]), hi = fmax(hi, v[j]);
+        if (zero || norm) {
+            double want = norm && ends_with(e->name, ".weight") ? 1.0 : 0.0;
+            for (size_t j = 0; j < e->n; j++) bad += v[j] != want;
+        } else {
+            bad += lo < -bound || hi > bound || (e->n >= 16 && (hi - lo) < bound);
+        }
+    }
+    tl_check(bad == 0, "initial parameters by name: %d wrong", bad);
+    free(w);
+    fmcl_unet_plan_free(p);
+}
+
+/* One element of every parameter tensor (its middle one) and a dozen inputs.
+ * The forward stores floats, so the differences carry ~4e-5 of rounding
+ * noise: errors are relative to |g| + 0.1 (a wrong term moves them by 1e-2
+ * and more). */
+static void finite_differences(void)
+{
+    fmcl_unet_config c = tiny();
+    char err[512];
+    fmcl_unet_plan *p;
+    if (!tl_check(fmcl_unet_plan_create(&c, 2, &p, err, sizeof err) == FMCL_OK, "%s", err))
+        return;
+    table(p);
+    size_t np = fmcl_unet_plan_params(p), nx = 2 * (size_t)c.channels * c.height * c.width;
+    float *params = malloc(np * 4), *g = calloc(np, 4), *x = malloc(nx * 4), *t = malloc(8);
+    float *dv = malloc(nx * 4), *dx = malloc(nx * 4);
+    random_params(p, params);
+    inputs(nx, 2, x, t, dv);
+    fmcl_unet_grad_ref(p, params, x, t, dv, g, dx);
+    double worst = 0;
+    int nt = fmcl_unet_plan_tensor_count(p), checked = 0;
+    for (int i = 0; i < nt; i++) {
+        const fmcl_unet_param *e = fmcl_unet_plan_tensor(p, i);
+        size_t j = e->off + e->n / 2;
+        double fd = central(p, params, x, t, dv, nx, &params[j]);
+        double err_ = fabs(fd - g[j]) / (0.1 + fabs(g[j]));
+        if (err_ > 1e-3) printf("    %s[%zu]: fd %.6g grad %.6g\n", e->name, e->n / 2, fd, g[j]);
+        worst = err_ > worst ? err_ : worst;
+        checked++;
+    }
+    for (size_t k = 0; k < 12; k++) {
+        size_t j = (k * 97 + 5) % nx;
+        double fd = central(p, params, x, t, dv, nx, &x[j]);
+        double err_ = fabs(fd - dx[j]) / (0.1 + fabs(dx[j]));
+        worst = err_ > worst ? err_ : worst;
+        checked++;
+    }
+    printf("  reference gradients vs finite differences (%d values): max rel err %.2e\n", checked,
+           worst);
+    tl_check(worst < 1e-3, "U-Net reference gradients vs finite differences: %.2e", worst);
+    free(params), free(g), free(x), free(t), free(dv), free(dx);
+    fmcl_unet_plan_free(p);
+}
+
+/* The device's initial parameters, and v = 0 from them. */
+static void initial(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, tl_buf *x, tl_buf *t,
+                    size_t nx)
+{
+    float *want = malloc(u->n_params * 4), *got = malloc(u->n_params * 4), *v = malloc(nx * 4);
+    fmcl_unet_init_ref(u->plan, 5, want);
+    tl_buf bv;
+    if (tl_check(fmcl_read(ctx, (fmcl_t){u->params, 0}, got, u->n_params * 4) == FMCL_OK,
+                 "read parameters") &&
+        tl_buf_new(ctx, &bv, nx, NULL)) {
+        tl_check(memcmp(want, got, u->n_params * 4) == 0, "initial parameters equal the host's");
+        fmcl_status s = fmcl_unet_forward(u, a, bv.t, x->t, t->t, B_TINY);
+        if (tl_check(s == FMCL_OK, "forward: %s", fmcl_ctx_error(ctx)) &&
+            tl_buf_read(ctx, &bv, v)) {
+            double m = 0;
+            for (size_t i = 0; i < nx; i++) m = fmax(m, fabs(v[i]));
+            tl_check(m == 0, "initial model outputs 0 (max |v| %g)", m);
+        }
+        tl_buf_free(&bv);
+    }
+    free(want), free(got), free(v);
+}
+
+/* Forward and backward on the device with random parameters vs the reference
+ * for a batch of B (<= the planned B_TINY). */
+static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
+{
+    const fmcl_unet_config *c = &u->cfg;
+    char err[512];
+    fmcl_unet_plan *p;
+    if (!tl_check(fmcl_unet_plan_create(c, B, &p, err, sizeof err) == FMCL_OK, "%s", err)) return;
+    size_t np = u->n_params, nx = (size_t)B * c->channels * c->height * c->width;
+    float *params = malloc(np * 4), *x = malloc(nx * 4), *t = malloc(B * 4), *dv = malloc(nx * 4);
+    float *v = malloc(nx * 4), *g = calloc(np, 4), *dx = malloc(nx * 4);
+    float *gv = malloc(nx * 4), *gg = malloc(np * 4), *gdx = malloc(nx * 4);
+    random_params(p, params);
+    inputs(nx, B, x, t, dv);
+    fmcl_unet_forward_ref(p, params, x, t, v);
+    fmcl_unet_grad_ref(p, params, x, t, dv, g, dx);
+    tl_buf bx, bt, bdv, bv, bg, bdx;
+    int ok = tl_buf_new(ctx, &bx, nx, x) & tl_buf_new(ctx, &bt, B, t) &
+             tl_buf_new(ctx, &bdv, nx, dv) & tl_buf_new(ctx, &bv, nx, NULL) &
+             tl_buf_new(ctx, &bg, np, NULL) & tl_buf_new(ctx, &bdx, nx, NULL);
+    fmcl_status s = ok ? fmcl_write(ctx, (fmcl_t){u->params, 0}, params, np * 4) : FMCL_ERR_ARG;
+    if (s == FMCL_OK) s = fmcl_unet_forward(u, a, bv.t, bx.t, bt.t, B);
+    if (s == FMCL_OK) s = fmcl_unet_backward(u, a, bg.t, bdv.t, bx.t, bdx.t, B);
+    if (tl_check(s == FMCL_OK, "B=%d forward/backward: %s", B, fmcl_ctx_error(ctx)) &&
+        tl_buf_read(ctx, &bv, gv) && tl_buf_read(ctx, &bg, gg) && tl_buf_read(ctx, &bdx, gdx)) {
+        /* GEMM-based ops (DESIGN.md: |d| <= 1e-3 or rel <= 5e-3). */
+        tl_close_f("v", gv, v, nx, 1e-3, 5e-3);
+        tl_close_f("parameter gradients", gg, g, np, 1e-3, 5e-3);
+        tl_close_f("dx", gdx, dx, nx, 1e-3, 5e-3);
+        tl_guard_ok(ctx, &bv, "v");
+        tl_guard_ok(ctx, &bg, "grads");
+        tl_guard_ok(ctx, &bdx, "dx");
+    }
+    tl_buf_free(&bx), tl_buf_free(&bt), tl_buf_free(&bdv), tl_buf_free(&bv), tl_buf_free(&bg);
+    tl_buf_free(&bdx);
+    fmcl_unet_plan_free(p);
+    free(params), free(x), free(t), free(dv), free(v), free(g), free(dx), free(gv), free(gg);
+    free(gdx);
+}
+
+static int run(fmcl_ctx *ctx, void *user)
+{
+    (void)user;
+    fmcl_unet_config c = tiny();
+    fmcl_unet *u;
+    fmcl_unet_acts a;
+    if (!tl_check(fmcl_unet_create(ctx, &c, 5, &u) == FMCL_OK, "create: %s", fmcl_ctx_error(ctx)))
+        return 1;
+    if (tl_check(fmcl_unet_acts_create(u, B_TINY, &a) == FMCL_OK, "acts: %s",
+                 fmcl_ctx_error(ctx))) {
+        size_t nx = (size_t)B_TINY * c.channels * c.height * c.width;
+        float *x = malloc(nx * 4), *t = malloc(B_TINY * 4), *dv = malloc(nx * 4);
+        inputs(nx, B_TINY, x, t, dv);
+        tl_buf bx, bt;
+        if (tl_buf_new(ctx, &bx, nx, x) & tl_buf_new(ctx, &bt, B_TINY, t))
+            initial(ctx, u, &a, &bx, &bt, nx);
+        tl_buf_free(&bx), tl_buf_free(&bt);
+        free(x), free(t), free(dv);
+        against_ref(ctx, u, &a, B_TINY);
+        against_ref(ctx, u, &a, 2);
+        tl_check(fmcl_unet_forward(u, &a, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0},
+                                   (fmcl_t){NULL, 0}, B_TINY + 1) == FMCL_ERR_ARG,
+                 "a batch above the planned one is refused");
+        fmcl_unet_acts_free(&a);
+    }
+    fmcl_unet_free(u);
+    return 0;
+}
+
+int main(void)
+{
+    configs();
+    init_by_name();
+    finite_differences();
+    int rc = tl_for_each_device(run, NULL);
+    return rc == TL_SKIP && tl_failures() ? 1 : rc;
+}

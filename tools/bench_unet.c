@@ -1,0 +1,189 @@
+/* U-Net training-step benchmark: the default Fashion-MNIST U-Net (28x28x1,
+ * unet.h) on one device, a step being forward, MSE against a target,
+ * backward and an Adam update, timed on the host around fmcl_finish after a
+ * warm-up step. With --torch it runs tools/bench_unet_torch.py (the same
+ * network in PyTorch, float32 on the CPU) and prints the ratio.
+ *
+ * --profile adds one profiled step: device time per kernel and the GEMMs.
+ *
+ *   bench_unet [--device SPEC] [--batch N] [--steps N] [--torch] [--profile]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "flow/flow_ops.h"
+#include "nn/nn_ops.h"
+#include "nn/unet.h"
+#include "runtime/profile.h"
+
+#ifndef FMCL_BENCH_UNET_TORCH
+#define FMCL_BENCH_UNET_TORCH "tools/bench_unet_torch.py"
+#endif
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    fmcl_unet *u;
+    fmcl_unet_acts a;
+    cl_mem buf; /* x, t, target, v, dv, grads, Adam m and v, loss partials */
+    fmcl_t x, t, u_t, v, dv, g, m, s, loss, part;
+    int B;
+} bench;
+
+static fmcl_status step(fmcl_ctx *ctx, bench *b, int k)
+{
+    int n = b->B * 28 * 28, np = (int)b->u->n_params;
+    fmcl_adam_params ap = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 0.0f, 1};
+    fmcl_status s = fmcl_unet_forward(b->u, &b->a, b->v, b->x, b->t, b->B);
+    if (s == FMCL_OK) s = fmcl_mse_forward_backward(ctx, b->dv, b->loss, b->v, b->u_t, b->part, n);
+    if (s == FMCL_OK)
+        s = fmcl_unet_backward(b->u, &b->a, b->g, b->dv, b->x, (fmcl_t){NULL, 0}, b->B);
+    if (s == FMCL_OK)
+        s = fmcl_adam_step(ctx, (fmcl_t){b->u->params, 0}, b->g, b->m, b->s, b->loss, &ap, k, np);
+    return s;
+}
+
+static fmcl_status setup(fmcl_ctx *ctx, bench *b, int B)
+{
+    fmcl_unet_config cfg;
+    fmcl_unet_config_default(&cfg, 1, 28, 28);
+    b->B = B;
+    fmcl_status s = fmcl_unet_create(ctx, &cfg, 0, &b->u);
+    if (s == FMCL_OK) s = fmcl_unet_acts_create(b->u, B, &b->a);
+    size_t n = (size_t)B * 28 * 28, np = b->u ? b->u->n_params : 0, off = 0;
+    size_t sizes[] = {n, (size_t)B, n, n, n, np, np, np, 1, fmcl_reduce_partials(n)};
+    fmcl_t *views[] = {&b->x, &b->t, &b->u_t, &b->v, &b->dv, &b->g, &b->m, &b->s, &b->loss,
+                       &b->part};
+    for (int i = 0; i < 10; i++) {
+        views[i]->off = off;
+        off += sizes[i];
+    }
+    if (s == FMCL_OK) s = fmcl_alloc(ctx, off * sizeof(float), &b->buf, "benchmark tensors");
+    for (int i = 0; i < 10; i++) views[i]->mem = b->buf;
+    /* Noise as x and target, t uniform: the values do not change the work. */
+    if (s == FMCL_OK) s = fmcl_randn(ctx, b->x, 1, 3, 0, (int)n);
+    if (s == FMCL_OK) s = fmcl_randn(ctx, b->u_t, 1, 3, 1, (int)n);
+    if (s == FMCL_OK) s = fmcl_fill(ctx, b->t, 0.5f, B);
+    if (s == FMCL_OK) s = fmcl_fill(ctx, b->g, 0.0f, (int)(3 * np));
+    return s;
+}
+
+/* One more step, profiled: the kernels over 1% of its device time. */
+static fmcl_status profile(fmcl_ctx *ctx, bench *b, int k)
+{
+    fmcl_profile_sums ps;
+    fmcl_status s = fmcl_profile_begin(ctx, 1 << 16);
+    if (s == FMCL_OK) s = step(ctx, b, k);
+    if (s == FMCL_OK) s = fmcl_profile_end(ctx, &ps);
+    if (s != FMCL_OK) return s;
+    double total = 0;
+    for (int i = 0; i < FMCL_PROF_SLOTS; i++) total += ps.secs[i];
+    printf("profiled step: %.1f ms from first start to last end, %.1f ms in kernels\n",
+           ps.span * 1e3, total * 1e3);
+    for (int i = 0; i < FMCL_PROF_SLOTS; i++) {
+        char name[64];
+        if (ps.secs[i] < 0.01 * total) continue;
+        fmcl_profile_name(ctx, i, name, sizeof name);
+        printf("  %-28s %8.1f ms %6lu calls\n", name, ps.secs[i] * 1e3, ps.calls[i]);
+    }
+    return FMCL_OK;
+}
+
+static double run_torch(int B, int steps)
+{
+    const char *py = getenv("FMCL_PYTHON") ? getenv("FMCL_PYTHON") : "/usr/bin/python3";
+    char cmd[2048], line[512];
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --batch %d --steps %d 2>&1", py, FMCL_BENCH_UNET_TORCH,
+             B, steps);
+    printf("running: %s\n", cmd);
+    fflush(stdout);
+    FILE *p = popen(cmd, "r");
+    double ms = 0, v;
+    while (p && fgets(line, sizeof line, p)) {
+        fputs(line, stdout);
+        if (sscanf(line, "torch ms_per_step=%lf", &v) == 1) ms = v;
+    }
+    if (p && pclose(p) != 0) ms = 0;
+    return ms;
+}
+
+int main(int argc, char **argv)
+{
+    const char *device = NULL;
+    int B = 32, steps = 5, torch = 0, prof = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--torch")) torch = 1;
+        else if (!strcmp(argv[i], "--profile")) prof = 1;
+        else {
+            fprintf(stderr,
+                    "usage: %s [--device SPEC] [--batch N] [--steps N] [--torch] [--profile]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (B < 1 || B > 4096 || steps < 1 || steps > 10000) {
+        fprintf(stderr, "bench_unet: --batch must be in [1, 4096] and --steps in [1, 10000]\n");
+        return 2;
+    }
+    char err[1024];
+    fmcl_ctx *ctx;
+    if (fmcl_ctx_create(&ctx, device, err, sizeof err) != FMCL_OK) {
+        fprintf(stderr, "bench_unet: %s\n", err);
+        return 1;
+    }
+    bench b;
+    memset(&b, 0, sizeof b);
+    fmcl_status s = setup(ctx, &b, B);
+    double t0 = 0, t1 = 0;
+    if (s == FMCL_OK) s = step(ctx, &b, 1); /* warm-up: CLBlast compiles its kernels */
+    if (s == FMCL_OK) s = fmcl_finish(ctx);
+    t0 = now();
+    for (int k = 0; k < steps && s == FMCL_OK; k++) {
+        s = step(ctx, &b, k + 2);
+        if (s == FMCL_OK) s = fmcl_pace(ctx);
+    }
+    if (s == FMCL_OK) s = fmcl_finish(ctx);
+    t1 = now();
+    if (s == FMCL_OK && prof) s = profile(ctx, &b, steps + 2);
+    int rc = 0;
+    if (s != FMCL_OK) {
+        fprintf(stderr, "bench_unet: %s\n", fmcl_ctx_error(ctx));
+        rc = 1;
+    } else {
+        const fmcl_unet_config *c = &b.u->cfg;
+        double ms = (t1 - t0) * 1e3 / steps, fl = fmcl_unet_plan_flops(b.u->plan);
+        const fmcl_device_info *info = fmcl_ctx_device(ctx);
+        printf("device: %s / %s\n", info->platform_name, info->device_name);
+        printf("U-Net 28x28x1: base %d, mult (%d, %d, %d), %d block, attention at 7x7 (%d heads), "
+               "%zu parameters, %.1f MFLOP forward per image\n",
+               c->base, c->mult[0], c->mult[1], c->mult[2], c->blocks, c->heads, b.u->n_params,
+               fl / 1e6);
+        printf("activations + parameters, gradients, Adam moments at batch %d: %.0f MiB\n", B,
+               fmcl_unet_peak_bytes(c, B) / 1048576.0);
+        printf("fmcl ms_per_step=%.1f batch=%d steps=%d: %.2f steps/s, %.1f images/s, "
+               "%.2f ms forward+backward+Adam per image, %.1f GFLOP/s (3x forward)\n",
+               ms, B, steps, 1e3 / ms, B * 1e3 / ms, ms / B, 3 * fl * B / (ms * 1e6));
+        if (torch) {
+            double tms = run_torch(B, steps);
+            if (tms > 0)
+                printf("ratio: fmcl step time / torch step time = %.2f\n", ms / tms);
+            else
+                printf("torch: %s did not report a step time\n", FMCL_BENCH_UNET_TORCH);
+        }
+    }
+    fmcl_release(&b.buf);
+    fmcl_unet_acts_free(&b.a);
+    fmcl_unet_free(b.u);
+    fmcl_ctx_destroy(ctx);
+    return rc;
+}
