@@ -87,6 +87,8 @@ typedef struct {
     int width;      /* hidden units per layer */
     int depth;      /* hidden layers; depth + 1 Linear layers in all */
     int time_freqs; /* 0: input is [x, t]; F > 0: [x, sin(2^k pi t), cos(2^k pi t)], k < F */
+    int classes;    /* 0: v(x, t); K in [1, 256]: v(x, t, y), the input row followed by the
+                       one-hot of class y (K inputs; the null class is all zeros) */
 } fmcl_mlp_config;
 
 typedef struct fmcl_mlp fmcl_mlp;
@@ -191,6 +193,14 @@ typedef struct {
     const uint8_t *pixels;
     int img_c, img_h, img_w;
     int hflip;
+    /* Class-conditional training (images only): classes = K > 0 (the model's
+     * classes) trains v(x, t, y) on labels (n_points bytes below K), each
+     * batch row's label drawn with its image and replaced by the null class
+     * with probability label_drop (Philox, on the device), as classifier-free
+     * guidance needs. 0: unconditional, labels unused. */
+    const uint8_t *labels;
+    int classes;
+    float label_drop;
     /* EMA of the weights, updated on the device after every step: update s
      * (from 1) uses decay min(ema, (1 + s) / (10 + s)), so early averages
      * forget the initialisation. 0 disables; otherwise in (0, 1). */
@@ -212,7 +222,7 @@ double fmcl_train_lr(const fmcl_train_config *cfg, int step);
 
 /* Fills cfg with the defaults: batch 4096, Adam lr 1e-3, betas (0.9, 0.999),
  * eps 1e-8, no decay, no clipping, no EMA, no warm-up, a constant learning
- * rate, seed 0, checkerboard; the OT path with
+ * rate, seed 0, checkerboard, label_drop 0.1 (used with classes); the OT path with
  * sigma_min 0, independent coupling; the other paths' parameters poly_n 2,
  * beta_min 0.1, beta_max 20, sigma_lo 0.01, sigma_hi 50. */
 void fmcl_train_config_default(fmcl_train_config *cfg);
@@ -306,6 +316,13 @@ typedef struct {
     const double *times;
     int n_times;
     fmcl_sample_stats *stats; /* optional: receives what the solves took */
+    /* Conditional models (fmcl_mlp_config.classes = K > 0): n labels in
+     * [-1, K) (-1 the null class), or NULL for the null class everywhere.
+     * guidance w != 0 integrates classifier-free guidance's field
+     * v = (1 + w) v(x, t, y) - w v(x, t, null): one forward of 2 rows per
+     * point, counted as one NFE. Unconditional models need NULL and 0. */
+    const int *classes;
+    float guidance;
 } fmcl_sample_config;
 
 /* Standard deviation of the noise the model's path starts from, read from

@@ -130,6 +130,11 @@ usage_tests() {
     expect 2 '--hflip is for image data sets .*not --data checkerboard' train --hflip
     expect 2 '--limit is for image data sets' train --data moons --limit 10
     expect 2 '--limit 0 is out of range' train --data fashion-mnist --limit 0
+    expect 2 '--label-drop is the label dropout of --cond training' train --data fashion-mnist --label-drop 0.2
+    expect 2 '--cond trains on the class labels of an image set .*not --data moons' train --data moons --cond
+    expect 2 '--label-drop 1.5 is out of range \(expected 0 to 1\)' train --data fashion-mnist --cond --label-drop 1.5
+    expect 2 '--cfg -1 is out of range' sample --ckpt m --cfg -1
+    expect 2 '--class 256 is out of range' sample --ckpt m --class 256
     printf 'not an IDX file' >"$tmp/junk.idx"
     expect 1 'fmcl: error: --data idx:.*junk\.idx: .*is not an IDX file' train --data "idx:$tmp/junk.idx" --out "$tmp/r1"
     expect 1 'fmcl: error: --data cifar10:.*nope\.bin: cannot' train --data "cifar10:$tmp/nope.bin" --out "$tmp/r1"
@@ -204,13 +209,14 @@ usage_tests() {
     expect 0 'usage: fmcl train' train --help
     for f in data width depth batch steps lr seed path sigma-min poly-n beta-min beta-max sigma-lo \
         sigma-hi coupling time-freqs weight-decay clip device out log-every image-size channels \
-        hflip limit help; do
+        hflip limit cond label-drop help; do
         check "train --help lists --$f" grep -q -- "--$f" "$tmp/out"
     done
     check 'train --help shows width 512' grep -qE -- '--width N +hidden units.*\(default: 512\)' "$tmp/out"
     check 'train --help shows lr 0.001' grep -qF '(default: 0.001)' "$tmp/out"
     expect 0 'usage: fmcl sample' sample --help
-    for f in ckpt solver steps grid atol rtol max-steps times traj n seed x0 out png device help; do
+    for f in ckpt solver steps grid atol rtol max-steps times traj n seed x0 out png device class cfg \
+        trajectory help; do
         check "sample --help lists --$f" grep -q -- "--$f" "$tmp/out"
     done
     check 'sample --help shows midpoint' grep -qE 'rk4.*\(default: midpoint\)|^ +\(default: midpoint\)' "$tmp/out"
@@ -458,6 +464,42 @@ run_tests() {
         nll --ckpt "$tmp/img/model.safetensors" --n 5
     expect 2 '--limit is for image sets' nll --ckpt "$ck" --limit 5
     expect 1 'is an image set but .* is not an image model' nll --ckpt "$ck" --data "idx:$tmp/tiny-images-idx3-ubyte"
+
+    # Class-conditional: the tiny set's 10 labels (i mod 10), label dropout 0.2.
+    # samples.png and sample's grid have one row per class (10 rows of 10 + 2
+    # pixels, + 2); a guided NFE counts once; --trajectory shows 5 times.
+    local cond="$tmp/cond/model.safetensors"
+    expect 0 'conditioned on 10 classes \(one-hot inputs\), label dropout 0.2' train --cond \
+        --label-drop 0.2 --data "idx:$tmp/tiny-images-idx3-ubyte" --width 16 --depth 1 --batch 8 \
+        --steps 3 --out "$tmp/cond"
+    check 'conditional run: MLP 75-16x1-64' grep -q 'MLP 75-16x1-64' "$tmp/err"
+    check 'conditional samples.png: 10 rows of 8 (82x102)' test "$(png_size "$tmp/cond/samples.png")" = 82x102
+    head -c 4096 "$cond" >"$tmp/cond.head"
+    for kv in '"classes" *: *"10"' '"label_drop" *: *"0.2"'; do
+        check "conditional metadata holds $kv" grep -aqE "$kv" "$tmp/cond.head"
+    done
+    check 'unconditional metadata has no classes' sh -c "! grep -aq '\"classes\"' '$tmp/img.head'"
+    expect 0 'one row per class: 10 rows of 3 samples of 1 x 8 x 8' sample --ckpt "$cond" --n 3 \
+        --cfg 1.5 --steps 4 --out "$tmp/c.npy" --png "$tmp/c.png"
+    check 'guided sampling: NFE 8 (midpoint, 4 steps)' grep -q 'NFE 8,' "$tmp/out"
+    check_npy "$tmp/c.npy" 30 64
+    check 'the class grid is 32x102 pixels' test "$(png_size "$tmp/c.png")" = 32x102
+    expect 0 'wrote .*/t\.png \(5 samples in rows, their states at 5 times in columns\)' \
+        sample --ckpt "$cond" --class 4 --n 5 --cfg 2 --steps 4 --out "$tmp/c4.npy" \
+        --png "$tmp/c4.png" --trajectory "$tmp/t.png"
+    check 'the trajectory picture is 52x52 pixels' test "$(png_size "$tmp/t.png")" = 52x52
+    check 'one class: a plain grid (32x22)' test "$(png_size "$tmp/c4.png")" = 32x22
+    expect 0 "$img_re" nll --ckpt "$cond" --solver euler --steps 2 --limit 5
+    expect 0 'resuming .*cond/model\.safetensors at step 3 of 5' train --resume "$tmp/cond" --steps 5
+    expect 2 '--class 10: the model in .* has 10 classes, 0 to 9' sample --ckpt "$cond" --class 10
+    expect 2 '--x0 gives the points of one class: add --class K' sample --ckpt "$cond" --x0 "$tmp/g.npy"
+    expect 2 '--class is for class-conditional models, and .*img/model\.safetensors was trained without classes' \
+        sample --ckpt "$tmp/img/model.safetensors" --class 1
+    expect 2 '--cfg is for class-conditional models' sample --ckpt "$tmp/img/model.safetensors" --cfg 2
+    expect 2 '--trajectory draws images, and .* is not an image model' sample --ckpt "$ck" --trajectory "$tmp/t2.png"
+    rm "$tmp/tiny-labels-idx1-ubyte"
+    expect 1 '--cond: idx:.* has no labels' train --cond --data "idx:$tmp/tiny-images-idx3-ubyte" \
+        --width 16 --depth 1 --batch 8 --steps 3 --out "$tmp/cond2"
 
     # fmcl bench --quick (about 10 s on a 2-core CPU): a table and well-formed JSON that
     # names the device, its driver and fmcl's version; figures are not checked.

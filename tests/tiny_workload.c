@@ -2,7 +2,8 @@
  * numbered pieces: training on each path (with each built-in set, clipping,
  * the OT coupling), on a user's array with time features and AdamW;
  * sampling with every solver and from given points; likelihoods with the
- * exact divergence and with Hutchinson's estimate; training on 8-bit images;
+ * exact divergence and with Hutchinson's estimate; training on 8-bit images
+ * (with classes, then guided sampling);
  * the image layers (tiny_layers.c).
  *   tiny_workload count   prints the number of pieces
  *   tiny_workload K       runs piece K on every device (as the device tests)
@@ -26,7 +27,8 @@
 #define N_TRAIN (FMCL_PATH_LINEAR_VP + 3) /* every path, then the array twice */
 #define N_SAMPLE (FMCL_SOLVER_DOPRI5 + 2) /* every solver, then from given x0 */
 #define N_LIKELIHOOD 2
-#define N_PIECES (N_TRAIN + N_SAMPLE + N_LIKELIHOOD + 3) /* then images, bench's peak, layers */
+/* then images, class-conditional images, bench's peak, layers */
+#define N_PIECES (N_TRAIN + N_SAMPLE + N_LIKELIHOOD + 4)
 
 static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
 {
@@ -121,14 +123,27 @@ static void evaluate(fmcl_ctx *ctx, int k, int likelihood)
     fmcl_mlp_free(m);
 }
 
+/* A class-conditional model: guided sampling of two classes and the null
+ * class (one-hot inputs, the guidance combination). */
+static void sample_classes(fmcl_ctx *ctx, fmcl_mlp *m, float *x, int D)
+{
+    const int classes[N] = {0, 2, -1, 1, 2};
+    fmcl_sample_config sc = {.solver = FMCL_SOLVER_EULER, .steps = 2, .n = N, .seed = 3,
+                             .classes = classes, .guidance = 1.5f};
+    if (ok(ctx, fmcl_sample(m, &sc, x, NULL, NULL), "guided sampling"))
+        tl_check(all_finite(x, (size_t)N * D), "guided sampling: samples not finite");
+    printf("  sampling: classifier-free guidance\n");
+}
+
 /* Training on 8-bit images (3 x 2 x 3, mirrored): the device gathers and
- * dequantises each batch. */
-static void train_images(fmcl_ctx *ctx)
+ * dequantises each batch; with cond, labels of 3 classes half dropped. */
+static void train_images(fmcl_ctx *ctx, int cond)
 {
     enum { images = 5, C = 3, H = 2, W = 3 };
     uint8_t pixels[images * C * H * W];
     for (size_t i = 0; i < sizeof pixels; i++) pixels[i] = (uint8_t)(i * 37 % 256);
-    fmcl_mlp_config mc = {.dim = C * H * W, .width = 5, .depth = 1};
+    const uint8_t labels[images] = {2, 0, 1, 1, 0};
+    fmcl_mlp_config mc = {.dim = C * H * W, .width = 5, .depth = 1, .classes = cond ? 3 : 0};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
     tc.batch = BATCH;
@@ -138,7 +153,9 @@ static void train_images(fmcl_ctx *ctx)
     tc.n_points = images;
     tc.img_c = C, tc.img_h = H, tc.img_w = W;
     tc.hflip = 1;
-    const char *what = "training: 8-bit images, mirrored";
+    if (cond) tc.labels = labels, tc.classes = 3, tc.label_drop = 0.5f;
+    const char *what =
+        cond ? "training: 8-bit images with classes" : "training: 8-bit images, mirrored";
     fmcl_mlp *m = NULL;
     fmcl_trainer *t = NULL;
     float loss[STEPS];
@@ -148,6 +165,8 @@ static void train_images(fmcl_ctx *ctx)
         ok(ctx, fmcl_trainer_losses(t, 0, STEPS, loss), what))
         tl_check(all_finite(loss, STEPS), "%s: losses not finite", what);
     printf("  %s\n", what);
+    float x[N * C * H * W];
+    if (cond && m) sample_classes(ctx, m, x, C * H * W);
     fmcl_trainer_free(t);
     fmcl_mlp_free(m);
 }
@@ -171,7 +190,7 @@ static int run(fmcl_ctx *ctx, void *user)
     if (piece < N_TRAIN) train(ctx, piece);
     else if (piece < N_TRAIN + N_SAMPLE) evaluate(ctx, piece - N_TRAIN, 0);
     else if (piece < N_TRAIN + N_SAMPLE + N_LIKELIHOOD) evaluate(ctx, piece - N_TRAIN - N_SAMPLE, 1);
-    else if (piece < N_PIECES - 2) train_images(ctx);
+    else if (piece < N_PIECES - 2) train_images(ctx, piece == N_PIECES - 3);
     else if (piece < N_PIECES - 1) peak(ctx);
     else tiny_layers(ctx); /* the image layers, tiny_layers.c */
     return 0;

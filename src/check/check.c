@@ -254,6 +254,7 @@ fmcl_status fmcl_check_ops(fmcl_ctx *ctx, const fmcl_check_options *opt, fmcl_ch
     chk_solver_ops(&s);
     chk_nll_ops(&s);
     chk_image_ops(&s);
+    chk_class_ops(&s);
     chk_peak_ops(&s);
     return chk_suite_end(&s, failures);
 }

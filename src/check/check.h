@@ -96,6 +96,7 @@ void chk_solver_ops(chk_suite *s);
 void chk_nll_ops(chk_suite *s);
 void chk_gemm_ops(chk_suite *s);
 void chk_image_ops(chk_suite *s); /* check_images.c */
+void chk_class_ops(chk_suite *s); /* check_classes.c */
 void chk_peak_ops(chk_suite *s);  /* check_peak.c */
 void chk_layer_ops(chk_suite *s); /* check_layers.c: the U-Net's image layers */
 void chk_unet_ops(chk_suite *s);  /* check_unet.c: the whole U-Net */

@@ -28,7 +28,8 @@ typedef struct {
     key_type type;
     size_t off;
     int path; /* >= 0: written only for this path */
-    int images; /* written only for image data */
+    int when; /* 0: always written; 1: for image data only; 2: for class-conditional
+                 training only */
 } key_spec;
 
 #define F(field) offsetof(fmcl_train_config, field)
@@ -36,6 +37,7 @@ static const key_spec keys[] = {
     {"data_kind", K_KIND, F(kind), -1, 0},        {"n_points", K_INT, F(n_points), -1, 0},
     {"img_c", K_INT, F(img_c), -1, 1},            {"img_h", K_INT, F(img_h), -1, 1},
     {"img_w", K_INT, F(img_w), -1, 1},            {"hflip", K_INT, F(hflip), -1, 1},
+    {"label_drop", K_FLOAT, F(label_drop), -1, 2},
     {"batch", K_INT, F(batch), -1, 0},            {"steps", K_INT, F(steps), -1, 0},
     {"lr", K_FLOAT, F(lr), -1, 0},                {"warmup", K_INT, F(warmup), -1, 0},
     {"lr_schedule", K_SCHEDULE, F(lr_schedule), -1, 0}, {"beta1", K_FLOAT, F(beta1), -1, 0},
@@ -58,7 +60,8 @@ static const char *const coupling_names[] = {"independent", "ot"};
 
 static int key_applies(const key_spec *k, const fmcl_train_config *c)
 {
-    return (k->path < 0 || k->path == c->path) && (!k->images || c->kind == FMCL_DATA_IMAGES);
+    return (k->path < 0 || k->path == c->path) && (k->when != 1 || c->kind == FMCL_DATA_IMAGES) &&
+           (k->when != 2 || c->classes > 0);
 }
 
 /* The shortest decimal that reads back as the same float. */
@@ -132,6 +135,12 @@ fmcl_status fmcl_train_config_from_checkpoint(const char *path, fmcl_train_confi
     char *end;
     long k = st ? strtol(st, &end, 10) : -1;
     if (!st || !*st || *end || k < 0 || k > INT32_MAX) bad = "step";
+    /* The model's "classes" (present for conditional models only) decides
+     * whether the label keys must be there. */
+    const char *cls = fmcl_st_meta(&f, "classes");
+    long K = cls ? strtol(cls, &end, 10) : 0;
+    if (!bad && cls && (!*cls || *end || K < 1 || K > 256)) bad = "classes";
+    cfg->classes = (int)K;
     /* The path and the data kind first: they decide which keys must be there. */
     for (int pass = 0; pass < 2 && !bad; pass++)
         for (size_t i = 0; i < N_KEYS && !bad; i++) {
@@ -186,9 +195,8 @@ fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path, const char *con
         tens[nt++] = (fmcl_st_tensor){.name = LOSS_NAME, .dtype = FMCL_ST_F32, .ndim = 1,
                                       .shape = {t->step}, .data = loss,
                                       .nbytes = (size_t)t->step * sizeof *loss};
-        char mbuf[4][16], err[512];
-        fmcl_mlp_meta_kv(m, mbuf, kv);
-        size_t pairs = FMCL_MLP_META_PAIRS;
+        char mbuf[FMCL_MLP_META_PAIRS - 1][16], err[512];
+        size_t pairs = (size_t)fmcl_mlp_meta_kv(m, mbuf, kv);
         for (size_t i = 0; i < N_KEYS; i++) {
             if (!key_applies(&keys[i], &t->cfg)) continue;
             key_text(&keys[i], &t->cfg, text[i]);

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "flow/classes.h"
 #include "flow/flow_ops.h"
 #include "flow/nll.h"
 #include "flow/rng.h"
@@ -261,7 +262,10 @@ static fmcl_status mlp_velocity(void *user, fmcl_t v, fmcl_t x, float t, int row
 {
     fmcl_mlp_field *mf = user;
     fmcl_mlp *m = mf->m;
-    TRY(fmcl_time_input(m->ctx, mf->X, x, t, rows, m->cfg.dim, m->cfg.time_freqs));
+    const int K = m->cfg.classes;
+    TRY(fmcl_time_input(m->ctx, K > 0 ? mf->Xt : mf->X, x, t, rows, m->cfg.dim,
+                        m->cfg.time_freqs));
+    if (K > 0) TRY(fmcl_class_concat(m->ctx, mf->X, mf->Xt, mf->y, m->in[0] - K, K, rows, rows));
     return fmcl_mlp_forward(m, &mf->acts, v, mf->X, rows);
 }
 
@@ -279,8 +283,14 @@ fmcl_status fmcl_mlp_field_create(fmcl_mlp *m, int max_rows, fmcl_mlp_field *mf,
     float x0_std;
     TRY(fmcl_mlp_x0_std(m, &x0_std));
     TRY(fmcl_mlp_acts_create(m, max_rows, &mf->acts));
-    fmcl_status s = fmcl_alloc(m->ctx, (size_t)max_rows * m->in[0] * sizeof(float), &mf->mem,
+    const int K = m->cfg.classes;
+    const size_t nx = (size_t)max_rows * m->in[0];
+    const size_t nt = K > 0 ? (size_t)max_rows * (m->in[0] - K + 1) : 0;
+    fmcl_status s = fmcl_alloc(m->ctx, (nx + nt) * sizeof(float), &mf->mem,
                                "likelihood model input");
+    mf->Xt = (fmcl_t){mf->mem, nx};
+    mf->y = fmcl_at(mf->Xt, (size_t)max_rows * (m->in[0] - K));
+    if (s == FMCL_OK && K > 0) s = fmcl_fill(m->ctx, mf->y, -1.0f, max_rows);
     if (s != FMCL_OK) {
         fmcl_mlp_acts_free(&mf->acts);
         return s;

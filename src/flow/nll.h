@@ -43,6 +43,9 @@ typedef struct {
     fmcl_mlp_acts acts;
     cl_mem mem;
     fmcl_t X; /* [max_rows, input width], the last velocity call's input */
+    /* Conditional models: [x, features(t)] and the labels, all the null
+     * class: the likelihood is that of the unconditional model. */
+    fmcl_t Xt, y;
 } fmcl_mlp_field;
 
 fmcl_status fmcl_mlp_field_create(fmcl_mlp *m, int max_rows, fmcl_mlp_field *mf, fmcl_field *f);

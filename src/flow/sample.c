@@ -2,12 +2,16 @@
  * path's noise, or the given points) to t = 1 with a fixed-step solver on a
  * uniform or given time grid, or with dopri5, in chunks of rows so memory
  * stays bounded for any n. States at requested times go to traj: fixed-step
- * solvers copy them at grid points, dopri5 lands its steps on them. */
+ * solvers copy them at grid points, dopri5 lands its steps on them.
+ * Conditional models get each row's class as a one-hot after [x, t]; with
+ * classifier-free guidance one forward of 2 rows per point gives the
+ * conditional and the null-class fields, combined into one NFE. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow/classes.h"
 #include "flow/flow_ops.h"
 #include "flow/rng.h"
 #include "nn/mlp.h"
@@ -17,8 +21,12 @@
 typedef struct {
     fmcl_mlp *m;
     fmcl_mlp_acts *acts;
-    fmcl_t X;
+    fmcl_t X; /* the model's input rows (twice the chunk's with guidance) */
     int rows;
+    /* Conditional models: [x, features(t)] before the one-hot, the chunk's
+     * labels, the guided forward's 2 rows x D outputs, the guidance scale. */
+    fmcl_t Xt, y, V2;
+    float w;
     int nfe;
     /* trajectory recording: slot j of traj holds the state at time j */
     fmcl_t state;
@@ -35,9 +43,49 @@ static fmcl_status velocity(void *user, fmcl_t v, fmcl_t x, float t)
     sampler *sp = user;
     fmcl_mlp *m = sp->m;
     fmcl_status s = ++sp->nfe % 16 == 0 ? fmcl_pace(m->ctx) : FMCL_OK; /* bounded queue */
+    const int K = m->cfg.classes, R = sp->rows;
     if (s == FMCL_OK)
-        s = fmcl_time_input(m->ctx, sp->X, x, t, sp->rows, m->cfg.dim, m->cfg.time_freqs);
-    return s == FMCL_OK ? fmcl_mlp_forward(m, sp->acts, v, sp->X, sp->rows) : s;
+        s = fmcl_time_input(m->ctx, K > 0 ? sp->Xt : sp->X, x, t, R, m->cfg.dim,
+                            m->cfg.time_freqs);
+    if (s != FMCL_OK) return s;
+    if (K == 0) return fmcl_mlp_forward(m, sp->acts, v, sp->X, R);
+    /* Guided: rows [0, R) conditional, [R, 2R) the null class, one forward. */
+    const int B = sp->w != 0.0f ? 2 * R : R;
+    s = fmcl_class_concat(m->ctx, sp->X, sp->Xt, sp->y, m->in[0] - K, K, R, B);
+    if (s == FMCL_OK && B == R) return fmcl_mlp_forward(m, sp->acts, v, sp->X, R);
+    if (s == FMCL_OK) s = fmcl_mlp_forward(m, sp->acts, sp->V2, sp->X, B);
+    return s == FMCL_OK ? fmcl_guidance(m->ctx, v, sp->V2, sp->w, R * m->cfg.dim) : s;
+}
+
+/* The labels a conditional model's sampling asks for, checked. */
+static fmcl_status check_classes(const fmcl_mlp *m, const fmcl_sample_config *cfg)
+{
+    const int K = m->cfg.classes;
+    if (K == 0 && (cfg->classes || cfg->guidance != 0.0f))
+        return fmcl_fail(m->ctx, FMCL_ERR_ARG,
+                         "the model is unconditional (trained without classes): sample it "
+                         "without classes and guidance");
+    if (!isfinite(cfg->guidance))
+        return fmcl_fail(m->ctx, FMCL_ERR_ARG, "the guidance scale must be finite");
+    if (cfg->guidance != 0.0f && !cfg->classes)
+        return fmcl_fail(m->ctx, FMCL_ERR_ARG,
+                         "guidance needs classes: it pushes the field from the null class "
+                         "towards each point's class");
+    for (int i = 0; cfg->classes && i < cfg->n; i++)
+        if (cfg->classes[i] < -1 || cfg->classes[i] >= K)
+            return fmcl_fail(m->ctx, FMCL_ERR_ARG,
+                             "class %d of point %d is not one of the model's %d classes (0 to "
+                             "%d, or -1 for the null class)",
+                             cfg->classes[i], i, K, K - 1);
+    return FMCL_OK;
+}
+
+/* y of the chunk of rows from row0: its classes, or the null class. */
+static fmcl_status write_labels(sampler *sp, const fmcl_sample_config *cfg, float *host)
+{
+    for (int r = 0; r < sp->rows; r++)
+        host[r] = cfg->classes ? (float)cfg->classes[sp->row0 + (size_t)r] : -1.0f;
+    return fmcl_write(sp->m->ctx, sp->y, host, (size_t)sp->rows * sizeof *host);
 }
 
 static fmcl_status record_slot(sampler *sp, int slot)
@@ -193,20 +241,28 @@ fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, 
         if (st != FMCL_OK) return st;
     }
     int *rec_k = NULL;
-    fmcl_status s = check_solver(ctx, cfg, traj, &rec_k);
+    fmcl_status s = check_classes(m, cfg);
+    if (s == FMCL_OK) s = check_solver(ctx, cfg, traj, &rec_k);
     if (s != FMCL_OK) return s;
     int chunk = cfg->n < SAMPLE_CHUNK ? cfg->n : SAMPLE_CHUNK;
     size_t cd = (size_t)chunk * D;
     size_t wk = cfg->solver == FMCL_SOLVER_DOPRI5 ? fmcl_adaptive_work((int)cd)
                                                   : cd * fmcl_solver_work(cfg->solver);
+    const int K = m->cfg.classes, rep = cfg->guidance != 0.0f ? 2 : 1;
+    /* Conditional only: Xt, y and (guided) V2 after the model input. */
+    size_t cond = K > 0 ? (size_t)chunk * (W - K + 1) + (rep == 2 ? 2 * cd : 0) : 0;
+    float *hy = K > 0 ? malloc((size_t)chunk * sizeof *hy) : NULL;
     fmcl_mlp_acts acts;
-    s = fmcl_mlp_acts_create(m, chunk, &acts);
+    s = K > 0 && !hy ? fmcl_fail(ctx, FMCL_ERR_NOMEM, "no host memory for %d labels", chunk)
+                     : fmcl_mlp_acts_create(m, rep * chunk, &acts);
     if (s != FMCL_OK) {
         free(rec_k);
+        free(hy);
         return s;
     }
     cl_mem buf = NULL;
-    s = fmcl_alloc(ctx, ((size_t)cfg->n * D + cd + wk + (size_t)chunk * W) * sizeof(float), &buf,
+    const size_t nx = (size_t)rep * chunk * W;
+    s = fmcl_alloc(ctx, ((size_t)cfg->n * D + cd + wk + nx + cond) * sizeof(float), &buf,
                    "sampling buffers");
     /* x0 is recorded as slot 0: every fixed grid point, or time 0 asked for */
     const int slot0 = traj && (!cfg->times || (rec_k ? rec_k[0] == 0 : cfg->times[0] == 0));
@@ -215,6 +271,10 @@ fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, 
                   .stop_slot0 = slot0};
     fmcl_t x0 = {buf, 0}, state = {buf, (size_t)cfg->n * D}, work = fmcl_at(state, cd);
     sp.X = fmcl_at(work, wk);
+    sp.Xt = fmcl_at(sp.X, nx);
+    sp.y = fmcl_at(sp.Xt, (size_t)chunk * (W - K));
+    sp.V2 = fmcl_at(sp.y, (size_t)chunk);
+    sp.w = cfg->guidance;
     sp.state = state;
     /* All starting points at once: independent of the chunking. */
     if (s == FMCL_OK && cfg->x0)
@@ -234,6 +294,7 @@ fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, 
         sp.row0 = (size_t)r;
         size_t bytes = (size_t)sp.rows * D * sizeof(float);
         s = fmcl_copy(ctx, state, fmcl_at(x0, (size_t)r * D), (size_t)sp.rows * D);
+        if (s == FMCL_OK && K > 0) s = write_labels(&sp, cfg, hy);
         if (s == FMCL_OK) s = solve(&sp, cfg, work, &st);
         if (s == FMCL_OK) s = fmcl_read(ctx, state, out + (size_t)r * D, bytes);
         most = sp.nfe > most ? sp.nfe : most;
@@ -241,6 +302,7 @@ fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, 
     if (nfe) *nfe = most;
     if (cfg->stats) *cfg->stats = st;
     free(rec_k);
+    free(hy);
     fmcl_release(&buf);
     fmcl_mlp_acts_free(&acts);
     return s;

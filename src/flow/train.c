@@ -4,6 +4,8 @@
  *   [minibatch OT coupling: x1's rows reordered to pair with the noise]
  *   X = [x_t, t], U = u_t       (the chosen path, one kernel; built-in sets
  *                                and arrays are drawn inside it when uncoupled)
+ *   [class-conditional: y <- the rows' labels, dropped to the null class at
+ *    random; Xc = [X, one-hot(y)] is the model's input]
  *   pred = v(X); loss, dpred    (MSE, deterministic reduction)
  *   backward into zeroed grads; (||g||^2 when clipping); Adam(W) at the
  *   step's scheduled learning rate (computed here on the host), which also
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "data/images.h"
+#include "flow/classes.h"
 #include "flow/coupling.h"
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
@@ -43,6 +46,7 @@ void fmcl_train_config_default(fmcl_train_config *c)
     c->sigma_lo = 0.01f;
     c->sigma_hi = 50.0f;
     c->coupling = FMCL_COUPLING_INDEPENDENT;
+    c->label_drop = 0.1f;
 }
 
 static const char *const schedule_names[] = {"constant", "cosine"};
@@ -97,7 +101,19 @@ static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_mlp *m, const fmcl_tra
         bad = "unknown data set";
     else if (c->kind != FMCL_DATA_ARRAY && c->kind != FMCL_DATA_IMAGES && m->cfg.dim != 2)
         bad = "the built-in data sets are 2D: the model's dim must be 2";
+    else if (c->classes != m->cfg.classes)
+        bad = "classes must equal the model's (0 for an unconditional model)";
+    else if (c->classes > 0 && (c->kind != FMCL_DATA_IMAGES || !c->labels))
+        bad = "class-conditional training needs an image set with labels";
+    else if (c->classes > 0 && !(c->label_drop >= 0 && c->label_drop <= 1))
+        bad = "label_drop must be in [0, 1]";
     if (bad) return fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", bad);
+    for (int i = 0; c->classes > 0 && i < c->n_points; i++)
+        if (c->labels[i] >= c->classes)
+            return fmcl_fail(ctx, FMCL_ERR_ARG,
+                             "invalid training configuration: image %d has label %d but the "
+                             "model has %d classes; give the model at least %d",
+                             i, c->labels[i], c->classes, c->labels[i] + 1);
     if (c->coupling == FMCL_COUPLING_OT && c->batch > FMCL_COUPLING_MAX_BATCH)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "the OT coupling solves an exact assignment of cost O(batch^3) on the "
@@ -151,7 +167,8 @@ static fmcl_status check_memory(fmcl_trainer *t, size_t work_bytes)
     int B = t->cfg.batch;
     size_t fixed = (t->cfg.ema > 0 ? 5 : 4) * m->n_params * sizeof(float) +
                    (size_t)t->cfg.n_points * m->cfg.dim *
-                       (t->cfg.kind == FMCL_DATA_IMAGES ? 1 : sizeof(float));
+                       (t->cfg.kind == FMCL_DATA_IMAGES ? 1 : sizeof(float)) +
+                   (t->cfg.classes > 0 ? (size_t)t->cfg.n_points : 0);
     size_t per_batch = work_bytes + fmcl_mlp_acts_bytes(m, B);
     size_t need = fixed + per_batch;
     uint64_t avail = d->global_mem / 10 * 9; /* leave room for CLBlast and the driver */
@@ -185,18 +202,21 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
     t->cfg = *cfg;
     t->cfg.points = NULL; /* copied to the device below; the caller's array is not kept */
     t->cfg.pixels = NULL;
+    t->cfg.labels = NULL;
     t->path = path;
     t->adam = (fmcl_adam_params){cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay,
                                  cfg->clip, 1};
-    int B = cfg->batch, D = m->cfg.dim, W = m->in[0];
+    int B = cfg->batch, D = m->cfg.dim, K = cfg->classes, W = m->in[0] - K;
     size_t n = m->n_params, bd = (size_t)B * D;
     size_t parts = fmcl_reduce_partials(bd > n ? bd : n);
-    /* Plan the work buffer: x1, X, U, pred, dpred, partials, normsq, losses. */
-    size_t sizes[8] = {bd, (size_t)B * W, bd, bd, bd, parts, 1, (size_t)cfg->steps};
-    fmcl_t *views[8] = {&t->x1, &t->X, &t->U, &t->pred, &t->dpred, &t->partials, &t->normsq,
-                        &t->losses};
+    /* Plan the work buffer: x1, X, U, pred, dpred, partials, normsq, losses,
+     * and for conditional training y and Xc (empty otherwise). */
+    size_t sizes[10] = {bd, (size_t)B * W, bd, bd, bd, parts, 1, (size_t)cfg->steps,
+                        K > 0 ? (size_t)B : 0, K > 0 ? (size_t)B * (W + K) : 0};
+    fmcl_t *views[10] = {&t->x1, &t->X, &t->U, &t->pred, &t->dpred, &t->partials, &t->normsq,
+                         &t->losses, &t->y, &t->Xc};
     size_t off = 0;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 10; i++) {
         views[i]->off = off;
         off += sizes[i];
     }
@@ -217,8 +237,14 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
         s = fmcl_alloc(ctx, (bytes + 3) / 4 * 4, &t->data, "training images");
         if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){t->data, 0}, cfg->pixels, bytes);
     }
+    if (s == FMCL_OK && K > 0) {
+        size_t bytes = (size_t)cfg->n_points;
+        s = fmcl_alloc(ctx, (bytes + 3) / 4 * 4, &t->labels, "training labels");
+        if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){t->labels, 0}, cfg->labels, bytes);
+    }
     if (s == FMCL_OK) {
-        for (int i = 0; i < 8; i++) views[i]->mem = t->work;
+        for (int i = 0; i < 10; i++) views[i]->mem = t->work;
+        t->in = K > 0 ? t->Xc : t->X;
         t->grads = (fmcl_t){t->state, 0};
         t->m1 = (fmcl_t){t->state, n};
         t->m2 = (fmcl_t){t->state, 2 * n};
@@ -230,8 +256,8 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
     if (s == FMCL_OK) s = fmcl_fill(ctx, t->losses, NAN, cfg->steps);
     /* Warm every kernel and GEMM shape of a step on scratch: the first real
      * step is then not charged with compilation. Nothing of the model changes. */
-    if (s == FMCL_OK) s = fmcl_mlp_forward(m, &t->acts, t->pred, t->X, B);
-    if (s == FMCL_OK) s = fmcl_mlp_backward(m, &t->acts, t->grads, t->dpred, t->X, (fmcl_t){0}, B);
+    if (s == FMCL_OK) s = fmcl_mlp_forward(m, &t->acts, t->pred, t->in, B);
+    if (s == FMCL_OK) s = fmcl_mlp_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
     if (s == FMCL_OK) s = fmcl_fill(ctx, t->grads, 0.0f, (int)n);
     if (s == FMCL_OK) s = fmcl_finish(ctx);
     if (s != FMCL_OK) {
@@ -249,6 +275,7 @@ void fmcl_trainer_free(fmcl_trainer *t)
     fmcl_release(&t->state);
     fmcl_release(&t->work);
     fmcl_release(&t->data);
+    fmcl_release(&t->labels);
     free(t->h_x0);
     free(t->h_x1);
     free(t->h_x1p);
@@ -284,12 +311,17 @@ static fmcl_status one_step(fmcl_trainer *t)
     if (s == FMCL_OK && !fused)
         s = fmcl_path_interp(ctx, t->X, t->U, t->x1, &t->path, c->seed, k, B, D,
                              m->cfg.time_freqs);
-    if (s == FMCL_OK) s = fmcl_mlp_forward(m, &t->acts, t->pred, t->X, B);
+    if (s == FMCL_OK && c->classes > 0)
+        s = fmcl_label_batch(ctx, t->y, (fmcl_t){t->labels, 0}, c->seed, k, c->n_points,
+                             c->label_drop, B);
+    if (s == FMCL_OK && c->classes > 0)
+        s = fmcl_class_concat(ctx, t->Xc, t->X, t->y, m->in[0] - c->classes, c->classes, B, B);
+    if (s == FMCL_OK) s = fmcl_mlp_forward(m, &t->acts, t->pred, t->in, B);
     if (s == FMCL_OK)
         s = fmcl_mse_forward_backward(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U,
                                       t->partials, B * D);
     /* grads are zero here: cleared at creation, then by each Adam step. */
-    if (s == FMCL_OK) s = fmcl_mlp_backward(m, &t->acts, t->grads, t->dpred, t->X, (fmcl_t){0}, B);
+    if (s == FMCL_OK) s = fmcl_mlp_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
     if (s == FMCL_OK && c->clip > 0) s = fmcl_sumsq(ctx, t->normsq, t->grads, t->partials, n);
     t->adam.lr = (float)fmcl_train_lr(c, t->step + 1);
     if (s == FMCL_OK)

@@ -21,8 +21,12 @@ struct fmcl_trainer {
     cl_mem state; /* grads, Adam moments, EMA (when cfg.ema > 0): 3 or 4 x n_params */
     cl_mem work;  /* per-step tensors below */
     cl_mem data;  /* the user's points, n_points x dim */
+    cl_mem labels; /* class-conditional training: n_points label bytes */
     fmcl_t grads, m1, m2, ema;
     fmcl_t x1, X, U, pred, dpred, partials, normsq, losses;
+    /* Class-conditional training: the batch's labels (dropout applied) and
+     * the model input [X, one-hot]; in is the model's input (Xc or X). */
+    fmcl_t y, Xc, in;
     int step;
     /* FMCL_COUPLING_OT only: host copies of the batch, the pairing, its scratch. */
     float *h_x0, *h_x1, *h_x1p;

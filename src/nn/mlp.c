@@ -20,6 +20,7 @@ fmcl_status fmcl_mlp_check_config(const fmcl_mlp_config *c, char *err, size_t er
     else if (c->width < 1 || c->width > 16384) bad = "width must be in [1, 16384]";
     else if (c->depth < 1 || c->depth > FMCL_MLP_MAX_LAYERS - 1) bad = "depth must be in [1, 64]";
     else if (c->time_freqs < 0 || c->time_freqs > 64) bad = "time_freqs must be in [0, 64]";
+    else if (c->classes < 0 || c->classes > 256) bad = "classes must be in [0, 256]";
     if (!bad) return FMCL_OK;
     snprintf(err, errlen, "invalid MLP configuration: %s", bad);
     return FMCL_ERR_ARG;
@@ -39,7 +40,7 @@ static void plan_layout(fmcl_mlp *m)
     m->n_layers = c->depth + 1;
     size_t off = 0;
     for (int l = 0; l < m->n_layers; l++) {
-        m->in[l] = l == 0 ? fmcl_input_width(c->dim, c->time_freqs) : c->width;
+        m->in[l] = l == 0 ? fmcl_input_width(c->dim, c->time_freqs) + c->classes : c->width;
         m->out[l] = l == m->n_layers - 1 ? c->dim : c->width;
         m->w_off[l] = off;
         off += (size_t)m->in[l] * m->out[l];

@@ -29,14 +29,16 @@ struct fmcl_mlp {
 /* Checkpoint pieces shared by mlp_io.c and the trainer's checkpoints
  * (flow/checkpoint.c). Tensor names are prefix + the state_dict name. */
 #define FMCL_MLP_NAME_LEN 64
-#define FMCL_MLP_META_PAIRS 5
+#define FMCL_MLP_META_PAIRS 6 /* the most fmcl_mlp_meta_kv writes */
 /* Fills 2 n_layers entries of t (names in names) viewing flat, a host copy
  * of a buffer in the parameter layout. */
 void fmcl_mlp_st_tensors(const fmcl_mlp *m, const char *prefix, const float *flat,
                          fmcl_st_tensor *t, char (*names)[FMCL_MLP_NAME_LEN]);
-/* The model's own metadata (format and config): FMCL_MLP_META_PAIRS pairs
- * into kv, the numbers' text in buf. */
-void fmcl_mlp_meta_kv(const fmcl_mlp *m, char (*buf)[16], const char **kv);
+/* The model's own metadata (format and config; "classes" only for a
+ * conditional model, so unconditional files stay as they were): returns the
+ * pairs written into kv (at most FMCL_MLP_META_PAIRS), the numbers' text in
+ * buf (FMCL_MLP_META_PAIRS - 1 entries). */
+int fmcl_mlp_meta_kv(const fmcl_mlp *m, char (*buf)[16], const char **kv);
 /* Copies prefix + names from f into flat, checking dtypes and shapes. */
 fmcl_status fmcl_mlp_st_read(const fmcl_mlp *m, const fmcl_st_file *f, const char *path,
                              const char *prefix, float *flat);

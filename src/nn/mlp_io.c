@@ -27,15 +27,19 @@ void fmcl_mlp_st_tensors(const fmcl_mlp *m, const char *prefix, const float *fla
     }
 }
 
-void fmcl_mlp_meta_kv(const fmcl_mlp *m, char (*buf)[16], const char **kv)
+int fmcl_mlp_meta_kv(const fmcl_mlp *m, char (*buf)[16], const char **kv)
 {
     snprintf(buf[0], 16, "%d", m->cfg.dim);
     snprintf(buf[1], 16, "%d", m->cfg.width);
     snprintf(buf[2], 16, "%d", m->cfg.depth);
     snprintf(buf[3], 16, "%d", m->cfg.time_freqs);
+    snprintf(buf[4], 16, "%d", m->cfg.classes);
     const char *own[2 * FMCL_MLP_META_PAIRS] = {"format", "fmcl-mlp", "dim", buf[0], "width",
-                                                buf[1], "depth", buf[2], "time_freqs", buf[3]};
-    memcpy(kv, own, sizeof own);
+                                                buf[1], "depth", buf[2], "time_freqs", buf[3],
+                                                "classes", buf[4]};
+    const int pairs = m->cfg.classes > 0 ? FMCL_MLP_META_PAIRS : FMCL_MLP_META_PAIRS - 1;
+    memcpy(kv, own, sizeof(*own) * 2 * pairs);
+    return pairs;
 }
 
 fmcl_status fmcl_mlp_st_read(const fmcl_mlp *m, const fmcl_st_file *f, const char *path,
@@ -71,12 +75,12 @@ fmcl_status fmcl_mlp_save(fmcl_mlp *m, const char *path, const char *const *meta
         s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory saving %s", path);
     if (s == FMCL_OK) s = fmcl_read(ctx, (fmcl_t){m->params, 0}, p, m->n_params * sizeof *p);
     if (s == FMCL_OK) {
-        char buf[4][16], err[512];
+        char buf[FMCL_MLP_META_PAIRS - 1][16], err[512];
         fmcl_mlp_st_tensors(m, "", p, t, names);
-        fmcl_mlp_meta_kv(m, buf, kv);
-        for (int i = 0; i < 2 * meta_count; i++) kv[2 * FMCL_MLP_META_PAIRS + i] = meta_kv[i];
-        if (fmcl_st_write(path, t, 2 * m->n_layers, kv, meta_count + FMCL_MLP_META_PAIRS, err,
-                          sizeof err) != FMCL_OK)
+        const int own = fmcl_mlp_meta_kv(m, buf, kv);
+        for (int i = 0; i < 2 * meta_count; i++) kv[2 * own + i] = meta_kv[i];
+        if (fmcl_st_write(path, t, 2 * m->n_layers, kv, meta_count + own, err, sizeof err) !=
+            FMCL_OK)
             s = fmcl_fail(ctx, FMCL_ERR_IO, "%s", err);
     }
     free(p);
@@ -151,6 +155,9 @@ fmcl_status fmcl_mlp_load_weights(fmcl_ctx *ctx, const char *path, int which, fm
     if (s == FMCL_OK) s = meta_int(ctx, &f, path, "width", 1, 16384, &c.width);
     if (s == FMCL_OK) s = meta_int(ctx, &f, path, "depth", 1, FMCL_MLP_MAX_LAYERS - 1, &c.depth);
     if (s == FMCL_OK) s = meta_int(ctx, &f, path, "time_freqs", 0, 64, &c.time_freqs);
+    c.classes = 0; /* written for conditional models only */
+    if (s == FMCL_OK && fmcl_st_meta(&f, "classes"))
+        s = meta_int(ctx, &f, path, "classes", 1, 256, &c.classes);
     const char *prefix = s == FMCL_OK ? weights_prefix(ctx, &f, path, which) : NULL;
     if (s == FMCL_OK && !prefix) s = FMCL_ERR_FORMAT;
     fmcl_mlp *m = NULL;

@@ -47,3 +47,43 @@ int cli_write_grid(const char *path, const float *x, int n, const int shape[3])
            shown < n ? ", the first ones" : "");
     return CLI_OK;
 }
+
+int cli_write_class_grid(const char *path, const float *x, int classes, int per,
+                         const int shape[3])
+{
+    char err[1024];
+    const size_t D = (size_t)shape[0] * shape[1] * shape[2];
+    const int cols = per < CLI_GRID_COLS ? per : CLI_GRID_COLS;
+    float *tiles = malloc(sizeof(float) * D * (size_t)classes * cols);
+    if (!tiles) return cli_error("out of host memory for the class grid");
+    for (int k = 0; k < classes; k++) /* the first cols samples of class k */
+        memcpy(tiles + (size_t)k * cols * D, x + (size_t)k * per * D, sizeof(float) * D * cols);
+    fmcl_status s = fmcl_png_image_grid(path, tiles, classes * cols, shape[0], shape[1], shape[2],
+                                        cols, GRID_BORDER, err, sizeof err);
+    free(tiles);
+    if (s != FMCL_OK) return cli_error("%s", err);
+    printf("wrote %s (one row per class: %d rows of %d samples of %d x %d x %d)\n", path, classes,
+           cols, shape[0], shape[1], shape[2]);
+    return CLI_OK;
+}
+
+int cli_write_trajectory(const char *path, const float *traj, int n_times, int n, int rows,
+                         const int shape[3])
+{
+    char err[1024];
+    const size_t D = (size_t)shape[0] * shape[1] * shape[2];
+    rows = rows < n ? rows : n;
+    float *tiles = malloc(sizeof(float) * D * (size_t)rows * n_times);
+    if (!tiles) return cli_error("out of host memory for the trajectory picture");
+    for (int r = 0; r < rows; r++) /* row r: sample r at each time, left to right */
+        for (int j = 0; j < n_times; j++)
+            memcpy(tiles + ((size_t)r * n_times + j) * D, traj + ((size_t)j * n + r) * D,
+                   sizeof(float) * D);
+    fmcl_status s = fmcl_png_image_grid(path, tiles, rows * n_times, shape[0], shape[1],
+                                        shape[2], n_times, GRID_BORDER, err, sizeof err);
+    free(tiles);
+    if (s != FMCL_OK) return cli_error("%s", err);
+    printf("wrote %s (%d samples in rows, their states at %d times in columns)\n", path, rows,
+           n_times);
+    return CLI_OK;
+}

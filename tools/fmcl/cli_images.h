@@ -25,4 +25,17 @@ int cli_image_shape(const fmcl_st_file *f, const char *path, int shape[3]);
  * square-ish PNG grid and says so on stdout; CLI_OK or CLI_FAIL. */
 int cli_write_grid(const char *path, const float *x, int n, const int shape[3]);
 
+/* Samples per class shown in a class grid's row at most. */
+#define CLI_GRID_COLS 16
+
+/* x holds per samples of each of `classes` classes, class by class: one
+ * row per class, its first min(per, CLI_GRID_COLS) samples. */
+int cli_write_class_grid(const char *path, const float *x, int classes, int per,
+                         const int shape[3]);
+
+/* traj: n_times x n images (fmcl_sample's states at its times): the first
+ * min(rows, n) samples in rows, their states at the times in columns. */
+int cli_write_trajectory(const char *path, const float *traj, int n_times, int n, int rows,
+                         const int shape[3]);
+
 #endif

@@ -20,9 +20,17 @@
 #include "io/safetensors.h"
 #include "flow/flow_ops.h"
 
+/* Samples drawn in rows by --trajectory. */
+#define TRAJECTORY_ROWS 8
+/* Samples of each class without --class when --n is not given. */
+#define PER_CLASS_DEFAULT 10
+
 typedef struct {
     const char *ckpt, *solver, *x0, *out, *png, *device, *grid_arg, *times_arg, *traj;
+    const char *trajectory; /* --trajectory FILE.png */
     int steps, n, max_steps;
+    int classes, cls; /* the model's classes (0: unconditional), --class (-1: every class) */
+    double cfg;       /* --cfg: classifier-free guidance scale w */
     uint64_t seed;
     double atol, rtol;
     double *grid, *times; /* parsed --grid and --times */
@@ -109,6 +117,42 @@ static void describe(const sample_opts *o, char *buf, size_t len)
         snprintf(buf, len, "%s, %d steps", o->solver, o->steps);
 }
 
+/* --trajectory without --times: the states at about t = 0, 1/4, 1/2, 3/4,
+ * 1, moved to the nearest grid points of a fixed-step solver. */
+static int trajectory_times(sample_opts *o)
+{
+    static const double want[] = {0, 0.25, 0.5, 0.75, 1};
+    o->times = malloc(sizeof want);
+    if (!o->times) return cli_error("out of host memory for the trajectory's times");
+    const int adaptive = fmcl_solver_from_name(o->solver) == FMCL_SOLVER_DOPRI5;
+    const int points = o->grid ? o->grid_points : o->steps + 1;
+    o->n_times = 0;
+    for (int j = 0; j < 5; j++) {
+        double t = want[j];
+        if (!adaptive) { /* the nearest of the solver's time points */
+            int best = 0;
+            for (int k = 1; k < points; k++) {
+                double tk = o->grid ? o->grid[k] : (double)k / o->steps;
+                double tb = o->grid ? o->grid[best] : (double)best / o->steps;
+                if (fabs(tk - want[j]) < fabs(tb - want[j])) best = k;
+            }
+            t = o->grid ? o->grid[best] : (double)best / o->steps;
+        }
+        if (o->n_times == 0 || t > o->times[o->n_times - 1]) o->times[o->n_times++] = t;
+    }
+    return CLI_OK;
+}
+
+/* The class of each point: --class for all, else n of each class in turn. */
+static int *point_classes(const sample_opts *o)
+{
+    int *cls = malloc(sizeof *cls * (size_t)o->n);
+    for (int i = 0; cls && i < o->n; i++)
+        cls[i] = o->cls >= 0 ? o->cls : i / (o->n / o->classes);
+    if (!cls) cli_error("out of host memory for %d classes", o->n);
+    return cls;
+}
+
 /* Reads --x0: an N x D array, D checked against the model later. */
 static int read_x0(const char *path, float **x0, int *rows, int *cols)
 {
@@ -136,6 +180,7 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
     fmcl_ctx *ctx = NULL;
     fmcl_mlp *m = NULL;
     float *out = NULL, *traj = NULL;
+    int *cls = NULL;
     int rc = CLI_FAIL;
     if (fmcl_ctx_create(&ctx, o->device, err, sizeof err) != FMCL_OK) {
         cli_error("%s", err);
@@ -166,12 +211,14 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
                   o->times ? " at every time of --times" : "");
         goto done;
     }
+    if (o->classes > 0 && !(cls = point_classes(o))) goto done;
     fmcl_sample_stats st = {0};
     fmcl_sample_config sc = {.solver = fmcl_solver_from_name(o->solver), .steps = o->steps,
                              .n = o->n, .seed = o->seed, .x0 = x0, .grid = o->grid,
                              .grid_points = o->grid_points, .atol = o->atol, .rtol = o->rtol,
                              .max_steps = o->max_steps, .times = o->times,
-                             .n_times = o->n_times, .stats = &st};
+                             .n_times = o->n_times, .stats = &st, .classes = cls,
+                             .guidance = (float)o->cfg};
     int nfe = 0;
     double t0 = cli_now();
     if (fmcl_sample(m, &sc, out, traj, &nfe) != FMCL_OK) {
@@ -181,6 +228,11 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
     double secs = cli_now() - t0;
     char how[128];
     describe(o, how, sizeof how);
+    if (o->classes > 0)
+        printf("classes: %s of %d%s\n", o->cls >= 0 ? "one" : "each", o->classes,
+               o->cfg != 0 ? ", classifier-free guidance: v = (1 + w) v_cond - w v_uncond, one "
+                             "NFE = one forward of both halves" : "");
+    if (o->cfg != 0) printf("guidance w = %g\n", o->cfg);
     if (sc.solver != FMCL_SOLVER_DOPRI5)
         printf("sampled %d points with %s: NFE %d, %.3f s\n", o->n, how, nfe, secs);
     else if (st.solves == 1)
@@ -196,7 +248,7 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
         goto done;
     }
     printf("wrote %s\n", o->out);
-    if (traj) {
+    if (traj && o->times_arg) {
         if (fmcl_npy_write_f32(o->traj, traj, shape, 3, err, sizeof err) != FMCL_OK) {
             cli_error("%s", err);
             goto done;
@@ -204,7 +256,14 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
         printf("wrote %s (the states at %d times, %d x %d x %d)\n", o->traj, o->n_times,
                o->n_times, o->n, dim);
     }
-    if (image) {
+    if (image && o->trajectory &&
+        cli_write_trajectory(o->trajectory, traj, o->n_times, o->n, TRAJECTORY_ROWS, image) !=
+            CLI_OK)
+        goto done;
+    if (image && o->classes > 0 && o->cls < 0) {
+        if (cli_write_class_grid(o->png, out, o->classes, o->n / o->classes, image) != CLI_OK)
+            goto done;
+    } else if (image) {
         if (cli_write_grid(o->png, out, o->n, image) != CLI_OK) goto done;
     } else if (dim == 2) {
         char title[256];
@@ -223,6 +282,7 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
 done:
     free(out);
     free(traj);
+    free(cls);
     fmcl_mlp_free(m);
     fmcl_ctx_destroy(ctx);
     return rc;
@@ -233,7 +293,7 @@ int cmd_sample(int argc, char **argv)
     static const char *const solvers[] = {"euler", "midpoint", "heun", "rk4", "dopri5", NULL};
     sample_opts o = {.solver = "midpoint", .out = "samples.npy", .png = "samples.png",
                      .traj = "traj.npy", .steps = 20, .n = 10000, .max_steps = 1000,
-                     .atol = 1e-5, .rtol = 1e-5};
+                     .atol = 1e-5, .rtol = 1e-5, .cls = -1};
     arg_spec specs[] = {
         {.name = "ckpt", .type = ARG_STR, .dest = &o.ckpt, .metavar = "PATH",
          .help = "checkpoint written by fmcl train (model.safetensors); required"},
@@ -258,7 +318,22 @@ int cmd_sample(int argc, char **argv)
         {.name = "traj", .type = ARG_STR, .dest = &o.traj, .metavar = "FILE.npy",
          .help = "where --times writes its states: T x N x D float32"},
         {.name = "n", .type = ARG_INT, .dest = &o.n, .metavar = "N",
-         .help = "points to draw (with --x0: the array's rows)", .lo = 1, .hi = 100000000},
+         .help = "points to draw (with --x0: the array's rows; conditional models without "
+                 "--class: of each class)",
+         .lo = 1, .hi = 100000000},
+        {.name = "class", .type = ARG_INT, .dest = &o.cls, .metavar = "K",
+         .help = "class-conditional models: draw class K only (0 to classes - 1); without it "
+                 "every class is drawn, --n of each (default 10), and the PNG grid has one row "
+                 "per class",
+         .lo = 0, .hi = 255, .default_text = "every class"},
+        {.name = "cfg", .type = ARG_REAL, .dest = &o.cfg, .metavar = "W",
+         .help = "class-conditional models: classifier-free guidance v = (1 + W) v(x, t, class) "
+                 "- W v(x, t, null class); 0 is plain conditional sampling. Each NFE is then "
+                 "one forward of twice the rows",
+         .lo = 0, .hi = 1000},
+        {.name = "trajectory", .type = ARG_STR, .dest = &o.trajectory, .metavar = "FILE.png",
+         .help = "image models: also draw the first 8 samples (rows) at t = 0, 0.25, 0.5, 0.75 "
+                 "and 1 (columns; the solver's nearest time points, or the times of --times)"},
         {.name = "raw-weights", .type = ARG_BOOL, .dest = &o.raw_weights,
          .help = "use the trained weights even when the checkpoint holds an EMA of them (the "
                  "default then)"},
@@ -270,7 +345,8 @@ int cmd_sample(int argc, char **argv)
          .help = "where to write the N x D samples (float32)"},
         {.name = "png", .type = ARG_STR, .dest = &o.png, .metavar = "FILE.png",
          .help = "where to draw the samples' density (2D models) or a grid of the first 256 "
-                 "images (image models; values clamped to [-1, 1], shown as 0..255)"},
+                 "images (image models; values clamped to [-1, 1], shown as 0..255; one row "
+                 "per class when a conditional model draws every class)"},
         {.name = "device", .type = ARG_STR, .dest = &o.device, .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
                  "device name",
@@ -287,7 +363,10 @@ int cmd_sample(int argc, char **argv)
                   "--out s.npy --png s.png\n"
                   "  fmcl sample --ckpt model.safetensors --solver dopri5 --atol 1e-5 --rtol 1e-5\n"
                   "  fmcl sample --ckpt model.safetensors --solver heun --grid 0,0.5,0.8,0.95,1 "
-                  "--times 0,0.5,1\n",
+                  "--times 0,0.5,1\n"
+                  "  fmcl sample --ckpt runs/fmnist-cond/model.safetensors --n 8 --cfg 2\n"
+                  "  fmcl sample --ckpt runs/fmnist-cond/model.safetensors --class 3 --n 64 "
+                  "--trajectory traj.png\n",
         .specs = specs,
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
@@ -324,8 +403,36 @@ int cmd_sample(int argc, char **argv)
     } else if (rc == CLI_OK) {
         image = cli_image_shape(&f, o.ckpt, shape);
         if (image < 0) rc = CLI_FAIL;
+        const char *k = fmcl_st_meta(&f, "classes"); /* written for conditional models only */
+        char *end = NULL;
+        o.classes = k ? (int)strtol(k, &end, 10) : 0;
+        if (rc == CLI_OK && k && (*end || o.classes < 1 || o.classes > 256))
+            rc = cli_error("--ckpt %s: metadata 'classes' is '%s', not a number of classes in "
+                           "[1, 256]", o.ckpt, k);
         fmcl_st_free(&f);
     }
+    const int cls_seen = args_find(&cmd, "class")->seen, cfg_seen = args_find(&cmd, "cfg")->seen;
+    if (rc == CLI_OK && o.classes == 0 && (cls_seen || cfg_seen))
+        rc = args_usage(&cmd, "--%s is for class-conditional models, and %s was trained "
+                        "without classes (fmcl train --cond)", cls_seen ? "class" : "cfg",
+                        o.ckpt);
+    else if (rc == CLI_OK && o.classes > 0 && o.cls >= o.classes)
+        rc = args_usage(&cmd, "--class %d: the model in %s has %d classes, 0 to %d", o.cls,
+                        o.ckpt, o.classes, o.classes - 1);
+    else if (rc == CLI_OK && o.classes > 0 && o.cls < 0 && o.x0)
+        rc = args_usage(&cmd, "--x0 gives the points of one class: add --class K (without it "
+                        "every class is drawn from its own noise)");
+    else if (rc == CLI_OK && o.classes > 0 && o.cls < 0) { /* --n of each class */
+        const int per = args_find(&cmd, "n")->seen ? o.n : PER_CLASS_DEFAULT;
+        if ((int64_t)per * o.classes > 100000000)
+            rc = args_usage(&cmd, "--n %d of each of %d classes is more than 10^8 points; lower "
+                            "--n", per, o.classes);
+        o.n = per * o.classes;
+    }
+    if (rc == CLI_OK && o.trajectory && image <= 0)
+        rc = args_usage(&cmd, "--trajectory draws images, and %s is not an image model (give "
+                        "--times and --traj for the states as .npy)", o.ckpt);
+    if (rc == CLI_OK && o.trajectory && !o.times_arg) rc = trajectory_times(&o);
 
     float *x0 = NULL;
     int cols = 0;

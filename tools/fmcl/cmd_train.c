@@ -16,6 +16,7 @@
 #include "args.h"
 #include "cli.h"
 #include "cli_images.h"
+#include "train_cond.h"
 #include "data/images.h"
 #include "fmcl.h"
 #include "io/atomic.h"
@@ -359,12 +360,14 @@ static int draw_image_pictures(fmcl_ctx *ctx, fmcl_mlp *m, const train_opts *o,
                              .seed = o->seed, .x0_std = x0_std};
     int nfe = 0;
     double t0 = cli_now();
-    if (rc == CLI_OK && fmcl_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
+    snprintf(path, sizeof path, "%s/samples.png", dir);
+    if (rc == CLI_OK && fmcl_mlp_get_config(m)->classes > 0) /* one row per class */
+        rc = train_cond_samples(ctx, m, &sc, path, shape);
+    else if (rc == CLI_OK && fmcl_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
         rc = cli_error("%s", fmcl_ctx_error(ctx));
-    if (rc == CLI_OK) {
+    else if (rc == CLI_OK) {
         fprintf(stderr, "sampled %d images (%s, %d steps, NFE %d) in %.2f s\n", PLOT_IMAGES,
                 fmcl_solver_name(PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
-        snprintf(path, sizeof path, "%s/samples.png", dir);
         rc = cli_write_grid(path, x, PLOT_IMAGES, shape);
     }
     snprintf(path, sizeof path, "%s/loss.png", dir);
@@ -427,10 +430,11 @@ static int train(const train_opts *o, const train_data *d, const char *dir, cons
         tc.pixels = d->im.pixels;
         tc.img_c = d->im.c, tc.img_h = d->im.h, tc.img_w = d->im.w;
         tc.hflip = o->hflip;
+        if (train_cond_config(o, &d->im, &mc, &tc) != CLI_OK) goto done;
     }
     if (make_trainer(ctx, &mc, &tc, resume, &m, &tr) != CLI_OK) goto done;
     const fmcl_device_info *dev = fmcl_ctx_device(ctx);
-    int in = mc.dim + (o->time_freqs ? 2 * o->time_freqs : 1);
+    int in = mc.dim + (o->time_freqs ? 2 * o->time_freqs : 1) + mc.classes;
     if (resume)
         fprintf(stderr, "fmcl train: resuming %s at step %d of %d\n", resume,
                 fmcl_trainer_step(tr), o->steps);
@@ -442,6 +446,9 @@ static int train(const train_opts *o, const train_data *d, const char *dir, cons
             o->weight_decay > 0 ? "AdamW" : "Adam", o->lr, o->lr_schedule, o->warmup,
             o->ema > 0 ? ", EMA" : "", dev->device_name, dev->platform_name);
     if (o->ema > 0) fprintf(stderr, "EMA of the weights: decay %g\n", o->ema);
+    if (mc.classes > 0)
+        fprintf(stderr, "conditioned on %d classes (one-hot inputs), label dropout %g\n",
+                mc.classes, o->label_drop);
     if (*fmcl_ctx_notes(ctx)) fprintf(stderr, "%s", fmcl_ctx_notes(ctx));
     double secs;
     if (run_steps(tr, o, d, dir, loss, &secs) != FMCL_OK ||
@@ -535,7 +542,7 @@ int cmd_train(int argc, char **argv)
                     .width = 512, .depth = 4, .batch = DEFAULT_BATCH, .steps = DEFAULT_STEPS,
                     .lr = 1e-3, .poly_n = def.poly_n, .beta_min = def.beta_min,
                     .beta_max = def.beta_max, .sigma_lo = def.sigma_lo, .sigma_hi = def.sigma_hi,
-                    .channels = 3, .lr_schedule = "constant"};
+                    .channels = 3, .lr_schedule = "constant", .label_drop = def.label_drop};
     if (argc <= 1) { /* no arguments at all: the one-minute demo */
         o.width = DEMO_WIDTH;
         o.depth = DEMO_DEPTH;
@@ -564,6 +571,13 @@ int cmd_train(int argc, char **argv)
         {.name = "limit", .type = ARG_INT, .dest = &o.limit, .metavar = "N",
          .help = "image sets: train on the first N images only", .lo = 1, .hi = INT_MAX,
          .default_text = "all"},
+        {.name = "cond", .type = ARG_BOOL, .dest = &o.cond,
+         .help = "image sets with labels: train v(x, t, class), the class one-hot after "
+                 "[x, t], for fmcl sample --class and --cfg"},
+        {.name = "label-drop", .type = ARG_REAL, .dest = &o.label_drop, .metavar = "P",
+         .help = "--cond: replace each example's label by the null class (all zeros) with "
+                 "probability P, which classifier-free guidance needs",
+         .lo = 0, .hi = 1},
         {.name = "width", .type = ARG_INT, .dest = &o.width, .metavar = "N",
          .help = "hidden units per layer", .lo = 1, .hi = 16384},
         {.name = "depth", .type = ARG_INT, .dest = &o.depth, .metavar = "N",
@@ -654,6 +668,7 @@ int cmd_train(int argc, char **argv)
                   "  fmcl train --path vp --steps 5000\n"
                   "  fmcl train --path ve --sigma-hi 20 --coupling ot\n"
                   "  fmcl train --data fashion-mnist --width 512 --depth 3 --batch 128 --hflip\n"
+                  "  fmcl train --data fashion-mnist --cond --label-drop 0.1 --out runs/c\n"
                   "  fmcl train --data images:photos --image-size 32 --channels 3\n"
                   "  fmcl train --steps 5000 --warmup 200 --lr-schedule cosine --ema 0.999 "
                   "--ckpt-every 500 --out runs/a\n"
@@ -670,7 +685,8 @@ int cmd_train(int argc, char **argv)
         if ((rc = train_resume_opts(&cmd, &o, ckpt, sizeof ckpt)) != CLI_OK) return rc;
         resume = ckpt;
     } else if ((rc = check_path_flags(&cmd, &o)) != CLI_OK ||
-               (rc = check_image_flags(&cmd, &o)) != CLI_OK) {
+               (rc = check_image_flags(&cmd, &o)) != CLI_OK ||
+               (rc = train_cond_flags(&cmd, &o)) != CLI_OK) {
         return rc;
     }
 

@@ -18,6 +18,8 @@ typedef struct {
     double poly_n, beta_min, beta_max, sigma_lo, sigma_hi; /* the other paths' parameters */
     uint64_t seed;
     int image_size, channels, limit, hflip; /* image data sets */
+    int cond;                               /* --cond: train on the set's class labels */
+    double label_drop;                      /* --label-drop: null-class probability */
     char resume_data[4096];                 /* --resume: the run's --data */
 } train_opts;
 

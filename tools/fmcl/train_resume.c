@@ -108,6 +108,8 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
     o->sigma_lo = tc.sigma_lo, o->sigma_hi = tc.sigma_hi;
     if (tc.kind == FMCL_DATA_IMAGES) {
         o->hflip = tc.hflip;
+        o->cond = tc.classes > 0;
+        o->label_drop = tc.label_drop;
         o->limit = tc.n_points;
         if (strncmp(o->data, "images:", 7) == 0) o->image_size = tc.img_h, o->channels = tc.img_c;
     }
