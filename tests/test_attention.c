@@ -144,6 +144,7 @@ static int run(fmcl_ctx *ctx, void *user)
     device_case(ctx, (at_shape){3, 6, 35, 2});
     device_case(ctx, (at_shape){2, 8, 49, 4});
     device_case(ctx, (at_shape){2, 5, 70, 1});
+    device_case(ctx, (at_shape){2, 64, 49, 4}); /* the default U-Net's 7x7 attention */
     device_case(ctx, (at_shape){1, 3, 1, 3});
     fmcl_t none = {NULL, 0};
     fmcl_status s = fmcl_attention_forward(ctx, none, none, none, 2, 6, 9, 4);

@@ -1,10 +1,11 @@
 /* Multi-head self-attention core (image_ops.h). Device: per image b and
- * head h, q, k, v are [d, P] row blocks of qkv (leading dimension P), so
- * each product is one plain GEMM:
- *   forward   att = alpha qᵀ k, softmax over rows (one launch for all),
- *             out = v attᵀ                          (alpha = 1 / sqrt(d))
- *   backward  dv += dout att, datt = doutᵀ v, dS = softmax backward (one
- *             launch), dq += alpha k dSᵀ, dk += alpha q dS.
+ * head h, q, k, v are [d, P] row blocks of qkv; each product is one launch
+ * over every image and head (kernels/attention.cl, one work-item per output
+ * element summing in index order):
+ *   forward   att = alpha qᵀ k, softmax over rows, out = v attᵀ
+ *                                                   (alpha = 1 / sqrt(d))
+ *   backward  dv += dout att, datt = doutᵀ v, dS = softmax backward,
+ *             dq += alpha k dSᵀ, dk += alpha q dS.
  * The references follow the definitions in double, recomputing the
  * probabilities. */
 #include <limits.h>
@@ -35,28 +36,28 @@ size_t fmcl_attention_scratch(int B, int P, int heads)
 
 fmcl_status fmcl_attention_reserve(fmcl_ctx *ctx, int B, int C, int P, int heads)
 {
-    fmcl_status s = check_shape(ctx, "attention_reserve", B, C, P, heads);
-    int d = C / heads;
-    if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 1, 0, P, P, d, P, P, P);
-    if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 0, 1, d, P, P, P, P, P);
-    if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 0, 0, d, P, P, P, P, P);
-    return s;
+    return check_shape(ctx, "attention_reserve", B, C, P, heads);
 }
 
-/* Views of q, k, v (k = q + C P, v = q + 2 C P) and of the [P, P] block of
- * image b and head h. */
-typedef struct {
-    fmcl_t q, k, v, out, att;
-} head_views;
-
-static head_views views(fmcl_t qkv, fmcl_t out, fmcl_t att, int b, int h, int C, int P,
-                        int heads)
+/* S = alpha Xᵀ Y per image and head (attention_xty): X, Y are [d, P] blocks
+ * of images xs, ys floats apart. */
+static fmcl_status xty(fmcl_ctx *ctx, fmcl_t S, fmcl_t X, int xs, fmcl_t Y, int ys, float alpha,
+                       int B, int C, int P, int heads)
 {
-    size_t d = (size_t)C / heads, q = (size_t)b * 3 * C * P + h * d * P;
-    return (head_views){fmcl_at(qkv, q), fmcl_at(qkv, q + (size_t)C * P),
-                        fmcl_at(qkv, q + 2 * (size_t)C * P),
-                        fmcl_at(out, (size_t)b * C * P + h * d * P),
-                        fmcl_at(att, ((size_t)b * heads + h) * P * P)};
+    int rows = B * heads * P;
+    return fmcl_run2(ctx, FMCL_K_attention_xty, (size_t)P, (size_t)rows, "ttitifiiii", S, X, xs,
+                     Y, ys, (double)alpha, heads, C / heads, P, rows);
+}
+
+/* Z (+)= alpha Y Mᵀ (trans 0) or alpha Y M (trans 1) per image and head
+ * (attention_ym): Z, Y are [d, P] blocks, M the [P, P] matrices. */
+static fmcl_status ym(fmcl_ctx *ctx, fmcl_t Z, int zs, fmcl_t Y, int ys, fmcl_t M, int trans,
+                      float alpha, int accumulate, int B, int C, int P, int heads)
+{
+    int rows = B * C;
+    return fmcl_run2(ctx, FMCL_K_attention_ym, (size_t)P, (size_t)rows, "tititiifiiiii", Z, zs,
+                     Y, ys, M, trans ? 1 : P, trans ? P : 1, (double)alpha, accumulate, heads,
+                     C / heads, P, rows);
 }
 
 fmcl_status fmcl_attention_forward(fmcl_ctx *ctx, fmcl_t out, fmcl_t att, fmcl_t qkv, int B, int C,
@@ -64,21 +65,15 @@ fmcl_status fmcl_attention_forward(fmcl_ctx *ctx, fmcl_t out, fmcl_t att, fmcl_t
 {
     fmcl_status s = check_shape(ctx, "attention_forward", B, C, P, heads);
     if (s != FMCL_OK) return s;
-    int d = C / heads;
-    float alpha = (float)(1.0 / sqrt((double)d));
-    for (int b = 0; s == FMCL_OK && b < B; b++)
-        for (int h = 0; s == FMCL_OK && h < heads; h++) {
-            head_views w = views(qkv, out, att, b, h, C, P, heads);
-            s = fmcl_gemm(ctx, 1, 0, P, P, d, alpha, w.q, P, w.k, P, 0.0f, w.att, P);
-        }
+    int CP = C * P;
+    float alpha = (float)(1.0 / sqrt((double)(C / heads)));
+    s = xty(ctx, att, qkv, 3 * CP, fmcl_at(qkv, (size_t)CP), 3 * CP, alpha, B, C, P, heads);
     if (s == FMCL_OK)
         s = fmcl_run1_local(ctx, FMCL_K_softmax_rows, (size_t)B * heads * P * FMCL_REDUCE_WG,
                             FMCL_REDUCE_WG, "ti", att, P);
-    for (int b = 0; s == FMCL_OK && b < B; b++)
-        for (int h = 0; s == FMCL_OK && h < heads; h++) {
-            head_views w = views(qkv, out, att, b, h, C, P, heads);
-            s = fmcl_gemm(ctx, 0, 1, d, P, P, 1.0f, w.v, P, w.att, P, 0.0f, w.out, P);
-        }
+    if (s == FMCL_OK)
+        s = ym(ctx, out, CP, fmcl_at(qkv, 2 * (size_t)CP), 3 * CP, att, 0, 1.0f, 0, B, C, P,
+               heads);
     return s;
 }
 
@@ -87,28 +82,19 @@ fmcl_status fmcl_attention_backward(fmcl_ctx *ctx, fmcl_t dqkv, fmcl_t dout, fmc
 {
     fmcl_status s = check_shape(ctx, "attention_backward", B, C, P, heads);
     if (s != FMCL_OK) return s;
-    int d = C / heads;
-    float alpha = (float)(1.0 / sqrt((double)d));
-    for (int b = 0; s == FMCL_OK && b < B; b++)
-        for (int h = 0; s == FMCL_OK && h < heads; h++) {
-            head_views w = views(qkv, dout, att, b, h, C, P, heads);
-            head_views g = views(dqkv, dout, scratch, b, h, C, P, heads);
-            s = fmcl_gemm(ctx, 0, 0, d, P, P, 1.0f, w.out, P, w.att, P, 1.0f, g.v, P);
-            if (s == FMCL_OK)
-                s = fmcl_gemm(ctx, 1, 0, P, P, d, 1.0f, w.out, P, w.v, P, 0.0f, g.att, P);
-        }
+    int CP = C * P;
+    size_t cp = (size_t)CP;
+    float alpha = (float)(1.0 / sqrt((double)(C / heads)));
+    fmcl_t q = qkv, k = fmcl_at(qkv, cp), v = fmcl_at(qkv, 2 * cp);
+    fmcl_t dq = dqkv, dk = fmcl_at(dqkv, cp), dv = fmcl_at(dqkv, 2 * cp);
+    s = ym(ctx, dv, 3 * CP, dout, CP, att, 1, 1.0f, 1, B, C, P, heads);
+    if (s == FMCL_OK) s = xty(ctx, scratch, dout, CP, v, 3 * CP, 1.0f, B, C, P, heads);
     if (s == FMCL_OK)
         s = fmcl_run1_local(ctx, FMCL_K_softmax_backward_rows,
                             (size_t)B * heads * P * FMCL_REDUCE_WG, FMCL_REDUCE_WG, "tti",
                             scratch, att, P);
-    for (int b = 0; s == FMCL_OK && b < B; b++)
-        for (int h = 0; s == FMCL_OK && h < heads; h++) {
-            head_views w = views(qkv, dout, att, b, h, C, P, heads);
-            head_views g = views(dqkv, dout, scratch, b, h, C, P, heads);
-            s = fmcl_gemm(ctx, 0, 1, d, P, P, alpha, w.k, P, g.att, P, 1.0f, g.q, P);
-            if (s == FMCL_OK)
-                s = fmcl_gemm(ctx, 0, 0, d, P, P, alpha, w.q, P, g.att, P, 1.0f, g.k, P);
-        }
+    if (s == FMCL_OK) s = ym(ctx, dq, 3 * CP, k, 3 * CP, scratch, 0, alpha, 1, B, C, P, heads);
+    if (s == FMCL_OK) s = ym(ctx, dk, 3 * CP, q, 3 * CP, scratch, 1, alpha, 1, B, C, P, heads);
     return s;
 }
 

@@ -135,12 +135,13 @@ void fmcl_scale_shift_backward_ref(float *dh, float *dss, const float *dy, const
  * q, k and v as the channel blocks [0, C), [C, 2C), [2C, 3C); head h uses
  * channels [h d, (h + 1) d) of each, d = C / heads. Per image and head:
  * A = softmax over s of (sum_c q[c, t] k[c, s]) / sqrt(d), att: [P(t), P(s)];
- * out[h d + c, t] = sum_s A[t, s] v[c, s]. On the device each image and head
- * is two GEMMs forward and four backward; the softmaxes are one launch. */
+ * out[h d + c, t] = sum_s A[t, s] v[c, s]. On the device each product is one
+ * launch over every image and head (three forward, five backward, softmaxes
+ * included), each output a sum in a fixed order. */
 
 /* Floats of backward scratch (the gradient of every att): B * heads * P * P. */
 size_t fmcl_attention_scratch(int B, int P, int heads);
-/* Setup only: sizes the GEMM temporary buffer for the attention GEMMs. */
+/* Setup only: checks the shape (the layer needs no GEMM scratch). */
 fmcl_status fmcl_attention_reserve(fmcl_ctx *ctx, int B, int C, int P, int heads);
 
 /* out: [B, C, P]; att: [B, heads, P, P] (the probabilities, kept for the
