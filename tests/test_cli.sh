@@ -132,6 +132,16 @@ usage_tests() {
     expect 2 '--limit 0 is out of range' train --data fashion-mnist --limit 0
     expect 2 '--label-drop is the label dropout of --cond training' train --data fashion-mnist --label-drop 0.2
     expect 2 '--cond trains on the class labels of an image set .*not --data moons' train --data moons --cond
+    # --model unet: its flags only with it, image data only, no --cond.
+    expect 2 '--model unet is for image data sets .*not --data checkerboard' train --model unet
+    expect 2 '--base configures the U-Net: add --model unet' train --data fashion-mnist --base 8
+    expect 2 '--width configures the MLP' train --data fashion-mnist --model unet --width 8
+    expect 2 '--mult 1,x: expected 1 to 6 comma-separated multipliers' \
+        train --data fashion-mnist --model unet --mult 1,x
+    expect 2 '--attn-res 7,: expected comma-separated resolutions' \
+        train --data fashion-mnist --model unet --attn-res 7,
+    expect 2 '--cond is for the MLP: the U-Net has no class embedding' \
+        train --data fashion-mnist --model unet --cond
     expect 2 '--label-drop 1.5 is out of range \(expected 0 to 1\)' train --data fashion-mnist --cond --label-drop 1.5
     expect 2 '--cfg -1 is out of range' sample --ckpt m --cfg -1
     expect 2 '--class 256 is out of range' sample --ckpt m --class 256
@@ -523,6 +533,44 @@ run_tests() {
         for p in densities trajectories loss; do check_png "$run/$p.png"; done
     fi
     resume_tests
+    unet_tests
+}
+
+# A tiny U-Net (8 x 8 images, base 4, levels 1 and 2) end to end: training,
+# its checkpoint, resuming bit for bit, sampling to a grid and a trajectory,
+# bits/dim; configs that do not fit the images or the device are refused.
+unet_tests() {
+    local u=(--data "idx:$tmp/tiny-images-idx3-ubyte" --model unet --base 4 --mult 1,2 --groups 2
+        --heads 2 --batch 4 --seed 3 --log-every 2)
+    expect 0 'pictures: .*/u-full/data\.png' train "${u[@]}" --steps 4 --out "$tmp/u-full"
+    check 'U-Net run: the header names the U-Net' grep -qE \
+        'U-Net base 4, mult 1,2, 1 block, attention at 4, 2 heads, 2 groups \([0-9]+ parameters\)' "$tmp/err"
+    check 'U-Net run: its device memory' grep -qE 'device memory of training: [0-9.]+ MiB at batch 4' "$tmp/err"
+    check 'U-Net samples.png is a 4 x 4 grid (42x42)' test "$(png_size "$tmp/u-full/samples.png")" = 42x42
+    head -c 65536 "$tmp/u-full/model.safetensors" >"$tmp/u.head" # a 54 KB header
+    local kv
+    for kv in '"format" *: *"fmcl-unet"' '"mult" *: *"1,2"' '"attn_levels" *: *"2"' \
+        '"ema\.time_embed\.0\.weight"' '"optim\.exp_avg\.out\.2\.weight"' '"image_height" *: *"8"'; do
+        check "U-Net checkpoint holds $kv" grep -aqE "$kv" "$tmp/u.head"
+    done
+    expect 0 'pictures:' train "${u[@]}" --steps 2 --out "$tmp/u-half"
+    expect 0 'resuming .*u-half/model\.safetensors at step 2 of 4' train --resume "$tmp/u-half" --steps 4
+    check 'U-Net resumed: the same checkpoint as the uninterrupted run' \
+        cmp -s "$tmp/u-full/model.safetensors" "$tmp/u-half/model.safetensors"
+    expect 0 'wrote .*/ug\.png \(6 samples of 1 x 8 x 8 in a grid of 3 columns\)' \
+        sample --ckpt "$tmp/u-full/model.safetensors" --n 6 --steps 4 --out "$tmp/ug.npy" \
+        --png "$tmp/ug.png" --trajectory "$tmp/ut.png"
+    check_npy "$tmp/ug.npy" 6 64
+    check 'the U-Net trajectory picture is 52x62 pixels' test "$(png_size "$tmp/ut.png")" = 52x62
+    expect 0 'NLL .* bits/dim \(of the dequantised 8-bit data; .* over 3 images, D = 64\)' \
+        nll --ckpt "$tmp/u-full/model.safetensors" --solver euler --steps 2 --limit 3
+    check 'U-Net nll: Hutchinson by default' grep -q 'Hutchinson, 1 probe(s) per point' "$tmp/out"
+    expect 2 '--attn-res 3: no level of the U-Net has that resolution' train "${u[@]}" --attn-res 3 \
+        --out "$tmp/u-bad"
+    expect 2 '--model unet on 1x8x8 images: ' train "${u[@]}" --mult 1,2,2,2,2 --out "$tmp/u-bad"
+    expect 1 'training with batch 1000000 needs .*a batch of [0-9]+ fits: use --batch [0-9]+ or smaller' \
+        train "${u[@]}" --batch 1000000 --steps 1 --out "$tmp/u-big"
+    check 'a refused run leaves no folder' test ! -e "$tmp/u-big"
 }
 
 # Resuming: N steps equal N/2 steps and a resume to N, file for file; a run

@@ -396,9 +396,11 @@ static void test_mlp_divergence(fmcl_ctx *ctx, fmcl_mlp_config cfg)
     const float t = 0.37f;
     mlp_ref r;
     if (!mlp_ref_init(ctx, cfg, 9, &r)) return;
-    fmcl_mlp_field mf;
+    fmcl_model rm;
+    fmcl_model_of_mlp(&rm, r.m);
+    fmcl_model_field mf;
     fmcl_field f;
-    tl_check(fmcl_mlp_field_create(r.m, ROWS, &mf, &f) == FMCL_OK, "field: %s",
+    tl_check(fmcl_model_field_create(&rm, ROWS, &mf, &f) == FMCL_OK, "field: %s",
              fmcl_ctx_error(ctx));
     float *x = malloc(sizeof(float) * ROWS * D), *xp = malloc(sizeof(float) * ROWS * D);
     float *z = malloc(sizeof(float) * ROWS * D), div[ROWS], got[ROWS];
@@ -487,7 +489,7 @@ static void test_mlp_divergence(fmcl_ctx *ctx, fmcl_mlp_config cfg)
     tl_buf_free(&bz);
     tl_buf_free(&bu);
     tl_buf_free(&bg);
-    fmcl_mlp_field_free(&mf);
+    fmcl_model_field_free(&mf);
     free(x);
     free(xp);
     free(z);
@@ -569,9 +571,11 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
      * midpoint steps suffice. */
     enum { K = 24 };
     double ex[N], hk[N], one[N], sq[N] = {0}, worst = 0;
-    fmcl_mlp_field mf;
+    fmcl_model rm;
+    fmcl_model_of_mlp(&rm, r.m);
+    fmcl_model_field mf;
     fmcl_field f;
-    if (!tl_check(fmcl_mlp_field_create(r.m, N, &mf, &f) == FMCL_OK, "field: %s",
+    if (!tl_check(fmcl_model_field_create(&rm, N, &mf, &f) == FMCL_OK, "field: %s",
                   fmcl_ctx_error(ctx)))
         return;
     cfg = (fmcl_nll_config){.solver = FMCL_SOLVER_MIDPOINT, .steps = 3};
@@ -588,7 +592,7 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
     cfg.seed = 0;
     tl_check(fmcl_field_log_prob(ctx, &f, &cfg, x, N, hk, NULL) == FMCL_OK, "log_prob: %s",
              fmcl_ctx_error(ctx));
-    fmcl_mlp_field_free(&mf);
+    fmcl_model_field_free(&mf);
     for (int i = 0; i < N; i++) {
         double zs = fabs(hk[i] - ex[i]) / (sqrt(sq[i] / K) + 1e-4);
         worst = zs > worst ? zs : worst;

@@ -41,8 +41,8 @@ static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
 
 static int read_state(fmcl_trainer *t, state *st)
 {
-    const size_t n = t->m->n_params;
-    const fmcl_t src[4] = {{t->m->params, 0}, t->ema, t->m1, t->m2};
+    const size_t n = t->m.n_params;
+    const fmcl_t src[4] = {{t->m.params, 0}, t->ema, t->m1, t->m2};
     st->n = n;
     int good = 1;
     for (int b = 0; b < 4; b++) {

@@ -166,15 +166,15 @@ fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path, const char *con
                               int meta_count)
 {
     fmcl_ctx *ctx = t->ctx;
-    const fmcl_mlp *m = t->m;
+    const fmcl_model *m = &t->m;
     if (meta_count < 0 || (meta_count > 0 && !meta_kv))
         return fmcl_fail(ctx, FMCL_ERR_ARG, "bad metadata list");
-    const size_t n = m->n_params, per = (size_t)2 * m->n_layers;
+    const size_t n = m->n_params, per = (size_t)fmcl_model_tensor_count(m);
     const int bufs = t->cfg.ema > 0 ? N_BUFS : N_BUFS - 1;
-    const size_t n_kv = FMCL_MLP_META_PAIRS + N_KEYS + 1 + (size_t)meta_count;
+    const size_t n_kv = FMCL_MODEL_META_PAIRS + N_KEYS + 1 + (size_t)meta_count;
     float *host = malloc((N_BUFS * n + (size_t)t->step + 1) * sizeof *host);
     fmcl_st_tensor *tens = calloc(N_BUFS * per + 1, sizeof *tens);
-    char (*names)[FMCL_MLP_NAME_LEN] = calloc(N_BUFS * per, FMCL_MLP_NAME_LEN);
+    char (*names)[FMCL_MODEL_NAME_LEN] = calloc(N_BUFS * per, FMCL_MODEL_NAME_LEN);
     const char **kv = calloc(2 * n_kv, sizeof *kv);
     char (*text)[TEXT_LEN] = calloc(N_KEYS + 1, TEXT_LEN);
     fmcl_status s = FMCL_OK;
@@ -185,7 +185,7 @@ fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path, const char *con
     for (int b = 0; b < N_BUFS && s == FMCL_OK; b++) {
         if (b == BUF_EMA && bufs < N_BUFS) continue;
         s = fmcl_read(ctx, src[b], host + b * n, n * sizeof *host);
-        fmcl_mlp_st_tensors(m, prefixes[b], host + b * n, tens + nt, names + nt);
+        fmcl_model_st_tensors(m, prefixes[b], host + b * n, tens + nt, names + nt);
         nt += per;
     }
     float *loss = host + N_BUFS * n;
@@ -195,8 +195,8 @@ fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path, const char *con
         tens[nt++] = (fmcl_st_tensor){.name = LOSS_NAME, .dtype = FMCL_ST_F32, .ndim = 1,
                                       .shape = {t->step}, .data = loss,
                                       .nbytes = (size_t)t->step * sizeof *loss};
-        char mbuf[FMCL_MLP_META_PAIRS - 1][16], err[512];
-        size_t pairs = (size_t)fmcl_mlp_meta_kv(m, mbuf, kv);
+        char mbuf[FMCL_MODEL_META_PAIRS - 1][FMCL_MODEL_META_TEXT], err[512];
+        size_t pairs = (size_t)fmcl_model_meta_kv(m, mbuf, kv);
         for (size_t i = 0; i < N_KEYS; i++) {
             if (!key_applies(&keys[i], &t->cfg)) continue;
             key_text(&keys[i], &t->cfg, text[i]);
@@ -253,7 +253,7 @@ static fmcl_status same_config(fmcl_trainer *t, const fmcl_st_file *f, const cha
 fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path)
 {
     fmcl_ctx *ctx = t->ctx;
-    const fmcl_mlp *m = t->m;
+    const fmcl_model *m = &t->m;
     if (t->step != 0)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "fmcl_trainer_restore needs a fresh trainer (this one has run %d steps)",
@@ -273,7 +273,7 @@ fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path)
     /* Everything is read and checked before the device sees any of it. */
     for (int b = 0; b < N_BUFS && s == FMCL_OK; b++)
         if (b != BUF_EMA || t->cfg.ema > 0)
-            s = fmcl_mlp_st_read(m, &f, path, prefixes[b], host + b * n);
+            s = fmcl_model_st_read(m, &f, path, prefixes[b], host + b * n);
     const fmcl_st_tensor *loss = NULL;
     int64_t shape[1] = {step};
     if (s == FMCL_OK &&

@@ -7,14 +7,13 @@
  * estimate of log p is unbiased); K solves are averaged. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "flow/classes.h"
 #include "flow/flow_ops.h"
 #include "flow/nll.h"
 #include "flow/rng.h"
 #include "nn/nn_ops.h"
-
-#define NLL_CHUNK 4096 /* points per solve for the MLP */
 
 #define TRY(call)                                                                                  \
     do {                                                                                           \
@@ -256,67 +255,79 @@ fmcl_status fmcl_field_log_prob(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_n
     return s;
 }
 
-/* ---- the MLP as a field ----------------------------------------------------- */
+/* ---- a model as a field ------------------------------------------------------ */
 
-static fmcl_status mlp_velocity(void *user, fmcl_t v, fmcl_t x, float t, int rows)
+static fmcl_status model_velocity(void *user, fmcl_t v, fmcl_t x, float t, int rows)
 {
-    fmcl_mlp_field *mf = user;
-    fmcl_mlp *m = mf->m;
-    const int K = m->cfg.classes;
-    TRY(fmcl_time_input(m->ctx, K > 0 ? mf->Xt : mf->X, x, t, rows, m->cfg.dim,
-                        m->cfg.time_freqs));
-    if (K > 0) TRY(fmcl_class_concat(m->ctx, mf->X, mf->Xt, mf->y, m->in[0] - K, K, rows, rows));
-    return fmcl_mlp_forward(m, &mf->acts, v, mf->X, rows);
+    fmcl_model_field *mf = user;
+    const fmcl_model *m = &mf->m;
+    const int K = m->classes;
+    TRY(fmcl_time_input(m->ctx, K > 0 ? mf->Xt : mf->X, x, t, rows, m->dim, m->time_freqs));
+    if (K > 0) TRY(fmcl_class_concat(m->ctx, mf->X, mf->Xt, mf->y, m->in_width - K, K, rows, rows));
+    return fmcl_model_forward(m, &mf->acts, v, mf->X, rows);
 }
 
-static fmcl_status mlp_vjp(void *user, fmcl_t g, fmcl_t u, int rows)
+static fmcl_status model_vjp(void *user, fmcl_t g, fmcl_t u, int rows)
 {
-    fmcl_mlp_field *mf = user;
-    const fmcl_t no_grads = {NULL, 0};
-    return fmcl_mlp_backward(mf->m, &mf->acts, no_grads, u, mf->X, g, rows);
+    fmcl_model_field *mf = user;
+    return fmcl_model_backward(&mf->m, &mf->acts, mf->grads, u, mf->X, g, rows);
 }
 
-fmcl_status fmcl_mlp_field_create(fmcl_mlp *m, int max_rows, fmcl_mlp_field *mf, fmcl_field *f)
+fmcl_status fmcl_model_field_create(const fmcl_model *m, int max_rows, fmcl_model_field *mf,
+                                    fmcl_field *f)
 {
-    mf->m = m;
-    mf->mem = NULL;
+    memset(mf, 0, sizeof *mf);
+    mf->m = *m;
     float x0_std;
-    TRY(fmcl_mlp_x0_std(m, &x0_std));
-    TRY(fmcl_mlp_acts_create(m, max_rows, &mf->acts));
-    const int K = m->cfg.classes;
-    const size_t nx = (size_t)max_rows * m->in[0];
-    const size_t nt = K > 0 ? (size_t)max_rows * (m->in[0] - K + 1) : 0;
-    fmcl_status s = fmcl_alloc(m->ctx, (nx + nt) * sizeof(float), &mf->mem,
+    TRY(fmcl_model_x0_std(m, &x0_std));
+    TRY(fmcl_model_acts_create(m, max_rows, &mf->acts));
+    const int K = m->classes;
+    const size_t nx = (size_t)max_rows * m->in_width;
+    const size_t nt = K > 0 ? (size_t)max_rows * (m->in_width - K + 1) : 0;
+    /* The U-Net's backward always accumulates parameter gradients: a scratch. */
+    const size_t ng = m->kind == FMCL_MODEL_UNET ? m->n_params : 0;
+    fmcl_status s = fmcl_alloc(m->ctx, (nx + nt + ng) * sizeof(float), &mf->mem,
                                "likelihood model input");
     mf->Xt = (fmcl_t){mf->mem, nx};
-    mf->y = fmcl_at(mf->Xt, (size_t)max_rows * (m->in[0] - K));
+    mf->y = fmcl_at(mf->Xt, (size_t)max_rows * (m->in_width - K));
+    if (ng > 0) mf->grads = (fmcl_t){mf->mem, nx + nt};
     if (s == FMCL_OK && K > 0) s = fmcl_fill(m->ctx, mf->y, -1.0f, max_rows);
+    if (s == FMCL_OK && ng > 0) s = fmcl_fill(m->ctx, mf->grads, 0.0f, (int)ng);
     if (s != FMCL_OK) {
-        fmcl_mlp_acts_free(&mf->acts);
+        fmcl_model_field_free(mf);
         return s;
     }
     mf->X = (fmcl_t){mf->mem, 0};
-    *f = (fmcl_field){.dim = m->cfg.dim, .ldg = m->in[0], .max_rows = max_rows, .x0_std = x0_std,
-                      .velocity = mlp_velocity, .vjp = mlp_vjp, .user = mf};
+    *f = (fmcl_field){.dim = m->dim, .ldg = m->dx_stride, .max_rows = max_rows, .x0_std = x0_std,
+                      .velocity = model_velocity, .vjp = model_vjp, .user = mf};
     return FMCL_OK;
 }
 
-void fmcl_mlp_field_free(fmcl_mlp_field *mf)
+void fmcl_model_field_free(fmcl_model_field *mf)
 {
-    fmcl_mlp_acts_free(&mf->acts);
+    fmcl_model_acts_free(&mf->acts);
     fmcl_release(&mf->mem);
 }
 
-fmcl_status fmcl_log_prob(fmcl_mlp *m, const fmcl_nll_config *cfg, const float *x, int n,
-                          double *logp, int *nfe)
+fmcl_status fmcl_model_log_prob(const fmcl_model *m, const fmcl_nll_config *cfg, const float *x,
+                                int n, double *logp, int *nfe)
 {
     if (n < 1) return fmcl_fail(m->ctx, FMCL_ERR_ARG, "likelihood: needs at least one point");
-    fmcl_mlp_field mf;
+    const int chunk = fmcl_model_chunk(m);
+    fmcl_model_field mf;
     fmcl_field f;
-    TRY(fmcl_mlp_field_create(m, n < NLL_CHUNK ? n : NLL_CHUNK, &mf, &f));
+    TRY(fmcl_model_field_create(m, n < chunk ? n : chunk, &mf, &f));
     fmcl_status s = fmcl_field_log_prob(m->ctx, &f, cfg, x, n, logp, nfe);
-    fmcl_mlp_field_free(&mf);
+    fmcl_model_field_free(&mf);
     return s;
+}
+
+fmcl_status fmcl_log_prob(fmcl_mlp *mlp, const fmcl_nll_config *cfg, const float *x, int n,
+                          double *logp, int *nfe)
+{
+    fmcl_model m;
+    fmcl_model_of_mlp(&m, mlp);
+    return fmcl_model_log_prob(&m, cfg, x, n, logp, nfe);
 }
 
 void fmcl_nll_stats_of(const double *logp, int n, int dim, fmcl_nll_stats *st)

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "nn/mlp.h"
+#include "nn/model.h"
 #include "runtime/runtime.h"
 
 /* A velocity field on D-dimensional points, evaluated on up to max_rows rows. */
@@ -37,19 +37,25 @@ fmcl_status fmcl_field_div(fmcl_ctx *ctx, const fmcl_field *f, fmcl_t div, fmcl_
 fmcl_status fmcl_field_log_prob(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_nll_config *cfg,
                                 const float *x, int n, double *logp, int *nfe);
 
-/* The MLP as a field: input [x, features(t)], ldg its input width. */
+/* A model (nn/model.h) as a field: input [x, features(t)], ldg its
+ * dx_stride. The U-Net's vjp also accumulates into a scratch gradient. */
 typedef struct {
-    fmcl_mlp *m;
-    fmcl_mlp_acts acts;
+    fmcl_model m;
+    fmcl_model_acts acts;
     cl_mem mem;
     fmcl_t X; /* [max_rows, input width], the last velocity call's input */
     /* Conditional models: [x, features(t)] and the labels, all the null
      * class: the likelihood is that of the unconditional model. */
     fmcl_t Xt, y;
-} fmcl_mlp_field;
+    fmcl_t grads; /* the U-Net's scratch parameter gradients; none for the MLP */
+} fmcl_model_field;
 
-fmcl_status fmcl_mlp_field_create(fmcl_mlp *m, int max_rows, fmcl_mlp_field *mf, fmcl_field *f);
-void fmcl_mlp_field_free(fmcl_mlp_field *mf);
+fmcl_status fmcl_model_field_create(const fmcl_model *m, int max_rows, fmcl_model_field *mf,
+                                    fmcl_field *f);
+void fmcl_model_field_free(fmcl_model_field *mf);
+/* fmcl_log_prob (include/fmcl.h) for any model. */
+fmcl_status fmcl_model_log_prob(const fmcl_model *m, const fmcl_nll_config *cfg, const float *x,
+                                int n, double *logp, int *nfe);
 
 /* z[n] = +-1: element i is global element e = first + i, the sign bit of word
  * e % 4 of philox(seed; e / 4, 0, FMCL_STREAM_PROBE, solve). */

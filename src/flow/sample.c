@@ -14,13 +14,11 @@
 #include "flow/classes.h"
 #include "flow/flow_ops.h"
 #include "flow/rng.h"
-#include "nn/mlp.h"
-
-#define SAMPLE_CHUNK 4096
+#include "nn/model.h"
 
 typedef struct {
-    fmcl_mlp *m;
-    fmcl_mlp_acts *acts;
+    const fmcl_model *m;
+    fmcl_model_acts *acts;
     fmcl_t X; /* the model's input rows (twice the chunk's with guidance) */
     int rows;
     /* Conditional models: [x, features(t)] before the one-hot, the chunk's
@@ -41,26 +39,25 @@ typedef struct {
 static fmcl_status velocity(void *user, fmcl_t v, fmcl_t x, float t)
 {
     sampler *sp = user;
-    fmcl_mlp *m = sp->m;
+    const fmcl_model *m = sp->m;
     fmcl_status s = ++sp->nfe % 16 == 0 ? fmcl_pace(m->ctx) : FMCL_OK; /* bounded queue */
-    const int K = m->cfg.classes, R = sp->rows;
+    const int K = m->classes, R = sp->rows;
     if (s == FMCL_OK)
-        s = fmcl_time_input(m->ctx, K > 0 ? sp->Xt : sp->X, x, t, R, m->cfg.dim,
-                            m->cfg.time_freqs);
+        s = fmcl_time_input(m->ctx, K > 0 ? sp->Xt : sp->X, x, t, R, m->dim, m->time_freqs);
     if (s != FMCL_OK) return s;
-    if (K == 0) return fmcl_mlp_forward(m, sp->acts, v, sp->X, R);
+    if (K == 0) return fmcl_model_forward(m, sp->acts, v, sp->X, R);
     /* Guided: rows [0, R) conditional, [R, 2R) the null class, one forward. */
     const int B = sp->w != 0.0f ? 2 * R : R;
-    s = fmcl_class_concat(m->ctx, sp->X, sp->Xt, sp->y, m->in[0] - K, K, R, B);
-    if (s == FMCL_OK && B == R) return fmcl_mlp_forward(m, sp->acts, v, sp->X, R);
-    if (s == FMCL_OK) s = fmcl_mlp_forward(m, sp->acts, sp->V2, sp->X, B);
-    return s == FMCL_OK ? fmcl_guidance(m->ctx, v, sp->V2, sp->w, R * m->cfg.dim) : s;
+    s = fmcl_class_concat(m->ctx, sp->X, sp->Xt, sp->y, m->in_width - K, K, R, B);
+    if (s == FMCL_OK && B == R) return fmcl_model_forward(m, sp->acts, v, sp->X, R);
+    if (s == FMCL_OK) s = fmcl_model_forward(m, sp->acts, sp->V2, sp->X, B);
+    return s == FMCL_OK ? fmcl_guidance(m->ctx, v, sp->V2, sp->w, R * m->dim) : s;
 }
 
 /* The labels a conditional model's sampling asks for, checked. */
-static fmcl_status check_classes(const fmcl_mlp *m, const fmcl_sample_config *cfg)
+static fmcl_status check_classes(const fmcl_model *m, const fmcl_sample_config *cfg)
 {
-    const int K = m->cfg.classes;
+    const int K = m->classes;
     if (K == 0 && (cfg->classes || cfg->guidance != 0.0f))
         return fmcl_fail(m->ctx, FMCL_ERR_ARG,
                          "the model is unconditional (trained without classes): sample it "
@@ -90,7 +87,7 @@ static fmcl_status write_labels(sampler *sp, const fmcl_sample_config *cfg, floa
 
 static fmcl_status record_slot(sampler *sp, int slot)
 {
-    size_t D = (size_t)sp->m->cfg.dim;
+    size_t D = (size_t)sp->m->dim;
     return fmcl_read(sp->m->ctx, sp->state, sp->traj + (size_t)slot * sp->stride + sp->row0 * D,
                      (size_t)sp->rows * D * sizeof(float));
 }
@@ -189,7 +186,7 @@ static fmcl_status solve(sampler *sp, const fmcl_sample_config *cfg, fmcl_t work
                          fmcl_sample_stats *st)
 {
     fmcl_ctx *ctx = sp->m->ctx;
-    const int n = sp->rows * sp->m->cfg.dim;
+    const int n = sp->rows * sp->m->dim;
     const int record = sp->traj != NULL;
     fmcl_status s;
     sp->nfe = 0;
@@ -225,11 +222,19 @@ static fmcl_status solve(sampler *sp, const fmcl_sample_config *cfg, fmcl_t work
     return s;
 }
 
-fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, float *traj,
+fmcl_status fmcl_sample(fmcl_mlp *mlp, const fmcl_sample_config *cfg, float *out, float *traj,
                         int *nfe)
 {
+    fmcl_model m;
+    fmcl_model_of_mlp(&m, mlp);
+    return fmcl_model_sample(&m, cfg, out, traj, nfe);
+}
+
+fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg, float *out,
+                              float *traj, int *nfe)
+{
     fmcl_ctx *ctx = m->ctx;
-    int D = m->cfg.dim, W = m->in[0];
+    int D = m->dim, W = m->in_width;
     if (cfg->n < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "number of samples must be >= 1");
     float x0_std = cfg->x0_std;
     if (!(x0_std >= 0.0f) || !isfinite(x0_std))
@@ -237,24 +242,25 @@ fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, 
                          "x0_std %g must be >= 0 (0: the checkpoint's own starting noise)",
                          (double)x0_std);
     if (x0_std == 0.0f && !cfg->x0) {
-        fmcl_status st = fmcl_mlp_x0_std(m, &x0_std);
+        fmcl_status st = fmcl_model_x0_std(m, &x0_std);
         if (st != FMCL_OK) return st;
     }
     int *rec_k = NULL;
     fmcl_status s = check_classes(m, cfg);
     if (s == FMCL_OK) s = check_solver(ctx, cfg, traj, &rec_k);
     if (s != FMCL_OK) return s;
-    int chunk = cfg->n < SAMPLE_CHUNK ? cfg->n : SAMPLE_CHUNK;
+    const int most_rows = fmcl_model_chunk(m);
+    int chunk = cfg->n < most_rows ? cfg->n : most_rows;
     size_t cd = (size_t)chunk * D;
     size_t wk = cfg->solver == FMCL_SOLVER_DOPRI5 ? fmcl_adaptive_work((int)cd)
                                                   : cd * fmcl_solver_work(cfg->solver);
-    const int K = m->cfg.classes, rep = cfg->guidance != 0.0f ? 2 : 1;
+    const int K = m->classes, rep = cfg->guidance != 0.0f ? 2 : 1;
     /* Conditional only: Xt, y and (guided) V2 after the model input. */
     size_t cond = K > 0 ? (size_t)chunk * (W - K + 1) + (rep == 2 ? 2 * cd : 0) : 0;
     float *hy = K > 0 ? malloc((size_t)chunk * sizeof *hy) : NULL;
-    fmcl_mlp_acts acts;
+    fmcl_model_acts acts;
     s = K > 0 && !hy ? fmcl_fail(ctx, FMCL_ERR_NOMEM, "no host memory for %d labels", chunk)
-                     : fmcl_mlp_acts_create(m, rep * chunk, &acts);
+                     : fmcl_model_acts_create(m, rep * chunk, &acts);
     if (s != FMCL_OK) {
         free(rec_k);
         free(hy);
@@ -304,6 +310,6 @@ fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, 
     free(rec_k);
     free(hy);
     fmcl_release(&buf);
-    fmcl_mlp_acts_free(&acts);
+    fmcl_model_acts_free(&acts);
     return s;
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "flow/paths.h"
-#include "nn/mlp.h"
+#include "nn/model.h"
 
 static const char *const path_names[] = {"ot", "vp", "ve", "cosine", "poly", "linear-vp"};
 #define N_PATHS (int)(sizeof path_names / sizeof path_names[0])
@@ -126,10 +126,17 @@ float fmcl_train_x0_std(const fmcl_train_config *cfg)
     return cfg->path == FMCL_PATH_VE ? cfg->sigma_hi : 1.0f;
 }
 
-fmcl_status fmcl_mlp_x0_std(const fmcl_mlp *m, float *std)
+fmcl_status fmcl_mlp_x0_std(const fmcl_mlp *mlp, float *std)
+{
+    fmcl_model m;
+    fmcl_model_of_mlp(&m, (fmcl_mlp *)mlp); /* a view only read here */
+    return fmcl_model_x0_std(&m, std);
+}
+
+fmcl_status fmcl_model_x0_std(const fmcl_model *m, float *std)
 {
     *std = 1.0f;
-    const char *path = fmcl_mlp_meta(m, "path");
+    const char *path = fmcl_model_meta(m, "path");
     if (!path) return FMCL_OK;
     const int kind = fmcl_path_from_name(path);
     if (kind < 0)
@@ -138,7 +145,7 @@ fmcl_status fmcl_mlp_x0_std(const fmcl_mlp *m, float *std)
                          "cosine, poly, linear-vp); was it written by a newer fmcl?",
                          path, FMCL_VERSION);
     if (kind != FMCL_PATH_VE) return FMCL_OK;
-    const char *v = fmcl_mlp_meta(m, "sigma_hi");
+    const char *v = fmcl_model_meta(m, "sigma_hi");
     char *end = NULL;
     const double s = v ? strtod(v, &end) : NAN;
     if (!v || end == v || *end || !(s > 0) || !isfinite(s))

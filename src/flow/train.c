@@ -18,6 +18,7 @@
  * (seed, k), so the step number is the whole state of the data stream
  * (checkpoint.c relies on it to resume). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +72,7 @@ double fmcl_train_lr(const fmcl_train_config *c, int s)
     return 0.5 * c->lr * (1.0 + cos(pi * (s - c->warmup) / (c->steps - c->warmup)));
 }
 
-static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_mlp *m, const fmcl_train_config *c)
+static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_model *m, const fmcl_train_config *c)
 {
     const char *bad = NULL;
     if (c->batch < 1 || c->batch > (1 << 24)) bad = "batch must be in [1, 16777216]";
@@ -94,14 +95,18 @@ static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_mlp *m, const fmcl_tra
         bad = "an image data set needs at least one image";
     else if (c->kind == FMCL_DATA_IMAGES &&
              (c->img_c < 1 || c->img_h < 1 || c->img_w < 1 ||
-              (int64_t)c->img_c * c->img_h * c->img_w != m->cfg.dim))
+              (int64_t)c->img_c * c->img_h * c->img_w != m->dim))
         bad = "the images' channels x height x width must equal the model's dim";
     else if (c->kind != FMCL_DATA_ARRAY && c->kind != FMCL_DATA_IMAGES &&
              (c->kind < 0 || c->kind > FMCL_DATA_SPIRALS))
         bad = "unknown data set";
-    else if (c->kind != FMCL_DATA_ARRAY && c->kind != FMCL_DATA_IMAGES && m->cfg.dim != 2)
+    else if (c->kind != FMCL_DATA_ARRAY && c->kind != FMCL_DATA_IMAGES && m->dim != 2)
         bad = "the built-in data sets are 2D: the model's dim must be 2";
-    else if (c->classes != m->cfg.classes)
+    else if (m->kind == FMCL_MODEL_UNET &&
+             (c->kind != FMCL_DATA_IMAGES || c->img_c != m->unet->cfg.channels ||
+              c->img_h != m->unet->cfg.height || c->img_w != m->unet->cfg.width))
+        bad = "the U-Net needs image data of its channels, height and width";
+    else if (c->classes != m->classes)
         bad = "classes must equal the model's (0 for an unconditional model)";
     else if (c->classes > 0 && (c->kind != FMCL_DATA_IMAGES || !c->labels))
         bad = "class-conditional training needs an image set with labels";
@@ -126,7 +131,7 @@ static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_mlp *m, const fmcl_tra
 /* Host buffers of the OT coupling (allocated once, like the device's). */
 static fmcl_status coupling_alloc(fmcl_trainer *t)
 {
-    const size_t bd = (size_t)t->cfg.batch * t->m->cfg.dim;
+    const size_t bd = (size_t)t->cfg.batch * t->m.dim;
     t->h_x0 = malloc(bd * sizeof *t->h_x0);
     t->h_x1 = malloc(bd * sizeof *t->h_x1);
     t->h_x1p = malloc(bd * sizeof *t->h_x1p);
@@ -143,7 +148,7 @@ static fmcl_status coupling_alloc(fmcl_trainer *t)
  * path kernel draws (fmcl_path_noise_ref: the same Philox counters). */
 static fmcl_status couple(fmcl_trainer *t, uint32_t k)
 {
-    const int B = t->cfg.batch, D = t->m->cfg.dim;
+    const int B = t->cfg.batch, D = t->m.dim;
     const size_t row = (size_t)D * sizeof(float);
     fmcl_status s = fmcl_read(t->ctx, t->x1, t->h_x1, (size_t)B * row);
     if (s != FMCL_OK) return s;
@@ -158,36 +163,70 @@ static fmcl_status couple(fmcl_trainer *t, uint32_t k)
     return fmcl_write(t->ctx, t->x1, t->h_x1p, (size_t)B * row);
 }
 
-/* Refuses up front a plan that cannot fit the device, suggesting a batch
- * that does (drivers may allocate lazily and fail only mid-step). */
-static fmcl_status check_memory(fmcl_trainer *t, size_t work_bytes)
+/* Device bytes of training with batch B: the parameters and their state,
+ * the data, the per-step tensors (work_floats at B) and the activations; 0
+ * when the activations cannot be planned for B at all. */
+static size_t train_bytes(const fmcl_trainer *t, int B, size_t work_floats, size_t *largest)
 {
-    const fmcl_mlp *m = t->m;
-    const fmcl_device_info *d = &t->ctx->info;
-    int B = t->cfg.batch;
-    size_t fixed = (t->cfg.ema > 0 ? 5 : 4) * m->n_params * sizeof(float) +
-                   (size_t)t->cfg.n_points * m->cfg.dim *
-                       (t->cfg.kind == FMCL_DATA_IMAGES ? 1 : sizeof(float)) +
-                   (t->cfg.classes > 0 ? (size_t)t->cfg.n_points : 0);
-    size_t per_batch = work_bytes + fmcl_mlp_acts_bytes(m, B);
-    size_t need = fixed + per_batch;
-    uint64_t avail = d->global_mem / 10 * 9; /* leave room for CLBlast and the driver */
-    if (need <= avail) return FMCL_OK;
-    double per_row = (double)per_batch / B;
-    long fits = avail > fixed ? (long)((avail - fixed) / per_row) : 0;
-    if (fits > 0)
-        return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
-                         "training with batch %d needs about %.0f MiB but %s has %.0f MiB; a "
-                         "batch of %ld fits: use --batch %ld or smaller",
-                         B, need / 1048576.0, d->device_name, d->global_mem / 1048576.0, fits,
-                         fits);
-    return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
-                     "the model alone needs about %.0f MiB but %s has %.0f MiB; use a smaller "
-                     "--width or --depth",
-                     fixed / 1048576.0, d->device_name, d->global_mem / 1048576.0);
+    const fmcl_model *m = &t->m;
+    size_t acts = fmcl_model_acts_bytes(m, B);
+    *largest = fmcl_model_acts_largest(m, B);
+    if (acts == 0) return 0;
+    return (t->cfg.ema > 0 ? 5 : 4) * m->n_params * sizeof(float) +
+           (size_t)t->cfg.n_points * m->dim *
+               (t->cfg.kind == FMCL_DATA_IMAGES ? 1 : sizeof(float)) +
+           (t->cfg.classes > 0 ? (size_t)t->cfg.n_points : 0) + work_floats * sizeof(float) + acts;
 }
 
-fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_trainer **out)
+/* Refuses up front a plan that cannot fit the device, suggesting a batch
+ * that does (drivers may allocate lazily and fail only mid-step). The
+ * device's memory bounds the sum, its largest allocation the activations. */
+static fmcl_status check_memory(fmcl_trainer *t, size_t work_floats)
+{
+    const fmcl_device_info *d = &t->ctx->info;
+    const int B = t->cfg.batch;
+    const uint64_t avail = d->global_mem / 10 * 9; /* leave room for CLBlast and the driver */
+    size_t largest, need = train_bytes(t, B, work_floats, &largest);
+    t->device_bytes = need;
+    if (need > 0 && need <= avail && largest <= d->max_alloc) return FMCL_OK;
+    /* The largest batch that fits, by bisection (the per-step work is
+     * linear in the batch but for the losses' steps floats). */
+    const size_t per_row = work_floats / (size_t)B, fixed_work = work_floats % (size_t)B;
+    int lo = 0, hi = B;
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        size_t big, n = train_bytes(t, mid, per_row * (size_t)mid + fixed_work, &big);
+        if (n > 0 && n <= avail && big <= d->max_alloc) lo = mid;
+        else hi = mid;
+    }
+    const char *what = t->m.kind == FMCL_MODEL_UNET ? "--base or --mult" : "--width or --depth";
+    char needs[96];
+    if (need > 0)
+        snprintf(needs, sizeof needs, "about %.0f MiB (%.0f MiB in one buffer)",
+                 need / 1048576.0, largest / 1048576.0);
+    else
+        snprintf(needs, sizeof needs, "an activation buffer past 2^31 floats");
+    if (lo > 0)
+        return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
+                         "training with batch %d needs %s but %s has %.0f MiB (largest "
+                         "allocation %.0f MiB); a batch of %d fits: use --batch %d or smaller",
+                         B, needs, d->device_name, d->global_mem / 1048576.0,
+                         d->max_alloc / 1048576.0, lo, lo);
+    return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
+                     "the model does not fit %s (%.0f MiB) even with a batch of 1; use a smaller "
+                     "%s",
+                     d->device_name, d->global_mem / 1048576.0, what);
+}
+
+fmcl_status fmcl_trainer_create(fmcl_mlp *mlp, const fmcl_train_config *cfg, fmcl_trainer **out)
+{
+    fmcl_model m;
+    fmcl_model_of_mlp(&m, mlp);
+    return fmcl_trainer_create_model(&m, cfg, out);
+}
+
+fmcl_status fmcl_trainer_create_model(const fmcl_model *m, const fmcl_train_config *cfg,
+                                      fmcl_trainer **out)
 {
     fmcl_ctx *ctx = m->ctx;
     *out = NULL;
@@ -197,7 +236,7 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
     if (s != FMCL_OK) return s;
     fmcl_trainer *t = calloc(1, sizeof *t);
     if (!t) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory creating the trainer");
-    t->m = m;
+    t->m = *m;
     t->ctx = ctx;
     t->cfg = *cfg;
     t->cfg.points = NULL; /* copied to the device below; the caller's array is not kept */
@@ -206,7 +245,7 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
     t->path = path;
     t->adam = (fmcl_adam_params){cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay,
                                  cfg->clip, 1};
-    int B = cfg->batch, D = m->cfg.dim, K = cfg->classes, W = m->in[0] - K;
+    int B = cfg->batch, D = m->dim, K = cfg->classes, W = m->in_width - K;
     size_t n = m->n_params, bd = (size_t)B * D;
     size_t parts = fmcl_reduce_partials(bd > n ? bd : n);
     /* Plan the work buffer: x1, X, U, pred, dpred, partials, normsq, losses,
@@ -220,12 +259,12 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
         views[i]->off = off;
         off += sizes[i];
     }
-    s = check_memory(t, off * sizeof(float));
+    s = check_memory(t, off);
     if (s == FMCL_OK) s = fmcl_alloc(ctx, off * sizeof(float), &t->work, "training buffers");
     const size_t n_state = (cfg->ema > 0 ? 4 : 3) * n;
     if (s == FMCL_OK)
         s = fmcl_alloc(ctx, n_state * sizeof(float), &t->state, "gradients, Adam moments, EMA");
-    if (s == FMCL_OK) s = fmcl_mlp_acts_create(m, B, &t->acts);
+    if (s == FMCL_OK) s = fmcl_model_acts_create(m, B, &t->acts);
     if (s == FMCL_OK && cfg->coupling == FMCL_COUPLING_OT) s = coupling_alloc(t);
     if (s == FMCL_OK && cfg->kind == FMCL_DATA_ARRAY) {
         size_t bytes = (size_t)cfg->n_points * D * sizeof(float);
@@ -256,8 +295,9 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
     if (s == FMCL_OK) s = fmcl_fill(ctx, t->losses, NAN, cfg->steps);
     /* Warm every kernel and GEMM shape of a step on scratch: the first real
      * step is then not charged with compilation. Nothing of the model changes. */
-    if (s == FMCL_OK) s = fmcl_mlp_forward(m, &t->acts, t->pred, t->in, B);
-    if (s == FMCL_OK) s = fmcl_mlp_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
+    if (s == FMCL_OK) s = fmcl_model_forward(m, &t->acts, t->pred, t->in, B);
+    if (s == FMCL_OK)
+        s = fmcl_model_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
     if (s == FMCL_OK) s = fmcl_fill(ctx, t->grads, 0.0f, (int)n);
     if (s == FMCL_OK) s = fmcl_finish(ctx);
     if (s != FMCL_OK) {
@@ -271,7 +311,7 @@ fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_
 void fmcl_trainer_free(fmcl_trainer *t)
 {
     if (!t) return;
-    fmcl_mlp_acts_free(&t->acts);
+    fmcl_model_acts_free(&t->acts);
     fmcl_release(&t->state);
     fmcl_release(&t->work);
     fmcl_release(&t->data);
@@ -286,12 +326,14 @@ void fmcl_trainer_free(fmcl_trainer *t)
 
 int fmcl_trainer_step(const fmcl_trainer *t) { return t->step; }
 
+size_t fmcl_trainer_device_bytes(const fmcl_trainer *t) { return t->device_bytes; }
+
 static fmcl_status one_step(fmcl_trainer *t)
 {
     fmcl_ctx *ctx = t->ctx;
-    fmcl_mlp *m = t->m;
+    const fmcl_model *m = &t->m;
     const fmcl_train_config *c = &t->cfg;
-    int B = c->batch, D = m->cfg.dim, n = (int)m->n_params;
+    int B = c->batch, D = m->dim, n = (int)m->n_params;
     uint32_t k = (uint32_t)t->step;
     fmcl_status s;
     /* Without a coupling, built-in sets and arrays are drawn inside the path
@@ -299,7 +341,7 @@ static fmcl_status one_step(fmcl_trainer *t)
     int fused = c->coupling == FMCL_COUPLING_INDEPENDENT && c->kind != FMCL_DATA_IMAGES;
     if (fused)
         s = fmcl_path_sample(ctx, t->X, t->U, c->kind, (fmcl_t){t->data, 0}, c->n_points,
-                             &t->path, c->seed, k, B, D, m->cfg.time_freqs);
+                             &t->path, c->seed, k, B, D, m->time_freqs);
     else if (c->kind == FMCL_DATA_ARRAY)
         s = fmcl_gather_rows(ctx, t->x1, (fmcl_t){t->data, 0}, c->seed, k, c->n_points, D, B);
     else if (c->kind == FMCL_DATA_IMAGES)
@@ -310,18 +352,19 @@ static fmcl_status one_step(fmcl_trainer *t)
     if (s == FMCL_OK && !fused && c->coupling == FMCL_COUPLING_OT) s = couple(t, k);
     if (s == FMCL_OK && !fused)
         s = fmcl_path_interp(ctx, t->X, t->U, t->x1, &t->path, c->seed, k, B, D,
-                             m->cfg.time_freqs);
+                             m->time_freqs);
     if (s == FMCL_OK && c->classes > 0)
         s = fmcl_label_batch(ctx, t->y, (fmcl_t){t->labels, 0}, c->seed, k, c->n_points,
                              c->label_drop, B);
     if (s == FMCL_OK && c->classes > 0)
-        s = fmcl_class_concat(ctx, t->Xc, t->X, t->y, m->in[0] - c->classes, c->classes, B, B);
-    if (s == FMCL_OK) s = fmcl_mlp_forward(m, &t->acts, t->pred, t->in, B);
+        s = fmcl_class_concat(ctx, t->Xc, t->X, t->y, m->in_width - c->classes, c->classes, B, B);
+    if (s == FMCL_OK) s = fmcl_model_forward(m, &t->acts, t->pred, t->in, B);
     if (s == FMCL_OK)
         s = fmcl_mse_forward_backward(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U,
                                       t->partials, B * D);
     /* grads are zero here: cleared at creation, then by each Adam step. */
-    if (s == FMCL_OK) s = fmcl_mlp_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
+    if (s == FMCL_OK)
+        s = fmcl_model_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
     if (s == FMCL_OK && c->clip > 0) s = fmcl_sumsq(ctx, t->normsq, t->grads, t->partials, n);
     t->adam.lr = (float)fmcl_train_lr(c, t->step + 1);
     if (s == FMCL_OK)

@@ -4,7 +4,7 @@
 #define FMCL_TRAINER_H
 
 #include "flow/paths.h"
-#include "nn/mlp.h"
+#include "nn/model.h"
 #include "nn/nn_ops.h"
 
 /* Steps between queue-depth checks (fmcl_pace): the queue holds between one
@@ -12,12 +12,12 @@
 #define PACE_STEPS 16
 
 struct fmcl_trainer {
-    fmcl_mlp *m;
+    fmcl_model m; /* a view of the caller's network */
     fmcl_ctx *ctx;
     fmcl_train_config cfg;
     fmcl_path path;
     fmcl_adam_params adam;
-    fmcl_mlp_acts acts;
+    fmcl_model_acts acts;
     cl_mem state; /* grads, Adam moments, EMA (when cfg.ema > 0): 3 or 4 x n_params */
     cl_mem work;  /* per-step tensors below */
     cl_mem data;  /* the user's points, n_points x dim */
@@ -28,10 +28,19 @@ struct fmcl_trainer {
      * the model input [X, one-hot]; in is the model's input (Xc or X). */
     fmcl_t y, Xc, in;
     int step;
+    size_t device_bytes; /* what check_memory counted */
     /* FMCL_COUPLING_OT only: host copies of the batch, the pairing, its scratch. */
     float *h_x0, *h_x1, *h_x1p;
     int *perm;
     void *pair_work;
 };
+
+/* fmcl_trainer_create (include/fmcl.h) for any model: the U-Net trains on
+ * image data sets only, without classes. */
+fmcl_status fmcl_trainer_create_model(const fmcl_model *m, const fmcl_train_config *cfg,
+                                      fmcl_trainer **out);
+
+/* Device bytes of the trainer's own buffers and the model's parameters. */
+size_t fmcl_trainer_device_bytes(const fmcl_trainer *t);
 
 #endif

@@ -16,9 +16,11 @@
 #include "cli_images.h"
 #include "data/images.h"
 #include "fmcl.h"
+#include "nn/model.h"
 #include "io/npy.h"
 #include "io/plot.h"
 #include "io/safetensors.h"
+#include "flow/nll.h"
 
 /* Built-in sets are evaluated on fresh points: the data stream's last step,
  * which no training run reaches. */
@@ -113,7 +115,7 @@ static void describe_solver(const nll_opts *o, char *s, size_t len)
 
 /* log p on a grid x grid lattice over the square that shows the data, drawn
  * as the density exp(log p), with the exact divergence. */
-static int draw_density(fmcl_ctx *ctx, fmcl_mlp *m, const nll_opts *o, fmcl_nll_config cfg,
+static int draw_density(fmcl_ctx *ctx, const fmcl_model *m, const nll_opts *o, fmcl_nll_config cfg,
                         const nll_data *d)
 {
     const int g = o->grid;
@@ -132,7 +134,7 @@ static int draw_density(fmcl_ctx *ctx, fmcl_mlp *m, const nll_opts *o, fmcl_nll_
         }
     cfg.hutchinson = 0;
     cfg.stats = NULL;
-    if (fmcl_log_prob(m, &cfg, pts, g * g, lp, NULL) != FMCL_OK) {
+    if (fmcl_model_log_prob(m, &cfg, pts, g * g, lp, NULL) != FMCL_OK) {
         cli_error("density picture: %s", fmcl_ctx_error(ctx));
         goto done;
     }
@@ -165,7 +167,7 @@ static int nll(const nll_opts *o, const nll_data *d)
 {
     char err[8192];
     fmcl_ctx *ctx = NULL;
-    fmcl_mlp *m = NULL;
+    fmcl_model m = {0};
     double *lp = malloc(sizeof(double) * (size_t)d->n);
     int rc = CLI_FAIL;
     if (!lp) return cli_error("out of host memory for %d points; lower --n", d->n);
@@ -174,12 +176,12 @@ static int nll(const nll_opts *o, const nll_data *d)
         goto done;
     }
     const int which = o->raw_weights ? FMCL_WEIGHTS_RAW : FMCL_WEIGHTS_DEFAULT;
-    if (fmcl_mlp_load_weights(ctx, o->ckpt, which, &m) != FMCL_OK) {
+    if (fmcl_model_load(ctx, o->ckpt, which, &m) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
-    fprintf(stderr, "weights: %s\n", fmcl_mlp_is_ema(m) ? "their EMA" : "as trained");
-    const int dim = fmcl_mlp_get_config(m)->dim;
+    fprintf(stderr, "weights: %s\n", m.is_ema ? "their EMA" : "as trained");
+    const int dim = m.dim;
     if (d->dim != dim) {
         cli_error("--data has %d-dimensional points but the model in %s is %d-dimensional", d->dim,
                   o->ckpt, dim);
@@ -198,7 +200,7 @@ static int nll(const nll_opts *o, const nll_data *d)
     cfg.stats = &st;
     int nfe = 0;
     double t0 = cli_now();
-    if (fmcl_log_prob(m, &cfg, d->x, d->n, lp, &nfe) != FMCL_OK) {
+    if (fmcl_model_log_prob(&m, &cfg, d->x, d->n, lp, &nfe) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
@@ -228,10 +230,10 @@ static int nll(const nll_opts *o, const nll_data *d)
     }
     if (o->png && dim != 2)
         printf("no PNG: the model is %d-dimensional, density pictures are for 2D models\n", dim);
-    rc = o->png && dim == 2 ? draw_density(ctx, m, o, cfg, d) : CLI_OK;
+    rc = o->png && dim == 2 ? draw_density(ctx, &m, o, cfg, d) : CLI_OK;
 done:
     free(lp);
-    fmcl_mlp_free(m);
+    fmcl_model_free(&m);
     fmcl_ctx_destroy(ctx);
     return rc;
 }

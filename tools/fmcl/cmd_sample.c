@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "cli_images.h"
 #include "fmcl.h"
+#include "nn/model.h"
 #include "io/npy.h"
 #include "io/plot.h"
 #include "io/safetensors.h"
@@ -178,7 +179,7 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
 {
     char err[8192];
     fmcl_ctx *ctx = NULL;
-    fmcl_mlp *m = NULL;
+    fmcl_model m = {0};
     float *out = NULL, *traj = NULL;
     int *cls = NULL;
     int rc = CLI_FAIL;
@@ -187,12 +188,12 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
         goto done;
     }
     const int which = o->raw_weights ? FMCL_WEIGHTS_RAW : FMCL_WEIGHTS_DEFAULT;
-    if (fmcl_mlp_load_weights(ctx, o->ckpt, which, &m) != FMCL_OK) {
+    if (fmcl_model_load(ctx, o->ckpt, which, &m) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
-    fprintf(stderr, "weights: %s\n", fmcl_mlp_is_ema(m) ? "their EMA" : "as trained");
-    int dim = fmcl_mlp_get_config(m)->dim;
+    fprintf(stderr, "weights: %s\n", m.is_ema ? "their EMA" : "as trained");
+    int dim = m.dim;
     if (image && (int64_t)image[0] * image[1] * image[2] != dim) {
         cli_error("%s records images of %d x %d x %d but its model is %d-dimensional; the "
                   "checkpoint is inconsistent", o->ckpt, image[0], image[1], image[2], dim);
@@ -221,7 +222,7 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
                              .guidance = (float)o->cfg};
     int nfe = 0;
     double t0 = cli_now();
-    if (fmcl_sample(m, &sc, out, traj, &nfe) != FMCL_OK) {
+    if (fmcl_model_sample(&m, &sc, out, traj, &nfe) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
@@ -239,9 +240,10 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
         printf("sampled %d points with %s: NFE %d, %d accepted and %d rejected steps, %.3f s\n",
                o->n, how, nfe, st.accepted, st.rejected, secs);
     else
-        printf("sampled %d points with %s in %d solves of up to 4096 points: NFE %d in all (at "
+        printf("sampled %d points with %s in %d solves of up to %d points: NFE %d in all (at "
                "most %d in one), %d accepted and %d rejected steps, %.3f s\n",
-               o->n, how, st.solves, st.nfe, nfe, st.accepted, st.rejected, secs);
+               o->n, how, st.solves, fmcl_model_chunk(&m), st.nfe, nfe, st.accepted,
+               st.rejected, secs);
     int64_t shape[3] = {o->n_times, o->n, dim};
     if (fmcl_npy_write_f32(o->out, out, shape + 1, 2, err, sizeof err) != FMCL_OK) {
         cli_error("%s", err);
@@ -283,7 +285,7 @@ done:
     free(out);
     free(traj);
     free(cls);
-    fmcl_mlp_free(m);
+    fmcl_model_free(&m);
     fmcl_ctx_destroy(ctx);
     return rc;
 }

@@ -17,8 +17,10 @@
 #include "cli.h"
 #include "cli_images.h"
 #include "train_cond.h"
+#include "train_model.h"
 #include "data/images.h"
 #include "fmcl.h"
+#include "flow/trainer.h"
 #include "io/atomic.h"
 #include "io/npy.h"
 #include "io/plot.h"
@@ -49,6 +51,7 @@
 #define PLOT_SAMPLES 20000 /* points in each density of densities.png */
 #define PLOT_TRAJ 400      /* paths in trajectories.png */
 #define PLOT_IMAGES 64     /* images in data.png and samples.png (image data) */
+#define PLOT_IMAGES_UNET 16 /* samples.png of a U-Net: a forward costs ~10^3 MLP ones */
 
 
 /* The training points: a built-in set, the user's array, or images. */
@@ -277,8 +280,9 @@ static void path_config(const train_opts *o, fmcl_train_config *tc)
 }
 
 /* densities.png (data beside samples), trajectories.png and loss.png. */
-static int draw_pictures(fmcl_ctx *ctx, fmcl_mlp *m, const train_opts *o, const train_data *d,
-                         const float *loss, float x0_std, const char *dir)
+static int draw_pictures(fmcl_ctx *ctx, const fmcl_model *m, const train_opts *o,
+                         const train_data *d, const float *loss, float x0_std,
+                         const char *dir)
 {
     char path[4200], err[1024];
     int n_data = d->kind == FMCL_DATA_ARRAY ? d->n_points : PLOT_SAMPLES;
@@ -302,7 +306,7 @@ static int draw_pictures(fmcl_ctx *ctx, fmcl_mlp *m, const train_opts *o, const 
                              .seed = o->seed, .x0_std = x0_std};
     int nfe = 0;
     double t0 = cli_now();
-    if (fmcl_sample(m, &sc, samples, NULL, &nfe) != FMCL_OK) {
+    if (fmcl_model_sample(m, &sc, samples, NULL, &nfe) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
@@ -310,7 +314,7 @@ static int draw_pictures(fmcl_ctx *ctx, fmcl_mlp *m, const train_opts *o, const 
             fmcl_solver_name(PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
     sc.n = PLOT_TRAJ;
     sc.seed = o->seed + 1;
-    if (fmcl_sample(m, &sc, ends, traj, &nfe) != FMCL_OK) {
+    if (fmcl_model_sample(m, &sc, ends, traj, &nfe) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
@@ -343,7 +347,7 @@ done:
 /* Image data: data.png (the first training images, each pixel k shown at
  * the centre of its cell, (2k + 1) / 256 - 1), samples.png (midpoint, 20
  * steps) and loss.png. */
-static int draw_image_pictures(fmcl_ctx *ctx, fmcl_mlp *m, const train_opts *o,
+static int draw_image_pictures(fmcl_ctx *ctx, const fmcl_model *m, const train_opts *o,
                                const train_data *d, const float *loss, float x0_std,
                                const char *dir)
 {
@@ -356,19 +360,20 @@ static int draw_image_pictures(fmcl_ctx *ctx, fmcl_mlp *m, const train_opts *o,
     for (size_t i = 0; i < (size_t)n_data * D; i++) x[i] = (2 * d->im.pixels[i] + 1) / 256.f - 1;
     snprintf(path, sizeof path, "%s/data.png", dir);
     int rc = cli_write_grid(path, x, n_data, shape);
-    fmcl_sample_config sc = {.solver = PLOT_SOLVER, .steps = PLOT_STEPS, .n = PLOT_IMAGES,
+    const int n = m->kind == FMCL_MODEL_UNET ? PLOT_IMAGES_UNET : PLOT_IMAGES;
+    fmcl_sample_config sc = {.solver = PLOT_SOLVER, .steps = PLOT_STEPS, .n = n,
                              .seed = o->seed, .x0_std = x0_std};
     int nfe = 0;
     double t0 = cli_now();
     snprintf(path, sizeof path, "%s/samples.png", dir);
-    if (rc == CLI_OK && fmcl_mlp_get_config(m)->classes > 0) /* one row per class */
-        rc = train_cond_samples(ctx, m, &sc, path, shape);
-    else if (rc == CLI_OK && fmcl_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
+    if (rc == CLI_OK && m->classes > 0) /* one row per class */
+        rc = train_cond_samples(ctx, m->mlp, &sc, path, shape);
+    else if (rc == CLI_OK && fmcl_model_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
         rc = cli_error("%s", fmcl_ctx_error(ctx));
     else if (rc == CLI_OK) {
-        fprintf(stderr, "sampled %d images (%s, %d steps, NFE %d) in %.2f s\n", PLOT_IMAGES,
+        fprintf(stderr, "sampled %d images (%s, %d steps, NFE %d) in %.2f s\n", n,
                 fmcl_solver_name(PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
-        rc = cli_write_grid(path, x, PLOT_IMAGES, shape);
+        rc = cli_write_grid(path, x, n, shape);
     }
     snprintf(path, sizeof path, "%s/loss.png", dir);
     if (rc == CLI_OK && fmcl_plot_loss(path, loss, o->steps, err, sizeof err))
@@ -378,15 +383,15 @@ static int draw_image_pictures(fmcl_ctx *ctx, fmcl_mlp *m, const train_opts *o,
 }
 
 /* The model and trainer: fresh, or continued from resume (a checkpoint). */
-static int make_trainer(fmcl_ctx *ctx, const fmcl_mlp_config *mc, const fmcl_train_config *tc,
-                        const char *resume, fmcl_mlp **m, fmcl_trainer **tr)
+static int make_trainer(arg_cmd *cmd, fmcl_ctx *ctx, const train_opts *o,
+                        const fmcl_mlp_config *mc, const fmcl_train_config *tc,
+                        const train_data *d, const char *resume, fmcl_model *m,
+                        fmcl_trainer **tr)
 {
-    fmcl_status s = resume ? fmcl_mlp_load(ctx, resume, m) : fmcl_mlp_create(ctx, mc, tc->seed, m);
-    const fmcl_mlp_config *got = s == FMCL_OK ? fmcl_mlp_get_config(*m) : NULL;
-    if (got && got->dim != mc->dim)
-        return cli_error("%s holds a %d-dimensional model but its data are %d-dimensional; "
-                         "did the data set change?", resume, got->dim, mc->dim);
-    if (s == FMCL_OK) s = fmcl_trainer_create(*m, tc, tr);
+    const fmcl_images *im = d->kind == FMCL_DATA_IMAGES ? &d->im : NULL;
+    int rc = train_model_make(cmd, ctx, o, mc, im, resume, m);
+    if (rc != CLI_OK) return rc;
+    fmcl_status s = fmcl_trainer_create_model(m, tc, tr);
     if (s == FMCL_OK && resume) s = fmcl_trainer_restore(*tr, resume);
     if (s != FMCL_OK) return cli_error("%s", fmcl_ctx_error(ctx));
     return CLI_OK;
@@ -394,11 +399,12 @@ static int make_trainer(fmcl_ctx *ctx, const fmcl_mlp_config *mc, const fmcl_tra
 
 /* Everything that needs the device; the options are valid by now. resume:
  * the checkpoint to continue from, or NULL. */
-static int train(const train_opts *o, const train_data *d, const char *dir, const char *resume)
+static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const char *dir,
+                 const char *resume)
 {
-    char err[8192], path[4200];
+    char err[8192], path[4200], what[256];
     fmcl_ctx *ctx = NULL;
-    fmcl_mlp *m = NULL, *shown = NULL;
+    fmcl_model m = {0}, shown = {0};
     fmcl_trainer *tr = NULL;
     float *loss = malloc(sizeof(float) * (size_t)o->steps);
     int rc = CLI_FAIL;
@@ -432,19 +438,23 @@ static int train(const train_opts *o, const train_data *d, const char *dir, cons
         tc.hflip = o->hflip;
         if (train_cond_config(o, &d->im, &mc, &tc) != CLI_OK) goto done;
     }
-    if (make_trainer(ctx, &mc, &tc, resume, &m, &tr) != CLI_OK) goto done;
+    if ((rc = make_trainer(cmd, ctx, o, &mc, &tc, d, resume, &m, &tr)) != CLI_OK) goto done;
+    rc = CLI_FAIL;
     const fmcl_device_info *dev = fmcl_ctx_device(ctx);
-    int in = mc.dim + (o->time_freqs ? 2 * o->time_freqs : 1) + mc.classes;
     if (resume)
         fprintf(stderr, "fmcl train: resuming %s at step %d of %d\n", resume,
                 fmcl_trainer_step(tr), o->steps);
-    fprintf(stderr, "fmcl train: %s%s, %s path%s, MLP %d-%dx%d-%d (%zu parameters), batch %d, %d "
+    train_model_describe(&m, what, sizeof what);
+    fprintf(stderr, "fmcl train: %s%s, %s path%s, %s, batch %d, %d "
             "steps, %s lr %g (%s, warm-up %d)%s on %s (%s)\n", o->data,
             o->hflip ? " (mirrored at random)" : "", o->path,
-            tc.coupling == FMCL_COUPLING_OT ? " with OT coupling" : "", in, o->width, o->depth,
-            mc.dim, fmcl_mlp_param_count(m), o->batch, o->steps,
+            tc.coupling == FMCL_COUPLING_OT ? " with OT coupling" : "", what, o->batch, o->steps,
             o->weight_decay > 0 ? "AdamW" : "Adam", o->lr, o->lr_schedule, o->warmup,
             o->ema > 0 ? ", EMA" : "", dev->device_name, dev->platform_name);
+    if (m.kind == FMCL_MODEL_UNET)
+        fprintf(stderr, "device memory of training: %.1f MiB at batch %d (activations, "
+                "parameters, gradients, Adam's moments, EMA, data)\n",
+                fmcl_trainer_device_bytes(tr) / 1048576.0, o->batch);
     if (o->ema > 0) fprintf(stderr, "EMA of the weights: decay %g\n", o->ema);
     if (mc.classes > 0)
         fprintf(stderr, "conditioned on %d classes (one-hot inputs), label dropout %g\n",
@@ -463,16 +473,16 @@ static int train(const train_opts *o, const train_data *d, const char *dir, cons
     }
     /* The pictures show what fmcl sample draws: the EMA when there is one. */
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (fmcl_mlp_load_weights(ctx, path, FMCL_WEIGHTS_DEFAULT, &shown) != FMCL_OK) {
+    if (fmcl_model_load(ctx, path, FMCL_WEIGHTS_DEFAULT, &shown) != FMCL_OK) {
         cli_error("%s", fmcl_ctx_error(ctx));
         goto done;
     }
-    rc = images ? draw_image_pictures(ctx, shown, o, d, loss, fmcl_train_x0_std(&tc), dir)
-                : draw_pictures(ctx, shown, o, d, loss, fmcl_train_x0_std(&tc), dir);
+    rc = images ? draw_image_pictures(ctx, &shown, o, d, loss, fmcl_train_x0_std(&tc), dir)
+                : draw_pictures(ctx, &shown, o, d, loss, fmcl_train_x0_std(&tc), dir);
 done:
     fmcl_trainer_free(tr);
-    fmcl_mlp_free(m);
-    fmcl_mlp_free(shown);
+    fmcl_model_free(&m);
+    fmcl_model_free(&shown);
     fmcl_ctx_destroy(ctx);
     free(loss);
     return rc;
@@ -542,7 +552,8 @@ int cmd_train(int argc, char **argv)
                     .width = 512, .depth = 4, .batch = DEFAULT_BATCH, .steps = DEFAULT_STEPS,
                     .lr = 1e-3, .poly_n = def.poly_n, .beta_min = def.beta_min,
                     .beta_max = def.beta_max, .sigma_lo = def.sigma_lo, .sigma_hi = def.sigma_hi,
-                    .channels = 3, .lr_schedule = "constant", .label_drop = def.label_drop};
+                    .channels = 3, .lr_schedule = "constant", .label_drop = def.label_drop,
+                    .model = "mlp"};
     if (argc <= 1) { /* no arguments at all: the one-minute demo */
         o.width = DEMO_WIDTH;
         o.depth = DEMO_DEPTH;
@@ -582,8 +593,10 @@ int cmd_train(int argc, char **argv)
          .help = "hidden units per layer", .lo = 1, .hi = 16384},
         {.name = "depth", .type = ARG_INT, .dest = &o.depth, .metavar = "N",
          .help = "hidden layers (depth + 1 Linear layers, SiLU between)", .lo = 1, .hi = 64},
+        TRAIN_MODEL_SPECS(o),
         {.name = "batch", .type = ARG_INT, .dest = &o.batch, .metavar = "N",
-         .help = "points per training step", .lo = 1, .hi = 1 << 20},
+         .help = "points per training step", .lo = 1, .hi = 1 << 20,
+         .default_text = "1024; " TRAIN_UNET_BATCH_TEXT " with --model unet"},
         {.name = "steps", .type = ARG_INT, .dest = &o.steps, .metavar = "N",
          .help = "training steps", .lo = 1, .hi = 10000000},
         {.name = "lr", .type = ARG_REAL, .dest = &o.lr, .metavar = "X",
@@ -686,7 +699,8 @@ int cmd_train(int argc, char **argv)
         resume = ckpt;
     } else if ((rc = check_path_flags(&cmd, &o)) != CLI_OK ||
                (rc = check_image_flags(&cmd, &o)) != CLI_OK ||
-               (rc = train_cond_flags(&cmd, &o)) != CLI_OK) {
+               (rc = train_cond_flags(&cmd, &o)) != CLI_OK ||
+               (rc = train_model_flags(&cmd, &o)) != CLI_OK) {
         return rc;
     }
 
@@ -698,13 +712,15 @@ int cmd_train(int argc, char **argv)
     }
     if (d.kind != FMCL_DATA_ARRAY && d.kind != FMCL_DATA_IMAGES)
         o.data = fmcl_data_kind_name(d.kind); /* the canonical spelling */
+    if (!resume && !args_find(&cmd, "batch")->seen && strcmp(o.model, "unet") == 0)
+        o.batch = TRAIN_UNET_BATCH;
     if (!resume && !args_find(&cmd, "ema")->seen && d.kind == FMCL_DATA_IMAGES)
         o.ema = DEFAULT_EMA_IMAGES;
     char dir[4096];
     int created = 0;
     rc = make_out_dir(&o, &d, dir, sizeof dir, &created);
     if (rc == CLI_OK) {
-        rc = train(&o, &d, dir, resume);
+        rc = train(&cmd, &o, &d, dir, resume);
         if (rc == CLI_OK && d.kind == FMCL_DATA_IMAGES)
             printf("wrote %s/: model.safetensors loss.csv data.png samples.png loss.png\n"
                    "pictures: %s/data.png %s/samples.png %s/loss.png\n", dir, dir, dir, dir);

@@ -21,6 +21,9 @@ typedef struct {
     int cond;                               /* --cond: train on the set's class labels */
     double label_drop;                      /* --label-drop: null-class probability */
     char resume_data[4096];                 /* --resume: the run's --data */
+    const char *model;                      /* --model: "mlp" or "unet" */
+    const char *mult, *attn_res;            /* --model unet's lists (NULL: the defaults) */
+    int base, blocks, heads, groups;        /* --model unet (0: the defaults) */
 } train_opts;
 
 /* --resume DIR: refuses flags that would change the run (usage error),

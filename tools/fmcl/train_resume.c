@@ -74,10 +74,14 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
     fmcl_st_file f;
     if (fmcl_st_read(ckpt, &f, err, sizeof err) != FMCL_OK)
         return cli_error("--resume %s: %s", o->resume, err);
-    const char *data = fmcl_st_meta(&f, "data");
-    o->width = meta_int(&f, "width", 1, 16384);
-    o->depth = meta_int(&f, "depth", 1, 64);
-    o->time_freqs = meta_int(&f, "time_freqs", 0, 16);
+    const char *data = fmcl_st_meta(&f, "data"), *fmt = fmcl_st_meta(&f, "format");
+    /* The network itself comes from the file (fmcl_model_load); the MLP's
+     * shape is checked here as fmcl train records it. */
+    const int unet = fmt && strcmp(fmt, "fmcl-unet") == 0;
+    o->model = unet ? "unet" : "mlp";
+    o->width = unet ? 1 : meta_int(&f, "width", 1, 16384);
+    o->depth = unet ? 1 : meta_int(&f, "depth", 1, 64);
+    o->time_freqs = unet ? 0 : meta_int(&f, "time_freqs", 0, 16);
     const int every = meta_int(&f, "ckpt_every", 0, INT32_MAX);
     if (!args_find(cmd, "ckpt-every")->seen && every > 0) /* checkpoint as the run did */
         o->ckpt_every = every;

@@ -1,0 +1,214 @@
+/* The model interface (model.h) over the MLP and the U-Net. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/atomic.h"
+#include "nn/image_ops.h"
+#include "nn/model.h"
+#include "nn/nn_ops.h"
+
+void fmcl_model_of_mlp(fmcl_model *m, fmcl_mlp *mlp)
+{
+    *m = (fmcl_model){.kind = FMCL_MODEL_MLP, .ctx = mlp->ctx, .dim = mlp->cfg.dim,
+                      .in_width = mlp->in[0], .time_freqs = mlp->cfg.time_freqs,
+                      .classes = mlp->cfg.classes, .dx_stride = mlp->in[0],
+                      .n_params = mlp->n_params, .params = mlp->params, .mlp = mlp};
+}
+
+void fmcl_model_of_unet(fmcl_model *m, fmcl_unet *u)
+{
+    const int D = u->cfg.channels * u->cfg.height * u->cfg.width;
+    *m = (fmcl_model){.kind = FMCL_MODEL_UNET, .ctx = u->ctx, .dim = D, .in_width = D + 1,
+                      .dx_stride = D, .n_params = u->n_params, .params = u->params, .unet = u};
+}
+
+static size_t unet_floats(const fmcl_unet_config *cfg, int B)
+{
+    char err[256];
+    fmcl_unet_plan *p;
+    if (fmcl_unet_plan_create(cfg, B, &p, err, sizeof err) != FMCL_OK) return 0;
+    size_t n = fmcl_unet_plan_floats(p);
+    fmcl_unet_plan_free(p);
+    return n;
+}
+
+size_t fmcl_model_acts_largest(const fmcl_model *m, int B)
+{
+    if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_acts_bytes(m->mlp, B);
+    return unet_floats(&m->unet->cfg, B) * sizeof(float);
+}
+
+size_t fmcl_model_acts_bytes(const fmcl_model *m, int B)
+{
+    size_t acts = fmcl_model_acts_largest(m, B);
+    if (m->kind == FMCL_MODEL_MLP || acts == 0) return acts;
+    return acts + (size_t)B * (m->dim + 1) * sizeof(float);
+}
+
+fmcl_status fmcl_model_acts_create(const fmcl_model *m, int B, fmcl_model_acts *a)
+{
+    memset(a, 0, sizeof *a);
+    if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_acts_create(m->mlp, B, &a->mlp);
+    const size_t bd = (size_t)B * m->dim;
+    fmcl_status s = fmcl_alloc(m->ctx, (bd + (size_t)B) * sizeof(float), &a->io, "U-Net input");
+    if (s == FMCL_OK) s = fmcl_unet_acts_create(m->unet, B, &a->unet);
+    if (s != FMCL_OK) {
+        fmcl_model_acts_free(a);
+        return s;
+    }
+    a->x = (fmcl_t){a->io, 0};
+    a->t = (fmcl_t){a->io, bd};
+    return FMCL_OK;
+}
+
+void fmcl_model_acts_free(fmcl_model_acts *a)
+{
+    if (a->mlp.mem) fmcl_mlp_acts_free(&a->mlp);
+    if (a->unet.mem || a->unet.plan) fmcl_unet_acts_free(&a->unet);
+    fmcl_release(&a->io);
+}
+
+fmcl_status fmcl_model_forward(const fmcl_model *m, fmcl_model_acts *a, fmcl_t v, fmcl_t X, int B)
+{
+    if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_forward(m->mlp, &a->mlp, v, X, B);
+    /* [x, t] rows -> x, t: concat's backward splits (it accumulates, hence the fill). */
+    fmcl_status s = fmcl_fill(m->ctx, a->x, 0.0f, B * (m->dim + 1));
+    if (s == FMCL_OK) s = fmcl_concat_backward(m->ctx, a->x, a->t, X, B, m->dim, 1, 1);
+    return s == FMCL_OK ? fmcl_unet_forward(m->unet, &a->unet, v, a->x, a->t, B) : s;
+}
+
+fmcl_status fmcl_model_backward(const fmcl_model *m, fmcl_model_acts *a, fmcl_t grads, fmcl_t dv,
+                                fmcl_t X, fmcl_t dX, int B)
+{
+    if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_backward(m->mlp, &a->mlp, grads, dv, X, dX, B);
+    if (!grads.mem)
+        return fmcl_fail(m->ctx, FMCL_ERR_ARG,
+                         "the U-Net's backward needs a gradient buffer (n_params floats) even "
+                         "for the input gradient alone");
+    return fmcl_unet_backward(m->unet, &a->unet, grads, dv, a->x, dX, B);
+}
+
+int fmcl_model_chunk(const fmcl_model *m)
+{
+    return m->kind == FMCL_MODEL_MLP ? FMCL_MLP_CHUNK : FMCL_UNET_CHUNK;
+}
+
+int fmcl_model_tensor_count(const fmcl_model *m)
+{
+    return m->kind == FMCL_MODEL_MLP ? 2 * m->mlp->n_layers
+                                     : fmcl_unet_plan_tensor_count(m->unet->plan);
+}
+
+void fmcl_model_st_tensors(const fmcl_model *m, const char *prefix, const float *flat,
+                           fmcl_st_tensor *t, char (*names)[FMCL_MODEL_NAME_LEN])
+{
+    const int n = fmcl_model_tensor_count(m);
+    if (m->kind == FMCL_MODEL_MLP) {
+        fmcl_mlp_st_tensors(m->mlp, prefix, flat, t, names);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const fmcl_unet_param *p = fmcl_unet_plan_tensor(m->unet->plan, i);
+        snprintf(names[i], FMCL_MODEL_NAME_LEN, "%s%s", prefix, p->name);
+        t[i] = (fmcl_st_tensor){.name = names[i], .dtype = FMCL_ST_F32, .ndim = p->ndim,
+                                .data = flat + p->off, .nbytes = p->n * sizeof(float)};
+        for (int d = 0; d < p->ndim; d++) t[i].shape[d] = p->shape[d];
+    }
+}
+
+fmcl_status fmcl_model_st_read(const fmcl_model *m, const fmcl_st_file *f, const char *path,
+                               const char *prefix, float *flat)
+{
+    if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_st_read(m->mlp, f, path, prefix, flat);
+    char err[1024], name[FMCL_MODEL_NAME_LEN];
+    for (int i = 0; i < fmcl_unet_plan_tensor_count(m->unet->plan); i++) {
+        const fmcl_unet_param *p = fmcl_unet_plan_tensor(m->unet->plan, i);
+        int64_t shape[4];
+        for (int d = 0; d < p->ndim; d++) shape[d] = p->shape[d];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        const fmcl_st_tensor *t;
+        if (fmcl_st_expect(f, name, FMCL_ST_F32, p->ndim, shape, &t, err, sizeof err) != FMCL_OK)
+            return fmcl_fail(m->ctx, FMCL_ERR_FORMAT, "%s: %s", path, err);
+        memcpy(flat + p->off, t->data, t->nbytes);
+    }
+    return FMCL_OK;
+}
+
+int fmcl_model_meta_kv(const fmcl_model *m, char (*buf)[FMCL_MODEL_META_TEXT], const char **kv)
+{
+    if (m->kind == FMCL_MODEL_MLP) { /* its numbers' text, moved into the caller's buf */
+        char mbuf[FMCL_MLP_META_PAIRS - 1][16];
+        const int pairs = fmcl_mlp_meta_kv(m->mlp, mbuf, kv);
+        for (int i = 1; i < pairs; i++) {
+            snprintf(buf[i - 1], FMCL_MODEL_META_TEXT, "%s", kv[2 * i + 1]);
+            kv[2 * i + 1] = buf[i - 1];
+        }
+        return pairs;
+    }
+    const fmcl_unet_config *c = &m->unet->cfg;
+    const int vals[8] = {c->channels, c->height, c->width,           c->base,
+                         c->blocks,   (int)c->attn_levels, c->heads, c->groups};
+    static const char *const keys[9] = {"channels", "height", "width", "base", "blocks",
+                                        "attn_levels", "heads", "groups", "mult"};
+    for (int i = 0; i < 8; i++) snprintf(buf[i], FMCL_MODEL_META_TEXT, "%d", vals[i]);
+    /* At most 6 levels of multipliers up to 16 (unet_plan.c): 17 characters. */
+    size_t len = 0;
+    for (int l = 0; l < c->levels && len < FMCL_MODEL_META_TEXT; l++)
+        len += (size_t)snprintf(buf[8] + len, FMCL_MODEL_META_TEXT - len, l ? ",%d" : "%d",
+                                c->mult[l]);
+    kv[0] = "format", kv[1] = "fmcl-unet";
+    for (int i = 0; i < 9; i++) kv[2 + 2 * i] = keys[i], kv[3 + 2 * i] = buf[i];
+    return FMCL_MODEL_META_PAIRS;
+}
+
+static int meta_int(const fmcl_st_file *f, const char *key, int lo, int hi, int *out)
+{
+    const char *v = fmcl_st_meta(f, key);
+    char *end;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || x < lo || x > hi) return 0;
+    *out = (int)x;
+    return 1;
+}
+
+fmcl_status fmcl_unet_config_from_file(const fmcl_st_file *f, const char *path,
+                                       fmcl_unet_config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    int attn = 0;
+    const char *bad = NULL, *fmt = fmcl_st_meta(f, "format");
+    if (!fmt || strcmp(fmt, "fmcl-unet") != 0) bad = "format";
+    else if (!meta_int(f, "channels", 1, 1 << 16, &cfg->channels)) bad = "channels";
+    else if (!meta_int(f, "height", 1, 1 << 16, &cfg->height)) bad = "height";
+    else if (!meta_int(f, "width", 1, 1 << 16, &cfg->width)) bad = "width";
+    else if (!meta_int(f, "base", 1, 1 << 16, &cfg->base)) bad = "base";
+    else if (!meta_int(f, "blocks", 1, 64, &cfg->blocks)) bad = "blocks";
+    else if (!meta_int(f, "attn_levels", 0, (1 << FMCL_UNET_MAX_LEVELS) - 1, &attn))
+        bad = "attn_levels";
+    else if (!meta_int(f, "heads", 1, 1 << 16, &cfg->heads)) bad = "heads";
+    else if (!meta_int(f, "groups", 1, 1 << 16, &cfg->groups)) bad = "groups";
+    cfg->attn_levels = (unsigned)attn;
+    const char *mult = bad ? NULL : fmcl_st_meta(f, "mult");
+    for (const char *p = mult; !bad && p;) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 1 || x > 64 || cfg->levels == FMCL_UNET_MAX_LEVELS ||
+            (*end && *end != ','))
+            bad = "mult";
+        else
+            cfg->mult[cfg->levels++] = (int)x;
+        p = *end == ',' ? end + 1 : NULL;
+    }
+    if (!bad && !mult) bad = "mult";
+    if (bad)
+        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                         "%s: metadata '%s' is %s; expected an fmcl U-Net checkpoint (format "
+                         "fmcl-unet, written by fmcl train --model unet)",
+                         path, bad, fmcl_st_meta(f, bad) ? "not valid" : "missing");
+    char why[256];
+    if (fmcl_unet_check_config(cfg, why, sizeof why) != FMCL_OK)
+        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT, "%s: its U-Net config is invalid: %s",
+                         path, why);
+    return FMCL_OK;
+}

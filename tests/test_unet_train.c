@@ -1,0 +1,258 @@
+/* The U-Net behind the model interface (nn/model.h), on every device: its
+ * forward through the [x, t] rows the trainer builds equals the host
+ * reference; training resumes exactly (12 steps equal 6, a checkpoint, a
+ * fresh context loading it and 6 more, bit for bit: weights, EMA, Adam's
+ * moments, losses, file bytes); the checkpoint carries the state_dict names
+ * and the config; a batch past the device is refused with one that fits. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flow/trainer.h"
+#include "io/atomic.h"
+#include "io/safetensors.h"
+#include "testlib.h"
+
+#define STEPS 12
+#define N_IMAGES 6
+
+static char dir[64];
+static uint8_t pixels[N_IMAGES * 64];
+
+static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
+{
+    return tl_check(s == FMCL_OK, "%s: %s", what, s == FMCL_OK ? "" : fmcl_ctx_error(ctx));
+}
+
+/* 8x8 grey images, base 4, levels (1, 2), attention at 4x4 with 2 heads. */
+static void tiny_config(fmcl_unet_config *c)
+{
+    fmcl_unet_config_default(c, 1, 8, 8);
+    c->base = 4, c->levels = 2, c->mult[0] = 1, c->mult[1] = 2, c->mult[2] = 0;
+    c->attn_levels = 1u << 1, c->heads = 2, c->groups = 2;
+}
+
+static void train_config(fmcl_train_config *tc)
+{
+    fmcl_train_config_default(tc);
+    tc->batch = 4, tc->steps = STEPS, tc->seed = 9, tc->lr = 3e-3f;
+    tc->clip = 1.0f, tc->warmup = 2, tc->lr_schedule = FMCL_LR_COSINE, tc->ema = 0.99f;
+    tc->kind = FMCL_DATA_IMAGES, tc->pixels = pixels, tc->n_points = N_IMAGES;
+    tc->img_c = 1, tc->img_h = 8, tc->img_w = 8, tc->hflip = 1;
+}
+
+/* params, EMA, m1, m2 and the losses, read from the device. */
+typedef struct {
+    float *buf;
+    float loss[STEPS];
+    size_t n;
+} state;
+
+static int read_state(fmcl_trainer *t, state *st)
+{
+    const size_t n = t->m.n_params;
+    const fmcl_t src[4] = {{t->m.params, 0}, t->ema, t->m1, t->m2};
+    st->n = n;
+    if (!(st->buf = calloc(4 * n, sizeof(float)))) return 0;
+    int good = 1;
+    for (int b = 0; b < 4; b++)
+        good &= fmcl_read(t->ctx, src[b], st->buf + b * n, n * sizeof(float)) == FMCL_OK;
+    memset(st->loss, 0, sizeof st->loss);
+    return good && fmcl_trainer_losses(t, 0, t->step, st->loss) == FMCL_OK;
+}
+
+static int same_state(const state *a, const state *b)
+{
+    return a->n == b->n && memcmp(a->loss, b->loss, sizeof a->loss) == 0 &&
+           memcmp(a->buf, b->buf, 4 * a->n * sizeof(float)) == 0;
+}
+
+/* The model's forward on rows [x, t] against fmcl_unet_forward_ref. */
+static void forward_matches_ref(fmcl_ctx *ctx, const fmcl_model *m, const float *params)
+{
+    enum { B = 3, D = 64 };
+    float rows[B * (D + 1)], x[B * D], t[B] = {0.1f, 0.5f, 0.93f}, v[B * D], want[B * D];
+    tl_fill(x, B * D, -1, 1, 77);
+    for (int r = 0; r < B; r++) {
+        memcpy(rows + r * (D + 1), x + r * D, D * sizeof(float));
+        rows[r * (D + 1) + D] = t[r];
+    }
+    fmcl_unet_plan *p;
+    char err[256];
+    if (!tl_check(fmcl_unet_plan_create(&m->unet->cfg, B, &p, err, sizeof err) == FMCL_OK,
+                  "plan: %s", err))
+        return;
+    fmcl_unet_forward_ref(p, params, x, t, want);
+    fmcl_unet_plan_free(p);
+    fmcl_model_acts a;
+    cl_mem io = NULL;
+    if (ok(ctx, fmcl_model_acts_create(m, B, &a), "acts") &&
+        ok(ctx, fmcl_alloc(ctx, sizeof rows + sizeof v, &io, "rows"), "alloc") &&
+        ok(ctx, fmcl_write(ctx, (fmcl_t){io, 0}, rows, sizeof rows), "write") &&
+        ok(ctx, fmcl_model_forward(m, &a, (fmcl_t){io, B * (D + 1)}, (fmcl_t){io, 0}, B),
+           "forward") &&
+        ok(ctx, fmcl_read(ctx, (fmcl_t){io, B * (D + 1)}, v, sizeof v), "read")) {
+        double got[B * D];
+        for (int i = 0; i < B * D; i++) got[i] = want[i];
+        tl_close("U-Net forward through [x, t] rows vs the host reference", v, got, B * D,
+                 1e-4, 1e-3);
+        double mag = 0;
+        for (int i = 0; i < B * D; i++) mag += fabs(want[i]);
+        tl_check(mag > 1e-3, "the trained U-Net's output is not zero (%g)", mag);
+    }
+    fmcl_release(&io);
+    fmcl_model_acts_free(&a);
+}
+
+static void checkpoint_contents(const char *path, const fmcl_unet_config *cfg)
+{
+    fmcl_st_file f;
+    char err[512] = "";
+    if (!tl_check(fmcl_st_read(path, &f, err, sizeof err) == FMCL_OK, "read %s: %s", path, err))
+        return;
+    const char *names[] = {"time_embed.0.weight", "ema.time_embed.0.weight",
+                           "optim.exp_avg.out.2.weight", "optim.exp_avg_sq.input_blocks.0.0.bias",
+                           "train.loss"};
+    for (int i = 0; i < 5; i++)
+        tl_check(fmcl_st_find(&f, names[i]) != NULL, "the checkpoint holds %s", names[i]);
+    fmcl_unet_config back;
+    tl_check(fmcl_unet_config_from_file(&f, path, &back, err, sizeof err) == FMCL_OK &&
+                 memcmp(&back, cfg, sizeof back) == 0,
+             "the U-Net config reads back from the metadata (%s)", err);
+    fmcl_st_free(&f);
+}
+
+static void resume(fmcl_ctx *ctx)
+{
+    char half[96], full[96], again[96];
+    snprintf(half, sizeof half, "%s/half.safetensors", dir);
+    snprintf(full, sizeof full, "%s/full.safetensors", dir);
+    snprintf(again, sizeof again, "%s/again.safetensors", dir);
+    fmcl_unet_config uc;
+    tiny_config(&uc);
+    fmcl_train_config tc;
+    train_config(&tc);
+    fmcl_unet *u = NULL;
+    fmcl_model m, m2 = {0};
+    fmcl_trainer *t = NULL, *t2 = NULL;
+    fmcl_ctx *c2 = NULL;
+    state s_full = {0}, s_resumed = {0};
+    char spec[32], err[4096];
+    if (!ok(ctx, fmcl_unet_create(ctx, &uc, tc.seed, &u), "U-Net")) return;
+    fmcl_model_of_unet(&m, u);
+    if (!ok(ctx, fmcl_trainer_create_model(&m, &tc, &t), "trainer") ||
+        !ok(ctx, fmcl_trainer_run(t, STEPS / 2), "first half") ||
+        !ok(ctx, fmcl_trainer_save(t, half, NULL, 0), "save half") ||
+        !ok(ctx, fmcl_trainer_run(t, STEPS - STEPS / 2), "second half") ||
+        !ok(ctx, fmcl_trainer_save(t, full, NULL, 0), "save full") ||
+        !tl_check(read_state(t, &s_full), "reading the state"))
+        goto done;
+    checkpoint_contents(full, &uc);
+    forward_matches_ref(ctx, &m, s_full.buf);
+    snprintf(spec, sizeof spec, "%d:%d", ctx->info.platform_index, ctx->info.device_index);
+    if (!tl_check(fmcl_ctx_create(&c2, spec, err, sizeof err) == FMCL_OK, "context: %s", err))
+        goto done;
+    fmcl_train_config tc2;
+    if (!tl_check(fmcl_train_config_from_checkpoint(half, &tc2, NULL, err, sizeof err) ==
+                      FMCL_OK, "config from the checkpoint: %s", err))
+        goto done;
+    tc2.pixels = pixels;
+    if (!ok(c2, fmcl_model_load(c2, half, FMCL_WEIGHTS_RAW, &m2), "load") ||
+        !tl_check(m2.kind == FMCL_MODEL_UNET && m2.n_params == m.n_params, "loaded a U-Net") ||
+        !ok(c2, fmcl_trainer_create_model(&m2, &tc2, &t2), "trainer from the checkpoint") ||
+        !ok(c2, fmcl_trainer_restore(t2, half), "restore") ||
+        !ok(c2, fmcl_trainer_run(t2, STEPS - STEPS / 2), "resumed half") ||
+        !ok(c2, fmcl_trainer_save(t2, again, NULL, 0), "save resumed") ||
+        !tl_check(read_state(t2, &s_resumed), "reading the resumed state"))
+        goto done;
+    tl_check(same_state(&s_full, &s_resumed), "U-Net: %d steps equal %d + checkpoint + %d bit "
+             "for bit (weights, EMA, moments, losses)", STEPS, STEPS / 2, STEPS - STEPS / 2);
+    unsigned char *a = NULL, *b = NULL;
+    size_t la = 0, lb = 0;
+    if (fmcl_read_file(full, 1 << 26, &a, &la, err, sizeof err) == FMCL_OK &&
+        fmcl_read_file(again, 1 << 26, &b, &lb, err, sizeof err) == FMCL_OK)
+        tl_check(la == lb && memcmp(a, b, la) == 0, "the two final checkpoints are the same "
+                 "bytes");
+    free(a);
+    free(b);
+    fmcl_model ema;
+    if (ok(c2, fmcl_model_load(c2, full, FMCL_WEIGHTS_DEFAULT, &ema), "load the EMA")) {
+        float *w = malloc(m.n_params * sizeof *w);
+        tl_check(ema.is_ema, "the default weights of a checkpoint with an EMA are the EMA");
+        if (w && fmcl_read(c2, (fmcl_t){ema.params, 0}, w, m.n_params * 4) == FMCL_OK)
+            tl_check(memcmp(w, s_full.buf + m.n_params, m.n_params * 4) == 0,
+                     "the loaded EMA is the trainer's");
+        free(w);
+        fmcl_model_free(&ema);
+    }
+done:
+    free(s_full.buf);
+    free(s_resumed.buf);
+    fmcl_trainer_free(t2);
+    fmcl_model_free(&m2);
+    fmcl_ctx_destroy(c2);
+    fmcl_trainer_free(t);
+    fmcl_unet_free(u);
+}
+
+/* A batch past the device is refused before anything is allocated, with
+ * one that fits; the U-Net takes image data of its own shape only. */
+static void refusals(fmcl_ctx *ctx)
+{
+    fmcl_unet_config uc;
+    tiny_config(&uc);
+    fmcl_unet *u = NULL;
+    if (!ok(ctx, fmcl_unet_create(ctx, &uc, 1, &u), "U-Net")) return;
+    fmcl_model m;
+    fmcl_model_of_unet(&m, u);
+    fmcl_train_config tc;
+    train_config(&tc);
+    tc.batch = 1 << 24;
+    fmcl_trainer *t = NULL;
+    fmcl_status s = fmcl_trainer_create_model(&m, &tc, &t);
+    const char *msg = fmcl_ctx_error(ctx), *fit = strstr(msg, "use --batch ");
+    tl_check(s == FMCL_ERR_NOMEM && fit, "batch 2^24 refused with a batch that fits: %s", msg);
+    int B = fit ? atoi(fit + strlen("use --batch ")) : 0;
+    size_t acts = fmcl_model_acts_largest(&m, B);
+    tl_check(B > 0 && acts > 0 && acts <= ctx->info.max_alloc &&
+                 fmcl_model_acts_bytes(&m, B) < ctx->info.global_mem,
+             "the suggested batch %d fits (%zu bytes of activations)", B, acts);
+    train_config(&tc);
+    tc.img_h = 4, tc.img_w = 16;
+    s = fmcl_trainer_create_model(&m, &tc, &t);
+    tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "U-Net"),
+             "images of another shape refused: %s", fmcl_ctx_error(ctx));
+    tc.kind = FMCL_DATA_CHECKERBOARD;
+    s = fmcl_trainer_create_model(&m, &tc, &t);
+    tl_check(s == FMCL_ERR_ARG, "2D data refused: %s", fmcl_ctx_error(ctx));
+    fmcl_unet_free(u);
+}
+
+static int device_tests(fmcl_ctx *ctx, void *user)
+{
+    (void)user;
+    resume(ctx);
+    refusals(ctx);
+    return 0;
+}
+
+int main(void)
+{
+    for (int i = 0; i < N_IMAGES * 64; i++) pixels[i] = (uint8_t)(53 * i + 7 + i / 64);
+    snprintf(dir, sizeof dir, "/tmp/fmcl-unet-train-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    int rc = tl_for_each_device(device_tests, NULL);
+    static const char *const names[] = {"half", "full", "again"};
+    char path[128];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s.safetensors", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return rc;
+}
