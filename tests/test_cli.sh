@@ -132,7 +132,7 @@ usage_tests() {
     expect 2 '--limit 0 is out of range' train --data fashion-mnist --limit 0
     expect 2 '--label-drop is the label dropout of --cond training' train --data fashion-mnist --label-drop 0.2
     expect 2 '--cond trains on the class labels of an image set .*not --data moons' train --data moons --cond
-    # --model unet: its flags only with it, image data only, no --cond.
+    # --model unet: its flags only with it, image data only.
     expect 2 '--model unet is for image data sets .*not --data checkerboard' train --model unet
     expect 2 '--base configures the U-Net: add --model unet' train --data fashion-mnist --base 8
     expect 2 '--width configures the MLP' train --data fashion-mnist --model unet --width 8
@@ -140,8 +140,6 @@ usage_tests() {
         train --data fashion-mnist --model unet --mult 1,x
     expect 2 '--attn-res 7,: expected comma-separated resolutions' \
         train --data fashion-mnist --model unet --attn-res 7,
-    expect 2 '--cond is for the MLP: the U-Net has no class embedding' \
-        train --data fashion-mnist --model unet --cond
     expect 2 '--label-drop 1.5 is out of range \(expected 0 to 1\)' train --data fashion-mnist --cond --label-drop 1.5
     expect 2 '--cfg -1 is out of range' sample --ckpt m --cfg -1
     expect 2 '--class 256 is out of range' sample --ckpt m --class 256
@@ -565,12 +563,49 @@ unet_tests() {
     expect 0 'NLL .* bits/dim \(of the dequantised 8-bit data; .* over 3 images, D = 64\)' \
         nll --ckpt "$tmp/u-full/model.safetensors" --solver euler --steps 2 --limit 3
     check 'U-Net nll: Hutchinson by default' grep -q 'Hutchinson, 1 probe(s) per point' "$tmp/out"
+    unet_cond_tests
     expect 2 '--attn-res 3: no level of the U-Net has that resolution' train "${u[@]}" --attn-res 3 \
         --out "$tmp/u-bad"
     expect 2 '--model unet on 1x8x8 images: ' train "${u[@]}" --mult 1,2,2,2,2 --out "$tmp/u-bad"
     expect 1 'training with batch 1000000 needs .*a batch of [0-9]+ fits: use --batch [0-9]+ or smaller' \
         train "${u[@]}" --batch 1000000 --steps 1 --out "$tmp/u-big"
     check 'a refused run leaves no folder' test ! -e "$tmp/u-big"
+}
+
+# A tiny class-conditional U-Net (label_emb added to the time embedding) on
+# 16 labelled 8 x 8 images (labels i mod 10): one row per class in
+# samples.png and in sample's grid, guidance, resuming bit for bit.
+unet_cond_tests() {
+    make_idx "$tmp/uc" 16 8 8
+    local uc=(--data "idx:$tmp/uc-images-idx3-ubyte" --model unet --base 4 --mult 1,2 --groups 2
+        --heads 2 --batch 4 --seed 3 --log-every 2 --cond --label-drop 0.25)
+    expect 0 'conditioned on 10 classes \(label embedding added to the time embedding\), label dropout 0.25' \
+        train "${uc[@]}" --steps 4 --out "$tmp/uc-full"
+    check 'conditional U-Net samples.png: 10 rows of 8 (82x102)' \
+        test "$(png_size "$tmp/uc-full/samples.png")" = 82x102
+    head -c 65536 "$tmp/uc-full/model.safetensors" >"$tmp/uc.head"
+    local kv
+    for kv in '"classes" *: *"10"' '"label_drop" *: *"0.25"' '"label_emb\.weight"' \
+        '"ema\.label_emb\.weight"' '"format" *: *"fmcl-unet"'; do
+        check "conditional U-Net checkpoint holds $kv" grep -aqE "$kv" "$tmp/uc.head"
+    done
+    check 'unconditional U-Net checkpoint: no classes, no label_emb' \
+        sh -c "! grep -aqE '\"classes\"|label_emb' '$tmp/u.head'"
+    expect 0 'pictures:' train "${uc[@]}" --steps 2 --out "$tmp/uc-half"
+    expect 0 'resuming .*uc-half/model\.safetensors at step 2 of 4' train --resume "$tmp/uc-half" --steps 4
+    check 'conditional U-Net resumed: the same checkpoint as the uninterrupted run' \
+        cmp -s "$tmp/uc-full/model.safetensors" "$tmp/uc-half/model.safetensors"
+    expect 0 'one row per class: 10 rows of 3 samples of 1 x 8 x 8' \
+        sample --ckpt "$tmp/uc-full/model.safetensors" --n 3 --cfg 1.5 --steps 4 \
+        --out "$tmp/ucg.npy" --png "$tmp/ucg.png"
+    check 'conditional U-Net guided sampling: NFE 8 (midpoint, 4 steps)' grep -q 'NFE 8,' "$tmp/out"
+    check_npy "$tmp/ucg.npy" 30 64
+    check 'the conditional U-Net class grid is 32x102 pixels' test "$(png_size "$tmp/ucg.png")" = 32x102
+    expect 0 'wrote .*/uc4\.png' sample --ckpt "$tmp/uc-full/model.safetensors" --class 4 --n 5 \
+        --cfg 2 --steps 4 --out "$tmp/uc4.npy" --png "$tmp/uc4.png"
+    check 'conditional U-Net, one class: a plain grid (32x22)' test "$(png_size "$tmp/uc4.png")" = 32x22
+    expect 2 '--class 10: the model in .* has 10 classes, 0 to 9' \
+        sample --ckpt "$tmp/uc-full/model.safetensors" --class 10
 }
 
 # Resuming: N steps equal N/2 steps and a resume to N, file for file; a run

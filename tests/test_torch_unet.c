@@ -159,8 +159,8 @@ static int load_case(ref_case *c)
     int ok = c->params && c->x && c->t && c->dy && c->y && c->grads && c->dx;
     if (ok) {
         float *y = malloc(c->ny * 4), *g = calloc(c->np, 4), *dx = malloc(c->nx * 4);
-        fmcl_unet_forward_ref(p, c->params, c->x, c->t, y);
-        fmcl_unet_grad_ref(p, c->params, c->x, c->t, c->dy, g, dx);
+        fmcl_unet_forward_ref(p, c->params, c->x, c->t, NULL, y);
+        fmcl_unet_grad_ref(p, c->params, c->x, c->t, NULL, c->dy, g, dx);
         compare3(c, "CPU reference", y, g, dx, ATOL, RTOL);
         free(y), free(g), free(dx);
     }
@@ -192,8 +192,9 @@ static void run_case(fmcl_ctx *ctx, const ref_case *c)
              tl_buf_new(ctx, &bg, c->np, NULL) & tl_buf_new(ctx, &bdx, c->nx, NULL);
     fmcl_status s = ok ? fmcl_alloc(ctx, c->np * 4, &u.params, "test parameters") : FMCL_ERR_NOMEM;
     if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){u.params, 0}, c->params, c->np * 4);
-    if (s == FMCL_OK) s = fmcl_unet_forward(&u, &a, by.t, bx.t, bt.t, c->B);
-    if (s == FMCL_OK) s = fmcl_unet_backward(&u, &a, bg.t, bdy.t, bx.t, bdx.t, c->B);
+    const fmcl_t none = {NULL, 0}; /* unconditional */
+    if (s == FMCL_OK) s = fmcl_unet_forward(&u, &a, by.t, bx.t, bt.t, none, c->B);
+    if (s == FMCL_OK) s = fmcl_unet_backward(&u, &a, bg.t, bdy.t, bx.t, none, bdx.t, c->B);
     float *y = malloc(c->ny * 4), *g = malloc(c->np * 4), *dx = malloc(c->nx * 4);
     if (tl_check(s == FMCL_OK, "%s forward/backward: %s", c->label, fmcl_ctx_error(ctx)) &&
         tl_buf_read(ctx, &by, y) && tl_buf_read(ctx, &bg, g) && tl_buf_read(ctx, &bdx, dx)) {

@@ -5,7 +5,9 @@
  * inputs) match central finite differences of its forward. Devices: the initial parameters match the
  * host's and give v = 0 (ADM's zeroed output convs); with random
  * parameters, forward, parameter gradients and dx match the reference, for
- * the planned batch and a smaller one through the same activations. */
+ * the planned batch and a smaller one through the same activations. All of
+ * it also for a class-conditional U-Net (label_emb: N(0, 1) rows, finite
+ * differences through the one-hot rows, zero gradient for absent classes). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,14 @@ static fmcl_unet_config tiny(void)
 }
 
 #define B_TINY 3
+#define K_TINY 3 /* classes of the conditional variant */
+
+/* One-hot y [B, K]: image b of class (b + 1) % K, the last the null class (zeros). */
+static void labels(int K, int B, float *y)
+{
+    memset(y, 0, (size_t)B * K * sizeof *y);
+    for (int b = 0; b + 1 < B; b++) y[(size_t)b * K + (b + 1) % K] = 1.0f;
+}
 
 /* Random parameters everywhere (no zeroed convs, so every path carries
  * gradient); GroupNorm scales near 1. */
@@ -112,10 +122,10 @@ static void table(const fmcl_unet_plan *p)
 }
 
 static double loss_of(const fmcl_unet_plan *p, const float *params, const float *x,
-                      const float *t, const float *dv, size_t nx)
+                      const float *t, const float *y, const float *dv, size_t nx)
 {
     float *v = malloc(nx * sizeof *v);
-    fmcl_unet_forward_ref(p, params, x, t, v);
+    fmcl_unet_forward_ref(p, params, x, t, y, v);
     double L = 0;
     for (size_t i = 0; i < nx; i++) L += (double)v[i] * dv[i];
     free(v);
@@ -124,7 +134,7 @@ static double loss_of(const fmcl_unet_plan *p, const float *params, const float 
 
 /* Five-point central difference of L in *val. */
 static double central(const fmcl_unet_plan *p, float *params, float *x, const float *t,
-                      const float *dv, size_t nx, float *val)
+                      const float *y, const float *dv, size_t nx, float *val)
 {
     const float v0 = *val, h = 0.05f;
     const float at[4] = {v0 - 2 * h, v0 - h, v0 + h, v0 + 2 * h};
@@ -132,7 +142,7 @@ static double central(const fmcl_unet_plan *p, float *params, float *x, const fl
     double acc = 0;
     for (int k = 0; k < 4; k++) {
         *val = at[k];
-        acc += w[k] * loss_of(p, params, x, t, dv, nx);
+        acc += w[k] * loss_of(p, params, x, t, y, dv, nx);
     }
     *val = v0;
     return acc / (6.0 * ((double)at[2] - at[1]));
@@ -181,15 +191,33 @@ static void init_by_name(void)
     tl_check(bad == 0, "initial parameters by name: %d wrong", bad);
     free(w);
     fmcl_unet_plan_free(p);
+    /* Conditional: label_emb.weight [K, 4 base] right after time_embed.2,
+     * N(0, 1) as nn.Embedding's (mean and spread of its K 4 base values). */
+    c.classes = 8;
+    if (!tl_check(fmcl_unet_plan_create(&c, 1, &p, err, sizeof err) == FMCL_OK, "%s", err))
+        return;
+    w = malloc(fmcl_unet_plan_params(p) * 4);
+    fmcl_unet_init_ref(p, 7, w);
+    const fmcl_unet_param *e = fmcl_unet_plan_tensor(p, 4);
+    double m = 0, v2 = 0;
+    for (size_t j = 0; j < e->n; j++) m += w[e->off + j], v2 += (double)w[e->off + j] * w[e->off + j];
+    m /= (double)e->n, v2 = v2 / (double)e->n - m * m;
+    tl_check(strcmp(e->name, "label_emb.weight") == 0 && e->ndim == 2 && e->shape[0] == 8 &&
+                 e->shape[1] == 4 * c.base && fabs(m) < 0.15 && fabs(sqrt(v2) - 1) < 0.15,
+             "label_emb.weight [8, %d] after time_embed.2, N(0, 1): mean %.3f std %.3f",
+             4 * c.base, m, sqrt(v2));
+    free(w);
+    fmcl_unet_plan_free(p);
 }
 
 /* One element of every parameter tensor (its middle one) and a dozen inputs.
  * The forward stores floats, so the differences carry ~4e-5 of rounding
  * noise: errors are relative to |g| + 0.1 (a wrong term moves them by 1e-2
  * and more). */
-static void finite_differences(void)
+static void finite_differences(int K)
 {
     fmcl_unet_config c = tiny();
+    c.classes = K;
     char err[512];
     fmcl_unet_plan *p;
     if (!tl_check(fmcl_unet_plan_create(&c, 2, &p, err, sizeof err) == FMCL_OK, "%s", err))
@@ -197,38 +225,53 @@ static void finite_differences(void)
     table(p);
     size_t np = fmcl_unet_plan_params(p), nx = 2 * (size_t)c.channels * c.height * c.width;
     float *params = malloc(np * 4), *g = calloc(np, 4), *x = malloc(nx * 4), *t = malloc(8);
-    float *dv = malloc(nx * 4), *dx = malloc(nx * 4);
+    float *dv = malloc(nx * 4), *dx = malloc(nx * 4), *y = K ? malloc(2 * (size_t)K * 4) : NULL;
     random_params(p, params);
     inputs(nx, 2, x, t, dv);
-    fmcl_unet_grad_ref(p, params, x, t, dv, g, dx);
+    if (y) labels(K, 2, y);
+    fmcl_unet_grad_ref(p, params, x, t, y, dv, g, dx);
     double worst = 0;
     int nt = fmcl_unet_plan_tensor_count(p), checked = 0;
     for (int i = 0; i < nt; i++) {
         const fmcl_unet_param *e = fmcl_unet_plan_tensor(p, i);
         size_t j = e->off + e->n / 2;
-        double fd = central(p, params, x, t, dv, nx, &params[j]);
+        double fd = central(p, params, x, t, y, dv, nx, &params[j]);
         double err_ = fabs(fd - g[j]) / (0.1 + fabs(g[j]));
         if (err_ > 1e-3) printf("    %s[%zu]: fd %.6g grad %.6g\n", e->name, e->n / 2, fd, g[j]);
         worst = err_ > worst ? err_ : worst;
         checked++;
+        if (strcmp(e->name, "label_emb.weight") != 0) continue;
+        /* Row 1 (class 1, image 0) carries gradient, checked above and here at
+         * its first element; row 0 (no image of class 0; image 1 is null)
+         * none, and its finite difference is 0 too. */
+        const size_t E = (size_t)e->shape[1];
+        double fd1 = central(p, params, x, t, y, dv, nx, &params[e->off + E]);
+        double e1 = fabs(fd1 - g[e->off + E]) / (0.1 + fabs(g[e->off + E]));
+        worst = e1 > worst ? e1 : worst;
+        double fd0 = central(p, params, x, t, y, dv, nx, &params[e->off]), g0 = 0;
+        for (size_t k = 0; k < E; k++) g0 = fmax(g0, fabs(g[e->off + k]));
+        tl_check(g0 == 0 && fabs(fd0) < 1e-4 && fabs(g[e->off + E + E / 2]) > 1e-3,
+                 "label_emb: no gradient for an absent class (max %g, fd %g), some for a present "
+                 "one (%g)", g0, fd0, g[e->off + E + E / 2]);
+        checked += 2;
     }
     for (size_t k = 0; k < 12; k++) {
         size_t j = (k * 97 + 5) % nx;
-        double fd = central(p, params, x, t, dv, nx, &x[j]);
+        double fd = central(p, params, x, t, y, dv, nx, &x[j]);
         double err_ = fabs(fd - dx[j]) / (0.1 + fabs(dx[j]));
         worst = err_ > worst ? err_ : worst;
         checked++;
     }
-    printf("  reference gradients vs finite differences (%d values): max rel err %.2e\n", checked,
-           worst);
+    printf("  reference gradients vs finite differences (%d classes, %d values): max rel err "
+           "%.2e\n", K, checked, worst);
     tl_check(worst < 1e-3, "U-Net reference gradients vs finite differences: %.2e", worst);
-    free(params), free(g), free(x), free(t), free(dv), free(dx);
+    free(params), free(g), free(x), free(t), free(dv), free(dx), free(y);
     fmcl_unet_plan_free(p);
 }
 
 /* The device's initial parameters, and v = 0 from them. */
 static void initial(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, tl_buf *x, tl_buf *t,
-                    size_t nx)
+                    fmcl_t y, size_t nx)
 {
     float *want = malloc(u->n_params * 4), *got = malloc(u->n_params * 4), *v = malloc(nx * 4);
     fmcl_unet_init_ref(u->plan, 5, want);
@@ -237,7 +280,7 @@ static void initial(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, tl_buf *x, t
                  "read parameters") &&
         tl_buf_new(ctx, &bv, nx, NULL)) {
         tl_check(memcmp(want, got, u->n_params * 4) == 0, "initial parameters equal the host's");
-        fmcl_status s = fmcl_unet_forward(u, a, bv.t, x->t, t->t, B_TINY);
+        fmcl_status s = fmcl_unet_forward(u, a, bv.t, x->t, t->t, y, B_TINY);
         if (tl_check(s == FMCL_OK, "forward: %s", fmcl_ctx_error(ctx)) &&
             tl_buf_read(ctx, &bv, v)) {
             double m = 0;
@@ -254,6 +297,7 @@ static void initial(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, tl_buf *x, t
 static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
 {
     const fmcl_unet_config *c = &u->cfg;
+    const int K = c->classes;
     char err[512];
     fmcl_unet_plan *p;
     if (!tl_check(fmcl_unet_plan_create(c, B, &p, err, sizeof err) == FMCL_OK, "%s", err)) return;
@@ -261,17 +305,20 @@ static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
     float *params = malloc(np * 4), *x = malloc(nx * 4), *t = malloc(B * 4), *dv = malloc(nx * 4);
     float *v = malloc(nx * 4), *g = calloc(np, 4), *dx = malloc(nx * 4);
     float *gv = malloc(nx * 4), *gg = malloc(np * 4), *gdx = malloc(nx * 4);
+    float *y = malloc(((size_t)B * K + 1) * 4);
     random_params(p, params);
     inputs(nx, B, x, t, dv);
-    fmcl_unet_forward_ref(p, params, x, t, v);
-    fmcl_unet_grad_ref(p, params, x, t, dv, g, dx);
-    tl_buf bx, bt, bdv, bv, bg, bdx;
+    labels(K, B, y);
+    fmcl_unet_forward_ref(p, params, x, t, K ? y : NULL, v);
+    fmcl_unet_grad_ref(p, params, x, t, K ? y : NULL, dv, g, dx);
+    tl_buf bx, bt, bdv, bv, bg, bdx, by = {0};
     int ok = tl_buf_new(ctx, &bx, nx, x) & tl_buf_new(ctx, &bt, B, t) &
              tl_buf_new(ctx, &bdv, nx, dv) & tl_buf_new(ctx, &bv, nx, NULL) &
              tl_buf_new(ctx, &bg, np, NULL) & tl_buf_new(ctx, &bdx, nx, NULL);
+    if (K) ok &= tl_buf_new(ctx, &by, (size_t)B * K, y);
     fmcl_status s = ok ? fmcl_write(ctx, (fmcl_t){u->params, 0}, params, np * 4) : FMCL_ERR_ARG;
-    if (s == FMCL_OK) s = fmcl_unet_forward(u, a, bv.t, bx.t, bt.t, B);
-    if (s == FMCL_OK) s = fmcl_unet_backward(u, a, bg.t, bdv.t, bx.t, bdx.t, B);
+    if (s == FMCL_OK) s = fmcl_unet_forward(u, a, bv.t, bx.t, bt.t, by.t, B);
+    if (s == FMCL_OK) s = fmcl_unet_backward(u, a, bg.t, bdv.t, bx.t, by.t, bdx.t, B);
     if (tl_check(s == FMCL_OK, "B=%d forward/backward: %s", B, fmcl_ctx_error(ctx)) &&
         tl_buf_read(ctx, &bv, gv) && tl_buf_read(ctx, &bg, gg) && tl_buf_read(ctx, &bdx, gdx)) {
         /* GEMM-based ops (DESIGN.md: |d| <= 1e-3 or rel <= 5e-3). */
@@ -284,15 +331,16 @@ static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
     }
     tl_buf_free(&bx), tl_buf_free(&bt), tl_buf_free(&bdv), tl_buf_free(&bv), tl_buf_free(&bg);
     tl_buf_free(&bdx);
+    if (K) tl_buf_free(&by);
     fmcl_unet_plan_free(p);
     free(params), free(x), free(t), free(dv), free(v), free(g), free(dx), free(gv), free(gg);
-    free(gdx);
+    free(gdx), free(y);
 }
 
-static int run(fmcl_ctx *ctx, void *user)
+static int run_classes(fmcl_ctx *ctx, int K)
 {
-    (void)user;
     fmcl_unet_config c = tiny();
+    c.classes = K;
     fmcl_unet *u;
     fmcl_unet_acts a;
     if (!tl_check(fmcl_unet_create(ctx, &c, 5, &u) == FMCL_OK, "create: %s", fmcl_ctx_error(ctx)))
@@ -301,16 +349,24 @@ static int run(fmcl_ctx *ctx, void *user)
                  fmcl_ctx_error(ctx))) {
         size_t nx = (size_t)B_TINY * c.channels * c.height * c.width;
         float *x = malloc(nx * 4), *t = malloc(B_TINY * 4), *dv = malloc(nx * 4);
+        float *y = malloc(((size_t)B_TINY * K + 1) * 4);
         inputs(nx, B_TINY, x, t, dv);
-        tl_buf bx, bt;
-        if (tl_buf_new(ctx, &bx, nx, x) & tl_buf_new(ctx, &bt, B_TINY, t))
-            initial(ctx, u, &a, &bx, &bt, nx);
+        labels(K, B_TINY, y);
+        tl_buf bx, bt, by = {0};
+        int ok = tl_buf_new(ctx, &bx, nx, x) & tl_buf_new(ctx, &bt, B_TINY, t);
+        if (K) ok &= tl_buf_new(ctx, &by, (size_t)B_TINY * K, y);
+        if (ok) initial(ctx, u, &a, &bx, &bt, by.t, nx);
+        if (K)
+            tl_check(fmcl_unet_forward(u, &a, bx.t, bx.t, bt.t, (fmcl_t){NULL, 0}, B_TINY) ==
+                         FMCL_ERR_ARG, "a conditional forward without labels is refused");
         tl_buf_free(&bx), tl_buf_free(&bt);
-        free(x), free(t), free(dv);
+        if (K) tl_buf_free(&by);
+        free(x), free(t), free(dv), free(y);
         against_ref(ctx, u, &a, B_TINY);
         against_ref(ctx, u, &a, 2);
         tl_check(fmcl_unet_forward(u, &a, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0},
-                                   (fmcl_t){NULL, 0}, B_TINY + 1) == FMCL_ERR_ARG,
+                                   (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0}, B_TINY + 1) ==
+                     FMCL_ERR_ARG,
                  "a batch above the planned one is refused");
         fmcl_unet_acts_free(&a);
     }
@@ -318,11 +374,18 @@ static int run(fmcl_ctx *ctx, void *user)
     return 0;
 }
 
+static int run(fmcl_ctx *ctx, void *user)
+{
+    (void)user;
+    return run_classes(ctx, 0) | run_classes(ctx, K_TINY);
+}
+
 int main(void)
 {
     configs();
     init_by_name();
-    finite_differences();
+    finite_differences(0);
+    finite_differences(K_TINY);
     int rc = tl_for_each_device(run, NULL);
     return rc == TL_SKIP && tl_failures() ? 1 : rc;
 }

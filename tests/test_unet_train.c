@@ -3,7 +3,10 @@
  * reference; training resumes exactly (12 steps equal 6, a checkpoint, a
  * fresh context loading it and 6 more, bit for bit: weights, EMA, Adam's
  * moments, losses, file bytes); the checkpoint carries the state_dict names
- * and the config; a batch past the device is refused with one that fits. */
+ * and the config; a batch past the device is refused with one that fits.
+ * The same for a class-conditional U-Net (labels with dropout, rows ending
+ * in the one-hot), whose null-class rows give what the unconditional network
+ * with the same other weights gives (the table ignored). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +20,10 @@
 
 #define STEPS 12
 #define N_IMAGES 6
+#define K_COND 3
 
 static char dir[64];
-static uint8_t pixels[N_IMAGES * 64];
+static uint8_t pixels[N_IMAGES * 64], labels[N_IMAGES] = {0, 2, 1, 1, 0, 2};
 
 static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
 {
@@ -34,13 +38,14 @@ static void tiny_config(fmcl_unet_config *c)
     c->attn_levels = 1u << 1, c->heads = 2, c->groups = 2;
 }
 
-static void train_config(fmcl_train_config *tc)
+static void train_config(fmcl_train_config *tc, int K)
 {
     fmcl_train_config_default(tc);
     tc->batch = 4, tc->steps = STEPS, tc->seed = 9, tc->lr = 3e-3f;
     tc->clip = 1.0f, tc->warmup = 2, tc->lr_schedule = FMCL_LR_COSINE, tc->ema = 0.99f;
     tc->kind = FMCL_DATA_IMAGES, tc->pixels = pixels, tc->n_points = N_IMAGES;
     tc->img_c = 1, tc->img_h = 8, tc->img_w = 8, tc->hflip = 1;
+    if (K > 0) tc->classes = K, tc->labels = labels, tc->label_drop = 0.25f;
 }
 
 /* params, EMA, m1, m2 and the losses, read from the device. */
@@ -69,35 +74,68 @@ static int same_state(const state *a, const state *b)
            memcmp(a->buf, b->buf, 4 * a->n * sizeof(float)) == 0;
 }
 
-/* The model's forward on rows [x, t] against fmcl_unet_forward_ref. */
+/* A conditional U-Net's null-class output (y = 0) on the host equals the
+ * unconditional network's with the same weights less label_emb, exactly. */
+static void null_class_is_unconditional(const fmcl_unet_config *c, const fmcl_unet_plan *p,
+                                        const float *params, const float *x, const float *t,
+                                        const float *want)
+{
+    enum { B = 3, D = 64 };
+    fmcl_unet_config uc = *c;
+    uc.classes = 0;
+    fmcl_unet_plan *q;
+    char err[256];
+    if (!tl_check(fmcl_unet_plan_create(&uc, B, &q, err, sizeof err) == FMCL_OK, "%s", err))
+        return;
+    const fmcl_unet_param *e = fmcl_unet_plan_tensor(p, 4); /* label_emb.weight */
+    const size_t nq = fmcl_unet_plan_params(q);
+    float *w = malloc(nq * sizeof *w), v[B * D];
+    memcpy(w, params, e->off * sizeof *w);
+    memcpy(w + e->off, params + e->off + e->n, (nq - e->off) * sizeof *w);
+    fmcl_unet_forward_ref(q, w, x, t, NULL, v);
+    int same = strcmp(e->name, "label_emb.weight") == 0;
+    for (int i = (B - 1) * D; i < B * D; i++) same &= v[i] == want[i];
+    tl_check(same, "null-class rows equal the unconditional U-Net without label_emb");
+    free(w);
+    fmcl_unet_plan_free(q);
+}
+
+/* The model's forward on rows [x, t] (+ one-hot: classes 1, 0, null)
+ * against fmcl_unet_forward_ref. */
 static void forward_matches_ref(fmcl_ctx *ctx, const fmcl_model *m, const float *params)
 {
     enum { B = 3, D = 64 };
-    float rows[B * (D + 1)], x[B * D], t[B] = {0.1f, 0.5f, 0.93f}, v[B * D], want[B * D];
+    const int K = m->classes, W = D + 1 + K;
+    float rows[B * (D + 1 + K_COND)], x[B * D], t[B] = {0.1f, 0.5f, 0.93f}, v[B * D];
+    float want[B * D], y[B * K_COND] = {0};
     tl_fill(x, B * D, -1, 1, 77);
+    for (int r = 0; r + 1 < B && K > 0; r++) y[r * K + (1 - r)] = 1.0f;
     for (int r = 0; r < B; r++) {
-        memcpy(rows + r * (D + 1), x + r * D, D * sizeof(float));
-        rows[r * (D + 1) + D] = t[r];
+        memcpy(rows + r * W, x + r * D, D * sizeof(float));
+        rows[r * W + D] = t[r];
+        memcpy(rows + r * W + D + 1, y + r * K, K * sizeof(float));
     }
     fmcl_unet_plan *p;
     char err[256];
     if (!tl_check(fmcl_unet_plan_create(&m->unet->cfg, B, &p, err, sizeof err) == FMCL_OK,
                   "plan: %s", err))
         return;
-    fmcl_unet_forward_ref(p, params, x, t, want);
+    fmcl_unet_forward_ref(p, params, x, t, K ? y : NULL, want);
+    if (K) null_class_is_unconditional(&m->unet->cfg, p, params, x, t, want);
     fmcl_unet_plan_free(p);
+    const size_t nrows = (size_t)B * W;
     fmcl_model_acts a;
     cl_mem io = NULL;
     if (ok(ctx, fmcl_model_acts_create(m, B, &a), "acts") &&
-        ok(ctx, fmcl_alloc(ctx, sizeof rows + sizeof v, &io, "rows"), "alloc") &&
-        ok(ctx, fmcl_write(ctx, (fmcl_t){io, 0}, rows, sizeof rows), "write") &&
-        ok(ctx, fmcl_model_forward(m, &a, (fmcl_t){io, B * (D + 1)}, (fmcl_t){io, 0}, B),
-           "forward") &&
-        ok(ctx, fmcl_read(ctx, (fmcl_t){io, B * (D + 1)}, v, sizeof v), "read")) {
+        ok(ctx, fmcl_alloc(ctx, (nrows + B * D) * 4, &io, "rows"), "alloc") &&
+        ok(ctx, fmcl_write(ctx, (fmcl_t){io, 0}, rows, nrows * 4), "write") &&
+        ok(ctx, fmcl_model_forward(m, &a, (fmcl_t){io, nrows}, (fmcl_t){io, 0}, B), "forward") &&
+        ok(ctx, fmcl_read(ctx, (fmcl_t){io, nrows}, v, sizeof v), "read")) {
         double got[B * D];
         for (int i = 0; i < B * D; i++) got[i] = want[i];
-        tl_close("U-Net forward through [x, t] rows vs the host reference", v, got, B * D,
-                 1e-4, 1e-3);
+        tl_close(K ? "conditional U-Net forward through [x, t, y] rows vs the host reference"
+                   : "U-Net forward through [x, t] rows vs the host reference",
+                 v, got, B * D, 1e-4, 1e-3);
         double mag = 0;
         for (int i = 0; i < B * D; i++) mag += fabs(want[i]);
         tl_check(mag > 1e-3, "the trained U-Net's output is not zero (%g)", mag);
@@ -117,6 +155,9 @@ static void checkpoint_contents(const char *path, const fmcl_unet_config *cfg)
                            "train.loss"};
     for (int i = 0; i < 5; i++)
         tl_check(fmcl_st_find(&f, names[i]) != NULL, "the checkpoint holds %s", names[i]);
+    tl_check((fmcl_st_find(&f, "label_emb.weight") != NULL) == (cfg->classes > 0) &&
+                 (fmcl_st_meta(&f, "classes") != NULL) == (cfg->classes > 0),
+             "label_emb.weight and metadata 'classes' exactly when conditional");
     fmcl_unet_config back;
     tl_check(fmcl_unet_config_from_file(&f, path, &back, err, sizeof err) == FMCL_OK &&
                  memcmp(&back, cfg, sizeof back) == 0,
@@ -124,16 +165,17 @@ static void checkpoint_contents(const char *path, const fmcl_unet_config *cfg)
     fmcl_st_free(&f);
 }
 
-static void resume(fmcl_ctx *ctx)
+static void resume(fmcl_ctx *ctx, int K)
 {
     char half[96], full[96], again[96];
-    snprintf(half, sizeof half, "%s/half.safetensors", dir);
-    snprintf(full, sizeof full, "%s/full.safetensors", dir);
-    snprintf(again, sizeof again, "%s/again.safetensors", dir);
+    snprintf(half, sizeof half, "%s/half%d.safetensors", dir, K);
+    snprintf(full, sizeof full, "%s/full%d.safetensors", dir, K);
+    snprintf(again, sizeof again, "%s/again%d.safetensors", dir, K);
     fmcl_unet_config uc;
     tiny_config(&uc);
+    uc.classes = K;
     fmcl_train_config tc;
-    train_config(&tc);
+    train_config(&tc, K);
     fmcl_unet *u = NULL;
     fmcl_model m, m2 = {0};
     fmcl_trainer *t = NULL, *t2 = NULL;
@@ -159,6 +201,7 @@ static void resume(fmcl_ctx *ctx)
                       FMCL_OK, "config from the checkpoint: %s", err))
         goto done;
     tc2.pixels = pixels;
+    tc2.labels = K > 0 ? labels : NULL;
     if (!ok(c2, fmcl_model_load(c2, half, FMCL_WEIGHTS_RAW, &m2), "load") ||
         !tl_check(m2.kind == FMCL_MODEL_UNET && m2.n_params == m.n_params, "loaded a U-Net") ||
         !ok(c2, fmcl_trainer_create_model(&m2, &tc2, &t2), "trainer from the checkpoint") ||
@@ -167,8 +210,9 @@ static void resume(fmcl_ctx *ctx)
         !ok(c2, fmcl_trainer_save(t2, again, NULL, 0), "save resumed") ||
         !tl_check(read_state(t2, &s_resumed), "reading the resumed state"))
         goto done;
-    tl_check(same_state(&s_full, &s_resumed), "U-Net: %d steps equal %d + checkpoint + %d bit "
-             "for bit (weights, EMA, moments, losses)", STEPS, STEPS / 2, STEPS - STEPS / 2);
+    tl_check(same_state(&s_full, &s_resumed), "U-Net (%d classes): %d steps equal %d + "
+             "checkpoint + %d bit for bit (weights, EMA, moments, losses)", K, STEPS, STEPS / 2,
+             STEPS - STEPS / 2);
     unsigned char *a = NULL, *b = NULL;
     size_t la = 0, lb = 0;
     if (fmcl_read_file(full, 1 << 26, &a, &la, err, sizeof err) == FMCL_OK &&
@@ -208,7 +252,7 @@ static void refusals(fmcl_ctx *ctx)
     fmcl_model m;
     fmcl_model_of_unet(&m, u);
     fmcl_train_config tc;
-    train_config(&tc);
+    train_config(&tc, 0);
     tc.batch = 1 << 24;
     fmcl_trainer *t = NULL;
     fmcl_status s = fmcl_trainer_create_model(&m, &tc, &t);
@@ -219,7 +263,7 @@ static void refusals(fmcl_ctx *ctx)
     tl_check(B > 0 && acts > 0 && acts <= ctx->info.max_alloc &&
                  fmcl_model_acts_bytes(&m, B) < ctx->info.global_mem,
              "the suggested batch %d fits (%zu bytes of activations)", B, acts);
-    train_config(&tc);
+    train_config(&tc, 0);
     tc.img_h = 4, tc.img_w = 16;
     s = fmcl_trainer_create_model(&m, &tc, &t);
     tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "U-Net"),
@@ -233,7 +277,8 @@ static void refusals(fmcl_ctx *ctx)
 static int device_tests(fmcl_ctx *ctx, void *user)
 {
     (void)user;
-    resume(ctx);
+    resume(ctx, 0);
+    resume(ctx, K_COND);
     refusals(ctx);
     return 0;
 }
@@ -249,8 +294,9 @@ int main(void)
     int rc = tl_for_each_device(device_tests, NULL);
     static const char *const names[] = {"half", "full", "again"};
     char path[128];
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s.safetensors", dir, names[i]);
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "%s/%s%d.safetensors", dir, names[i % 3],
+                 i < 3 ? 0 : K_COND);
         unlink(path);
     }
     rmdir(dir);

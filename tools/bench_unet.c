@@ -41,10 +41,11 @@ static fmcl_status step(fmcl_ctx *ctx, bench *b, int k)
 {
     int n = b->B * 28 * 28, np = (int)b->u->n_params;
     fmcl_adam_params ap = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 0.0f, 1};
-    fmcl_status s = fmcl_unet_forward(b->u, &b->a, b->v, b->x, b->t, b->B);
+    const fmcl_t none = {NULL, 0}; /* unconditional */
+    fmcl_status s = fmcl_unet_forward(b->u, &b->a, b->v, b->x, b->t, none, b->B);
     if (s == FMCL_OK) s = fmcl_mse_forward_backward(ctx, b->dv, b->loss, b->v, b->u_t, b->part, n);
     if (s == FMCL_OK)
-        s = fmcl_unet_backward(b->u, &b->a, b->g, b->dv, b->x, (fmcl_t){NULL, 0}, b->B);
+        s = fmcl_unet_backward(b->u, &b->a, b->g, b->dv, b->x, none, none, b->B);
     if (s == FMCL_OK)
         s = fmcl_adam_step(ctx, (fmcl_t){b->u->params, 0}, b->g, b->m, b->s, b->loss, &ap, k, np);
     return s;

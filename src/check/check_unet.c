@@ -54,14 +54,15 @@ static void unet_case(chk_suite *s, int backward)
     }
     fmcl_t tx = chk_buf(&c, x, nx), tt = chk_buf(&c, t, B), tv = chk_buf(&c, NULL, nx);
     fmcl_t tdv = chk_buf(&c, dv, nx), tg = chk_buf(&c, NULL, np), tdx = chk_buf(&c, NULL, nx);
-    if (chk_ok(&c) && chk_status(&c, fmcl_unet_forward(u, &a, tv, tx, tt, B)) && backward)
-        chk_status(&c, fmcl_unet_backward(u, &a, tg, tdv, tx, tdx, B));
+    const fmcl_t none = {NULL, 0}; /* the labels of a conditional U-Net: unconditional here */
+    if (chk_ok(&c) && chk_status(&c, fmcl_unet_forward(u, &a, tv, tx, tt, none, B)) && backward)
+        chk_status(&c, fmcl_unet_backward(u, &a, tg, tdv, tx, none, tdx, B));
     if (chk_ok(&c) && !backward) {
-        fmcl_unet_forward_ref(p, w, x, t, v);
+        fmcl_unet_forward_ref(p, w, x, t, NULL, v);
         chk_expect_f(&c, "v", tv, nx, v, chk_gemm_tol(TINY_K));
     } else if (chk_ok(&c)) {
         for (size_t j = 0; j < np; j++) g[j] = 0.0f;
-        fmcl_unet_grad_ref(p, w, x, t, dv, g, dx);
+        fmcl_unet_grad_ref(p, w, x, t, NULL, dv, g, dx);
         chk_expect_f(&c, "grads", tg, np, g, chk_gemm_tol(TINY_K));
         chk_expect_f(&c, "dx", tdx, nx, dx, chk_gemm_tol(TINY_K));
     }

@@ -36,7 +36,7 @@ struct fmcl_trainer {
 };
 
 /* fmcl_trainer_create (include/fmcl.h) for any model: the U-Net trains on
- * image data sets only, without classes. */
+ * image data sets only. */
 fmcl_status fmcl_trainer_create_model(const fmcl_model *m, const fmcl_train_config *cfg,
                                       fmcl_trainer **out);
 

@@ -18,9 +18,10 @@ void fmcl_model_of_mlp(fmcl_model *m, fmcl_mlp *mlp)
 
 void fmcl_model_of_unet(fmcl_model *m, fmcl_unet *u)
 {
-    const int D = u->cfg.channels * u->cfg.height * u->cfg.width;
-    *m = (fmcl_model){.kind = FMCL_MODEL_UNET, .ctx = u->ctx, .dim = D, .in_width = D + 1,
-                      .dx_stride = D, .n_params = u->n_params, .params = u->params, .unet = u};
+    const int D = u->cfg.channels * u->cfg.height * u->cfg.width, K = u->cfg.classes;
+    *m = (fmcl_model){.kind = FMCL_MODEL_UNET, .ctx = u->ctx, .dim = D, .in_width = D + 1 + K,
+                      .classes = K, .dx_stride = D, .n_params = u->n_params,
+                      .params = u->params, .unet = u};
 }
 
 static size_t unet_floats(const fmcl_unet_config *cfg, int B)
@@ -39,19 +40,28 @@ size_t fmcl_model_acts_largest(const fmcl_model *m, int B)
     return unet_floats(&m->unet->cfg, B) * sizeof(float);
 }
 
+/* Floats per row of the U-Net's input split: x, t, and for K classes the
+ * one-hot y and the [t, y] rows it is split from. */
+static size_t io_per_row(const fmcl_model *m)
+{
+    const size_t K = (size_t)m->classes;
+    return (size_t)m->dim + 1 + (K > 0 ? 2 * K + 1 : 0);
+}
+
 size_t fmcl_model_acts_bytes(const fmcl_model *m, int B)
 {
     size_t acts = fmcl_model_acts_largest(m, B);
     if (m->kind == FMCL_MODEL_MLP || acts == 0) return acts;
-    return acts + (size_t)B * (m->dim + 1) * sizeof(float);
+    return acts + (size_t)B * io_per_row(m) * sizeof(float);
 }
 
 fmcl_status fmcl_model_acts_create(const fmcl_model *m, int B, fmcl_model_acts *a)
 {
     memset(a, 0, sizeof *a);
     if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_acts_create(m->mlp, B, &a->mlp);
-    const size_t bd = (size_t)B * m->dim;
-    fmcl_status s = fmcl_alloc(m->ctx, (bd + (size_t)B) * sizeof(float), &a->io, "U-Net input");
+    const size_t bd = (size_t)B * m->dim, K = (size_t)m->classes;
+    fmcl_status s = fmcl_alloc(m->ctx, (size_t)B * io_per_row(m) * sizeof(float), &a->io,
+                               "U-Net input");
     if (s == FMCL_OK) s = fmcl_unet_acts_create(m->unet, B, &a->unet);
     if (s != FMCL_OK) {
         fmcl_model_acts_free(a);
@@ -59,6 +69,8 @@ fmcl_status fmcl_model_acts_create(const fmcl_model *m, int B, fmcl_model_acts *
     }
     a->x = (fmcl_t){a->io, 0};
     a->t = (fmcl_t){a->io, bd};
+    a->y = K > 0 ? (fmcl_t){a->io, bd + (size_t)B} : (fmcl_t){NULL, 0};
+    a->ty = K > 0 ? (fmcl_t){a->io, bd + (size_t)B * (1 + K)} : (fmcl_t){NULL, 0};
     return FMCL_OK;
 }
 
@@ -72,10 +84,15 @@ void fmcl_model_acts_free(fmcl_model_acts *a)
 fmcl_status fmcl_model_forward(const fmcl_model *m, fmcl_model_acts *a, fmcl_t v, fmcl_t X, int B)
 {
     if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_forward(m->mlp, &a->mlp, v, X, B);
-    /* [x, t] rows -> x, t: concat's backward splits (it accumulates, hence the fill). */
-    fmcl_status s = fmcl_fill(m->ctx, a->x, 0.0f, B * (m->dim + 1));
-    if (s == FMCL_OK) s = fmcl_concat_backward(m->ctx, a->x, a->t, X, B, m->dim, 1, 1);
-    return s == FMCL_OK ? fmcl_unet_forward(m->unet, &a->unet, v, a->x, a->t, B) : s;
+    /* [x, t] rows -> x, t: concat's backward splits (it accumulates, hence the
+     * fill); [x, t, y] rows -> x, [t, y] -> t, y. */
+    const int K = m->classes;
+    fmcl_status s = fmcl_fill(m->ctx, a->x, 0.0f, B * (int)io_per_row(m));
+    if (s == FMCL_OK && K == 0) s = fmcl_concat_backward(m->ctx, a->x, a->t, X, B, m->dim, 1, 1);
+    if (s == FMCL_OK && K > 0)
+        s = fmcl_concat_backward(m->ctx, a->x, a->ty, X, B, m->dim, 1 + K, 1);
+    if (s == FMCL_OK && K > 0) s = fmcl_concat_backward(m->ctx, a->t, a->y, a->ty, B, 1, K, 1);
+    return s == FMCL_OK ? fmcl_unet_forward(m->unet, &a->unet, v, a->x, a->t, a->y, B) : s;
 }
 
 fmcl_status fmcl_model_backward(const fmcl_model *m, fmcl_model_acts *a, fmcl_t grads, fmcl_t dv,
@@ -86,7 +103,7 @@ fmcl_status fmcl_model_backward(const fmcl_model *m, fmcl_model_acts *a, fmcl_t 
         return fmcl_fail(m->ctx, FMCL_ERR_ARG,
                          "the U-Net's backward needs a gradient buffer (n_params floats) even "
                          "for the input gradient alone");
-    return fmcl_unet_backward(m->unet, &a->unet, grads, dv, a->x, dX, B);
+    return fmcl_unet_backward(m->unet, &a->unet, grads, dv, a->x, a->y, dX, B);
 }
 
 int fmcl_model_chunk(const fmcl_model *m)
@@ -159,6 +176,9 @@ int fmcl_model_meta_kv(const fmcl_model *m, char (*buf)[FMCL_MODEL_META_TEXT], c
                                 c->mult[l]);
     kv[0] = "format", kv[1] = "fmcl-unet";
     for (int i = 0; i < 9; i++) kv[2 + 2 * i] = keys[i], kv[3 + 2 * i] = buf[i];
+    if (c->classes == 0) return FMCL_MODEL_META_PAIRS - 1; /* written when conditional only */
+    snprintf(buf[9], FMCL_MODEL_META_TEXT, "%d", c->classes);
+    kv[20] = "classes", kv[21] = buf[9];
     return FMCL_MODEL_META_PAIRS;
 }
 
@@ -188,6 +208,8 @@ fmcl_status fmcl_unet_config_from_file(const fmcl_st_file *f, const char *path,
         bad = "attn_levels";
     else if (!meta_int(f, "heads", 1, 1 << 16, &cfg->heads)) bad = "heads";
     else if (!meta_int(f, "groups", 1, 1 << 16, &cfg->groups)) bad = "groups";
+    else if (fmcl_st_meta(f, "classes") && !meta_int(f, "classes", 1, 256, &cfg->classes))
+        bad = "classes";
     cfg->attn_levels = (unsigned)attn;
     const char *mult = bad ? NULL : fmcl_st_meta(f, "mult");
     for (const char *p = mult; !bad && p;) {

@@ -1,11 +1,12 @@
 /* The models v(x, t) the trainer, its checkpoints, sampling and the
  * likelihood work with: the MLP (mlp.h) or the U-Net (unet.h), behind one
  * small interface. A model reads the rows the path kernels write,
- * [x, features(t)] (+ the one-hot of the class for a conditional MLP), so
+ * [x, features(t)] (+ the one-hot of the class for a conditional model), so
  * the MLP's fused data + interpolant kernel stays as it was; the U-Net takes
- * time_freqs 0, rows [x, t], and splits them into its x: [B, C, H, W] and
- * t: [B] (two launches over B (D + 1) floats, next to a U-Net's thousands of
- * floats per pixel). A model is a view: it does not own the network. */
+ * time_freqs 0, rows [x, t] (+ one-hot y), and splits them into its
+ * x: [B, C, H, W], t: [B] and y: [B, K] (two or three launches over the
+ * rows, next to a U-Net's thousands of floats per pixel). A model is a
+ * view: it does not own the network. */
 #ifndef FMCL_MODEL_H
 #define FMCL_MODEL_H
 
@@ -21,7 +22,7 @@ typedef struct {
     int dim;         /* D: floats of one point (C H W for the U-Net) */
     int in_width;    /* floats of one input row, one-hot included */
     int time_freqs;  /* the time features the path kernels append (0: t itself) */
-    int classes;     /* K > 0: the rows end with a K-wide one-hot (MLP only) */
+    int classes;     /* K > 0: the rows end with a K-wide one-hot */
     int dx_stride;   /* row stride of the input gradient backward writes */
     size_t n_params;
     cl_mem params;
@@ -42,8 +43,8 @@ void fmcl_model_of_unet(fmcl_model *m, fmcl_unet *u);
 typedef struct {
     fmcl_mlp_acts mlp;
     fmcl_unet_acts unet;
-    cl_mem io;     /* U-Net: the rows split into x and t */
-    fmcl_t x, t;
+    cl_mem io;     /* U-Net: the rows split into x and t (and [t, y], then y) */
+    fmcl_t x, t, y, ty;
 } fmcl_model_acts;
 
 fmcl_status fmcl_model_acts_create(const fmcl_model *m, int B, fmcl_model_acts *a);
@@ -76,7 +77,7 @@ fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg
 
 /* Checkpoint pieces. Tensor names are prefix + the PyTorch state_dict name. */
 #define FMCL_MODEL_NAME_LEN FMCL_MLP_NAME_LEN /* the longest prefix and U-Net name: 52 */
-#define FMCL_MODEL_META_PAIRS 10 /* the most fmcl_model_meta_kv writes */
+#define FMCL_MODEL_META_PAIRS 11 /* the most fmcl_model_meta_kv writes */
 #define FMCL_MODEL_META_TEXT 32
 int fmcl_model_tensor_count(const fmcl_model *m);
 /* Fills fmcl_model_tensor_count entries of t viewing flat (parameter layout). */

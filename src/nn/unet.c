@@ -24,6 +24,11 @@ void fmcl_unet_init_ref(const fmcl_unet_plan *p, uint64_t seed, float *params)
             if (e->init == FMCL_UNET_INIT_UNIFORM) {
                 fmcl_philox(seed, (uint32_t)(j / 4), 0, FMCL_STREAM_INIT, 0, r);
                 params[j] = bound * (2.0f * fmcl_u01(r[j % 4]) - 1.0f);
+            } else if (e->init == FMCL_UNET_INIT_NORMAL) {
+                float z[2];
+                fmcl_philox(seed, (uint32_t)(j / 4), 0, FMCL_STREAM_INIT, 0, r);
+                fmcl_box_muller(r[j % 4 / 2 * 2], r[j % 4 / 2 * 2 + 1], &z[0], &z[1]);
+                params[j] = z[j % 2];
             } else {
                 params[j] = e->init == FMCL_UNET_INIT_ONE ? 1.0f : 0.0f;
             }
@@ -86,6 +91,10 @@ static fmcl_status reserve(fmcl_ctx *ctx, const fmcl_unet_plan *p)
             s = fmcl_gemm_reserve(ctx, 0, 1, B, N, K, K, K, N);
             if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 1, 0, N, K, B, N, K, K);
             if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 0, 0, B, K, N, N, K, K);
+        } else if (op->kind == UNET_EMBED) {
+            s = fmcl_gemm_reserve(ctx, 0, 0, p->B, op->C, op->K, op->K, op->C, op->C);
+            if (s == FMCL_OK)
+                s = fmcl_gemm_reserve(ctx, 1, 0, op->K, op->C, p->B, op->K, op->C, op->C);
         }
     }
     return s;
@@ -126,20 +135,21 @@ void fmcl_unet_acts_free(fmcl_unet_acts *a)
 typedef struct {
     const fmcl_unet_plan *p;
     cl_mem mem;
-    fmcl_t x, t, v, dv, dx; /* the caller's tensors */
+    fmcl_t x, t, y, v, dv, dx; /* the caller's tensors */
 } dev_run;
 
 static fmcl_t act(const dev_run *r, int s)
 {
     if (s == UNET_SLOT_X) return r->x;
     if (s == UNET_SLOT_T) return r->t;
+    if (s == r->p->label_slot) return r->y;
     return r->p->slots[s].ext ? r->v : (fmcl_t){r->mem, r->p->slots[s].off};
 }
 
 static fmcl_t grad(const dev_run *r, int s)
 {
     if (s == UNET_SLOT_X) return r->dx;
-    if (s == UNET_SLOT_T) return (fmcl_t){NULL, 0};
+    if (s == UNET_SLOT_T || s == r->p->label_slot) return (fmcl_t){NULL, 0};
     if (r->p->slots[s].ext) return r->dv;
     size_t g = r->p->slots[s].goff;
     return g == SIZE_MAX ? (fmcl_t){NULL, 0} : (fmcl_t){r->mem, g};
@@ -169,6 +179,8 @@ static fmcl_status forward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op
         return fmcl_concat_forward(ctx, out, in, act(r, op->in2), B, op->C, op->K, op->H);
     case UNET_ATTN:
         return fmcl_attention_forward(ctx, out, act(r, op->aux), in, B, op->C, op->H, op->heads);
+    case UNET_EMBED:
+        return fmcl_gemm(ctx, 0, 0, B, op->C, op->K, 1.0f, in, op->K, w, op->C, 0.0f, out, op->C);
     }
     return fmcl_fail(ctx, FMCL_ERR_ARG, "U-Net plan holds an unknown op %d", op->kind);
 }
@@ -209,6 +221,9 @@ static fmcl_status backward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *o
     case UNET_ATTN:
         return fmcl_attention_backward(ctx, din, dout, in, act(r, op->aux), scratch, B, op->C,
                                        op->H, op->heads);
+    case UNET_EMBED:
+        return fmcl_gemm(ctx, 1, 0, op->K, op->C, B, 1.0f, in, op->K, dout, op->C, 1.0f, dw,
+                         op->C);
     }
     return fmcl_fail(ctx, FMCL_ERR_ARG, "U-Net plan holds an unknown op %d", op->kind);
 }
@@ -223,23 +238,34 @@ static fmcl_status batch_ok(fmcl_unet *u, const fmcl_unet_acts *a, int B, const 
     return FMCL_OK;
 }
 
+static fmcl_status labels_ok(fmcl_unet *u, const fmcl_unet_acts *a, fmcl_t y)
+{
+    if (a->plan->label_slot >= 0 && !y.mem)
+        return fmcl_fail(u->ctx, FMCL_ERR_ARG,
+                         "the U-Net is conditioned on %d classes: pass the one-hot labels y "
+                         "(zeros for the null class)", a->plan->cfg.classes);
+    return FMCL_OK;
+}
+
 /* Slots are laid out for the plan's batch; a smaller one uses their first rows. */
 fmcl_status fmcl_unet_forward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t v, fmcl_t x, fmcl_t t,
-                              int B)
+                              fmcl_t y, int B)
 {
     fmcl_status s = batch_ok(u, a, B, "forward");
-    dev_run r = {a->plan, a->mem, x, t, v, {NULL, 0}, {NULL, 0}};
+    if (s == FMCL_OK) s = labels_ok(u, a, y);
+    dev_run r = {a->plan, a->mem, x, t, y, v, {NULL, 0}, {NULL, 0}};
     for (int i = 0; s == FMCL_OK && i < a->plan->n_ops; i++)
         s = forward_op(u->ctx, &r, &a->plan->ops[i], u->params, B);
     return s;
 }
 
 fmcl_status fmcl_unet_backward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t grads, fmcl_t dv,
-                               fmcl_t x, fmcl_t dx, int B)
+                               fmcl_t x, fmcl_t y, fmcl_t dx, int B)
 {
     fmcl_status s = batch_ok(u, a, B, "backward");
+    if (s == FMCL_OK) s = labels_ok(u, a, y);
     const fmcl_unet_plan *p = a->plan;
-    dev_run r = {p, a->mem, x, {NULL, 0}, {NULL, 0}, dv, dx};
+    dev_run r = {p, a->mem, x, {NULL, 0}, y, {NULL, 0}, dv, dx};
     /* Every layer's backward accumulates: each gradient is cleared right
      * before its first writer (it shares memory with others), dx first. */
     if (s == FMCL_OK && dx.mem)

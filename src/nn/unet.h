@@ -1,10 +1,13 @@
 /* The image model v(x, t): a U-Net in the style of Dhariwal & Nichol's ADM
  * (guided_diffusion/unet.py, UNetModel) at small scale, built from the image
  * layers of image_ops.h. Differences from ADM: no dropout (the blocks have no
- * Dropout layer), no class conditioning, and attention splits q, k, v before
- * the heads (ADM's use_new_attention_order=True, QKVAttention).
+ * Dropout layer), and attention splits q, k, v before the heads (ADM's
+ * use_new_attention_order=True, QKVAttention).
  *
  *   emb = Linear(4b, 4b)(SiLU(Linear(b, 4b)(sinusoidal(1000 t, b))))   b = base
+ *         (+ label_emb.weight[y] for a class-conditional U-Net, as ADM's
+ *         num_classes: y arrives as a K-wide one-hot, so the row is the GEMM
+ *         onehot[B, K] table[K, 4b]; the null class, all zeros, adds nothing)
  *   input_blocks:  conv3x3(C -> b); per level l: `blocks` ResBlocks to
  *                  b mult[l] channels (each followed by an AttentionBlock when
  *                  level l attends), then a stride-2 conv3x3 except at the last
@@ -37,6 +40,7 @@ typedef struct {
     unsigned attn_levels;        /* bit l: attention at level l (resolution H / 2^l) */
     int heads;                   /* attention heads; every attending width a multiple */
     int groups;                  /* GroupNorm groups; every normalised width a multiple */
+    int classes;                 /* K > 0: class-conditional (label_emb [K, 4 base]); 0: not */
 } fmcl_unet_config;
 
 /* Defaults for 28x28x1 (Fashion-MNIST) and 32x32x3 (CIFAR-10): base 32,
@@ -56,7 +60,8 @@ typedef struct {
     int fan_in; /* of the layer: the uniform bound is 1 / sqrt(fan_in) */
 } fmcl_unet_param;
 
-enum { FMCL_UNET_INIT_UNIFORM, FMCL_UNET_INIT_ONE, FMCL_UNET_INIT_ZERO };
+/* NORMAL: N(0, 1), nn.Embedding's default (label_emb.weight). */
+enum { FMCL_UNET_INIT_UNIFORM, FMCL_UNET_INIT_ONE, FMCL_UNET_INIT_ZERO, FMCL_UNET_INIT_NORMAL };
 
 /* The op list for a batch of up to B images (opaque; unet_plan.c). */
 typedef struct fmcl_unet_plan fmcl_unet_plan;
@@ -103,7 +108,9 @@ typedef struct {
  * defaults: Linear and conv U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights
  * and biases, GroupNorm weight 1 and bias 0; as ADM's zero_module, the last
  * conv of every ResBlock, every attention proj_out and the output conv start
- * at zero (weights and biases), so the initial model outputs 0. */
+ * at zero (weights and biases), so the initial model outputs 0; label_emb
+ * is N(0, 1) from Box-Muller on the same draws (element j: the pair j % 4 / 2
+ * of philox(seed; j / 4, 0, INIT, 0), its normal j % 2). */
 fmcl_status fmcl_unet_create(fmcl_ctx *ctx, const fmcl_unet_config *cfg, uint64_t seed,
                              fmcl_unet **out);
 void fmcl_unet_free(fmcl_unet *u);
@@ -125,22 +132,24 @@ void fmcl_unet_acts_free(fmcl_unet_acts *a);
  * freed with it even on failure. */
 fmcl_status fmcl_unet_acts_for_plan(fmcl_ctx *ctx, fmcl_unet_plan *plan, fmcl_unet_acts *a);
 
-/* v: [B, C, H, W] = v(x, t), x: [B, C, H, W], t: [B]; keeps what backward
- * needs in a. Enqueues only: no allocation, no host synchronisation. */
+/* v: [B, C, H, W] = v(x, t, y), x: [B, C, H, W], t: [B], y: [B, K] the
+ * one-hot of each image's class (zeros: the null class) for a conditional
+ * U-Net, unused (may be {NULL, 0}) otherwise; keeps what backward needs in a.
+ * Enqueues only: no allocation, no host synchronisation. */
 fmcl_status fmcl_unet_forward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t v, fmcl_t x, fmcl_t t,
-                              int B);
+                              fmcl_t y, int B);
 /* grads (flat, parameter layout) += dL/dparams given dv = dL/dv; dx = dL/dx
- * when dx.mem is non-NULL. Needs the forward's a and x, which it leaves
+ * when dx.mem is non-NULL. Needs the forward's a, x and y, which it leaves
  * unchanged (so several backwards may follow one forward). */
 fmcl_status fmcl_unet_backward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t grads, fmcl_t dv,
-                               fmcl_t x, fmcl_t dx, int B);
+                               fmcl_t x, fmcl_t y, fmcl_t dx, int B);
 
 /* The same on the host with the layers' _ref functions (float tensors,
- * double sums) for the plan's B images: v = v(x, t); then grads +=
- * dL/dparams and dx = dL/dx (dx may be NULL). */
+ * double sums) for the plan's B images: v = v(x, t, y) (y: NULL when
+ * unconditional); then grads += dL/dparams and dx = dL/dx (dx may be NULL). */
 void fmcl_unet_forward_ref(const fmcl_unet_plan *p, const float *params, const float *x,
-                           const float *t, float *v);
+                           const float *t, const float *y, float *v);
 void fmcl_unet_grad_ref(const fmcl_unet_plan *p, const float *params, const float *x,
-                        const float *t, const float *dv, float *grads, float *dx);
+                        const float *t, const float *y, const float *dv, float *grads, float *dx);
 
 #endif

@@ -272,7 +272,20 @@ static void build(builder *bd)
     bd->emb_dim = E;
     int e = unary(bd, UNET_TEMB, UNET_SLOT_T, (size_t)base);
     e = unary(bd, UNET_SILU, linear(bd, "time_embed.0", e, base, E), (size_t)E);
-    bd->emb = unary(bd, UNET_SILU, linear(bd, "time_embed.2", e, E, E), (size_t)E);
+    e = linear(bd, "time_embed.2", e, E, E);
+    if (c->classes > 0) { /* ADM: emb = emb + label_emb(y) */
+        const int K = c->classes;
+        size_t tw = param(bd, "label_emb", "weight", FMCL_UNET_INIT_NORMAL, 0, K, E, 0, 0);
+        int y = new_slot(bd, (size_t)K, 0), lab = new_slot(bd, (size_t)E, 1);
+        unet_op *op = new_op(bd, UNET_EMBED, y, lab);
+        if (!op) return;
+        op->w = tw, op->K = K, op->C = E;
+        bd->p->slots[y].ext = 1;
+        bd->p->label_slot = y;
+        bd->p->flops += 2.0 * K * E;
+        e = binary(bd, UNET_ADD, e, lab, (size_t)E);
+    }
+    bd->emb = unary(bd, UNET_SILU, e, (size_t)E);
 
     char name[64];
     int skips[64], skipc[64], ns = 0, k = 0, ch = base; /* at most 1 + 6 * 8 + 5 */
@@ -427,6 +440,7 @@ static const char *field_problem(const fmcl_unet_config *c)
     else if (c->blocks < 1 || c->blocks > 8) bad = "blocks must be in [1, 8]";
     else if (c->heads < 1 || c->groups < 1) bad = "heads and groups must be at least 1";
     else if (c->attn_levels >> c->levels) bad = "attn_levels names a level beyond the last";
+    else if (c->classes < 0 || c->classes > 256) bad = "classes must be in [0, 256]";
     else if (c->height % (1 << (c->levels - 1)) || c->width % (1 << (c->levels - 1)))
         bad = "height and width must be divisible by 2^(levels - 1), so that upsampling "
               "restores each level's size; use fewer levels or pad the images";
@@ -467,6 +481,7 @@ fmcl_status fmcl_unet_plan_create(const fmcl_unet_config *cfg, int B, fmcl_unet_
     }
     p->cfg = *cfg;
     p->B = B;
+    p->label_slot = -1;
     build(&bd);
     if (bd.oom) {
         fmcl_unet_plan_free(p);
@@ -520,6 +535,7 @@ fmcl_status fmcl_unet_plan_block(int attention, int Cin, int Cout, int H, int W,
     p->cfg.channels = Cin, p->cfg.height = H, p->cfg.width = W;
     p->cfg.heads = heads, p->cfg.groups = groups;
     p->B = B;
+    p->label_slot = -1;
     new_slot(&bd, (size_t)Cin * H * W, 1);  /* UNET_SLOT_X */
     new_slot(&bd, (size_t)emb_dim, 0);      /* UNET_SLOT_T holds emb itself */
     bd.emb_dim = emb_dim;

@@ -18,10 +18,12 @@ enum {
     UNET_ADD,    /* out = in + in2 */
     UNET_UP,     /* out[B, C, 2H, 2W] = nearest 2x of in[B, C, H, W] */
     UNET_CAT,    /* out[B, C + K, H W] = [in, in2] along channels */
-    UNET_ATTN    /* out[B, C, H W] = attention(in = qkv[B, 3C, H W]), aux = probabilities */
+    UNET_ATTN,   /* out[B, C, H W] = attention(in = qkv[B, 3C, H W]), aux = probabilities */
+    UNET_EMBED   /* out[B, C] = in[B, K] w[K, C] (one-hot rows: w's rows; in gets no gradient) */
 };
 
-/* Slots 0 and 1 are the inputs x and t; the last op writes the output v
+/* Slots 0 and 1 are the inputs x and t; a conditional U-Net's one-hot
+ * labels y are slot label_slot (ext too); the last op writes the output v
  * (the only other slot with ext set). */
 enum { UNET_SLOT_X = 0, UNET_SLOT_T = 1 };
 
@@ -46,6 +48,7 @@ typedef struct {
 struct fmcl_unet_plan {
     fmcl_unet_config cfg;
     int B;
+    int label_slot;               /* the one-hot labels' slot; -1: unconditional */
     unet_op *ops;
     int n_ops;
     unet_slot *slots;

@@ -11,7 +11,7 @@
 typedef struct {
     const fmcl_unet_plan *p;
     float *buf;
-    const float *params, *x, *t;
+    const float *params, *x, *t, *y;
     float *v, *dv, *dx; /* the output and the external gradients (dx may be NULL) */
 } ref_run;
 
@@ -19,13 +19,14 @@ static float *act(const ref_run *r, int s)
 {
     if (s == UNET_SLOT_X) return (float *)r->x;
     if (s == UNET_SLOT_T) return (float *)r->t;
+    if (s == r->p->label_slot) return (float *)r->y;
     return r->p->slots[s].ext ? r->v : r->buf + r->p->slots[s].off;
 }
 
 static float *grad(const ref_run *r, int s)
 {
     if (s == UNET_SLOT_X) return r->dx;
-    if (s == UNET_SLOT_T) return NULL;
+    if (s == UNET_SLOT_T || s == r->p->label_slot) return NULL;
     if (r->p->slots[s].ext) return r->dv;
     return r->p->slots[s].goff == SIZE_MAX ? NULL : r->buf + r->p->slots[s].goff;
 }
@@ -58,6 +59,9 @@ static void forward_op(const ref_run *r, const unet_op *op)
     case UNET_CAT: fmcl_concat_forward_ref(out, in, act(r, op->in2), B, op->C, op->K, op->H); break;
     case UNET_ATTN:
         fmcl_attention_forward_ref(out, act(r, op->aux), in, B, op->C, op->H, op->heads);
+        break;
+    case UNET_EMBED:
+        fmcl_gemm_ref(0, 0, B, op->C, op->K, 1.0f, in, op->K, w, op->C, 0.0f, out, op->C);
         break;
     }
 }
@@ -104,24 +108,27 @@ static void backward_op(const ref_run *r, const unet_op *op, float *grads)
     case UNET_ATTN:
         fmcl_attention_backward_ref(din, dout, in, B, op->C, op->H, op->heads);
         break;
+    case UNET_EMBED:
+        fmcl_gemm_ref(1, 0, op->K, op->C, B, 1.0f, in, op->K, dout, op->C, 1.0f, dw, op->C);
+        break;
     }
 }
 
 void fmcl_unet_forward_ref(const fmcl_unet_plan *p, const float *params, const float *x,
-                           const float *t, float *v)
+                           const float *t, const float *y, float *v)
 {
-    ref_run r = {p, calloc(p->total, sizeof(float)), params, x, t, v, NULL, NULL};
+    ref_run r = {p, calloc(p->total, sizeof(float)), params, x, t, y, v, NULL, NULL};
     for (int i = 0; r.buf && i < p->n_ops; i++) forward_op(&r, &p->ops[i]);
     free(r.buf);
 }
 
 void fmcl_unet_grad_ref(const fmcl_unet_plan *p, const float *params, const float *x,
-                        const float *t, const float *dv, float *grads, float *dx)
+                        const float *t, const float *y, const float *dv, float *grads, float *dx)
 {
     size_t nx = (size_t)p->B * p->slots[UNET_SLOT_X].per;
     size_t nv = (size_t)p->B * p->slots[p->ops[p->n_ops - 1].out].per;
     float *v = malloc(nv * sizeof *v), *dvc = malloc(nv * sizeof *dvc);
-    ref_run r = {p, calloc(p->total, sizeof(float)), params, x, t, v, dvc, dx};
+    ref_run r = {p, calloc(p->total, sizeof(float)), params, x, t, y, v, dvc, dx};
     if (r.buf && v && dvc) {
         memcpy(dvc, dv, nv * sizeof *dvc);
         if (dx) memset(dx, 0, nx * sizeof *dx);

@@ -367,7 +367,7 @@ static int draw_image_pictures(fmcl_ctx *ctx, const fmcl_model *m, const train_o
     double t0 = cli_now();
     snprintf(path, sizeof path, "%s/samples.png", dir);
     if (rc == CLI_OK && m->classes > 0) /* one row per class */
-        rc = train_cond_samples(ctx, m->mlp, &sc, path, shape);
+        rc = train_cond_samples(ctx, m, &sc, path, shape);
     else if (rc == CLI_OK && fmcl_model_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
         rc = cli_error("%s", fmcl_ctx_error(ctx));
     else if (rc == CLI_OK) {
@@ -457,8 +457,9 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
                 fmcl_trainer_device_bytes(tr) / 1048576.0, o->batch);
     if (o->ema > 0) fprintf(stderr, "EMA of the weights: decay %g\n", o->ema);
     if (mc.classes > 0)
-        fprintf(stderr, "conditioned on %d classes (one-hot inputs), label dropout %g\n",
-                mc.classes, o->label_drop);
+        fprintf(stderr, "conditioned on %d classes (%s), label dropout %g\n", mc.classes,
+                m.kind == FMCL_MODEL_UNET ? "label embedding added to the time embedding"
+                                          : "one-hot inputs", o->label_drop);
     if (*fmcl_ctx_notes(ctx)) fprintf(stderr, "%s", fmcl_ctx_notes(ctx));
     double secs;
     if (run_steps(tr, o, d, dir, loss, &secs) != FMCL_OK ||

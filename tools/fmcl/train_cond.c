@@ -36,10 +36,10 @@ int train_cond_config(const train_opts *o, const fmcl_images *im, fmcl_mlp_confi
     return CLI_OK;
 }
 
-int train_cond_samples(fmcl_ctx *ctx, fmcl_mlp *m, const fmcl_sample_config *base,
+int train_cond_samples(fmcl_ctx *ctx, const fmcl_model *m, const fmcl_sample_config *base,
                        const char *path, const int shape[3])
 {
-    const int K = fmcl_mlp_get_config(m)->classes;
+    const int K = m->classes;
     const size_t D = (size_t)shape[0] * shape[1] * shape[2], n = (size_t)K * COND_PER_CLASS;
     float *x = malloc(sizeof *x * n * D);
     int *cls = malloc(sizeof *cls * n);
@@ -49,7 +49,7 @@ int train_cond_samples(fmcl_ctx *ctx, fmcl_mlp *m, const fmcl_sample_config *bas
     fmcl_sample_config sc = *base;
     sc.n = (int)n, sc.classes = cls;
     double t0 = cli_now();
-    if (rc == CLI_OK && fmcl_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
+    if (rc == CLI_OK && fmcl_model_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
         rc = cli_error("%s", fmcl_ctx_error(ctx));
     if (rc == CLI_OK) {
         fprintf(stderr, "sampled %d images of each of %d classes (%s, %d steps, NFE %d) in "

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "data/images.h"
 #include "fmcl.h"
+#include "nn/model.h"
 #include "train_opts.h"
 
 /* Samples of each class in the samples.png of a conditional run. */
@@ -21,7 +22,7 @@ int train_cond_config(const train_opts *o, const fmcl_images *im, fmcl_mlp_confi
                       fmcl_train_config *tc);
 /* samples.png of a conditional model: COND_PER_CLASS samples of each class
  * (base's solver, steps, seed and noise), one row per class. */
-int train_cond_samples(fmcl_ctx *ctx, fmcl_mlp *m, const fmcl_sample_config *base,
+int train_cond_samples(fmcl_ctx *ctx, const fmcl_model *m, const fmcl_sample_config *base,
                        const char *path, const int shape[3]);
 
 #endif

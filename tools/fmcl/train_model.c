@@ -41,9 +41,6 @@ int train_model_flags(arg_cmd *cmd, const train_opts *o)
         return args_usage(cmd, "--model unet is for image data sets (fashion-mnist, mnist:DIR, "
                           "idx:FILE, cifar10:PATH, images:DIR), not --data %s; use the MLP",
                           o->data);
-    if (o->cond)
-        return args_usage(cmd, "--cond is for the MLP: the U-Net has no class embedding; train "
-                          "it unconditionally, or use --model mlp --cond");
     int v[FMCL_UNET_MAX_LEVELS];
     if (o->mult && !parse_list(o->mult, v, FMCL_UNET_MAX_LEVELS, 1, 16))
         return args_usage(cmd, "--mult %s: expected 1 to %d comma-separated multipliers in "
@@ -105,6 +102,7 @@ int train_model_make(arg_cmd *cmd, fmcl_ctx *ctx, const train_opts *o, const fmc
         fmcl_unet_config c;
         int rc = unet_config(cmd, o, im, &c);
         if (rc != CLI_OK) return rc;
+        c.classes = mc->classes; /* --cond: train_cond_config set it from the labels */
         fmcl_unet *u;
         s = fmcl_unet_create(ctx, &c, o->seed, &u);
         if (s == FMCL_OK) fmcl_model_of_unet(m, u), m->owned = 1;
