@@ -12,6 +12,7 @@
 #define FMCL_STREAM_PROBE 7u
 #define FMCL_STREAM_PIXELS 8u
 #define FMCL_STREAM_LABEL 9u
+#define FMCL_STREAM_DROPOUT 10u
 
 /* Philox4x32-10 (Salmon et al. 2011, Random123 constants), the twin of
  * src/flow/rng.c: counter c, key k -> four 32-bit words, bit-identical to the

@@ -135,6 +135,7 @@ usage_tests() {
     # --model unet: its flags only with it, image data only.
     expect 2 '--model unet is for image data sets .*not --data checkerboard' train --model unet
     expect 2 '--base configures the U-Net: add --model unet' train --data fashion-mnist --base 8
+    expect 2 '--dropout configures the U-Net: add --model unet' train --data fashion-mnist --dropout 0.1
     expect 2 '--width configures the MLP' train --data fashion-mnist --model unet --width 8
     expect 2 '--mult 1,x: expected 1 to 6 comma-separated multipliers' \
         train --data fashion-mnist --model unet --mult 1,x
@@ -555,6 +556,21 @@ unet_tests() {
     expect 0 'resuming .*u-half/model\.safetensors at step 2 of 4' train --resume "$tmp/u-half" --steps 4
     check 'U-Net resumed: the same checkpoint as the uninterrupted run' \
         cmp -s "$tmp/u-full/model.safetensors" "$tmp/u-half/model.safetensors"
+    # --dropout: named in the header and the metadata (only then), resumed bit for bit.
+    expect 0 'pictures:' train "${u[@]}" --dropout 0.1 --steps 4 --out "$tmp/ud-full"
+    check 'U-Net dropout run: the header names it' grep -q '2 groups, dropout 0.1 (' "$tmp/err"
+    head -c 65536 "$tmp/ud-full/model.safetensors" >"$tmp/ud.head"
+    check 'U-Net dropout checkpoint holds "dropout"' grep -aqE '"dropout" *: *"0\.100000001"' \
+        "$tmp/ud.head"
+    check 'a U-Net checkpoint without dropout has no "dropout" key' \
+        test -z "$(grep -a -o '"dropout"' "$tmp/u.head")"
+    check 'dropout changes the trained weights' \
+        test -n "$(cmp "$tmp/u-full/model.safetensors" "$tmp/ud-full/model.safetensors")"
+    expect 0 'pictures:' train "${u[@]}" --dropout 0.1 --steps 2 --out "$tmp/ud-half"
+    expect 0 'resuming .*ud-half/model\.safetensors at step 2 of 4' train --resume "$tmp/ud-half" \
+        --steps 4
+    check 'U-Net dropout resumed: the same checkpoint as the uninterrupted run' \
+        cmp -s "$tmp/ud-full/model.safetensors" "$tmp/ud-half/model.safetensors"
     expect 0 'wrote .*/ug\.png \(6 samples of 1 x 8 x 8 in a grid of 3 columns\)' \
         sample --ckpt "$tmp/u-full/model.safetensors" --n 6 --steps 4 --out "$tmp/ug.npy" \
         --png "$tmp/ug.png" --trajectory "$tmp/ut.png"
@@ -567,6 +583,8 @@ unet_tests() {
     expect 2 '--attn-res 3: no level of the U-Net has that resolution' train "${u[@]}" --attn-res 3 \
         --out "$tmp/u-bad"
     expect 2 '--model unet on 1x8x8 images: ' train "${u[@]}" --mult 1,2,2,2,2 --out "$tmp/u-bad"
+    expect 2 '--model unet on 1x8x8 images: .*dropout must be in \[0, 1\)' train "${u[@]}" \
+        --dropout 1 --out "$tmp/u-bad"
     expect 1 'training with batch 1000000 needs .*a batch of [0-9]+ fits: use --batch [0-9]+ or smaller' \
         train "${u[@]}" --batch 1000000 --steps 1 --out "$tmp/u-big"
     check 'a refused run leaves no folder' test ! -e "$tmp/u-big"

@@ -7,12 +7,18 @@
  * parameters, forward, parameter gradients and dx match the reference, for
  * the planned batch and a smaller one through the same activations. All of
  * it also for a class-conditional U-Net (label_emb: N(0, 1) rows, finite
- * differences through the one-hot rows, zero gradient for absent classes). */
+ * differences through the one-hot rows, zero gradient for absent classes),
+ * and for a U-Net with dropout: the dropout kernels against their reference
+ * bit for bit (the mask: kept fraction, the same for the same (seed, step),
+ * another for another step), finite differences of the reference under a
+ * fixed (seed, step) mask, the device against the reference in training
+ * and in evaluation mode. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/nn_ops.h"
 #include "nn/unet.h"
 #include "testlib.h"
 
@@ -121,11 +127,14 @@ static void table(const fmcl_unet_plan *p)
              "state_dict order from time_embed.0.weight to out.2.bias");
 }
 
+/* The mode finite differences run in (evaluation unless set). */
+static fmcl_unet_mode fd_mode;
+
 static double loss_of(const fmcl_unet_plan *p, const float *params, const float *x,
                       const float *t, const float *y, const float *dv, size_t nx)
 {
     float *v = malloc(nx * sizeof *v);
-    fmcl_unet_forward_ref(p, params, x, t, y, v);
+    fmcl_unet_forward_ref_mode(p, &fd_mode, params, x, t, y, v);
     double L = 0;
     for (size_t i = 0; i < nx; i++) L += (double)v[i] * dv[i];
     free(v);
@@ -214,10 +223,12 @@ static void init_by_name(void)
  * The forward stores floats, so the differences carry ~4e-5 of rounding
  * noise: errors are relative to |g| + 0.1 (a wrong term moves them by 1e-2
  * and more). */
-static void finite_differences(int K)
+static void finite_differences(int K, float P)
 {
     fmcl_unet_config c = tiny();
     c.classes = K;
+    c.dropout = P;
+    fd_mode = (fmcl_unet_mode){P > 0, 77, 5}; /* one fixed mask when dropping */
     char err[512];
     fmcl_unet_plan *p;
     if (!tl_check(fmcl_unet_plan_create(&c, 2, &p, err, sizeof err) == FMCL_OK, "%s", err))
@@ -229,7 +240,15 @@ static void finite_differences(int K)
     random_params(p, params);
     inputs(nx, 2, x, t, dv);
     if (y) labels(K, 2, y);
-    fmcl_unet_grad_ref(p, params, x, t, y, dv, g, dx);
+    fmcl_unet_grad_ref_mode(p, &fd_mode, params, x, t, y, dv, g, dx);
+    if (P > 0) { /* the mask changes the gradients: the evaluation-mode ones differ */
+        float *ge = calloc(np, 4);
+        fmcl_unet_grad_ref(p, params, x, t, y, dv, ge, NULL);
+        size_t differ = 0;
+        for (size_t j = 0; j < np; j++) differ += ge[j] != g[j];
+        tl_check(differ > np / 10, "dropout changes %zu of %zu parameter gradients", differ, np);
+        free(ge);
+    }
     double worst = 0;
     int nt = fmcl_unet_plan_tensor_count(p), checked = 0;
     for (int i = 0; i < nt; i++) {
@@ -262,8 +281,8 @@ static void finite_differences(int K)
         worst = err_ > worst ? err_ : worst;
         checked++;
     }
-    printf("  reference gradients vs finite differences (%d classes, %d values): max rel err "
-           "%.2e\n", K, checked, worst);
+    printf("  reference gradients vs finite differences (%d classes, dropout %g, %d values): "
+           "max rel err %.2e\n", K, (double)P, checked, worst);
     tl_check(worst < 1e-3, "U-Net reference gradients vs finite differences: %.2e", worst);
     free(params), free(g), free(x), free(t), free(dv), free(dx), free(y);
     fmcl_unet_plan_free(p);
@@ -309,8 +328,8 @@ static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
     random_params(p, params);
     inputs(nx, B, x, t, dv);
     labels(K, B, y);
-    fmcl_unet_forward_ref(p, params, x, t, K ? y : NULL, v);
-    fmcl_unet_grad_ref(p, params, x, t, K ? y : NULL, dv, g, dx);
+    fmcl_unet_forward_ref_mode(p, &a->mode, params, x, t, K ? y : NULL, v);
+    fmcl_unet_grad_ref_mode(p, &a->mode, params, x, t, K ? y : NULL, dv, g, dx);
     tl_buf bx, bt, bdv, bv, bg, bdx, by = {0};
     int ok = tl_buf_new(ctx, &bx, nx, x) & tl_buf_new(ctx, &bt, B, t) &
              tl_buf_new(ctx, &bdv, nx, dv) & tl_buf_new(ctx, &bv, nx, NULL) &
@@ -319,7 +338,9 @@ static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
     fmcl_status s = ok ? fmcl_write(ctx, (fmcl_t){u->params, 0}, params, np * 4) : FMCL_ERR_ARG;
     if (s == FMCL_OK) s = fmcl_unet_forward(u, a, bv.t, bx.t, bt.t, by.t, B);
     if (s == FMCL_OK) s = fmcl_unet_backward(u, a, bg.t, bdv.t, bx.t, by.t, bdx.t, B);
-    if (tl_check(s == FMCL_OK, "B=%d forward/backward: %s", B, fmcl_ctx_error(ctx)) &&
+    if (tl_check(s == FMCL_OK, "B=%d dropout %g (%s) forward/backward: %s", B,
+                 (double)c->dropout, a->mode.train ? "training" : "evaluation",
+                 fmcl_ctx_error(ctx)) &&
         tl_buf_read(ctx, &bv, gv) && tl_buf_read(ctx, &bg, gg) && tl_buf_read(ctx, &bdx, gdx)) {
         /* GEMM-based ops (DESIGN.md: |d| <= 1e-3 or rel <= 5e-3). */
         tl_close_f("v", gv, v, nx, 1e-3, 5e-3);
@@ -337,10 +358,61 @@ static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
     free(gdx), free(y);
 }
 
-static int run_classes(fmcl_ctx *ctx, int K)
+/* Dropout's kernels against the reference over n elements at probability P:
+ * bitwise, forward and backward; the mask (the nonzero outputs of nonzero
+ * inputs) keeps 1 - P within 5 sd, is the same again for the same (seed,
+ * step) and another for the next step. */
+static void dropout_kernels(fmcl_ctx *ctx, float P)
+{
+    enum { N = 1 << 18 };
+    float *x = malloc(N * 4), *want = malloc(N * 4), *got = malloc(N * 4), *again = malloc(N * 4);
+    float *next = malloc(N * 4);
+    tl_fill(x, N, 1.f, 2.f, 31); /* nonzero: zeros are exactly the dropped elements */
+    tl_buf bx, by, bd;
+    if (!(tl_buf_new(ctx, &bx, N, x) & tl_buf_new(ctx, &by, N, NULL) &
+          tl_buf_new(ctx, &bd, N, NULL)))
+        goto done;
+    fmcl_status s = fmcl_dropout_forward(ctx, by.t, bx.t, P, 0xd120ull, 41, 3, N);
+    if (!tl_check(s == FMCL_OK, "dropout_forward: %s", fmcl_ctx_error(ctx)) ||
+        !tl_buf_read(ctx, &by, got))
+        goto done;
+    fmcl_dropout_ref(want, x, P, 0xd120ull, 41, 3, N);
+    tl_check(memcmp(got, want, N * 4) == 0, "dropout_forward equals its reference bit for bit");
+    size_t kept = 0;
+    for (int i = 0; i < N; i++) kept += got[i] != 0.0f;
+    const double mean = N * (1.0 - P), sd = sqrt(N * (double)P * (1.0 - P));
+    printf("  dropout %g: %zu of %d kept (expected %.0f, sd %.0f)\n", (double)P, kept, N, mean,
+           sd);
+    tl_check(fabs((double)kept - mean) <= 5 * sd, "dropout keeps %zu of %d, expected %.0f +- 5 "
+             "x %.0f", kept, N, mean, sd);
+    s = fmcl_dropout_backward(ctx, bd.t, bx.t, P, 0xd120ull, 41, 3, N);
+    if (tl_check(s == FMCL_OK, "dropout_backward: %s", fmcl_ctx_error(ctx)) &&
+        tl_buf_read(ctx, &bd, again))
+        tl_check(memcmp(again, want, N * 4) == 0,
+                 "dropout_backward with the same (seed, step) redraws the same mask");
+    s = fmcl_dropout_forward(ctx, by.t, bx.t, P, 0xd120ull, 42, 3, N);
+    if (tl_check(s == FMCL_OK, "dropout_forward: %s", fmcl_ctx_error(ctx)) &&
+        tl_buf_read(ctx, &by, next)) {
+        size_t differ = 0;
+        for (int i = 0; i < N; i++) differ += (next[i] != 0.0f) != (got[i] != 0.0f);
+        /* Independent masks disagree on 2 P (1 - P) of the elements. */
+        tl_check(differ > N * (double)P * (1.0 - P), "the next step's mask differs in %zu of %d",
+                 differ, N);
+    }
+    tl_check(fmcl_dropout_forward(ctx, by.t, bx.t, 1.0f, 1, 1, 0, N) == FMCL_ERR_ARG,
+             "dropout probability 1 is refused");
+    tl_guard_ok(ctx, &by, "y");
+    tl_guard_ok(ctx, &bd, "dx");
+done:
+    tl_buf_free(&bx), tl_buf_free(&by), tl_buf_free(&bd);
+    free(x), free(want), free(got), free(again), free(next);
+}
+
+static int run_classes(fmcl_ctx *ctx, int K, float P)
 {
     fmcl_unet_config c = tiny();
     c.classes = K;
+    c.dropout = P;
     fmcl_unet *u;
     fmcl_unet_acts a;
     if (!tl_check(fmcl_unet_create(ctx, &c, 5, &u) == FMCL_OK, "create: %s", fmcl_ctx_error(ctx)))
@@ -362,7 +434,10 @@ static int run_classes(fmcl_ctx *ctx, int K)
         tl_buf_free(&bx), tl_buf_free(&bt);
         if (K) tl_buf_free(&by);
         free(x), free(t), free(dv), free(y);
+        /* With dropout: the planned batch in training mode, the smaller in evaluation. */
+        a.mode = (fmcl_unet_mode){P > 0, 123, 4};
         against_ref(ctx, u, &a, B_TINY);
+        a.mode = (fmcl_unet_mode){0, 0, 0};
         against_ref(ctx, u, &a, 2);
         tl_check(fmcl_unet_forward(u, &a, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0},
                                    (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0}, B_TINY + 1) ==
@@ -377,15 +452,18 @@ static int run_classes(fmcl_ctx *ctx, int K)
 static int run(fmcl_ctx *ctx, void *user)
 {
     (void)user;
-    return run_classes(ctx, 0) | run_classes(ctx, K_TINY);
+    dropout_kernels(ctx, 0.3f);
+    return run_classes(ctx, 0, 0.0f) | run_classes(ctx, K_TINY, 0.0f) |
+           run_classes(ctx, 0, 0.3f);
 }
 
 int main(void)
 {
     configs();
     init_by_name();
-    finite_differences(0);
-    finite_differences(K_TINY);
+    finite_differences(0, 0.0f);
+    finite_differences(K_TINY, 0.0f);
+    finite_differences(0, 0.3f);
     int rc = tl_for_each_device(run, NULL);
     return rc == TL_SKIP && tl_failures() ? 1 : rc;
 }

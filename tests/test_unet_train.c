@@ -6,7 +6,9 @@
  * and the config; a batch past the device is refused with one that fits.
  * The same for a class-conditional U-Net (labels with dropout, rows ending
  * in the one-hot), whose null-class rows give what the unconditional network
- * with the same other weights gives (the table ignored). */
+ * with the same other weights gives (the table ignored). And for a U-Net
+ * with dropout: its masks change the losses, and it resumes bit for bit
+ * (the masks come from (seed, step) alone). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +160,8 @@ static void checkpoint_contents(const char *path, const fmcl_unet_config *cfg)
     tl_check((fmcl_st_find(&f, "label_emb.weight") != NULL) == (cfg->classes > 0) &&
                  (fmcl_st_meta(&f, "classes") != NULL) == (cfg->classes > 0),
              "label_emb.weight and metadata 'classes' exactly when conditional");
+    tl_check((fmcl_st_meta(&f, "dropout") != NULL) == (cfg->dropout > 0),
+             "metadata 'dropout' exactly when dropping");
     fmcl_unet_config back;
     tl_check(fmcl_unet_config_from_file(&f, path, &back, err, sizeof err) == FMCL_OK &&
                  memcmp(&back, cfg, sizeof back) == 0,
@@ -165,15 +169,22 @@ static void checkpoint_contents(const char *path, const fmcl_unet_config *cfg)
     fmcl_st_free(&f);
 }
 
-static void resume(fmcl_ctx *ctx, int K)
+/* The unconditional run's losses without dropout, which dropout changes. */
+static float plain_loss[STEPS];
+
+/* tag: the files' suffix (K, or TAG_DROP for the dropout run). */
+#define TAG_DROP 1
+static void resume(fmcl_ctx *ctx, int K, float P)
 {
     char half[96], full[96], again[96];
-    snprintf(half, sizeof half, "%s/half%d.safetensors", dir, K);
-    snprintf(full, sizeof full, "%s/full%d.safetensors", dir, K);
-    snprintf(again, sizeof again, "%s/again%d.safetensors", dir, K);
+    const int tag = P > 0 ? TAG_DROP : K;
+    snprintf(half, sizeof half, "%s/half%d.safetensors", dir, tag);
+    snprintf(full, sizeof full, "%s/full%d.safetensors", dir, tag);
+    snprintf(again, sizeof again, "%s/again%d.safetensors", dir, tag);
     fmcl_unet_config uc;
     tiny_config(&uc);
     uc.classes = K;
+    uc.dropout = P;
     fmcl_train_config tc;
     train_config(&tc, K);
     fmcl_unet *u = NULL;
@@ -192,6 +203,13 @@ static void resume(fmcl_ctx *ctx, int K)
         !tl_check(read_state(t, &s_full), "reading the state"))
         goto done;
     checkpoint_contents(full, &uc);
+    if (K == 0 && P == 0) memcpy(plain_loss, s_full.loss, sizeof plain_loss);
+    if (P > 0) {
+        int differ = 0;
+        for (int i = 0; i < STEPS; i++) differ += s_full.loss[i] != plain_loss[i];
+        tl_check(differ > STEPS / 2, "dropout %g changes %d of %d losses", (double)P, differ,
+                 STEPS);
+    }
     forward_matches_ref(ctx, &m, s_full.buf);
     snprintf(spec, sizeof spec, "%d:%d", ctx->info.platform_index, ctx->info.device_index);
     if (!tl_check(fmcl_ctx_create(&c2, spec, err, sizeof err) == FMCL_OK, "context: %s", err))
@@ -210,9 +228,9 @@ static void resume(fmcl_ctx *ctx, int K)
         !ok(c2, fmcl_trainer_save(t2, again, NULL, 0), "save resumed") ||
         !tl_check(read_state(t2, &s_resumed), "reading the resumed state"))
         goto done;
-    tl_check(same_state(&s_full, &s_resumed), "U-Net (%d classes): %d steps equal %d + "
-             "checkpoint + %d bit for bit (weights, EMA, moments, losses)", K, STEPS, STEPS / 2,
-             STEPS - STEPS / 2);
+    tl_check(same_state(&s_full, &s_resumed), "U-Net (%d classes, dropout %g): %d steps equal "
+             "%d + checkpoint + %d bit for bit (weights, EMA, moments, losses)", K, (double)P,
+             STEPS, STEPS / 2, STEPS - STEPS / 2);
     unsigned char *a = NULL, *b = NULL;
     size_t la = 0, lb = 0;
     if (fmcl_read_file(full, 1 << 26, &a, &la, err, sizeof err) == FMCL_OK &&
@@ -277,8 +295,9 @@ static void refusals(fmcl_ctx *ctx)
 static int device_tests(fmcl_ctx *ctx, void *user)
 {
     (void)user;
-    resume(ctx, 0);
-    resume(ctx, K_COND);
+    resume(ctx, 0, 0.0f);
+    resume(ctx, K_COND, 0.0f);
+    resume(ctx, 0, 0.2f);
     refusals(ctx);
     return 0;
 }
@@ -294,9 +313,9 @@ int main(void)
     int rc = tl_for_each_device(device_tests, NULL);
     static const char *const names[] = {"half", "full", "again"};
     char path[128];
-    for (int i = 0; i < 6; i++) {
-        snprintf(path, sizeof path, "%s/%s%d.safetensors", dir, names[i % 3],
-                 i < 3 ? 0 : K_COND);
+    static const int tags[] = {0, K_COND, TAG_DROP};
+    for (int i = 0; i < 9; i++) {
+        snprintf(path, sizeof path, "%s/%s%d.safetensors", dir, names[i % 3], tags[i / 3]);
         unlink(path);
     }
     rmdir(dir);

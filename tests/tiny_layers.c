@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "nn/image_ops.h"
+#include "nn/nn_ops.h"
 #include "testlib.h"
 #include "tiny_layers.h"
 
@@ -64,7 +65,8 @@ void tiny_layers(fmcl_ctx *ctx)
     tl_buf *bx = &b[0], *bgamma = &b[1], *by = &b[2], *bmean = &b[3], *brstd = &b[4];
     tl_buf *bz = &b[5], *bdx = &b[6], *bdgamma = &b[7], *bup = &b[8], *bcat = &b[9];
     tl_buf *bss = &b[10], *bt = &b[11], *bdss = &b[12], *bemb = &b[13];
-    const char *what = "groupnorm, scale-shift, upsampling, concatenation, time embedding";
+    const char *what = "groupnorm, scale-shift, upsampling, concatenation, time embedding, "
+                       "dropout";
     if (tl_buf_new(ctx, bx, n, x) && tl_buf_new(ctx, bgamma, C, x) &&
         tl_buf_new(ctx, by, n, NULL) && tl_buf_new(ctx, bmean, B * G, NULL) &&
         tl_buf_new(ctx, brstd, B * G, NULL) && tl_buf_new(ctx, bz, n, NULL) &&
@@ -84,7 +86,9 @@ void tiny_layers(fmcl_ctx *ctx)
         ok(ctx, fmcl_upsample2x_backward(ctx, bdx->t, bup->t, B, C, H, W), what) &&
         ok(ctx, fmcl_concat_forward(ctx, bcat->t, bx->t, by->t, B, C, C, HW), what) &&
         ok(ctx, fmcl_concat_backward(ctx, bdx->t, bz->t, bcat->t, B, C, C, HW), what) &&
-        ok(ctx, fmcl_time_embedding(ctx, bemb->t, bt->t, FMCL_TIME_SCALE, B, D), what)) {
+        ok(ctx, fmcl_time_embedding(ctx, bemb->t, bt->t, FMCL_TIME_SCALE, B, D), what) &&
+        ok(ctx, fmcl_dropout_forward(ctx, bz->t, bx->t, 0.5f, 3, 1, 2, (int)n), what) &&
+        ok(ctx, fmcl_dropout_backward(ctx, bdss->t, bz->t, 0.5f, 3, 1, 2, B * 2 * C), what)) {
         all_finite(ctx, bdx, what);
         all_finite(ctx, bdss, what);
         all_finite(ctx, bemb, what);

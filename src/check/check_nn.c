@@ -30,6 +30,25 @@ static void bias_silu_forward(chk_suite *s, int B, int N)
     chk_end(&c);
 }
 
+/* Dropout: its Philox mask and scaling, exact. */
+static void dropout(chk_suite *s, int backward, float p, int n)
+{
+    chk_case c;
+    chk_begin(&c, s, backward ? "dropout_backward" : "dropout_forward", "p=%g n=%d", (double)p,
+              n);
+    float *x = chk_host(&c, (size_t)n), *y = chk_host(&c, (size_t)n);
+    if (chk_ok(&c)) chk_fill(x, (size_t)n, -2.f, 2.f, 27);
+    fmcl_t tx = chk_buf(&c, x, (size_t)n), ty = chk_buf(&c, NULL, (size_t)n);
+    if (chk_ok(&c)) {
+        chk_status(&c, backward
+                           ? fmcl_dropout_backward(s->ctx, ty, tx, p, 0xd120ull, 17, 2, n)
+                           : fmcl_dropout_forward(s->ctx, ty, tx, p, 0xd120ull, 17, 2, n));
+        fmcl_dropout_ref(y, x, p, 0xd120ull, 17, 2, n);
+    }
+    chk_expect_f(&c, backward ? "dx" : "y", ty, (size_t)n, y, chk_elem(0));
+    chk_end(&c);
+}
+
 static void bias_forward(chk_suite *s, int B, int N)
 {
     chk_case c;
@@ -277,6 +296,8 @@ void chk_nn_ops(chk_suite *s)
     for (int k = 0; k < 2; k++) bias_backward(s, shapes[k][0], shapes[k][1]);
     bias_backward(s, 200, 67); /* 4 chunks of rows, the last one short */
     for (int k = 0; k < 2; k++) silu_forward(s, shapes[k][0], shapes[k][1]);
+    for (int k = 0; k < 2; k++) dropout(s, k, 0.1f, 4099);
+    dropout(s, 0, 0.5f, 257);
     linear_small(s, 37, 129, 3); /* the first layer's shape: wide N */
     linear_small(s, 131, 2, 67); /* the last layer's: wide K, 3 chunks of rows */
     for (int k = 0; k < 3; k++) mse(s, sizes[k]);

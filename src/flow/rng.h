@@ -16,7 +16,8 @@ enum {
     FMCL_STREAM_INDEX = 6,  /* row indices into a user's array */
     FMCL_STREAM_PROBE = 7,  /* Hutchinson probes of the likelihood */
     FMCL_STREAM_PIXELS = 8, /* dequantisation noise and flips of 8-bit images */
-    FMCL_STREAM_LABEL = 9   /* label dropout of class-conditional training */
+    FMCL_STREAM_LABEL = 9,  /* label dropout of class-conditional training */
+    FMCL_STREAM_DROPOUT = 10 /* the U-Net's dropout masks */
 };
 
 void fmcl_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);

@@ -358,6 +358,8 @@ static fmcl_status one_step(fmcl_trainer *t)
                              c->label_drop, B);
     if (s == FMCL_OK && c->classes > 0)
         s = fmcl_class_concat(ctx, t->Xc, t->X, t->y, m->in_width - c->classes, c->classes, B, B);
+    /* The U-Net's dropout masks: drawn from (seed, k) inside its kernels. */
+    t->acts.unet.mode = (fmcl_unet_mode){1, c->seed, k};
     if (s == FMCL_OK) s = fmcl_model_forward(m, &t->acts, t->pred, t->in, B);
     if (s == FMCL_OK)
         s = fmcl_mse_forward_backward(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U,

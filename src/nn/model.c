@@ -176,10 +176,18 @@ int fmcl_model_meta_kv(const fmcl_model *m, char (*buf)[FMCL_MODEL_META_TEXT], c
                                 c->mult[l]);
     kv[0] = "format", kv[1] = "fmcl-unet";
     for (int i = 0; i < 9; i++) kv[2 + 2 * i] = keys[i], kv[3 + 2 * i] = buf[i];
-    if (c->classes == 0) return FMCL_MODEL_META_PAIRS - 1; /* written when conditional only */
-    snprintf(buf[9], FMCL_MODEL_META_TEXT, "%d", c->classes);
-    kv[20] = "classes", kv[21] = buf[9];
-    return FMCL_MODEL_META_PAIRS;
+    int pairs = 10;
+    if (c->classes > 0) { /* written when conditional only */
+        snprintf(buf[pairs - 1], FMCL_MODEL_META_TEXT, "%d", c->classes);
+        kv[2 * pairs] = "classes", kv[2 * pairs + 1] = buf[pairs - 1];
+        pairs++;
+    }
+    if (c->dropout > 0.0f) { /* written with dropout only: older checkpoints stay as they were */
+        snprintf(buf[pairs - 1], FMCL_MODEL_META_TEXT, "%.9g", (double)c->dropout);
+        kv[2 * pairs] = "dropout", kv[2 * pairs + 1] = buf[pairs - 1];
+        pairs++;
+    }
+    return pairs;
 }
 
 static int meta_int(const fmcl_st_file *f, const char *key, int lo, int hi, int *out)
@@ -210,6 +218,13 @@ fmcl_status fmcl_unet_config_from_file(const fmcl_st_file *f, const char *path,
     else if (!meta_int(f, "groups", 1, 1 << 16, &cfg->groups)) bad = "groups";
     else if (fmcl_st_meta(f, "classes") && !meta_int(f, "classes", 1, 256, &cfg->classes))
         bad = "classes";
+    const char *drop = bad ? NULL : fmcl_st_meta(f, "dropout");
+    if (drop) {
+        char *end;
+        double P = strtod(drop, &end);
+        if (!*drop || *end || !(P > 0.0 && P < 1.0)) bad = "dropout";
+        else cfg->dropout = (float)P;
+    }
     cfg->attn_levels = (unsigned)attn;
     const char *mult = bad ? NULL : fmcl_st_meta(f, "mult");
     for (const char *p = mult; !bad && p;) {

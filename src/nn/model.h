@@ -77,7 +77,7 @@ fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg
 
 /* Checkpoint pieces. Tensor names are prefix + the PyTorch state_dict name. */
 #define FMCL_MODEL_NAME_LEN FMCL_MLP_NAME_LEN /* the longest prefix and U-Net name: 52 */
-#define FMCL_MODEL_META_PAIRS 11 /* the most fmcl_model_meta_kv writes */
+#define FMCL_MODEL_META_PAIRS 12 /* the most fmcl_model_meta_kv writes */
 #define FMCL_MODEL_META_TEXT 32
 int fmcl_model_tensor_count(const fmcl_model *m);
 /* Fills fmcl_model_tensor_count entries of t viewing flat (parameter layout). */

@@ -32,6 +32,19 @@ void fmcl_bias_backward_ref(float *db, const float *dz, int B, int N);
 fmcl_status fmcl_silu_forward(fmcl_ctx *ctx, fmcl_t h, fmcl_t z, int B, int N);
 void fmcl_silu_forward_ref(float *h, const float *z, int B, int N);
 
+/* Dropout with probability p in [0, 1) over n elements, its mask drawn from
+ * Philox (rng.h's FMCL_STREAM_DROPOUT) and never stored: element i is kept
+ * when u01(philox(seed; i, site, DROPOUT, step).x) >= p, site numbering the
+ * network's dropout layers. Forward y = x keep / (1 - p); backward
+ * dx = dy keep / (1 - p) with the same (seed, step, site) redraws the
+ * forward's mask. The reference is the same map for both. */
+fmcl_status fmcl_dropout_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, float p, uint64_t seed,
+                                 uint32_t step, uint32_t site, int n);
+fmcl_status fmcl_dropout_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dy, float p, uint64_t seed,
+                                  uint32_t step, uint32_t site, int n);
+void fmcl_dropout_ref(float *y, const float *x, float p, uint64_t seed, uint32_t step,
+                      uint32_t site, int n);
+
 /* Linear layers with a narrow side (src/nn/linear.c), where GEMM tiles would
  * be mostly padding. x: [B, K], W: [N, K] (nn.Linear's layout), z, dz: [B, N].
  * Sums run in index order. Forward: z = x W^T + b. */

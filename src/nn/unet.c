@@ -136,6 +136,7 @@ typedef struct {
     const fmcl_unet_plan *p;
     cl_mem mem;
     fmcl_t x, t, y, v, dv, dx; /* the caller's tensors */
+    fmcl_unet_mode mode;
 } dev_run;
 
 static fmcl_t act(const dev_run *r, int s)
@@ -181,6 +182,10 @@ static fmcl_status forward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op
         return fmcl_attention_forward(ctx, out, act(r, op->aux), in, B, op->C, op->H, op->heads);
     case UNET_EMBED:
         return fmcl_gemm(ctx, 0, 0, B, op->C, op->K, 1.0f, in, op->K, w, op->C, 0.0f, out, op->C);
+    case UNET_DROP:
+        if (!r->mode.train) return fmcl_copy(ctx, out, in, (size_t)B * op->C);
+        return fmcl_dropout_forward(ctx, out, in, r->p->cfg.dropout, r->mode.seed, r->mode.step,
+                                    (uint32_t)op->K, B * op->C);
     }
     return fmcl_fail(ctx, FMCL_ERR_ARG, "U-Net plan holds an unknown op %d", op->kind);
 }
@@ -224,6 +229,10 @@ static fmcl_status backward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *o
     case UNET_EMBED:
         return fmcl_gemm(ctx, 1, 0, op->K, op->C, B, 1.0f, in, op->K, dout, op->C, 1.0f, dw,
                          op->C);
+    case UNET_DROP:
+        if (!r->mode.train) return fmcl_copy(ctx, din, dout, (size_t)B * op->C);
+        return fmcl_dropout_backward(ctx, din, dout, r->p->cfg.dropout, r->mode.seed,
+                                     r->mode.step, (uint32_t)op->K, B * op->C);
     }
     return fmcl_fail(ctx, FMCL_ERR_ARG, "U-Net plan holds an unknown op %d", op->kind);
 }
@@ -253,7 +262,7 @@ fmcl_status fmcl_unet_forward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t v, fmcl_t 
 {
     fmcl_status s = batch_ok(u, a, B, "forward");
     if (s == FMCL_OK) s = labels_ok(u, a, y);
-    dev_run r = {a->plan, a->mem, x, t, y, v, {NULL, 0}, {NULL, 0}};
+    dev_run r = {a->plan, a->mem, x, t, y, v, {NULL, 0}, {NULL, 0}, a->mode};
     for (int i = 0; s == FMCL_OK && i < a->plan->n_ops; i++)
         s = forward_op(u->ctx, &r, &a->plan->ops[i], u->params, B);
     return s;
@@ -265,7 +274,7 @@ fmcl_status fmcl_unet_backward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t grads, fm
     fmcl_status s = batch_ok(u, a, B, "backward");
     if (s == FMCL_OK) s = labels_ok(u, a, y);
     const fmcl_unet_plan *p = a->plan;
-    dev_run r = {p, a->mem, x, {NULL, 0}, y, {NULL, 0}, dv, dx};
+    dev_run r = {p, a->mem, x, {NULL, 0}, y, {NULL, 0}, dv, dx, a->mode};
     /* Every layer's backward accumulates: each gradient is cleared right
      * before its first writer (it shares memory with others), dx first. */
     if (s == FMCL_OK && dx.mem)

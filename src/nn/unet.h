@@ -1,8 +1,8 @@
 /* The image model v(x, t): a U-Net in the style of Dhariwal & Nichol's ADM
  * (guided_diffusion/unet.py, UNetModel) at small scale, built from the image
- * layers of image_ops.h. Differences from ADM: no dropout (the blocks have no
- * Dropout layer), and attention splits q, k, v before the heads (ADM's
- * use_new_attention_order=True, QKVAttention).
+ * layers of image_ops.h. Differences from ADM: attention splits q, k, v
+ * before the heads (ADM's use_new_attention_order=True, QKVAttention), and
+ * dropout's mask comes from Philox (nn_ops.h's fmcl_dropout_forward).
  *
  *   emb = Linear(4b, 4b)(SiLU(Linear(b, 4b)(sinusoidal(1000 t, b))))   b = base
  *         (+ label_emb.weight[y] for a class-conditional U-Net, as ADM's
@@ -17,7 +17,8 @@
  *                  (+ AttentionBlock), then nearest 2x + conv3x3 except at level 0
  *   out:           GroupNorm -> SiLU -> conv3x3 (-> C)
  *   ResBlock(x):   h = conv3x3(SiLU(GN(x))); h = GN(h) (1 + scale) + shift with
- *                  [scale, shift] = Linear(SiLU(emb)); h = conv3x3(SiLU(h));
+ *                  [scale, shift] = Linear(SiLU(emb));
+ *                  h = conv3x3(Dropout(SiLU(h))) (Dropout only when dropout > 0);
  *                  return skip(x) + h (skip: identity or a 1x1 conv)
  *   AttentionBlock(x): x + proj_out(attention(qkv(GN(x)))), qkv and proj_out 1x1
  *
@@ -41,6 +42,7 @@ typedef struct {
     int heads;                   /* attention heads; every attending width a multiple */
     int groups;                  /* GroupNorm groups; every normalised width a multiple */
     int classes;                 /* K > 0: class-conditional (label_emb [K, 4 base]); 0: not */
+    float dropout;               /* P in [0, 1): each ResBlock's dropout; 0: no dropout op */
 } fmcl_unet_config;
 
 /* Defaults for 28x28x1 (Fashion-MNIST) and 32x32x3 (CIFAR-10): base 32,
@@ -117,11 +119,23 @@ void fmcl_unet_free(fmcl_unet *u);
 /* The initial parameters of fmcl_unet_create on the host (n_params floats). */
 void fmcl_unet_init_ref(const fmcl_unet_plan *p, uint64_t seed, float *params);
 
-/* Activations for batches of up to B images, planned and allocated once. */
+/* Training or evaluation. Evaluation (train 0, the default) skips dropout;
+ * training drops with the masks of (seed, step): ResBlock k's dropout (in
+ * op order) is site k of fmcl_dropout_forward over its [B, C, H, W]. */
+typedef struct {
+    int train;
+    uint64_t seed;
+    uint32_t step;
+} fmcl_unet_mode;
+
+/* Activations for batches of up to B images, planned and allocated once.
+ * mode (zero, evaluation, after creation) is the caller's to set before a
+ * forward; the backward that follows must see the same. */
 typedef struct {
     fmcl_unet_plan *plan;
     int B;
     cl_mem mem;
+    fmcl_unet_mode mode;
 } fmcl_unet_acts;
 
 /* Allocates acts for B images and sizes the GEMM scratch for every GEMM of
@@ -146,10 +160,17 @@ fmcl_status fmcl_unet_backward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t grads, fm
 
 /* The same on the host with the layers' _ref functions (float tensors,
  * double sums) for the plan's B images: v = v(x, t, y) (y: NULL when
- * unconditional); then grads += dL/dparams and dx = dL/dx (dx may be NULL). */
+ * unconditional); then grads += dL/dparams and dx = dL/dx (dx may be NULL).
+ * In evaluation mode; the _mode forms take the mode (NULL: evaluation). */
 void fmcl_unet_forward_ref(const fmcl_unet_plan *p, const float *params, const float *x,
                            const float *t, const float *y, float *v);
 void fmcl_unet_grad_ref(const fmcl_unet_plan *p, const float *params, const float *x,
                         const float *t, const float *y, const float *dv, float *grads, float *dx);
+void fmcl_unet_forward_ref_mode(const fmcl_unet_plan *p, const fmcl_unet_mode *mode,
+                                const float *params, const float *x, const float *t,
+                                const float *y, float *v);
+void fmcl_unet_grad_ref_mode(const fmcl_unet_plan *p, const fmcl_unet_mode *mode,
+                             const float *params, const float *x, const float *t, const float *y,
+                             const float *dv, float *grads, float *dx);
 
 #endif

@@ -40,6 +40,7 @@ typedef struct {
     size_t errlen;
     int emb;   /* slot of SiLU(emb), shared by every ResBlock's emb_layers */
     int emb_dim;
+    int drop_sites; /* dropout ops so far: the next one's site */
 } builder;
 
 static void *grow(void *a, int *cap, int n, size_t elem, int *oom)
@@ -164,6 +165,15 @@ static int unary(builder *bd, int kind, int in, size_t per)
     return out;
 }
 
+/* Dropout (no parameters) at the next site. */
+static int dropout(builder *bd, int in, size_t per)
+{
+    int out = new_slot(bd, per, 1);
+    unet_op *op = new_op(bd, UNET_DROP, in, out);
+    if (op) op->C = (int)per, op->K = bd->drop_sites++;
+    return out;
+}
+
 static int binary(builder *bd, int kind, int in, int in2, size_t per)
 {
     int out = new_slot(bd, per, 1);
@@ -225,6 +235,7 @@ static int resblock(builder *bd, const char *prefix, int x, int Cin, int Cout, i
     unet_op *op = new_op(bd, UNET_SS, g, s);
     if (op) op->aux = ss, op->C = Cout, op->H = HW;
     int s2 = unary(bd, UNET_SILU, s, (size_t)Cout * HW);
+    if (bd->p->cfg.dropout > 0.0f) s2 = dropout(bd, s2, (size_t)Cout * HW); /* out_layers.2 */
     sub(name, sizeof name, prefix, "out_layers.3");
     weight_bias(bd, name, 1, Cout, Cout, 3, 0, &w, &b);
     h = conv(bd, s2, w, b, Cout, H, W, Cout, 3, 1);
@@ -441,6 +452,7 @@ static const char *field_problem(const fmcl_unet_config *c)
     else if (c->heads < 1 || c->groups < 1) bad = "heads and groups must be at least 1";
     else if (c->attn_levels >> c->levels) bad = "attn_levels names a level beyond the last";
     else if (c->classes < 0 || c->classes > 256) bad = "classes must be in [0, 256]";
+    else if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) bad = "dropout must be in [0, 1)";
     else if (c->height % (1 << (c->levels - 1)) || c->width % (1 << (c->levels - 1)))
         bad = "height and width must be divisible by 2^(levels - 1), so that upsampling "
               "restores each level's size; use fewer levels or pad the images";

@@ -19,7 +19,9 @@ enum {
     UNET_UP,     /* out[B, C, 2H, 2W] = nearest 2x of in[B, C, H, W] */
     UNET_CAT,    /* out[B, C + K, H W] = [in, in2] along channels */
     UNET_ATTN,   /* out[B, C, H W] = attention(in = qkv[B, 3C, H W]), aux = probabilities */
-    UNET_EMBED   /* out[B, C] = in[B, K] w[K, C] (one-hot rows: w's rows; in gets no gradient) */
+    UNET_EMBED,  /* out[B, C] = in[B, K] w[K, C] (one-hot rows: w's rows; in gets no gradient) */
+    UNET_DROP    /* out[B, C] = dropout(in) at site K (training; a copy in evaluation); its
+                  * backward overwrites d in (one consumer) */
 };
 
 /* Slots 0 and 1 are the inputs x and t; a conditional U-Net's one-hot

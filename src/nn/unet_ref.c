@@ -13,6 +13,7 @@ typedef struct {
     float *buf;
     const float *params, *x, *t, *y;
     float *v, *dv, *dx; /* the output and the external gradients (dx may be NULL) */
+    fmcl_unet_mode mode;
 } ref_run;
 
 static float *act(const ref_run *r, int s)
@@ -63,6 +64,13 @@ static void forward_op(const ref_run *r, const unet_op *op)
     case UNET_EMBED:
         fmcl_gemm_ref(0, 0, B, op->C, op->K, 1.0f, in, op->K, w, op->C, 0.0f, out, op->C);
         break;
+    case UNET_DROP:
+        if (r->mode.train)
+            fmcl_dropout_ref(out, in, r->p->cfg.dropout, r->mode.seed, r->mode.step,
+                             (uint32_t)op->K, B * op->C);
+        else
+            memcpy(out, in, (size_t)B * op->C * sizeof *out);
+        break;
     }
 }
 
@@ -111,24 +119,52 @@ static void backward_op(const ref_run *r, const unet_op *op, float *grads)
     case UNET_EMBED:
         fmcl_gemm_ref(1, 0, op->K, op->C, B, 1.0f, in, op->K, dout, op->C, 1.0f, dw, op->C);
         break;
+    case UNET_DROP:
+        if (r->mode.train)
+            fmcl_dropout_ref(din, dout, r->p->cfg.dropout, r->mode.seed, r->mode.step,
+                             (uint32_t)op->K, B * op->C);
+        else
+            memcpy(din, dout, (size_t)B * op->C * sizeof *din);
+        break;
     }
+}
+
+static fmcl_unet_mode mode_or_eval(const fmcl_unet_mode *mode)
+{
+    return mode ? *mode : (fmcl_unet_mode){0, 0, 0};
 }
 
 void fmcl_unet_forward_ref(const fmcl_unet_plan *p, const float *params, const float *x,
                            const float *t, const float *y, float *v)
 {
-    ref_run r = {p, calloc(p->total, sizeof(float)), params, x, t, y, v, NULL, NULL};
-    for (int i = 0; r.buf && i < p->n_ops; i++) forward_op(&r, &p->ops[i]);
-    free(r.buf);
+    fmcl_unet_forward_ref_mode(p, NULL, params, x, t, y, v);
 }
 
 void fmcl_unet_grad_ref(const fmcl_unet_plan *p, const float *params, const float *x,
                         const float *t, const float *y, const float *dv, float *grads, float *dx)
 {
+    fmcl_unet_grad_ref_mode(p, NULL, params, x, t, y, dv, grads, dx);
+}
+
+void fmcl_unet_forward_ref_mode(const fmcl_unet_plan *p, const fmcl_unet_mode *mode,
+                                const float *params, const float *x, const float *t,
+                                const float *y, float *v)
+{
+    ref_run r = {p, calloc(p->total, sizeof(float)), params, x, t, y, v, NULL, NULL,
+                 mode_or_eval(mode)};
+    for (int i = 0; r.buf && i < p->n_ops; i++) forward_op(&r, &p->ops[i]);
+    free(r.buf);
+}
+
+void fmcl_unet_grad_ref_mode(const fmcl_unet_plan *p, const fmcl_unet_mode *mode,
+                             const float *params, const float *x, const float *t, const float *y,
+                             const float *dv, float *grads, float *dx)
+{
     size_t nx = (size_t)p->B * p->slots[UNET_SLOT_X].per;
     size_t nv = (size_t)p->B * p->slots[p->ops[p->n_ops - 1].out].per;
     float *v = malloc(nv * sizeof *v), *dvc = malloc(nv * sizeof *dvc);
-    ref_run r = {p, calloc(p->total, sizeof(float)), params, x, t, y, v, dvc, dx};
+    ref_run r = {p, calloc(p->total, sizeof(float)), params, x, t, y, v, dvc, dx,
+                 mode_or_eval(mode)};
     if (r.buf && v && dvc) {
         memcpy(dvc, dv, nv * sizeof *dvc);
         if (dx) memset(dx, 0, nx * sizeof *dx);

@@ -26,10 +26,10 @@ static int parse_list(const char *s, int *out, int max, int lo, int hi)
 int train_model_flags(arg_cmd *cmd, const train_opts *o)
 {
     static const char *const unet_flags[] = {"base", "mult", "blocks", "attn-res", "heads",
-                                             "groups"};
+                                             "groups", "dropout"};
     static const char *const mlp_flags[] = {"width", "depth", "time-freqs"};
     const int unet = strcmp(o->model, "unet") == 0;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         if (!unet && args_find(cmd, unet_flags[i])->seen)
             return args_usage(cmd, "--%s configures the U-Net: add --model unet", unet_flags[i]);
     if (!unet) return CLI_OK;
@@ -61,6 +61,7 @@ static int unet_config(arg_cmd *cmd, const train_opts *o, const fmcl_images *im,
     if (o->blocks > 0) c->blocks = o->blocks;
     if (o->heads > 0) c->heads = o->heads;
     if (o->groups > 0) c->groups = o->groups;
+    c->dropout = (float)o->dropout;
     if (o->mult) {
         memset(c->mult, 0, sizeof c->mult);
         c->levels = parse_list(o->mult, c->mult, FMCL_UNET_MAX_LEVELS, 1, 16);
@@ -130,7 +131,9 @@ void train_model_describe(const fmcl_model *m, char *buf, size_t len)
         if (c->attn_levels >> l & 1)
             b += (size_t)snprintf(attn + b, sizeof attn - b, b ? ",%d" : "%d", c->height >> l);
     }
-    snprintf(buf, len, "U-Net base %d, mult %s, %d block%s, attention at %s, %d heads, %d groups "
-             "(%zu parameters)", c->base, mult, c->blocks, c->blocks > 1 ? "s" : "",
-             b ? attn : "none", c->heads, c->groups, m->n_params);
+    char drop[32] = "";
+    if (c->dropout > 0.0f) snprintf(drop, sizeof drop, ", dropout %g", (double)c->dropout);
+    snprintf(buf, len, "U-Net base %d, mult %s, %d block%s, attention at %s, %d heads, %d groups"
+             "%s (%zu parameters)", c->base, mult, c->blocks, c->blocks > 1 ? "s" : "",
+             b ? attn : "none", c->heads, c->groups, drop, m->n_params);
 }

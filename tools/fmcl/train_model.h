@@ -38,7 +38,11 @@
     {.name = "heads", .type = ARG_INT, .dest = &(o).heads, .metavar = "N",                       \
      .help = "--model unet: attention heads", .lo = 1, .hi = 64, .default_text = "4"},           \
     {.name = "groups", .type = ARG_INT, .dest = &(o).groups, .metavar = "N",                     \
-     .help = "--model unet: GroupNorm groups", .lo = 1, .hi = 256, .default_text = "8"}
+     .help = "--model unet: GroupNorm groups", .lo = 1, .hi = 256, .default_text = "8"},      \
+    {.name = "dropout", .type = ARG_REAL, .dest = &(o).dropout, .metavar = "P",                  \
+     .help = "--model unet: dropout probability (below 1) in each residual block while "         \
+             "training, its mask from --seed and the step; sampling and nll use none",           \
+     .lo = 0, .hi = 1, .default_text = "0"}
 
 extern const char *const train_model_names[];
 

@@ -24,6 +24,7 @@ typedef struct {
     const char *model;                      /* --model: "mlp" or "unet" */
     const char *mult, *attn_res;            /* --model unet's lists (NULL: the defaults) */
     int base, blocks, heads, groups;        /* --model unet (0: the defaults) */
+    double dropout;                         /* --model unet: residual dropout (0: none) */
 } train_opts;
 
 /* --resume DIR: refuses flags that would change the run (usage error),
