@@ -3,8 +3,9 @@
  * the OT coupling), on a user's array with time features and AdamW;
  * sampling with every solver and from given points; likelihoods with the
  * exact divergence and with Hutchinson's estimate; training on 8-bit images
- * (with classes, then guided sampling);
- * the image layers (tiny_layers.c).
+ * (with classes, then guided sampling); training through fmcl's packed GEMM
+ * kernels and their fused epilogues (PoCL takes them by default,
+ * Oclgrind does not); the image layers (tiny_layers.c).
  *   tiny_workload count   prints the number of pieces
  *   tiny_workload K       runs piece K on every device (as the device tests)
  * tests/oclgrind.sh runs each piece in its own process under Oclgrind (where
@@ -27,8 +28,8 @@
 #define N_TRAIN (FMCL_PATH_LINEAR_VP + 3) /* every path, then the array twice */
 #define N_SAMPLE (FMCL_SOLVER_DOPRI5 + 2) /* every solver, then from given x0 */
 #define N_LIKELIHOOD 2
-/* then images, class-conditional images, bench's peak, layers */
-#define N_PIECES (N_TRAIN + N_SAMPLE + N_LIKELIHOOD + 4)
+/* then images, class-conditional images, packed GEMMs, bench's peak, layers */
+#define N_PIECES (N_TRAIN + N_SAMPLE + N_LIKELIHOOD + 5)
 
 static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
 {
@@ -190,8 +191,12 @@ static int run(fmcl_ctx *ctx, void *user)
     if (piece < N_TRAIN) train(ctx, piece);
     else if (piece < N_TRAIN + N_SAMPLE) evaluate(ctx, piece - N_TRAIN, 0);
     else if (piece < N_TRAIN + N_SAMPLE + N_LIKELIHOOD) evaluate(ctx, piece - N_TRAIN - N_SAMPLE, 1);
-    else if (piece < N_PIECES - 2) train_images(ctx, piece == N_PIECES - 3);
-    else if (piece < N_PIECES - 1) peak(ctx);
+    else if (piece < N_PIECES - 3) train_images(ctx, piece == N_PIECES - 4);
+    else if (piece < N_PIECES - 2) {
+        fmcl_gemm_use(ctx, 1);
+        printf("  packed GEMM kernels:\n");
+        train(ctx, FMCL_PATH_OT);
+    } else if (piece < N_PIECES - 1) peak(ctx);
     else tiny_layers(ctx); /* the image layers, tiny_layers.c */
     return 0;
 }

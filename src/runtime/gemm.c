@@ -1,6 +1,7 @@
-/* GEMM through CLBlast: the only file that includes it. One temporary buffer
- * is sized at setup (fmcl_gemm_reserve) so that calls inside a training step
- * allocate nothing. CLBlast's built-in parameters are poor on some devices
+/* GEMM through CLBlast (the only file that includes it) or fmcl's packed
+ * kernels (gemm_packed.c; PoCL's CPU devices by default). One temporary
+ * buffer is sized at setup (fmcl_gemm_reserve) so that calls inside a
+ * training step allocate nothing. CLBlast's built-in parameters are poor on some devices
  * (PoCL on x86: ~7 GFLOP/s where tuned ones give ~40), so parameters from
  * `fmcl tune` (the user's cache folder) or shipped in data/clblast_tuned.txt
  * are applied when device, driver and CLBlast match (tune.h). */
@@ -109,6 +110,23 @@ void fmcl_gemm_apply_tuning(fmcl_ctx *ctx)
     if (shipped) apply_set(ctx, shipped, "fmcl's data/clblast_tuned.txt");
 }
 
+fmcl_status fmcl_gemm_choose(fmcl_ctx *ctx)
+{
+    const char *env = getenv("FMCL_GEMM");
+    if (env && strcmp(env, "clblast") == 0) ctx->gemm_packed = 0;
+    else if (env && strcmp(env, "packed") == 0) ctx->gemm_packed = 1;
+    else if (env && *env)
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "FMCL_GEMM=%s: expected \"clblast\" or \"packed\" (or unset: packed "
+                         "kernels on PoCL's CPU devices, CLBlast elsewhere)",
+                         env);
+    else ctx->gemm_packed = ctx->sched.packed_gemm;
+    fmcl_note(ctx, "GEMM: %s\n", ctx->gemm_packed ? "fmcl's packed kernels" : "CLBlast");
+    return FMCL_OK;
+}
+
+void fmcl_gemm_use(fmcl_ctx *ctx, int packed) { ctx->gemm_packed = packed != 0; }
+
 static CLBlastTranspose tr(int t) { return t ? CLBlastTransposeYes : CLBlastTransposeNo; }
 
 static fmcl_status gemm_fail(fmcl_ctx *ctx, CLBlastStatusCode rc, const char *what, int M, int N,
@@ -128,11 +146,14 @@ fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K
                               int ldb, int ldc)
 {
     size_t bytes = 0;
-    CLBlastStatusCode rc =
-        CLBlastSGemmTempBufferSize(CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M, (size_t)N,
-                                   (size_t)K, 0, (size_t)lda, 0, (size_t)ldb, 0, (size_t)ldc,
-                                   &ctx->queue, &bytes);
-    if (rc != CLBlastSuccess) return gemm_fail(ctx, rc, "sizing GEMM scratch", M, N, K);
+    if (ctx->gemm_packed) {
+        bytes = fmcl_gemm_packed_scratch(M, N, K) * sizeof(float);
+    } else {
+        CLBlastStatusCode rc = CLBlastSGemmTempBufferSize(
+            CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M, (size_t)N, (size_t)K, 0,
+            (size_t)lda, 0, (size_t)ldb, 0, (size_t)ldc, &ctx->queue, &bytes);
+        if (rc != CLBlastSuccess) return gemm_fail(ctx, rc, "sizing GEMM scratch", M, N, K);
+    }
     if (bytes <= ctx->gemm_tmp_bytes && ctx->gemm_tmp) return FMCL_OK;
     fmcl_status s = fmcl_finish(ctx); /* the old buffer may still be in use */
     if (s != FMCL_OK) return s;
@@ -148,6 +169,14 @@ fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float 
 {
     if (M <= 0 || N <= 0 || K <= 0)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "GEMM with empty shape %dx%dx%d", M, N, K);
+    if (ctx->gemm_packed) {
+        /* Grows the scratch only when no fmcl_gemm_reserve covered the shape. */
+        fmcl_status s = fmcl_gemm_reserve(ctx, ta, tb, M, N, K, lda, ldb, ldc);
+        if (s != FMCL_OK) return s;
+        return fmcl_gemm_packed(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                                FMCL_GEMM_PLAIN, (fmcl_t){0}, (fmcl_t){0},
+                                (fmcl_t){ctx->gemm_tmp, 0});
+    }
     CLBlastStatusCode rc;
     cl_event *ev = fmcl_profile_slot(ctx, FMCL_PROF_GEMM); /* NULL unless profiling */
     if (ctx->gemm_tmp)
@@ -161,6 +190,22 @@ fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float 
                           C.mem, C.off, (size_t)ldc, &ctx->queue, ev);
     fmcl_profile_done(ctx, ev, rc == CLBlastSuccess);
     return rc == CLBlastSuccess ? FMCL_OK : gemm_fail(ctx, rc, "GEMM", M, N, K);
+}
+
+int fmcl_gemm_fuses(const fmcl_ctx *ctx) { return ctx->gemm_packed; }
+
+fmcl_status fmcl_gemm_epilogue(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, fmcl_t A,
+                               int lda, fmcl_t B, int ldb, fmcl_t C, int ldc, fmcl_gemm_epi epi,
+                               fmcl_t v, fmcl_t H)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "GEMM with empty shape %dx%dx%d", M, N, K);
+    if (!ctx->gemm_packed)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fused GEMM epilogues need the packed GEMM");
+    fmcl_status s = fmcl_gemm_reserve(ctx, ta, tb, M, N, K, lda, ldb, ldc);
+    if (s != FMCL_OK) return s;
+    return fmcl_gemm_packed(ctx, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, epi, v, H,
+                            (fmcl_t){ctx->gemm_tmp, 0});
 }
 
 void fmcl_gemm_release(fmcl_ctx *ctx)

@@ -54,6 +54,7 @@ typedef struct {
     size_t max_items[2];        /* CL_DEVICE_MAX_WORK_ITEM_SIZES, dimensions 0 and 1 */
     size_t local[FMCL_K_COUNT]; /* 1D local size of each kernel */
     int whole_writes;           /* host writes to part of a buffer go through a kernel */
+    int packed_gemm;            /* GEMMs by kernels/gemm.cl rather than CLBlast */
 } fmcl_sched;
 
 struct fmcl_ctx {
@@ -66,7 +67,8 @@ struct fmcl_ctx {
     cl_kernel kern[FMCL_K_COUNT];
     size_t kern_wg[FMCL_K_COUNT]; /* CL_KERNEL_WORK_GROUP_SIZE per kernel */
     fmcl_sched sched;
-    cl_mem gemm_tmp;              /* CLBlast's temporary buffer, sized at setup */
+    int gemm_packed;              /* GEMMs by kernels/gemm.cl, not CLBlast (gemm.c) */
+    cl_mem gemm_tmp;              /* CLBlast's temporary buffer or the packed panels */
     size_t gemm_tmp_bytes;
     fmcl_log_fn log;
     void *log_user;
@@ -125,8 +127,9 @@ fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, cons
 /* 2D: n0 (fastest varying, get_global_id(0)) by n1. */
 fmcl_status fmcl_run2(fmcl_ctx *ctx, int kid, size_t n0, size_t n1, const char *sig, ...);
 
-/* GEMM through CLBlast, row-major: C[M,N] = alpha op(A) op(B) + beta C,
- * op(A) is M x K, op(B) is K x N; ta/tb nonzero transpose. */
+/* GEMM, row-major: C[M,N] = alpha op(A) op(B) + beta C, op(A) is M x K,
+ * op(B) is K x N; ta/tb nonzero transpose. Through CLBlast, or fmcl's
+ * packed kernels (gemm_packed.c); see fmcl_gemm_choose. */
 fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha,
                       fmcl_t A, int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc);
 /* Setup only: grows the shared temporary buffer to fit this shape, so later
@@ -134,6 +137,40 @@ fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float 
 fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, int lda,
                               int ldb, int ldc);
 
+/* Setup: the packed kernels where vendor.c prefers them, CLBlast elsewhere;
+ * $FMCL_GEMM = "clblast" or "packed" overrides (anything else is an error). */
+fmcl_status fmcl_gemm_choose(fmcl_ctx *ctx);
+/* Selects the implementation (tests and benchmarks compare them); call
+ * fmcl_gemm_reserve again afterwards. */
+void fmcl_gemm_use(fmcl_ctx *ctx, int packed);
+/* What the packed kernels do to the product P = op(A) op(B) as they store it
+ * (kernels/gemm.cl): PLAIN C = alpha P + beta C; BIAS C = P + v (v[N], a
+ * bias); BIAS_SILU the same and H = silu(C), a hidden layer's forward;
+ * SILU_GRAD C = P silu'(v) elementwise (v[M, ldc], pre-activations), an
+ * input gradient through SiLU. All but PLAIN need alpha 1 and beta 0. */
+typedef enum {
+    FMCL_GEMM_PLAIN,
+    FMCL_GEMM_BIAS,
+    FMCL_GEMM_BIAS_SILU,
+    FMCL_GEMM_SILU_GRAD
+} fmcl_gemm_epi;
+/* Nonzero when GEMMs take the packed path, which fuses epilogues. */
+int fmcl_gemm_fuses(const fmcl_ctx *ctx);
+/* A GEMM with a fused epilogue (H, v as above; H and v[M, ldc] share C's
+ * ldc); only on the packed path: callers check fmcl_gemm_fuses. */
+fmcl_status fmcl_gemm_epilogue(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, fmcl_t A,
+                               int lda, fmcl_t B, int ldb, fmcl_t C, int ldc, fmcl_gemm_epi epi,
+                               fmcl_t v, fmcl_t H);
+/* The packed path, with scratch of fmcl_gemm_packed_scratch floats. */
+size_t fmcl_gemm_packed_scratch(int M, int N, int K);
+fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha,
+                             fmcl_t A, int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc,
+                             fmcl_gemm_epi epi, fmcl_t v, fmcl_t H, fmcl_t scratch);
+/* The packed kernels' twin in float: the same fma chain, so the same bits
+ * (v, H as for fmcl_gemm_packed; NULL for PLAIN). */
+void fmcl_gemm_packed_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                          int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                          fmcl_gemm_epi epi, const float *v, float *H);
 /* Applies the tuned CLBlast parameters shipped for this device, if any
  * (disabled by FMCL_NO_TUNING=1). */
 void fmcl_gemm_apply_tuning(fmcl_ctx *ctx);

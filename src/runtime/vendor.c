@@ -71,6 +71,16 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
     /* Oclgrind 21.10 (--uninitialized) records a host write as the state of
      * the whole buffer, sized to the write: launch.c stages partial writes. */
     s->whole_writes = s->impl == FMCL_IMPL_OCLGRIND;
+    /* fmcl's packed GEMM (kernels/gemm.cl) keeps a block of C in one
+     * work-item's vector registers: PoCL's CPU device runs it at 150-180
+     * GFLOP/s on the 2-core EPYC here, CLBlast at 38-46 tuned. llvmpipe
+     * (rusticl) spreads work-items over SIMD lanes instead, and ran it 10x
+     * slower than CLBlast; GPUs want CLBlast's work-group tiles. Its fma()
+     * needs the hardware instruction, which PoCL reports as CL_FP_FMA. */
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    s->packed_gemm = s->impl == FMCL_IMPL_POCL && strcmp(ctx->info.type, "CPU") == 0 &&
+                     (fp & CL_FP_FMA) && !(fp & CL_FP_SOFT_FLOAT);
     size_t items[3] = {0};
     cl_int rc = clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items,
                                 NULL);
@@ -81,6 +91,10 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
     size_t cap = strcmp(ctx->info.type, "GPU") == 0 ? GPU_CAP : CPU_CAP;
     size_t lo = (size_t)-1, hi = 0, kmin = (size_t)-1, pm_max = 1;
     for (int k = 0; k < FMCL_K_COUNT; k++) {
+        if (k == FMCL_K_gemm_packed) { /* reqd_work_group_size(1, 1, 1) */
+            s->local[k] = 1;
+            continue;
+        }
         size_t pm = 1;
         clGetKernelWorkGroupInfo(ctx->kern[k], ctx->device,
                                  CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE, sizeof pm, &pm,

@@ -1,0 +1,145 @@
+#pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
+/* GEMM for CPU devices that run a work-item as one thread with vector
+ * registers (PoCL; vendor.c chooses), where CLBlast's work-group tiling fits
+ * poorly: row-major C[M, N] = alpha op(A) op(B) + beta C with op(A)
+ * M x K and op(B) K x N. Twin of src/runtime/gemm_packed.c.
+ *
+ * gemm_pack_a and gemm_pack_b copy op(A) into panels of GEMM_MR rows and
+ * op(B) into panels of GEMM_NR columns, k-major and zero past the edge, so
+ * that gemm_packed reads both contiguously whatever the transposes. Each of
+ * its work-items keeps a GEMM_MR x GEMM_NR block of C in registers: 5 x 16 is
+ * ten float8 accumulators, which with two B vectors and a broadcast fit
+ * AVX2's sixteen registers (6 x 16 spilled one and ran 4x slower on PoCL).
+ * Every element of C is one fma chain over k in order, then alpha and beta:
+ * the same bits on every device, however the work is split. */
+#define GEMM_MR 5
+#define GEMM_NR 16
+#define GEMM_PACK_K 8 /* values of k per packing work-item */
+
+/* Items (kc, p): panel p's rows w = 0..W-1 (elements i = p W + w of the
+ * panelled dimension, n of them) at k = kc GEMM_PACK_K ... Element (i, k) of
+ * the source is src[i ld + k] when k_contig, else src[k ld + i]. */
+void gemm_pack(__global float *dst, __global const float *src, size_t ld, int n, int K,
+               int k_contig, const int W, size_t kc, size_t p)
+{
+    const size_t k0 = kc * GEMM_PACK_K, k1 = min(k0 + GEMM_PACK_K, (size_t)K);
+    for (size_t k = k0; k < k1; k++)
+        for (int w = 0; w < W; w++) {
+            const size_t i = p * W + (size_t)w;
+            float v = 0.0f;
+            if (i < (size_t)n) v = k_contig ? src[i * ld + k] : src[k * ld + i];
+            dst[(p * (size_t)K + k) * W + (size_t)w] = v;
+        }
+}
+
+/* Ap[p, k, r] = op(A)[p GEMM_MR + r, k]: items (kc, p), p < ceil(M / GEMM_MR). */
+__kernel void gemm_pack_a(__global float *Ap, uint Ap_off, __global const float *A, uint A_off,
+                          int lda, int ta, int M, int K)
+{
+    const size_t kc = get_global_id(0), p = get_global_id(1);
+    if (kc * GEMM_PACK_K >= (size_t)K || p * GEMM_MR >= (size_t)M) return;
+    gemm_pack(Ap + Ap_off, A + A_off, (size_t)lda, M, K, !ta, GEMM_MR, kc, p);
+}
+
+/* Bp[q, k, c] = op(B)[k, q GEMM_NR + c]: items (kc, q), q < ceil(N / GEMM_NR). */
+__kernel void gemm_pack_b(__global float *Bp, uint Bp_off, __global const float *B, uint B_off,
+                          int ldb, int tb, int N, int K)
+{
+    const size_t kc = get_global_id(0), q = get_global_id(1);
+    if (kc * GEMM_PACK_K >= (size_t)K || q * GEMM_NR >= (size_t)N) return;
+    gemm_pack(Bp + Bp_off, B + B_off, (size_t)ldb, N, K, tb, GEMM_NR, kc, q);
+}
+
+/* Eight values of row v from column j (j < n), the ones past n read as 0. */
+float8 gemm_load8(__global const float *v, size_t j, size_t n)
+{
+    if (j + 8 <= n) return vload8(0, v + j);
+    float t[8];
+    for (size_t c = 0; c < 8; c++) t[c] = j + c < n ? v[j + c] : 0.0f;
+    return vload8(0, t);
+}
+
+void gemm_store8(__global float *v, size_t j, size_t n, float8 x)
+{
+    if (j + 8 <= n) {
+        vstore8(x, 0, v + j);
+        return;
+    }
+    float t[8];
+    vstore8(x, 0, t);
+    for (size_t c = 0; j + c < n; c++) v[j + c] = t[c];
+}
+
+/* act.cl's fmcl_sigmoid_pair on eight values. */
+float8 gemm_sigmoid8(float8 z, float8 *one_minus)
+{
+    const float8 e = exp(-fabs(z));
+    const float8 r = 1.0f / (1.0f + e);
+    const float8 er = e * r;
+    const int8 pos = z >= 0.0f;
+    *one_minus = select(r, er, pos);
+    return select(er, r, pos);
+}
+
+/* What gemm_packed does with a block row of C, epi:
+ *   GEMM_PLAIN      C = alpha acc + beta C (C not read when beta is 0);
+ *   GEMM_BIAS       C = acc + v[j]: an output layer's forward;
+ *   GEMM_BIAS_SILU  C = acc + v[j], H = silu(C): a hidden layer's forward,
+ *                   act.cl's bias_silu_forward fused in;
+ *   GEMM_SILU_GRAD  C = acc silu'(v[i, j]) (v: the pre-activations, ldc):
+ *                   an input gradient through the layer below's SiLU, act.cl's
+ *                   silu_backward fused in.
+ * The fused ones need alpha = 1 and beta = 0 (gemm_packed.c checks). */
+#define GEMM_PLAIN 0
+#define GEMM_BIAS 1
+#define GEMM_BIAS_SILU 2
+#define GEMM_SILU_GRAD 3
+
+/* Items (g, h), one work-item per group: panels of B q = g qb ... g qb + qb - 1
+ * against panels of A p = h pa ... h pa + pa - 1, each pair one register block.
+ * A work-item's panels stay in its core's cache while it sweeps them. */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed(
+    __global float *C, uint C_off, __global float *H, uint H_off, __global const float *v,
+    uint v_off, __global const float *Ap, uint Ap_off, __global const float *Bp, uint Bp_off,
+    int M, int N, int K, int ldc, float alpha, float beta, int epi, int pa, int qb)
+{
+    const int q0 = (int)get_global_id(0) * qb, p0 = (int)get_global_id(1) * pa;
+    for (int q = q0; q < q0 + qb && q * GEMM_NR < N; q++)
+        for (int p = p0; p < p0 + pa && p * GEMM_MR < M; p++) {
+            __global const float *a = Ap + Ap_off + (size_t)p * K * GEMM_MR;
+            __global const float *b = Bp + Bp_off + (size_t)q * K * GEMM_NR;
+            float8 acc[GEMM_MR][2];
+#pragma unroll
+            for (int r = 0; r < GEMM_MR; r++) acc[r][0] = acc[r][1] = (float8)(0.0f);
+            for (int k = 0; k < K; k++) {
+                const float8 b0 = vload8(0, b + (size_t)k * GEMM_NR);
+                const float8 b1 = vload8(1, b + (size_t)k * GEMM_NR);
+#pragma unroll
+                for (int r = 0; r < GEMM_MR; r++) {
+                    const float8 av = (float8)(a[(size_t)k * GEMM_MR + r]);
+                    acc[r][0] = fma(av, b0, acc[r][0]);
+                    acc[r][1] = fma(av, b1, acc[r][1]);
+                }
+            }
+            for (int r = 0; r < GEMM_MR && p * GEMM_MR + r < M; r++) {
+                const size_t row = (size_t)(p * GEMM_MR + r) * (size_t)ldc;
+                for (int hv = 0; hv < 2 && q * GEMM_NR + 8 * hv < N; hv++) {
+                    const size_t j = (size_t)(q * GEMM_NR + 8 * hv);
+                    float8 x = acc[r][hv], c;
+                    if (epi == GEMM_BIAS || epi == GEMM_BIAS_SILU)
+                        x += gemm_load8(v + v_off, j, (size_t)N);
+                    if (epi == GEMM_BIAS_SILU) {
+                        gemm_store8(H + H_off + row, j, (size_t)N, x * gemm_sigmoid8(x, &c));
+                    } else if (epi == GEMM_SILU_GRAD) {
+                        const float8 z = gemm_load8(v + v_off + row, j, (size_t)N);
+                        const float8 s = gemm_sigmoid8(z, &c);
+                        x *= s * (1.0f + z * c);
+                    } else {
+                        x = alpha * x;
+                        if (beta != 0.0f) x += beta * gemm_load8(C + C_off + row, j, (size_t)N);
+                    }
+                    gemm_store8(C + C_off + row, j, (size_t)N, x);
+                }
+            }
+        }
+}
