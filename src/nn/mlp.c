@@ -169,9 +169,9 @@ fmcl_status fmcl_mlp_acts_create(fmcl_mlp *m, int B, fmcl_mlp_acts *a)
     /* Every GEMM shape of forward and backward, so no step allocates. */
     for (int l = 0; l < m->n_layers && s == FMCL_OK; l++) {
         int in = m->in[l], o = m->out[l];
-        if (narrow(m, l)) continue;
-        s = fmcl_gemm_reserve(ctx, 0, 1, B, o, in, in, in, o);
-        if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 1, 0, o, in, B, o, in, in);
+        s = fmcl_gemm_reserve(ctx, 0, 1, B, o, in, in, in, o); /* narrow too when packed */
+        if (s != FMCL_OK || narrow(m, l)) continue;
+        s = fmcl_gemm_reserve(ctx, 1, 0, o, in, B, o, in, in);
         if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 0, 0, B, in, o, o, in, in);
     }
     if (s != FMCL_OK) fmcl_mlp_acts_free(a);
@@ -191,6 +191,13 @@ fmcl_status fmcl_mlp_forward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t out, fmcl_t X
     for (int l = 0; l < m->n_layers && s == FMCL_OK; l++) {
         int last = l == m->n_layers - 1;
         fmcl_t z = last ? out : a->z[l], W = fmcl_at(P, m->w_off[l]), b = fmcl_at(P, m->b_off[l]);
+        if (fmcl_gemm_fuses(ctx)) { /* packed GEMMs add the bias and SiLU as they store */
+            s = fmcl_gemm_epilogue(ctx, 0, 1, B, m->out[l], m->in[l], in, m->in[l], W, m->in[l],
+                                   z, m->out[l], last ? FMCL_GEMM_BIAS : FMCL_GEMM_BIAS_SILU, b,
+                                   last ? (fmcl_t){0} : a->h[l]);
+            in = a->h[l];
+            continue;
+        }
         if (narrow(m, l)) {
             s = fmcl_linear_small_forward(ctx, z, in, W, b, B, m->out[l], m->in[l]);
             if (s == FMCL_OK && !last) s = fmcl_silu_forward(ctx, a->h[l], z, B, m->out[l]);
@@ -237,10 +244,16 @@ fmcl_status fmcl_mlp_backward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t grads, fmcl_
          * per column, measured 4x slower on PoCL than these two: its loop
          * over rows keeps the exp from vectorising.) */
         fmcl_t dnext = l == 0 ? dX : (dz.mem == a->d0.mem && dz.off == a->d0.off ? a->d1 : a->d0);
-        if (narrow(m, l))
+        if (narrow(m, l)) {
             s = fmcl_linear_small_dx(ctx, dnext, dz, W, B, o, in);
-        else
+        } else if (l > 0 && fmcl_gemm_fuses(ctx)) { /* SiLU's backward as it is stored */
+            s = fmcl_gemm_epilogue(ctx, 0, 0, B, in, o, dz, o, W, in, dnext, in,
+                                   FMCL_GEMM_SILU_GRAD, a->z[l - 1], (fmcl_t){0});
+            dz = dnext;
+            continue;
+        } else {
             s = fmcl_gemm(ctx, 0, 0, B, in, o, 1.0f, dz, o, W, in, 0.0f, dnext, in);
+        }
         if (s == FMCL_OK && l > 0) s = fmcl_silu_backward(ctx, dnext, dnext, a->z[l - 1], B, in);
         dz = dnext;
     }
