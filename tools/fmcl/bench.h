@@ -19,7 +19,8 @@ typedef struct {
 typedef struct {
     const char *what; /* "ref hidden forward" */
     int ta, tb, M, N, K;
-    double secs, gflops; /* best of the repeats */
+    double secs, gflops; /* best of the repeats, through the implementation fmcl uses */
+    double alt_gflops;   /* the other one (CLBlast or the packed kernels), for comparison */
 } bench_gemm;
 
 typedef struct {
@@ -54,6 +55,7 @@ typedef struct {
     char spec[64];
     fmcl_device_info info;
     char notes[1024];
+    int gemm_packed; /* fmcl's packed GEMM kernels in use, not CLBlast */
     double peak_gflops;
     int n_gemm;
     bench_gemm gemm[BENCH_GEMMS];

@@ -37,15 +37,18 @@ static void print_result(const bench_result *r, const torch_figures *t)
     if (!r->info.device_name[0]) return;
     printf("FMA rate of the peak_fma kernel (16 scalar chains per work-item): %.1f GFLOP/s\n",
            r->peak_gflops);
-    printf("\n  %-32s %-22s %9s %8s %7s%s\n", "GEMM (row-major, as the MLP)", "M x N x K", "ms",
-           "GFLOP/s", "%fma", t->ran ? "   torch  fmcl/torch" : "");
+    /* The other implementation's GFLOP/s beside the one in use. */
+    const char *alt = r->gemm_packed ? "CLBlast" : "packed";
+    printf("\n  GEMM through %s\n", r->gemm_packed ? "fmcl's packed kernels" : "CLBlast");
+    printf("  %-32s %-22s %9s %8s %7s %8s%s\n", "GEMM (row-major, as the MLP)", "M x N x K", "ms",
+           "GFLOP/s", "%fma", alt, t->ran ? "   torch  fmcl/torch" : "");
     for (int i = 0; i < r->n_gemm; i++) {
         const bench_gemm *g = &r->gemm[i];
         char shape[48];
         snprintf(shape, sizeof shape, "%c%c %dx%dx%d", g->ta ? 'T' : 'N', g->tb ? 'T' : 'N', g->M,
                  g->N, g->K);
-        printf("  %-32s %-22s %9.2f %8.1f %6.0f%%", g->what, shape, 1e3 * g->secs, g->gflops,
-               100 * g->gflops / r->peak_gflops);
+        printf("  %-32s %-22s %9.2f %8.1f %6.0f%% %8.1f", g->what, shape, 1e3 * g->secs,
+               g->gflops, 100 * g->gflops / r->peak_gflops, g->alt_gflops);
         if (t->ran && t->gemm_gflops[i] > 0)
             printf(" %7.1f %10.2f", t->gemm_gflops[i], g->gflops / t->gemm_gflops[i]);
         printf("\n");
@@ -132,6 +135,7 @@ static void json_device(fmcl_jbuf *b, const bench_result *r)
     jnum(b, "compute_units", d->compute_units, "%.0f");
     jstr(b, "notes", r->notes, 0);
     jstr(b, "error", r->error, 0);
+    jstr(b, "gemm", r->gemm_packed ? "packed" : "clblast", 0);
     jnum(b, "peak_fma_gflops", r->peak_gflops, "%.2f");
     fmcl_jbuf_lit(b, ",\n     \"gemm\": [");
     for (int i = 0; i < r->n_gemm; i++) {
@@ -144,6 +148,7 @@ static void json_device(fmcl_jbuf *b, const bench_result *r)
         jnum(b, "K", g->K, "%.0f");
         jnum(b, "seconds", g->secs, "%.6f");
         jnum(b, "gflops", g->gflops, "%.2f");
+        jnum(b, r->gemm_packed ? "clblast_gflops" : "packed_gflops", g->alt_gflops, "%.2f");
         fmcl_jbuf_lit(b, "}");
     }
     fmcl_jbuf_lit(b, "],\n     \"train\": [");
