@@ -4,9 +4,12 @@
  * poorly: row-major C[M, N] = alpha op(A) op(B) + beta C with op(A)
  * M x K and op(B) K x N. Twin of src/runtime/gemm_packed.c.
  *
- * gemm_pack_a and gemm_pack_b copy op(A) into panels of GEMM_MR rows and
- * op(B) into panels of GEMM_NR columns, k-major and zero past the edge, so
- * that gemm_packed reads both contiguously whatever the transposes. Each of
+ * gemm_pack_b copies op(B) into panels of GEMM_NR columns, k-major and zero
+ * past the edge, so that gemm_packed reads its vectors contiguously whatever
+ * the transpose. gemm_pack_a does the same for a transposed A in panels of
+ * GEMM_MR rows (read in place, its columns ran at half the speed at K =
+ * 4096); an A that is not transposed is read in place, its GEMM_MR rows as
+ * GEMM_MR sequential streams (as fast as packed, and one pass fewer). Each of
  * its work-items keeps a GEMM_MR x GEMM_NR block of C in registers: 5 x 16 is
  * ten float8 accumulators, which with two B vectors and a broadcast fit
  * AVX2's sixteen registers (6 x 16 spilled one and ran 4x slower on PoCL).
@@ -100,13 +103,21 @@ float8 gemm_sigmoid8(float8 z, float8 *one_minus)
  * A work-item's panels stay in its core's cache while it sweeps them. */
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed(
     __global float *C, uint C_off, __global float *H, uint H_off, __global const float *v,
-    uint v_off, __global const float *Ap, uint Ap_off, __global const float *Bp, uint Bp_off,
-    int M, int N, int K, int ldc, float alpha, float beta, int epi, int pa, int qb)
+    uint v_off, __global const float *A, uint A_off, int lda, int a_packed,
+    __global const float *Bp, uint Bp_off, int M, int N, int K, int ldc, float alpha,
+    float beta, int epi, int pa, int qb)
 {
     const int q0 = (int)get_global_id(0) * qb, p0 = (int)get_global_id(1) * pa;
+    /* Element (r, k) of the block's A rows: a[r][k sk]. In place, rows past
+     * M repeat row M - 1 (read, never stored). */
+    const size_t sk = a_packed ? GEMM_MR : 1;
     for (int q = q0; q < q0 + qb && q * GEMM_NR < N; q++)
         for (int p = p0; p < p0 + pa && p * GEMM_MR < M; p++) {
-            __global const float *a = Ap + Ap_off + (size_t)p * K * GEMM_MR;
+            __global const float *a[GEMM_MR];
+#pragma unroll
+            for (int r = 0; r < GEMM_MR; r++)
+                a[r] = a_packed ? A + A_off + (size_t)p * K * GEMM_MR + r
+                                : A + A_off + (size_t)min(p * GEMM_MR + r, M - 1) * lda;
             __global const float *b = Bp + Bp_off + (size_t)q * K * GEMM_NR;
             float8 acc[GEMM_MR][2];
 #pragma unroll
@@ -116,7 +127,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed(
                 const float8 b1 = vload8(1, b + (size_t)k * GEMM_NR);
 #pragma unroll
                 for (int r = 0; r < GEMM_MR; r++) {
-                    const float8 av = (float8)(a[(size_t)k * GEMM_MR + r]);
+                    const float8 av = (float8)(a[r][(size_t)k * sk]);
                     acc[r][0] = fma(av, b0, acc[r][0]);
                     acc[r][1] = fma(av, b1, acc[r][1]);
                 }

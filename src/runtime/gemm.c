@@ -147,7 +147,7 @@ fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K
 {
     size_t bytes = 0;
     if (ctx->gemm_packed) {
-        bytes = fmcl_gemm_packed_scratch(M, N, K) * sizeof(float);
+        bytes = fmcl_gemm_packed_scratch(ta, M, N, K) * sizeof(float);
     } else {
         CLBlastStatusCode rc = CLBlastSGemmTempBufferSize(
             CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M, (size_t)N, (size_t)K, 0,

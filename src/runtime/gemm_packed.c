@@ -18,9 +18,9 @@
 
 static size_t panels(size_t n, size_t w) { return (n + w - 1) / w; }
 
-size_t fmcl_gemm_packed_scratch(int M, int N, int K)
+size_t fmcl_gemm_packed_scratch(int ta, int M, int N, int K)
 {
-    return (panels((size_t)M, MR) * MR + panels((size_t)N, NR) * NR) * (size_t)K;
+    return ((ta ? panels((size_t)M, MR) * MR : 0) + panels((size_t)N, NR) * NR) * (size_t)K;
 }
 
 /* Panels per work-item: a block of 4 B panels by 4 A panels stays in a core's
@@ -48,15 +48,17 @@ fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K,
     if (!H.mem) H = C;
     size_t pm = panels((size_t)M, MR), qn = panels((size_t)N, NR), kc = panels((size_t)K, PACK_K);
     fmcl_t Ap = scratch, Bp = fmcl_at(scratch, pm * MR * (size_t)K);
-    fmcl_status s = fmcl_run2(ctx, FMCL_K_gemm_pack_a, kc, pm, "ttiiii", Ap, A, lda, ta, M, K);
+    /* A transposed is packed; A as it is is read in place. */
+    fmcl_status s = FMCL_OK;
+    if (ta) s = fmcl_run2(ctx, FMCL_K_gemm_pack_a, kc, pm, "ttiiii", Ap, A, lda, ta, M, K);
     if (s == FMCL_OK)
         s = fmcl_run2(ctx, FMCL_K_gemm_pack_b, kc, qn, "ttiiii", Bp, B, ldb, tb, N, K);
     size_t pa, qb;
     blocking(ctx, pm, qn, &pa, &qb);
     if (s == FMCL_OK)
-        s = fmcl_run2(ctx, FMCL_K_gemm_packed, panels(qn, qb), panels(pm, pa), "tttttiiiiffiii", C,
-                      H, v, Ap, Bp, M, N, K, ldc, (double)alpha, (double)beta, (int)epi, (int)pa,
-                      (int)qb);
+        s = fmcl_run2(ctx, FMCL_K_gemm_packed, panels(qn, qb), panels(pm, pa), "ttttiitiiiiffiii", C,
+                      H, v, ta ? Ap : A, lda, ta, Bp, M, N, K, ldc, (double)alpha, (double)beta,
+                      (int)epi, (int)pa, (int)qb);
     return s;
 }
 

@@ -162,7 +162,7 @@ fmcl_status fmcl_gemm_epilogue(fmcl_ctx *ctx, int ta, int tb, int M, int N, int 
                                int lda, fmcl_t B, int ldb, fmcl_t C, int ldc, fmcl_gemm_epi epi,
                                fmcl_t v, fmcl_t H);
 /* The packed path, with scratch of fmcl_gemm_packed_scratch floats. */
-size_t fmcl_gemm_packed_scratch(int M, int N, int K);
+size_t fmcl_gemm_packed_scratch(int ta, int M, int N, int K);
 fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha,
                              fmcl_t A, int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc,
                              fmcl_gemm_epi epi, fmcl_t v, fmcl_t H, fmcl_t scratch);
