@@ -175,7 +175,7 @@ fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float 
         if (s != FMCL_OK) return s;
         return fmcl_gemm_packed(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                                 FMCL_GEMM_PLAIN, (fmcl_t){0}, (fmcl_t){0},
-                                (fmcl_t){ctx->gemm_tmp, 0});
+                                (fmcl_t){ctx->gemm_tmp, 0}, ctx->gemm_tmp_bytes / sizeof(float));
     }
     CLBlastStatusCode rc;
     cl_event *ev = fmcl_profile_slot(ctx, FMCL_PROF_GEMM); /* NULL unless profiling */
@@ -205,7 +205,7 @@ fmcl_status fmcl_gemm_epilogue(fmcl_ctx *ctx, int ta, int tb, int M, int N, int 
     fmcl_status s = fmcl_gemm_reserve(ctx, ta, tb, M, N, K, lda, ldb, ldc);
     if (s != FMCL_OK) return s;
     return fmcl_gemm_packed(ctx, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, epi, v, H,
-                            (fmcl_t){ctx->gemm_tmp, 0});
+                            (fmcl_t){ctx->gemm_tmp, 0}, ctx->gemm_tmp_bytes / sizeof(float));
 }
 
 void fmcl_gemm_release(fmcl_ctx *ctx)

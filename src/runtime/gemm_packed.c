@@ -39,15 +39,21 @@ static void blocking(const fmcl_ctx *ctx, size_t pm, size_t qn, size_t *pa, size
 
 fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha,
                              fmcl_t A, int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc,
-                             fmcl_gemm_epi epi, fmcl_t v, fmcl_t H, fmcl_t scratch)
+                             fmcl_gemm_epi epi, fmcl_t v, fmcl_t H, fmcl_t scratch,
+                             size_t scratch_n)
 {
+    /* On a CPU device an overrun would land in the host's heap. */
+    if (scratch_n < fmcl_gemm_packed_scratch(ta, M, N, K))
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "packed GEMM %dx%dx%d needs %zu floats of scratch, given %zu", M, N, K,
+                         fmcl_gemm_packed_scratch(ta, M, N, K), scratch_n);
     if (epi != FMCL_GEMM_PLAIN && (alpha != 1.0f || beta != 0.0f))
         return fmcl_fail(ctx, FMCL_ERR_ARG, "a fused GEMM epilogue needs alpha 1 and beta 0");
     /* Unused pointers get C: the kernel never reads them. */
     if (!v.mem) v = C;
     if (!H.mem) H = C;
     size_t pm = panels((size_t)M, MR), qn = panels((size_t)N, NR), kc = panels((size_t)K, PACK_K);
-    fmcl_t Ap = scratch, Bp = fmcl_at(scratch, pm * MR * (size_t)K);
+    fmcl_t Ap = scratch, Bp = ta ? fmcl_at(scratch, pm * MR * (size_t)K) : scratch;
     /* A transposed is packed; A as it is is read in place. */
     fmcl_status s = FMCL_OK;
     if (ta) s = fmcl_run2(ctx, FMCL_K_gemm_pack_a, kc, pm, "ttiiii", Ap, A, lda, ta, M, K);

@@ -161,11 +161,12 @@ int fmcl_gemm_fuses(const fmcl_ctx *ctx);
 fmcl_status fmcl_gemm_epilogue(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, fmcl_t A,
                                int lda, fmcl_t B, int ldb, fmcl_t C, int ldc, fmcl_gemm_epi epi,
                                fmcl_t v, fmcl_t H);
-/* The packed path, with scratch of fmcl_gemm_packed_scratch floats. */
+/* The packed path, with scratch_n >= fmcl_gemm_packed_scratch floats at scratch. */
 size_t fmcl_gemm_packed_scratch(int ta, int M, int N, int K);
 fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha,
                              fmcl_t A, int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc,
-                             fmcl_gemm_epi epi, fmcl_t v, fmcl_t H, fmcl_t scratch);
+                             fmcl_gemm_epi epi, fmcl_t v, fmcl_t H, fmcl_t scratch,
+                             size_t scratch_n);
 /* The packed kernels' twin in float: the same fma chain, so the same bits
  * (v, H as for fmcl_gemm_packed; NULL for PLAIN). */
 void fmcl_gemm_packed_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A,
