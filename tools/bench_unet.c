@@ -13,10 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "flow/flow_ops.h"
-#include "nn/nn_ops.h"
-#include "nn/unet.h"
 #include "runtime/profile.h"
+#include "unet_step.h"
 
 #ifndef FMCL_BENCH_UNET_TORCH
 #define FMCL_BENCH_UNET_TORCH "tools/bench_unet_torch.py"
@@ -29,59 +27,12 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-typedef struct {
-    fmcl_unet *u;
-    fmcl_unet_acts a;
-    cl_mem buf; /* x, t, target, v, dv, grads, Adam m and v, loss partials */
-    fmcl_t x, t, u_t, v, dv, g, m, s, loss, part;
-    int B;
-} bench;
-
-static fmcl_status step(fmcl_ctx *ctx, bench *b, int k)
-{
-    int n = b->B * 28 * 28, np = (int)b->u->n_params;
-    fmcl_adam_params ap = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 0.0f, 1};
-    const fmcl_t none = {NULL, 0}; /* unconditional */
-    fmcl_status s = fmcl_unet_forward(b->u, &b->a, b->v, b->x, b->t, none, b->B);
-    if (s == FMCL_OK) s = fmcl_mse_forward_backward(ctx, b->dv, b->loss, b->v, b->u_t, b->part, n);
-    if (s == FMCL_OK)
-        s = fmcl_unet_backward(b->u, &b->a, b->g, b->dv, b->x, none, none, b->B);
-    if (s == FMCL_OK)
-        s = fmcl_adam_step(ctx, (fmcl_t){b->u->params, 0}, b->g, b->m, b->s, b->loss, &ap, k, np);
-    return s;
-}
-
-static fmcl_status setup(fmcl_ctx *ctx, bench *b, int B)
-{
-    fmcl_unet_config cfg;
-    fmcl_unet_config_default(&cfg, 1, 28, 28);
-    b->B = B;
-    fmcl_status s = fmcl_unet_create(ctx, &cfg, 0, &b->u);
-    if (s == FMCL_OK) s = fmcl_unet_acts_create(b->u, B, &b->a);
-    size_t n = (size_t)B * 28 * 28, np = b->u ? b->u->n_params : 0, off = 0;
-    size_t sizes[] = {n, (size_t)B, n, n, n, np, np, np, 1, fmcl_reduce_partials(n)};
-    fmcl_t *views[] = {&b->x, &b->t, &b->u_t, &b->v, &b->dv, &b->g, &b->m, &b->s, &b->loss,
-                       &b->part};
-    for (int i = 0; i < 10; i++) {
-        views[i]->off = off;
-        off += sizes[i];
-    }
-    if (s == FMCL_OK) s = fmcl_alloc(ctx, off * sizeof(float), &b->buf, "benchmark tensors");
-    for (int i = 0; i < 10; i++) views[i]->mem = b->buf;
-    /* Noise as x and target, t uniform: the values do not change the work. */
-    if (s == FMCL_OK) s = fmcl_randn(ctx, b->x, 1, 3, 0, (int)n);
-    if (s == FMCL_OK) s = fmcl_randn(ctx, b->u_t, 1, 3, 1, (int)n);
-    if (s == FMCL_OK) s = fmcl_fill(ctx, b->t, 0.5f, B);
-    if (s == FMCL_OK) s = fmcl_fill(ctx, b->g, 0.0f, (int)(3 * np));
-    return s;
-}
-
 /* One more step, profiled: the kernels over 1% of its device time. */
-static fmcl_status profile(fmcl_ctx *ctx, bench *b, int k)
+static fmcl_status profile(fmcl_ctx *ctx, unet_step *b, int k)
 {
     fmcl_profile_sums ps;
     fmcl_status s = fmcl_profile_begin(ctx, 1 << 16);
-    if (s == FMCL_OK) s = step(ctx, b, k);
+    if (s == FMCL_OK) s = unet_step_run(ctx, b, k);
     if (s == FMCL_OK) s = fmcl_profile_end(ctx, &ps);
     if (s != FMCL_OK) return s;
     double total = 0;
@@ -142,15 +93,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_unet: %s\n", err);
         return 1;
     }
-    bench b;
-    memset(&b, 0, sizeof b);
-    fmcl_status s = setup(ctx, &b, B);
+    unet_step b;
+    fmcl_status s = unet_step_setup(ctx, &b, B);
     double t0 = 0, t1 = 0;
-    if (s == FMCL_OK) s = step(ctx, &b, 1); /* warm-up: CLBlast compiles its kernels */
+    if (s == FMCL_OK) s = unet_step_run(ctx, &b, 1); /* warm-up: CLBlast compiles */
     if (s == FMCL_OK) s = fmcl_finish(ctx);
     t0 = now();
     for (int k = 0; k < steps && s == FMCL_OK; k++) {
-        s = step(ctx, &b, k + 2);
+        s = unet_step_run(ctx, &b, k + 2);
         if (s == FMCL_OK) s = fmcl_pace(ctx);
     }
     if (s == FMCL_OK) s = fmcl_finish(ctx);
@@ -182,9 +132,7 @@ int main(int argc, char **argv)
                 printf("torch: %s did not report a step time\n", FMCL_BENCH_UNET_TORCH);
         }
     }
-    fmcl_release(&b.buf);
-    fmcl_unet_acts_free(&b.a);
-    fmcl_unet_free(b.u);
+    unet_step_free(&b);
     fmcl_ctx_destroy(ctx);
     return rc;
 }

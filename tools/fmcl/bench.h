@@ -10,6 +10,7 @@
 
 #define BENCH_GEMMS 8
 #define BENCH_TOP 12 /* kernels listed in a step's breakdown */
+#define BENCH_TRAINS 3 /* the reference and small MLPs, the default U-Net */
 
 typedef struct {
     int quick;
@@ -29,9 +30,12 @@ typedef struct {
     double calls_per_step;
 } bench_kernel_time;
 
-/* One training workload: MLP 3 -> width x depth -> 2, OT path, Adam. */
+/* One training workload: MLP 3 -> width x depth -> 2, OT path, Adam; or
+ * (unet) the default Fashion-MNIST U-Net on noise (tools/unet_step.h). */
 typedef struct {
-    const char *name; /* "reference", "small" */
+    const char *name; /* "reference", "small", "U-Net" */
+    int unet;
+    size_t params;
     int width, depth, batch;
     int warmup, repeats, steps_per_repeat, profile_steps;
     double ms_min, ms_median, ms_max; /* per step, over the repeats */
@@ -59,7 +63,7 @@ typedef struct {
     double peak_gflops;
     int n_gemm;
     bench_gemm gemm[BENCH_GEMMS];
-    bench_train train[2];
+    bench_train train[BENCH_TRAINS];
     bench_sample sample;
     double first_step_s, first_step_process_s; /* < 0: not measured */
     double first_step_parts[4]; /* context, model, trainer (plans, warms GEMMs), the step */

@@ -13,6 +13,7 @@
 #include "nn/nn_ops.h"
 #include "runtime/peak.h"
 #include "spawn.h"
+#include "unet_step.h"
 
 uint64_t bench_fnv1a(const void *data, size_t len, uint64_t h)
 {
@@ -139,6 +140,18 @@ static void profile_summary(fmcl_ctx *ctx, const fmcl_profile_sums *p, int steps
     }
 }
 
+/* The median and range of the repeats' ms per step, and the rates. */
+static void step_times(bench_train *w, double *ms)
+{
+    qsort(ms, (size_t)w->repeats, sizeof ms[0], cmp_double);
+    w->ms_min = ms[0];
+    w->ms_max = ms[w->repeats - 1];
+    w->ms_median = w->repeats % 2 ? ms[w->repeats / 2]
+                                  : 0.5 * (ms[w->repeats / 2 - 1] + ms[w->repeats / 2]);
+    w->steps_per_s = 1e3 / w->ms_median;
+    w->samples_per_s = w->steps_per_s * w->batch;
+}
+
 /* Warm-up, then repeats of timed steps (the median and range per step),
  * then profiled steps; every loss from seed 0 goes into the checksums. */
 static fmcl_status train(fmcl_ctx *ctx, bench_train *w, bench_result *r)
@@ -169,13 +182,7 @@ static fmcl_status train(fmcl_ctx *ctx, bench_train *w, bench_result *r)
     if (s == FMCL_OK) s = fmcl_profile_end(ctx, &sums);
     if (s == FMCL_OK) s = fmcl_trainer_losses(t, 0, tc.steps, loss);
     if (s == FMCL_OK) {
-        qsort(ms, (size_t)w->repeats, sizeof ms[0], cmp_double);
-        w->ms_min = ms[0];
-        w->ms_max = ms[w->repeats - 1];
-        w->ms_median = w->repeats % 2 ? ms[w->repeats / 2]
-                                      : 0.5 * (ms[w->repeats / 2 - 1] + ms[w->repeats / 2]);
-        w->steps_per_s = 1e3 / w->ms_median;
-        w->samples_per_s = w->steps_per_s * w->batch;
+        step_times(w, ms);
         w->gflops = 3 * forward_flops(w->batch, w->width, w->depth) * w->steps_per_s / 1e9;
         w->n_losses = tc.steps;
         double sum = 0;
@@ -187,6 +194,42 @@ static fmcl_status train(fmcl_ctx *ctx, bench_train *w, bench_result *r)
     fmcl_trainer_free(t);
     fmcl_mlp_free(m);
     free(loss);
+    return s;
+}
+
+/* The default U-Net on noise: warm-up, repeats of timed steps, profiled
+ * steps; the last step's loss is the checksum. */
+static fmcl_status unet(fmcl_ctx *ctx, bench_train *w, bench_result *r)
+{
+    unet_step b;
+    double ms[16];
+    float loss = 0;
+    int k = 1; /* Adam's step counter */
+    fmcl_status s = unet_step_setup(ctx, &b, w->batch);
+    for (int i = 0; i < w->warmup && s == FMCL_OK; i++) s = unet_step_run(ctx, &b, k++);
+    if (s == FMCL_OK) s = fmcl_finish(ctx);
+    for (int rep = 0; rep < w->repeats && s == FMCL_OK; rep++) {
+        double t0 = cli_now();
+        for (int i = 0; i < w->steps_per_repeat && s == FMCL_OK; i++)
+            s = unet_step_run(ctx, &b, k++);
+        if (s == FMCL_OK) s = fmcl_finish(ctx);
+        ms[rep] = 1e3 * (cli_now() - t0) / w->steps_per_repeat;
+    }
+    fmcl_profile_sums sums;
+    if (s == FMCL_OK) s = fmcl_profile_begin(ctx, (size_t)w->profile_steps << 14);
+    for (int i = 0; i < w->profile_steps && s == FMCL_OK; i++) s = unet_step_run(ctx, &b, k++);
+    if (s == FMCL_OK) s = fmcl_profile_end(ctx, &sums);
+    if (s == FMCL_OK) s = unet_step_loss(ctx, &b, &loss);
+    if (s == FMCL_OK) {
+        step_times(w, ms);
+        w->params = b.u->n_params;
+        w->gflops = 3 * fmcl_unet_plan_flops(b.u->plan) * w->batch * w->steps_per_s / 1e9;
+        w->n_losses = 1;
+        w->loss_mean = loss;
+        w->loss_hash = bench_fnv1a(&loss, sizeof loss, BENCH_FNV_INIT);
+        profile_summary(ctx, &sums, w->profile_steps, w, r);
+    }
+    unet_step_free(&b);
     return s;
 }
 
@@ -296,12 +339,16 @@ void bench_device(const char *spec, const bench_opts *o, const char *self, bench
     r->train[1] = (bench_train){.name = "small", .width = 128, .depth = 3, .batch = 1024,
                                 .warmup = 2, .repeats = q ? 1 : 3,
                                 .steps_per_repeat = q ? 3 : 10, .profile_steps = q ? 1 : 3};
+    r->train[2] = (bench_train){.name = "U-Net", .unet = 1, .batch = 16, .warmup = 1,
+                                .repeats = q ? 1 : 3, .steps_per_repeat = 1,
+                                .profile_steps = 1};
     r->sample = (bench_sample){.width = 512, .depth = 4, .points = q ? 4096 : 16384,
                                .steps = q ? 1 : 2};
     fmcl_status s = peak(ctx, &r->peak_gflops);
     if (s == FMCL_OK) s = gemms(ctx, q ? 1 : 3, r);
     for (int i = 0; i < 2 && s == FMCL_OK; i++) s = train(ctx, &r->train[i], r);
     if (s == FMCL_OK) s = sample(ctx, &r->sample);
+    if (s == FMCL_OK) s = unet(ctx, &r->train[2], r);
     if (s != FMCL_OK) snprintf(r->error, sizeof r->error, "%s", fmcl_ctx_error(ctx));
     fmcl_ctx_destroy(ctx);
     if (s == FMCL_OK) first_step_child(self, r);

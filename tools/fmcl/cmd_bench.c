@@ -18,13 +18,16 @@
 #ifndef FMCL_BENCH_TORCH_SCRIPT
 #define FMCL_BENCH_TORCH_SCRIPT "tools/bench_torch.py"
 #endif
+#ifndef FMCL_BENCH_UNET_TORCH
+#define FMCL_BENCH_UNET_TORCH "tools/bench_unet_torch.py"
+#endif
 
 /* PyTorch's figures for the same workloads; 0 where it gave none. */
 typedef struct {
     int ran;
     char about[256];
     double gemm_gflops[BENCH_GEMMS];
-    double steps_per_s[2];
+    double steps_per_s[BENCH_TRAINS]; /* the U-Net's from bench_unet_torch.py */
     double points_nfe_per_s;
 } torch_figures;
 
@@ -53,12 +56,18 @@ static void print_result(const bench_result *r, const torch_figures *t)
             printf(" %7.1f %10.2f", t->gemm_gflops[i], g->gflops / t->gemm_gflops[i]);
         printf("\n");
     }
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; w < BENCH_TRAINS; w++) {
         const bench_train *b = &r->train[w];
         if (!b->n_losses) continue;
-        printf("\ntraining, %s: MLP 3-%dx%d-2, batch %d: %.3f steps/s, %.0f samples/s, %.1f "
-               "GFLOP/s\n",
-               b->name, b->width, b->depth, b->batch, b->steps_per_s, b->samples_per_s, b->gflops);
+        if (b->unet)
+            printf("\ntraining, %s: 28x28x1 default, %zu parameters, batch %d: %.3f steps/s, "
+                   "%.1f samples/s, %.1f GFLOP/s\n",
+                   b->name, b->params, b->batch, b->steps_per_s, b->samples_per_s, b->gflops);
+        else
+            printf("\ntraining, %s: MLP 3-%dx%d-2, batch %d: %.3f steps/s, %.0f samples/s, "
+                   "%.1f GFLOP/s\n",
+                   b->name, b->width, b->depth, b->batch, b->steps_per_s, b->samples_per_s,
+                   b->gflops);
         printf("  ms/step median %.1f (min %.1f, max %.1f over %d repeats of %d steps)\n",
                b->ms_median, b->ms_min, b->ms_max, b->repeats, b->steps_per_repeat);
         if (t->ran && t->steps_per_s[w] > 0)
@@ -70,8 +79,9 @@ static void print_result(const bench_result *r, const torch_figures *t)
             printf("    %-28s %8.2f ms %5.1f%% %6.1f calls\n", r->kernel_names[b->top[k].slot],
                    b->top[k].ms_per_step, 100 * b->top[k].ms_per_step / b->profiled_ms_per_step,
                    b->top[k].calls_per_step);
-        printf("  checksum of the %d losses from seed 0: mean %.4g, fnv1a %016llx\n", b->n_losses,
-               b->loss_mean, (unsigned long long)b->loss_hash);
+        printf("  checksum of the %d loss%s from seed 0: mean %.4g, fnv1a %016llx\n",
+               b->n_losses, b->n_losses > 1 ? "es" : "", b->loss_mean,
+               (unsigned long long)b->loss_hash);
     }
     const bench_sample *s = &r->sample;
     if (s->nfe) {
@@ -152,13 +162,18 @@ static void json_device(fmcl_jbuf *b, const bench_result *r)
         fmcl_jbuf_lit(b, "}");
     }
     fmcl_jbuf_lit(b, "],\n     \"train\": [");
-    for (int w = 0, n = 0; w < 2; w++) {
+    for (int w = 0, n = 0; w < BENCH_TRAINS; w++) {
         const bench_train *t = &r->train[w];
         if (!t->n_losses) continue;
         fmcl_jbuf_lit(b, n++ ? ",\n       {" : "\n       {");
         jstr(b, "name", t->name, 1);
-        jnum(b, "width", t->width, "%.0f");
-        jnum(b, "depth", t->depth, "%.0f");
+        jstr(b, "model", t->unet ? "unet" : "mlp", 0);
+        if (t->unet) {
+            jnum(b, "parameters", (double)t->params, "%.0f");
+        } else {
+            jnum(b, "width", t->width, "%.0f");
+            jnum(b, "depth", t->depth, "%.0f");
+        }
         jnum(b, "batch", t->batch, "%.0f");
         jnum(b, "steps_per_s", t->steps_per_s, "%.4f");
         jnum(b, "samples_per_s", t->samples_per_s, "%.1f");
@@ -233,6 +248,7 @@ static fmcl_status write_json(const char *path, const bench_result *res, int n, 
         jstr(&b, "about", t->about, 1);
         jnum(&b, "reference_steps_per_s", t->steps_per_s[0], "%.4f");
         jnum(&b, "small_steps_per_s", t->steps_per_s[1], "%.4f");
+        jnum(&b, "unet_steps_per_s", t->steps_per_s[2], "%.4f");
         jnum(&b, "sample_points_nfe_per_s", t->points_nfe_per_s, "%.1f");
         fmcl_jbuf_lit(&b, ", \"gemm_gflops\": [");
         for (int i = 0; i < BENCH_GEMMS; i++) {
@@ -275,7 +291,7 @@ static void run_torch(const bench_result *r, torch_figures *t)
                         g->ta, g->tb, g->M, g->N, g->K);
     }
     len += snprintf(cmd + len, sizeof cmd - (size_t)len, " --train ");
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; w < 2; w++) { /* the MLPs; the U-Net has its own script */
         const bench_train *b = &r->train[w];
         len += snprintf(cmd + len, sizeof cmd - (size_t)len, "%s%d,%d,%d,%d,%d", w ? ":" : "",
                         b->width, b->depth, b->batch, b->warmup,
@@ -303,8 +319,24 @@ static void run_torch(const bench_result *r, torch_figures *t)
     }
     int rc = pclose(p);
     t->ran = rc == 0 && t->steps_per_s[0] > 0;
-    if (!t->ran) printf("torch: %s did not finish with its figures (status %d)\n",
-                        FMCL_BENCH_TORCH_SCRIPT, rc);
+    if (!t->ran) {
+        printf("torch: %s did not finish with its figures (status %d)\n",
+               FMCL_BENCH_TORCH_SCRIPT, rc);
+        return;
+    }
+    /* The U-Net in its own script, same batch and number of timed steps. */
+    const bench_train *u = &r->train[2];
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --batch %d --steps %d 2>&1", py, FMCL_BENCH_UNET_TORCH,
+             u->batch, u->repeats * u->steps_per_repeat);
+    printf("running: %s\n", cmd);
+    fflush(stdout);
+    if (!(p = popen(cmd, "r"))) return;
+    while (fgets(line, sizeof line, p)) {
+        fputs(line, stdout);
+        double v;
+        if (sscanf(line, "torch ms_per_step=%lf", &v) == 1 && v > 0) t->steps_per_s[2] = 1e3 / v;
+    }
+    if (pclose(p) != 0) t->steps_per_s[2] = 0;
 }
 
 int cmd_bench(int argc, char **argv)

@@ -1,0 +1,60 @@
+/* The U-Net benchmark step (unet_step.h). */
+#include "unet_step.h"
+
+#include <string.h>
+
+#include "flow/flow_ops.h"
+#include "nn/nn_ops.h"
+
+fmcl_status unet_step_run(fmcl_ctx *ctx, unet_step *b, int k)
+{
+    int n = b->B * 28 * 28, np = (int)b->u->n_params;
+    fmcl_adam_params ap = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f, 0.0f, 1};
+    const fmcl_t none = {NULL, 0}; /* unconditional */
+    fmcl_status s = fmcl_unet_forward(b->u, &b->a, b->v, b->x, b->t, none, b->B);
+    if (s == FMCL_OK) s = fmcl_mse_forward_backward(ctx, b->dv, b->loss, b->v, b->u_t, b->part, n);
+    if (s == FMCL_OK)
+        s = fmcl_unet_backward(b->u, &b->a, b->g, b->dv, b->x, none, none, b->B);
+    if (s == FMCL_OK)
+        s = fmcl_adam_step(ctx, (fmcl_t){b->u->params, 0}, b->g, b->m, b->s, b->loss, &ap, k, np);
+    return s;
+}
+
+fmcl_status unet_step_setup(fmcl_ctx *ctx, unet_step *b, int B)
+{
+    memset(b, 0, sizeof *b);
+    fmcl_unet_config cfg;
+    fmcl_unet_config_default(&cfg, 1, 28, 28);
+    b->B = B;
+    fmcl_status s = fmcl_unet_create(ctx, &cfg, 0, &b->u);
+    if (s == FMCL_OK) s = fmcl_unet_acts_create(b->u, B, &b->a);
+    size_t n = (size_t)B * 28 * 28, np = b->u ? b->u->n_params : 0, off = 0;
+    size_t sizes[] = {n, (size_t)B, n, n, n, np, np, np, 1, fmcl_reduce_partials(n)};
+    fmcl_t *views[] = {&b->x, &b->t, &b->u_t, &b->v, &b->dv, &b->g, &b->m, &b->s, &b->loss,
+                       &b->part};
+    for (int i = 0; i < 10; i++) {
+        views[i]->off = off;
+        off += sizes[i];
+    }
+    if (s == FMCL_OK) s = fmcl_alloc(ctx, off * sizeof(float), &b->buf, "benchmark tensors");
+    for (int i = 0; i < 10; i++) views[i]->mem = b->buf;
+    /* Noise as x and target, t = 0.5: the values do not change the work. */
+    if (s == FMCL_OK) s = fmcl_randn(ctx, b->x, 1, 3, 0, (int)n);
+    if (s == FMCL_OK) s = fmcl_randn(ctx, b->u_t, 1, 3, 1, (int)n);
+    if (s == FMCL_OK) s = fmcl_fill(ctx, b->t, 0.5f, B);
+    if (s == FMCL_OK) s = fmcl_fill(ctx, b->g, 0.0f, (int)(3 * np));
+    return s;
+}
+
+fmcl_status unet_step_loss(fmcl_ctx *ctx, unet_step *b, float *loss)
+{
+    return fmcl_read(ctx, b->loss, loss, sizeof *loss);
+}
+
+void unet_step_free(unet_step *b)
+{
+    fmcl_release(&b->buf);
+    fmcl_unet_acts_free(&b->a);
+    fmcl_unet_free(b->u);
+    b->u = NULL;
+}
