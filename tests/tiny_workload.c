@@ -43,12 +43,14 @@ static int all_finite(const float *x, size_t n)
     return 1;
 }
 
-static void train(fmcl_ctx *ctx, int piece)
+/* width 9 keeps every layer on the narrow kernels; 33 sends the hidden one
+ * through GEMMs, with their weight gradients. */
+static void train(fmcl_ctx *ctx, int piece, int width)
 {
     enum { points = 11, wide = 33 };
     float data[points * wide];
     tl_fill(data, points * wide, -1.f, 1.f, 9);
-    fmcl_mlp_config mc = {.dim = 2, .width = 9, .depth = 2};
+    fmcl_mlp_config mc = {.dim = 2, .width = width, .depth = 2};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
     tc.batch = BATCH;
@@ -188,14 +190,14 @@ static void peak(fmcl_ctx *ctx)
 static int run(fmcl_ctx *ctx, void *user)
 {
     const int piece = *(const int *)user;
-    if (piece < N_TRAIN) train(ctx, piece);
+    if (piece < N_TRAIN) train(ctx, piece, 9);
     else if (piece < N_TRAIN + N_SAMPLE) evaluate(ctx, piece - N_TRAIN, 0);
     else if (piece < N_TRAIN + N_SAMPLE + N_LIKELIHOOD) evaluate(ctx, piece - N_TRAIN - N_SAMPLE, 1);
     else if (piece < N_PIECES - 3) train_images(ctx, piece == N_PIECES - 4);
     else if (piece < N_PIECES - 2) {
         fmcl_gemm_use(ctx, 1);
         printf("  packed GEMM kernels:\n");
-        train(ctx, FMCL_PATH_OT);
+        train(ctx, FMCL_PATH_OT, 33);
     } else if (piece < N_PIECES - 1) peak(ctx);
     else tiny_layers(ctx); /* the image layers, tiny_layers.c */
     return 0;
