@@ -1,10 +1,11 @@
 /* GEMM through CLBlast (the only file that includes it) or fmcl's packed
  * kernels (gemm_packed.c; PoCL's CPU devices by default). One temporary
  * buffer is sized at setup (fmcl_gemm_reserve) so that calls inside a
- * training step allocate nothing. CLBlast's built-in parameters are poor on some devices
- * (PoCL on x86: ~7 GFLOP/s where tuned ones give ~40), so parameters from
- * `fmcl tune` (the user's cache folder) or shipped in data/clblast_tuned.txt
- * are applied when device, driver and CLBlast match (tune.h). */
+ * training step allocate nothing. CLBlast's built-in parameters are poor on
+ * some devices (PoCL on x86: ~7 GFLOP/s where tuned ones give ~40), so
+ * parameters from `fmcl tune` (the user's cache folder) or shipped in
+ * data/clblast_tuned.txt are applied when device, driver and CLBlast match
+ * (tune.h). */
 #include "runtime/runtime.h"
 
 #include <clblast_c.h>
@@ -164,19 +165,26 @@ fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K
     return s;
 }
 
+/* The packed path on the context's scratch, grown only when no
+ * fmcl_gemm_reserve covered the shape. */
+static fmcl_status packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha,
+                          fmcl_t A, int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc,
+                          fmcl_gemm_epi epi, fmcl_t v, fmcl_t H)
+{
+    fmcl_status s = fmcl_gemm_reserve(ctx, ta, tb, M, N, K, lda, ldb, ldc);
+    if (s != FMCL_OK) return s;
+    return fmcl_gemm_packed(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epi, v, H,
+                            (fmcl_t){ctx->gemm_tmp, 0}, ctx->gemm_tmp_bytes / sizeof(float));
+}
+
 fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha, fmcl_t A,
                       int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc)
 {
     if (M <= 0 || N <= 0 || K <= 0)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "GEMM with empty shape %dx%dx%d", M, N, K);
-    if (ctx->gemm_packed) {
-        /* Grows the scratch only when no fmcl_gemm_reserve covered the shape. */
-        fmcl_status s = fmcl_gemm_reserve(ctx, ta, tb, M, N, K, lda, ldb, ldc);
-        if (s != FMCL_OK) return s;
-        return fmcl_gemm_packed(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                                FMCL_GEMM_PLAIN, (fmcl_t){0}, (fmcl_t){0},
-                                (fmcl_t){ctx->gemm_tmp, 0}, ctx->gemm_tmp_bytes / sizeof(float));
-    }
+    if (ctx->gemm_packed)
+        return packed(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, FMCL_GEMM_PLAIN,
+                      (fmcl_t){0}, (fmcl_t){0});
     CLBlastStatusCode rc;
     cl_event *ev = fmcl_profile_slot(ctx, FMCL_PROF_GEMM); /* NULL unless profiling */
     if (ctx->gemm_tmp)
@@ -202,10 +210,7 @@ fmcl_status fmcl_gemm_epilogue(fmcl_ctx *ctx, int ta, int tb, int M, int N, int 
         return fmcl_fail(ctx, FMCL_ERR_ARG, "GEMM with empty shape %dx%dx%d", M, N, K);
     if (!ctx->gemm_packed)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "fused GEMM epilogues need the packed GEMM");
-    fmcl_status s = fmcl_gemm_reserve(ctx, ta, tb, M, N, K, lda, ldb, ldc);
-    if (s != FMCL_OK) return s;
-    return fmcl_gemm_packed(ctx, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, epi, v, H,
-                            (fmcl_t){ctx->gemm_tmp, 0}, ctx->gemm_tmp_bytes / sizeof(float));
+    return packed(ctx, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, epi, v, H);
 }
 
 void fmcl_gemm_release(fmcl_ctx *ctx)

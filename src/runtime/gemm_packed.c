@@ -1,9 +1,9 @@
 /* fmcl's own GEMM for CPU devices (kernels/gemm.cl), PoCL's by default
- * (vendor.c): pack op(A) and op(B) into k-major panels, then one register
- * block of C per panel pair. On the
- * 2-core EPYC here PoCL ran CLBlast's GPU-shaped tiles at 38-46 GFLOP/s
- * after tuning and this at 150-180 (PyTorch's OpenBLAS: 110-150), which is
- * what lets a PoCL training step outrun PyTorch. GPUs keep CLBlast (gemm.c).
+ * (vendor.c): op(B), and op(A) when transposed, packed into k-major panels,
+ * then one register block of C per pair of panels. On the 2-core EPYC here
+ * PoCL ran CLBlast's GPU-shaped tiles at 38-46 GFLOP/s after tuning and this
+ * at 145-180 (PyTorch's OpenBLAS: 105-150), which is what lets a PoCL
+ * training step outrun PyTorch. GPUs keep CLBlast (gemm.c).
  * Every element is one float fma chain over k in order, so the product is
  * the same bits on every device, and fmcl_gemm_packed_ref repeats it on the
  * host (its epilogues' exp may differ from a device's by an ulp or two). */
