@@ -33,11 +33,11 @@
 #define DEFAULT_BATCH 1024
 #define DEFAULT_STEPS 1000
 
-/* `fmcl train` with no arguments at all: a demo that finishes in about a
+/* `fmcl train` with no arguments at all: a demo that finishes in 10 s to a
  * minute on a 2-core CPU through PoCL and still draws a clear board. The
- * reference model manages ~260 steps of batch 1024 in a minute there, too few
- * to resolve the cells; a 128 x 3 MLP does 2000 (measured: 0.82 of its
- * samples on the board's support vs 0.52 untrained). */
+ * reference model manages ~1300 steps of batch 1024 in a minute there, too
+ * few to resolve the cells; a 128 x 3 MLP does 2000 in ~9 s (measured: 0.82
+ * of its samples on the board's support vs 0.52 untrained). */
 #define DEMO_WIDTH 128
 #define DEMO_DEPTH 3
 #define DEMO_BATCH 1024
@@ -555,13 +555,13 @@ int cmd_train(int argc, char **argv)
                     .beta_max = def.beta_max, .sigma_lo = def.sigma_lo, .sigma_hi = def.sigma_hi,
                     .channels = 3, .lr_schedule = "constant", .label_drop = def.label_drop,
                     .model = "mlp"};
-    if (argc <= 1) { /* no arguments at all: the one-minute demo */
+    if (argc <= 1) { /* no arguments at all: the demo */
         o.width = DEMO_WIDTH;
         o.depth = DEMO_DEPTH;
         o.batch = DEMO_BATCH;
         o.steps = DEMO_STEPS;
         o.lr = DEMO_LR;
-        fprintf(stderr, "fmcl train: no arguments, so the one-minute demo: --width %d --depth %d "
+        fprintf(stderr, "fmcl train: no arguments, so the short demo: --width %d --depth %d "
                         "--batch %d --steps %d --lr %g (the reference model is --width 512 "
                         "--depth 4 --batch 4096 --steps 20000)\n",
                 DEMO_WIDTH, DEMO_DEPTH, DEMO_BATCH, DEMO_STEPS, DEMO_LR);
@@ -672,7 +672,7 @@ int cmd_train(int argc, char **argv)
                  "their EMA, Adam's moments, losses; --resume continues from it), loss.csv,\n"
                  "densities.png (data beside samples), trajectories.png and loss.png; on\n"
                  "images: data.png, samples.png (grids) and loss.png.\n"
-                 "With no flags it trains the default checkerboard model in about a minute on\n"
+                 "With no flags it trains the default checkerboard model in under a minute on\n"
                  "a small CPU.",
         .epilog = "examples:\n"
                   "  fmcl train\n"
