@@ -193,6 +193,7 @@ static void with_file(fmcl_ctx *ctx, const char *text, const char *want_note, in
         tl_buf a, b, cb;
         if (tl_buf_new(c2, &a, M * K, A) && tl_buf_new(c2, &b, K * N, B) &&
             tl_buf_new(c2, &cb, M * N, NULL)) {
+            fmcl_gemm_use(c2, 0); /* CLBlast, also on PoCL, which takes the packed kernels */
             fmcl_status st = fmcl_gemm_reserve(c2, 0, 1, M, N, K, K, K, N);
             if (st == FMCL_OK) st = fmcl_gemm(c2, 0, 1, M, N, K, 1.0f, a.t, K, b.t, K, 0.0f, cb.t, N);
             if (tl_check(st == FMCL_OK, "tuned gemm: %s", fmcl_ctx_error(c2)) &&

@@ -308,6 +308,7 @@ int cmd_tune(int argc, char **argv)
     if (!only_report) setenv("FMCL_NO_TUNING", "1", 1); /* search from the defaults */
     fmcl_ctx *ctx = NULL;
     if (fmcl_ctx_create(&ctx, device, err, sizeof err) != FMCL_OK) return cli_error("%s", err);
+    fmcl_gemm_use(ctx, 0); /* CLBlast is what is tuned, also where the packed kernels run */
     if (only_report) {
         rc = report(ctx);
         fmcl_ctx_destroy(ctx);
