@@ -44,7 +44,8 @@ static int all_finite(const float *x, size_t n)
 }
 
 /* width 9 keeps every layer on the narrow kernels; 33 sends the hidden one
- * through GEMMs, with their weight gradients. */
+ * through GEMMs, with their weight gradients, at batch 16 so that the
+ * packing kernels see whole blocks as well as edges. */
 static void train(fmcl_ctx *ctx, int piece, int width)
 {
     enum { points = 11, wide = 33 };
@@ -53,7 +54,7 @@ static void train(fmcl_ctx *ctx, int piece, int width)
     fmcl_mlp_config mc = {.dim = 2, .width = width, .depth = 2};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
-    tc.batch = BATCH;
+    tc.batch = width > 9 ? 16 : BATCH;
     tc.steps = STEPS;
     char what[96];
     if (piece <= FMCL_PATH_LINEAR_VP) {
