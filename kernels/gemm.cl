@@ -35,15 +35,16 @@ void gemm_pack(__global float *dst, __global const float *src, size_t ld, int n,
         }
 }
 
-/* Ap[p, k, r] = op(A)[p GEMM_MR + r, k]: items (kc, p), p < ceil(M / GEMM_MR). */
+/* Ap[p, k, r] = Aᵀ[p GEMM_MR + r, k] = A[k, p GEMM_MR + r] for a transposed A
+ * (an untransposed one is read in place): items (kc, p), p < ceil(M / GEMM_MR). */
 __kernel void gemm_pack_a(__global float *Ap, uint Ap_off, __global const float *A, uint A_off,
-                          int lda, int ta, int M, int K)
+                          int lda, int M, int K)
 {
     const size_t kc = get_global_id(0), p = get_global_id(1);
     if (kc * GEMM_PACK_K >= (size_t)K || p * GEMM_MR >= (size_t)M) return;
     const size_t k0 = kc * GEMM_PACK_K, i0 = p * GEMM_MR;
-    if (ta && k0 + GEMM_PACK_K <= (size_t)K && i0 + GEMM_MR <= (size_t)M) {
-        /* A whole block of a transposed A: GEMM_MR neighbours from each row k. */
+    if (k0 + GEMM_PACK_K <= (size_t)K && i0 + GEMM_MR <= (size_t)M) {
+        /* A whole block: GEMM_MR neighbours from each row k. */
         __global float *out = Ap + Ap_off + (p * (size_t)K + k0) * GEMM_MR;
         for (size_t k = 0; k < GEMM_PACK_K; k++) {
             __global const float *in = A + A_off + (k0 + k) * lda + i0;
@@ -52,7 +53,7 @@ __kernel void gemm_pack_a(__global float *Ap, uint Ap_off, __global const float 
         }
         return;
     }
-    gemm_pack(Ap + Ap_off, A + A_off, (size_t)lda, M, K, !ta, GEMM_MR, kc, p);
+    gemm_pack(Ap + Ap_off, A + A_off, (size_t)lda, M, K, 0, GEMM_MR, kc, p);
 }
 
 /* Bp[q, k, c] = op(B)[k, q GEMM_NR + c]: items (kc, q), q < ceil(N / GEMM_NR).

@@ -16,9 +16,6 @@
 #include "runtime/profile.h"
 #include "unet_step.h"
 
-#ifndef FMCL_BENCH_UNET_TORCH
-#define FMCL_BENCH_UNET_TORCH "tools/bench_unet_torch.py"
-#endif
 
 static double now(void)
 {
@@ -46,24 +43,6 @@ static fmcl_status profile(fmcl_ctx *ctx, unet_step *b, int k)
         printf("  %-28s %8.1f ms %6lu calls\n", name, ps.secs[i] * 1e3, ps.calls[i]);
     }
     return FMCL_OK;
-}
-
-static double run_torch(int B, int steps)
-{
-    const char *py = getenv("FMCL_PYTHON") ? getenv("FMCL_PYTHON") : "/usr/bin/python3";
-    char cmd[2048], line[512];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' --batch %d --steps %d 2>&1", py, FMCL_BENCH_UNET_TORCH,
-             B, steps);
-    printf("running: %s\n", cmd);
-    fflush(stdout);
-    FILE *p = popen(cmd, "r");
-    double ms = 0, v;
-    while (p && fgets(line, sizeof line, p)) {
-        fputs(line, stdout);
-        if (sscanf(line, "torch ms_per_step=%lf", &v) == 1) ms = v;
-    }
-    if (p && pclose(p) != 0) ms = 0;
-    return ms;
 }
 
 int main(int argc, char **argv)
@@ -125,11 +104,12 @@ int main(int argc, char **argv)
                "%.2f ms forward+backward+Adam per image, %.1f GFLOP/s (3x forward)\n",
                ms, B, steps, 1e3 / ms, B * 1e3 / ms, ms / B, 3 * fl * B / (ms * 1e6));
         if (torch) {
-            double tms = run_torch(B, steps);
+            const char *py = getenv("FMCL_PYTHON") ? getenv("FMCL_PYTHON") : "/usr/bin/python3";
+            double tms = unet_step_torch_ms(py, B, steps);
             if (tms > 0)
                 printf("ratio: fmcl step time / torch step time = %.2f\n", ms / tms);
             else
-                printf("torch: %s did not report a step time\n", FMCL_BENCH_UNET_TORCH);
+                printf("torch: tools/bench_unet_torch.py did not report a step time\n");
         }
     }
     unet_step_free(&b);

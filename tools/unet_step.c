@@ -1,10 +1,15 @@
 /* The U-Net benchmark step (unet_step.h). */
 #include "unet_step.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "flow/flow_ops.h"
 #include "nn/nn_ops.h"
+
+#ifndef FMCL_BENCH_UNET_TORCH
+#define FMCL_BENCH_UNET_TORCH "tools/bench_unet_torch.py"
+#endif
 
 fmcl_status unet_step_run(fmcl_ctx *ctx, unet_step *b, int k)
 {
@@ -57,4 +62,21 @@ void unet_step_free(unet_step *b)
     fmcl_unet_acts_free(&b->a);
     fmcl_unet_free(b->u);
     b->u = NULL;
+}
+
+double unet_step_torch_ms(const char *py, int B, int steps)
+{
+    char cmd[2048], line[512];
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --batch %d --steps %d 2>&1", py, FMCL_BENCH_UNET_TORCH,
+             B, steps);
+    printf("running: %s\n", cmd);
+    fflush(stdout);
+    FILE *p = popen(cmd, "r");
+    double ms = 0, v;
+    while (p && fgets(line, sizeof line, p)) {
+        fputs(line, stdout);
+        if (sscanf(line, "torch ms_per_step=%lf", &v) == 1 && v > 0) ms = v;
+    }
+    if (p && pclose(p) != 0) ms = 0;
+    return ms;
 }

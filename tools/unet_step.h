@@ -25,4 +25,9 @@ fmcl_status unet_step_run(fmcl_ctx *ctx, unet_step *b, int k);
 fmcl_status unet_step_loss(fmcl_ctx *ctx, unet_step *b, float *loss);
 void unet_step_free(unet_step *b);
 
+/* The same step in PyTorch (tools/bench_unet_torch.py through py, its
+ * output echoed): milliseconds per step over `steps` timed steps, 0 when
+ * the script gave none. */
+double unet_step_torch_ms(const char *py, int B, int steps);
+
 #endif

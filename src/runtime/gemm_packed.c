@@ -43,10 +43,11 @@ fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K,
                              size_t scratch_n)
 {
     /* On a CPU device an overrun would land in the host's heap. */
-    if (scratch_n < fmcl_gemm_packed_scratch(ta, M, N, K))
+    size_t need = fmcl_gemm_packed_scratch(ta, M, N, K);
+    if (scratch_n < need)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "packed GEMM %dx%dx%d needs %zu floats of scratch, given %zu", M, N, K,
-                         fmcl_gemm_packed_scratch(ta, M, N, K), scratch_n);
+                         need, scratch_n);
     if (epi != FMCL_GEMM_PLAIN && (alpha != 1.0f || beta != 0.0f))
         return fmcl_fail(ctx, FMCL_ERR_ARG, "a fused GEMM epilogue needs alpha 1 and beta 0");
     /* Unused pointers get C: the kernel never reads them. */
@@ -56,7 +57,7 @@ fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K,
     fmcl_t Ap = scratch, Bp = ta ? fmcl_at(scratch, pm * MR * (size_t)K) : scratch;
     /* A transposed is packed; A as it is is read in place. */
     fmcl_status s = FMCL_OK;
-    if (ta) s = fmcl_run2(ctx, FMCL_K_gemm_pack_a, kc, pm, "ttiiii", Ap, A, lda, ta, M, K);
+    if (ta) s = fmcl_run2(ctx, FMCL_K_gemm_pack_a, kc, pm, "ttiii", Ap, A, lda, M, K);
     if (s == FMCL_OK)
         s = fmcl_run2(ctx, FMCL_K_gemm_pack_b, kc, qn, "ttiiii", Bp, B, ldb, tb, N, K);
     size_t pa, qb;

@@ -14,12 +14,10 @@
 #include "io/json.h"
 #include "runtime/tune.h"
 #include "spawn.h"
+#include "unet_step.h"
 
 #ifndef FMCL_BENCH_TORCH_SCRIPT
 #define FMCL_BENCH_TORCH_SCRIPT "tools/bench_torch.py"
-#endif
-#ifndef FMCL_BENCH_UNET_TORCH
-#define FMCL_BENCH_UNET_TORCH "tools/bench_unet_torch.py"
 #endif
 
 /* PyTorch's figures for the same workloads; 0 where it gave none. */
@@ -326,17 +324,8 @@ static void run_torch(const bench_result *r, torch_figures *t)
     }
     /* The U-Net in its own script, same batch and number of timed steps. */
     const bench_train *u = &r->train[2];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' --batch %d --steps %d 2>&1", py, FMCL_BENCH_UNET_TORCH,
-             u->batch, u->repeats * u->steps_per_repeat);
-    printf("running: %s\n", cmd);
-    fflush(stdout);
-    if (!(p = popen(cmd, "r"))) return;
-    while (fgets(line, sizeof line, p)) {
-        fputs(line, stdout);
-        double v;
-        if (sscanf(line, "torch ms_per_step=%lf", &v) == 1 && v > 0) t->steps_per_s[2] = 1e3 / v;
-    }
-    if (pclose(p) != 0) t->steps_per_s[2] = 0;
+    double ms = unet_step_torch_ms(py, u->batch, u->repeats * u->steps_per_repeat);
+    t->steps_per_s[2] = ms > 0 ? 1e3 / ms : 0;
 }
 
 int cmd_bench(int argc, char **argv)
@@ -353,8 +342,9 @@ int cmd_bench(int argc, char **argv)
         {.name = "json", .type = ARG_STR, .dest = &json, .metavar = "FILE",
          .help = "also write the results as JSON to FILE (atomically)"},
         {.name = "torch", .type = ARG_BOOL, .dest = &torch,
-         .help = "also run the workloads in PyTorch on the CPU (tools/bench_torch.py, "
-                 "$FMCL_PYTHON or /usr/bin/python3) and print fmcl / PyTorch"},
+         .help = "also run the workloads in PyTorch on the CPU (tools/bench_torch.py and "
+                 "tools/bench_unet_torch.py, $FMCL_PYTHON or /usr/bin/python3) and print "
+                 "fmcl / PyTorch"},
         {.name = "quick", .type = ARG_BOOL, .dest = &quick,
          .help = "fewer repeats and a smaller sampling run: about half the time, rougher "
                  "figures"},
@@ -365,11 +355,12 @@ int cmd_bench(int argc, char **argv)
     arg_cmd cmd = {
         .prog = "fmcl bench",
         .about = "Runs the same workloads on each device: the FMA rate of a built-in kernel,\n"
-                 "GEMM at the shapes of the models (GFLOP/s), one training step of the\n"
-                 "reference 2D model (3-512x4-2, batch 4096) and of a small one (3-128x3-2,\n"
-                 "batch 1024) with steps/s, a per-kernel profile and kernel launches per\n"
-                 "step, sampling throughput (points x NFE per second, RK4), and the first\n"
-                 "training step of a new process. Checksums of the losses and samples show\n"
+                 "GEMM at the shapes of the models (GFLOP/s, beside the other GEMM\n"
+                 "implementation's), one training step of the reference 2D model\n"
+                 "(3-512x4-2, batch 4096), of a small one (3-128x3-2, batch 1024) and of the\n"
+                 "default 28x28 U-Net (batch 16) with steps/s, a per-kernel profile and\n"
+                 "kernel launches per step, sampling throughput (points x NFE per second,\n"
+                 "RK4), and the first training step of a new process. Checksums of the losses and samples show\n"
                  "that two devices computed the same thing: the rounded ones should agree,\n"
                  "the FNV-1a hashes agree only for bit-identical runs. A benchmark: it prints\n"
                  "figures and asserts nothing.",
