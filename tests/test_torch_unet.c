@@ -120,7 +120,7 @@ static void check_names(const ref_case *c, const fmcl_unet_plan *p)
 /* float32 against float64 through up to ~60 layers of O(1) values. */
 #define ATOL 1e-4
 #define RTOL 1e-3
-/* The device adds GEMM rounding (DESIGN.md: |d| <= 1e-3 or rel <= 5e-3). */
+/* The device adds GEMM rounding (docs/DESIGN.md, "Tolerances": |d| <= 1e-3 or rel <= 5e-3). */
 #define DEV_ATOL 1e-3
 #define DEV_RTOL 5e-3
 

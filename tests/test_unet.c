@@ -342,7 +342,7 @@ static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
                  (double)c->dropout, a->mode.train ? "training" : "evaluation",
                  fmcl_ctx_error(ctx)) &&
         tl_buf_read(ctx, &bv, gv) && tl_buf_read(ctx, &bg, gg) && tl_buf_read(ctx, &bdx, gdx)) {
-        /* GEMM-based ops (DESIGN.md: |d| <= 1e-3 or rel <= 5e-3). */
+        /* GEMM-based ops (docs/DESIGN.md, "Tolerances": |d| <= 1e-3 or rel <= 5e-3). */
         tl_close_f("v", gv, v, nx, 1e-3, 5e-3);
         tl_close_f("parameter gradients", gg, g, np, 1e-3, 5e-3);
         tl_close_f("dx", gdx, dx, nx, 1e-3, 5e-3);

@@ -29,7 +29,7 @@ typedef struct {
     double atol, rtol;
 } chk_tol;
 
-/* Elementwise ops against a double reference (DESIGN.md section 3): rtol 1e-5,
+/* Elementwise ops against a double reference (docs/DESIGN.md, "Tolerances"): rtol 1e-5,
  * with an absolute floor for values near zero chosen per op. */
 static inline chk_tol chk_elem(double atol) { return (chk_tol){atol, 1e-5}; }
 /* GEMM-based ops and sums whose terms may cancel, K terms per output:

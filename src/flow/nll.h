@@ -1,4 +1,4 @@
-/* Likelihood by the instantaneous change of variables (DESIGN.md section 1)
+/* Likelihood by the instantaneous change of variables (docs/DESIGN.md, "The method")
  * over any velocity field given as callbacks, so that tests can plug in
  * closed forms; the MLP is one such field. Plus the device ops of the
  * divergence, each with its plain-C reference. */

@@ -13,7 +13,7 @@
 #include "train_opts.h"
 
 /* The U-Net's batch when --batch is not given: a step of 28x28 images takes
- * ~0.1 s per image on a 2-core CPU (README). */
+ * ~0.1 s per image on a 2-core CPU (docs/IMAGES.md). */
 #define TRAIN_UNET_BATCH 64
 #define TRAIN_UNET_BATCH_TEXT "64"
 
