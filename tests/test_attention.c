@@ -160,6 +160,5 @@ int main(void)
     closed_forms();
     finite_differences((at_shape){2, 4, 5, 2});
     finite_differences((at_shape){1, 3, 6, 1});
-    int rc = tl_for_each_device(run, NULL);
-    return rc == TL_SKIP && tl_failures() ? 1 : rc;
+    return tl_for_each_device(run, NULL);
 }

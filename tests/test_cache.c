@@ -446,10 +446,9 @@ int main(void)
     check_path();
     check_entry_file();
     setenv("FMCL_PROGRAM_CACHE", "0", 1); /* the first context per device: no cache */
-    int rc = tl_for_each_device(device_checks, NULL);
-    if (rc == TL_SKIP) rc = tl_summary() ? 1 : TL_SKIP;
+    tl_run_devices(device_checks, NULL);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
     if (system(cmd) != 0) printf("note: could not remove %s\n", tmp_root);
-    return rc;
+    return tl_summary();
 }

@@ -164,6 +164,5 @@ int main(void)
 {
     embedding_closed_forms();
     scale_shift_differences(2, 3, 5);
-    int rc = tl_for_each_device(run, NULL);
-    return rc == TL_SKIP && tl_failures() ? 1 : rc;
+    return tl_for_each_device(run, NULL);
 }

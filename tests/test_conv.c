@@ -200,6 +200,5 @@ int main(void)
     finite_differences((fmcl_conv_shape){2, 3, 5, 6, 2, 3, 1, 1, 2});
     finite_differences((fmcl_conv_shape){2, 3, 5, 6, 2, 3, 2, 1, 1});
     finite_differences((fmcl_conv_shape){2, 3, 5, 4, 2, 1, 1, 0, 2});
-    int rc = tl_for_each_device(run, NULL);
-    return rc == TL_SKIP && tl_failures() ? 1 : rc;
+    return tl_for_each_device(run, NULL);
 }

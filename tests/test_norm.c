@@ -187,6 +187,5 @@ int main(void)
     finite_differences((gn_shape){2, 6, 5, 3});
     finite_differences((gn_shape){2, 4, 7, 1});
     finite_differences((gn_shape){1, 3, 4, 3});
-    int rc = tl_for_each_device(run, NULL);
-    return rc == TL_SKIP && tl_failures() ? 1 : rc;
+    return tl_for_each_device(run, NULL);
 }

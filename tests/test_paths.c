@@ -598,6 +598,5 @@ int main(void)
     check_config_rules();
     check_assign_brute();
     check_pairing_batch();
-    const int rc = tl_for_each_device(device_tests, NULL);
-    return rc == TL_SKIP && tl_failures() ? 1 : rc;
+    return tl_for_each_device(device_tests, NULL);
 }

@@ -259,9 +259,9 @@ int main(void)
     }
     setenv("XDG_CACHE_HOME", cache_dir, 1);
     unsetenv("FMCL_NO_TUNING");
-    int rc = tl_for_each_device(device_tests, NULL);
+    tl_run_devices(device_tests, NULL);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", cache_dir);
-    return rc == TL_SKIP ? tl_summary() : rc; /* the host part ran either way */
+    return tl_summary();
 }

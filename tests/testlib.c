@@ -5,23 +5,66 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int n_pass, n_fail;
+/* Where checks are counted: the host (outside tl_run_devices), or one record
+ * per device spec, which also says why a device did not run. */
+#define TL_MAX_DEVICES 64
+#define TL_MAX_SKIPS 32
+typedef struct {
+    char spec[64], name[300], skipped[400];
+    int checks, fails;
+} tl_count;
+
+static tl_count host = {.spec = "host"}, devices[TL_MAX_DEVICES];
+static int n_devices, current = -1, devices_asked;
+static char skips[TL_MAX_SKIPS][400];
+static int n_skips;
 static const float sentinel = 1234.5f;
+
+static tl_count *here(void) { return current >= 0 ? &devices[current] : &host; }
+
+/* A failure that is not the outcome of a check (a setup step, the harness's
+ * own findings): counted where we are, printed with the device's spec. */
+static void vfail(tl_count *c, const char *fmt, va_list ap)
+{
+    c->fails++;
+    if (c == &host) printf("FAIL ");
+    else printf("FAIL [%s] ", c->spec);
+    vprintf(fmt, ap);
+    printf("\n");
+}
+
+static void fail(tl_count *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(tl_count *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(c, fmt, ap);
+    va_end(ap);
+}
 
 int tl_check(int ok, const char *fmt, ...)
 {
-    if (ok) {
-        n_pass++;
-        return 1;
-    }
-    n_fail++;
+    tl_count *c = here();
+    c->checks++;
+    if (ok) return 1;
     va_list ap;
     va_start(ap, fmt);
-    printf("FAIL ");
-    vprintf(fmt, ap);
-    printf("\n");
+    vfail(c, fmt, ap);
     va_end(ap);
     return 0;
+}
+
+void tl_skip(const char *fmt, ...)
+{
+    char msg[sizeof skips[0]];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    printf("SKIP %s\n", msg);
+    msg[strcspn(msg, "\n")] = 0; /* the summary keeps one line each */
+    if (n_skips < TL_MAX_SKIPS) memcpy(skips[n_skips], msg, sizeof msg);
+    n_skips++;
 }
 
 static int close_impl(const char *what, const float *got, const double *wd, const float *wf,
@@ -29,6 +72,8 @@ static int close_impl(const char *what, const float *got, const double *wd, cons
 {
     double max_abs = 0, max_norm = 0;
     size_t worst = 0;
+    if (n == 0) /* a comparison of nothing could not fail */
+        return tl_check(0, "%s: no elements to compare", what);
     int ok = 1;
     for (size_t i = 0; i < n; i++) {
         double w = wd ? wd[i] : (double)wf[i];
@@ -61,12 +106,38 @@ int tl_close_f(const char *what, const float *got, const float *want, size_t n, 
     return close_impl(what, got, NULL, want, n, atol, rtol);
 }
 
-int tl_failures(void) { return n_fail; }
+int tl_failures(void)
+{
+    int n = host.fails;
+    for (int i = 0; i < n_devices; i++) n += devices[i].fails;
+    return n;
+}
 
 int tl_summary(void)
 {
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    int checks = host.checks, ran = 0;
+    printf("== checks: host: %d checks, %d failures\n", host.checks, host.fails);
+    for (int i = 0; i < n_devices; i++) {
+        const tl_count *d = &devices[i];
+        if (d->skipped[0]) continue;
+        printf("== checks: device %s (%s): %d checks, %d failures\n", d->spec, d->name, d->checks,
+               d->fails);
+        checks += d->checks;
+        ran++;
+    }
+    for (int i = 0; i < n_skips && i < TL_MAX_SKIPS; i++) printf("== skipped: %s\n", skips[i]);
+    if (n_skips > TL_MAX_SKIPS) printf("== skipped: %d more\n", n_skips - TL_MAX_SKIPS);
+    int none = devices_asked && ran == 0;
+    /* Counted once: tl_summary may run again after more checks. */
+    static int no_check_counted;
+    if (checks == 0 && !none && !no_check_counted) {
+        no_check_counted = 1;
+        fail(&host, "this test ran no check");
+    }
+    int failures = tl_failures();
+    printf("== summary: %d checks, %d failures, %d skipped%s\n", checks, failures, n_skips,
+           none && !failures ? "; no device ran: SKIP" : "");
+    return failures ? 1 : none ? TL_SKIP : 0;
 }
 
 void tl_fill(float *x, size_t n, float lo, float hi, uint32_t seed)
@@ -80,19 +151,36 @@ void tl_fill(float *x, size_t n, float lo, float hi, uint32_t seed)
 
 int tl_buf_new(fmcl_ctx *ctx, tl_buf *b, size_t n, const float *init)
 {
-    size_t total = n + 2 * TL_GUARD;
-    float *h = malloc(total * sizeof *h);
-    if (!h) return 0;
-    for (size_t i = 0; i < total; i++) h[i] = sentinel;
-    for (size_t i = 0; i < n; i++) h[TL_GUARD + i] = init ? init[i] : 0.0f;
     b->n = n;
     b->mem = NULL;
-    int ok = fmcl_alloc(ctx, total * sizeof *h, &b->mem, "test buffer") == FMCL_OK;
+    b->t = (fmcl_t){NULL, TL_GUARD};
+    if (n > SIZE_MAX / sizeof(float) - 2 * TL_GUARD) {
+        fail(here(), "a test buffer of %zu floats does not fit in memory", n);
+        return 0;
+    }
+    /* The device's refusal first: a buffer past max_alloc asks no host memory. */
+    size_t total = n + 2 * TL_GUARD;
+    if (fmcl_alloc(ctx, total * sizeof(float), &b->mem, "test buffer") != FMCL_OK) {
+        fail(here(), "allocating a test buffer of %zu floats: %s", n, fmcl_ctx_error(ctx));
+        return 0;
+    }
+    float *h = malloc(total * sizeof *h);
+    if (!h) {
+        fail(here(), "no host memory for a test buffer of %zu floats", n);
+        tl_buf_free(b);
+        return 0;
+    }
+    for (size_t i = 0; i < total; i++) h[i] = sentinel;
+    for (size_t i = 0; i < n; i++) h[TL_GUARD + i] = init ? init[i] : 0.0f;
     b->t = (fmcl_t){b->mem, TL_GUARD};
-    if (ok) ok = fmcl_write(ctx, (fmcl_t){b->mem, 0}, h, total * sizeof *h) == FMCL_OK;
+    fmcl_status s = fmcl_write(ctx, (fmcl_t){b->mem, 0}, h, total * sizeof *h);
     free(h);
-    if (!ok) printf("FAIL allocating a test buffer: %s\n", fmcl_ctx_error(ctx));
-    return ok;
+    if (s != FMCL_OK) {
+        fail(here(), "writing a test buffer of %zu floats: %s", n, fmcl_ctx_error(ctx));
+        tl_buf_free(b);
+        return 0;
+    }
+    return 1;
 }
 
 int tl_buf_read(fmcl_ctx *ctx, const tl_buf *b, float *out)
@@ -105,56 +193,110 @@ int tl_guard_ok(fmcl_ctx *ctx, const tl_buf *b, const char *what)
 {
     size_t total = b->n + 2 * TL_GUARD;
     float *h = malloc(total * sizeof *h);
-    int ok = h && fmcl_read(ctx, (fmcl_t){b->mem, 0}, h, total * sizeof *h) == FMCL_OK;
+    if (!h) {
+        fail(here(), "%s: no host memory to read the guard regions back", what);
+        return 0;
+    }
+    if (fmcl_read(ctx, (fmcl_t){b->mem, 0}, h, total * sizeof *h) != FMCL_OK) {
+        fail(here(), "%s: reading the guard regions back: %s", what, fmcl_ctx_error(ctx));
+        free(h);
+        return 0;
+    }
+    int ok = 1;
     for (size_t i = 0; ok && i < TL_GUARD; i++)
         ok = h[i] == sentinel && h[TL_GUARD + b->n + i] == sentinel;
     free(h);
     return tl_check(ok, "%s: write outside its output (guard region changed)", what);
 }
 
-void tl_buf_free(tl_buf *b) { fmcl_release(&b->mem); }
-
-int tl_for_each_device(int (*fn)(fmcl_ctx *ctx, void *user), void *user)
+void tl_buf_free(tl_buf *b)
 {
-    char err[1024];
+    fmcl_release(&b->mem);
+    b->t = (fmcl_t){NULL, TL_GUARD};
+}
+
+/* The specs to run: $FMCL_TEST_DEVICES, else every device found. Returns how
+ * many, 0 after a skip or a failure it has reported. */
+static int device_specs(char (*specs)[64], int cap)
+{
     const char *env = getenv("FMCL_TEST_DEVICES");
-    char specs[64][64];
-    int nspec = 0;
+    int n = 0;
     if (env && *env) {
-        const char *p = env;
-        while (*p && nspec < 64) {
+        for (const char *p = env; *p;) {
             const char *e = strchr(p, ';');
             size_t len = e ? (size_t)(e - p) : strlen(p);
-            if (len > 0 && len < sizeof specs[0]) {
-                memcpy(specs[nspec], p, len);
-                specs[nspec++][len] = 0;
+            if (len >= sizeof specs[0] || (len > 0 && n == cap)) {
+                fail(&host, "FMCL_TEST_DEVICES: '%.*s' is %s", (int)len, p,
+                     len >= sizeof specs[0] ? "longer than 63 characters" : "one spec too many");
+                return 0;
+            }
+            if (len > 0) {
+                memcpy(specs[n], p, len);
+                specs[n++][len] = 0;
             }
             p += len + (e ? 1 : 0);
         }
-    } else {
-        fmcl_device_info *devs = NULL;
-        int count = 0;
-        if (fmcl_devices(&devs, &count, err, sizeof err) != FMCL_OK || count == 0) {
-            printf("SKIP: no OpenCL device (%s)\n", err);
-            free(devs);
-            return TL_SKIP;
-        }
-        for (int i = 0; i < count && i < 64; i++)
-            snprintf(specs[nspec++], sizeof specs[0], "%d:%d", devs[i].platform_index,
-                     devs[i].device_index);
-        free(devs);
+        if (n == 0) tl_skip("FMCL_TEST_DEVICES='%s' names no device", env);
+        return n;
     }
-    if (nspec == 0) return TL_SKIP;
-    for (int i = 0; i < nspec; i++) {
+    char err[1024] = "";
+    fmcl_device_info *devs = NULL;
+    int count = 0;
+    fmcl_status s = fmcl_devices(&devs, &count, err, sizeof err);
+    if (s == FMCL_OK || s == FMCL_ERR_NO_PLATFORM || s == FMCL_ERR_NO_DEVICE) {
+        if (count == 0) tl_skip("no OpenCL device (%s)", err[0] ? err : "none found");
+        for (int i = 0; i < count && n < cap; i++)
+            snprintf(specs[n++], sizeof specs[0], "%d:%d", devs[i].platform_index,
+                     devs[i].device_index);
+        for (int i = cap; i < count; i++)
+            tl_skip("device %d:%d (%s / %s): more than %d devices", devs[i].platform_index,
+                    devs[i].device_index, devs[i].platform_name, devs[i].device_name, cap);
+    } else {
+        fail(&host, "listing the OpenCL devices: %s", err);
+    }
+    free(devs);
+    return n;
+}
+
+int tl_run_devices(int (*fn)(fmcl_ctx *ctx, void *user), void *user)
+{
+    char specs[TL_MAX_DEVICES][64], err[2048];
+    devices_asked = 1;
+    int nspec = device_specs(specs, TL_MAX_DEVICES), ran = 0;
+    for (int i = 0; i < nspec && n_devices < TL_MAX_DEVICES; i++) {
+        tl_count *d = &devices[n_devices++];
+        memset(d, 0, sizeof *d);
+        snprintf(d->spec, sizeof d->spec, "%.63s", specs[i]);
         fmcl_ctx *ctx = NULL;
-        if (fmcl_ctx_create(&ctx, specs[i], err, sizeof err) != FMCL_OK) {
-            tl_check(0, "device %s: %s", specs[i], err);
+        err[0] = 0;
+        fmcl_status s = fmcl_ctx_create(&ctx, specs[i], err, sizeof err);
+        if (s == FMCL_ERR_UNSUPPORTED || s == FMCL_ERR_NO_DEVICE || s == FMCL_ERR_NO_PLATFORM) {
+            snprintf(d->skipped, sizeof d->skipped, "device %.63s (%s)", specs[i],
+                     fmcl_status_name(s));
+            tl_skip("%s: %s", d->skipped, err);
             continue;
         }
-        const fmcl_device_info *d = fmcl_ctx_device(ctx);
-        printf("== device %s: %s / %s\n", specs[i], d->platform_name, d->device_name);
-        fn(ctx, user);
+        if (s != FMCL_OK) {
+            snprintf(d->name, sizeof d->name, "no context");
+            fail(d, "device %s: creating a context: %s", d->spec, err);
+            continue;
+        }
+        const fmcl_device_info *info = fmcl_ctx_device(ctx);
+        snprintf(d->name, sizeof d->name, "%s / %s", info->platform_name, info->device_name);
+        printf("== device %s: %s\n", d->spec, d->name);
+        current = (int)(d - devices);
+        int rc = fn(ctx, user);
+        if (rc != 0) fail(d, "device %s (%s): the test function returned %d", d->spec, d->name, rc);
+        if (d->checks == 0) fail(d, "device %s (%s): ran no check", d->spec, d->name);
+        current = -1;
         fmcl_ctx_destroy(ctx);
+        ran++;
     }
+    return ran;
+}
+
+int tl_for_each_device(int (*fn)(fmcl_ctx *ctx, void *user), void *user)
+{
+    tl_run_devices(fn, user);
     return tl_summary();
 }

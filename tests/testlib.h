@@ -13,27 +13,42 @@
 #define TL_SKIP 77
 
 /* Runs fn on a fresh context for every device in $FMCL_TEST_DEVICES
- * (';'-separated specs) or, when unset, every device found. Returns an exit
- * code: 0 all passed, 1 a failure, TL_SKIP when there is no device. */
+ * (';'-separated specs) or, when unset, every device found. fn's return
+ * value counts: non-zero is a failure, named with the device, and so is a
+ * device on which fn ran no check. A device whose context is refused as not
+ * supported, or a spec that matches no device, is skipped and named; any
+ * other failure to create a context is a failure. Returns how many devices
+ * fn ran on. */
+int tl_run_devices(int (*fn)(fmcl_ctx *ctx, void *user), void *user);
+/* tl_run_devices, then tl_summary's exit code. */
 int tl_for_each_device(int (*fn)(fmcl_ctx *ctx, void *user), void *user);
 
-/* Counts a check; prints "FAIL ..." with the formatted reason when !ok. */
+/* Counts a check (on the device fn runs on, else on the host); prints "FAIL
+ * ..." with the formatted reason when !ok. Returns ok != 0. */
 int tl_check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Checks |got - want| <= atol + rtol |want| elementwise; prints the max abs and
- * normalised error either way. Returns 1 when within tolerance. */
+/* Names a case that did not run (printed now and in the summary); not a
+ * failure. */
+void tl_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Checks |got - want| <= atol + rtol |want| elementwise (n > 0); prints the
+ * max abs and normalised error either way. Returns 1 when within tolerance. */
 int tl_close(const char *what, const float *got, const double *want, size_t n, double atol,
              double rtol);
 int tl_close_f(const char *what, const float *got, const float *want, size_t n, double atol,
                double rtol);
-/* Prints "N passed, N failed" and returns 0 or 1. */
+/* Prints the checks and failures per device and in all, and the skips.
+ * Returns the exit code: 1 after any failure or when no check ran, TL_SKIP
+ * when devices were asked for (tl_run_devices) and none ran, else 0. */
 int tl_summary(void);
+/* Failures so far: failed checks and failures the harness found itself. */
 int tl_failures(void);
 
 /* Deterministic host test data in [lo, hi). */
 void tl_fill(float *x, size_t n, float lo, float hi, uint32_t seed);
 
 /* A device buffer of n floats with TL_GUARD floats of sentinel on each side;
- * .t views the n inner elements. tl_guard_ok checks the sentinels survived. */
+ * .t views the n inner elements. tl_guard_ok checks the sentinels survived.
+ * A buffer that cannot be made (device or host memory) is a counted failure;
+ * tl_buf_new sets *b up either way, so tl_buf_free may follow. */
 #define TL_GUARD 67
 typedef struct {
     cl_mem mem;
