@@ -180,7 +180,9 @@ static void check_orders(fmcl_ctx *ctx, velocity_field *f, const float *x0)
             tl_check(fabs(oh - p) <= 0.2, "%s: order %.3f in double, want %d", fmcl_solver_name(s),
                      oh, p);
             if (e_dev[j + 1] < 0 || e_host[j + 1] < NOISE_FLOOR) {
-                printf(", device: errors %.1e at float noise, not used\n", e_host[j + 1]);
+                printf("\n");
+                tl_skip("%s order N=%d..%d on the device: errors of %.1e are float noise",
+                        fmcl_solver_name(s), Ns[j], Ns[j + 1], e_host[j + 1]);
                 continue;
             }
             const double od = log2(e_dev[j] / e_dev[j + 1]);
