@@ -379,6 +379,7 @@ static int device_checks(fmcl_ctx *first, void *user)
 
     /* Damaged entries: each is rebuilt from source and rewritten. */
     bad = malloc(len);
+    tl_check(bad != NULL, "no host memory for a copy of the %zu-byte entry", len);
     struct {
         const char *what, *want;
         size_t at, n;
@@ -407,8 +408,9 @@ static int device_checks(fmcl_ctx *first, void *user)
     id.driver_version = "another driver 0.0";
     fmcl_cache_key(&id, other_key);
     char other_path[1024];
-    fmcl_cache_path(other_key, other_path, sizeof other_path);
-    tl_check(strcmp(other_path, path) != 0, "another driver version maps to the same file");
+    tl_check(fmcl_cache_path(other_key, other_path, sizeof other_path) &&
+                 strcmp(other_path, path) != 0,
+             "another driver version maps to the same file");
     if (tl_check(fmcl_cache_write(path, other_key, raw + FMCL_CACHE_HEADER_BYTES,
                                   len - FMCL_CACHE_HEADER_BYTES, NULL, 0) == FMCL_OK,
                  "writing the other driver's entry"))
@@ -421,13 +423,14 @@ static int device_checks(fmcl_ctx *first, void *user)
     char blocker[600];
     snprintf(blocker, sizeof blocker, "%s/blocker", xdg);
     const unsigned char one = 1;
-    write_bytes(blocker, &one, 1);
-    setenv("XDG_CACHE_HOME", blocker, 1);
-    expect_note("cache folder is a file", "cache entry not written");
-    setenv("XDG_CACHE_HOME", xdg, 1);
+    if (tl_check(write_bytes(blocker, &one, 1), "writing %s", blocker)) {
+        setenv("XDG_CACHE_HOME", blocker, 1);
+        expect_note("cache folder is a file", "cache entry not written");
+        setenv("XDG_CACHE_HOME", xdg, 1);
+    }
     remove(path);
-    mkdir(path, 0700);
-    expect_note("entry path is a folder", "cache entry not written");
+    if (tl_check(mkdir(path, 0700) == 0, "making a folder at %s", path))
+        expect_note("entry path is a folder", "cache entry not written");
     rmdir(path);
     return 0;
 }

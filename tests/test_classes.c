@@ -101,7 +101,7 @@ static void euler_ref(const fmcl_mlp *m, const float *P, double *x, const int *c
     const int D = m->cfg.dim, Win = m->in[0];
     float *X = calloc((size_t)2 * n * Win, sizeof *X);
     double *v = malloc((size_t)2 * n * D * sizeof *v);
-    if (!X || !v) goto done;
+    if (!tl_check(X && v, "no host memory for the guided reference")) goto done;
     for (int k = 0; k < steps; k++) {
         const double t = (double)k / steps;
         memset(X, 0, (size_t)2 * n * Win * sizeof *X);
@@ -132,7 +132,8 @@ static void guided_sampling(fmcl_ctx *ctx)
     float *P = NULL;
     if (!ok(ctx, fmcl_mlp_create(ctx, &mc, 9, &m), "conditional MLP")) return;
     P = malloc(m->n_params * sizeof *P);
-    if (!P || !ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, P, m->n_params * 4), "params"))
+    if (!tl_check(P != NULL, "no host memory for the parameters") ||
+        !ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, P, m->n_params * 4), "params"))
         goto done;
     const float ws[3] = {0.0f, 1.7f, -0.6f};
     for (int j = 0; j < 3; j++) {
@@ -185,7 +186,8 @@ static void null_class(fmcl_ctx *ctx)
         !ok(ctx, fmcl_mlp_create(ctx, &uc, 4, &u), "unconditional MLP"))
         goto done;
     P = malloc(m->n_params * 4), Q = malloc(u->n_params * 4);
-    if (!P || !Q || !ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, P, m->n_params * 4), "read"))
+    if (!tl_check(P && Q, "no host memory for the parameters") ||
+        !ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, P, m->n_params * 4), "read"))
         goto done;
     /* Layer 0's weight [width, in]: drop the last K columns; the rest as is. */
     const int in_c = m->in[0], in_u = u->in[0];
@@ -259,7 +261,8 @@ static void resume(fmcl_ctx *ctx)
     const size_t np = m->n_params;
     p1 = malloc(np * 4), p2 = malloc(np * 4);
     float l1[STEPS], l2[STEPS];
-    if (p1 && p2 && ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, p1, np * 4), "read") &&
+    if (tl_check(p1 && p2, "no host memory for the parameters") &&
+        ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, p1, np * 4), "read") &&
         ok(ctx, fmcl_read(ctx, (fmcl_t){m2->params, 0}, p2, np * 4), "read") &&
         ok(ctx, fmcl_trainer_losses(t, 0, STEPS, l1), "losses") &&
         ok(ctx, fmcl_trainer_losses(t2, 0, STEPS, l2), "losses")) {

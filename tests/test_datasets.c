@@ -261,8 +261,9 @@ static void test_imgdir(void)
     /* b.png: 2 x 2 RGB, distinct colours; a.png: grey 2 x 2 (r = g = b). */
     const unsigned char rgb[12] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30};
     const unsigned char grey[4] = {0, 77, 150, 255};
-    stbi_write_png(at("imgs/b.png"), 2, 2, 3, rgb, 6);
-    stbi_write_png(at("imgs/a.png"), 2, 2, 1, grey, 2);
+    tl_check(stbi_write_png(at("imgs/b.png"), 2, 2, 3, rgb, 6) &&
+                 stbi_write_png(at("imgs/a.png"), 2, 2, 1, grey, 2),
+             "writing two PNG files");
     snprintf(spec, sizeof spec, "images:%s", sub);
     s = fmcl_images_open(spec, 0, 2, 3, 0, &im, NULL, 0, err, sizeof err);
     if (tl_check(s == FMCL_OK, "image folder: %s", err)) {
@@ -289,7 +290,7 @@ static void test_imgdir(void)
     mkdir(jdir, 0777);
     unsigned char flat[6 * 3 * 3];
     memset(flat, 140, sizeof flat);
-    stbi_write_jpg(at("jpeg/photo.JPG"), 6, 3, 3, flat, 95);
+    tl_check(stbi_write_jpg(at("jpeg/photo.JPG"), 6, 3, 3, flat, 95), "writing a JPEG file");
     s = fmcl_imgdir_load(jdir, 2, 1, 0, &im, err, sizeof err);
     if (tl_check(s == FMCL_OK && im.n == 1, "JPEG folder: %s", err)) {
         int near = 1;
@@ -303,6 +304,7 @@ static void test_imgdir(void)
     FILE *f = fopen(at("imgs/b.png"), "rb");
     size_t n = f ? fread(png, 1, sizeof png, f) : 0;
     if (f) fclose(f);
+    tl_check(n > 16, "reading back b.png: %zu bytes", n);
     put(at("imgs/c.png"), png, n / 2);
     s = fmcl_imgdir_load(sub, 2, 3, 0, &im, err, sizeof err);
     expect_error("truncated PNG", s, FMCL_ERR_FORMAT, err, "c.png", NULL);

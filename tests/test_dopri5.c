@@ -539,9 +539,10 @@ static void check_repeat(fmcl_ctx *ctx, field *f, const float *x0)
     fmcl_adaptive_opts_default(&o);
     f->kind = ROTATION;
     if (run_device(ctx, f, &o, 0, 1, x0, a, ra) && run_device(ctx, f, &o, 0, 1, x0, b, rb))
-        tl_check(memcmp(a, b, n * sizeof *a) == 0 && ra->st.nfe == rb->st.nfe &&
+        tl_check(ra->status == FMCL_OK && rb->status == FMCL_OK &&
+                     memcmp(a, b, n * sizeof *a) == 0 && ra->st.nfe == rb->st.nfe &&
                      memcmp(ra->log.t, rb->log.t, sizeof(float) * ra->log.count) == 0,
-                 "two identical runs differ");
+                 "two identical runs differ (status %d, %d)", ra->status, rb->status);
     free(a);
     free(b);
     free(ra);

@@ -75,8 +75,9 @@ static void test_ops(fmcl_ctx *ctx)
     tl_close_f("onehot_rows", u, ur, n, 0, 0);
     tl_guard_ok(ctx, &bz, "onehot_rows");
 
-    fmcl_div_column(ctx, bd.t, bg.t, LDG, 1, 0, ROWS);
-    fmcl_div_column(ctx, bd.t, bg.t, LDG, 4, 1, ROWS);
+    tl_check(fmcl_div_column(ctx, bd.t, bg.t, LDG, 1, 0, ROWS) == FMCL_OK &&
+                 fmcl_div_column(ctx, bd.t, bg.t, LDG, 4, 1, ROWS) == FMCL_OK,
+             "div_column: %s", fmcl_ctx_error(ctx));
     tl_buf_read(ctx, &bd, div);
     fmcl_div_column_ref(want, g, LDG, 1, 0, ROWS);
     fmcl_div_column_ref(want, g, LDG, 4, 1, ROWS);
@@ -369,6 +370,13 @@ static void ref_jacobian(const mlp_ref *r, const float *x, float t, int rows, do
     free(dX);
 }
 
+static void mlp_ref_free(mlp_ref *r)
+{
+    fmcl_mlp_free(r->m);
+    free(r->P);
+    free(r->grads);
+}
+
 static int mlp_ref_init(fmcl_ctx *ctx, fmcl_mlp_config cfg, uint64_t seed, mlp_ref *r)
 {
     if (!tl_check(fmcl_mlp_create(ctx, &cfg, seed, &r->m) == FMCL_OK, "mlp: %s",
@@ -376,15 +384,13 @@ static int mlp_ref_init(fmcl_ctx *ctx, fmcl_mlp_config cfg, uint64_t seed, mlp_r
         return 0;
     r->P = malloc(sizeof(float) * r->m->n_params);
     r->grads = calloc(r->m->n_params, sizeof(double));
-    fmcl_read(ctx, (fmcl_t){r->m->params, 0}, r->P, sizeof(float) * r->m->n_params);
-    return 1;
-}
-
-static void mlp_ref_free(mlp_ref *r)
-{
-    fmcl_mlp_free(r->m);
-    free(r->P);
-    free(r->grads);
+    if (tl_check(r->P && r->grads, "no host memory for %zu parameters", r->m->n_params) &&
+        tl_check(fmcl_read(ctx, (fmcl_t){r->m->params, 0}, r->P,
+                           sizeof(float) * r->m->n_params) == FMCL_OK,
+                 "read parameters: %s", fmcl_ctx_error(ctx)))
+        return 1;
+    mlp_ref_free(r);
+    return 0;
 }
 
 /* Divergence at one (x, t): exact vs central differences; every probe vs
@@ -400,8 +406,11 @@ static void test_mlp_divergence(fmcl_ctx *ctx, fmcl_mlp_config cfg)
     fmcl_model_of_mlp(&rm, r.m);
     fmcl_model_field mf;
     fmcl_field f;
-    tl_check(fmcl_model_field_create(&rm, ROWS, &mf, &f) == FMCL_OK, "field: %s",
-             fmcl_ctx_error(ctx));
+    if (!tl_check(fmcl_model_field_create(&rm, ROWS, &mf, &f) == FMCL_OK, "field: %s",
+                  fmcl_ctx_error(ctx))) {
+        mlp_ref_free(&r);
+        return;
+    }
     float *x = malloc(sizeof(float) * ROWS * D), *xp = malloc(sizeof(float) * ROWS * D);
     float *z = malloc(sizeof(float) * ROWS * D), div[ROWS], got[ROWS];
     double *J = malloc(sizeof(double) * ROWS * D * D), *vp = malloc(sizeof(double) * ROWS * D),
@@ -439,14 +448,13 @@ static void test_mlp_divergence(fmcl_ctx *ctx, fmcl_mlp_config cfg)
     tl_close(what, trf, fd, ROWS, 1e-5, 1e-4);
 
     tl_buf bx, bv, bd, bz, bu, bg;
-    tl_buf_new(ctx, &bx, (size_t)ROWS * D, x);
-    tl_buf_new(ctx, &bv, (size_t)ROWS * D, NULL);
-    tl_buf_new(ctx, &bd, ROWS, NULL);
-    tl_buf_new(ctx, &bz, (size_t)ROWS * D, NULL);
-    tl_buf_new(ctx, &bu, (size_t)ROWS * D, NULL);
-    tl_buf_new(ctx, &bg, (size_t)ROWS * f.ldg, NULL);
+    int made = tl_buf_new(ctx, &bx, (size_t)ROWS * D, x) &
+               tl_buf_new(ctx, &bv, (size_t)ROWS * D, NULL) & tl_buf_new(ctx, &bd, ROWS, NULL) &
+               tl_buf_new(ctx, &bz, (size_t)ROWS * D, NULL) &
+               tl_buf_new(ctx, &bu, (size_t)ROWS * D, NULL) &
+               tl_buf_new(ctx, &bg, (size_t)ROWS * f.ldg, NULL);
     const fmcl_t none = {NULL, 0};
-    fmcl_status s = f.velocity(f.user, bv.t, bx.t, t, ROWS);
+    fmcl_status s = made ? f.velocity(f.user, bv.t, bx.t, t, ROWS) : FMCL_ERR_NOMEM;
     if (s == FMCL_OK) s = fmcl_field_div(ctx, &f, bd.t, none, bu.t, bg.t, ROWS);
     tl_check(s == FMCL_OK, "%s: divergence: %s", tag, fmcl_ctx_error(ctx));
     tl_buf_read(ctx, &bd, div);
@@ -550,7 +558,12 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
     if (!mlp_ref_init(ctx, mc, 4, &r)) return;
     const fmcl_mlp *m = r.m;
     for (size_t j = m->w_off[m->n_layers - 1]; j < m->n_params; j++) r.P[j] *= 3;
-    fmcl_write(ctx, (fmcl_t){m->params, 0}, r.P, sizeof(float) * m->n_params);
+    if (!tl_check(fmcl_write(ctx, (fmcl_t){m->params, 0}, r.P, sizeof(float) * m->n_params) ==
+                      FMCL_OK,
+                  "write parameters: %s", fmcl_ctx_error(ctx))) {
+        mlp_ref_free(&r);
+        return;
+    }
     float x[N * 2];
     tl_fill(x, N * 2, -2.5f, 2.5f, 41);
     double want[N], lp[N];
@@ -576,8 +589,10 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
     fmcl_model_field mf;
     fmcl_field f;
     if (!tl_check(fmcl_model_field_create(&rm, N, &mf, &f) == FMCL_OK, "field: %s",
-                  fmcl_ctx_error(ctx)))
+                  fmcl_ctx_error(ctx))) {
+        mlp_ref_free(&r);
         return;
+    }
     cfg = (fmcl_nll_config){.solver = FMCL_SOLVER_MIDPOINT, .steps = 3};
     tl_check(fmcl_field_log_prob(ctx, &f, &cfg, x, N, ex, NULL) == FMCL_OK, "log_prob: %s",
              fmcl_ctx_error(ctx));
@@ -625,7 +640,8 @@ static void test_errors(fmcl_ctx *ctx)
 {
     fmcl_mlp_config mc = {.dim = 2, .width = 8, .depth = 1};
     fmcl_mlp *m;
-    if (fmcl_mlp_create(ctx, &mc, 1, &m) != FMCL_OK) return;
+    if (!tl_check(fmcl_mlp_create(ctx, &mc, 1, &m) == FMCL_OK, "mlp: %s", fmcl_ctx_error(ctx)))
+        return;
     float x[2] = {0, 0};
     double lp[1];
     fmcl_nll_config cfg = {.solver = 7, .steps = 4};

@@ -276,8 +276,7 @@ static void check_assign_brute(void)
             }
             const double got = pairing_cost(C, n, perm), want = brute_min(C, n);
             if (!(fabs(got - want) <= 1e-12 * (1 + want))) bad_opt++;
-            assign(C, n, again);
-            if (memcmp(perm, again, sizeof(int) * (size_t)n)) bad_det++;
+            if (assign(C, n, again) != 0 || memcmp(perm, again, sizeof(int) * (size_t)n)) bad_det++;
         }
     printf("  assignment vs brute force: %d problems, n = 1..7\n", trials);
     tl_check(!bad_perm, "assignment: %d results are not permutations", bad_perm);
@@ -307,11 +306,12 @@ static void check_pairing_batch(void)
     int *perm = malloc(B * sizeof *perm), *again = malloc(B * sizeof *again);
     void *work = malloc(fmcl_ot_pairing_work(B));
     fmcl_path_noise_ref(x0, 42, 7, B, D);
-    fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, 42, 7, B, x1);
+    tl_check(fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, 42, 7, B, x1) == FMCL_OK, "data");
     tl_check(fmcl_ot_pairing(x0, x1, B, D, perm, work) == 0, "pairing failed");
     tl_check(is_permutation(perm, B), "pairing: not a permutation");
-    fmcl_ot_pairing(x0, x1, B, D, again, work);
-    tl_check(!memcmp(perm, again, B * sizeof *perm), "pairing: not repeatable");
+    tl_check(fmcl_ot_pairing(x0, x1, B, D, again, work) == 0 &&
+                 !memcmp(perm, again, B * sizeof *perm),
+             "pairing: not repeatable");
     const double *C = work; /* the costs of the last call */
     int swaps = 0;
     for (int i = 0; i < B; i++)
@@ -329,9 +329,9 @@ static void check_pairing_batch(void)
 
     /* Ties in the data (every point twice): still a permutation, repeatable. */
     for (int i = 1; i < B; i += 2) memcpy(x1 + i * D, x1 + (i - 1) * D, D * sizeof *x1);
-    fmcl_ot_pairing(x0, x1, B, D, perm, work);
-    fmcl_ot_pairing(x0, x1, B, D, again, work);
-    tl_check(is_permutation(perm, B) && !memcmp(perm, again, B * sizeof *perm),
+    tl_check(fmcl_ot_pairing(x0, x1, B, D, perm, work) == 0 &&
+                 fmcl_ot_pairing(x0, x1, B, D, again, work) == 0 && is_permutation(perm, B) &&
+                 !memcmp(perm, again, B * sizeof *perm),
              "pairing with repeated points: not a repeatable permutation");
     x1[5] = NAN;
     tl_check(fmcl_ot_pairing(x0, x1, B, D, perm, work) == -1, "a NaN data point was not refused");
@@ -544,8 +544,9 @@ static void check_coupled_pairs(fmcl_ctx *ctx)
     int perm[B], ident[B];
     void *work = malloc(fmcl_ot_pairing_work(B));
     fmcl_path_noise_ref(x0, 8, 0, B, D);
-    fmcl_toy_sample_host(FMCL_DATA_MOONS, 8, 0, B, x1);
-    fmcl_ot_pairing(x0, x1, B, D, perm, work);
+    tl_check(fmcl_toy_sample_host(FMCL_DATA_MOONS, 8, 0, B, x1) == FMCL_OK &&
+                 fmcl_ot_pairing(x0, x1, B, D, perm, work) == 0,
+             "the host's data and pairing");
     for (int i = 0; i < B; i++) ident[i] = i;
     const double want[2] = {pairing_cost(work, B, ident) / (B * D),
                             pairing_cost(work, B, perm) / (B * D)};

@@ -289,7 +289,8 @@ static int device_checks(fmcl_ctx *ctx, void *user)
         }
         tl_guard_ok(ctx, &x, "randn");
         /* Another step gives another draw (counter word 3 matters). */
-        if (fmcl_randn(ctx, x.t, 0xDEADBEEFCAFEull, FMCL_STREAM_SAMPLE, 8, n) == FMCL_OK &&
+        s = fmcl_randn(ctx, x.t, 0xDEADBEEFCAFEull, FMCL_STREAM_SAMPLE, 8, n);
+        if (tl_check(s == FMCL_OK, "fmcl_randn, step 8: %s", fmcl_ctx_error(ctx)) &&
             tl_buf_read(ctx, &x, want)) {
             int same = 0;
             for (int i = 0; i < n; i++) same += want[i] == got[i];

@@ -140,8 +140,9 @@ static void resume_case(fmcl_ctx *ctx, run_case *rc)
              "bit (weights, EMA, moments, losses)", rc->name);
     unsigned char *a = NULL, *b = NULL;
     size_t la = 0, lb = 0;
-    if (fmcl_read_file(full, 1 << 26, &a, &la, err, sizeof err) == FMCL_OK &&
-        fmcl_read_file(again, 1 << 26, &b, &lb, err, sizeof err) == FMCL_OK)
+    if (tl_check(fmcl_read_file(full, 1 << 26, &a, &la, err, sizeof err) == FMCL_OK &&
+                     fmcl_read_file(again, 1 << 26, &b, &lb, err, sizeof err) == FMCL_OK,
+                 "%s: reading the final checkpoints: %s", rc->name, err))
         tl_check(la == lb && memcmp(a, b, la) == 0, "%s: the two final checkpoints are the same "
                  "bytes", rc->name);
     free(a);
@@ -168,7 +169,8 @@ static void ema_follows_weights(fmcl_ctx *ctx, run_case *rc)
     if (!ok(ctx, train_fresh(ctx, rc, &m, &t), "ema run")) goto done;
     const int n = (int)m->n_params;
     p = malloc(n * sizeof *p), e = malloc(n * sizeof *e), dev = malloc(n * sizeof *dev);
-    if (!p || !e || !dev || !ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, e, n * 4), "read"))
+    if (!tl_check(p && e && dev, "no host memory for the parameters") ||
+        !ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, e, n * 4), "read"))
         goto done;
     for (int k = 1; k <= 4; k++) {
         if (!ok(ctx, fmcl_trainer_run(t, 1), "ema step") ||

@@ -56,7 +56,7 @@ static int load(const ref_t *r, const char *name, size_t n, double *out)
 static int load_f(const ref_t *r, const char *name, size_t n, float *out)
 {
     double *d = malloc(n * sizeof *d);
-    int ok = d && load(r, name, n, d);
+    int ok = tl_check(d != NULL, "no host memory for '%s'", name) && load(r, name, n, d);
     for (size_t i = 0; ok && i < n; i++) out[i] = (float)d[i];
     free(d);
     return ok;
@@ -224,8 +224,8 @@ static void check_device(fmcl_ctx *ctx, const ref_t *r, fmcl_mlp *m, const float
     memset(&b, 0, sizeof b);
     fmcl_mlp_acts a;
     memset(&a, 0, sizeof a);
-    int ok = want && got && tl_check(fmcl_mlp_acts_create(m, B, &a) == FMCL_OK, "acts: %s",
-                                     fmcl_ctx_error(ctx));
+    int ok = tl_check(want && got, "out of host memory") &&
+             tl_check(fmcl_mlp_acts_create(m, B, &a) == FMCL_OK, "acts: %s", fmcl_ctx_error(ctx));
     ok = ok && tl_buf_new(ctx, &b.X, nx, X) && tl_buf_new(ctx, &b.U, no, U) &&
          tl_buf_new(ctx, &b.pred, no, NULL) && tl_buf_new(ctx, &b.dpred, no, NULL) &&
          tl_buf_new(ctx, &b.loss, (size_t)r->steps, NULL) && tl_buf_new(ctx, &b.grads, np, NULL) &&

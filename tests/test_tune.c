@@ -42,8 +42,8 @@ static fmcl_tune_set sample_set(void)
     snprintf(s.clblast, sizeof s.clblast, "1.5.3");
     fmcl_tune_kernel a = kernel("Xgemm", XGEMM_OK), b = kernel("GemmRoutine",
                                                                "XGEMM_MIN_INDIRECT_SIZE=128");
-    fmcl_tune_put(&s, &a);
-    fmcl_tune_put(&s, &b);
+    tl_check(fmcl_tune_put(&s, &a) && fmcl_tune_put(&s, &b) && s.n_kernels == 2,
+             "a set of two kernels");
     return s;
 }
 
@@ -92,8 +92,10 @@ static void host_tests(void)
         if (whole ? st != FMCL_OK || n != 1 : st == FMCL_OK && n != 0) bad_prefix++;
     }
     tl_check(bad_prefix == 0, "truncated text: %d prefixes misjudged", bad_prefix);
-    fmcl_tune_parse(text, (size_t)(end_line - text) + 1, got, 4, &n, err, sizeof err);
-    tl_check(strstr(err, "truncated") != NULL, "a cut-off section says truncated: %s", err);
+    tl_check(fmcl_tune_parse(text, (size_t)(end_line - text) + 1, got, 4, &n, err, sizeof err) ==
+                     FMCL_ERR_FORMAT &&
+                 strstr(err, "truncated") != NULL,
+             "a cut-off section says truncated: %s", err);
 
     /* Malformed sections, each rejected whole. */
     const char *head = "fmcl-clblast-params 1\nplatform P\ndevice D\ndriver 1\nclblast 1.5.3\n";
@@ -220,21 +222,23 @@ static int device_tests(fmcl_ctx *ctx, void *user)
     with_file(ctx, "fmcl-clblast-params 1\nplatform x\n", "ignored: truncated", 0);
     snprintf(s.driver, sizeof s.driver, "not-this-driver");
     fmcl_tune_kernel k = kernel("Xgemm", XGEMM_OK);
-    fmcl_tune_put(&s, &k);
-    fmcl_tune_format(&s, NULL, text, sizeof text);
-    with_file(ctx, text, "ignored: made for driver version 'not-this-driver'", 0);
+    if (tl_check(fmcl_tune_put(&s, &k) &&
+                     fmcl_tune_format(&s, NULL, text, sizeof text) < sizeof text,
+                 "another driver's file"))
+        with_file(ctx, text, "ignored: made for driver version 'not-this-driver'", 0);
     /* Applied last: CLBlast keeps overrides for the rest of the process. */
     fmcl_tune_identity(fmcl_ctx_device(ctx), &s);
     fmcl_tune_kernel partial = kernel("Xgemm", "MWG=32 NWG=32");
-    fmcl_tune_put(&s, &partial);
-    fmcl_tune_format(&s, NULL, text, sizeof text);
-    with_file(ctx, text, "warning: ", 0);
+    if (tl_check(fmcl_tune_put(&s, &partial) &&
+                     fmcl_tune_format(&s, NULL, text, sizeof text) < sizeof text,
+                 "a file of partial parameters"))
+        with_file(ctx, text, "warning: ", 0);
     fmcl_tune_identity(fmcl_ctx_device(ctx), &s);
     fmcl_tune_kernel sw = kernel("GemmRoutine", "XGEMM_MIN_INDIRECT_SIZE=16");
-    fmcl_tune_put(&s, &k);
-    fmcl_tune_put(&s, &sw);
-    fmcl_tune_format(&s, NULL, text, sizeof text);
-    with_file(ctx, text, "tuned CLBlast parameters applied from /", 1);
+    if (tl_check(fmcl_tune_put(&s, &k) && fmcl_tune_put(&s, &sw) &&
+                     fmcl_tune_format(&s, NULL, text, sizeof text) < sizeof text,
+                 "a file of this device's parameters"))
+        with_file(ctx, text, "tuned CLBlast parameters applied from /", 1);
     return 0;
 }
 

@@ -233,8 +233,9 @@ static void resume(fmcl_ctx *ctx, int K, float P)
              STEPS, STEPS / 2, STEPS - STEPS / 2);
     unsigned char *a = NULL, *b = NULL;
     size_t la = 0, lb = 0;
-    if (fmcl_read_file(full, 1 << 26, &a, &la, err, sizeof err) == FMCL_OK &&
-        fmcl_read_file(again, 1 << 26, &b, &lb, err, sizeof err) == FMCL_OK)
+    if (tl_check(fmcl_read_file(full, 1 << 26, &a, &la, err, sizeof err) == FMCL_OK &&
+                     fmcl_read_file(again, 1 << 26, &b, &lb, err, sizeof err) == FMCL_OK,
+                 "reading the final checkpoints: %s", err))
         tl_check(la == lb && memcmp(a, b, la) == 0, "the two final checkpoints are the same "
                  "bytes");
     free(a);
@@ -243,7 +244,8 @@ static void resume(fmcl_ctx *ctx, int K, float P)
     if (ok(c2, fmcl_model_load(c2, full, FMCL_WEIGHTS_DEFAULT, &ema), "load the EMA")) {
         float *w = malloc(m.n_params * sizeof *w);
         tl_check(ema.is_ema, "the default weights of a checkpoint with an EMA are the EMA");
-        if (w && fmcl_read(c2, (fmcl_t){ema.params, 0}, w, m.n_params * 4) == FMCL_OK)
+        if (tl_check(w && fmcl_read(c2, (fmcl_t){ema.params, 0}, w, m.n_params * 4) == FMCL_OK,
+                     "reading the loaded EMA: %s", fmcl_ctx_error(c2)))
             tl_check(memcmp(w, s_full.buf + m.n_params, m.n_params * 4) == 0,
                      "the loaded EMA is the trainer's");
         free(w);

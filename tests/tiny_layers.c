@@ -15,7 +15,9 @@ enum { MAXN = 512, NBUF = 14 };
 static void all_finite(fmcl_ctx *ctx, const tl_buf *b, const char *what)
 {
     float v[MAXN];
-    if (!tl_buf_read(ctx, b, v)) return;
+    if (!tl_check(b->n <= MAXN, "%s: %zu elements, more than %d", what, b->n, MAXN) ||
+        !tl_buf_read(ctx, b, v))
+        return;
     size_t i = 0;
     while (i < b->n && isfinite(v[i])) i++;
     tl_check(i == b->n, "%s: element %zu is not finite", what, i);
