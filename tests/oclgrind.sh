@@ -21,7 +21,7 @@ trap 'rm -rf "$tmp"' EXIT
 # Under the oclgrind wrapper the only device is Oclgrind's, so device
 # choices meant for the other tests are dropped; one cache folder for the
 # pieces keeps the run independent of earlier ones.
-pieces=$("$WORKLOAD" count) || exit 1
+pieces=$("$WORKLOAD" count) || { echo "FAIL: $WORKLOAD count did not run"; exit 1; }
 failed=0
 for ((k = 0; k < pieces; k++)); do
     env -u FMCL_TEST_DEVICES -u FMCL_DEVICE XDG_CACHE_HOME="$tmp/cache" \
@@ -56,6 +56,7 @@ elif [ "${#missing[@]}" -gt 0 ]; then
     echo "FAIL: kernels that never ran under Oclgrind: ${missing[*]}"
     failed=1
 fi
-echo "Oclgrind: $pieces pieces; $((${#kernels[@]} - ${#missing[@]})) of fmcl's" \
+checks=$(cat "$tmp"/out* | sed -n 's/^== summary: \([0-9]*\) checks.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+echo "Oclgrind: $pieces pieces, $checks checks; $((${#kernels[@]} - ${#missing[@]})) of fmcl's" \
     "${#kernels[@]} kernels ran ($(wc -l <"$tmp/ran") kernels with CLBlast's)"
 exit "$failed"

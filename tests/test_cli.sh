@@ -50,6 +50,13 @@ check() { # check DESCRIPTION COMMAND...: the command succeeds
     if "$@"; then pass; else fail "$what"; fi
 }
 
+# Conditions that must not hold by accident when an earlier step left nothing:
+# two files that exist, hold something and differ; a file that exists, holds
+# something and has no line matching PATTERN; two strings, equal and not empty.
+differ() { [ -s "$1" ] && [ -s "$2" ] && ! cmp -s "$1" "$2"; }
+lacks() { [ -s "$1" ] && ! grep -aqE -- "$2" "$1"; }
+same() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+
 # Little-endian unsigned integer of N bytes at OFFSET of FILE.
 le_uint() {
     local v=0 i=0 b
@@ -283,7 +290,7 @@ check_checkpoint() {
     check "$f: header is a JSON object" grep -q '^{.*}[ ]*$' "$tmp/header.json"
     check "$f: state_dict names 0.weight .. $((2 * l)).bias" \
         grep -q "\"0.weight\".*\"$((2 * l)).bias\"\\|\"$((2 * l)).bias\".*\"0.weight\"" "$tmp/header.json"
-    check "$f: no layer beyond $((2 * l))" test "$(grep -c "\"$((2 * l + 2)).weight\"" "$tmp/header.json")" -eq 0
+    check "$f: no layer beyond $((2 * l))" lacks "$tmp/header.json" "\"$((2 * l + 2))\\.weight\""
     check "$f: metadata holds the run's settings" \
         grep -qE '"steps" *: *"[0-9]+".*"seed"|"seed".*"steps" *: *"[0-9]+"' "$tmp/header.json"
 }
@@ -332,17 +339,34 @@ check_npy() {
     check "$1 size is header + $2 x $3 floats" test "$(size "$1")" -eq $((off + hlen + 4 * $2 * $3))
 }
 
-run_tests() {
-    # Like the C device tests, honour FMCL_TEST_DEVICES (its first spec).
-    if [ -n "${FMCL_TEST_DEVICES:-}" ]; then export FMCL_DEVICE="${FMCL_TEST_DEVICES%%;*}"; fi
+# The device modes run on one device: FMCL_TEST_DEVICES's first spec (as
+# FMCL_DEVICE, like the C device tests honour the variable), else fmcl's
+# default. It is named in the output, and so are the devices left out; exit
+# 77 (skip) with the reason when there is none.
+pick_device() {
+    if [ -n "${FMCL_TEST_DEVICES:-}" ]; then
+        export FMCL_DEVICE="${FMCL_TEST_DEVICES%%;*}"
+        local rest="${FMCL_TEST_DEVICES#*;}"
+        if [ "$rest" != "$FMCL_TEST_DEVICES" ] && [ -n "$rest" ]; then
+            echo "SKIP (part): the CLI tests run on the first device of FMCL_TEST_DEVICES, not on '$rest'"
+        fi
+    fi
     "$FMCL" devices >"$tmp/out" 2>"$tmp/err"
     local rc=$?
-    if [ "$rc" -ne 0 ]; then
+    if [ "$rc" -ge 126 ]; then # not executable, not found, or killed by a signal
         cat "$tmp/err"
-        [ "$rc" -ge 128 ] && { echo "FAIL: fmcl devices crashed"; exit 1; }
-        echo "SKIP: no OpenCL device"
+        echo "FAIL: fmcl devices could not run or crashed (exit $rc)"
+        exit 1
+    elif [ "$rc" -ne 0 ] || grep -q 'note: ' "$tmp/err"; then
+        cat "$tmp/err"
+        echo "SKIP: no OpenCL device${FMCL_DEVICE:+ matching FMCL_DEVICE '$FMCL_DEVICE'}"
         exit 77
     fi
+    echo "device: $(grep '^\* [0-9]' "$tmp/out")"
+}
+
+run_tests() {
+    pick_device
     expect 0 '"index": "[0-9]+:[0-9]+"' devices --json
     check 'devices --json is an array' grep -q '^\[' "$tmp/out"
     expect 1 "fmcl: error: .*no-such-device" train --device no-such-device --steps 1 --out "$tmp/nd"
@@ -389,7 +413,7 @@ run_tests() {
     expect 0 'NFE 5' sample --ckpt "$ck" --solver euler --steps 5 --n 101 --seed 7 --out "$tmp/e.npy" --png "$tmp/e.png"
     expect 0 'NFE 20' sample --ckpt "$ck" --solver rk4 --steps 5 --n 101 --seed 7 --out "$tmp/s2.npy" --png "$tmp/s2.png"
     check 'the same seed gives the same samples' cmp -s "$tmp/s.npy" "$tmp/s2.npy"
-    check 'solvers differ' bash -c "! cmp -s '$tmp/s.npy' '$tmp/e.npy'"
+    check 'solvers differ' differ "$tmp/s.npy" "$tmp/e.npy"
     expect 0 'sampled 101 points with heun on a 6-point grid: NFE 10' sample --ckpt "$ck" \
         --solver heun --grid 0,0.2,0.4,0.6,0.8,1 --n 101 --seed 7 --out "$tmp/h.npy" --png "$tmp/h.png"
     expect 0 'NFE 10' sample --ckpt "$ck" --solver heun --steps 5 --n 101 --seed 7 --out "$tmp/h2.npy" --png "$tmp/h2.png"
@@ -403,7 +427,7 @@ run_tests() {
     check_npy "$tmp/d.npy" 101 2
     check 'the --traj file holds 3 x 101 x 2 states' grep -qa "'shape': (3, 101, 2)" "$tmp/tr.npy"
     check 'the state at t = 1 in --traj is the sample' \
-        test "$(tail -c 808 "$tmp/tr.npy" | od -An -tx1)" = "$(tail -c 808 "$tmp/d.npy" | od -An -tx1)"
+        same "$(tail -c 808 "$tmp/tr.npy" | od -An -tx1)" "$(tail -c 808 "$tmp/d.npy" | od -An -tx1)"
     expect 1 'dopri5: 1 attempted steps .*--max-steps' sample --ckpt "$ck" --solver dopri5 --n 101 \
         --max-steps 1 --out "$tmp/y.npy"
 
@@ -431,7 +455,7 @@ run_tests() {
         d = n / (2 * log(2)) - b; e = ns / (2 * log(2)) - bs; exit !(d * d < 1e-8 && e * e < 1e-8 && ns > 0) }' "$tmp/out"
     grep '^NLL' "$tmp/out" >"$tmp/nll1"
     expect 0 "$nll_re" nll --ckpt "$ck" --n 40 --solver rk4 --steps 4
-    check 'nll repeats bit for bit' test "$(grep '^NLL' "$tmp/out")" = "$(cat "$tmp/nll1")"
+    check 'nll repeats bit for bit' same "$(grep '^NLL' "$tmp/out")" "$(cat "$tmp/nll1")"
     expect 0 'Hutchinson, 3 probe\(s\) per point: 3 solve\(s\), NFE 6 in all' \
         nll --ckpt "$ck" --n 40 --solver midpoint --steps 1 --hutchinson 3
     expect 0 'wrote .*/nll\.png \(density on a 16 x 16 grid' nll --ckpt "$ck" --n 40 --png "$tmp/nll.png" --grid 16
@@ -487,7 +511,7 @@ run_tests() {
     for kv in '"classes" *: *"10"' '"label_drop" *: *"0.2"'; do
         check "conditional metadata holds $kv" grep -aqE "$kv" "$tmp/cond.head"
     done
-    check 'unconditional metadata has no classes' sh -c "! grep -aq '\"classes\"' '$tmp/img.head'"
+    check 'unconditional metadata has no classes' lacks "$tmp/img.head" '"classes"'
     expect 0 'one row per class: 10 rows of 3 samples of 1 x 8 x 8' sample --ckpt "$cond" --n 3 \
         --cfg 1.5 --steps 4 --out "$tmp/c.npy" --png "$tmp/c.png"
     check 'guided sampling: NFE 8 (midpoint, 4 steps)' grep -q 'NFE 8,' "$tmp/out"
@@ -563,9 +587,9 @@ unet_tests() {
     check 'U-Net dropout checkpoint holds "dropout"' grep -aqE '"dropout" *: *"0\.100000001"' \
         "$tmp/ud.head"
     check 'a U-Net checkpoint without dropout has no "dropout" key' \
-        test -z "$(grep -a -o '"dropout"' "$tmp/u.head")"
+        lacks "$tmp/u.head" '"dropout"'
     check 'dropout changes the trained weights' \
-        test -n "$(cmp "$tmp/u-full/model.safetensors" "$tmp/ud-full/model.safetensors")"
+        differ "$tmp/u-full/model.safetensors" "$tmp/ud-full/model.safetensors"
     expect 0 'pictures:' train "${u[@]}" --dropout 0.1 --steps 2 --out "$tmp/ud-half"
     expect 0 'resuming .*ud-half/model\.safetensors at step 2 of 4' train --resume "$tmp/ud-half" \
         --steps 4
@@ -608,7 +632,7 @@ unet_cond_tests() {
         check "conditional U-Net checkpoint holds $kv" grep -aqE "$kv" "$tmp/uc.head"
     done
     check 'unconditional U-Net checkpoint: no classes, no label_emb' \
-        sh -c "! grep -aqE '\"classes\"|label_emb' '$tmp/u.head'"
+        lacks "$tmp/u.head" '"classes"|label_emb'
     expect 0 'pictures:' train "${uc[@]}" --steps 2 --out "$tmp/uc-half"
     expect 0 'resuming .*uc-half/model\.safetensors at step 2 of 4' train --resume "$tmp/uc-half" --steps 4
     check 'conditional U-Net resumed: the same checkpoint as the uninterrupted run' \
@@ -650,7 +674,7 @@ resume_tests() {
     expect 0 'weights: their EMA' sample --ckpt "$tmp/r-full/model.safetensors" --n 50 --out "$tmp/ema.npy"
     expect 0 'weights: as trained' sample --ckpt "$tmp/r-full/model.safetensors" --n 50 --raw-weights \
         --out "$tmp/raw.npy"
-    check 'EMA and trained weights sample differently' bash -c "! cmp -s '$tmp/ema.npy' '$tmp/raw.npy'"
+    check 'EMA and trained weights sample differently' differ "$tmp/ema.npy" "$tmp/raw.npy"
     expect 0 'weights: their EMA' nll --ckpt "$tmp/r-full/model.safetensors" --n 20 --solver euler --steps 2
 
     local k=(--width 64 --depth 2 --batch 256 --steps 300 --ckpt-every 1 --ema 0.99 --warmup 20
@@ -692,17 +716,14 @@ resume_tests() {
         cmp -s "$tmp/k/model.safetensors" "$tmp/k-ref/model.safetensors"
     check 'killed and resumed: the losses of the uninterrupted run' \
         cmp -s "$tmp/k/loss.csv" "$tmp/k-ref/loss.csv"
-    check 'no unfinished checkpoint writes are left' test -z "$(ls "$tmp/k" | grep '\.tmp\.')"
+    check 'no unfinished checkpoint writes are left' \
+        sh -c "[ -d '$tmp/k' ] && ! ls '$tmp/k' | grep -q '\\.tmp\\.'"
 }
 
 # fmcl check on the default device: a table of OK lines, the training lines,
 # a passing summary, the same as JSON; an unknown device lists those found.
 check_tests() {
-    if [ -n "${FMCL_TEST_DEVICES:-}" ]; then export FMCL_DEVICE="${FMCL_TEST_DEVICES%%;*}"; fi
-    if ! "$FMCL" devices >/dev/null 2>&1; then
-        echo "SKIP: no OpenCL device"
-        exit 77
-    fi
+    pick_device
     expect 0 '^  gemm NT +M=37 N=129 K=3 +OK +[0-9.e+-]+ +[0-9.e+-]+$' check
     local lines
     lines=$(grep -cE '^  [a-z_A-Z0-9 ]+ +[^ ].* (OK|FAIL|NOT SUPPORTED) +[0-9.e+-]+ +[0-9.e+-]+$' "$tmp/out")
@@ -729,4 +750,5 @@ check) check_tests ;;
     ;;
 esac
 echo "$passed passed, $failed failed"
+if [ "$passed" -eq 0 ]; then echo "FAIL: no check ran"; exit 1; fi
 [ "$failed" -eq 0 ]
