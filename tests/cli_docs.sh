@@ -79,4 +79,5 @@ done
 echo "$checked flags of $(wc -w <<<"$commands") commands checked against $DOC;" \
     "$examples example flags checked"
 [ "$checked" -gt 0 ] || bad "no flags were checked"
+[ "$examples" -gt 0 ] || bad "no example flags were checked (no example line found)"
 exit $fail
