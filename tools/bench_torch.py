@@ -22,23 +22,9 @@ import argparse
 import os
 import time
 
+import torch_peer
+
 torch = None  # imported in main(), after the thread count reaches the environment
-
-
-def blas_library():
-    """The BLAS the process loaded (Debian's torch uses the libblas.so.3 alternative);
-    the netlib reference BLAS is ~10x slower than OpenBLAS and not a fair reference."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as f:
-            libs = sorted({line.split()[-1] for line in f if "blas" in line.split()[-1]})
-    except OSError:
-        return "unknown"
-    if not libs:
-        return "none found"
-    name = os.path.realpath(libs[0])
-    if "/blas/" in name:
-        name += " (netlib reference BLAS: slow; apt install libopenblas0-pthread)"
-    return name
 
 
 def ints(spec, count, what):
@@ -159,16 +145,12 @@ def main():
     global torch
     if args.threads == 0:
         args.threads = len(os.sched_getaffinity(0))
-    # Debian's torch hands GEMMs to the system BLAS (OpenBLAS spawns its own
-    # threads), so both must hear the thread count before torch loads.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    torch_peer.set_threads(args.threads)
     import torch as torch_module
     torch = torch_module
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    print("# torch %s, %d threads, BLAS %s" % (torch.__version__, torch.get_num_threads(),
-                                               blas_library()), flush=True)
+    print("# " + torch_peer.describe(torch), flush=True)
     for i, g in enumerate(gemms):
         bench_gemm(i, *g)
     for i, t in enumerate(trains):

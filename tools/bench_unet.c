@@ -5,15 +5,20 @@
  * network in PyTorch, float32 on the CPU) and prints the ratio.
  *
  * --profile adds one profiled step: device time per kernel and the GEMMs.
+ * --sample times sampling instead (unet_sample.h): a batch of --batch points
+ * (64 by default there), 20 midpoint steps, without and with guidance, the
+ * median of --steps runs.
  *
- *   bench_unet [--device SPEC] [--batch N] [--steps N] [--torch] [--profile]
+ *   bench_unet [--device SPEC] [--batch N] [--steps N] [--torch] [--profile] [--sample]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "peer_python.h"
 #include "runtime/profile.h"
+#include "unet_sample.h"
 #include "unet_step.h"
 
 
@@ -45,23 +50,62 @@ static fmcl_status profile(fmcl_ctx *ctx, unet_step *b, int k)
     return FMCL_OK;
 }
 
+/* The torch interpreter, said aloud. */
+static const char *python(char *py, size_t cap)
+{
+    const char *why = peer_python(py, cap);
+    printf("torch: %s (%s)\n", py, why);
+    return py;
+}
+
+/* --sample: 20 midpoint steps over B points, without and with guidance. */
+static int run_sample(fmcl_ctx *ctx, int B, int repeats, int torch)
+{
+    const int steps = 20;
+    const float w[2] = {0.0f, 2.0f};
+    char py[1024];
+    if (torch) python(py, sizeof py);
+    printf("device: %s / %s\n", fmcl_ctx_device(ctx)->platform_name,
+           fmcl_ctx_device(ctx)->device_name);
+    for (int i = 0; i < 2; i++) {
+        double ms = 0, mean = 0;
+        if (unet_sample_bench(ctx, B, steps, w[i], repeats, &ms, &mean) != FMCL_OK) {
+            fprintf(stderr, "bench_unet: %s\n", fmcl_ctx_error(ctx));
+            return 1;
+        }
+        printf("fmcl sample ms=%.1f batch=%d midpoint steps=%d guidance=%g (%d rows per "
+               "forward, NFE %d): %.1f images/s, samples' mean %.5f\n",
+               ms, B, steps, (double)w[i], w[i] != 0.0f ? 2 * B : B, 2 * steps, B * 1e3 / ms,
+               mean);
+        fflush(stdout);
+        if (!torch) continue;
+        double tms = unet_sample_torch_ms(py, B, steps, w[i], repeats);
+        if (tms > 0) printf("ratio: torch time / fmcl time = %.2f\n", tms / ms);
+        else printf("torch: tools/bench_unet_torch.py did not report a sampling time\n");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *device = NULL;
-    int B = 32, steps = 5, torch = 0, prof = 0;
+    int B = 0, steps = 5, torch = 0, prof = 0, sample = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--torch")) torch = 1;
         else if (!strcmp(argv[i], "--profile")) prof = 1;
+        else if (!strcmp(argv[i], "--sample")) sample = 1;
         else {
             fprintf(stderr,
-                    "usage: %s [--device SPEC] [--batch N] [--steps N] [--torch] [--profile]\n",
+                    "usage: %s [--device SPEC] [--batch N] [--steps N] [--torch] [--profile] "
+                    "[--sample]\n",
                     argv[0]);
             return 2;
         }
     }
+    if (!B) B = sample ? 64 : 32;
     if (B < 1 || B > 4096 || steps < 1 || steps > 10000) {
         fprintf(stderr, "bench_unet: --batch must be in [1, 4096] and --steps in [1, 10000]\n");
         return 2;
@@ -71,6 +115,11 @@ int main(int argc, char **argv)
     if (fmcl_ctx_create(&ctx, device, err, sizeof err) != FMCL_OK) {
         fprintf(stderr, "bench_unet: %s\n", err);
         return 1;
+    }
+    if (sample) {
+        int rc = run_sample(ctx, B, steps, torch);
+        fmcl_ctx_destroy(ctx);
+        return rc;
     }
     unet_step b;
     fmcl_status s = unet_step_setup(ctx, &b, B);
@@ -104,10 +153,10 @@ int main(int argc, char **argv)
                "%.2f ms forward+backward+Adam per image, %.1f GFLOP/s (3x forward)\n",
                ms, B, steps, 1e3 / ms, B * 1e3 / ms, ms / B, 3 * fl * B / (ms * 1e6));
         if (torch) {
-            const char *py = getenv("FMCL_PYTHON") ? getenv("FMCL_PYTHON") : "/usr/bin/python3";
-            double tms = unet_step_torch_ms(py, B, steps);
+            char py[1024];
+            double tms = unet_step_torch_ms(python(py, sizeof py), B, steps);
             if (tms > 0)
-                printf("ratio: fmcl step time / torch step time = %.2f\n", ms / tms);
+                printf("ratio: torch time / fmcl time = %.2f (fmcl's speed / torch's)\n", tms / ms);
             else
                 printf("torch: tools/bench_unet_torch.py did not report a step time\n");
         }

@@ -115,11 +115,14 @@ class Block(nn.Sequential):
 
 
 class UNet(nn.Module):
-    def __init__(self, channels, height, width, base, mult, blocks, attn_levels, heads, groups):
+    def __init__(self, channels, height, width, base, mult, blocks, attn_levels, heads, groups,
+                 classes=0):
         super().__init__()
         E = 4 * base
         self.base = base
         self.time_embed = nn.Sequential(nn.Linear(base, E), nn.SiLU(), nn.Linear(E, E))
+        if classes:  # ADM's label_emb, looked up as fmcl does: one-hot rows times the table
+            self.label_emb = nn.Embedding(classes, E)
         self.input_blocks = nn.ModuleList([Block(nn.Conv2d(channels, base, 3, padding=1))])
         chans, ch = [base], base
         for level, m in enumerate(mult):
@@ -148,8 +151,10 @@ class UNet(nn.Module):
         self.out = nn.Sequential(nn.GroupNorm(groups, ch), nn.SiLU(),
                                  nn.Conv2d(ch, channels, 3, padding=1))
 
-    def forward(self, x, t):
+    def forward(self, x, t, onehot=None):
         emb = self.time_embed(timestep_embedding(t, self.base))
+        if onehot is not None:  # zeros: the null class
+            emb = emb + onehot @ self.label_emb.weight
         hs, h = [], x
         for m in self.input_blocks:
             h = m(h, emb)

@@ -64,19 +64,26 @@ void unet_step_free(unet_step *b)
     b->u = NULL;
 }
 
-double unet_step_torch_ms(const char *py, int B, int steps)
+double unet_torch_ms(const char *py, const char *args, const char *key)
 {
-    char cmd[2048], line[512];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' --batch %d --steps %d 2>&1", py, FMCL_BENCH_UNET_TORCH,
-             B, steps);
+    char cmd[2048], line[512], fmt[64];
+    snprintf(cmd, sizeof cmd, "'%s' '%s' %s 2>&1", py, FMCL_BENCH_UNET_TORCH, args);
+    snprintf(fmt, sizeof fmt, "%s=%%lf", key);
     printf("running: %s\n", cmd);
     fflush(stdout);
     FILE *p = popen(cmd, "r");
     double ms = 0, v;
     while (p && fgets(line, sizeof line, p)) {
         fputs(line, stdout);
-        if (sscanf(line, "torch ms_per_step=%lf", &v) == 1 && v > 0) ms = v;
+        if (sscanf(line, fmt, &v) == 1 && v > 0) ms = v;
     }
     if (p && pclose(p) != 0) ms = 0;
     return ms;
+}
+
+double unet_step_torch_ms(const char *py, int B, int steps)
+{
+    char args[128];
+    snprintf(args, sizeof args, "--batch %d --steps %d", B, steps);
+    return unet_torch_ms(py, args, "torch ms_per_step");
 }

@@ -29,5 +29,8 @@ void unet_step_free(unet_step *b);
  * output echoed): milliseconds per step over `steps` timed steps, 0 when
  * the script gave none. */
 double unet_step_torch_ms(const char *py, int B, int steps);
+/* tools/bench_unet_torch.py with the given arguments through py, its output
+ * echoed: the value of its line "key=..." (0 when none came). */
+double unet_torch_ms(const char *py, const char *args, const char *key);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "io/atomic.h"
 #include "io/json.h"
+#include "peer_python.h"
 #include "runtime/tune.h"
 #include "spawn.h"
 #include "unet_step.h"
@@ -272,12 +273,13 @@ static fmcl_status write_json(const char *path, const bench_result *res, int n, 
 static void run_torch(const bench_result *r, torch_figures *t)
 {
     memset(t, 0, sizeof *t);
-    const char *py = getenv("FMCL_PYTHON") ? getenv("FMCL_PYTHON") : "/usr/bin/python3";
-    char cmd[4096];
+    char py[1024], cmd[4096];
+    const char *why = peer_python(py, sizeof py);
+    printf("\ntorch: %s (%s)\n", py, why);
     snprintf(cmd, sizeof cmd, "'%s' -c 'import torch' >/dev/null 2>&1", py);
     if (system(cmd) != 0) {
-        printf("\ntorch: not available for %s; to compare, install PyTorch for it, on Debian:\n"
-               "  sudo apt install python3-torch libopenblas0-pthread\n",
+        printf("torch: not available for %s; to compare, make the peer environment with the "
+               "newest PyTorch from PyPI:\n  tools/peer-venv.sh\n",
                py);
         return;
     }
@@ -297,7 +299,7 @@ static void run_torch(const bench_result *r, torch_figures *t)
     }
     snprintf(cmd + len, sizeof cmd - (size_t)len, " --sample %d,%d,%d,%d 2>&1",
              r->sample.width, r->sample.depth, r->sample.points, r->sample.steps);
-    printf("\nrunning: %s\n", cmd);
+    printf("running: %s\n", cmd);
     fflush(stdout);
     FILE *p = popen(cmd, "r");
     if (!p) return;
@@ -343,7 +345,8 @@ int cmd_bench(int argc, char **argv)
          .help = "also write the results as JSON to FILE (atomically)"},
         {.name = "torch", .type = ARG_BOOL, .dest = &torch,
          .help = "also run the workloads in PyTorch on the CPU (tools/bench_torch.py and "
-                 "tools/bench_unet_torch.py, $FMCL_PYTHON or /usr/bin/python3) and print "
+                 "tools/bench_unet_torch.py with $FMCL_PYTHON, else tools/peer-venv.sh's "
+                 "environment, else /usr/bin/python3) and print "
                  "fmcl / PyTorch"},
         {.name = "quick", .type = ARG_BOOL, .dest = &quick,
          .help = "fewer repeats and a smaller sampling run: about half the time, rougher "
