@@ -2,7 +2,7 @@
  * index helpers, Philox4x32-10. OpenCL C 1.2. */
 #pragma OPENCL FP_CONTRACT OFF
 
-/* Counter word c2 of each use (src/flow/rng.h's enum, same values). */
+/* Counter word c2 of each use (src/runtime/rng.h's enum, same values). */
 #define FMCL_STREAM_DATA 1u
 #define FMCL_STREAM_TIME 2u
 #define FMCL_STREAM_NOISE 3u
@@ -15,7 +15,7 @@
 #define FMCL_STREAM_DROPOUT 10u
 
 /* Philox4x32-10 (Salmon et al. 2011, Random123 constants), the twin of
- * src/flow/rng.c: counter c, key k -> four 32-bit words, bit-identical to the
+ * src/runtime/rng.c: counter c, key k -> four 32-bit words, bit-identical to the
  * host. The key is bumped between rounds, not before the first. */
 uint4 philox4x32_10(uint4 c, uint2 k)
 {
@@ -32,7 +32,7 @@ uint4 philox4x32_10(uint4 c, uint2 k)
 }
 
 /* Key = the 64-bit seed's low and high words; counter (c0, c1, c2, c3) =
- * (element or row, block, stream, step) as in src/flow/rng.h. */
+ * (element or row, block, stream, step) as in src/runtime/rng.h. */
 uint4 philox(ulong seed, uint c0, uint c1, uint c2, uint c3)
 {
     return philox4x32_10((uint4)(c0, c1, c2, c3), (uint2)((uint)seed, (uint)(seed >> 32)));

@@ -1,6 +1,6 @@
 #pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
 /* x[n] ~ N(0, 1): one work-item per block of four elements, counter
- * (block, 0, stream, step), two Box-Muller pairs (src/flow/rng.c's twin). */
+ * (block, 0, stream, step), two Box-Muller pairs (src/runtime/rng.c's twin). */
 __kernel void randn(__global float *x, uint x_off, ulong seed, uint stream, uint step, int n)
 {
     const uint b = get_global_id(0);

@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "flow/flow_ops.h"
-#include "flow/rng.h"
 #include "io/atomic.h"
 #include "nn/nn_ops.h"
 #include "runtime/cache.h"
+#include "runtime/rng.h"
 #include "runtime/sha256.h"
 #include "testlib.h"
 

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "flow/classes.h"
-#include "flow/rng.h"
 #include "flow/trainer.h"
+#include "runtime/rng.h"
 #include "testlib.h"
 
 static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)

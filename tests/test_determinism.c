@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "flow/flow_ops.h"
-#include "flow/rng.h"
+#include "runtime/rng.h"
 #include "testlib.h"
 
 /* Same-device runs: short, with clipping so the gradient-norm reduction runs. */

@@ -19,6 +19,7 @@
 
 #include "flow/flow_ops.h"
 #include "nn/nn_ops.h"
+#include "runtime/vec.h"
 #include "testlib.h"
 
 #define MAX_STEPS_LOG 4096

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "flow/flow_ops.h"
-#include "flow/rng.h"
+#include "runtime/rng.h"
+#include "runtime/vec.h"
 #include "testlib.h"
 
 #define ELEM_RTOL 1e-5

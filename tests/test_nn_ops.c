@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn/nn_ops.h"
+#include "runtime/vec.h"
 #include "testlib.h"
 
 #define ELEM_RTOL 1e-5

@@ -16,9 +16,10 @@
 #include "flow/coupling.h"
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
-#include "flow/rng.h"
 #include "nn/mlp.h"
 #include "nn/nn_ops.h"
+#include "runtime/rng.h"
+#include "runtime/vec.h"
 #include "testlib.h"
 
 typedef struct {

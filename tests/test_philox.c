@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "flow/flow_ops.h"
-#include "flow/rng.h"
+#include "runtime/rng.h"
 #include "testlib.h"
 
 /* Random123 tests/kat_vectors, the three "philox4x32 10" lines:

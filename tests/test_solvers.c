@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "flow/flow_ops.h"
+#include "runtime/vec.h"
 #include "testlib.h"
 
 /* The fixed-step solvers, in enum order of their orders' table below. */

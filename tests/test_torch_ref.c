@@ -14,6 +14,7 @@
 #include "io/safetensors.h"
 #include "nn/mlp.h"
 #include "nn/nn_ops.h"
+#include "runtime/vec.h"
 #include "testlib.h"
 
 #define REF_PATH "data/torch_mlp_ref.safetensors"

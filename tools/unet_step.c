@@ -6,6 +6,8 @@
 
 #include "flow/flow_ops.h"
 #include "nn/nn_ops.h"
+#include "runtime/rng.h"
+#include "runtime/vec.h"
 
 #ifndef FMCL_BENCH_UNET_TORCH
 #define FMCL_BENCH_UNET_TORCH "tools/bench_unet_torch.py"

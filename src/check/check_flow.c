@@ -4,7 +4,7 @@
 #include "check/check.h"
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
-#include "flow/rng.h"
+#include "runtime/rng.h"
 
 #include <math.h>
 

@@ -1,6 +1,7 @@
 /* Self-check of the layer, loss and optimiser ops (src/nn/nn_ops.h). */
 #include "check/check.h"
 #include "nn/nn_ops.h"
+#include "runtime/vec.h"
 
 #include <math.h>
 

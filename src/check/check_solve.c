@@ -4,6 +4,7 @@
 #include "check/check.h"
 #include "flow/flow_ops.h"
 #include "nn/nn_ops.h"
+#include "runtime/vec.h"
 
 #include <math.h>
 

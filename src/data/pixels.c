@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "data/images.h"
-#include "flow/rng.h"
+#include "runtime/rng.h"
 
 /* (k + u) / 128 - 1 in double, u the 24-bit uniform of word r; rounded once. */
 static float dequant(unsigned k, uint32_t r)

@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "flow/flow_ops.h"
-#include "flow/rng.h"
+#include "runtime/rng.h"
 
 /* Scale factors as float literals shared with data.cl (multiplying by them
  * is correctly rounded everywhere; OpenCL 1.2 division is not). */

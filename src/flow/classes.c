@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-#include "flow/rng.h"
+#include "runtime/rng.h"
 
 void fmcl_label_batch_ref(float *y, const unsigned char *lab, uint64_t seed, uint32_t step, int N,
                           float drop, int B)

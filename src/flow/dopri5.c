@@ -10,7 +10,8 @@
 
 #include "flow/flow_ops.h"
 #include "io/atomic.h"
-#include "nn/reduce.h"
+#include "runtime/reduce.h"
+#include "runtime/vec.h"
 
 /* The tableau in double for the references (kernels/solver.cl holds the float
  * twin): rows of a for stages 2..7 (row 7 = the 5th-order weights b), the

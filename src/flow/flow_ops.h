@@ -9,14 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/mlp.h" /* fmcl_input_width */
 #include "runtime/runtime.h"
-
-static inline int fmcl_input_width(int D, int time_freqs) { return time_freqs > 0 ? D + 2 * time_freqs : D + 1; }
-
-/* x[n] ~ N(0, 1): element i from philox(seed; c0 = i / 4 pair block ...), stream, step. */
-fmcl_status fmcl_randn(fmcl_ctx *ctx, fmcl_t x, uint64_t seed, uint32_t stream, uint32_t step,
-                       int n);
-void fmcl_randn_ref(float *x, uint64_t seed, uint32_t stream, uint32_t step, int n);
 
 /* x1: [B, 2] points of a built-in set (fmcl_data_kind) for this step. */
 fmcl_status fmcl_toy_sample(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
@@ -42,10 +36,6 @@ void fmcl_ot_interp_ref(float *X, float *U, const float *x1, uint64_t seed, uint
 fmcl_status fmcl_time_input(fmcl_ctx *ctx, fmcl_t X, fmcl_t x, float t, int B, int D,
                             int time_freqs);
 void fmcl_time_input_ref(float *X, const float *x, float t, int B, int D, int time_freqs);
-
-/* y[n] = x + a k (y may alias x): Euler's update and the stages of midpoint and RK4. */
-fmcl_status fmcl_axpy_to(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, float a, fmcl_t k, int n);
-void fmcl_axpy_to_ref(float *y, const float *x, float a, const float *k, int n);
 
 /* x[n] += h/6 (k1 + 2 k2 + 2 k3 + k4). */
 fmcl_status fmcl_rk4_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_t k3, fmcl_t k4,

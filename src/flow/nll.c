@@ -12,8 +12,9 @@
 #include "flow/classes.h"
 #include "flow/flow_ops.h"
 #include "flow/nll.h"
-#include "flow/rng.h"
 #include "nn/nn_ops.h"
+#include "runtime/rng.h"
+#include "runtime/vec.h"
 
 #define TRY(call)                                                                                  \
     do {                                                                                           \

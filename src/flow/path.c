@@ -6,7 +6,7 @@
 
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
-#include "flow/rng.h"
+#include "runtime/rng.h"
 
 /* Largest time_freqs accepted: 2^k t must stay exact and meaningful in float. */
 #define MAX_TIME_FREQS 20

@@ -13,8 +13,9 @@
 
 #include "flow/classes.h"
 #include "flow/flow_ops.h"
-#include "flow/rng.h"
 #include "nn/model.h"
+#include "runtime/rng.h"
+#include "runtime/vec.h"
 
 typedef struct {
     const fmcl_model *m;

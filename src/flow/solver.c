@@ -1,14 +1,16 @@
 /* Fixed-step ODE solvers for dx/dt = f(x, t): explicit Euler, explicit
  * midpoint, Heun (explicit trapezoid) and classic RK4, built from three
- * device updates (axpy_to, heun_update, rk4_update; kernels/solver.cl)
- * around the caller's velocity callback. Step k runs between two points of
- * a time grid (uniform: t0 + k (t1 - t0) / steps, computed from k in double,
- * never accumulated). The names cover dopri5 too (src/flow/dopri5.c). */
+ * device updates (axpy_to of runtime/vec.h; heun_update and rk4_update of
+ * kernels/solver.cl) around the caller's velocity callback. Step k runs
+ * between two points of a time grid (uniform: t0 + k (t1 - t0) / steps,
+ * computed from k in double, never accumulated). The names cover dopri5 too
+ * (src/flow/dopri5.c). */
 #include <math.h>
 #include <stdio.h>
 #include <strings.h>
 
 #include "flow/flow_ops.h"
+#include "runtime/vec.h"
 
 static const char *const solver_names[] = {"euler", "midpoint", "rk4", "heun", "dopri5"};
 
@@ -40,17 +42,6 @@ int fmcl_solver_work(int solver)
 {
     static const int work[] = {1, 2, 5, 3};
     return fixed_solver(solver) ? work[solver] : 0;
-}
-
-void fmcl_axpy_to_ref(float *y, const float *x, float a, const float *k, int n)
-{
-    for (int i = 0; i < n; i++) y[i] = (float)((double)x[i] + (double)a * k[i]);
-}
-
-fmcl_status fmcl_axpy_to(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, float a, fmcl_t k, int n)
-{
-    if (n < 0) return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_axpy_to: negative length %d", n);
-    return fmcl_run1(ctx, FMCL_K_axpy_to, (size_t)n, "ttfti", y, x, (double)a, k, n);
 }
 
 void fmcl_rk4_update_ref(float *x, const float *k1, const float *k2, const float *k3,

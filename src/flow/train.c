@@ -29,6 +29,7 @@
 #include "flow/paths.h"
 #include "flow/trainer.h"
 #include "nn/nn_ops.h"
+#include "runtime/vec.h"
 
 void fmcl_train_config_default(fmcl_train_config *c)
 {

@@ -3,8 +3,8 @@
 #include <limits.h>
 #include <math.h>
 
-#include "flow/rng.h"
 #include "nn/nn_ops.h"
+#include "runtime/rng.h"
 
 static fmcl_status check_shape(fmcl_ctx *ctx, const char *op, int B, int N)
 {

@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flow/flow_ops.h"
-#include "flow/rng.h"
 #include "nn/mlp.h"
 #include "nn/nn_ops.h"
+#include "runtime/rng.h"
 
 fmcl_status fmcl_mlp_check_config(const fmcl_mlp_config *c, char *err, size_t errlen)
 {

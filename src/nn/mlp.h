@@ -11,6 +11,16 @@
 
 #define FMCL_MLP_MAX_LAYERS 65
 
+/* Floats of a model input row [x, time features] for D-dimensional points:
+ * D + 1 with time_freqs 0 (t itself), D + 2 time_freqs otherwise (the sines
+ * and cosines of flow/flow_ops.h); a conditional model's one-hot follows.
+ * Here in nn, not in flow, which writes the rows (kernels/path.cl): the MLP
+ * sizes its first layer with it, and nn may not include flow. */
+static inline int fmcl_input_width(int D, int time_freqs)
+{
+    return time_freqs > 0 ? D + 2 * time_freqs : D + 1;
+}
+
 struct fmcl_mlp {
     fmcl_ctx *ctx;
     fmcl_mlp_config cfg;

@@ -7,6 +7,7 @@
 #include "nn/image_ops.h"
 #include "nn/model.h"
 #include "nn/nn_ops.h"
+#include "runtime/vec.h"
 
 void fmcl_model_of_mlp(fmcl_model *m, fmcl_mlp *mlp)
 {

@@ -4,6 +4,7 @@
 #ifndef FMCL_NN_OPS_H
 #define FMCL_NN_OPS_H
 
+#include "runtime/reduce.h"
 #include "runtime/runtime.h"
 
 /* z: [B, N] (in place, z += b), h: [B, N] = silu(z), b: [N]. */
@@ -65,11 +66,8 @@ fmcl_status fmcl_linear_small_dx(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dz, fmcl_t W, 
                                  int K);
 void fmcl_linear_small_dx_ref(float *dx, const float *dz, const float *W, int B, int N, int K);
 
-/* Deterministic reductions: n values -> partials (fixed FMCL_REDUCE_WG tree per
- * group) -> one value. Scratch for partials: fmcl_reduce_partials(n) floats. */
-size_t fmcl_reduce_partials(size_t n);
-
-/* MSE over n = B*D elements: loss[0] = mean((p - u)^2), dp = 2 (p - u) / n. */
+/* Deterministic reductions (runtime/reduce.h); partials: fmcl_reduce_partials(n) floats.
+ * MSE over n = B*D elements: loss[0] = mean((p - u)^2), dp = 2 (p - u) / n. */
 fmcl_status fmcl_mse_forward_backward(fmcl_ctx *ctx, fmcl_t dp, fmcl_t loss, fmcl_t p, fmcl_t u,
                                       fmcl_t partials, int n);
 double fmcl_mse_forward_backward_ref(float *dp, const float *p, const float *u, int n);
@@ -77,9 +75,6 @@ double fmcl_mse_forward_backward_ref(float *dp, const float *p, const float *u, 
 /* out[0] = sum x^2 over n elements. */
 fmcl_status fmcl_sumsq(fmcl_ctx *ctx, fmcl_t out, fmcl_t x, fmcl_t partials, int n);
 double fmcl_sumsq_ref(const float *x, int n);
-
-/* x[n] = value. */
-fmcl_status fmcl_fill(fmcl_ctx *ctx, fmcl_t x, float value, int n);
 
 typedef struct {
     float lr, beta1, beta2, eps;

@@ -1,9 +1,10 @@
-/* Gradient norm, fill and Adam(W) (kernels/optim.cl) with double references.
- * The step follows torch.optim.Adam / AdamW and clip_grad_norm_ exactly: the
- * bias corrections are computed here in double and passed as floats. */
+/* Gradient norm, Adam(W) and the weights' EMA (kernels/optim.cl) with double
+ * references. The step follows torch.optim.Adam / AdamW and clip_grad_norm_
+ * exactly: the bias corrections are computed here in double and passed as
+ * floats. */
 #include <math.h>
 
-#include "nn/reduce.h"
+#include "nn/nn_ops.h"
 
 fmcl_status fmcl_sumsq(fmcl_ctx *ctx, fmcl_t out, fmcl_t x, fmcl_t partials, int n)
 {
@@ -20,12 +21,6 @@ double fmcl_sumsq_ref(const float *x, int n)
     double acc = 0;
     for (int i = 0; i < n; i++) acc += (double)x[i] * x[i];
     return acc;
-}
-
-fmcl_status fmcl_fill(fmcl_ctx *ctx, fmcl_t x, float value, int n)
-{
-    if (n < 0) return fmcl_fail(ctx, FMCL_ERR_ARG, "fill: negative length %d", n);
-    return fmcl_run1(ctx, FMCL_K_fill, (size_t)n, "tfi", x, (double)value, n);
 }
 
 static int adam_params_ok(const fmcl_adam_params *ap, int step)

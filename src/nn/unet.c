@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flow/flow_ops.h"
-#include "flow/rng.h"
 #include "nn/image_ops.h"
 #include "nn/nn_ops.h"
 #include "nn/unet_plan.h"
+#include "runtime/rng.h"
+#include "runtime/vec.h"
 
 void fmcl_unet_init_ref(const fmcl_unet_plan *p, uint64_t seed, float *params)
 {

@@ -8,6 +8,7 @@
 
 #include "runtime/profile.h"
 #include "runtime/runtime.h"
+#include "runtime/vec.h"
 
 fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, cl_mem *out, const char *what)
 {
@@ -87,17 +88,6 @@ fmcl_status fmcl_pace(fmcl_ctx *ctx)
     }
     ctx->pace = ev;
     return fmcl_cl(ctx, rc, "waiting for the queue");
-}
-
-/* A kernel, not clEnqueueCopyBuffer: Oclgrind records a buffer copy like a
- * host write (see staged_write), and one code path serves every device. */
-fmcl_status fmcl_copy(fmcl_ctx *ctx, fmcl_t dst, fmcl_t src, size_t n)
-{
-    if (n > INT32_MAX)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_copy of %zu floats exceeds 2^31 - 1", n);
-    if (dst.mem == src.mem && dst.off < src.off + n && src.off < dst.off + n)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_copy between overlapping ranges");
-    return fmcl_run1(ctx, FMCL_K_copy, n, "tti", dst, src, (int)n);
 }
 
 static fmcl_status set_args(fmcl_ctx *ctx, cl_kernel k, const char *sig, va_list ap)

@@ -109,9 +109,6 @@ fmcl_status fmcl_finish(fmcl_ctx *ctx);
  * slows down superlinearly with tens of thousands of queued commands
  * (1500 steps enqueued at once ran at 94 ms/step, 38 in bounded chunks). */
 fmcl_status fmcl_pace(fmcl_ctx *ctx);
-/* Device-side copy of n floats (enqueued, no host synchronisation); the
- * ranges must not overlap. */
-fmcl_status fmcl_copy(fmcl_ctx *ctx, fmcl_t dst, fmcl_t src, size_t n);
 
 /* Launch kernel id over n work-items (1D; global size rounded up to the local
  * size, so every kernel guards its index). sig says what the variadic

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "nn/nn_ops.h"
 #include "runtime/peak.h"
+#include "runtime/vec.h"
 #include "spawn.h"
 #include "unet_step.h"
 

@@ -1,11 +1,15 @@
 /* Philox4x32-10 (Salmon et al., Random123), counter-based: the draw for
  * (key = seed, counter) is the same four 32-bit integers on every device and
  * on the host. Counter words: c0 = element or row, c1 = block within the row,
- * c2 = stream (below), c3 = step. The device twin lives in kernels/common.cl. */
-#ifndef FMCL_RNG_H
-#define FMCL_RNG_H
+ * c2 = stream (below), c3 = step. The device twin lives in kernels/common.cl.
+ * In the runtime because every layer above draws from it: nn (initialisation,
+ * dropout), data (batches, dequantisation) and flow (t, noise, probes). */
+#ifndef FMCL_RUNTIME_RNG_H
+#define FMCL_RUNTIME_RNG_H
 
 #include <stdint.h>
+
+#include "runtime/runtime.h"
 
 enum {
     FMCL_STREAM_DATA = 1,   /* built-in 2D data */
@@ -31,5 +35,10 @@ float fmcl_u01(uint32_t r);
 void fmcl_box_muller(uint32_t r0, uint32_t r1, float *z0, float *z1);
 /* r -> integer in [0, n): (r * n) >> 32. */
 uint32_t fmcl_uint_below(uint32_t r, uint32_t n);
+
+/* x[n] ~ N(0, 1): element i from philox(seed; c0 = i / 4 pair block ...), stream, step. */
+fmcl_status fmcl_randn(fmcl_ctx *ctx, fmcl_t x, uint64_t seed, uint32_t stream, uint32_t step,
+                       int n);
+void fmcl_randn_ref(float *x, uint64_t seed, uint32_t stream, uint32_t step, int n);
 
 #endif

@@ -4,8 +4,7 @@
  * normals differ only by the devices' log/sqrt/cospi rounding. */
 #include <math.h>
 
-#include "flow/flow_ops.h"
-#include "flow/rng.h"
+#include "runtime/rng.h"
 
 /* Random123's round multipliers and Weyl key increments. */
 #define PHILOX_M0 0xD2511F53u

@@ -2,7 +2,7 @@
  * depends only on n: one item per element up to a cap of groups, then
  * grid-stride, so the final pass folds at most FMCL_REDUCE_MAX_GROUPS partials
  * and large inputs still fill a GPU. */
-#include "nn/reduce.h"
+#include "runtime/reduce.h"
 
 #define FMCL_REDUCE_MAX_GROUPS 1024
 
