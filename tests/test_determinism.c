@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/toy2d.h"
 #include "flow/flow_ops.h"
 #include "runtime/rng.h"
 #include "testlib.h"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/toy2d.h"
 #include "flow/flow_ops.h"
 #include "runtime/rng.h"
 #include "runtime/vec.h"

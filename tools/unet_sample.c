@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "fmcl.h"
+#include "flow/sample.h"
 #include "nn/model.h"
 #include "unet_step.h"
 

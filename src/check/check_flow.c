@@ -2,6 +2,7 @@
  * inputs (src/flow/flow_ops.h, src/flow/paths.h): random draws, data, the
  * probability paths and the time features. */
 #include "check/check.h"
+#include "data/toy2d.h"
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
 #include "runtime/rng.h"

@@ -3,6 +3,7 @@
  * MLP forward and backward in double, MSE, Adam), each value rounded to float
  * where the device stores one. */
 #include "check/check.h"
+#include "data/toy2d.h"
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
 #include "nn/mlp.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "flow/flow_ops.h"
+#include "data/toy2d.h"
 #include "runtime/rng.h"
 
 /* Scale factors as float literals shared with data.cl (multiplying by them

@@ -1,5 +1,6 @@
-/* Device ops of the flow-matching method: random draws, data, the OT
- * interpolant and the solvers' update steps, each with a plain-C reference.
+/* Device ops of the flow-matching method: the OT interpolant, the network
+ * input at one time and the solvers' update steps, each with a plain-C
+ * reference (random draws: runtime/rng.h; data: data/toy2d.h).
  * Time features: with time_freqs F = 0 the network input row is [x, t]
  * (width D + 1); with F > 0 it is [x, sin(2^k pi t), cos(2^k pi t) for k < F]
  * (width D + 2F, all sines then all cosines). */
@@ -11,17 +12,6 @@
 
 #include "nn/mlp.h" /* fmcl_input_width */
 #include "runtime/runtime.h"
-
-/* x1: [B, 2] points of a built-in set (fmcl_data_kind) for this step. */
-fmcl_status fmcl_toy_sample(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
-                            int B);
-void fmcl_toy_sample_ref(float *x1, int kind, uint64_t seed, uint32_t step, int B);
-
-/* x1: [B, D] rows of data: [N, D] chosen uniformly with replacement by Philox. */
-fmcl_status fmcl_gather_rows(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed, uint32_t step,
-                             int N, int D, int B);
-void fmcl_gather_rows_ref(float *x1, const float *data, uint64_t seed, uint32_t step, int N,
-                          int D, int B);
 
 /* The OT path's case of fmcl_path_interp (flow/paths.h, every path): per row
  * t ~ U[0,1), x0 ~ N(0, I); X: [B, W] = [x_t, features(t)],

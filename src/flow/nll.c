@@ -12,6 +12,7 @@
 #include "flow/classes.h"
 #include "flow/flow_ops.h"
 #include "flow/nll.h"
+#include "flow/sample.h"
 #include "nn/nn_ops.h"
 #include "runtime/rng.h"
 #include "runtime/vec.h"

@@ -4,6 +4,7 @@
  * double from the same Philox draws. */
 #include <math.h>
 
+#include "data/toy2d.h"
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
 #include "runtime/rng.h"

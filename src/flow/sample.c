@@ -13,6 +13,7 @@
 
 #include "flow/classes.h"
 #include "flow/flow_ops.h"
+#include "flow/sample.h"
 #include "nn/model.h"
 #include "runtime/rng.h"
 #include "runtime/vec.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "flow/paths.h"
+#include "flow/sample.h"
 #include "nn/model.h"
 
 static const char *const path_names[] = {"ot", "vp", "ve", "cosine", "poly", "linear-vp"};

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "data/images.h"
+#include "data/toy2d.h"
 #include "flow/classes.h"
 #include "flow/coupling.h"
 #include "flow/flow_ops.h"

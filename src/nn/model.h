@@ -71,9 +71,6 @@ fmcl_status fmcl_model_backward(const fmcl_model *m, fmcl_model_acts *a, fmcl_t 
 #define FMCL_MLP_CHUNK 4096
 #define FMCL_UNET_CHUNK 64
 int fmcl_model_chunk(const fmcl_model *m);
-/* fmcl_sample (include/fmcl.h) for any model. */
-fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg, float *out,
-                              float *traj, int *nfe);
 
 /* Checkpoint pieces. Tensor names are prefix + the PyTorch state_dict name. */
 #define FMCL_MODEL_NAME_LEN FMCL_MLP_NAME_LEN /* the longest prefix and U-Net name: 52 */
@@ -97,8 +94,6 @@ fmcl_status fmcl_model_load(fmcl_ctx *ctx, const char *path, int which, fmcl_mod
 void fmcl_model_free(fmcl_model *m);
 /* One __metadata__ value of the loaded checkpoint; NULL if absent. */
 const char *fmcl_model_meta(const fmcl_model *m, const char *key);
-/* fmcl_mlp_x0_std (include/fmcl.h) for any model. */
-fmcl_status fmcl_model_x0_std(const fmcl_model *m, float *std);
 
 /* The U-Net's config from a checkpoint's metadata ("format" "fmcl-unet");
  * FMCL_ERR_FORMAT naming the key otherwise. */

@@ -20,6 +20,7 @@
 #include "io/plot.h"
 #include "io/safetensors.h"
 #include "flow/flow_ops.h"
+#include "flow/sample.h"
 
 /* Samples drawn in rows by --trajectory. */
 #define TRAJECTORY_ROWS 8

@@ -20,6 +20,7 @@
 #include "train_model.h"
 #include "data/images.h"
 #include "fmcl.h"
+#include "flow/sample.h"
 #include "flow/trainer.h"
 #include "io/atomic.h"
 #include "io/npy.h"

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cli_images.h"
 #include "data/images.h"
+#include "flow/sample.h"
 
 int train_cond_flags(arg_cmd *cmd, const train_opts *o)
 {

@@ -1,0 +1,22 @@
+/* The built-in 2D sets and row gathering from a user's array (toy2d.c), on
+ * the device with their plain-C references: the training batches x1 of
+ * points data. */
+#ifndef FMCL_DATA_TOY2D_H
+#define FMCL_DATA_TOY2D_H
+
+#include <stdint.h>
+
+#include "runtime/runtime.h"
+
+/* x1: [B, 2] points of a built-in set (fmcl_data_kind) for this step. */
+fmcl_status fmcl_toy_sample(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
+                            int B);
+void fmcl_toy_sample_ref(float *x1, int kind, uint64_t seed, uint32_t step, int B);
+
+/* x1: [B, D] rows of data: [N, D] chosen uniformly with replacement by Philox. */
+fmcl_status fmcl_gather_rows(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed, uint32_t step,
+                             int N, int D, int B);
+void fmcl_gather_rows_ref(float *x1, const float *data, uint64_t seed, uint32_t step, int N,
+                          int D, int B);
+
+#endif
