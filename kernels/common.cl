@@ -53,19 +53,3 @@ float2 box_muller(uint r0, uint r1)
 
 /* Integer in [0, n) without division: the high word of r * n. */
 uint uint_below(uint r, uint n) { return mul_hi(r, n); }
-
-/* The network's time columns for one row (see src/flow/flow_ops.h): F == 0
- * writes t; F > 0 writes sin(2^k pi t) for k < F, then cos(2^k pi t). The
- * argument 2^k t is exact, so sinpi/cospi see no rounded multiple of pi. */
-void time_features(float t, int F, __global float *out, uint off)
-{
-    if (F == 0) {
-        out[off] = t;
-        return;
-    }
-    for (int k = 0; k < F; k++) {
-        const float a = t * (float)(1u << k);
-        out[off + k] = sinpi(a);
-        out[off + F + k] = cospi(a);
-    }
-}

@@ -1,7 +1,7 @@
 #pragma OPENCL FP_CONTRACT OFF /* also set in common.cl; kept per file so each stands alone */
 /* Optimiser support: the squared gradient norm (pass 1 of a reduce.cl
- * reduction), fill and copy, and one Adam(W) step over the flat parameter
- * vector. */
+ * reduction), one Adam(W) step over the flat parameter vector and the
+ * weights' EMA. */
 
 __kernel __attribute__((reqd_work_group_size(FMCL_REDUCE_WG, 1, 1)))
 void sumsq_partial(__global float *part, uint part_off, __global const float *x, uint x_off,
@@ -18,22 +18,6 @@ void sumsq_partial(__global float *part, uint part_off, __global const float *x,
     s[l] = acc;
     const float total = fmcl_group_sum(s, l);
     if (l == 0) part[part_off + get_group_id(0)] = total;
-}
-
-__kernel void fill(__global float *x, uint x_off, float value, int n)
-{
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)n) return;
-    x[x_off + i] = value;
-}
-
-/* y[n] = x[n] (fmcl_copy: a kernel rather than clEnqueueCopyBuffer, see
- * src/runtime/launch.c); the ranges must not overlap. */
-__kernel void copy(__global float *y, uint y_off, __global const float *x, uint x_off, int n)
-{
-    const size_t i = get_global_id(0);
-    if (i >= (size_t)n) return;
-    y[y_off + i] = x[x_off + i];
 }
 
 /* As torch.optim.Adam / AdamW: decay = 1 - lr wd (1 for Adam), step_size =

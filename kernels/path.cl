@@ -11,6 +11,22 @@
 #define PATH_POLY 4
 #define PATH_LINEAR_VP 5
 
+/* The network's time columns for one row (see src/flow/flow_ops.h): F == 0
+ * writes t; F > 0 writes sin(2^k pi t) for k < F, then cos(2^k pi t). The
+ * argument 2^k t is exact, so sinpi/cospi see no rounded multiple of pi. */
+void time_features(float t, int F, __global float *out, uint off)
+{
+    if (F == 0) {
+        out[off] = t;
+        return;
+    }
+    for (int k = 0; k < F; k++) {
+        const float a = t * (float)(1u << k);
+        out[off + k] = sinpi(a);
+        out[off + F + k] = cospi(a);
+    }
+}
+
 /* (alpha_t, sigma_t, alpha'_t, sigma'_t) of a path; p0, p1 as in
  * src/flow/paths.h. VP's 1 - alpha^2 goes through expm1 and linear-VP's
  * 1 - t^2 through (1 - t)(1 + t): both stay accurate as sigma -> 0 near t = 1. */

@@ -2,10 +2,10 @@
 # The portability rules of kernels/*.cl that no device test would notice
 # (docs/PORTABILITY.md): no atomics at all (so no floating-point atomics,
 # which OpenCL C 1.2 lacks and whose emulations make sums depend on timing),
-# no OpenCL extensions, nothing of OpenCL C 2.x, and common.cl first in the
-# program with FP_CONTRACT OFF. That the program builds as OpenCL C 1.2 is
-# checked on every device (test_determinism reads the build options back,
-# and Oclgrind is a 1.2 implementation).
+# no OpenCL extensions, nothing of OpenCL C 2.x, common.cl first in the
+# program with FP_CONTRACT OFF, and every file in one layer's group. That the
+# program builds as OpenCL C 1.2 is checked on every device (test_determinism
+# reads the build options back, and Oclgrind is a 1.2 implementation).
 #   kernel_rules.sh KERNELS_DIR
 set -u
 dir=$1
@@ -31,11 +31,18 @@ for f in "${files[@]}"; do
         sed "s|^|$f: OpenCL C 2.x: |" | grep . && fail "$f uses OpenCL C 2.x"
 done
 
-first=$(sed -n "s/^ *'\([a-z0-9_]*\.cl\)',.*/\1/p" "$dir/meson.build" | head -n 1)
-[ "$first" = common.cl ] || fail "kernels/meson.build must list common.cl first (found '$first')"
+# The program starts with the runtime's group of files, common.cl first.
+first=$(sed -n "s/^ *'runtime' : files('\([a-z0-9_]*\.cl\)'.*/\1/p" "$dir/meson.build")
+[ "$first" = common.cl ] ||
+    fail "kernels/meson.build must list common.cl first in the runtime's files (found '$first')"
+for f in "${files[@]}"; do
+    n=$(grep -o "'$(basename "$f")'" "$dir/meson.build" | wc -l)
+    [ "$n" -eq 1 ] ||
+        fail "kernels/meson.build lists $(basename "$f") $n times, not once in one layer's files"
+done
 strip "$dir/common.cl" | grep -qE '^#pragma OPENCL FP_CONTRACT OFF' ||
     fail "common.cl does not set #pragma OPENCL FP_CONTRACT OFF"
 
 [ "$failed" -eq 0 ] && echo "${#files[@]} kernel files: no atomics, no extensions, no OpenCL C 2.x; common.cl first with FP_CONTRACT OFF"
-echo "$((4 * ${#files[@]} + 2)) checks, $failed failed"
+echo "$((5 * ${#files[@]} + 2)) checks, $failed failed"
 [ "$failed" -eq 0 ]

@@ -3,13 +3,14 @@
 # workload (tests/tiny_workload.c) in its own process under
 # `oclgrind --data-races --uninitialized --check-api` and fails on any report
 # in Oclgrind's log (Oclgrind itself exits 0 after reporting errors), on a
-# failed check of the workload, or when a kernel listed in
-# src/runtime/kernels.def never ran.
-#   oclgrind.sh WORKLOAD KERNELS_DEF
+# failed check of the workload, or when a kernel listed in a layer's
+# kernels.def (src/runtime, src/nn, src/data, src/flow) never ran.
+#   oclgrind.sh WORKLOAD KERNELS_DEF...
 # Exit 77 (skip) when oclgrind is not installed.
 set -u
 WORKLOAD=$1
-DEF=$2
+shift
+DEFS=("$@")
 if ! command -v oclgrind >/dev/null 2>&1; then
     echo "SKIP: oclgrind is not installed (Debian: apt-get install oclgrind, which"
     echo "tools/install-deps.sh does)"
@@ -44,13 +45,13 @@ for ((k = 0; k < pieces; k++)); do
 done
 
 cat "$tmp"/out* | sed -n "s/^Instructions executed for kernel '\(.*\)':$/\1/p" | sort -u >"$tmp/ran"
-mapfile -t kernels < <(sed -n 's/^FMCL_KERNEL(\([A-Za-z0-9_]*\)).*/\1/p' "$DEF")
+mapfile -t kernels < <(cat "${DEFS[@]}" | sed -n 's/^FMCL_KERNEL(\([A-Za-z0-9_]*\)).*/\1/p')
 missing=()
 for k in "${kernels[@]}"; do
     grep -qx "$k" "$tmp/ran" || missing+=("$k")
 done
 if [ "${#kernels[@]}" -eq 0 ]; then
-    echo "FAIL: no FMCL_KERNEL lines in $DEF"
+    echo "FAIL: no FMCL_KERNEL lines in ${DEFS[*]}"
     failed=1
 elif [ "${#missing[@]}" -gt 0 ]; then
     echo "FAIL: kernels that never ran under Oclgrind: ${missing[*]}"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "data/images.h"
+#include "data/kernels.h"
 #include "runtime/rng.h"
 
 /* (k + u) / 128 - 1 in double, u the 24-bit uniform of word r; rounded once. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "data/kernels.h"
 #include "data/toy2d.h"
 #include "runtime/rng.h"
 

@@ -2,6 +2,7 @@
  * a training batch's labels with dropout, the one-hot input rows, and the
  * classifier-free guidance combination. */
 #include "flow/classes.h"
+#include "flow/kernels.h"
 
 #include <math.h>
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "flow/flow_ops.h"
+#include "flow/kernels.h"
 #include "io/atomic.h"
 #include "runtime/reduce.h"
 #include "runtime/vec.h"

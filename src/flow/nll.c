@@ -11,6 +11,7 @@
 
 #include "flow/classes.h"
 #include "flow/flow_ops.h"
+#include "flow/kernels.h"
 #include "flow/nll.h"
 #include "flow/sample.h"
 #include "nn/nn_ops.h"

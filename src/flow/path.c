@@ -6,6 +6,7 @@
 
 #include "data/toy2d.h"
 #include "flow/flow_ops.h"
+#include "flow/kernels.h"
 #include "flow/paths.h"
 #include "runtime/rng.h"
 

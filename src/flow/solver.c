@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "flow/flow_ops.h"
+#include "flow/kernels.h"
 #include "runtime/vec.h"
 
 static const char *const solver_names[] = {"euler", "midpoint", "rk4", "heun", "dopri5"};

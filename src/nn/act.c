@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <math.h>
 
+#include "nn/kernels.h"
 #include "nn/nn_ops.h"
 #include "runtime/rng.h"
 

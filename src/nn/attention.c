@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "nn/image_ops.h"
+#include "nn/kernels.h"
 
 static fmcl_status check_shape(fmcl_ctx *ctx, const char *op, int B, int C, int P, int heads)
 {

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "nn/image_ops.h"
+#include "nn/kernels.h"
 
 fmcl_status fmcl_time_embedding(fmcl_ctx *ctx, fmcl_t emb, fmcl_t t, float scale, int B, int D)
 {

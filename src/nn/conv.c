@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "nn/image_ops.h"
+#include "nn/kernels.h"
 
 /* Writes what is wrong with the shape into msg; 0 when it is valid and every
  * tensor and the scratch fit the kernels' int indices. */

@@ -5,6 +5,7 @@
  * Their two-pass column sums also give every layer's bias gradient. */
 #include <limits.h>
 
+#include "nn/kernels.h"
 #include "nn/nn_ops.h"
 
 static fmcl_status check_shape(fmcl_ctx *ctx, const char *op, int B, int N, int K)

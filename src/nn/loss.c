@@ -1,5 +1,6 @@
 /* Mean squared error and its gradient in one pass (kernels/loss.cl), reduced
  * deterministically (kernels/reduce.cl). */
+#include "nn/kernels.h"
 #include "nn/nn_ops.h"
 
 fmcl_status fmcl_mse_forward_backward(fmcl_ctx *ctx, fmcl_t dp, fmcl_t loss, fmcl_t p, fmcl_t u,

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "nn/image_ops.h"
+#include "nn/kernels.h"
 
 static fmcl_status check_shape(fmcl_ctx *ctx, const char *op, int B, int C, int HW, int G)
 {

@@ -4,6 +4,7 @@
  * floats. */
 #include <math.h>
 
+#include "nn/kernels.h"
 #include "nn/nn_ops.h"
 
 fmcl_status fmcl_sumsq(fmcl_ctx *ctx, fmcl_t out, fmcl_t x, fmcl_t partials, int n)

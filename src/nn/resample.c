@@ -4,6 +4,7 @@
 #include <limits.h>
 
 #include "nn/image_ops.h"
+#include "nn/kernels.h"
 
 /* The largest tensor, B * C * H * W * scale floats, must fit the kernels'
  * int indices (for concatenation H is the pixel count and W 1). */

@@ -13,8 +13,6 @@
 #include "io/atomic.h"
 #include "runtime/sha256.h"
 
-extern const char fmcl_kernel_source[];
-
 #define FORMAT_VERSION 1u
 #define MAX_ENTRY_BYTES ((size_t)512 << 20)
 static const char magic[8] = "FMCLPRG";
@@ -23,7 +21,7 @@ void fmcl_program_id_of(const fmcl_ctx *ctx, fmcl_program_id *id)
 {
     const fmcl_device_info *info = &ctx->info;
     memset(id, 0, sizeof *id);
-    id->source = fmcl_kernel_source;
+    id->source = ctx->source;
     /* Ask for 1.2 where the device offers it (the kernels need nothing newer). */
     int cl12 = strstr(info->opencl_c_version, "OpenCL C 1.0") == NULL &&
                strstr(info->opencl_c_version, "OpenCL C 1.1") == NULL;

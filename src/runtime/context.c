@@ -1,6 +1,7 @@
-/* The context: one device, one in-order queue, and our kernels built once
- * from the sources embedded at build time (or loaded from the binary cache).
- * Errors are kept on the handle. */
+/* The context: one device, one in-order queue, and the layers' kernels
+ * (runtime/kernels.h) built once as one program from the sources embedded at
+ * build time (or loaded from the binary cache). Errors are kept on the
+ * handle. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +9,6 @@
 #include "runtime/cache.h"
 #include "runtime/profile.h"
 #include "runtime/runtime.h"
-
-extern const char fmcl_kernel_source[];
-
-static const char *const kernel_names[FMCL_K_COUNT + 1] = {
-#define FMCL_KERNEL(name) #name,
-#include "kernels.def"
-#undef FMCL_KERNEL
-    NULL};
 
 const char *fmcl_status_name(fmcl_status s)
 {
@@ -120,7 +113,7 @@ void fmcl_note(fmcl_ctx *ctx, const char *fmt, ...)
 static fmcl_status build_from_source(fmcl_ctx *ctx, const char *opts)
 {
     cl_int rc;
-    const char *src = fmcl_kernel_source;
+    const char *src = ctx->source;
     ctx->program = clCreateProgramWithSource(ctx->context, 1, &src, NULL, &rc);
     if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "clCreateProgramWithSource");
     rc = clBuildProgram(ctx->program, 1, &ctx->device, opts, NULL, NULL);
@@ -139,23 +132,27 @@ static fmcl_status build_from_source(fmcl_ctx *ctx, const char *opts)
 static fmcl_status create_kernels(fmcl_ctx *ctx)
 {
     cl_int rc;
-    for (int k = 0; k < FMCL_K_COUNT; k++) {
-        ctx->kern[k] = clCreateKernel(ctx->program, kernel_names[k], &rc);
-        if (rc != CL_SUCCESS) {
-            char what[128];
-            snprintf(what, sizeof what, "creating kernel '%s'", kernel_names[k]);
-            return fmcl_cl(ctx, rc, what);
+    for (int set = 0; set < FMCL_KSETS; set++) {
+        const fmcl_kernel_set *ks = ctx->sets[set];
+        for (int i = 0; ks && i < ks->count; i++) {
+            const int k = ctx->set_first[set] + i;
+            ctx->kern[k] = clCreateKernel(ctx->program, ks->names[i], &rc);
+            if (rc != CL_SUCCESS) {
+                char what[128];
+                snprintf(what, sizeof what, "creating %s's kernel '%s'", ks->layer, ks->names[i]);
+                return fmcl_cl(ctx, rc, what);
+            }
+            rc = clGetKernelWorkGroupInfo(ctx->kern[k], ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                          sizeof ctx->kern_wg[k], &ctx->kern_wg[k], NULL);
+            if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "clGetKernelWorkGroupInfo");
         }
-        rc = clGetKernelWorkGroupInfo(ctx->kern[k], ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                      sizeof ctx->kern_wg[k], &ctx->kern_wg[k], NULL);
-        if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "clGetKernelWorkGroupInfo");
     }
     return FMCL_OK;
 }
 
 static void release_program(fmcl_ctx *ctx)
 {
-    for (int k = 0; k < FMCL_K_COUNT; k++) {
+    for (int k = 0; k < ctx->n_kern; k++) {
         if (ctx->kern[k]) clReleaseKernel(ctx->kern[k]);
         ctx->kern[k] = NULL;
     }
@@ -204,7 +201,51 @@ static fmcl_status build_program(fmcl_ctx *ctx)
     return FMCL_OK;
 }
 
-fmcl_status fmcl_ctx_create(fmcl_ctx **out, const char *spec, char *err, size_t errlen)
+/* Places the runtime's set and sets[] by their ids, gives each kernel a
+ * slot and joins the sources, the runtime's first. A bad registration is the
+ * library's own mistake, named for its maintainers. */
+static fmcl_status register_sets(fmcl_ctx *ctx, const fmcl_kernel_set *const *sets, int n_sets,
+                                 char *err, size_t errlen)
+{
+    size_t bytes = 1;
+    for (int j = -1; j < n_sets; j++) {
+        const fmcl_kernel_set *ks = j < 0 ? &fmcl_runtime_kernels : sets[j];
+        const char *why = ks->id < 0 || ks->id >= FMCL_KSETS ? "its set id is out of range"
+                          : ctx->sets[ks->id]                 ? "its set id is taken"
+                          : ks->count > 1 << FMCL_KSET_BITS ||
+                                  ctx->n_kern + ks->count > FMCL_KERNELS_MAX
+                              ? "it has too many kernels"
+                              : NULL;
+        if (why) {
+            snprintf(err, errlen, "fmcl cannot register %s's kernels (set %d): %s", ks->layer,
+                     ks->id, why);
+            return FMCL_ERR_ARG;
+        }
+        ctx->sets[ks->id] = ks;
+        ctx->set_first[ks->id] = ctx->n_kern;
+        ctx->n_kern += ks->count;
+        bytes += strlen(ks->source) + 1;
+    }
+    ctx->source = malloc(bytes);
+    if (!ctx->source) {
+        snprintf(err, errlen, "out of host memory");
+        return FMCL_ERR_NOMEM;
+    }
+    char *end = ctx->source;
+    for (int j = -1; j < n_sets; j++) {
+        const char *src = j < 0 ? fmcl_runtime_kernels.source : sets[j]->source;
+        size_t n = strlen(src);
+        memcpy(end, src, n);
+        end[n] = '\n';
+        end += n + 1;
+    }
+    *end = 0;
+    return FMCL_OK;
+}
+
+fmcl_status fmcl_runtime_ctx_create(fmcl_ctx **out, const char *spec,
+                                    const fmcl_kernel_set *const *sets, int n_sets, char *err,
+                                    size_t errlen)
 {
     *out = NULL;
     fmcl_ctx *ctx = calloc(1, sizeof *ctx);
@@ -212,8 +253,11 @@ fmcl_status fmcl_ctx_create(fmcl_ctx **out, const char *spec, char *err, size_t 
         snprintf(err, errlen, "out of host memory");
         return FMCL_ERR_NOMEM;
     }
-    fmcl_status s = fmcl_runtime_open(spec, &ctx->platform, &ctx->device, &ctx->info, err, errlen);
+    fmcl_status s = register_sets(ctx, sets, n_sets, err, errlen);
+    if (s == FMCL_OK)
+        s = fmcl_runtime_open(spec, &ctx->platform, &ctx->device, &ctx->info, err, errlen);
     if (s != FMCL_OK) {
+        free(ctx->source);
         free(ctx);
         return s;
     }
@@ -249,6 +293,7 @@ void fmcl_ctx_destroy(fmcl_ctx *ctx)
     release_program(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);
+    free(ctx->source);
     free(ctx);
 }
 

@@ -137,30 +137,50 @@ static fmcl_status set_args(fmcl_ctx *ctx, cl_kernel k, const char *sig, va_list
     return fmcl_cl(ctx, rc, "clSetKernelArg");
 }
 
+int fmcl_kernel_slot(const fmcl_ctx *ctx, int kid)
+{
+    const int set = kid >> FMCL_KSET_BITS, index = kid & ((1 << FMCL_KSET_BITS) - 1);
+    if (kid < 0 || set >= FMCL_KSETS || !ctx->sets[set] || index >= ctx->sets[set]->count)
+        return -1;
+    return ctx->set_first[set] + index;
+}
+
+/* The slot of kid, or -1 with the context's error set. */
+static int slot_of(fmcl_ctx *ctx, int kid)
+{
+    const int k = fmcl_kernel_slot(ctx, kid);
+    if (k < 0)
+        fmcl_fail(ctx, FMCL_ERR_ARG,
+                  "kernel id %d (set %d, index %d) names no kernel of this context: its layer's "
+                  "kernel set was not registered at fmcl_runtime_ctx_create",
+                  kid, kid >> FMCL_KSET_BITS, kid & ((1 << FMCL_KSET_BITS) - 1));
+    return k;
+}
+
 /* The kernel's name, for error text. */
-static const char *kernel_name(fmcl_ctx *ctx, int kid, char *name, size_t cap)
+static const char *kernel_name(fmcl_ctx *ctx, int slot, char *name, size_t cap)
 {
     name[0] = 0;
-    clGetKernelInfo(ctx->kern[kid], CL_KERNEL_FUNCTION_NAME, cap - 1, name, NULL);
+    clGetKernelInfo(ctx->kern[slot], CL_KERNEL_FUNCTION_NAME, cap - 1, name, NULL);
     name[cap - 1] = 0;
     return name;
 }
 
-static fmcl_status enqueue_fail(fmcl_ctx *ctx, int kid, cl_int rc)
+static fmcl_status enqueue_fail(fmcl_ctx *ctx, int slot, cl_int rc)
 {
     char name[64], what[128];
-    snprintf(what, sizeof what, "launching kernel %s", kernel_name(ctx, kid, name, sizeof name));
+    snprintf(what, sizeof what, "launching kernel %s", kernel_name(ctx, slot, name, sizeof name));
     return fmcl_cl(ctx, rc, what);
 }
 
-static fmcl_status enqueue(fmcl_ctx *ctx, int kid, cl_uint dims, const size_t *gsz,
+static fmcl_status enqueue(fmcl_ctx *ctx, int slot, cl_uint dims, const size_t *gsz,
                            const size_t *lsz)
 {
-    cl_event *ev = fmcl_profile_slot(ctx, kid);
-    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, ctx->kern[kid], dims, NULL, gsz, lsz, 0, NULL,
+    cl_event *ev = fmcl_profile_slot(ctx, slot);
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, ctx->kern[slot], dims, NULL, gsz, lsz, 0, NULL,
                                        ev);
     fmcl_profile_done(ctx, ev, rc == CL_SUCCESS);
-    return rc == CL_SUCCESS ? FMCL_OK : enqueue_fail(ctx, kid, rc);
+    return rc == CL_SUCCESS ? FMCL_OK : enqueue_fail(ctx, slot, rc);
 }
 
 static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
@@ -168,22 +188,26 @@ static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 fmcl_status fmcl_run1(fmcl_ctx *ctx, int kid, size_t n, const char *sig, ...)
 {
     if (n == 0) return FMCL_OK;
+    const int k = slot_of(ctx, kid);
+    if (k < 0) return FMCL_ERR_ARG;
     va_list ap;
     va_start(ap, sig);
-    fmcl_status s = set_args(ctx, ctx->kern[kid], sig, ap);
+    fmcl_status s = set_args(ctx, ctx->kern[k], sig, ap);
     va_end(ap);
     if (s != FMCL_OK) return s;
-    size_t local = ctx->sched.local[kid];
+    size_t local = ctx->sched.local[k];
     size_t global = round_up(n, local);
-    return enqueue(ctx, kid, 1, &global, &local);
+    return enqueue(ctx, k, 1, &global, &local);
 }
 
 fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, const char *sig, ...)
 {
     if (n == 0) return FMCL_OK;
+    const int k = slot_of(ctx, kid);
+    if (k < 0) return FMCL_ERR_ARG;
     va_list ap;
     va_start(ap, sig);
-    fmcl_status s = set_args(ctx, ctx->kern[kid], sig, ap);
+    fmcl_status s = set_args(ctx, ctx->kern[k], sig, ap);
     va_end(ap);
     if (s != FMCL_OK) return s;
     size_t global = round_up(n, local);
@@ -191,8 +215,8 @@ fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, cons
      * rusticl answers 32 there for kernels that declare
      * reqd_work_group_size(64) and runs them (vendor.c). */
     int fits = local <= ctx->sched.max_wg && local <= ctx->sched.max_items[0];
-    cl_event *ev = fits ? fmcl_profile_slot(ctx, kid) : NULL;
-    cl_int rc = fits ? clEnqueueNDRangeKernel(ctx->queue, ctx->kern[kid], 1, NULL, &global, &local,
+    cl_event *ev = fits ? fmcl_profile_slot(ctx, k) : NULL;
+    cl_int rc = fits ? clEnqueueNDRangeKernel(ctx->queue, ctx->kern[k], 1, NULL, &global, &local,
                                               0, NULL, ev)
                      : CL_INVALID_WORK_GROUP_SIZE;
     fmcl_profile_done(ctx, ev, rc == CL_SUCCESS);
@@ -202,22 +226,24 @@ fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, cons
                          "kernel %s needs work-groups of %zu, which %s refuses (its limits: %zu "
                          "per group, %zu along dimension 0, %zu for this kernel); this device is "
                          "NOT SUPPORTED for fmcl's deterministic reductions",
-                         kernel_name(ctx, kid, name, sizeof name), local, ctx->info.device_name,
-                         ctx->sched.max_wg, ctx->sched.max_items[0], ctx->kern_wg[kid]);
+                         kernel_name(ctx, k, name, sizeof name), local, ctx->info.device_name,
+                         ctx->sched.max_wg, ctx->sched.max_items[0], ctx->kern_wg[k]);
     }
-    return rc == CL_SUCCESS ? FMCL_OK : enqueue_fail(ctx, kid, rc);
+    return rc == CL_SUCCESS ? FMCL_OK : enqueue_fail(ctx, k, rc);
 }
 
 fmcl_status fmcl_run2(fmcl_ctx *ctx, int kid, size_t n0, size_t n1, const char *sig, ...)
 {
     if (n0 == 0 || n1 == 0) return FMCL_OK;
+    const int k = slot_of(ctx, kid);
+    if (k < 0) return FMCL_ERR_ARG;
     va_list ap;
     va_start(ap, sig);
-    fmcl_status s = set_args(ctx, ctx->kern[kid], sig, ap);
+    fmcl_status s = set_args(ctx, ctx->kern[k], sig, ap);
     va_end(ap);
     if (s != FMCL_OK) return s;
     size_t local[2];
-    fmcl_sched_2d(ctx, kid, n0, local);
+    fmcl_sched_2d(ctx, k, n0, local);
     size_t global[2] = {round_up(n0, local[0]), round_up(n1, local[1])};
-    return enqueue(ctx, kid, 2, global, local);
+    return enqueue(ctx, k, 2, global, local);
 }

@@ -7,8 +7,9 @@
 
 #include "runtime/runtime.h"
 
-#define FMCL_PROF_GEMM FMCL_K_COUNT /* the slot of fmcl_gemm calls */
-#define FMCL_PROF_SLOTS (FMCL_K_COUNT + 1)
+/* Sums by slot: a kernel's is fmcl_kernel_slot (runtime.h), then fmcl_gemm's. */
+#define FMCL_PROF_GEMM FMCL_KERNELS_MAX
+#define FMCL_PROF_SLOTS (FMCL_KERNELS_MAX + 1)
 
 typedef struct {
     double secs[FMCL_PROF_SLOTS];       /* device seconds per kernel (see profile.c for GEMM) */

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 
 #include "fmcl.h"
+#include "runtime/kernels.h"
 
 /* A view into a device buffer: element offset, CLBlast style. Shapes travel
  * as separate ints, last in every call. */
@@ -18,14 +19,6 @@ typedef struct {
 } fmcl_t;
 
 static inline fmcl_t fmcl_at(fmcl_t t, size_t elems) { t.off += elems; return t; }
-
-/* Kernel ids, one per __kernel in kernels/ (see kernels.def). */
-enum {
-#define FMCL_KERNEL(name) FMCL_K_##name,
-#include "kernels.def"
-#undef FMCL_KERNEL
-    FMCL_K_COUNT
-};
 
 /* Work-group size of every reduction: fixed so that the order of additions,
  * and so the result, is the same on every device. */
@@ -52,7 +45,7 @@ typedef struct {
     fmcl_impl impl;
     size_t max_wg;              /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
     size_t max_items[2];        /* CL_DEVICE_MAX_WORK_ITEM_SIZES, dimensions 0 and 1 */
-    size_t local[FMCL_K_COUNT]; /* 1D local size of each kernel */
+    size_t local[FMCL_KERNELS_MAX]; /* 1D local size of each kernel, by slot */
     int whole_writes;           /* host writes to part of a buffer go through a kernel */
     int packed_gemm;            /* GEMMs by kernels/gemm.cl rather than CLBlast */
 } fmcl_sched;
@@ -63,9 +56,15 @@ struct fmcl_ctx {
     cl_context context;
     cl_command_queue queue;
     fmcl_device_info info;
+    /* The kernels: each registered set's by slot, set_first[set] + index;
+     * one program built from source, the runtime's set first. */
+    const fmcl_kernel_set *sets[FMCL_KSETS]; /* by set id; NULL where none */
+    int set_first[FMCL_KSETS];
+    int n_kern;
+    char *source;
     cl_program program;
-    cl_kernel kern[FMCL_K_COUNT];
-    size_t kern_wg[FMCL_K_COUNT]; /* CL_KERNEL_WORK_GROUP_SIZE per kernel */
+    cl_kernel kern[FMCL_KERNELS_MAX];
+    size_t kern_wg[FMCL_KERNELS_MAX]; /* CL_KERNEL_WORK_GROUP_SIZE per kernel */
     fmcl_sched sched;
     int gemm_packed;              /* GEMMs by kernels/gemm.cl, not CLBlast (gemm.c) */
     cl_mem gemm_tmp;              /* CLBlast's temporary buffer or the packed panels */
@@ -88,14 +87,25 @@ const char *fmcl_cl_strerror(cl_int rc);
 void fmcl_note(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fmcl_log(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* fmcl_ctx_create with the kernels of the runtime and of sets[0 .. n_sets),
+ * the other layers' (set ids distinct, in 1 .. FMCL_KSETS - 1): one program
+ * from the runtime's sources followed by theirs, in that order. The public
+ * fmcl_ctx_create (src/api/context.c) passes every layer's set. */
+fmcl_status fmcl_runtime_ctx_create(fmcl_ctx **out, const char *spec,
+                                    const fmcl_kernel_set *const *sets, int n_sets, char *err,
+                                    size_t errlen);
+/* The slot of kernel id kid in ctx (its index in ctx->kern, sched.local and
+ * the profile's sums), or -1 when kid's set is not registered. */
+int fmcl_kernel_slot(const fmcl_ctx *ctx, int kid);
+
 /* Enumerates devices and picks the one spec selects (fmcl_device_select). */
 fmcl_status fmcl_runtime_open(const char *spec, cl_platform_id *pid, cl_device_id *did,
                               fmcl_device_info *info, char *err, size_t errlen);
 
 /* Fills ctx->sched once the kernels exist (a note says what it chose). */
 fmcl_status fmcl_sched_init(fmcl_ctx *ctx);
-/* Local size of a 2D launch of kernel kid whose fastest dimension is n0. */
-void fmcl_sched_2d(const fmcl_ctx *ctx, int kid, size_t n0, size_t local[2]);
+/* Local size of a 2D launch of the kernel in slot whose fastest dimension is n0. */
+void fmcl_sched_2d(const fmcl_ctx *ctx, int slot, size_t n0, size_t local[2]);
 
 /* Device memory. Allocation happens at setup only, never inside a step. */
 fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, cl_mem *out, const char *what);
@@ -110,9 +120,9 @@ fmcl_status fmcl_finish(fmcl_ctx *ctx);
  * (1500 steps enqueued at once ran at 94 ms/step, 38 in bounded chunks). */
 fmcl_status fmcl_pace(fmcl_ctx *ctx);
 
-/* Launch kernel id over n work-items (1D; global size rounded up to the local
- * size, so every kernel guards its index). sig says what the variadic
- * arguments are, one char each:
+/* Launch kernel kid (an FMCL_K_* of its layer's kernels.h) over n work-items
+ * (1D; global size rounded up to the local size, so every kernel guards its
+ * index). sig says what the variadic arguments are, one char each:
  *   't' fmcl_t  -> two kernel args: global pointer, uint element offset
  *   'i' int     -> int        'u' unsigned -> uint
  *   'f' double  -> float      'l' uint64_t -> ulong

@@ -90,8 +90,9 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
     s->max_items[1] = items[1] ? items[1] : 1;
     size_t cap = strcmp(ctx->info.type, "GPU") == 0 ? GPU_CAP : CPU_CAP;
     size_t lo = (size_t)-1, hi = 0, kmin = (size_t)-1, pm_max = 1;
-    for (int k = 0; k < FMCL_K_COUNT; k++) {
-        if (k == FMCL_K_gemm_packed) { /* reqd_work_group_size(1, 1, 1) */
+    const int gemm_packed = fmcl_kernel_slot(ctx, FMCL_K_gemm_packed);
+    for (int k = 0; k < ctx->n_kern; k++) {
+        if (k == gemm_packed) { /* reqd_work_group_size(1, 1, 1) */
             s->local[k] = 1;
             continue;
         }
@@ -119,10 +120,10 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
     return FMCL_OK;
 }
 
-void fmcl_sched_2d(const fmcl_ctx *ctx, int kid, size_t n0, size_t local[2])
+void fmcl_sched_2d(const fmcl_ctx *ctx, int slot, size_t n0, size_t local[2])
 {
     const fmcl_sched *s = &ctx->sched;
-    size_t total = s->local[kid];
+    size_t total = s->local[slot];
     size_t l0 = CAP_2D_FAST < total ? CAP_2D_FAST : total;
     if (l0 > s->max_items[0]) l0 = s->max_items[0];
     /* Narrow rows (2D points) leave room for more rows per group. */

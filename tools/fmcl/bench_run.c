@@ -123,10 +123,11 @@ static void profile_summary(fmcl_ctx *ctx, const fmcl_profile_sums *p, int steps
                             bench_result *r)
 {
     double launches = 0;
-    for (int k = 0; k < FMCL_K_COUNT; k++) launches += (double)p->calls[k];
+    for (int k = 0; k < FMCL_PROF_GEMM; k++) launches += (double)p->calls[k];
     w->launches_per_step = launches / steps;
     w->gemms_per_step =
-        (double)(p->calls[FMCL_PROF_GEMM] + p->calls[FMCL_K_gemm_packed]) / steps;
+        (double)(p->calls[FMCL_PROF_GEMM] + p->calls[fmcl_kernel_slot(ctx, FMCL_K_gemm_packed)]) /
+        steps;
     w->profiled_ms_per_step = 1e3 * p->span / steps;
     int used[FMCL_PROF_SLOTS] = {0};
     for (w->n_top = 0; w->n_top < BENCH_TOP; w->n_top++) {
