@@ -133,7 +133,7 @@ static void guided_sampling(fmcl_ctx *ctx)
     if (!ok(ctx, fmcl_mlp_create(ctx, &mc, 9, &m), "conditional MLP")) return;
     P = malloc(m->n_params * sizeof *P);
     if (!tl_check(P != NULL, "no host memory for the parameters") ||
-        !ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, P, m->n_params * 4), "params"))
+        !ok(ctx, fmcl_read(ctx, m->params, P, m->n_params * 4), "params"))
         goto done;
     const float ws[3] = {0.0f, 1.7f, -0.6f};
     for (int j = 0; j < 3; j++) {
@@ -187,13 +187,13 @@ static void null_class(fmcl_ctx *ctx)
         goto done;
     P = malloc(m->n_params * 4), Q = malloc(u->n_params * 4);
     if (!tl_check(P && Q, "no host memory for the parameters") ||
-        !ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, P, m->n_params * 4), "read"))
+        !ok(ctx, fmcl_read(ctx, m->params, P, m->n_params * 4), "read"))
         goto done;
     /* Layer 0's weight [width, in]: drop the last K columns; the rest as is. */
     const int in_c = m->in[0], in_u = u->in[0];
     for (int r = 0; r < mc.width; r++) memcpy(Q + r * in_u, P + r * in_c, in_u * 4);
     memcpy(Q + u->b_off[0], P + m->b_off[0], (m->n_params - m->b_off[0]) * 4);
-    if (!ok(ctx, fmcl_write(ctx, (fmcl_t){u->params, 0}, Q, u->n_params * 4), "write")) goto done;
+    if (!ok(ctx, fmcl_write(ctx, u->params, Q, u->n_params * 4), "write")) goto done;
     float a[n * D], b[n * D];
     fmcl_sample_config sc = {.solver = FMCL_SOLVER_MIDPOINT, .steps = 4, .n = n, .seed = 8};
     if (ok(ctx, fmcl_sample(m, &sc, a, NULL, NULL), "null-class samples") &&
@@ -262,8 +262,8 @@ static void resume(fmcl_ctx *ctx)
     p1 = malloc(np * 4), p2 = malloc(np * 4);
     float l1[STEPS], l2[STEPS];
     if (tl_check(p1 && p2, "no host memory for the parameters") &&
-        ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, p1, np * 4), "read") &&
-        ok(ctx, fmcl_read(ctx, (fmcl_t){m2->params, 0}, p2, np * 4), "read") &&
+        ok(ctx, fmcl_read(ctx, m->params, p1, np * 4), "read") &&
+        ok(ctx, fmcl_read(ctx, m2->params, p2, np * 4), "read") &&
         ok(ctx, fmcl_trainer_losses(t, 0, STEPS, l1), "losses") &&
         ok(ctx, fmcl_trainer_losses(t2, 0, STEPS, l2), "losses")) {
         tl_check(memcmp(p1, p2, np * 4) == 0, "resumed weights equal the uninterrupted run's");

@@ -201,7 +201,7 @@ static int device_words(fmcl_ctx *ctx, uint64_t seed, uint32_t *words)
     free(src);
     if (rc == CL_SUCCESS) rc = clBuildProgram(p, 1, &ctx->device, "-cl-std=CL1.2", NULL, NULL);
     cl_kernel k = rc == CL_SUCCESS ? clCreateKernel(p, "noise_words", &rc) : NULL;
-    cl_mem out = NULL;
+    fmcl_t out = {0};
     size_t per_step = (size_t)STREAM_B * BLOCKS;
     int good = rc == CL_SUCCESS &&
                fmcl_alloc(ctx, STREAM_STEPS * per_step * 16, &out, "noise words") == FMCL_OK;
@@ -209,7 +209,7 @@ static int device_words(fmcl_ctx *ctx, uint64_t seed, uint32_t *words)
         cl_int B = STREAM_B, blocks = BLOCKS;
         cl_ulong sd = seed;
         size_t global = per_step;
-        rc = clSetKernelArg(k, 0, sizeof out, &out);
+        rc = clSetKernelArg(k, 0, sizeof out.mem, &out.mem);
         if (rc == CL_SUCCESS) rc = clSetKernelArg(k, 1, sizeof sd, &sd);
         if (rc == CL_SUCCESS) rc = clSetKernelArg(k, 2, sizeof step, &step);
         if (rc == CL_SUCCESS) rc = clSetKernelArg(k, 3, sizeof B, &B);
@@ -217,7 +217,7 @@ static int device_words(fmcl_ctx *ctx, uint64_t seed, uint32_t *words)
         if (rc == CL_SUCCESS) rc = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL,
                                                           0, NULL, NULL);
         good = rc == CL_SUCCESS &&
-               fmcl_read(ctx, (fmcl_t){out, 0}, words + 4 * step * per_step, per_step * 16) ==
+               fmcl_read(ctx, out, words + 4 * step * per_step, per_step * 16) ==
                    FMCL_OK;
     }
     tl_check(good, "noise words kernel: %s %s", fmcl_cl_strerror(rc), fmcl_ctx_error(ctx));

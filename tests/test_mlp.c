@@ -46,7 +46,7 @@ static void check_config(fmcl_ctx *ctx, fmcl_mlp_config cfg, int B, int fd)
     float *P = malloc(np * 4), *X = malloc(nx * 4), *got = malloc((np > nx ? np : nx) * 4);
     double *R = malloc(no * 8), *g = calloc(np, 8), *dX = calloc(nx, 8), *out = malloc(no * 8);
     float *Rf = malloc(no * 4);
-    tl_check(fmcl_read(ctx, (fmcl_t){m->params, 0}, P, np * 4) == FMCL_OK,
+    tl_check(fmcl_read(ctx, m->params, P, np * 4) == FMCL_OK,
              "%s: read parameters: %s", tag, fmcl_ctx_error(ctx));
     tl_fill(X, nx, -2, 2, 11);
     tl_fill(Rf, no, -1, 1, 12);
@@ -111,7 +111,7 @@ static void check_config(fmcl_ctx *ctx, fmcl_mlp_config cfg, int B, int fd)
     if (tl_check(fmcl_mlp_save(m, path, meta, 1) == FMCL_OK, "save: %s", fmcl_ctx_error(ctx)) &&
         tl_check(fmcl_mlp_load(ctx, path, &m2) == FMCL_OK, "load: %s", fmcl_ctx_error(ctx))) {
         tl_check(m2->n_params == np &&
-                     fmcl_read(ctx, (fmcl_t){m2->params, 0}, got, np * 4) == FMCL_OK &&
+                     fmcl_read(ctx, m2->params, got, np * 4) == FMCL_OK &&
                      memcmp(got, P, np * 4) == 0 &&
                      memcmp(&m2->cfg, &m->cfg, sizeof cfg) == 0,
                  "%s: checkpoint round trip changed the model", tag);

@@ -385,7 +385,7 @@ static int mlp_ref_init(fmcl_ctx *ctx, fmcl_mlp_config cfg, uint64_t seed, mlp_r
     r->P = malloc(sizeof(float) * r->m->n_params);
     r->grads = calloc(r->m->n_params, sizeof(double));
     if (tl_check(r->P && r->grads, "no host memory for %zu parameters", r->m->n_params) &&
-        tl_check(fmcl_read(ctx, (fmcl_t){r->m->params, 0}, r->P,
+        tl_check(fmcl_read(ctx, r->m->params, r->P,
                            sizeof(float) * r->m->n_params) == FMCL_OK,
                  "read parameters: %s", fmcl_ctx_error(ctx)))
         return 1;
@@ -558,7 +558,7 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
     if (!mlp_ref_init(ctx, mc, 4, &r)) return;
     const fmcl_mlp *m = r.m;
     for (size_t j = m->w_off[m->n_layers - 1]; j < m->n_params; j++) r.P[j] *= 3;
-    if (!tl_check(fmcl_write(ctx, (fmcl_t){m->params, 0}, r.P, sizeof(float) * m->n_params) ==
+    if (!tl_check(fmcl_write(ctx, m->params, r.P, sizeof(float) * m->n_params) ==
                       FMCL_OK,
                   "write parameters: %s", fmcl_ctx_error(ctx))) {
         mlp_ref_free(&r);

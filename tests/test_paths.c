@@ -561,7 +561,7 @@ static void check_coupled_pairs(fmcl_ctx *ctx)
         fmcl_trainer *t = NULL;
         float loss = NAN;
         if (ok(ctx, fmcl_mlp_create(ctx, &mc, 2, &m), "mlp") &&
-            ok(ctx, fmcl_fill(ctx, (fmcl_t){m->params, 0}, 0.0f, (int)m->n_params), "zero") &&
+            ok(ctx, fmcl_fill(ctx, m->params, 0.0f, (int)m->n_params), "zero") &&
             ok(ctx, fmcl_trainer_create(m, &tc, &t), "trainer") &&
             ok(ctx, fmcl_trainer_run(t, 1), "step") &&
             ok(ctx, fmcl_trainer_losses(t, 0, 1, &loss), "loss")) {

@@ -177,15 +177,15 @@ static cl_program build_test_program(fmcl_ctx *ctx)
     return p;
 }
 
-/* Runs kernel `name` over n items: nbuf buffers, then nscalar 32-bit scalars. */
+/* Runs kernel `name` over n items: nbuf whole buffers, then nscalar 32-bit scalars. */
 static int run_kernel(fmcl_ctx *ctx, cl_program p, const char *name, size_t n, int nbuf,
-                      const cl_mem *bufs, int nscalar, const cl_uint *scalars)
+                      const fmcl_t *bufs, int nscalar, const cl_uint *scalars)
 {
     cl_int rc;
     cl_kernel k = clCreateKernel(p, name, &rc);
     cl_uint a = 0;
     for (int i = 0; i < nbuf && rc == CL_SUCCESS; i++)
-        rc = clSetKernelArg(k, a++, sizeof(cl_mem), &bufs[i]);
+        rc = clSetKernelArg(k, a++, sizeof bufs[i].mem, &bufs[i].mem);
     for (int i = 0; i < nscalar && rc == CL_SUCCESS; i++)
         rc = clSetKernelArg(k, a++, sizeof(cl_uint), &scalars[i]);
     if (rc == CL_SUCCESS)
@@ -204,13 +204,13 @@ static void device_words(fmcl_ctx *ctx)
     uint64_t sm = 42;
     for (int i = 0; i < 6 * ncase; i++) in[i] = next_word(&sm);
     for (int v = 0; v < 3; v++) memcpy(in + 6 * v, kat[v], 6 * sizeof *in);
-    cl_mem b[4] = {0};
+    fmcl_t b[4] = {{0}};
     int ok = fmcl_alloc(ctx, 4 * ncase * 4, &b[0], "kat out") == FMCL_OK &&
              fmcl_alloc(ctx, 6 * ncase * 4, &b[1], "kat in") == FMCL_OK &&
-             fmcl_write(ctx, (fmcl_t){b[1], 0}, in, 6 * ncase * 4) == FMCL_OK;
+             fmcl_write(ctx, b[1], in, 6 * ncase * 4) == FMCL_OK;
     ok = tl_check(ok, "kat buffers: %s", fmcl_ctx_error(ctx)) &&
          run_kernel(ctx, p, "kat", ncase, 2, b, 1, (const cl_uint[]){ncase}) &&
-         tl_check(fmcl_read(ctx, (fmcl_t){b[0], 0}, out, 4 * ncase * 4) == FMCL_OK, "kat read");
+         tl_check(fmcl_read(ctx, b[0], out, 4 * ncase * 4) == FMCL_OK, "kat read");
     if (ok) {
         for (int v = 0; v < 3; v++)
             tl_check(memcmp(out + 4 * v, kat[v] + 6, 16) == 0,
@@ -239,12 +239,12 @@ static void device_words(fmcl_ctx *ctx)
          fmcl_alloc(ctx, nconv * 4, &b[1], "below") == FMCL_OK &&
          fmcl_alloc(ctx, nconv * 4, &b[2], "z") == FMCL_OK &&
          fmcl_alloc(ctx, nconv * 4, &b[3], "r") == FMCL_OK &&
-         fmcl_write(ctx, (fmcl_t){b[3], 0}, r, nconv * 4) == FMCL_OK;
+         fmcl_write(ctx, b[3], r, nconv * 4) == FMCL_OK;
     ok = tl_check(ok, "convert buffers: %s", fmcl_ctx_error(ctx)) &&
          run_kernel(ctx, p, "convert", nconv, 4, b, 2, (const cl_uint[]){m, nconv}) &&
-         tl_check(fmcl_read(ctx, (fmcl_t){b[0], 0}, u, nconv * 4) == FMCL_OK &&
-                      fmcl_read(ctx, (fmcl_t){b[1], 0}, below, nconv * 4) == FMCL_OK &&
-                      fmcl_read(ctx, (fmcl_t){b[2], 0}, z, nconv * 4) == FMCL_OK,
+         tl_check(fmcl_read(ctx, b[0], u, nconv * 4) == FMCL_OK &&
+                      fmcl_read(ctx, b[1], below, nconv * 4) == FMCL_OK &&
+                      fmcl_read(ctx, b[2], z, nconv * 4) == FMCL_OK,
                   "convert read");
     if (ok) {
         int bad_u = 0, bad_b = 0;

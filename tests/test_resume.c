@@ -42,7 +42,7 @@ static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
 static int read_state(fmcl_trainer *t, state *st)
 {
     const size_t n = t->m.n_params;
-    const fmcl_t src[4] = {{t->m.params, 0}, t->ema, t->m1, t->m2};
+    const fmcl_t src[4] = {t->m.params, t->ema, t->m1, t->m2};
     st->n = n;
     int good = 1;
     for (int b = 0; b < 4; b++) {
@@ -170,11 +170,11 @@ static void ema_follows_weights(fmcl_ctx *ctx, run_case *rc)
     const int n = (int)m->n_params;
     p = malloc(n * sizeof *p), e = malloc(n * sizeof *e), dev = malloc(n * sizeof *dev);
     if (!tl_check(p && e && dev, "no host memory for the parameters") ||
-        !ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, e, n * 4), "read"))
+        !ok(ctx, fmcl_read(ctx, m->params, e, n * 4), "read"))
         goto done;
     for (int k = 1; k <= 4; k++) {
         if (!ok(ctx, fmcl_trainer_run(t, 1), "ema step") ||
-            !ok(ctx, fmcl_read(ctx, (fmcl_t){m->params, 0}, p, n * 4), "read"))
+            !ok(ctx, fmcl_read(ctx, m->params, p, n * 4), "read"))
             goto done;
         fmcl_ema_update_ref(e, p, fmcl_ema_decay(rc->tc.ema, k), n);
     }

@@ -192,7 +192,7 @@ static fmcl_status run_optimizer(fmcl_ctx *ctx, fmcl_mlp *m, fmcl_mlp_acts *a, b
                                  int D)
 {
     int n = (int)m->n_params;
-    fmcl_status s = fmcl_write(ctx, (fmcl_t){m->params, 0}, P0, (size_t)n * 4);
+    fmcl_status s = fmcl_write(ctx, m->params, P0, (size_t)n * 4);
     if (s == FMCL_OK) s = fmcl_fill(ctx, b->m1.t, 0.0f, n);
     if (s == FMCL_OK) s = fmcl_fill(ctx, b->m2.t, 0.0f, n);
     for (int k = 0; s == FMCL_OK && k < steps; k++) {
@@ -206,7 +206,7 @@ static fmcl_status run_optimizer(fmcl_ctx *ctx, fmcl_mlp *m, fmcl_mlp_acts *a, b
         if (s == FMCL_OK && ap->clip > 0)
             s = fmcl_sumsq(ctx, b->normsq.t, b->grads.t, b->partials.t, n);
         if (s == FMCL_OK)
-            s = fmcl_adam_step(ctx, (fmcl_t){m->params, 0}, b->grads.t, b->m1.t, b->m2.t,
+            s = fmcl_adam_step(ctx, m->params, b->grads.t, b->m1.t, b->m2.t,
                                b->normsq.t, ap, k + 1, n);
     }
     return s == FMCL_OK ? fmcl_finish(ctx) : s;
@@ -274,7 +274,7 @@ static void check_device(fmcl_ctx *ctx, const ref_t *r, fmcl_mlp *m, const float
             load(r, run ? "adamw_clip_losses" : "adam_losses", r->steps, want))
             tl_close(what, got, want, r->steps, 0, LOSS_RTOL);
         snprintf(what, sizeof what, "%s: final parameters", name);
-        if (tl_check(fmcl_read(ctx, (fmcl_t){m->params, 0}, got, np * 4) == FMCL_OK,
+        if (tl_check(fmcl_read(ctx, m->params, got, np * 4) == FMCL_OK,
                      "read parameters: %s", fmcl_ctx_error(ctx)) &&
             load_flat(r, m, run ? "adamw_clip_final." : "adam_final.", want))
             tl_close(what, got, want, np, PARAM_ATOL, 0);
@@ -309,7 +309,7 @@ static int run(fmcl_ctx *ctx, void *user)
     if (!(load_flat(r, m, "", flat) && load_f(r, "x", nx, X) && load_f(r, "target", no, U)))
         goto done;
     for (size_t i = 0; i < np; i++) P0[i] = (float)flat[i];
-    if (tl_check(fmcl_read(ctx, (fmcl_t){m->params, 0}, got, np * 4) == FMCL_OK, "read: %s",
+    if (tl_check(fmcl_read(ctx, m->params, got, np * 4) == FMCL_OK, "read: %s",
                  fmcl_ctx_error(ctx)))
         tl_check(memcmp(got, P0, np * 4) == 0,
                  "fmcl_mlp_load did not reproduce the PyTorch state_dict bit for bit");

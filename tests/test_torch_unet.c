@@ -180,7 +180,7 @@ static void run_case(fmcl_ctx *ctx, const ref_case *c)
 {
     fmcl_unet_plan *p;
     fmcl_unet_acts a;
-    fmcl_unet u = {ctx, c->cfg, NULL, c->np, NULL};
+    fmcl_unet u = {ctx, c->cfg, NULL, c->np, {0}};
     if (make_plan(c, &p, ctx->err, sizeof ctx->err) != FMCL_OK ||
         fmcl_unet_acts_for_plan(ctx, p, &a) != FMCL_OK) {
         tl_check(0, "%s: %s", c->label, fmcl_ctx_error(ctx));
@@ -191,7 +191,7 @@ static void run_case(fmcl_ctx *ctx, const ref_case *c)
              tl_buf_new(ctx, &bdy, c->ny, c->dy) & tl_buf_new(ctx, &by, c->ny, NULL) &
              tl_buf_new(ctx, &bg, c->np, NULL) & tl_buf_new(ctx, &bdx, c->nx, NULL);
     fmcl_status s = ok ? fmcl_alloc(ctx, c->np * 4, &u.params, "test parameters") : FMCL_ERR_NOMEM;
-    if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){u.params, 0}, c->params, c->np * 4);
+    if (s == FMCL_OK) s = fmcl_write(ctx, u.params, c->params, c->np * 4);
     const fmcl_t none = {NULL, 0}; /* unconditional */
     if (s == FMCL_OK) s = fmcl_unet_forward(&u, &a, by.t, bx.t, bt.t, none, c->B);
     if (s == FMCL_OK) s = fmcl_unet_backward(&u, &a, bg.t, bdy.t, bx.t, none, bdx.t, c->B);

@@ -295,7 +295,7 @@ static void initial(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, tl_buf *x, t
     float *want = malloc(u->n_params * 4), *got = malloc(u->n_params * 4), *v = malloc(nx * 4);
     fmcl_unet_init_ref(u->plan, 5, want);
     tl_buf bv;
-    if (tl_check(fmcl_read(ctx, (fmcl_t){u->params, 0}, got, u->n_params * 4) == FMCL_OK,
+    if (tl_check(fmcl_read(ctx, u->params, got, u->n_params * 4) == FMCL_OK,
                  "read parameters") &&
         tl_buf_new(ctx, &bv, nx, NULL)) {
         tl_check(memcmp(want, got, u->n_params * 4) == 0, "initial parameters equal the host's");
@@ -335,7 +335,7 @@ static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
              tl_buf_new(ctx, &bdv, nx, dv) & tl_buf_new(ctx, &bv, nx, NULL) &
              tl_buf_new(ctx, &bg, np, NULL) & tl_buf_new(ctx, &bdx, nx, NULL);
     if (K) ok &= tl_buf_new(ctx, &by, (size_t)B * K, y);
-    fmcl_status s = ok ? fmcl_write(ctx, (fmcl_t){u->params, 0}, params, np * 4) : FMCL_ERR_ARG;
+    fmcl_status s = ok ? fmcl_write(ctx, u->params, params, np * 4) : FMCL_ERR_ARG;
     if (s == FMCL_OK) s = fmcl_unet_forward(u, a, bv.t, bx.t, bt.t, by.t, B);
     if (s == FMCL_OK) s = fmcl_unet_backward(u, a, bg.t, bdv.t, bx.t, by.t, bdx.t, B);
     if (tl_check(s == FMCL_OK, "B=%d dropout %g (%s) forward/backward: %s", B,

@@ -60,7 +60,7 @@ typedef struct {
 static int read_state(fmcl_trainer *t, state *st)
 {
     const size_t n = t->m.n_params;
-    const fmcl_t src[4] = {{t->m.params, 0}, t->ema, t->m1, t->m2};
+    const fmcl_t src[4] = {t->m.params, t->ema, t->m1, t->m2};
     st->n = n;
     if (!(st->buf = calloc(4 * n, sizeof(float)))) return 0;
     int good = 1;
@@ -127,12 +127,12 @@ static void forward_matches_ref(fmcl_ctx *ctx, const fmcl_model *m, const float 
     fmcl_unet_plan_free(p);
     const size_t nrows = (size_t)B * W;
     fmcl_model_acts a;
-    cl_mem io = NULL;
+    fmcl_t io = {0};
     if (ok(ctx, fmcl_model_acts_create(m, B, &a), "acts") &&
         ok(ctx, fmcl_alloc(ctx, (nrows + B * D) * 4, &io, "rows"), "alloc") &&
-        ok(ctx, fmcl_write(ctx, (fmcl_t){io, 0}, rows, nrows * 4), "write") &&
-        ok(ctx, fmcl_model_forward(m, &a, (fmcl_t){io, nrows}, (fmcl_t){io, 0}, B), "forward") &&
-        ok(ctx, fmcl_read(ctx, (fmcl_t){io, nrows}, v, sizeof v), "read")) {
+        ok(ctx, fmcl_write(ctx, io, rows, nrows * 4), "write") &&
+        ok(ctx, fmcl_model_forward(m, &a, fmcl_at(io, nrows), io, B), "forward") &&
+        ok(ctx, fmcl_read(ctx, fmcl_at(io, nrows), v, sizeof v), "read")) {
         double got[B * D];
         for (int i = 0; i < B * D; i++) got[i] = want[i];
         tl_close(K ? "conditional U-Net forward through [x, t, y] rows vs the host reference"
@@ -244,7 +244,7 @@ static void resume(fmcl_ctx *ctx, int K, float P)
     if (ok(c2, fmcl_model_load(c2, full, FMCL_WEIGHTS_DEFAULT, &ema), "load the EMA")) {
         float *w = malloc(m.n_params * sizeof *w);
         tl_check(ema.is_ema, "the default weights of a checkpoint with an EMA are the EMA");
-        if (tl_check(w && fmcl_read(c2, (fmcl_t){ema.params, 0}, w, m.n_params * 4) == FMCL_OK,
+        if (tl_check(w && fmcl_read(c2, ema.params, w, m.n_params * 4) == FMCL_OK,
                      "reading the loaded EMA: %s", fmcl_ctx_error(c2)))
             tl_check(memcmp(w, s_full.buf + m.n_params, m.n_params * 4) == 0,
                      "the loaded EMA is the trainer's");

@@ -152,7 +152,7 @@ void tl_fill(float *x, size_t n, float lo, float hi, uint32_t seed)
 int tl_buf_new(fmcl_ctx *ctx, tl_buf *b, size_t n, const float *init)
 {
     b->n = n;
-    b->mem = NULL;
+    b->mem = (fmcl_t){0};
     b->t = (fmcl_t){NULL, TL_GUARD};
     if (n > SIZE_MAX / sizeof(float) - 2 * TL_GUARD) {
         fail(here(), "a test buffer of %zu floats does not fit in memory", n);
@@ -172,8 +172,8 @@ int tl_buf_new(fmcl_ctx *ctx, tl_buf *b, size_t n, const float *init)
     }
     for (size_t i = 0; i < total; i++) h[i] = sentinel;
     for (size_t i = 0; i < n; i++) h[TL_GUARD + i] = init ? init[i] : 0.0f;
-    b->t = (fmcl_t){b->mem, TL_GUARD};
-    fmcl_status s = fmcl_write(ctx, (fmcl_t){b->mem, 0}, h, total * sizeof *h);
+    b->t = fmcl_at(b->mem, TL_GUARD);
+    fmcl_status s = fmcl_write(ctx, b->mem, h, total * sizeof *h);
     free(h);
     if (s != FMCL_OK) {
         fail(here(), "writing a test buffer of %zu floats: %s", n, fmcl_ctx_error(ctx));
@@ -197,7 +197,7 @@ int tl_guard_ok(fmcl_ctx *ctx, const tl_buf *b, const char *what)
         fail(here(), "%s: no host memory to read the guard regions back", what);
         return 0;
     }
-    if (fmcl_read(ctx, (fmcl_t){b->mem, 0}, h, total * sizeof *h) != FMCL_OK) {
+    if (fmcl_read(ctx, b->mem, h, total * sizeof *h) != FMCL_OK) {
         fail(here(), "%s: reading the guard regions back: %s", what, fmcl_ctx_error(ctx));
         free(h);
         return 0;

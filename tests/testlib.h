@@ -51,7 +51,7 @@ void tl_fill(float *x, size_t n, float lo, float hi, uint32_t seed);
  * tl_buf_new sets *b up either way, so tl_buf_free may follow. */
 #define TL_GUARD 67
 typedef struct {
-    cl_mem mem;
+    fmcl_t mem;
     size_t n;
     fmcl_t t;
 } tl_buf;

@@ -55,7 +55,7 @@ static void conv(fmcl_ctx *ctx, tl_buf *b, fmcl_conv_shape cs, const char *what)
 void tiny_layers(fmcl_ctx *ctx)
 {
     enum { B = 2, C = 4, H = 3, W = 5, HW = H * W, G = 2, D = 6 };
-    tl_buf b[NBUF] = {{0}};
+    tl_buf b[NBUF] = {0};
     /* B, C, H, W, K, ksize, stride, pad, chunk */
     conv(ctx, b, (fmcl_conv_shape){B, 2, 5, 3, 3, 3, 1, 1, 1}, "conv 3x3 stride 1");
     conv(ctx, b, (fmcl_conv_shape){B, 2, 5, 3, 3, 3, 2, 1, 2}, "conv 3x3 stride 2");

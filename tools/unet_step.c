@@ -23,7 +23,7 @@ fmcl_status unet_step_run(fmcl_ctx *ctx, unet_step *b, int k)
     if (s == FMCL_OK)
         s = fmcl_unet_backward(b->u, &b->a, b->g, b->dv, b->x, none, none, b->B);
     if (s == FMCL_OK)
-        s = fmcl_adam_step(ctx, (fmcl_t){b->u->params, 0}, b->g, b->m, b->s, b->loss, &ap, k, np);
+        s = fmcl_adam_step(ctx, b->u->params, b->g, b->m, b->s, b->loss, &ap, k, np);
     return s;
 }
 
@@ -44,7 +44,7 @@ fmcl_status unet_step_setup(fmcl_ctx *ctx, unet_step *b, int B)
         off += sizes[i];
     }
     if (s == FMCL_OK) s = fmcl_alloc(ctx, off * sizeof(float), &b->buf, "benchmark tensors");
-    for (int i = 0; i < 10; i++) views[i]->mem = b->buf;
+    for (int i = 0; i < 10; i++) *views[i] = fmcl_at(b->buf, views[i]->off);
     /* Noise as x and target, t = 0.5: the values do not change the work. */
     if (s == FMCL_OK) s = fmcl_randn(ctx, b->x, 1, 3, 0, (int)n);
     if (s == FMCL_OK) s = fmcl_randn(ctx, b->u_t, 1, 3, 1, (int)n);

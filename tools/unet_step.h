@@ -11,7 +11,7 @@
 typedef struct {
     fmcl_unet *u;
     fmcl_unet_acts a;
-    cl_mem buf; /* x, t, target, v, dv, grads, Adam m and v, loss partials */
+    fmcl_t buf; /* x, t, target, v, dv, grads, Adam m and v, loss partials */
     fmcl_t x, t, u_t, v, dv, g, m, s, loss, part;
     int B;
 } unet_step;

@@ -143,7 +143,7 @@ fmcl_t chk_buf(chk_case *c, const float *init, size_t n)
     }
     /* The device buffer first: one the device cannot hold is refused before
      * the host fills a copy. */
-    cl_mem mem = NULL;
+    fmcl_t mem = {0};
     fmcl_ctx *ctx = c->s->ctx;
     if (!chk_status(c, fmcl_alloc(ctx, total * sizeof(float), &mem, "a self-check buffer")))
         return t;
@@ -152,8 +152,8 @@ fmcl_t chk_buf(chk_case *c, const float *init, size_t n)
     if (!h) return t;
     for (size_t i = 0; i < total; i++) h[i] = sentinel;
     for (size_t i = 0; i < n; i++) h[CHK_GUARD + i] = init ? init[i] : 0.0f;
-    if (!chk_status(c, fmcl_write(ctx, (fmcl_t){mem, 0}, h, total * sizeof *h))) return t;
-    return (fmcl_t){mem, CHK_GUARD};
+    if (!chk_status(c, fmcl_write(ctx, mem, h, total * sizeof *h))) return t;
+    return fmcl_at(mem, CHK_GUARD);
 }
 
 /* Reads a chk_buf view with its guards into case scratch; NULL on failure. */

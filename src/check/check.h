@@ -41,7 +41,7 @@ typedef struct {
     chk_suite *s;
     fmcl_check_result r;
     int broken; /* an error stopped the case: nothing more runs */
-    cl_mem bufs[CHK_MAX_BUFS];
+    fmcl_t bufs[CHK_MAX_BUFS];
     int n_bufs;
     void *host[CHK_MAX_HOST];
     int n_host;

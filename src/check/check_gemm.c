@@ -40,7 +40,7 @@ static fmcl_mlp *make_mlp(chk_case *c, const fmcl_mlp_config *cfg, int B, fmcl_m
     if (!chk_status(c, fmcl_mlp_create(c->s->ctx, cfg, 7, &m))) return NULL;
     if (!chk_status(c, fmcl_mlp_acts_create(m, B, a)) ||
         !(*P = chk_host(c, m->n_params)) ||
-        !chk_status(c, fmcl_read(c->s->ctx, (fmcl_t){m->params, 0}, *P,
+        !chk_status(c, fmcl_read(c->s->ctx, m->params, *P,
                                  m->n_params * sizeof(float)))) {
         fmcl_mlp_acts_free(a);
         fmcl_mlp_free(m);

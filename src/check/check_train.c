@@ -89,11 +89,11 @@ static fmcl_mlp *device_train(chk_case *c, const fmcl_train_config *tc, float **
     size_t np = m->n_params;
     *P0 = chk_host(c, np);
     *P_end = chk_host(c, np);
-    if (chk_ok(c) && chk_status(c, fmcl_read(ctx, (fmcl_t){m->params, 0}, *P0, np * 4)) &&
+    if (chk_ok(c) && chk_status(c, fmcl_read(ctx, m->params, *P0, np * 4)) &&
         chk_status(c, fmcl_trainer_create(m, tc, &tr)) &&
         chk_status(c, fmcl_trainer_run(tr, STEPS)) &&
         chk_status(c, fmcl_trainer_losses(tr, 0, STEPS, losses)))
-        chk_status(c, fmcl_read(ctx, (fmcl_t){m->params, 0}, *P_end, np * 4));
+        chk_status(c, fmcl_read(ctx, m->params, *P_end, np * 4));
     fmcl_trainer_free(tr);
     return m;
 }

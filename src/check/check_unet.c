@@ -50,7 +50,7 @@ static void unet_case(chk_suite *s, int backward)
         chk_fill(x, nx, -1.f, 1.f, 82);
         chk_fill(t, B, 0.f, 1.f, 83);
         chk_fill(dv, nx, -1.f, 1.f, 84);
-        chk_status(&c, fmcl_write(s->ctx, (fmcl_t){u->params, 0}, w, np * sizeof *w));
+        chk_status(&c, fmcl_write(s->ctx, u->params, w, np * sizeof *w));
     }
     fmcl_t tx = chk_buf(&c, x, nx), tt = chk_buf(&c, t, B), tv = chk_buf(&c, NULL, nx);
     fmcl_t tdv = chk_buf(&c, dv, nx), tg = chk_buf(&c, NULL, np), tdx = chk_buf(&c, NULL, nx);

@@ -180,7 +180,7 @@ fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path, const char *con
     fmcl_status s = FMCL_OK;
     if (!host || !tens || !names || !kv || !text)
         s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory saving %s", path);
-    const fmcl_t src[N_BUFS] = {{m->params, 0}, t->ema, t->m1, t->m2};
+    const fmcl_t src[N_BUFS] = {m->params, t->ema, t->m1, t->m2};
     size_t nt = 0;
     for (int b = 0; b < N_BUFS && s == FMCL_OK; b++) {
         if (b == BUF_EMA && bufs < N_BUFS) continue;
@@ -279,7 +279,7 @@ fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path)
     if (s == FMCL_OK &&
         fmcl_st_expect(&f, LOSS_NAME, FMCL_ST_F32, 1, shape, &loss, err, sizeof err) != FMCL_OK)
         s = fmcl_fail(ctx, FMCL_ERR_FORMAT, "%s: %s", path, err);
-    const fmcl_t dst[N_BUFS] = {{m->params, 0}, t->ema, t->m1, t->m2};
+    const fmcl_t dst[N_BUFS] = {m->params, t->ema, t->m1, t->m2};
     for (int b = 0; b < N_BUFS && s == FMCL_OK; b++)
         if (b != BUF_EMA || t->cfg.ema > 0) s = fmcl_write(ctx, dst[b], host + b * n, n * 4);
     if (s == FMCL_OK && step > 0) s = fmcl_write(ctx, t->losses, loss->data, loss->nbytes);

@@ -222,14 +222,14 @@ fmcl_status fmcl_field_log_prob(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_n
     const size_t wk = cfg->solver == FMCL_SOLVER_DOPRI5 ? fmcl_adaptive_work((int)aug)
                                                         : aug * fmcl_solver_work(cfg->solver);
     const size_t total = aug + wk + 2 * (size_t)R * D + (size_t)R * f->ldg;
-    cl_mem buf = NULL;
+    fmcl_t buf = {0};
     TRY(fmcl_alloc(ctx, total * sizeof(float), &buf, "likelihood buffers"));
     float *host = malloc(aug * sizeof *host);
     double *lp = malloc((size_t)R * sizeof *lp);
     fmcl_status s = host && lp ? FMCL_OK
                                : fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory for the "
                                            "likelihood of %d points", R);
-    const fmcl_t state = {buf, 0}, work = fmcl_at(state, aug), z = fmcl_at(work, wk),
+    const fmcl_t state = buf, work = fmcl_at(state, aug), z = fmcl_at(work, wk),
                  u = fmcl_at(z, (size_t)R * D), g = fmcl_at(u, (size_t)R * D);
     aug_ode a = {.ctx = ctx, .f = f, .u = u, .g = g};
     if (cfg->hutchinson > 0) a.probe = z;
@@ -291,16 +291,16 @@ fmcl_status fmcl_model_field_create(const fmcl_model *m, int max_rows, fmcl_mode
     const size_t ng = m->kind == FMCL_MODEL_UNET ? m->n_params : 0;
     fmcl_status s = fmcl_alloc(m->ctx, (nx + nt + ng) * sizeof(float), &mf->mem,
                                "likelihood model input");
-    mf->Xt = (fmcl_t){mf->mem, nx};
+    mf->Xt = fmcl_at(mf->mem, nx);
     mf->y = fmcl_at(mf->Xt, (size_t)max_rows * (m->in_width - K));
-    if (ng > 0) mf->grads = (fmcl_t){mf->mem, nx + nt};
+    if (ng > 0) mf->grads = fmcl_at(mf->mem, nx + nt);
     if (s == FMCL_OK && K > 0) s = fmcl_fill(m->ctx, mf->y, -1.0f, max_rows);
     if (s == FMCL_OK && ng > 0) s = fmcl_fill(m->ctx, mf->grads, 0.0f, (int)ng);
     if (s != FMCL_OK) {
         fmcl_model_field_free(mf);
         return s;
     }
-    mf->X = (fmcl_t){mf->mem, 0};
+    mf->X = mf->mem;
     *f = (fmcl_field){.dim = m->dim, .ldg = m->dx_stride, .max_rows = max_rows, .x0_std = x0_std,
                       .velocity = model_velocity, .vjp = model_vjp, .user = mf};
     return FMCL_OK;

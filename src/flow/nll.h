@@ -42,7 +42,7 @@ fmcl_status fmcl_field_log_prob(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_n
 typedef struct {
     fmcl_model m;
     fmcl_model_acts acts;
-    cl_mem mem;
+    fmcl_t mem;
     fmcl_t X; /* [max_rows, input width], the last velocity call's input */
     /* Conditional models: [x, features(t)] and the labels, all the null
      * class: the likelihood is that of the unconditional model. */

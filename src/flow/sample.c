@@ -268,7 +268,7 @@ fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg
         free(hy);
         return s;
     }
-    cl_mem buf = NULL;
+    fmcl_t buf = {0};
     const size_t nx = (size_t)rep * chunk * W;
     s = fmcl_alloc(ctx, ((size_t)cfg->n * D + cd + wk + nx + cond) * sizeof(float), &buf,
                    "sampling buffers");
@@ -277,7 +277,7 @@ fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg
     sampler sp = {.m = m, .acts = &acts, .traj = traj, .stride = (size_t)cfg->n * D,
                   .rec_k = rec_k, .n_rec = traj && cfg->times ? cfg->n_times : 0,
                   .stop_slot0 = slot0};
-    fmcl_t x0 = {buf, 0}, state = {buf, (size_t)cfg->n * D}, work = fmcl_at(state, cd);
+    fmcl_t x0 = buf, state = fmcl_at(buf, (size_t)cfg->n * D), work = fmcl_at(state, cd);
     sp.X = fmcl_at(work, wk);
     sp.Xt = fmcl_at(sp.X, nx);
     sp.y = fmcl_at(sp.Xt, (size_t)chunk * (W - K));

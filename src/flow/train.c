@@ -271,28 +271,28 @@ fmcl_status fmcl_trainer_create_model(const fmcl_model *m, const fmcl_train_conf
     if (s == FMCL_OK && cfg->kind == FMCL_DATA_ARRAY) {
         size_t bytes = (size_t)cfg->n_points * D * sizeof(float);
         s = fmcl_alloc(ctx, bytes, &t->data, "training data");
-        if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){t->data, 0}, cfg->points, bytes);
+        if (s == FMCL_OK) s = fmcl_write(ctx, t->data, cfg->points, bytes);
     }
     if (s == FMCL_OK && cfg->kind == FMCL_DATA_IMAGES) { /* the bytes, dequantised per batch */
         size_t bytes = (size_t)cfg->n_points * D;
         s = fmcl_alloc(ctx, (bytes + 3) / 4 * 4, &t->data, "training images");
-        if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){t->data, 0}, cfg->pixels, bytes);
+        if (s == FMCL_OK) s = fmcl_write(ctx, t->data, cfg->pixels, bytes);
     }
     if (s == FMCL_OK && K > 0) {
         size_t bytes = (size_t)cfg->n_points;
         s = fmcl_alloc(ctx, (bytes + 3) / 4 * 4, &t->labels, "training labels");
-        if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){t->labels, 0}, cfg->labels, bytes);
+        if (s == FMCL_OK) s = fmcl_write(ctx, t->labels, cfg->labels, bytes);
     }
     if (s == FMCL_OK) {
-        for (int i = 0; i < 10; i++) views[i]->mem = t->work;
+        for (int i = 0; i < 10; i++) *views[i] = fmcl_at(t->work, views[i]->off);
         t->in = K > 0 ? t->Xc : t->X;
-        t->grads = (fmcl_t){t->state, 0};
-        t->m1 = (fmcl_t){t->state, n};
-        t->m2 = (fmcl_t){t->state, 2 * n};
-        t->ema = (fmcl_t){t->state, 3 * n}; /* used only when cfg->ema > 0 */
-        s = fmcl_fill(ctx, (fmcl_t){t->state, 0}, 0.0f, (int)(3 * n));
-        if (s == FMCL_OK && cfg->ema > 0) s = fmcl_copy(ctx, t->ema, (fmcl_t){m->params, 0}, n);
-        if (s == FMCL_OK) s = fmcl_fill(ctx, (fmcl_t){t->work, 0}, 0.0f, (int)off);
+        t->grads = t->state;
+        t->m1 = fmcl_at(t->state, n);
+        t->m2 = fmcl_at(t->state, 2 * n);
+        t->ema = fmcl_at(t->state, 3 * n); /* used only when cfg->ema > 0 */
+        s = fmcl_fill(ctx, t->state, 0.0f, (int)(3 * n));
+        if (s == FMCL_OK && cfg->ema > 0) s = fmcl_copy(ctx, t->ema, m->params, n);
+        if (s == FMCL_OK) s = fmcl_fill(ctx, t->work, 0.0f, (int)off);
     }
     if (s == FMCL_OK) s = fmcl_fill(ctx, t->losses, NAN, cfg->steps);
     /* Warm every kernel and GEMM shape of a step on scratch: the first real
@@ -342,12 +342,12 @@ static fmcl_status one_step(fmcl_trainer *t)
      * kernel (fmcl_path_sample), the same values in one launch fewer. */
     int fused = c->coupling == FMCL_COUPLING_INDEPENDENT && c->kind != FMCL_DATA_IMAGES;
     if (fused)
-        s = fmcl_path_sample(ctx, t->X, t->U, c->kind, (fmcl_t){t->data, 0}, c->n_points,
+        s = fmcl_path_sample(ctx, t->X, t->U, c->kind, t->data, c->n_points,
                              &t->path, c->seed, k, B, D, m->time_freqs);
     else if (c->kind == FMCL_DATA_ARRAY)
-        s = fmcl_gather_rows(ctx, t->x1, (fmcl_t){t->data, 0}, c->seed, k, c->n_points, D, B);
+        s = fmcl_gather_rows(ctx, t->x1, t->data, c->seed, k, c->n_points, D, B);
     else if (c->kind == FMCL_DATA_IMAGES)
-        s = fmcl_image_batch(ctx, t->x1, (fmcl_t){t->data, 0}, c->seed, k, c->n_points, c->img_c,
+        s = fmcl_image_batch(ctx, t->x1, t->data, c->seed, k, c->n_points, c->img_c,
                              c->img_h, c->img_w, c->hflip, B);
     else
         s = fmcl_toy_sample(ctx, t->x1, c->kind, c->seed, k, B);
@@ -356,7 +356,7 @@ static fmcl_status one_step(fmcl_trainer *t)
         s = fmcl_path_interp(ctx, t->X, t->U, t->x1, &t->path, c->seed, k, B, D,
                              m->time_freqs);
     if (s == FMCL_OK && c->classes > 0)
-        s = fmcl_label_batch(ctx, t->y, (fmcl_t){t->labels, 0}, c->seed, k, c->n_points,
+        s = fmcl_label_batch(ctx, t->y, t->labels, c->seed, k, c->n_points,
                              c->label_drop, B);
     if (s == FMCL_OK && c->classes > 0)
         s = fmcl_class_concat(ctx, t->Xc, t->X, t->y, m->in_width - c->classes, c->classes, B, B);
@@ -372,10 +372,10 @@ static fmcl_status one_step(fmcl_trainer *t)
     if (s == FMCL_OK && c->clip > 0) s = fmcl_sumsq(ctx, t->normsq, t->grads, t->partials, n);
     t->adam.lr = (float)fmcl_train_lr(c, t->step + 1);
     if (s == FMCL_OK)
-        s = fmcl_adam_step(ctx, (fmcl_t){m->params, 0}, t->grads, t->m1, t->m2, t->normsq,
+        s = fmcl_adam_step(ctx, m->params, t->grads, t->m1, t->m2, t->normsq,
                            &t->adam, t->step + 1, n);
     if (s == FMCL_OK && c->ema > 0)
-        s = fmcl_ema_update(ctx, t->ema, (fmcl_t){m->params, 0},
+        s = fmcl_ema_update(ctx, t->ema, m->params,
                             fmcl_ema_decay(c->ema, t->step + 1), n);
     return s;
 }

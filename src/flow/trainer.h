@@ -18,10 +18,10 @@ struct fmcl_trainer {
     fmcl_path path;
     fmcl_adam_params adam;
     fmcl_model_acts acts;
-    cl_mem state; /* grads, Adam moments, EMA (when cfg.ema > 0): 3 or 4 x n_params */
-    cl_mem work;  /* per-step tensors below */
-    cl_mem data;  /* the user's points, n_points x dim */
-    cl_mem labels; /* class-conditional training: n_points label bytes */
+    fmcl_t state; /* grads, Adam moments, EMA (when cfg.ema > 0): 3 or 4 x n_params */
+    fmcl_t work;  /* per-step tensors below */
+    fmcl_t data;  /* the user's points, n_points x dim */
+    fmcl_t labels; /* class-conditional training: n_points label bytes */
     fmcl_t grads, m1, m2, ema;
     fmcl_t x1, X, U, pred, dpred, partials, normsq, losses;
     /* Class-conditional training: the batch's labels (dropout applied) and

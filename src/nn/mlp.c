@@ -94,7 +94,7 @@ fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, uint64_t 
     if (!p) s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory initialising the MLP");
     if (s == FMCL_OK) {
         init_params(m, seed, p);
-        s = fmcl_write(ctx, (fmcl_t){m->params, 0}, p, m->n_params * sizeof *p);
+        s = fmcl_write(ctx, m->params, p, m->n_params * sizeof *p);
     }
     free(p);
     if (s != FMCL_OK) {
@@ -163,8 +163,13 @@ fmcl_status fmcl_mlp_acts_create(fmcl_mlp *m, int B, fmcl_mlp_acts *a)
     fmcl_status s = fmcl_alloc(ctx, off * sizeof(float), &a->mem, "MLP activations");
     if (s != FMCL_OK) return s;
     a->B = B;
-    for (int l = 0; l + 1 < m->n_layers; l++) a->z[l].mem = a->h[l].mem = a->mem;
-    a->d0.mem = a->d1.mem = a->part.mem = a->mem;
+    for (int l = 0; l + 1 < m->n_layers; l++) {
+        a->z[l] = fmcl_at(a->mem, a->z[l].off);
+        a->h[l] = fmcl_at(a->mem, a->h[l].off);
+    }
+    a->d0 = fmcl_at(a->mem, a->d0.off);
+    a->d1 = fmcl_at(a->mem, a->d1.off);
+    a->part = fmcl_at(a->mem, a->part.off);
     /* Every GEMM shape of forward and backward, so no step allocates. */
     for (int l = 0; l < m->n_layers && s == FMCL_OK; l++) {
         int in = m->in[l], o = m->out[l];
@@ -184,7 +189,7 @@ fmcl_status fmcl_mlp_forward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t out, fmcl_t X
     fmcl_ctx *ctx = m->ctx;
     if (B < 1 || B > a->B)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "forward of %d rows with activations for %d", B, a->B);
-    fmcl_t P = {m->params, 0};
+    fmcl_t P = m->params;
     fmcl_t in = X;
     fmcl_status s = FMCL_OK;
     for (int l = 0; l < m->n_layers && s == FMCL_OK; l++) {
@@ -222,7 +227,7 @@ fmcl_status fmcl_mlp_backward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t grads, fmcl_
     if (B < 1 || B > a->B)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "backward of %d rows with activations for %d", B,
                          a->B);
-    fmcl_t P = {m->params, 0};
+    fmcl_t P = m->params;
     fmcl_t dz = dout;
     fmcl_status s = FMCL_OK;
     for (int l = m->n_layers - 1; l >= 0 && s == FMCL_OK; l--) {

@@ -30,7 +30,7 @@ struct fmcl_mlp {
     size_t w_off[FMCL_MLP_MAX_LAYERS];  /* element offsets into the flat buffer */
     size_t b_off[FMCL_MLP_MAX_LAYERS];
     size_t n_params;
-    cl_mem params;
+    fmcl_t params;
     char **meta; /* key, value pairs from the loaded checkpoint */
     int meta_count;
     int is_ema;  /* the loaded weights are the checkpoint's EMA */
@@ -58,7 +58,7 @@ fmcl_status fmcl_mlp_st_read(const fmcl_mlp *m, const fmcl_st_file *f, const cha
  * ping-pong for backward; part: partial sums of the gradients' column sums. */
 typedef struct {
     int B;
-    cl_mem mem;
+    fmcl_t mem;
     fmcl_t z[FMCL_MLP_MAX_LAYERS], h[FMCL_MLP_MAX_LAYERS];
     fmcl_t d0, d1, part;
 } fmcl_mlp_acts;

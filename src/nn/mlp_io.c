@@ -73,7 +73,7 @@ fmcl_status fmcl_mlp_save(fmcl_mlp *m, const char *path, const char *const *meta
     fmcl_status s = FMCL_OK;
     if (!p || !t || !names || !kv)
         s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory saving %s", path);
-    if (s == FMCL_OK) s = fmcl_read(ctx, (fmcl_t){m->params, 0}, p, m->n_params * sizeof *p);
+    if (s == FMCL_OK) s = fmcl_read(ctx, m->params, p, m->n_params * sizeof *p);
     if (s == FMCL_OK) {
         char buf[FMCL_MLP_META_PAIRS - 1][16], err[512];
         fmcl_mlp_st_tensors(m, "", p, t, names);
@@ -165,7 +165,7 @@ fmcl_status fmcl_mlp_load_weights(fmcl_ctx *ctx, const char *path, int which, fm
     float *p = s == FMCL_OK ? malloc(m->n_params * sizeof *p) : NULL;
     if (s == FMCL_OK && !p) s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory loading");
     if (s == FMCL_OK) s = fmcl_mlp_st_read(m, &f, path, prefix, p);
-    if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){m->params, 0}, p, m->n_params * sizeof *p);
+    if (s == FMCL_OK) s = fmcl_write(ctx, m->params, p, m->n_params * sizeof *p);
     if (s == FMCL_OK) s = copy_meta(ctx, m, &f);
     if (s == FMCL_OK) m->is_ema = *prefix != 0;
     free(p);

@@ -68,17 +68,17 @@ fmcl_status fmcl_model_acts_create(const fmcl_model *m, int B, fmcl_model_acts *
         fmcl_model_acts_free(a);
         return s;
     }
-    a->x = (fmcl_t){a->io, 0};
-    a->t = (fmcl_t){a->io, bd};
-    a->y = K > 0 ? (fmcl_t){a->io, bd + (size_t)B} : (fmcl_t){NULL, 0};
-    a->ty = K > 0 ? (fmcl_t){a->io, bd + (size_t)B * (1 + K)} : (fmcl_t){NULL, 0};
+    a->x = a->io;
+    a->t = fmcl_at(a->io, bd);
+    a->y = K > 0 ? fmcl_at(a->io, bd + (size_t)B) : (fmcl_t){NULL, 0};
+    a->ty = K > 0 ? fmcl_at(a->io, bd + (size_t)B * (1 + K)) : (fmcl_t){NULL, 0};
     return FMCL_OK;
 }
 
 void fmcl_model_acts_free(fmcl_model_acts *a)
 {
-    if (a->mlp.mem) fmcl_mlp_acts_free(&a->mlp);
-    if (a->unet.mem || a->unet.plan) fmcl_unet_acts_free(&a->unet);
+    if (a->mlp.mem.mem) fmcl_mlp_acts_free(&a->mlp);
+    if (a->unet.mem.mem || a->unet.plan) fmcl_unet_acts_free(&a->unet);
     fmcl_release(&a->io);
 }
 

@@ -25,7 +25,7 @@ typedef struct {
     int classes;     /* K > 0: the rows end with a K-wide one-hot */
     int dx_stride;   /* row stride of the input gradient backward writes */
     size_t n_params;
-    cl_mem params;
+    fmcl_t params;
     fmcl_mlp *mlp;   /* the network, by kind */
     fmcl_unet *unet;
     /* fmcl_model_load only: the network is the model's (fmcl_model_free),
@@ -43,7 +43,7 @@ void fmcl_model_of_unet(fmcl_model *m, fmcl_unet *u);
 typedef struct {
     fmcl_mlp_acts mlp;
     fmcl_unet_acts unet;
-    cl_mem io;     /* U-Net: the rows split into x and t (and [t, y], then y) */
+    fmcl_t io;     /* U-Net: the rows split into x and t (and [t, y], then y) */
     fmcl_t x, t, y, ty;
 } fmcl_model_acts;
 

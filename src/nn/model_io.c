@@ -33,7 +33,7 @@ static fmcl_status load_unet(fmcl_ctx *ctx, const char *path, const fmcl_st_file
     float *p = malloc(m->n_params * sizeof *p);
     if (!p) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory loading %s", path);
     s = fmcl_model_st_read(m, f, path, m->is_ema ? EMA_PREFIX : "", p);
-    if (s == FMCL_OK) s = fmcl_write(ctx, (fmcl_t){m->params, 0}, p, m->n_params * sizeof *p);
+    if (s == FMCL_OK) s = fmcl_write(ctx, m->params, p, m->n_params * sizeof *p);
     free(p);
     m->meta = s == FMCL_OK ? calloc((size_t)2 * f->meta_count + 1, sizeof *m->meta) : NULL;
     if (s == FMCL_OK && !m->meta) s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory");

@@ -56,7 +56,7 @@ fmcl_status fmcl_unet_create(fmcl_ctx *ctx, const fmcl_unet_config *cfg, uint64_
         s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory initialising the U-Net");
     if (s == FMCL_OK) {
         fmcl_unet_init_ref(u->plan, seed, p);
-        s = fmcl_write(ctx, (fmcl_t){u->params, 0}, p, u->n_params * sizeof *p);
+        s = fmcl_write(ctx, u->params, p, u->n_params * sizeof *p);
     }
     free(p);
     if (s != FMCL_OK) {
@@ -106,7 +106,7 @@ fmcl_status fmcl_unet_acts_for_plan(fmcl_ctx *ctx, fmcl_unet_plan *plan, fmcl_un
     a->plan = plan;
     fmcl_status s = fmcl_alloc(ctx, plan->total * sizeof(float), &a->mem, "U-Net activations");
     /* Zeroed once at setup, so every byte is defined before the first step. */
-    if (s == FMCL_OK) s = fmcl_fill(ctx, (fmcl_t){a->mem, 0}, 0.0f, (int)plan->total);
+    if (s == FMCL_OK) s = fmcl_fill(ctx, a->mem, 0.0f, (int)plan->total);
     if (s == FMCL_OK) s = reserve(ctx, plan);
     if (s != FMCL_OK) {
         fmcl_unet_acts_free(a);
@@ -134,7 +134,7 @@ void fmcl_unet_acts_free(fmcl_unet_acts *a)
 
 typedef struct {
     const fmcl_unet_plan *p;
-    cl_mem mem;
+    fmcl_t mem;
     fmcl_t x, t, y, v, dv, dx; /* the caller's tensors */
     fmcl_unet_mode mode;
 } dev_run;
@@ -144,7 +144,7 @@ static fmcl_t act(const dev_run *r, int s)
     if (s == UNET_SLOT_X) return r->x;
     if (s == UNET_SLOT_T) return r->t;
     if (s == r->p->label_slot) return r->y;
-    return r->p->slots[s].ext ? r->v : (fmcl_t){r->mem, r->p->slots[s].off};
+    return r->p->slots[s].ext ? r->v : fmcl_at(r->mem, r->p->slots[s].off);
 }
 
 static fmcl_t grad(const dev_run *r, int s)
@@ -153,14 +153,14 @@ static fmcl_t grad(const dev_run *r, int s)
     if (s == UNET_SLOT_T || s == r->p->label_slot) return (fmcl_t){NULL, 0};
     if (r->p->slots[s].ext) return r->dv;
     size_t g = r->p->slots[s].goff;
-    return g == SIZE_MAX ? (fmcl_t){NULL, 0} : (fmcl_t){r->mem, g};
+    return g == SIZE_MAX ? (fmcl_t){NULL, 0} : fmcl_at(r->mem, g);
 }
 
-static fmcl_status forward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op, cl_mem P,
+static fmcl_status forward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op, fmcl_t P,
                               int B)
 {
-    fmcl_t in = act(r, op->in), out = act(r, op->out), w = {P, op->w}, b = {P, op->b};
-    fmcl_t scratch = {r->mem, r->p->scratch_off};
+    fmcl_t in = act(r, op->in), out = act(r, op->out), w = fmcl_at(P, op->w), b = fmcl_at(P, op->b);
+    fmcl_t scratch = fmcl_at(r->mem, r->p->scratch_off);
     fmcl_conv_shape cs = unet_conv_shape(op, B);
     fmcl_status s;
     switch (op->kind) {
@@ -190,12 +190,12 @@ static fmcl_status forward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op
     return fmcl_fail(ctx, FMCL_ERR_ARG, "U-Net plan holds an unknown op %d", op->kind);
 }
 
-static fmcl_status backward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op, cl_mem P,
+static fmcl_status backward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op, fmcl_t P,
                                fmcl_t grads, int B)
 {
     fmcl_t in = act(r, op->in), din = grad(r, op->in), dout = grad(r, op->out);
-    fmcl_t w = {P, op->w}, dw = fmcl_at(grads, op->w), db = fmcl_at(grads, op->b);
-    fmcl_t scratch = {r->mem, r->p->scratch_off};
+    fmcl_t w = fmcl_at(P, op->w), dw = fmcl_at(grads, op->w), db = fmcl_at(grads, op->b);
+    fmcl_t scratch = fmcl_at(r->mem, r->p->scratch_off);
     fmcl_conv_shape cs = unet_conv_shape(op, B);
     fmcl_status s = FMCL_OK;
     switch (op->kind) {
@@ -239,7 +239,7 @@ static fmcl_status backward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *o
 
 static fmcl_status batch_ok(fmcl_unet *u, const fmcl_unet_acts *a, int B, const char *what)
 {
-    if (!a->mem) return fmcl_fail(u->ctx, FMCL_ERR_ARG, "U-Net %s without activations", what);
+    if (!a->mem.mem) return fmcl_fail(u->ctx, FMCL_ERR_ARG, "U-Net %s without activations", what);
     if (B < 1 || B > a->B)
         return fmcl_fail(u->ctx, FMCL_ERR_ARG,
                          "U-Net %s of %d images with activations planned for 1 to %d", what, B,
@@ -283,7 +283,7 @@ fmcl_status fmcl_unet_backward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t grads, fm
         for (int k = 0; k < p->n_slots && s == FMCL_OK; k++) {
             const unet_slot *sl = &p->slots[k];
             if (sl->first == i && !sl->ext && sl->goff != SIZE_MAX)
-                s = fmcl_fill(u->ctx, (fmcl_t){a->mem, sl->goff}, 0.0f, B * (int)sl->per);
+                s = fmcl_fill(u->ctx, fmcl_at(a->mem, sl->goff), 0.0f, B * (int)sl->per);
         }
         if (s == FMCL_OK) s = backward_op(u->ctx, &r, &p->ops[i], u->params, grads, B);
     }

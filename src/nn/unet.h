@@ -103,7 +103,7 @@ typedef struct {
     fmcl_unet_config cfg;
     fmcl_unet_plan *plan; /* planned for one image: the parameter table */
     size_t n_params;
-    cl_mem params;
+    fmcl_t params;
 } fmcl_unet;
 
 /* Parameters from the Philox stream (FMCL_STREAM_INIT), as PyTorch's
@@ -134,7 +134,7 @@ typedef struct {
 typedef struct {
     fmcl_unet_plan *plan;
     int B;
-    cl_mem mem;
+    fmcl_t mem;
     fmcl_unet_mode mode;
 } fmcl_unet_acts;
 

@@ -155,7 +155,7 @@ fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K
             (size_t)lda, 0, (size_t)ldb, 0, (size_t)ldc, &ctx->queue, &bytes);
         if (rc != CLBlastSuccess) return gemm_fail(ctx, rc, "sizing GEMM scratch", M, N, K);
     }
-    if (bytes <= ctx->gemm_tmp_bytes && ctx->gemm_tmp) return FMCL_OK;
+    if (bytes <= ctx->gemm_tmp_bytes && ctx->gemm_tmp.mem) return FMCL_OK;
     fmcl_status s = fmcl_finish(ctx); /* the old buffer may still be in use */
     if (s != FMCL_OK) return s;
     fmcl_release(&ctx->gemm_tmp);
@@ -174,7 +174,7 @@ static fmcl_status packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, fl
     fmcl_status s = fmcl_gemm_reserve(ctx, ta, tb, M, N, K, lda, ldb, ldc);
     if (s != FMCL_OK) return s;
     return fmcl_gemm_packed(ctx, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epi, v, H,
-                            (fmcl_t){ctx->gemm_tmp, 0}, ctx->gemm_tmp_bytes / sizeof(float));
+                            ctx->gemm_tmp, ctx->gemm_tmp_bytes / sizeof(float));
 }
 
 fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha, fmcl_t A,
@@ -187,11 +187,11 @@ fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float 
                       (fmcl_t){0}, (fmcl_t){0});
     CLBlastStatusCode rc;
     cl_event *ev = fmcl_profile_slot(ctx, FMCL_PROF_GEMM); /* NULL unless profiling */
-    if (ctx->gemm_tmp)
+    if (ctx->gemm_tmp.mem)
         rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M,
                                         (size_t)N, (size_t)K, alpha, A.mem, A.off, (size_t)lda,
                                         B.mem, B.off, (size_t)ldb, beta, C.mem, C.off,
-                                        (size_t)ldc, &ctx->queue, ev, ctx->gemm_tmp);
+                                        (size_t)ldc, &ctx->queue, ev, ctx->gemm_tmp.mem);
     else
         rc = CLBlastSgemm(CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M, (size_t)N, (size_t)K,
                           alpha, A.mem, A.off, (size_t)lda, B.mem, B.off, (size_t)ldb, beta,

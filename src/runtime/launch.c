@@ -10,9 +10,9 @@
 #include "runtime/runtime.h"
 #include "runtime/vec.h"
 
-fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, cl_mem *out, const char *what)
+fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, fmcl_t *out, const char *what)
 {
-    *out = NULL;
+    *out = (fmcl_t){0};
     if (bytes == 0) bytes = 4;
     if (bytes > ctx->info.max_alloc)
         return fmcl_fail(ctx, FMCL_ERR_NOMEM,
@@ -21,18 +21,16 @@ fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, cl_mem *out, const char *wha
                          what, bytes / 1048576.0, ctx->info.device_name,
                          ctx->info.max_alloc / 1048576.0);
     cl_int rc;
-    *out = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
-    if (rc != CL_SUCCESS) {
-        *out = NULL;
-        return fmcl_cl(ctx, rc, what);
-    }
+    cl_mem mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, what);
+    out->mem = mem;
     return FMCL_OK;
 }
 
-void fmcl_release(cl_mem *m)
+void fmcl_release(fmcl_t *t)
 {
-    if (*m) clReleaseMemObject(*m);
-    *m = NULL;
+    if (t->mem) clReleaseMemObject(t->mem);
+    *t = (fmcl_t){0};
 }
 
 /* Oclgrind's uninitialised-value tracker re-sizes a buffer's record to the
@@ -43,13 +41,13 @@ void fmcl_release(cl_mem *m)
  * destination changes exactly where the data lands. */
 static fmcl_status staged_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size_t bytes)
 {
-    cl_mem tmp = NULL;
+    fmcl_t tmp;
     fmcl_status s = fmcl_alloc(ctx, bytes, &tmp, "a staging buffer");
     if (s == FMCL_OK)
-        s = fmcl_cl(ctx, clEnqueueWriteBuffer(ctx->queue, tmp, CL_TRUE, 0, bytes, src, 0, NULL,
+        s = fmcl_cl(ctx, clEnqueueWriteBuffer(ctx->queue, tmp.mem, CL_TRUE, 0, bytes, src, 0, NULL,
                                               NULL),
                     "clEnqueueWriteBuffer");
-    if (s == FMCL_OK) s = fmcl_copy(ctx, dst, (fmcl_t){tmp, 0}, bytes / 4);
+    if (s == FMCL_OK) s = fmcl_copy(ctx, dst, tmp, bytes / 4);
     fmcl_release(&tmp); /* the enqueued copy keeps it alive until done */
     return s;
 }

@@ -67,7 +67,7 @@ struct fmcl_ctx {
     size_t kern_wg[FMCL_KERNELS_MAX]; /* CL_KERNEL_WORK_GROUP_SIZE per kernel */
     fmcl_sched sched;
     int gemm_packed;              /* GEMMs by kernels/gemm.cl, not CLBlast (gemm.c) */
-    cl_mem gemm_tmp;              /* CLBlast's temporary buffer or the packed panels */
+    fmcl_t gemm_tmp;              /* CLBlast's temporary buffer or the packed panels */
     size_t gemm_tmp_bytes;
     fmcl_log_fn log;
     void *log_user;
@@ -107,9 +107,11 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx);
 /* Local size of a 2D launch of the kernel in slot whose fastest dimension is n0. */
 void fmcl_sched_2d(const fmcl_ctx *ctx, int slot, size_t n0, size_t local[2]);
 
-/* Device memory. Allocation happens at setup only, never inside a step. */
-fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, cl_mem *out, const char *what);
-void fmcl_release(cl_mem *m);
+/* Device memory. Allocation happens at setup only, never inside a step. *out
+ * views the whole new buffer (offset 0); fmcl_release takes such a view,
+ * releases its buffer (none: nothing happens) and clears it. */
+fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, fmcl_t *out, const char *what);
+void fmcl_release(fmcl_t *t);
 /* Blocking copies; bytes counted from t's element offset (4-byte elements). */
 fmcl_status fmcl_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size_t bytes);
 fmcl_status fmcl_read(fmcl_ctx *ctx, fmcl_t src, void *dst, size_t bytes);

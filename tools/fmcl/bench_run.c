@@ -27,9 +27,9 @@ uint64_t bench_fnv1a(const void *data, size_t len, uint64_t h)
 static fmcl_status peak(fmcl_ctx *ctx, double *gflops)
 {
     const int n = 1 << 18;
-    cl_mem buf = NULL;
+    fmcl_t buf = {0};
     fmcl_status s = fmcl_alloc(ctx, (size_t)n * 4, &buf, "FMA-peak buffer");
-    fmcl_t out = {buf, 0};
+    fmcl_t out = buf;
     int iters = 16;
     double dt = 0;
     if (s == FMCL_OK) s = fmcl_peak_fma(ctx, out, 0.5f, 0.25f, 1, n);
@@ -75,11 +75,11 @@ static fmcl_status gemms(fmcl_ctx *ctx, int reps, bench_result *r)
         size_t a = (size_t)g->M * g->K, b = (size_t)g->K * g->N, c = (size_t)g->M * g->N;
         na = a > na ? a : na, nb = b > nb ? b : nb, nc = c > nc ? c : nc;
     }
-    cl_mem buf = NULL;
+    fmcl_t buf = {0};
     fmcl_status s = fmcl_alloc(ctx, (na + nb + nc) * 4, &buf, "GEMM benchmark buffers");
     /* Small finite values, so no NaN or denormal slows a device down. */
-    if (s == FMCL_OK) s = fmcl_fill(ctx, (fmcl_t){buf, 0}, 0.01f, (int)(na + nb + nc));
-    fmcl_t A = {buf, 0}, B = {buf, na}, C = {buf, na + nb};
+    if (s == FMCL_OK) s = fmcl_fill(ctx, buf, 0.01f, (int)(na + nb + nc));
+    fmcl_t A = buf, B = fmcl_at(buf, na), C = fmcl_at(buf, na + nb);
     r->n_gemm = 0;
     int packed = fmcl_gemm_fuses(ctx);
     for (int i = 0; i < BENCH_GEMMS && s == FMCL_OK; i++) {

@@ -36,7 +36,7 @@ static const shape shapes[N_SHAPES] = {
 
 typedef struct {
     fmcl_ctx *ctx;
-    cl_mem buf;
+    fmcl_t buf;
     fmcl_t A, B, C;
     float *want[N_SHAPES]; /* CLBlast's default results, to catch wrong kernels */
     float *got;
@@ -57,7 +57,7 @@ static fmcl_status tuner_init(tuner *t)
     uint32_t seed = 12345;
     for (size_t i = 0; i < nb; i++) h[i] = (float)(lcg(&seed) >> 8) / 8388608.0f - 1.0f;
     fmcl_status s = fmcl_alloc(t->ctx, (2 * nb + n) * 4, &t->buf, "tuning buffers");
-    t->A = (fmcl_t){t->buf, 0}, t->B = (fmcl_t){t->buf, nb}, t->C = (fmcl_t){t->buf, 2 * nb};
+    t->A = t->buf, t->B = fmcl_at(t->buf, nb), t->C = fmcl_at(t->buf, 2 * nb);
     if (s == FMCL_OK) s = fmcl_write(t->ctx, t->A, h, nb * 4);
     if (s == FMCL_OK) s = fmcl_write(t->ctx, t->B, h, nb * 4);
     free(h);
