@@ -253,6 +253,7 @@ fmcl_status fmcl_runtime_ctx_create(fmcl_ctx **out, const char *spec,
         snprintf(err, errlen, "out of host memory");
         return FMCL_ERR_NOMEM;
     }
+    ctx->check_launches = fmcl_launch_checks_wanted();
     fmcl_status s = register_sets(ctx, sets, n_sets, err, errlen);
     if (s == FMCL_OK)
         s = fmcl_runtime_open(spec, &ctx->platform, &ctx->device, &ctx->info, err, errlen);

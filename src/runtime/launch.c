@@ -88,8 +88,13 @@ fmcl_status fmcl_pace(fmcl_ctx *ctx)
     return fmcl_cl(ctx, rc, "waiting for the queue");
 }
 
-static fmcl_status set_args(fmcl_ctx *ctx, cl_kernel k, const char *sig, va_list ap)
+static fmcl_status set_args(fmcl_ctx *ctx, int slot, const char *sig, va_list ap)
 {
+    if (ctx->check_launches) {
+        fmcl_status s = fmcl_launch_check(ctx, slot, sig);
+        if (s != FMCL_OK) return s;
+    }
+    cl_kernel k = ctx->kern[slot];
     cl_uint i = 0;
     cl_int rc = CL_SUCCESS;
     for (const char *c = sig; *c && rc == CL_SUCCESS; c++) {
@@ -190,7 +195,7 @@ fmcl_status fmcl_run1(fmcl_ctx *ctx, int kid, size_t n, const char *sig, ...)
     if (k < 0) return FMCL_ERR_ARG;
     va_list ap;
     va_start(ap, sig);
-    fmcl_status s = set_args(ctx, ctx->kern[k], sig, ap);
+    fmcl_status s = set_args(ctx, k, sig, ap);
     va_end(ap);
     if (s != FMCL_OK) return s;
     size_t local = ctx->sched.local[k];
@@ -205,7 +210,7 @@ fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, cons
     if (k < 0) return FMCL_ERR_ARG;
     va_list ap;
     va_start(ap, sig);
-    fmcl_status s = set_args(ctx, ctx->kern[k], sig, ap);
+    fmcl_status s = set_args(ctx, k, sig, ap);
     va_end(ap);
     if (s != FMCL_OK) return s;
     size_t global = round_up(n, local);
@@ -237,7 +242,7 @@ fmcl_status fmcl_run2(fmcl_ctx *ctx, int kid, size_t n0, size_t n1, const char *
     if (k < 0) return FMCL_ERR_ARG;
     va_list ap;
     va_start(ap, sig);
-    fmcl_status s = set_args(ctx, ctx->kern[k], sig, ap);
+    fmcl_status s = set_args(ctx, k, sig, ap);
     va_end(ap);
     if (s != FMCL_OK) return s;
     size_t local[2];

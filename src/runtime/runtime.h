@@ -65,6 +65,8 @@ struct fmcl_ctx {
     cl_program program;
     cl_kernel kern[FMCL_KERNELS_MAX];
     size_t kern_wg[FMCL_KERNELS_MAX]; /* CL_KERNEL_WORK_GROUP_SIZE per kernel */
+    int check_launches;               /* fmcl_launch_checks_wanted, and the driver can */
+    char checked[FMCL_KERNELS_MAX][24]; /* per kernel the signature found right, or "" */
     fmcl_sched sched;
     int gemm_packed;              /* GEMMs by kernels/gemm.cl, not CLBlast (gemm.c) */
     fmcl_t gemm_tmp;              /* CLBlast's temporary buffer or the packed panels */
@@ -135,6 +137,16 @@ fmcl_status fmcl_run1(fmcl_ctx *ctx, int kid, size_t n, const char *sig, ...);
 fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, const char *sig, ...);
 /* 2D: n0 (fastest varying, get_global_id(0)) by n1. */
 fmcl_status fmcl_run2(fmcl_ctx *ctx, int kid, size_t n0, size_t n1, const char *sig, ...);
+/* Launch checks compare each launch's sig with the kernel's declared
+ * parameters ('t' a __global pointer then a uint offset, 'L' a __local
+ * pointer, the scalars by type name, and the count), once per kernel; a
+ * mismatch is FMCL_ERR_ARG naming the kernel, the argument, its declared
+ * type and the given kind. They run where NDEBUG is not defined and with
+ * FMCL_CHECK_LAUNCHES=1; the program is then built with -cl-kernel-arg-info.
+ * A driver that reports no parameter info turns them off for the context,
+ * with a note (launch_check.c). */
+int fmcl_launch_checks_wanted(void);
+fmcl_status fmcl_launch_check(fmcl_ctx *ctx, int slot, const char *sig);
 
 /* GEMM, row-major: C[M,N] = alpha op(A) op(B) + beta C, op(A) is M x K,
  * op(B) is K x N; ta/tb nonzero transpose. Through CLBlast, or fmcl's
