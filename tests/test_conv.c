@@ -1,9 +1,11 @@
-/* 2D convolution (src/nn/conv.c): the CPU reference's backward against
- * central finite differences of its forward, then the device forward and
- * backward against the reference on odd shapes (3x3 stride 1 and 2, 1x1;
+/* 2D convolution (src/nn/conv.c, conv_gemm.c): the CPU reference's backward
+ * against central finite differences of its forward, then the device forward
+ * and backward against the reference on odd shapes (3x3 stride 1 and 2, 1x1;
  * chunks that divide the batch and chunks that leave a remainder), with
- * gradients accumulated into nonzero values and guard regions; invalid
- * shapes are refused. */
+ * gradients accumulated into nonzero values and guard regions, in each of
+ * the three ways (im2col, implicit GEMM packed and tiled; the two implicit
+ * ones must agree to the bit, and also add a residual); invalid shapes are
+ * refused. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,11 +93,37 @@ static void widen(double *d, const float *f, size_t n)
     for (size_t i = 0; i < n; i++) d[i] = f[i];
 }
 
+static const char *const impl_names[] = {"im2col", "implicit packed", "implicit tiled"};
+
+/* The forward of the implicit variants per case, kept to compare their bits. */
+static float *first_forward;
+static size_t first_n;
+
+/* The implicit GEMM's forward with a residual: y = conv(x) + bias + res. */
+static void residual_case(fmcl_ctx *ctx, const fmcl_conv_shape *cs, const char *tag,
+                          const tl_buf *bx, const tl_buf *bw, const tl_buf *bb, const tl_buf *bres,
+                          const tl_buf *bs, const float *y, const float *res, float *got,
+                          double *want, size_t ny)
+{
+    char what[160];
+    tl_buf by;
+    if (!tl_buf_new(ctx, &by, ny, NULL)) return;
+    fmcl_status s = fmcl_convgemm_forward(ctx, by.t, bx->t, bw->t, bb->t, bres->t, bs->t, cs);
+    for (size_t i = 0; i < ny; i++) want[i] = (double)y[i] + res[i];
+    snprintf(what, sizeof what, "%s forward + residual", tag);
+    if (tl_check(s == FMCL_OK, "%s: %s", what, fmcl_ctx_error(ctx)) && tl_buf_read(ctx, &by, got))
+        tl_close(what, got, want, ny, 1e-4, 1e-4);
+    tl_guard_ok(ctx, &by, what);
+    tl_buf_free(&by);
+}
+
 /* Device vs reference; with_dx 0 passes no input gradient. */
 static void device_case(fmcl_ctx *ctx, fmcl_conv_shape cs, int with_dx)
 {
-    char tag[96], what[160];
+    char tag[128], what[192];
     tag_of(tag, sizeof tag, &cs);
+    int impl = ctx->conv_impl;
+    snprintf(tag + strlen(tag), sizeof tag - strlen(tag), " %s", impl_names[impl]);
     sizes z = sizes_of(&cs);
     size_t ns = fmcl_conv_scratch(&cs), nmax = z.nx > z.nw ? z.nx : z.nw;
     nmax = nmax > z.ny ? nmax : z.ny;
@@ -129,6 +157,18 @@ static void device_case(fmcl_ctx *ctx, fmcl_conv_shape cs, int with_dx)
             tl_close(what, got, want, z.ny, 1e-4, 1e-4);
         tl_guard_ok(ctx, &by, what);
         tl_guard_ok(ctx, &bs, "conv scratch");
+        /* Both implicit variants run the same fma chains: the same bits. */
+        if (impl == FMCL_CONV_PACKED && (first_forward = realloc(first_forward, z.ny * 4))) {
+            memcpy(first_forward, got, z.ny * 4);
+            first_n = z.ny;
+        } else if (impl == FMCL_CONV_TILED && first_forward && first_n == z.ny) {
+            size_t differ = 0;
+            for (size_t i = 0; i < z.ny; i++) differ += memcmp(&got[i], &first_forward[i], 4) != 0;
+            tl_check(differ == 0, "%s: %zu outputs differ in their bits from the packed "
+                     "variant's", tag, differ);
+        }
+        if (impl != FMCL_CONV_IM2COL)
+            residual_case(ctx, &cs, tag, &bx, &bw, &bb, &bdy, &bs, y, dy, got, want, z.ny);
 
         fmcl_t tdx = with_dx ? bdx.t : (fmcl_t){NULL, 0};
         s = fmcl_conv2d_backward(ctx, tdx, bdw.t, bdb.t, bdy.t, bx.t, bw.t, bs.t, &cs);
@@ -184,14 +224,25 @@ static int run(fmcl_ctx *ctx, void *user)
 {
     (void)user;
     /* B, C, H, W, K, ksize, stride, pad, chunk */
-    device_case(ctx, (fmcl_conv_shape){3, 5, 7, 9, 4, 3, 1, 1, 3}, 1);
-    device_case(ctx, (fmcl_conv_shape){3, 5, 7, 9, 4, 3, 1, 1, 2}, 1);
-    device_case(ctx, (fmcl_conv_shape){3, 5, 7, 9, 6, 3, 2, 1, 1}, 1);
-    device_case(ctx, (fmcl_conv_shape){3, 5, 8, 9, 6, 3, 2, 1, 3}, 1);
-    device_case(ctx, (fmcl_conv_shape){3, 5, 7, 9, 7, 1, 1, 0, 2}, 1);
-    device_case(ctx, (fmcl_conv_shape){2, 3, 7, 5, 4, 3, 1, 1, 2}, 0);
-    device_case(ctx, (fmcl_conv_shape){2, 17, 13, 11, 33, 3, 2, 1, 2}, 1);
+    const fmcl_conv_shape cases[] = {
+        {3, 5, 7, 9, 4, 3, 1, 1, 3},   {3, 5, 7, 9, 4, 3, 1, 1, 2},
+        {3, 5, 7, 9, 6, 3, 2, 1, 1},   {3, 5, 8, 9, 6, 3, 2, 1, 3},
+        {3, 5, 7, 9, 7, 1, 1, 0, 2},   {2, 3, 7, 5, 4, 3, 1, 1, 2},
+        {2, 17, 13, 11, 33, 3, 2, 1, 2}, {2, 17, 13, 11, 33, 3, 1, 1, 2},
+        {1, 2, 12, 23, 37, 3, 1, 1, 1}, /* rows of whole interior blocks, 3 panels */
+    };
+    const int n = (int)(sizeof cases / sizeof cases[0]), chosen = ctx->conv_impl;
+    /* Every variant on every device: each case packed, then tiled (whose bits
+     * must match), then im2col. */
+    for (int i = 0; i < n; i++)
+        for (int impl = FMCL_CONV_PACKED; impl <= FMCL_CONV_TILED + 1; impl++) {
+            fmcl_conv_use(ctx, (fmcl_conv_impl)(impl % 3));
+            device_case(ctx, cases[i], i != 5);
+        }
+    fmcl_conv_use(ctx, (fmcl_conv_impl)chosen);
     refusals(ctx);
+    free(first_forward);
+    first_forward = NULL;
     return 0;
 }
 

@@ -28,8 +28,10 @@ static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
     return tl_check(s == FMCL_OK, "%s: %s", what, fmcl_ctx_error(ctx));
 }
 
-/* Forward and backward of one convolution; every buffer initialised. */
-static void conv(fmcl_ctx *ctx, tl_buf *b, fmcl_conv_shape cs, const char *what)
+static const char *const conv_impls[] = {"im2col", "implicit GEMM packed",
+                                          "implicit GEMM tiled"};
+
+static void conv_once(fmcl_ctx *ctx, tl_buf *b, fmcl_conv_shape cs, const char *what, int impl)
 {
     size_t P = (size_t)fmcl_conv_out_h(&cs) * fmcl_conv_out_w(&cs);
     size_t nx = (size_t)cs.B * cs.C * cs.H * cs.W, nw = (size_t)cs.K * cs.C * cs.ksize * cs.ksize;
@@ -47,9 +49,24 @@ static void conv(fmcl_ctx *ctx, tl_buf *b, fmcl_conv_shape cs, const char *what)
            what)) {
         all_finite(ctx, &b[5], what);
         all_finite(ctx, &b[6], what);
+        if (impl != FMCL_CONV_IM2COL &&
+            ok(ctx, fmcl_convgemm_forward(ctx, b[3].t, b[0].t, b[1].t, b[2].t, b[3].t, b[4].t,
+                                          &cs), what))
+            all_finite(ctx, &b[3], what);
     }
-    printf("  image layers: %s\n", what);
+    printf("  image layers: %s, %s\n", what, conv_impls[impl]);
     for (int i = 0; i < 8; i++) tl_buf_free(&b[i]);
+}
+/* Forward and backward of one convolution in each of the three ways, and the
+ * implicit GEMM's forward with a residual; every buffer initialised. */
+static void conv(fmcl_ctx *ctx, tl_buf *b, fmcl_conv_shape cs, const char *what)
+{
+    for (int impl = 0; impl < 3; impl++) {
+        fmcl_conv_impl chosen = (fmcl_conv_impl)ctx->conv_impl;
+        fmcl_conv_use(ctx, (fmcl_conv_impl)impl);
+        conv_once(ctx, b, cs, what, impl);
+        fmcl_conv_use(ctx, chosen);
+    }
 }
 
 void tiny_layers(fmcl_ctx *ctx)
@@ -60,6 +77,9 @@ void tiny_layers(fmcl_ctx *ctx)
     conv(ctx, b, (fmcl_conv_shape){B, 2, 5, 3, 3, 3, 1, 1, 1}, "conv 3x3 stride 1");
     conv(ctx, b, (fmcl_conv_shape){B, 2, 5, 3, 3, 3, 2, 1, 2}, "conv 3x3 stride 2");
     conv(ctx, b, (fmcl_conv_shape){B, 3, 3, 3, 2, 1, 1, 0, 2}, "conv 1x1");
+    /* Pixels 5-9 of the middle row read no padding: the packed variant's
+     * block without column tests. */
+    conv(ctx, b, (fmcl_conv_shape){1, 1, 3, 11, 2, 3, 1, 1, 1}, "conv 3x3, an inner block");
 
     const size_t n = (size_t)B * C * HW;
     float x[MAXN], t[B] = {0.25f, 1.0f};

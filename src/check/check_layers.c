@@ -4,14 +4,16 @@
 #include "check/check.h"
 #include "nn/image_ops.h"
 
-static void conv(chk_suite *s, fmcl_conv_shape cs)
+/* how: the way convolutions run (the device's own, or a forced one); the
+ * implicit GEMM's forward is also checked adding a residual. */
+static void conv(chk_suite *s, fmcl_conv_shape cs, const char *how)
 {
     chk_case c;
     int P = fmcl_conv_out_h(&cs) * fmcl_conv_out_w(&cs), taps = cs.C * cs.ksize * cs.ksize;
     size_t nx = (size_t)cs.B * cs.C * cs.H * cs.W, nw = (size_t)cs.K * taps,
            ny = (size_t)cs.B * cs.K * P, ns = fmcl_conv_scratch(&cs);
-    chk_begin(&c, s, "conv2d_forward", "B=%d C=%d %dx%d K=%d k%d s%d chunk=%d", cs.B, cs.C, cs.H,
-              cs.W, cs.K, cs.ksize, cs.stride, cs.chunk);
+    chk_begin(&c, s, "conv2d_forward", "B=%d C=%d %dx%d K=%d k%d s%d chunk=%d %s", cs.B, cs.C,
+              cs.H, cs.W, cs.K, cs.ksize, cs.stride, cs.chunk, how);
     float *x = chk_host(&c, nx), *w = chk_host(&c, nw), *b = chk_host(&c, cs.K);
     float *y = chk_host(&c, ny);
     if (chk_ok(&c)) {
@@ -26,11 +28,18 @@ static void conv(chk_suite *s, fmcl_conv_shape cs)
         fmcl_conv2d_forward_ref(y, x, w, b, &cs);
     }
     chk_expect_f(&c, "y", ty, ny, y, chk_gemm_tol(taps + 1));
+    if (s->ctx->conv_impl != FMCL_CONV_IM2COL) { /* y = conv(x) + bias + res, res = old y */
+        fmcl_t ty2 = chk_buf(&c, NULL, ny);
+        if (chk_ok(&c))
+            chk_status(&c, fmcl_convgemm_forward(s->ctx, ty2, tx, tw, tb, ty, ts, &cs));
+        for (size_t i = 0; chk_ok(&c) && i < ny; i++) y[i] *= 2.0f;
+        chk_expect_f(&c, "y + residual", ty2, ny, y, chk_gemm_tol(taps + 2));
+    }
     chk_guards(&c, "scratch", ts, ns);
     chk_end(&c);
 
-    chk_begin(&c, s, "conv2d_backward", "B=%d C=%d %dx%d K=%d k%d s%d chunk=%d", cs.B, cs.C, cs.H,
-              cs.W, cs.K, cs.ksize, cs.stride, cs.chunk);
+    chk_begin(&c, s, "conv2d_backward", "B=%d C=%d %dx%d K=%d k%d s%d chunk=%d %s", cs.B, cs.C,
+              cs.H, cs.W, cs.K, cs.ksize, cs.stride, cs.chunk, how);
     x = chk_host(&c, nx), w = chk_host(&c, nw);
     float *dy = chk_host(&c, ny), *dx = chk_host(&c, nx), *dw = chk_host(&c, nw);
     float *db = chk_host(&c, cs.K);
@@ -266,9 +275,21 @@ static void attention(chk_suite *s, int B, int C, int P, int heads)
 void chk_layer_ops(chk_suite *s)
 {
     /* B, C, H, W, K, ksize, stride, pad, chunk */
-    conv(s, (fmcl_conv_shape){3, 5, 7, 9, 6, 3, 1, 1, 2});
-    conv(s, (fmcl_conv_shape){3, 5, 7, 9, 6, 3, 2, 1, 3});
-    conv(s, (fmcl_conv_shape){3, 5, 7, 9, 4, 1, 1, 0, 1});
+    conv(s, (fmcl_conv_shape){3, 5, 7, 9, 6, 3, 1, 1, 2}, "");
+    conv(s, (fmcl_conv_shape){3, 5, 7, 9, 6, 3, 2, 1, 3}, "");
+    conv(s, (fmcl_conv_shape){3, 5, 7, 9, 4, 1, 1, 0, 1}, "");
+    /* Both implicit-GEMM variants on every device, whichever it runs: a
+     * 3x3 layer whose middle pixels read no padding, 18 channels (2 panels). */
+    const fmcl_conv_impl chosen = (fmcl_conv_impl)s->ctx->conv_impl;
+    const struct {
+        fmcl_conv_impl impl;
+        const char *how;
+    } forced[] = {{FMCL_CONV_PACKED, "implicit packed"}, {FMCL_CONV_TILED, "implicit tiled"}};
+    for (int i = 0; i < 2; i++) {
+        fmcl_conv_use(s->ctx, forced[i].impl);
+        conv(s, (fmcl_conv_shape){2, 5, 7, 13, 18, 3, 1, 1, 2}, forced[i].how);
+    }
+    fmcl_conv_use(s->ctx, chosen);
     groupnorm(s, 3, 6, 63, 3);
     groupnorm(s, 2, 32, 49, 8);
     upsample(s, 3, 5, 7, 9);

@@ -1,5 +1,7 @@
 /* 2D convolution (image_ops.h): im2col + one GEMM per chunk of images on the
- * device (kernels/conv.cl), direct loops in double for the reference.
+ * device (kernels/conv.cl), direct loops in double for the reference. Where
+ * the context runs convolutions as implicit GEMMs (conv_gemm.c) the forward
+ * and a stride-1 layer's input gradient go there instead.
  *
  * Chunk layout: the columns of nb images side by side, cols[C*ks*ks, nb*P],
  * so one GEMM tmp[K, nb*P] = w[K, C*ks*ks] cols serves the whole chunk; its
@@ -74,7 +76,9 @@ size_t fmcl_conv_scratch(const fmcl_conv_shape *cs)
     char msg[256];
     if (shape_problem(cs, msg, sizeof msg)) return 0;
     size_t P = (size_t)fmcl_conv_out_h(cs) * fmcl_conv_out_w(cs);
-    return ((size_t)cs->C * cs->ksize * cs->ksize + (size_t)cs->K) * cs->chunk * P;
+    size_t cols = ((size_t)cs->C * cs->ksize * cs->ksize + (size_t)cs->K) * cs->chunk * P;
+    size_t packed = fmcl_convgemm_scratch(cs); /* the implicit GEMM's weights */
+    return cols > packed ? cols : packed;
 }
 
 /* The three GEMMs of a chunk of nb images (N = nb * P columns). */
@@ -113,6 +117,8 @@ fmcl_status fmcl_conv2d_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, fmcl_t w, fmc
 {
     fmcl_status s = fmcl_conv_validate(ctx, cs);
     if (s != FMCL_OK) return s;
+    if (ctx->conv_impl != FMCL_CONV_IM2COL)
+        return fmcl_convgemm_forward(ctx, y, x, w, bias, (fmcl_t){NULL, 0}, scratch, cs);
     int P = fmcl_conv_out_h(cs) * fmcl_conv_out_w(cs);
     int rows = cs->C * cs->ksize * cs->ksize;
     fmcl_t cols = scratch, tmp = fmcl_at(scratch, (size_t)rows * cs->chunk * P);
@@ -138,6 +144,9 @@ fmcl_status fmcl_conv2d_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dw, fmcl_t dbi
     fmcl_t cols = scratch, dyt = fmcl_at(scratch, (size_t)rows * cs->chunk * P);
     s = fmcl_run1_local(ctx, FMCL_K_conv_bias_backward, (size_t)cs->K * FMCL_REDUCE_WG,
                         FMCL_REDUCE_WG, "ttiii", dbias, dy, cs->B, cs->K, P);
+    /* The implicit GEMM takes the input gradient of stride-1 layers, after
+     * the loop (its packed weights overwrite the columns). */
+    const int implicit = ctx->conv_impl != FMCL_CONV_IM2COL && cs->stride == 1;
     for (int b0 = 0; s == FMCL_OK && b0 < cs->B; b0 += cs->chunk) {
         int nb = cs->B - b0 < cs->chunk ? cs->B - b0 : cs->chunk, N = nb * P;
         s = im2col(ctx, cols, x, cs, b0, nb);
@@ -146,7 +155,7 @@ fmcl_status fmcl_conv2d_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dw, fmcl_t dbi
                           dyt, fmcl_at(dy, (size_t)b0 * cs->K * P), P, cs->K, nb);
         if (s == FMCL_OK)
             s = fmcl_gemm(ctx, 0, 1, cs->K, rows, N, 1.0f, dyt, N, cols, N, 1.0f, dw, rows);
-        if (s != FMCL_OK || !dx.mem) continue;
+        if (s != FMCL_OK || !dx.mem || implicit) continue;
         s = fmcl_gemm(ctx, 1, 0, rows, N, cs->K, 1.0f, w, rows, dyt, N, 0.0f, cols, N);
         if (s == FMCL_OK)
             s = fmcl_run2(ctx, FMCL_K_conv_col2im, (size_t)cs->W, (size_t)nb * cs->C * cs->H,
@@ -154,6 +163,7 @@ fmcl_status fmcl_conv2d_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dw, fmcl_t dbi
                           nb * cs->C * cs->H, N, P, cs->C, cs->H, cs->W, Ho, Wo, cs->ksize,
                           cs->stride, cs->pad);
     }
+    if (s == FMCL_OK && dx.mem && implicit) s = fmcl_convgemm_dgrad(ctx, dx, dy, w, scratch, cs);
     return s;
 }
 

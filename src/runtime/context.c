@@ -274,6 +274,7 @@ fmcl_status fmcl_runtime_ctx_create(fmcl_ctx **out, const char *spec,
     if (s == FMCL_OK) s = build_program(ctx);
     if (s == FMCL_OK) s = fmcl_sched_init(ctx);
     if (s == FMCL_OK) s = fmcl_gemm_choose(ctx);
+    if (s == FMCL_OK) s = fmcl_conv_choose(ctx);
     if (s == FMCL_OK) fmcl_gemm_apply_tuning(ctx);
     if (s != FMCL_OK) {
         snprintf(err, errlen, "%s", ctx->err);

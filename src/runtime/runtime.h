@@ -48,7 +48,12 @@ typedef struct {
     size_t local[FMCL_KERNELS_MAX]; /* 1D local size of each kernel, by slot */
     int whole_writes;           /* host writes to part of a buffer go through a kernel */
     int packed_gemm;            /* GEMMs by kernels/gemm.cl rather than CLBlast */
+    int conv;                   /* fmcl_conv_impl the device prefers */
 } fmcl_sched;
+
+/* How convolutions run (src/nn/conv.c, conv_gemm.c): im2col + GEMM, or an
+ * implicit GEMM (kernels/convgemm.cl) in its CPU or its GPU variant. */
+typedef enum { FMCL_CONV_IM2COL = 0, FMCL_CONV_PACKED, FMCL_CONV_TILED } fmcl_conv_impl;
 
 struct fmcl_ctx {
     cl_platform_id platform;
@@ -69,6 +74,7 @@ struct fmcl_ctx {
     char checked[FMCL_KERNELS_MAX][24]; /* per kernel the signature found right, or "" */
     fmcl_sched sched;
     int gemm_packed;              /* GEMMs by kernels/gemm.cl, not CLBlast (gemm.c) */
+    int conv_impl;                /* fmcl_conv_impl (conv_choice.c) */
     fmcl_t gemm_tmp;              /* CLBlast's temporary buffer or the packed panels */
     size_t gemm_tmp_bytes;
     fmcl_log_fn log;
@@ -164,6 +170,11 @@ fmcl_status fmcl_gemm_choose(fmcl_ctx *ctx);
 /* Selects the implementation (tests and benchmarks compare them); call
  * fmcl_gemm_reserve again afterwards. */
 void fmcl_gemm_use(fmcl_ctx *ctx, int packed);
+/* Setup: the convolution vendor.c prefers for the device; $FMCL_CONV =
+ * "im2col", "packed" or "tiled" overrides (anything else is an error). */
+fmcl_status fmcl_conv_choose(fmcl_ctx *ctx);
+/* Tests and benchmarks: run convolutions this way from now on. */
+void fmcl_conv_use(fmcl_ctx *ctx, fmcl_conv_impl impl);
 /* What the packed kernels do to the product P = op(A) op(B) as they store it
  * (kernels/gemm.cl): PLAIN C = alpha P + beta C; BIAS C = P + v (v[N], a
  * bias); BIAS_SILU the same and H = silu(C), a hidden layer's forward;

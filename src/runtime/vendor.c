@@ -81,6 +81,13 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
     clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
     s->packed_gemm = s->impl == FMCL_IMPL_POCL && strcmp(ctx->info.type, "CPU") == 0 &&
                      (fp & CL_FP_FMA) && !(fp & CL_FP_SOFT_FLOAT);
+    /* Convolutions as implicit GEMMs (kernels/convgemm.cl): the register-
+     * blocked variant where the packed GEMM runs, the local-memory tiles on
+     * GPUs; elsewhere (llvmpipe) im2col and CLBlast, which spread over its
+     * SIMD lanes as they were written to. */
+    s->conv = s->packed_gemm                        ? FMCL_CONV_PACKED
+              : strcmp(ctx->info.type, "GPU") == 0 ? FMCL_CONV_TILED
+                                                    : FMCL_CONV_IM2COL;
     size_t items[3] = {0};
     cl_int rc = clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items,
                                 NULL);
@@ -90,10 +97,13 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
     s->max_items[1] = items[1] ? items[1] : 1;
     size_t cap = strcmp(ctx->info.type, "GPU") == 0 ? GPU_CAP : CPU_CAP;
     size_t lo = (size_t)-1, hi = 0, kmin = (size_t)-1, pm_max = 1;
-    const int gemm_packed = fmcl_kernel_slot(ctx, FMCL_K_gemm_packed);
     for (int k = 0; k < ctx->n_kern; k++) {
-        if (k == gemm_packed) { /* reqd_work_group_size(1, 1, 1) */
-            s->local[k] = 1;
+        /* Register-block kernels (gemm_packed, the implicit convolutions)
+         * declare reqd_work_group_size(1, 1, 1): one work-item per group. */
+        size_t reqd[3] = {0, 0, 0};
+        clGetKernelWorkGroupInfo(ctx->kern[k], ctx->device, CL_KERNEL_COMPILE_WORK_GROUP_SIZE,
+                                 sizeof reqd, reqd, NULL);
+        if (reqd[0] == 1 && reqd[1] == 1 && reqd[2] == 1) {            s->local[k] = 1;
             continue;
         }
         size_t pm = 1;
