@@ -136,17 +136,53 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_packed(
         }
 }
 
+#define CONV_TM 32
+#define CONV_TN 32
+#define CONV_TK 16
+#define CONV_WG 64
+
+/* Helpers of the two tiled kernels. X[m, r]: the image value pixel m reads
+ * at tap r, 0 in the padding (or past M or R). */
+float convgemm_x(__global const float *x, int m, int r, int M, int R, int P, int Wo, int Ci,
+                 int H, int W, int ks, int stride, int pad)
+{
+    if (m >= M || r >= R) return 0.0f;
+    int p, ox, t, kx;
+    const int b = fmcl_divmod(m, P, &p), oy = fmcl_divmod(p, Wo, &ox);
+    const int c = fmcl_divmod(r, ks * ks, &t), ky = fmcl_divmod(t, ks, &kx);
+    const int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+    return (uint)iy < (uint)H && (uint)ix < (uint)W ? x[(size_t)(b * Ci + c) * H * W + iy * W + ix]
+                                                   : 0.0f;
+}
+
+/* Element (l, o) of panels of CONV_NR columns, L rows each (Wp: l = r; Dp:
+ * l = pixel), o < width (the panels' padded width), 0 past it or past L. */
+float convgemm_panel(__global const float *pn, int l, int o, int L, int width)
+{
+    if (l >= L || o >= width) return 0.0f;
+    int j;
+    const int q = fmcl_divmod(o, CONV_NR, &j);
+    return pn[((size_t)q * L + l) * CONV_NR + j];
+}
+
+/* acc[i][j] += a[k][ly + 8 i] b[k][lx + 8 j] for the first n steps k of a tile. */
+void convgemm_tile_fma(float acc[4][4], __local const float (*a)[CONV_TM],
+                       __local const float (*b)[CONV_TN], int n, int lx, int ly)
+{
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 4; i++) {
+            const float av = a[k][ly + 8 * i];
+            for (int j = 0; j < 4; j++) acc[i][j] = fma(av, b[k][lx + 8 * j], acc[i][j]);
+        }
+}
+
+
 /* The local-memory tiled variant for GPUs: a work-group of CONV_WG = 64
  * items computes a tile of CONV_TM pixels x CONV_TN channels, each item a
  * 4 x 4 block (pixels ly + 8 i, channels lx + 8 j). Per step of CONV_TK taps
  * the group gathers the image values and weights of the tile into local
  * memory (zero past the edges), then every item runs its fma chains on
  * them. 1D launch of tiles_n x tiles_m groups; group id = tm tiles_n + tn. */
-#define CONV_TM 32
-#define CONV_TN 32
-#define CONV_TK 16
-#define CONV_WG 64
-
 __kernel __attribute__((reqd_work_group_size(CONV_WG, 1, 1))) void convgemm_tiled(
     __global float *y, uint y_off, __global const float *x, uint x_off,
     __global const float *Wp, uint Wp_off, __global const float *bias, uint bias_off,
@@ -159,7 +195,7 @@ __kernel __attribute__((reqd_work_group_size(CONV_WG, 1, 1))) void convgemm_tile
     const int l = (int)get_local_id(0), ly = fmcl_divmod(l, 8, &lx);
     int tn;
     const int tm = fmcl_divmod((int)get_group_id(0), tiles_n, &tn);
-    const int P = Ho * Wo, M = B * P, R = Ci * ks * ks, kk = ks * ks, HW = H * W;
+    const int P = Ho * Wo, M = B * P, R = Ci * ks * ks;
     const int Kp = (Ko + CONV_NR - 1) / CONV_NR * CONV_NR; /* Wp's padded width */
     float acc[4][4];
     for (int i = 0; i < 4; i++)
@@ -170,30 +206,12 @@ __kernel __attribute__((reqd_work_group_size(CONV_WG, 1, 1))) void convgemm_tile
         for (int e = l; e < CONV_TK * CONV_TM; e += CONV_WG) {
             int c32;
             const int rr = fmcl_divmod(e, CONV_TM, &c32), r = r0 + rr;
-            const int m = tm * CONV_TM + c32, o = tn * CONV_TN + c32;
-            float xv = 0.0f, wv = 0.0f;
-            if (r < R && m < M) {
-                int p, ox, t, kx;
-                const int b = fmcl_divmod(m, P, &p), oy = fmcl_divmod(p, Wo, &ox);
-                const int c = fmcl_divmod(r, kk, &t), ky = fmcl_divmod(t, ks, &kx);
-                const int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
-                if ((uint)iy < (uint)H && (uint)ix < (uint)W)
-                    xv = x[x_off + (size_t)(b * Ci + c) * HW + iy * W + ix];
-            }
-            if (r < R && o < Kp) {
-                int j;
-                const int q = fmcl_divmod(o, CONV_NR, &j);
-                wv = Wp[Wp_off + ((size_t)q * R + r) * CONV_NR + j];
-            }
-            xs[rr][c32] = xv;
-            ws[rr][c32] = wv;
+            xs[rr][c32] = convgemm_x(x + x_off, tm * CONV_TM + c32, r, M, R, P, Wo, Ci, H, W, ks,
+                                     stride, pad);
+            ws[rr][c32] = convgemm_panel(Wp + Wp_off, r, tn * CONV_TN + c32, R, Kp);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int rr = 0; rr < CONV_TK && r0 + rr < R; rr++)
-            for (int i = 0; i < 4; i++) {
-                const float a = xs[rr][ly + 8 * i];
-                for (int j = 0; j < 4; j++) acc[i][j] = fma(a, ws[rr][lx + 8 * j], acc[i][j]);
-            }
+        convgemm_tile_fma(acc, xs, ws, min(CONV_TK, R - r0), lx, ly);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     for (int i = 0; i < 4; i++) {
@@ -206,6 +224,145 @@ __kernel __attribute__((reqd_work_group_size(CONV_WG, 1, 1))) void convgemm_tile
             if (o < Ko)
                 convgemm_store(y + y_off, bias + bias_off, res + res_off,
                                ((size_t)b * Ko + o) * P + p, o, mode, acc[i][j]);
+        }
+    }
+}
+
+/* ---- The weight gradient: dW[o, r] += sum over pixels m of dy[m, o] X[m, r],
+ * one fma chain per (o, r) over m = (b, oy, ox) in order, then one add into
+ * dw (w's layout [Ko, R]). */
+
+/* Dp[q, m, j] = dy[b, q CONV_NR + j, p] for m = b P + p, zero past Ko: the
+ * output gradient as panels of 16 channels per pixel. Items (m, q). */
+__kernel void convgemm_pack_dy(__global float *Dp, uint Dp_off, __global const float *dy,
+                               uint dy_off, int M, int Ko, int P)
+{
+    const int m = (int)get_global_id(0), q = (int)get_global_id(1);
+    if (m >= M || q * CONV_NR >= Ko) return;
+    int p;
+    const int b = fmcl_divmod(m, P, &p);
+    float t[CONV_NR];
+    for (int j = 0; j < CONV_NR; j++) {
+        const int o = q * CONV_NR + j;
+        t[j] = o < Ko ? dy[dy_off + ((size_t)b * Ko + o) * P + p] : 0.0f;
+    }
+    vstore16(vload16(0, t), 0, Dp + Dp_off + ((size_t)q * M + m) * CONV_NR);
+}
+
+/* CONV_MR taps of one output row's pixels ox in [lo, hi), into acc: tap i
+ * reads row[i][ox stride] (EDGE: 0 where its column ix = ox stride + cx[i]
+ * or its row (rok[i]) lies outside the image); dp walks the dy panel. */
+#define CONV_WGRAD_RUN(EDGE)                                                                     \
+    for (int ox = lo; ox < hi; ox++, dp += CONV_NR) {                                           \
+        const float8 d0 = vload8(0, dp), d1 = vload8(1, dp);                                    \
+        _Pragma("unroll") for (int i = 0; i < CONV_MR; i++) {                                   \
+            const int ix = ox * stride + cx[i];                                                  \
+            const float8 a = (float8)(!(EDGE) || (rok[i] && (uint)ix < (uint)W)                 \
+                                          ? row[i][ox * stride] : 0.0f);                         \
+            acc[i][0] = fma(a, d0, acc[i][0]);                                                   \
+            acc[i][1] = fma(a, d1, acc[i][1]);                                                   \
+        }                                                                                        \
+    }
+
+/* The packed variant for CPU devices: each work-item keeps CONV_MR taps x
+ * CONV_NR channels of dW in ten float8 registers and sweeps every pixel;
+ * per pixel it loads two dy vectors and broadcasts the CONV_MR taps' image
+ * values. Within a row, the pixels whose taps all lie inside the image run
+ * without tests. Items (q, g): channel panel q, taps g CONV_MR ... */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_wgrad_packed(
+    __global float *dw, uint dw_off, __global const float *x, uint x_off,
+    __global const float *Dp, uint Dp_off, int B, int Ci, int H, int W, int Ko, int Ho, int Wo,
+    int ks, int stride, int pad)
+{
+    const int q = (int)get_global_id(0), g = (int)get_global_id(1);
+    const int R = Ci * ks * ks, kk = ks * ks, HW = H * W, P = Ho * Wo;
+    if (q * CONV_NR >= Ko || g * CONV_MR >= R) return;
+    /* Tap i: (c, ky, kx); taps past R repeat the last (read, never stored). */
+    int cy[CONV_MR], cx[CONV_MR], coff[CONV_MR], a0 = 0, a1 = Wo;
+#pragma unroll
+    for (int i = 0; i < CONV_MR; i++) {
+        int t, kx;
+        const int c = fmcl_divmod(min(g * CONV_MR + i, R - 1), kk, &t);
+        const int ky = fmcl_divmod(t, ks, &kx);
+        cy[i] = ky - pad;
+        cx[i] = kx - pad;
+        coff[i] = c * HW;
+        /* Pixels with ox stride + cx in [0, W) for every tap: [a0, a1). */
+        while (a0 < Wo && a0 * stride + cx[i] < 0) a0++;
+        while (a1 > 0 && (a1 - 1) * stride + cx[i] >= W) a1--;
+    }
+    a1 = max(a0, a1);
+    float8 acc[CONV_MR][2];
+#pragma unroll
+    for (int i = 0; i < CONV_MR; i++) acc[i][0] = acc[i][1] = (float8)(0.0f);
+    __global const float *dp = Dp + Dp_off + (size_t)q * B * P * CONV_NR;
+    for (int b = 0; b < B; b++)
+        for (int oy = 0; oy < Ho; oy++) {
+            __global const float *row[CONV_MR];
+            int rok[CONV_MR], all = 1;
+#pragma unroll
+            for (int i = 0; i < CONV_MR; i++) {
+                const int iy = oy * stride + cy[i];
+                rok[i] = (uint)iy < (uint)H;
+                all = all && rok[i];
+                /* The row's pixel ox reads row[i][ox stride] (only where valid). */
+                row[i] = x + x_off + (size_t)b * Ci * HW + coff[i] + (rok[i] ? iy * W : 0) +
+                         cx[i];
+            }
+            int lo = 0, hi = all ? a0 : Wo;
+            CONV_WGRAD_RUN(1)
+            if (all) {
+                lo = a0, hi = a1;
+                CONV_WGRAD_RUN(0)
+                lo = a1, hi = Wo;
+                CONV_WGRAD_RUN(1)
+            }
+        }
+    for (int i = 0; i < CONV_MR && g * CONV_MR + i < R; i++) {
+        float t[CONV_NR];
+        vstore8(acc[i][0], 0, t);
+        vstore8(acc[i][1], 1, t);
+        for (int j = 0; j < CONV_NR && q * CONV_NR + j < Ko; j++)
+            dw[dw_off + (size_t)(q * CONV_NR + j) * R + g * CONV_MR + i] += t[j];
+    }
+}
+
+/* The tiled variant for GPUs: a group of CONV_WG items computes 32 channels
+ * x 32 taps of dW, each item 4 x 4 (channels ly + 8 i, taps lx + 8 j), over
+ * steps of CONV_TK pixels gathered into local memory. 1D launch of
+ * tiles_r x tiles_o groups; group id = to tiles_r + tr. */
+__kernel __attribute__((reqd_work_group_size(CONV_WG, 1, 1))) void convgemm_wgrad_tiled(
+    __global float *dw, uint dw_off, __global const float *x, uint x_off,
+    __global const float *Dp, uint Dp_off, int B, int Ci, int H, int W, int Ko, int Ho, int Wo,
+    int ks, int stride, int pad, int tiles_r)
+{
+    __local float ds[CONV_TK][CONV_TM]; /* [pixel][channel] */
+    __local float xs[CONV_TK][CONV_TN]; /* [pixel][tap] */
+    int lx, tr;
+    const int l = (int)get_local_id(0), ly = fmcl_divmod(l, 8, &lx);
+    const int to = fmcl_divmod((int)get_group_id(0), tiles_r, &tr);
+    const int P = Ho * Wo, M = B * P, R = Ci * ks * ks;
+    const int Kp = (Ko + CONV_NR - 1) / CONV_NR * CONV_NR;
+    float acc[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+    for (int m0 = 0; m0 < M; m0 += CONV_TK) {
+        for (int e = l; e < CONV_TK * CONV_TM; e += CONV_WG) {
+            int c32;
+            const int mm = fmcl_divmod(e, CONV_TM, &c32), m = m0 + mm;
+            ds[mm][c32] = convgemm_panel(Dp + Dp_off, m, to * CONV_TM + c32, M, Kp);
+            xs[mm][c32] = convgemm_x(x + x_off, m, tr * CONV_TN + c32, M, R, P, Wo, Ci, H, W, ks,
+                                     stride, pad);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        convgemm_tile_fma(acc, ds, xs, min(CONV_TK, M - m0), lx, ly);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int i = 0; i < 4; i++) {
+        const int o = to * CONV_TM + ly + 8 * i;
+        for (int j = 0; j < 4; j++) {
+            const int r = tr * CONV_TN + lx + 8 * j;
+            if (o < Ko && r < R) dw[dw_off + (size_t)o * R + r] += acc[i][j];
         }
     }
 }

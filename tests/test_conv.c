@@ -95,9 +95,23 @@ static void widen(double *d, const float *f, size_t n)
 
 static const char *const impl_names[] = {"im2col", "implicit packed", "implicit tiled"};
 
-/* The forward of the implicit variants per case, kept to compare their bits. */
-static float *first_forward;
-static size_t first_n;
+/* The implicit variants' results per case (0: y, 1: dw, 2: dx), kept to
+ * compare their bits: both run the same fma chains. */
+static float *first[3];
+static size_t first_n[3];
+
+static void same_bits(int impl, int k, const float *got, size_t n, const char *what)
+{
+    if (impl == FMCL_CONV_PACKED && (first[k] = realloc(first[k], n * 4))) {
+        memcpy(first[k], got, n * 4);
+        first_n[k] = n;
+    } else if (impl == FMCL_CONV_TILED && first[k] && first_n[k] == n) {
+        size_t differ = 0;
+        for (size_t i = 0; i < n; i++) differ += memcmp(&got[i], &first[k][i], 4) != 0;
+        tl_check(differ == 0, "%s: %zu values differ in their bits from the packed variant's",
+                 what, differ);
+    }
+}
 
 /* The implicit GEMM's forward with a residual: y = conv(x) + bias + res. */
 static void residual_case(fmcl_ctx *ctx, const fmcl_conv_shape *cs, const char *tag,
@@ -157,16 +171,7 @@ static void device_case(fmcl_ctx *ctx, fmcl_conv_shape cs, int with_dx)
             tl_close(what, got, want, z.ny, 1e-4, 1e-4);
         tl_guard_ok(ctx, &by, what);
         tl_guard_ok(ctx, &bs, "conv scratch");
-        /* Both implicit variants run the same fma chains: the same bits. */
-        if (impl == FMCL_CONV_PACKED && (first_forward = realloc(first_forward, z.ny * 4))) {
-            memcpy(first_forward, got, z.ny * 4);
-            first_n = z.ny;
-        } else if (impl == FMCL_CONV_TILED && first_forward && first_n == z.ny) {
-            size_t differ = 0;
-            for (size_t i = 0; i < z.ny; i++) differ += memcmp(&got[i], &first_forward[i], 4) != 0;
-            tl_check(differ == 0, "%s: %zu outputs differ in their bits from the packed "
-                     "variant's", tag, differ);
-        }
+        same_bits(impl, 0, got, z.ny, what);
         if (impl != FMCL_CONV_IM2COL)
             residual_case(ctx, &cs, tag, &bx, &bw, &bb, &bdy, &bs, y, dy, got, want, z.ny);
 
@@ -186,8 +191,10 @@ static void device_case(fmcl_ctx *ctx, fmcl_conv_shape cs, int with_dx)
                 snprintf(what, sizeof what, "%s %s%s", tag, outs[k].name,
                          k == 2 && !with_dx ? " (untouched)" : "");
                 widen(want, outs[k].ref, outs[k].n);
-                if (tl_buf_read(ctx, outs[k].buf, got))
+                if (tl_buf_read(ctx, outs[k].buf, got)) {
                     tl_close(what, got, want, outs[k].n, 2e-4, 2e-4);
+                    if (k != 1) same_bits(impl, k ? 2 : 1, got, outs[k].n, what);
+                }
                 tl_guard_ok(ctx, outs[k].buf, what);
             }
         }
@@ -241,8 +248,10 @@ static int run(fmcl_ctx *ctx, void *user)
         }
     fmcl_conv_use(ctx, (fmcl_conv_impl)chosen);
     refusals(ctx);
-    free(first_forward);
-    first_forward = NULL;
+    for (int k = 0; k < 3; k++) {
+        free(first[k]);
+        first[k] = NULL;
+    }
     return 0;
 }
 

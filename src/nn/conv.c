@@ -1,7 +1,7 @@
 /* 2D convolution (image_ops.h): im2col + one GEMM per chunk of images on the
  * device (kernels/conv.cl), direct loops in double for the reference. Where
- * the context runs convolutions as implicit GEMMs (conv_gemm.c) the forward
- * and a stride-1 layer's input gradient go there instead.
+ * the context runs convolutions as implicit GEMMs (conv_gemm.c) the forward,
+ * the weight gradient and a stride-1 layer's input gradient go there instead.
  *
  * Chunk layout: the columns of nb images side by side, cols[C*ks*ks, nb*P],
  * so one GEMM tmp[K, nb*P] = w[K, C*ks*ks] cols serves the whole chunk; its
@@ -144,18 +144,23 @@ fmcl_status fmcl_conv2d_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dw, fmcl_t dbi
     fmcl_t cols = scratch, dyt = fmcl_at(scratch, (size_t)rows * cs->chunk * P);
     s = fmcl_run1_local(ctx, FMCL_K_conv_bias_backward, (size_t)cs->K * FMCL_REDUCE_WG,
                         FMCL_REDUCE_WG, "ttiii", dbias, dy, cs->B, cs->K, P);
-    /* The implicit GEMM takes the input gradient of stride-1 layers, after
-     * the loop (its packed weights overwrite the columns). */
-    const int implicit = ctx->conv_impl != FMCL_CONV_IM2COL && cs->stride == 1;
+    /* The implicit GEMM takes the weight gradient, and the input gradient
+     * of a stride-1 layer; a strided one's goes through the loop below. */
+    const int implicit = ctx->conv_impl != FMCL_CONV_IM2COL;
+    if (implicit) {
+        if (s == FMCL_OK) s = fmcl_convgemm_wgrad(ctx, dw, dy, x, scratch, cs);
+        if (s != FMCL_OK || !dx.mem) return s;
+        if (cs->stride == 1) return fmcl_convgemm_dgrad(ctx, dx, dy, w, scratch, cs);
+    }
     for (int b0 = 0; s == FMCL_OK && b0 < cs->B; b0 += cs->chunk) {
         int nb = cs->B - b0 < cs->chunk ? cs->B - b0 : cs->chunk, N = nb * P;
-        s = im2col(ctx, cols, x, cs, b0, nb);
+        if (!implicit) s = im2col(ctx, cols, x, cs, b0, nb);
         if (s == FMCL_OK)
             s = fmcl_run2(ctx, FMCL_K_conv_gather_dy, (size_t)P, (size_t)cs->K * nb, "ttiii",
                           dyt, fmcl_at(dy, (size_t)b0 * cs->K * P), P, cs->K, nb);
-        if (s == FMCL_OK)
+        if (s == FMCL_OK && !implicit)
             s = fmcl_gemm(ctx, 0, 1, cs->K, rows, N, 1.0f, dyt, N, cols, N, 1.0f, dw, rows);
-        if (s != FMCL_OK || !dx.mem || implicit) continue;
+        if (s != FMCL_OK || !dx.mem) continue;
         s = fmcl_gemm(ctx, 1, 0, rows, N, cs->K, 1.0f, w, rows, dyt, N, 0.0f, cols, N);
         if (s == FMCL_OK)
             s = fmcl_run2(ctx, FMCL_K_conv_col2im, (size_t)cs->W, (size_t)nb * cs->C * cs->H,
@@ -163,7 +168,6 @@ fmcl_status fmcl_conv2d_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dw, fmcl_t dbi
                           nb * cs->C * cs->H, N, P, cs->C, cs->H, cs->W, Ho, Wo, cs->ksize,
                           cs->stride, cs->pad);
     }
-    if (s == FMCL_OK && dx.mem && implicit) s = fmcl_convgemm_dgrad(ctx, dx, dy, w, scratch, cs);
     return s;
 }
 

@@ -23,7 +23,10 @@ size_t fmcl_convgemm_scratch(const fmcl_conv_shape *cs)
 {
     size_t R = (size_t)cs->C * cs->ksize * cs->ksize, R2 = (size_t)cs->K * cs->ksize * cs->ksize;
     size_t fwd = panels((size_t)cs->K, NR) * NR * R, dgrad = panels((size_t)cs->C, NR) * NR * R2;
-    return fwd > dgrad ? fwd : dgrad;
+    size_t M = (size_t)cs->B * fmcl_conv_out_h(cs) * fmcl_conv_out_w(cs);
+    size_t wgrad = panels((size_t)cs->K, NR) * NR * M; /* dy in panels */
+    size_t most = fwd > dgrad ? fwd : dgrad;
+    return most > wgrad ? most : wgrad;
 }
 
 /* The product of image x [B, Ci, H, W] and packed weights Wp into y
@@ -100,4 +103,27 @@ fmcl_status fmcl_convgemm_dgrad(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dy, fmcl_t w, f
     fmcl_status s = pack(ctx, scratch, w, cs->C, cs->K * ks * ks, ks, 1);
     return s == FMCL_OK ? product(ctx, dx, dy, scratch, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0}, &j)
                         : s;
+}
+
+/* dw += the sum over pixels of dy times the image's taps: dy packed in panels
+ * of 16 channels per pixel (at the start of scratch), then one fma chain per
+ * weight over the pixels in order. */
+fmcl_status fmcl_convgemm_wgrad(fmcl_ctx *ctx, fmcl_t dw, fmcl_t dy, fmcl_t x, fmcl_t scratch,
+                                const fmcl_conv_shape *cs)
+{
+    const int Ho = fmcl_conv_out_h(cs), Wo = fmcl_conv_out_w(cs), P = Ho * Wo, M = cs->B * P;
+    const int R = cs->C * cs->ksize * cs->ksize;
+    size_t qn = panels((size_t)cs->K, NR);
+    fmcl_status s = fmcl_run2(ctx, FMCL_K_convgemm_pack_dy, (size_t)M, qn, "ttiii", scratch, dy,
+                              M, cs->K, P);
+    if (s != FMCL_OK) return s;
+    if (ctx->conv_impl == FMCL_CONV_TILED) {
+        size_t tr = panels((size_t)R, TN), to = panels((size_t)cs->K, TM);
+        return fmcl_run1_local(ctx, FMCL_K_convgemm_wgrad_tiled, tr * to * WG, WG,
+                               "tttiiiiiiiiiii", dw, x, scratch, cs->B, cs->C, cs->H, cs->W,
+                               cs->K, Ho, Wo, cs->ksize, cs->stride, cs->pad, (int)tr);
+    }
+    return fmcl_run2(ctx, FMCL_K_convgemm_wgrad_packed, qn, panels((size_t)R, MR),
+                     "tttiiiiiiiiii", dw, x, scratch, cs->B, cs->C, cs->H, cs->W, cs->K, Ho, Wo,
+                     cs->ksize, cs->stride, cs->pad);
 }

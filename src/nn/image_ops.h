@@ -57,12 +57,16 @@ fmcl_status fmcl_conv2d_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dw, fmcl_t dbi
 /* The implicit-GEMM pieces of the two launchers above (conv_gemm.c), taken
  * when the context's fmcl_conv_impl is not im2col: the forward, with res
  * (when res.mem is set) added in the store, y = conv(x) + bias + res; the
- * input gradient dx += of a stride-1 convolution. Their scratch holds the
- * packed weights: fmcl_convgemm_scratch floats (within fmcl_conv_scratch). */
+ * input gradient dx += of a stride-1 convolution; the weight gradient. Their
+ * scratch holds the packed weights or the packed dy: fmcl_convgemm_scratch
+ * floats (within fmcl_conv_scratch). */
 size_t fmcl_convgemm_scratch(const fmcl_conv_shape *cs);
 fmcl_status fmcl_convgemm_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, fmcl_t w, fmcl_t bias,
                                   fmcl_t res, fmcl_t scratch, const fmcl_conv_shape *cs);
 fmcl_status fmcl_convgemm_dgrad(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dy, fmcl_t w, fmcl_t scratch,
+                                const fmcl_conv_shape *cs);
+/* dw += the weight gradient (any stride). */
+fmcl_status fmcl_convgemm_wgrad(fmcl_ctx *ctx, fmcl_t dw, fmcl_t dy, fmcl_t x, fmcl_t scratch,
                                 const fmcl_conv_shape *cs);
 /* dx may be NULL. */
 void fmcl_conv2d_backward_ref(float *dx, float *dw, float *dbias, const float *dy, const float *x,

@@ -103,7 +103,8 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
         size_t reqd[3] = {0, 0, 0};
         clGetKernelWorkGroupInfo(ctx->kern[k], ctx->device, CL_KERNEL_COMPILE_WORK_GROUP_SIZE,
                                  sizeof reqd, reqd, NULL);
-        if (reqd[0] == 1 && reqd[1] == 1 && reqd[2] == 1) {            s->local[k] = 1;
+        if (reqd[0] == 1 && reqd[1] == 1 && reqd[2] == 1) {
+            s->local[k] = 1;
             continue;
         }
         size_t pm = 1;
