@@ -69,6 +69,23 @@ static void conv(fmcl_ctx *ctx, tl_buf *b, fmcl_conv_shape cs, const char *what)
     }
 }
 
+/* Self-attention forward and backward over P positions (qkv from x). */
+static void attention(fmcl_ctx *ctx, tl_buf *b, const float *x, int B, int C, int P, int heads,
+                      const char *what)
+{
+    const size_t nq = (size_t)B * 3 * C * P, na = fmcl_attention_scratch(B, P, heads);
+    if (tl_buf_new(ctx, &b[0], nq, x) && tl_buf_new(ctx, &b[1], (size_t)B * C * P, NULL) &&
+        tl_buf_new(ctx, &b[2], na, NULL) && tl_buf_new(ctx, &b[3], na, NULL) &&
+        tl_buf_new(ctx, &b[4], nq, NULL) &&
+        ok(ctx, fmcl_attention_reserve(ctx, B, C, P, heads), what) &&
+        ok(ctx, fmcl_attention_forward(ctx, b[1].t, b[2].t, b[0].t, B, C, P, heads), what) &&
+        ok(ctx, fmcl_attention_backward(ctx, b[4].t, b[1].t, b[0].t, b[2].t, b[3].t, B, C, P,
+                                        heads), what))
+        all_finite(ctx, &b[4], what);
+    printf("  image layers: %s\n", what);
+    for (int i = 0; i < 5; i++) tl_buf_free(&b[i]);
+}
+
 void tiny_layers(fmcl_ctx *ctx)
 {
     enum { B = 2, C = 4, H = 3, W = 5, HW = H * W, G = 2, D = 6 };
@@ -118,18 +135,6 @@ void tiny_layers(fmcl_ctx *ctx)
     printf("  image layers: %s\n", what);
     for (int i = 0; i < NBUF; i++) tl_buf_free(&b[i]);
 
-    /* Self-attention over P = 5 positions, 2 heads of 2 channels. */
-    enum { AC = 4, AP = 5, AH = 2 };
-    const size_t nq = (size_t)B * 3 * AC * AP, na = fmcl_attention_scratch(B, AP, AH);
-    what = "self-attention";
-    if (tl_buf_new(ctx, &b[0], nq, x) && tl_buf_new(ctx, &b[1], (size_t)B * AC * AP, NULL) &&
-        tl_buf_new(ctx, &b[2], na, NULL) && tl_buf_new(ctx, &b[3], na, NULL) &&
-        tl_buf_new(ctx, &b[4], nq, NULL) &&
-        ok(ctx, fmcl_attention_reserve(ctx, B, AC, AP, AH), what) &&
-        ok(ctx, fmcl_attention_forward(ctx, b[1].t, b[2].t, b[0].t, B, AC, AP, AH), what) &&
-        ok(ctx, fmcl_attention_backward(ctx, b[4].t, b[1].t, b[0].t, b[2].t, b[3].t, B, AC, AP,
-                                        AH), what))
-        all_finite(ctx, &b[4], what);
-    printf("  image layers: %s\n", what);
-    for (int i = 0; i < 5; i++) tl_buf_free(&b[i]);
+    attention(ctx, b, x, B, 4, 5, 2, "self-attention, 2 heads over 5 positions (one kernel)");
+    attention(ctx, b, x, 1, 2, 65, 1, "self-attention over 65 positions (a launch per product)");
 }

@@ -296,5 +296,6 @@ void chk_layer_ops(chk_suite *s)
     concat(s, 3, 5, 7, 63);
     time_embedding(s, 7, 34);
     scale_shift(s, 3, 5, 63);
-    attention(s, 3, 6, 35, 2);
+    attention(s, 3, 6, 35, 2); /* up to 64 positions: one kernel per pass */
+    attention(s, 2, 4, 70, 2); /* beyond: a launch per product */
 }

@@ -6,14 +6,19 @@
  *                                                   (alpha = 1 / sqrt(d))
  *   backward  dv += dout att, datt = doutᵀ v, dS = softmax backward,
  *             dq += alpha k dSᵀ, dk += alpha q dS.
- * The references follow the definitions in double, recomputing the
- * probabilities. */
+ * Up to FUSED_MAXP positions (8x8 and smaller images) each pass is instead
+ * one work-group per image and head (kernels/attention_fused.cl): one launch
+ * forward, one backward, where the eight launches above cost PoCL far more
+ * than their arithmetic. The references follow the definitions in double,
+ * recomputing the probabilities. */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "nn/image_ops.h"
 #include "nn/kernels.h"
+
+#define FUSED_MAXP 64 /* attention_fused.cl's ATT_MAXP */
 
 static fmcl_status check_shape(fmcl_ctx *ctx, const char *op, int B, int C, int P, int heads)
 {
@@ -68,6 +73,10 @@ fmcl_status fmcl_attention_forward(fmcl_ctx *ctx, fmcl_t out, fmcl_t att, fmcl_t
     if (s != FMCL_OK) return s;
     int CP = C * P;
     float alpha = (float)(1.0 / sqrt((double)(C / heads)));
+    if (P <= FUSED_MAXP)
+        return fmcl_run1_local(ctx, FMCL_K_attention_fused_forward,
+                               (size_t)B * heads * FMCL_REDUCE_WG, FMCL_REDUCE_WG, "tttiiif", out,
+                               att, qkv, heads, C / heads, P, (double)alpha);
     s = xty(ctx, att, qkv, 3 * CP, fmcl_at(qkv, (size_t)CP), 3 * CP, alpha, B, C, P, heads);
     if (s == FMCL_OK)
         s = fmcl_run1_local(ctx, FMCL_K_softmax_rows, (size_t)B * heads * P * FMCL_REDUCE_WG,
@@ -86,6 +95,10 @@ fmcl_status fmcl_attention_backward(fmcl_ctx *ctx, fmcl_t dqkv, fmcl_t dout, fmc
     int CP = C * P;
     size_t cp = (size_t)CP;
     float alpha = (float)(1.0 / sqrt((double)(C / heads)));
+    if (P <= FUSED_MAXP)
+        return fmcl_run1_local(ctx, FMCL_K_attention_fused_backward,
+                               (size_t)B * heads * FMCL_REDUCE_WG, FMCL_REDUCE_WG, "ttttiiif",
+                               dqkv, dout, qkv, att, heads, C / heads, P, (double)alpha);
     fmcl_t q = qkv, k = fmcl_at(qkv, cp), v = fmcl_at(qkv, 2 * cp);
     fmcl_t dq = dqkv, dk = fmcl_at(dqkv, cp), dv = fmcl_at(dqkv, 2 * cp);
     s = ym(ctx, dv, 3 * CP, dout, CP, att, 1, 1.0f, 1, B, C, P, heads);
