@@ -14,7 +14,22 @@
  * packed GEMM, whose chain is the same), CONV_BIAS_ADD y = acc + bias[o] +
  * res (a residual sum fused into the store), CONV_ACC y += acc (an input
  * gradient). Both variants below compute the same chain: the same bits. */
-#define CONV_NR 16 /* output channels per weight panel: two float8 */
+/* The register blocks' float vectors: FMCL_CONV_VW = 16 where the device
+ * prefers float16 (AVX-512 under PoCL: twice float8's FMA rate), else 8
+ * (runtime.h's fmcl_conv_vector_width chooses; a build option). */
+#ifndef FMCL_CONV_VW
+#define FMCL_CONV_VW 8
+#endif
+#if FMCL_CONV_VW == 16
+#define CONV_VEC float16
+#define CONV_VLOAD vload16
+#define CONV_VSTORE vstore16
+#else
+#define CONV_VEC float8
+#define CONV_VLOAD vload8
+#define CONV_VSTORE vstore8
+#endif
+#define CONV_NR (2 * FMCL_CONV_VW) /* output channels per weight panel: two vectors */
 #define CONV_MR 5  /* pixels per register block (gemm.cl's GEMM_MR) */
 #define CONV_PACK_R 8
 
@@ -64,10 +79,10 @@ void convgemm_store(__global float *y, __global const float *bias, __global cons
  * UNROLL: _Pragma("unroll") where KS is a constant (5-8% faster at 3 x 3). */
 #define CONV_TAP_ROW(EDGE, KS, UNROLL)                                                           \
     UNROLL for (int kx = 0; kx < (KS); kx++, wr += CONV_NR) {                                   \
-        const float8 w0 = vload8(0, wr), w1 = vload8(1, wr);                                    \
+        const CONV_VEC w0 = CONV_VLOAD(0, wr), w1 = CONV_VLOAD(1, wr);                                    \
         _Pragma("unroll") for (int i = 0; i < CONV_MR; i++) {                                   \
             const int ix = cx[i] + kx;                                                           \
-            const float8 a = (float8)(!(EDGE) || (uint)ix < (uint)W ? row[ix] : 0.0f);          \
+            const CONV_VEC a = (CONV_VEC)(!(EDGE) || (uint)ix < (uint)W ? row[ix] : 0.0f);          \
             acc[i][0] = fma(a, w0, acc[i][0]);                                                   \
             acc[i][1] = fma(a, w1, acc[i][1]);                                                   \
         }                                                                                        \
@@ -76,7 +91,7 @@ void convgemm_store(__global float *y, __global const float *bias, __global cons
 /* The packed-panel variant for CPU devices (vendor.c: PoCL), gemm.cl's
  * gemm_packed with the pixels as its rows: each work-item keeps a block of
  * CONV_MR neighbouring pixels of one output row x CONV_NR channels in ten
- * float8 registers; per tap it loads two weight vectors and broadcasts
+ * CONV_VEC registers; per tap it loads two weight vectors and broadcasts
  * CONV_MR image values. A tap row that lies in the padding is skipped (its
  * fmas would add exact zeros: the chain's bits are unchanged), so only the
  * blocks at the left and right edges test columns. Items (g, h): panels
@@ -106,9 +121,9 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_packed(
             }
             __global const float *xi = x + x_off + (size_t)b * Ci * HW;
             __global const float *wr = Wp + Wp_off + (size_t)q * R * CONV_NR;
-            float8 acc[CONV_MR][2];
+            CONV_VEC acc[CONV_MR][2];
 #pragma unroll
-            for (int i = 0; i < CONV_MR; i++) acc[i][0] = acc[i][1] = (float8)(0.0f);
+            for (int i = 0; i < CONV_MR; i++) acc[i][0] = acc[i][1] = (CONV_VEC)(0.0f);
             for (int c = 0; c < Ci; c++)
                 for (int ky = 0; ky < ks; ky++) {
                     const int iy = iy0 + ky;
@@ -128,8 +143,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_packed(
                 }
             for (int i = 0; i < CONV_MR && bx * CONV_MR + i < Wo; i++) {
                 float t[CONV_NR];
-                vstore8(acc[i][0], 0, t);
-                vstore8(acc[i][1], 1, t);
+                CONV_VSTORE(acc[i][0], 0, t);
+                CONV_VSTORE(acc[i][1], 1, t);
                 const size_t at0 = (size_t)b * Ko * P + (size_t)oy * Wo + bx * CONV_MR + i;
                 for (int j = 0; j < CONV_NR && q * CONV_NR + j < Ko; j++) {
                     const int o = q * CONV_NR + j;
@@ -237,7 +252,7 @@ __kernel __attribute__((reqd_work_group_size(CONV_WG, 1, 1))) void convgemm_tile
  * dw (w's layout [Ko, R]). */
 
 /* Dp[q, m, j] = dy[b, q CONV_NR + j, p] for m = b P + p, zero past Ko: the
- * output gradient as panels of 16 channels per pixel. Items (m, q). */
+ * output gradient as panels of CONV_NR channels per pixel. Items (m, q). */
 __kernel void convgemm_pack_dy(__global float *Dp, uint Dp_off, __global const float *dy,
                                uint dy_off, int M, int Ko, int P)
 {
@@ -245,12 +260,11 @@ __kernel void convgemm_pack_dy(__global float *Dp, uint Dp_off, __global const f
     if (m >= M || q * CONV_NR >= Ko) return;
     int p;
     const int b = fmcl_divmod(m, P, &p);
-    float t[CONV_NR];
+    __global float *out = Dp + Dp_off + ((size_t)q * M + m) * CONV_NR;
     for (int j = 0; j < CONV_NR; j++) {
         const int o = q * CONV_NR + j;
-        t[j] = o < Ko ? dy[dy_off + ((size_t)b * Ko + o) * P + p] : 0.0f;
+        out[j] = o < Ko ? dy[dy_off + ((size_t)b * Ko + o) * P + p] : 0.0f;
     }
-    vstore16(vload16(0, t), 0, Dp + Dp_off + ((size_t)q * M + m) * CONV_NR);
 }
 
 /* CONV_MR taps of one output row's pixels ox in [lo, hi), into acc: tap i
@@ -258,10 +272,10 @@ __kernel void convgemm_pack_dy(__global float *Dp, uint Dp_off, __global const f
  * or its row (rok[i]) lies outside the image); dp walks the dy panel. */
 #define CONV_WGRAD_RUN(EDGE)                                                                     \
     for (int ox = lo; ox < hi; ox++, dp += CONV_NR) {                                           \
-        const float8 d0 = vload8(0, dp), d1 = vload8(1, dp);                                    \
+        const CONV_VEC d0 = CONV_VLOAD(0, dp), d1 = CONV_VLOAD(1, dp);                                    \
         _Pragma("unroll") for (int i = 0; i < CONV_MR; i++) {                                   \
             const int ix = ox * stride + cx[i];                                                  \
-            const float8 a = (float8)(!(EDGE) || (rok[i] && (uint)ix < (uint)W)                 \
+            const CONV_VEC a = (CONV_VEC)(!(EDGE) || (rok[i] && (uint)ix < (uint)W)                 \
                                           ? row[i][ox * stride] : 0.0f);                         \
             acc[i][0] = fma(a, d0, acc[i][0]);                                                   \
             acc[i][1] = fma(a, d1, acc[i][1]);                                                   \
@@ -269,7 +283,7 @@ __kernel void convgemm_pack_dy(__global float *Dp, uint Dp_off, __global const f
     }
 
 /* The packed variant for CPU devices: each work-item keeps CONV_MR taps x
- * CONV_NR channels of dW in ten float8 registers and sweeps every pixel;
+ * CONV_NR channels of dW in ten CONV_VEC registers and sweeps every pixel;
  * per pixel it loads two dy vectors and broadcasts the CONV_MR taps' image
  * values. Within a row, the pixels whose taps all lie inside the image run
  * without tests. Items (q, g): channel panel q, taps g CONV_MR ... */
@@ -296,9 +310,9 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_wgrad_pack
         while (a1 > 0 && (a1 - 1) * stride + cx[i] >= W) a1--;
     }
     a1 = max(a0, a1);
-    float8 acc[CONV_MR][2];
+    CONV_VEC acc[CONV_MR][2];
 #pragma unroll
-    for (int i = 0; i < CONV_MR; i++) acc[i][0] = acc[i][1] = (float8)(0.0f);
+    for (int i = 0; i < CONV_MR; i++) acc[i][0] = acc[i][1] = (CONV_VEC)(0.0f);
     __global const float *dp = Dp + Dp_off + (size_t)q * B * P * CONV_NR;
     for (int b = 0; b < B; b++)
         for (int oy = 0; oy < Ho; oy++) {
@@ -324,8 +338,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_wgrad_pack
         }
     for (int i = 0; i < CONV_MR && g * CONV_MR + i < R; i++) {
         float t[CONV_NR];
-        vstore8(acc[i][0], 0, t);
-        vstore8(acc[i][1], 1, t);
+        CONV_VSTORE(acc[i][0], 0, t);
+        CONV_VSTORE(acc[i][1], 1, t);
         for (int j = 0; j < CONV_NR && q * CONV_NR + j < Ko; j++)
             dw[dw_off + (size_t)(q * CONV_NR + j) * R + g * CONV_MR + i] += t[j];
     }

@@ -2,16 +2,17 @@
  * forward, and the input gradient of a stride-1 convolution, read the image
  * where im2col would have copied it, so neither the column buffer nor
  * col2im's pass over it is needed, and the bias (or a residual sum) goes in
- * with the store. The weights are packed first into panels of 16 output
- * channels (at the start of the scratch): a few thousand floats per layer.
- * Two variants compute the same fma chains, so the same bits: register
- * blocks for CPU devices (PoCL) and local-memory tiles for GPUs. The weight
- * gradient still takes im2col and the GEMM (conv.c). */
+ * with the store; the weight gradient packs dy, not the columns. The
+ * weights are packed first into panels of two vectors' worth of output
+ * channels (16, or 32 where the device runs float16: fmcl_conv_vector_width)
+ * at the start of the scratch. Two variants compute the same fma chains, so
+ * the same bits: register blocks for CPU devices (PoCL) and local-memory
+ * tiles for GPUs. */
 #include "nn/image_ops.h"
 #include "nn/kernels.h"
 
-#define NR 16 /* convgemm.cl's CONV_NR */
-#define MR 5  /* CONV_MR */
+#define MR 5      /* CONV_MR */
+#define NR_MAX 32 /* the widest CONV_NR */
 #define PACK_R 8
 #define TM 32 /* CONV_TM, CONV_TN */
 #define TN 32
@@ -19,12 +20,17 @@
 
 static size_t panels(size_t n, size_t w) { return (n + w - 1) / w; }
 
+/* convgemm.cl's CONV_NR: output channels per panel, two of the device's vectors. */
+static size_t nr(const fmcl_ctx *ctx) { return 2 * (size_t)ctx->conv_vw; }
+
 size_t fmcl_convgemm_scratch(const fmcl_conv_shape *cs)
 {
     size_t R = (size_t)cs->C * cs->ksize * cs->ksize, R2 = (size_t)cs->K * cs->ksize * cs->ksize;
-    size_t fwd = panels((size_t)cs->K, NR) * NR * R, dgrad = panels((size_t)cs->C, NR) * NR * R2;
+    /* Panels as wide as any device's (planned without one). */
+    size_t fwd = panels((size_t)cs->K, NR_MAX) * NR_MAX * R;
+    size_t dgrad = panels((size_t)cs->C, NR_MAX) * NR_MAX * R2;
     size_t M = (size_t)cs->B * fmcl_conv_out_h(cs) * fmcl_conv_out_w(cs);
-    size_t wgrad = panels((size_t)cs->K, NR) * NR * M; /* dy in panels */
+    size_t wgrad = panels((size_t)cs->K, NR_MAX) * NR_MAX * M; /* dy in panels */
     size_t most = fwd > dgrad ? fwd : dgrad;
     return most > wgrad ? most : wgrad;
 }
@@ -65,7 +71,8 @@ static fmcl_status product(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, fmcl_t Wp, fmcl_t 
                                j->Ko, j->Ho, j->Wo, j->ks, j->stride, j->pad, j->mode, (int)tn);
     }
     /* Blocks of MR pixels within one output row. */
-    size_t pm = (size_t)j->B * j->Ho * panels((size_t)j->Wo, MR), qn = panels((size_t)j->Ko, NR);
+    size_t pm = (size_t)j->B * j->Ho * panels((size_t)j->Wo, MR);
+    size_t qn = panels((size_t)j->Ko, nr(ctx));
     int pa, qb;
     blocking(ctx, pm, qn, &pa, &qb);
     return fmcl_run2(ctx, FMCL_K_convgemm_packed, panels(qn, (size_t)qb), panels(pm, (size_t)pa),
@@ -76,7 +83,7 @@ static fmcl_status product(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, fmcl_t Wp, fmcl_t 
 static fmcl_status pack(fmcl_ctx *ctx, fmcl_t Wp, fmcl_t w, int Ko, int R, int ks, int flip)
 {
     return fmcl_run2(ctx, FMCL_K_convgemm_pack_w, panels((size_t)R, PACK_R),
-                     panels((size_t)Ko, NR), "ttiiii", Wp, w, Ko, R, ks, flip);
+                     panels((size_t)Ko, nr(ctx)), "ttiiii", Wp, w, Ko, R, ks, flip);
 }
 
 fmcl_status fmcl_convgemm_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, fmcl_t w, fmcl_t bias,
@@ -113,7 +120,7 @@ fmcl_status fmcl_convgemm_wgrad(fmcl_ctx *ctx, fmcl_t dw, fmcl_t dy, fmcl_t x, f
 {
     const int Ho = fmcl_conv_out_h(cs), Wo = fmcl_conv_out_w(cs), P = Ho * Wo, M = cs->B * P;
     const int R = cs->C * cs->ksize * cs->ksize;
-    size_t qn = panels((size_t)cs->K, NR);
+    size_t qn = panels((size_t)cs->K, nr(ctx));
     fmcl_status s = fmcl_run2(ctx, FMCL_K_convgemm_pack_dy, (size_t)M, qn, "ttiii", scratch, dy,
                               M, cs->K, P);
     if (s != FMCL_OK) return s;
