@@ -1,8 +1,8 @@
 #!/bin/bash
 # The library's layers point one way (docs/DESIGN.md, "Layers"):
-#   io < runtime < nn, data < flow < check < api, bench
-# A file of src/LAYER includes only its own layer and layers below it (nn
-# and data are siblings: neither includes the other), plus the public
+#   io < runtime < nn, data, dist < flow < check < api, bench
+# A file of src/LAYER includes only its own layer and layers below it (nn,
+# data and dist are siblings: none includes another), plus the public
 # "fmcl.h"; a header declares no function that a file of a layer not below
 # it defines; and OpenCL's buffer handle type appears only in src/runtime
 # (whose fmcl_t wraps it for everyone else; spelt in two pieces here, so
@@ -11,7 +11,7 @@
 #   layers.sh ROOT
 set -u
 cd "$1" || exit 1
-declare -A rank=([io]=0 [runtime]=1 [nn]=2 [data]=2 [flow]=3 [check]=4 [api]=5 [bench]=5)
+declare -A rank=([io]=0 [runtime]=1 [nn]=2 [data]=2 [dist]=2 [flow]=3 [check]=4 [api]=5 [bench]=5)
 checks=0
 failed=0
 violation() {
