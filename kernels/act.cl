@@ -61,8 +61,9 @@ __kernel void silu_backward(__global float *dz, uint dz_off, __global const floa
 
 /* Dropout (src/nn/act.c documents it): element i at dropout site `site` and
  * training step `step` is kept when the top 24 bits of
- * philox(seed; i, site, DROPOUT, step).x are >= p24 = ceil(P 2^24), i.e.
- * u01 >= P, and then scaled by scale = 1 / (1 - P); dropped elements are 0. */
+ * philox(seed; first + i, site, DROPOUT, step).x are >= p24 = ceil(P 2^24),
+ * i.e. u01 >= P, and then scaled by scale = 1 / (1 - P); dropped elements
+ * are 0. first places the tensor in the whole batch's (a rank's share). */
 float fmcl_dropout_keep(float v, ulong seed, uint i, uint site, uint step, uint p24, float scale)
 {
     const uint r = philox(seed, i, site, FMCL_STREAM_DROPOUT, step).x;
@@ -71,19 +72,20 @@ float fmcl_dropout_keep(float v, ulong seed, uint i, uint site, uint step, uint 
 
 /* y[i] = x[i] keep_i / (1 - P). */
 __kernel void dropout_forward(__global float *y, uint y_off, __global const float *x, uint x_off,
-                              ulong seed, uint step, uint site, uint p24, float scale, int n)
+                              ulong seed, uint step, uint site, uint first, uint p24,
+                              float scale, int n)
 {
     const uint i = get_global_id(0);
     if (i >= (uint)n) return;
-    y[y_off + i] = fmcl_dropout_keep(x[x_off + i], seed, i, site, step, p24, scale);
+    y[y_off + i] = fmcl_dropout_keep(x[x_off + i], seed, first + i, site, step, p24, scale);
 }
 
 /* dx[i] = dy[i] keep_i / (1 - P): the forward's mask, drawn again. */
 __kernel void dropout_backward(__global float *dx, uint dx_off, __global const float *dy,
-                               uint dy_off, ulong seed, uint step, uint site, uint p24,
-                               float scale, int n)
+                               uint dy_off, ulong seed, uint step, uint site, uint first,
+                               uint p24, float scale, int n)
 {
     const uint i = get_global_id(0);
     if (i >= (uint)n) return;
-    dx[dx_off + i] = fmcl_dropout_keep(dy[dy_off + i], seed, i, site, step, p24, scale);
+    dx[dx_off + i] = fmcl_dropout_keep(dy[dy_off + i], seed, first + i, site, step, p24, scale);
 }

@@ -3,14 +3,16 @@
  * Class labels travel as floats (exact integers; -1 is the null class). */
 
 /* y[b] = label of the row image_batch picks for b, or -1 when the top 24
- * bits of its LABEL draw are below drop24 (u01 < p, p = drop24 / 2^24). */
+ * bits of its LABEL draw are below drop24 (u01 < p, p = drop24 / 2^24);
+ * row b draws as example row0 + b of the whole batch. */
 __kernel void label_batch(__global float *y, uint y_off, __global const uchar *lab, uint lab_off,
-                          ulong seed, uint step, int N, uint drop24, int B)
+                          ulong seed, uint step, int row0, int N, uint drop24, int B)
 {
     const uint b = get_global_id(0);
     if (b >= (uint)B) return;
-    const uint row = uint_below(philox(seed, b, 0u, FMCL_STREAM_INDEX, step).x, (uint)N);
-    const uint r = philox(seed, b, 0u, FMCL_STREAM_LABEL, step).x;
+    const uint g = (uint)row0 + b;
+    const uint row = uint_below(philox(seed, g, 0u, FMCL_STREAM_INDEX, step).x, (uint)N);
+    const uint r = philox(seed, g, 0u, FMCL_STREAM_LABEL, step).x;
     /* Chosen as an int, then converted: Mesa 22's llvmpipe wrote 0 for
      * `cond ? -1.0f : (float)lab[...]`. */
     const int c = (r >> 8) < drop24 ? -1 : (int)lab[lab_off + row];

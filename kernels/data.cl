@@ -45,23 +45,26 @@ float2 toy_point(int kind, uint4 r)
     return (float2)((second ? -px : px) * SPIRAL_SCALE, (second ? -py : py) * SPIRAL_SCALE);
 }
 
-/* x1: [B, 2]; one work-item per row, counter (row, 0, FMCL_STREAM_DATA, step). */
-__kernel void toy_sample(__global float *x1, uint x1_off, int kind, ulong seed, uint step, int B)
+/* x1: [B, 2]; one work-item per row, counter (row0 + row, 0, FMCL_STREAM_DATA,
+ * step): rows [row0, row0 + B) of the whole batch. */
+__kernel void toy_sample(__global float *x1, uint x1_off, int kind, ulong seed, uint step,
+                         int row0, int B)
 {
     const uint i = get_global_id(0);
     if (i >= (uint)B) return;
-    const float2 p = toy_point(kind, philox(seed, i, 0u, FMCL_STREAM_DATA, step));
+    const float2 p = toy_point(kind, philox(seed, (uint)row0 + i, 0u, FMCL_STREAM_DATA, step));
     x1[x1_off + 2u * i] = p.x;
     x1[x1_off + 2u * i + 1u] = p.y;
 }
 
 /* x1: [B, D] = rows of data: [N, D] picked by word 0 of counter
- * (b, 0, FMCL_STREAM_INDEX, step); items (d, b). */
+ * (row0 + b, 0, FMCL_STREAM_INDEX, step); items (d, b). */
 __kernel void gather_rows(__global float *x1, uint x1_off, __global const float *data,
-                          uint data_off, ulong seed, uint step, int N, int D, int B)
+                          uint data_off, ulong seed, uint step, int row0, int N, int D, int B)
 {
     const uint d = get_global_id(0), b = get_global_id(1);
     if (d >= (uint)D || b >= (uint)B) return;
-    const uint row = uint_below(philox(seed, b, 0u, FMCL_STREAM_INDEX, step).x, (uint)N);
+    const uint g = (uint)row0 + b;
+    const uint row = uint_below(philox(seed, g, 0u, FMCL_STREAM_INDEX, step).x, (uint)N);
     x1[x1_off + b * (uint)D + d] = data[data_off + row * (uint)D + d];
 }

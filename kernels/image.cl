@@ -2,22 +2,24 @@
 /* Training batches of 8-bit images: the twin of fmcl_image_batch_ref
  * (src/data/pixels.c), which documents the draws. */
 
-/* x1: [B, D], D = C H W; pix: N x D bytes from byte pix_off; items (d, b). */
+/* x1: [B, D], D = C H W; pix: N x D bytes from byte pix_off; items (d, b);
+ * row b draws as example row0 + b of the whole batch. */
 __kernel void image_batch(__global float *x1, uint x1_off, __global const uchar *pix,
-                          uint pix_off, ulong seed, uint step, int N, int C, int H, int W,
-                          int hflip, int B)
+                          uint pix_off, ulong seed, uint step, int row0, int N, int C, int H,
+                          int W, int hflip, int B)
 {
     const uint d = get_global_id(0), b = get_global_id(1);
     const uint D = (uint)C * (uint)H * (uint)W;
     if (d >= D || b >= (uint)B) return;
-    const uint4 pick = philox(seed, b, 0u, FMCL_STREAM_INDEX, step);
+    const uint g = (uint)row0 + b;
+    const uint4 pick = philox(seed, g, 0u, FMCL_STREAM_INDEX, step);
     const uint row = uint_below(pick.x, (uint)N);
     uint src = d;
     if (hflip && (pick.y >> 31)) {
         const uint x = d % (uint)W;
         src = d - x + ((uint)W - 1u - x);
     }
-    const uint4 r = philox(seed, b, d / 4u, FMCL_STREAM_PIXELS, step);
+    const uint4 r = philox(seed, g, d / 4u, FMCL_STREAM_PIXELS, step);
     const uint k = d % 4u;
     const uint w = k == 0u ? r.x : k == 1u ? r.y : k == 2u ? r.z : r.w;
     const float v = (float)pix[pix_off + row * D + src] + u01(w);

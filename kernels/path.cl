@@ -62,8 +62,11 @@ float4 path_schedule(int kind, float p0, float p1, float t)
     }
 }
 
-/* One work-item per row: t = u01(word 0 of (row, 0, TIME, step)) t_max; x0's
- * element d is normal d % 4 of counter (row, d / 4, NOISE, step);
+/* One work-item per row: t = u01(word 0 of (g, 0, TIME, step)) t_max; x0's
+ * element d is normal d % 4 of counter (g, d / 4, NOISE, step), where
+ * g = row0 + row is the row's example in the whole batch (rows [row0,
+ * row0 + B) of it are this rank's share, docs/DESIGN.md "Data-parallel
+ * training");
  * X[row] = [alpha x1 + sigma x0, features(t)], U[row] = alpha' x1 + sigma' x0.
  * The row's data point x1 comes from source: < 0 the buffer x1 [B, D]; a
  * built-in set's kind (0..4, D = 2) drawn here as toy_sample draws it; 5
@@ -75,22 +78,24 @@ float4 path_schedule(int kind, float p0, float p1, float t)
 __kernel void path_interp(__global float *X, uint X_off, __global float *U, uint U_off,
                           __global const float *x1, uint x1_off, __global const float *data,
                           uint data_off, int source, int n_data, ulong seed, uint step,
-                          int kind, float p0, float p1, float t_max, int B, int D, int F)
+                          int row0, int kind, float p0, float p1, float t_max, int B, int D,
+                          int F)
 {
     const uint row = get_global_id(0);
     if (row >= (uint)B) return;
     const uint W = F > 0 ? (uint)(D + 2 * F) : (uint)D + 1u;
-    const float t = u01(philox(seed, row, 0u, FMCL_STREAM_TIME, step).x) * t_max;
+    const uint g = (uint)row0 + row;
+    const float t = u01(philox(seed, g, 0u, FMCL_STREAM_TIME, step).x) * t_max;
     const float4 s = path_schedule(kind, p0, p1, t);
     float2 toy = (float2)(0.0f, 0.0f);
     uint src = row * (uint)D;
     if (source >= 0 && source < SOURCE_ARRAY)
-        toy = toy_point(source, philox(seed, row, 0u, FMCL_STREAM_DATA, step));
+        toy = toy_point(source, philox(seed, g, 0u, FMCL_STREAM_DATA, step));
     else if (source == SOURCE_ARRAY)
-        src = uint_below(philox(seed, row, 0u, FMCL_STREAM_INDEX, step).x, (uint)n_data) *
+        src = uint_below(philox(seed, g, 0u, FMCL_STREAM_INDEX, step).x, (uint)n_data) *
               (uint)D;
     for (uint d0 = 0; d0 < (uint)D; d0 += 4u) {
-        const uint4 r = philox(seed, row, d0 / 4u, FMCL_STREAM_NOISE, step);
+        const uint4 r = philox(seed, g, d0 / 4u, FMCL_STREAM_NOISE, step);
         const float2 z01 = box_muller(r.x, r.y), z23 = box_muller(r.z, r.w);
         const float z[4] = {z01.x, z01.y, z23.x, z23.y};
         for (uint j = 0; j < 4u && d0 + j < (uint)D; j++) {

@@ -43,7 +43,7 @@ static void label_batch(fmcl_ctx *ctx, float p, uint64_t seed)
         !tl_buf_read(ctx, &ty, other))
         goto done;
     tl_guard_ok(ctx, &ty, "label_batch");
-    fmcl_label_batch_ref(want, lab, seed, 5, N, p, B);
+    fmcl_label_batch_ref(want, lab, seed, 5, 0, N, p, B);
     tl_check(memcmp(got, want, sizeof got) == 0, "p=%g: device labels equal the reference",
              (double)p);
     tl_check(memcmp(got, again, sizeof got) == 0, "p=%g: same seed, same labels", (double)p);

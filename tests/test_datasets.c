@@ -349,7 +349,7 @@ static int test_batch(fmcl_ctx *ctx, void *user)
         if (!tl_buf_new(ctx, &bx, B * D, NULL)) return 1;
         fmcl_status s = fmcl_image_batch(ctx, bx.t, bp.t, 99, 4, N, Cc, H, W, hflip, B);
         tl_check(s == FMCL_OK, "image_batch: %s", fmcl_ctx_error(ctx));
-        fmcl_image_batch_ref(want, px, 99, 4, N, Cc, H, W, hflip, B);
+        fmcl_image_batch_ref(want, px, 99, 4, 0, N, Cc, H, W, hflip, B);
         tl_buf_read(ctx, &bx, got);
         tl_close_f(hflip ? "image_batch, mirrored" : "image_batch", got, want, B * D, 2.5e-7, 1e-6);
         tl_guard_ok(ctx, &bx, "image_batch x1");

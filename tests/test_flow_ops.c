@@ -164,7 +164,7 @@ static void check_toy(fmcl_ctx *ctx)
         if (!tl_buf_new(ctx, &x, 2 * B, NULL)) continue;
         if (ok(ctx, fmcl_toy_sample(ctx, x.t, kind, 77 + kind, 5, B), name) &&
             tl_buf_read(ctx, &x, got)) {
-            fmcl_toy_sample_ref(want, kind, 77 + kind, 5, B);
+            fmcl_toy_sample_ref(want, kind, 77 + kind, 5, 0, B);
             double *wd = widen(want, 2 * B);
             char what[64];
             snprintf(what, sizeof what, "toy_sample %s vs ref", name);
@@ -205,7 +205,7 @@ static void check_gather(fmcl_ctx *ctx)
     if (tl_buf_new(ctx, &d, N * D, data) && tl_buf_new(ctx, &x, (size_t)B * D, NULL)) {
         if (ok(ctx, fmcl_gather_rows(ctx, x.t, d.t, 0x1234567890ull, 9, N, D, B), "gather_rows") &&
             tl_buf_read(ctx, &x, got)) {
-            fmcl_gather_rows_ref(want, data, 0x1234567890ull, 9, N, D, B);
+            fmcl_gather_rows_ref(want, data, 0x1234567890ull, 9, 0, N, D, B);
             tl_check(memcmp(got, want, (size_t)B * D * sizeof *got) == 0,
                      "gather_rows differs from the reference (a copy: must be exact)");
             size_t *cnt = calloc(N, sizeof *cnt);

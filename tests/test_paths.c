@@ -365,7 +365,7 @@ static void check_kernel(fmcl_ctx *ctx, const path_case *pc, int B, int D, int F
         tl_buf_new(ctx, &bU, (size_t)B * D, NULL) &&
         ok(ctx, fmcl_path_interp(ctx, bX.t, bU.t, bx1.t, &p, 2024, 11, B, D, F), what) &&
         tl_buf_read(ctx, &bX, X) && tl_buf_read(ctx, &bU, U)) {
-        fmcl_path_interp_ref(Xr, Ur, x1, &p, 2024, 11, B, D, F);
+        fmcl_path_interp_ref(Xr, Ur, x1, &p, 2024, 11, 0, B, D, F);
         double worst = 0;
         int bad = 0, bad_t = 0;
         for (int r = 0; r < B; r++) {

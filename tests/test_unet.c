@@ -372,11 +372,11 @@ static void dropout_kernels(fmcl_ctx *ctx, float P)
     if (!(tl_buf_new(ctx, &bx, N, x) & tl_buf_new(ctx, &by, N, NULL) &
           tl_buf_new(ctx, &bd, N, NULL)))
         goto done;
-    fmcl_status s = fmcl_dropout_forward(ctx, by.t, bx.t, P, 0xd120ull, 41, 3, N);
+    fmcl_status s = fmcl_dropout_forward(ctx, by.t, bx.t, P, 0xd120ull, 41, 3, 0, N);
     if (!tl_check(s == FMCL_OK, "dropout_forward: %s", fmcl_ctx_error(ctx)) ||
         !tl_buf_read(ctx, &by, got))
         goto done;
-    fmcl_dropout_ref(want, x, P, 0xd120ull, 41, 3, N);
+    fmcl_dropout_ref(want, x, P, 0xd120ull, 41, 3, 0, N);
     tl_check(memcmp(got, want, N * 4) == 0, "dropout_forward equals its reference bit for bit");
     size_t kept = 0;
     for (int i = 0; i < N; i++) kept += got[i] != 0.0f;
@@ -385,12 +385,12 @@ static void dropout_kernels(fmcl_ctx *ctx, float P)
            sd);
     tl_check(fabs((double)kept - mean) <= 5 * sd, "dropout keeps %zu of %d, expected %.0f +- 5 "
              "x %.0f", kept, N, mean, sd);
-    s = fmcl_dropout_backward(ctx, bd.t, bx.t, P, 0xd120ull, 41, 3, N);
+    s = fmcl_dropout_backward(ctx, bd.t, bx.t, P, 0xd120ull, 41, 3, 0, N);
     if (tl_check(s == FMCL_OK, "dropout_backward: %s", fmcl_ctx_error(ctx)) &&
         tl_buf_read(ctx, &bd, again))
         tl_check(memcmp(again, want, N * 4) == 0,
                  "dropout_backward with the same (seed, step) redraws the same mask");
-    s = fmcl_dropout_forward(ctx, by.t, bx.t, P, 0xd120ull, 42, 3, N);
+    s = fmcl_dropout_forward(ctx, by.t, bx.t, P, 0xd120ull, 42, 3, 0, N);
     if (tl_check(s == FMCL_OK, "dropout_forward: %s", fmcl_ctx_error(ctx)) &&
         tl_buf_read(ctx, &by, next)) {
         size_t differ = 0;
@@ -399,7 +399,7 @@ static void dropout_kernels(fmcl_ctx *ctx, float P)
         tl_check(differ > N * (double)P * (1.0 - P), "the next step's mask differs in %zu of %d",
                  differ, N);
     }
-    tl_check(fmcl_dropout_forward(ctx, by.t, bx.t, 1.0f, 1, 1, 0, N) == FMCL_ERR_ARG,
+    tl_check(fmcl_dropout_forward(ctx, by.t, bx.t, 1.0f, 1, 1, 0, 0, N) == FMCL_ERR_ARG,
              "dropout probability 1 is refused");
     tl_guard_ok(ctx, &by, "y");
     tl_guard_ok(ctx, &bd, "dx");

@@ -126,8 +126,8 @@ void tiny_layers(fmcl_ctx *ctx)
         ok(ctx, fmcl_concat_forward(ctx, bcat->t, bx->t, by->t, B, C, C, HW), what) &&
         ok(ctx, fmcl_concat_backward(ctx, bdx->t, bz->t, bcat->t, B, C, C, HW), what) &&
         ok(ctx, fmcl_time_embedding(ctx, bemb->t, bt->t, FMCL_TIME_SCALE, B, D), what) &&
-        ok(ctx, fmcl_dropout_forward(ctx, bz->t, bx->t, 0.5f, 3, 1, 2, (int)n), what) &&
-        ok(ctx, fmcl_dropout_backward(ctx, bdss->t, bz->t, 0.5f, 3, 1, 2, B * 2 * C), what)) {
+        ok(ctx, fmcl_dropout_forward(ctx, bz->t, bx->t, 0.5f, 3, 1, 2, 0, (int)n), what) &&
+        ok(ctx, fmcl_dropout_backward(ctx, bdss->t, bz->t, 0.5f, 3, 1, 2, 0, B * 2 * C), what)) {
         all_finite(ctx, bdx, what);
         all_finite(ctx, bdss, what);
         all_finite(ctx, bemb, what);

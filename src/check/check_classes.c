@@ -17,7 +17,7 @@ static void label_batch(chk_suite *s, int N, float drop, int B)
     fmcl_t lab = chk_buf(&c, packed, words), y = chk_buf(&c, NULL, (size_t)B);
     if (chk_ok(&c)) {
         chk_status(&c, fmcl_label_batch(s->ctx, y, lab, 0xc1a55ull, 23, N, drop, B));
-        fmcl_label_batch_ref(want, (const unsigned char *)packed, 0xc1a55ull, 23, N, drop, B);
+        fmcl_label_batch_ref(want, (const unsigned char *)packed, 0xc1a55ull, 23, 0, N, drop, B);
     }
     chk_expect_f(&c, "y", y, (size_t)B, want, chk_elem(0));
     chk_end(&c);

@@ -37,7 +37,7 @@ static void toy_sample(chk_suite *s, int kind, int B)
     fmcl_t x = chk_buf(&c, NULL, 2 * (size_t)B);
     if (chk_ok(&c)) {
         chk_status(&c, fmcl_toy_sample(s->ctx, x, kind, 77 + kind, 5, B));
-        fmcl_toy_sample_ref(want, kind, 77 + kind, 5, B);
+        fmcl_toy_sample_ref(want, kind, 77 + kind, 5, 0, B);
     }
     chk_expect_f(&c, "x1", x, 2 * (size_t)B, want, chk_elem(TOY_ATOL));
     chk_end(&c);
@@ -52,7 +52,7 @@ static void gather_rows(chk_suite *s, int N, int D, int B)
     fmcl_t td = chk_buf(&c, data, (size_t)N * D), tx = chk_buf(&c, NULL, (size_t)B * D);
     if (chk_ok(&c)) {
         chk_status(&c, fmcl_gather_rows(s->ctx, tx, td, 0x1234567890ull, 9, N, D, B));
-        fmcl_gather_rows_ref(want, data, 0x1234567890ull, 9, N, D, B);
+        fmcl_gather_rows_ref(want, data, 0x1234567890ull, 9, 0, N, D, B);
     }
     chk_expect_f(&c, "x1", tx, (size_t)B * D, want, (chk_tol){0, 0}); /* a copy */
     chk_end(&c);
@@ -98,7 +98,7 @@ static void path_interp(chk_suite *s, int kind, int B, int D, int F)
     double xmax = 1, umax = 1;
     if (chk_ok(&c)) {
         chk_status(&c, fmcl_path_interp(s->ctx, tX, tU, tx1, &p, 4242, 6, B, D, F));
-        fmcl_path_interp_ref(X, U, x1, &p, 4242, 6, B, D, F);
+        fmcl_path_interp_ref(X, U, x1, &p, 4242, 6, 0, B, D, F);
         for (size_t i = 0; i < B * W; i++) xmax = fmax(xmax, fabs(X[i]));
         for (size_t i = 0; i < (size_t)B * D; i++) umax = fmax(umax, fabs(U[i]));
     }
@@ -136,7 +136,7 @@ static void path_sample(chk_suite *s, int kind, int B, int D, int F)
         chk_status(&c, fmcl_path_interp(ctx, tX2, tU2, tx1, &p, 99, 4, B, D, F));
         chk_status(&c, fmcl_read(ctx, tX2, X2, B * W * sizeof *X2));
         chk_status(&c, fmcl_read(ctx, tU2, U2, bd * sizeof *U2));
-        fmcl_path_sample_ref(X, U, x1, kind, data, rows, &p, 99, 4, B, D, F);
+        fmcl_path_sample_ref(X, U, x1, kind, data, rows, &p, 99, 4, 0, B, D, F);
         for (size_t i = 0; i < B * W; i++) xmax = fmax(xmax, fabs(X[i]));
         for (size_t i = 0; i < bd; i++) umax = fmax(umax, fabs(U[i]));
     }

@@ -24,8 +24,8 @@ static void image_batch(chk_suite *s, int N, int C, int H, int W, int hflip, int
     fmcl_t pix = chk_buf(&c, packed, words), x = chk_buf(&c, NULL, (size_t)B * D);
     if (chk_ok(&c)) {
         chk_status(&c, fmcl_image_batch(s->ctx, x, pix, 0xfeedull, 17, N, C, H, W, hflip, B));
-        fmcl_image_batch_ref(want, (const unsigned char *)packed, 0xfeedull, 17, N, C, H, W,
-                             hflip, B);
+        fmcl_image_batch_ref(want, (const unsigned char *)packed, 0xfeedull, 17, 0, N, C, H,
+                             W, hflip, B);
     }
     chk_expect_f(&c, "x1", x, (size_t)B * D, want, chk_elem(DEQUANT_ATOL));
     chk_end(&c);

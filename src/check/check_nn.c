@@ -42,9 +42,9 @@ static void dropout(chk_suite *s, int backward, float p, int n)
     fmcl_t tx = chk_buf(&c, x, (size_t)n), ty = chk_buf(&c, NULL, (size_t)n);
     if (chk_ok(&c)) {
         chk_status(&c, backward
-                           ? fmcl_dropout_backward(s->ctx, ty, tx, p, 0xd120ull, 17, 2, n)
-                           : fmcl_dropout_forward(s->ctx, ty, tx, p, 0xd120ull, 17, 2, n));
-        fmcl_dropout_ref(y, x, p, 0xd120ull, 17, 2, n);
+                           ? fmcl_dropout_backward(s->ctx, ty, tx, p, 0xd120ull, 17, 2, 0, n)
+                           : fmcl_dropout_forward(s->ctx, ty, tx, p, 0xd120ull, 17, 2, 0, n));
+        fmcl_dropout_ref(y, x, p, 0xd120ull, 17, 2, 0, n);
     }
     chk_expect_f(&c, backward ? "dx" : "y", ty, (size_t)n, y, chk_elem(0));
     chk_end(&c);

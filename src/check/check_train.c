@@ -41,8 +41,8 @@ static double ref_step(ref_run *r, const fmcl_train_config *tc, const fmcl_adam_
 {
     const fmcl_mlp *m = r->m;
     const int D = m->cfg.dim, n = BATCH * D;
-    fmcl_toy_sample_ref(r->x1, tc->kind, tc->seed, (uint32_t)k, BATCH);
-    fmcl_path_interp_ref(r->X, r->U, r->x1, &r->path, tc->seed, (uint32_t)k, BATCH, D,
+    fmcl_toy_sample_ref(r->x1, tc->kind, tc->seed, (uint32_t)k, 0, BATCH);
+    fmcl_path_interp_ref(r->X, r->U, r->x1, &r->path, tc->seed, (uint32_t)k, 0, BATCH, D,
                          m->cfg.time_freqs);
     fmcl_mlp_forward_ref(m, r->P, r->X, BATCH, r->pred_d);
     for (int i = 0; i < n; i++) r->pred[i] = (float)r->pred_d[i];

@@ -84,17 +84,22 @@ fmcl_status fmcl_images_open(const char *spec, int test, int size, int channels,
 
 /* ---- the 8-bit scaling on the device and the host (pixels.c) ---- */
 
-/* x1: [B, D] (D = C H W) of a training batch: row b is image
- * uint_below(word 0 of philox(seed; b, 0, FMCL_STREAM_INDEX, step), N) of pix
- * (the row gather_rows would pick), mirrored left-right when hflip and word 1
- * of that draw has its top bit set, each pixel k dequantised to
- * ((float)k + u) / 128 - 1 with u = u01(word d % 4 of
- * philox(seed; b, d / 4, FMCL_STREAM_PIXELS, step)) for element d.
- * pix views N x D bytes; like every fmcl_t its offset counts 4-byte words. */
+/* x1: [B, D] (D = C H W) of a training batch: row b, example g = row0 + b of
+ * the step's whole batch (a rank's share is rows [row0, row0 + B); the form
+ * without _at draws [0, B)), is image uint_below(word 0 of philox(seed; g,
+ * 0, FMCL_STREAM_INDEX, step), N) of pix (the row gather_rows would pick),
+ * mirrored left-right when hflip and word 1 of that draw has its top bit
+ * set, each pixel k dequantised to ((float)k + u) / 128 - 1 with u =
+ * u01(word d % 4 of philox(seed; g, d / 4, FMCL_STREAM_PIXELS, step)) for
+ * element d. pix views N x D bytes; like every fmcl_t its offset counts
+ * 4-byte words. */
+fmcl_status fmcl_image_batch_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed,
+                                uint32_t step, int row0, int N, int C, int H, int W, int hflip,
+                                int B);
 fmcl_status fmcl_image_batch(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed, uint32_t step,
                              int N, int C, int H, int W, int hflip, int B);
 void fmcl_image_batch_ref(float *x1, const unsigned char *pix, uint64_t seed, uint32_t step,
-                          int N, int C, int H, int W, int hflip, int B);
+                          int row0, int N, int C, int H, int W, int hflip, int B);
 
 /* x: [n, D] = every image of pix in order, dequantised as above with image i
  * in place of the batch row (the likelihood's fixed dequantisation). */

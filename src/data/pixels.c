@@ -29,35 +29,42 @@ static void dequant_row(float *x, const unsigned char *img, uint64_t seed, uint3
 }
 
 void fmcl_image_batch_ref(float *x1, const unsigned char *pix, uint64_t seed, uint32_t step,
-                          int N, int C, int H, int W, int hflip, int B)
+                          int row0, int N, int C, int H, int W, int hflip, int B)
 {
     const size_t D = (size_t)C * H * W;
     for (int b = 0; b < B; b++) {
         uint32_t r[4];
-        fmcl_philox(seed, (uint32_t)b, 0, FMCL_STREAM_INDEX, step, r);
+        const uint32_t g = (uint32_t)(row0 + b);
+        fmcl_philox(seed, g, 0, FMCL_STREAM_INDEX, step, r);
         const size_t row = fmcl_uint_below(r[0], (uint32_t)N);
-        dequant_row(x1 + b * D, pix + row * D, seed, (uint32_t)b, step, C, H, W,
-                    hflip && (r[1] >> 31));
+        dequant_row(x1 + b * D, pix + row * D, seed, g, step, C, H, W, hflip && (r[1] >> 31));
     }
 }
 
 fmcl_status fmcl_image_batch(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed, uint32_t step,
                              int N, int C, int H, int W, int hflip, int B)
 {
-    if (C < 1 || H < 1 || W < 1 || N < 1 || B < 0)
+    return fmcl_image_batch_at(ctx, x1, pix, seed, step, 0, N, C, H, W, hflip, B);
+}
+
+fmcl_status fmcl_image_batch_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed,
+                                uint32_t step, int row0, int N, int C, int H, int W, int hflip,
+                                int B)
+{
+    if (C < 1 || H < 1 || W < 1 || N < 1 || B < 0 || row0 < 0)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "fmcl_image_batch: bad shape (%d images of %d x %d x %d, batch %d); "
-                         "the set needs at least one image of at least one pixel",
-                         N, C, H, W, B);
+                         "fmcl_image_batch: bad shape (%d images of %d x %d x %d, batch %d from "
+                         "row %d); the set needs at least one image of at least one pixel",
+                         N, C, H, W, B, row0);
     const uint64_t D = (uint64_t)C * (uint64_t)H * (uint64_t)W;
     if (4 * (uint64_t)pix.off + (uint64_t)N * D > UINT32_MAX || (uint64_t)B * D > UINT32_MAX)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "fmcl_image_batch: %d images of %llu bytes (batch %d) exceed the "
                          "kernel's 32-bit indices; use --limit or a smaller batch",
                          N, (unsigned long long)D, B);
-    return fmcl_run2(ctx, FMCL_K_image_batch, (size_t)D, (size_t)B, "ttluiiiiii", x1,
-                     (fmcl_t){pix.mem, 4 * pix.off}, seed, (unsigned)step, N, C, H, W, hflip,
-                     B);
+    return fmcl_run2(ctx, FMCL_K_image_batch, (size_t)D, (size_t)B, "ttluiiiiiii", x1,
+                     (fmcl_t){pix.mem, 4 * pix.off}, seed, (unsigned)step, row0, N, C, H, W,
+                     hflip, B);
 }
 
 void fmcl_images_dequantize(float *x, const unsigned char *pix, int n, int D, uint64_t seed,

@@ -86,11 +86,11 @@ static void toy_point(int kind, const uint32_t r[4], float *x, float *y)
     }
 }
 
-void fmcl_toy_sample_ref(float *x1, int kind, uint64_t seed, uint32_t step, int B)
+void fmcl_toy_sample_ref(float *x1, int kind, uint64_t seed, uint32_t step, int row0, int B)
 {
     for (int i = 0; i < B; i++) {
         uint32_t r[4];
-        fmcl_philox(seed, (uint32_t)i, 0, FMCL_STREAM_DATA, step, r);
+        fmcl_philox(seed, (uint32_t)(row0 + i), 0, FMCL_STREAM_DATA, step, r);
         toy_point(kind, r, &x1[2 * (size_t)i], &x1[2 * (size_t)i + 1]);
     }
 }
@@ -100,49 +100,63 @@ static int builtin_kind(int kind)
     return kind >= FMCL_DATA_CHECKERBOARD && kind <= FMCL_DATA_SPIRALS;
 }
 
-fmcl_status fmcl_toy_sample(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
-                            int B)
+fmcl_status fmcl_toy_sample_at(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
+                               int row0, int B)
 {
     if (!builtin_kind(kind))
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "fmcl_toy_sample: %d is not a built-in 2D set; use checkerboard, "
                          "8gaussians, moons, rings or spirals",
                          kind);
-    if (B < 0) return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_toy_sample: negative batch %d", B);
-    return fmcl_run1(ctx, FMCL_K_toy_sample, (size_t)B, "tilui", x1, kind, seed, (unsigned)step,
-                     B);
+    if (B < 0 || row0 < 0)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_toy_sample: negative batch %d or first row %d",
+                         B, row0);
+    return fmcl_run1(ctx, FMCL_K_toy_sample, (size_t)B, "tiluii", x1, kind, seed, (unsigned)step,
+                     row0, B);
+}
+
+fmcl_status fmcl_toy_sample(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
+                            int B)
+{
+    return fmcl_toy_sample_at(ctx, x1, kind, seed, step, 0, B);
 }
 
 fmcl_status fmcl_toy_sample_host(int kind, uint64_t seed, uint64_t step, int n, float *out)
 {
     if (!builtin_kind(kind) || n < 0 || step > UINT32_MAX || (n > 0 && !out)) return FMCL_ERR_ARG;
-    fmcl_toy_sample_ref(out, kind, seed, (uint32_t)step, n);
+    fmcl_toy_sample_ref(out, kind, seed, (uint32_t)step, 0, n);
     return FMCL_OK;
 }
 
-/* Row b of x1 is row uint_below(word 0 of (b, 0, FMCL_STREAM_INDEX, step), N)
- * of data: uniform with replacement. */
-void fmcl_gather_rows_ref(float *x1, const float *data, uint64_t seed, uint32_t step, int N,
-                          int D, int B)
+/* Row b of x1 is row uint_below(word 0 of (row0 + b, 0, FMCL_STREAM_INDEX,
+ * step), N) of data: uniform with replacement. */
+void fmcl_gather_rows_ref(float *x1, const float *data, uint64_t seed, uint32_t step, int row0,
+                          int N, int D, int B)
 {
     for (int b = 0; b < B; b++) {
         uint32_t r[4];
-        fmcl_philox(seed, (uint32_t)b, 0, FMCL_STREAM_INDEX, step, r);
+        fmcl_philox(seed, (uint32_t)(row0 + b), 0, FMCL_STREAM_INDEX, step, r);
         const size_t row = fmcl_uint_below(r[0], (uint32_t)N);
         memcpy(&x1[(size_t)b * D], &data[row * D], (size_t)D * sizeof *x1);
     }
 }
 
+fmcl_status fmcl_gather_rows_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed,
+                                uint32_t step, int row0, int N, int D, int B)
+{
+    if (B < 0 || D < 0 || row0 < 0 || (B > 0 && D > 0 && N < 1))
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "fmcl_gather_rows: bad shape (N %d rows of D %d, batch %d from row %d); "
+                         "the data array needs at least one row",
+                         N, D, B, row0);
+    return fmcl_run2(ctx, FMCL_K_gather_rows, (size_t)D, (size_t)B, "ttluiiii", x1, data, seed,
+                     (unsigned)step, row0, N, D, B);
+}
+
 fmcl_status fmcl_gather_rows(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed, uint32_t step,
                              int N, int D, int B)
 {
-    if (B < 0 || D < 0 || (B > 0 && D > 0 && N < 1))
-        return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "fmcl_gather_rows: bad shape (N %d rows of D %d, batch %d); the data "
-                         "array needs at least one row",
-                         N, D, B);
-    return fmcl_run2(ctx, FMCL_K_gather_rows, (size_t)D, (size_t)B, "ttluiii", x1, data, seed,
-                     (unsigned)step, N, D, B);
+    return fmcl_gather_rows_at(ctx, x1, data, seed, step, 0, N, D, B);
 }
 
 static const char *const kind_names[] = {"checkerboard", "8gaussians", "moons", "rings",

@@ -8,15 +8,24 @@
 
 #include "runtime/runtime.h"
 
+/* Each call fills B rows that are examples [row0, row0 + B) of the step's
+ * whole batch, drawn exactly as when the whole batch is drawn at once (a
+ * rank's share, docs/DESIGN.md "Data-parallel training"); the forms
+ * without _at draw examples [0, B). */
+
 /* x1: [B, 2] points of a built-in set (fmcl_data_kind) for this step. */
+fmcl_status fmcl_toy_sample_at(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
+                               int row0, int B);
 fmcl_status fmcl_toy_sample(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
                             int B);
-void fmcl_toy_sample_ref(float *x1, int kind, uint64_t seed, uint32_t step, int B);
+void fmcl_toy_sample_ref(float *x1, int kind, uint64_t seed, uint32_t step, int row0, int B);
 
 /* x1: [B, D] rows of data: [N, D] chosen uniformly with replacement by Philox. */
+fmcl_status fmcl_gather_rows_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed,
+                                uint32_t step, int row0, int N, int D, int B);
 fmcl_status fmcl_gather_rows(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed, uint32_t step,
                              int N, int D, int B);
-void fmcl_gather_rows_ref(float *x1, const float *data, uint64_t seed, uint32_t step, int N,
-                          int D, int B);
+void fmcl_gather_rows_ref(float *x1, const float *data, uint64_t seed, uint32_t step, int row0,
+                          int N, int D, int B);
 
 #endif

@@ -8,13 +8,13 @@
 
 #include "runtime/rng.h"
 
-void fmcl_label_batch_ref(float *y, const unsigned char *lab, uint64_t seed, uint32_t step, int N,
-                          float drop, int B)
+void fmcl_label_batch_ref(float *y, const unsigned char *lab, uint64_t seed, uint32_t step,
+                          int row0, int N, float drop, int B)
 {
     for (int b = 0; b < B; b++) {
         uint32_t pick[4], r[4];
-        fmcl_philox(seed, (uint32_t)b, 0, FMCL_STREAM_INDEX, step, pick);
-        fmcl_philox(seed, (uint32_t)b, 0, FMCL_STREAM_LABEL, step, r);
+        fmcl_philox(seed, (uint32_t)(row0 + b), 0, FMCL_STREAM_INDEX, step, pick);
+        fmcl_philox(seed, (uint32_t)(row0 + b), 0, FMCL_STREAM_LABEL, step, r);
         y[b] = fmcl_u01(r[0]) < drop ? -1.0f : (float)lab[fmcl_uint_below(pick[0], (uint32_t)N)];
     }
 }
@@ -22,11 +22,17 @@ void fmcl_label_batch_ref(float *y, const unsigned char *lab, uint64_t seed, uin
 fmcl_status fmcl_label_batch(fmcl_ctx *ctx, fmcl_t y, fmcl_t lab, uint64_t seed, uint32_t step,
                              int N, float drop, int B)
 {
-    if (N < 1 || B < 0 || !(drop >= 0.0f && drop <= 1.0f))
+    return fmcl_label_batch_at(ctx, y, lab, seed, step, 0, N, drop, B);
+}
+
+fmcl_status fmcl_label_batch_at(fmcl_ctx *ctx, fmcl_t y, fmcl_t lab, uint64_t seed, uint32_t step,
+                                int row0, int N, float drop, int B)
+{
+    if (N < 1 || B < 0 || row0 < 0 || !(drop >= 0.0f && drop <= 1.0f))
         return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "fmcl_label_batch: %d labels, batch %d, dropout %g; needs at least one "
-                         "label and a dropout probability in [0, 1]",
-                         N, B, (double)drop);
+                         "fmcl_label_batch: %d labels, batch %d from row %d, dropout %g; needs "
+                         "at least one label and a dropout probability in [0, 1]",
+                         N, B, row0, (double)drop);
     if (4 * (uint64_t)lab.off + (uint64_t)N > UINT32_MAX)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "fmcl_label_batch: %d labels exceed the kernel's 32-bit indices; use "
@@ -35,8 +41,8 @@ fmcl_status fmcl_label_batch(fmcl_ctx *ctx, fmcl_t y, fmcl_t lab, uint64_t seed,
     /* u01(r) = (r >> 8) 2^-24 < drop exactly when (r >> 8) < ceil(drop 2^24):
      * an integer test, the same on every device. */
     const unsigned drop24 = (unsigned)ceil((double)drop * 16777216.0);
-    return fmcl_run1(ctx, FMCL_K_label_batch, (size_t)B, "ttluiui", y,
-                     (fmcl_t){lab.mem, 4 * lab.off}, seed, (unsigned)step, N, drop24, B);
+    return fmcl_run1(ctx, FMCL_K_label_batch, (size_t)B, "ttluiiui", y,
+                     (fmcl_t){lab.mem, 4 * lab.off}, seed, (unsigned)step, row0, N, drop24, B);
 }
 
 void fmcl_class_concat_ref(float *Xc, const float *X, const float *y, int W, int K, int R, int B)

@@ -10,15 +10,18 @@
 
 #include "runtime/runtime.h"
 
-/* y: [B] labels of a training batch: row b takes the label of the image
- * fmcl_image_batch picks for it (word 0 of philox(seed; b, 0,
+/* y: [B] labels of a training batch: row b, example g = row0 + b of the
+ * step's whole batch (the form without _at: row0 0), takes the label of the
+ * image fmcl_image_batch_at picks for it (word 0 of philox(seed; g, 0,
  * FMCL_STREAM_INDEX, step), below N), or -1 when u01 of word 0 of
- * philox(seed; b, 0, FMCL_STREAM_LABEL, step) is below drop. lab views N
+ * philox(seed; g, 0, FMCL_STREAM_LABEL, step) is below drop. lab views N
  * bytes; like every fmcl_t its offset counts 4-byte words. */
+fmcl_status fmcl_label_batch_at(fmcl_ctx *ctx, fmcl_t y, fmcl_t lab, uint64_t seed, uint32_t step,
+                                int row0, int N, float drop, int B);
 fmcl_status fmcl_label_batch(fmcl_ctx *ctx, fmcl_t y, fmcl_t lab, uint64_t seed, uint32_t step,
                              int N, float drop, int B);
-void fmcl_label_batch_ref(float *y, const unsigned char *lab, uint64_t seed, uint32_t step, int N,
-                          float drop, int B);
+void fmcl_label_batch_ref(float *y, const unsigned char *lab, uint64_t seed, uint32_t step,
+                          int row0, int N, float drop, int B);
 
 /* Xc: [B, W + K]; row b = [row b % R of X ([R, W]), one-hot of y[b] for
  * b < R, zeros (the null class) for b >= R]. B = 2R builds the conditional

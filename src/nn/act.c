@@ -97,38 +97,40 @@ static unsigned dropout_p24(float p) { return (unsigned)ceil((double)p * 1677721
 static float dropout_scale(float p) { return (float)(1.0 / (1.0 - (double)p)); }
 
 void fmcl_dropout_ref(float *y, const float *x, float p, uint64_t seed, uint32_t step,
-                      uint32_t site, int n)
+                      uint32_t site, uint32_t first, int n)
 {
     const unsigned p24 = dropout_p24(p);
     const float scale = dropout_scale(p);
     for (int i = 0; i < n; i++) {
         uint32_t r[4];
-        fmcl_philox(seed, (uint32_t)i, site, FMCL_STREAM_DROPOUT, step, r);
+        fmcl_philox(seed, first + (uint32_t)i, site, FMCL_STREAM_DROPOUT, step, r);
         y[i] = (r[0] >> 8) >= p24 ? x[i] * scale : 0.0f;
     }
 }
 
 static fmcl_status dropout_run(fmcl_ctx *ctx, int kernel, const char *op, fmcl_t out, fmcl_t in,
-                               float p, uint64_t seed, uint32_t step, uint32_t site, int n)
+                               float p, uint64_t seed, uint32_t step, uint32_t site,
+                               uint32_t first, int n)
 {
     if (n < 0 || !(p >= 0.0f && p < 1.0f))
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "%s: %d elements with probability %g; needs n >= 0 and p in [0, 1)", op,
                          n, (double)p);
-    return fmcl_run1(ctx, kernel, (size_t)n, "ttluuufi", out, in, seed, (unsigned)step,
-                     (unsigned)site, dropout_p24(p), (double)dropout_scale(p), n);
+    return fmcl_run1(ctx, kernel, (size_t)n, "ttluuuufi", out, in, seed, (unsigned)step,
+                     (unsigned)site, (unsigned)first, dropout_p24(p), (double)dropout_scale(p),
+                     n);
 }
 
 fmcl_status fmcl_dropout_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, float p, uint64_t seed,
-                                 uint32_t step, uint32_t site, int n)
+                                 uint32_t step, uint32_t site, uint32_t first, int n)
 {
     return dropout_run(ctx, FMCL_K_dropout_forward, "dropout_forward", y, x, p, seed, step, site,
-                       n);
+                       first, n);
 }
 
 fmcl_status fmcl_dropout_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dy, float p, uint64_t seed,
-                                  uint32_t step, uint32_t site, int n)
+                                  uint32_t step, uint32_t site, uint32_t first, int n)
 {
     return dropout_run(ctx, FMCL_K_dropout_backward, "dropout_backward", dx, dy, p, seed, step,
-                       site, n);
+                       site, first, n);
 }

@@ -35,16 +35,18 @@ void fmcl_silu_forward_ref(float *h, const float *z, int B, int N);
 
 /* Dropout with probability p in [0, 1) over n elements, its mask drawn from
  * Philox (rng.h's FMCL_STREAM_DROPOUT) and never stored: element i is kept
- * when u01(philox(seed; i, site, DROPOUT, step).x) >= p, site numbering the
- * network's dropout layers. Forward y = x keep / (1 - p); backward
- * dx = dy keep / (1 - p) with the same (seed, step, site) redraws the
- * forward's mask. The reference is the same map for both. */
+ * when u01(philox(seed; first + i, site, DROPOUT, step).x) >= p, site
+ * numbering the network's dropout layers and first placing the n elements
+ * in the whole batch's (a rank's share of a batch: the index of its first
+ * element; 0 for a whole batch). Forward y = x keep / (1 - p); backward
+ * dx = dy keep / (1 - p) with the same (seed, step, site, first) redraws
+ * the forward's mask. The reference is the same map for both. */
 fmcl_status fmcl_dropout_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, float p, uint64_t seed,
-                                 uint32_t step, uint32_t site, int n);
+                                 uint32_t step, uint32_t site, uint32_t first, int n);
 fmcl_status fmcl_dropout_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dy, float p, uint64_t seed,
-                                  uint32_t step, uint32_t site, int n);
+                                  uint32_t step, uint32_t site, uint32_t first, int n);
 void fmcl_dropout_ref(float *y, const float *x, float p, uint64_t seed, uint32_t step,
-                      uint32_t site, int n);
+                      uint32_t site, uint32_t first, int n);
 
 /* Linear layers with a narrow side (src/nn/linear.c), where GEMM tiles would
  * be mostly padding. x: [B, K], W: [N, K] (nn.Linear's layout), z, dz: [B, N].
