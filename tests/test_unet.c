@@ -40,9 +40,11 @@ static fmcl_unet_config tiny(void)
 #define B_TINY 3
 #define K_TINY 3 /* classes of the conditional variant */
 
-/* One-hot y [B, K]: image b of class (b + 1) % K, the last the null class (zeros). */
+/* One-hot y [B, K]: image b of class (b + 1) % K, the last the null class
+ * (zeros). An unconditional model (K = 0) has no labels. */
 static void labels(int K, int B, float *y)
 {
+    if (K == 0) return;
     memset(y, 0, (size_t)B * K * sizeof *y);
     for (int b = 0; b + 1 < B; b++) y[(size_t)b * K + (b + 1) % K] = 1.0f;
 }
