@@ -2,9 +2,10 @@
  * and the parser, rejection of malformed and truncated text, the identity
  * match; then on every device, with $XDG_CACHE_HOME pointing at a temporary
  * folder, what context creation does with the device's file: a malformed
- * one, one for another driver and one CLBlast refuses (parameters missing) are
- * ignored with a warning note, a matching one is applied and GEMM through
- * the indirect kernel it tunes still matches the double reference. */
+ * one, one for another driver, one with absurd values and one with
+ * parameters missing are ignored with a warning note, a matching one is
+ * applied and GEMM through the indirect kernel it tunes still matches the
+ * double reference. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +32,12 @@ static fmcl_tune_kernel kernel(const char *name, const char *spec)
 /* CLBlast 1.5.3's Xgemm parameters, a valid set (CLBlast's tuner constraints). */
 #define XGEMM_OK                                                                               \
     "GEMMK=0 MWG=32 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=4 VWN=4 STRM=0 " \
+    "STRN=0 SA=0 SB=0 KREG=1"
+
+/* The same with a tile CLBlast would pad every matrix to: it meets CLBlast's
+ * own rules, yet every GEMM fails for want of memory. */
+#define XGEMM_ABSURD                                                                                \
+    "GEMMK=0 MWG=1000000 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=4 VWN=4 STRM=0 " \
     "STRN=0 SA=0 SB=0 KREG=1"
 
 static fmcl_tune_set sample_set(void)
@@ -143,6 +150,31 @@ static void host_tests(void)
              "an overlong line is rejected");
     free(longline);
 
+    /* Validity (fmcl tune's rules, applied to loaded files too): the sample
+     * set passes; an absurd tile, a missing parameter, a vector width that
+     * is no OpenCL vector and too much work per work-item do not. */
+    char why_buf[128];
+    const struct {
+        const char *kernel, *spec, *why; /* why: NULL when valid */
+    } rules[] = {
+        {"Xgemm", XGEMM_OK, NULL},
+        {"GemmRoutine", "XGEMM_MIN_INDIRECT_SIZE=1000000", NULL},
+        {"Xgemm", XGEMM_ABSURD, "tile larger than 256"},
+        {"Xgemm", "MWG=32 NWG=32", "parameter GEMMK is missing"},
+        {"Copy", "COPY_DIMX=8 COPY_DIMY=8 COPY_VW=3 COPY_WPT=1", "1, 2, 4, 8 or 16"},
+        {"Pad", "PAD_DIMX=8 PAD_DIMY=8 PAD_WPTX=32 PAD_WPTY=16", "per work-item"},
+        {"Transpose", "TRA_DIM=64 TRA_PAD=0 TRA_SHUFFLE=0 TRA_WPT=1", "work-group larger"},
+    };
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        fmcl_tune_kernel k = kernel(rules[i].kernel, rules[i].spec);
+        const char *bad = fmcl_tune_invalid(&k, 1024, 32768, why_buf, sizeof why_buf);
+        if (rules[i].why)
+            tl_check(bad && strstr(bad, rules[i].why), "%s %s: '%s', expected '%s'",
+                     rules[i].kernel, rules[i].spec, bad ? bad : "valid", rules[i].why);
+        else
+            tl_check(!bad, "%s %s is valid, not '%s'", rules[i].kernel, rules[i].spec, bad);
+    }
+
     /* The identity must match in all four fields. */
     fmcl_tune_set id = s;
     char why[400];
@@ -226,6 +258,17 @@ static int device_tests(fmcl_ctx *ctx, void *user)
                      fmcl_tune_format(&s, NULL, text, sizeof text) < sizeof text,
                  "another driver's file"))
         with_file(ctx, text, "ignored: made for driver version 'not-this-driver'", 0);
+    /* A file with absurd values is ignored, naming the file and the rule. */
+    fmcl_tune_identity(fmcl_ctx_device(ctx), &s);
+    fmcl_tune_kernel absurd = kernel("Xgemm", XGEMM_ABSURD);
+    char want[1200], path[1024];
+    if (tl_check(fmcl_tune_put(&s, &absurd) &&
+                     fmcl_tune_format(&s, NULL, text, sizeof text) < sizeof text &&
+                     fmcl_tune_path(fmcl_ctx_device(ctx), path, sizeof path),
+                 "the absurd file")) {
+        snprintf(want, sizeof want, "in %s ignored: kernel Xgemm: a tile larger than 256", path);
+        with_file(ctx, text, want, 0);
+    }
     /* Applied last: CLBlast keeps overrides for the rest of the process. */
     fmcl_tune_identity(fmcl_ctx_device(ctx), &s);
     fmcl_tune_kernel partial = kernel("Xgemm", "MWG=32 NWG=32");

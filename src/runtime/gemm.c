@@ -77,6 +77,28 @@ static const fmcl_tune_set *find_set(fmcl_ctx *ctx, const fmcl_tune_set *sets, i
     return NULL;
 }
 
+/* 1 when every kernel of s passes fmcl tune's validity rules on this device;
+ * else a warning note names the file, the kernel and the rule, and the set
+ * is not applied (CLBlast would take absurd values such as MWG=1000000, and
+ * every GEMM would then fail). */
+static int valid_set(fmcl_ctx *ctx, const fmcl_tune_set *s, const char *from)
+{
+    size_t lmem, max_wg;
+    fmcl_tune_limits(ctx, &lmem, &max_wg);
+    for (int i = 0; i < s->n_kernels; i++) {
+        char buf[128];
+        const char *bad = fmcl_tune_invalid(&s->kernel[i], max_wg, lmem, buf, sizeof buf);
+        if (bad) {
+            fmcl_note(ctx,
+                      "warning: tuned CLBlast parameters in %s ignored: kernel %s: %s; run "
+                      "`fmcl tune` again or delete the file\n",
+                      from, s->kernel[i].name, bad);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 #define MAX_SETS 16
 
 /* The user's file from `fmcl tune` first, then the sections shipped in
@@ -100,7 +122,7 @@ void fmcl_gemm_apply_tuning(fmcl_ctx *ctx)
         if (s != FMCL_OK)
             fmcl_note(ctx, "warning: tuned CLBlast parameters in %s ignored: %s\n", path, err);
         const fmcl_tune_set *mine = s == FMCL_OK ? find_set(ctx, sets, n, &id, path) : NULL;
-        if (mine && apply_set(ctx, mine, path)) return;
+        if (mine && valid_set(ctx, mine, path) && apply_set(ctx, mine, path)) return;
     }
     if (fmcl_tune_parse(fmcl_tuned_params, strlen(fmcl_tuned_params), sets, MAX_SETS, &n, err,
                         sizeof err) != FMCL_OK) {
@@ -108,7 +130,8 @@ void fmcl_gemm_apply_tuning(fmcl_ctx *ctx)
         return;
     }
     const fmcl_tune_set *shipped = find_set(ctx, sets, n, &id, "fmcl's data/clblast_tuned.txt");
-    if (shipped) apply_set(ctx, shipped, "fmcl's data/clblast_tuned.txt");
+    if (shipped && valid_set(ctx, shipped, "fmcl's data/clblast_tuned.txt"))
+        apply_set(ctx, shipped, "fmcl's data/clblast_tuned.txt");
 }
 
 fmcl_status fmcl_gemm_choose(fmcl_ctx *ctx)

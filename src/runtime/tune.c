@@ -33,6 +33,138 @@ void fmcl_tune_limits(const fmcl_ctx *ctx, size_t *local_mem, size_t *max_wg)
     *max_wg = ctx->sched.max_wg;
 }
 
+/* ---- validity ------------------------------------------------------------- */
+
+/* Every parameter CLBlast 1.5.3 wants for each kernel of its GEMM routine
+ * (it refuses a kernel given only some of them). */
+static const struct {
+    const char *kernel, *params;
+} required[] = {
+    {"Xgemm", "GEMMK KREG KWG KWI MDIMA MDIMC MWG NDIMB NDIMC NWG SA SB STRM STRN VWM VWN"},
+    {"XgemmDirect", "KWID MDIMAD MDIMCD NDIMBD NDIMCD PADA PADB VWMD VWND WGD"},
+    {"Copy", "COPY_DIMX COPY_DIMY COPY_VW COPY_WPT"},
+    {"Pad", "PAD_DIMX PAD_DIMY PAD_WPTX PAD_WPTY"},
+    {"Transpose", "TRA_DIM TRA_PAD TRA_SHUFFLE TRA_WPT"},
+    {"Padtranspose", "PADTRA_PAD PADTRA_TILE PADTRA_WPT"},
+    {"GemmRoutine", "XGEMM_MIN_INDIRECT_SIZE"},
+};
+
+/* Bounds beyond CLBlast's own rules, each twice (tiles) or exactly (work per
+ * work-item) the largest value its tuners search: CLBlast pads every matrix
+ * to a multiple of the GEMM tiles, so a huge tile makes every product's
+ * scratch buffer huge and the GEMM fails for want of memory, and a huge
+ * per-work-item tile does not fit in registers. */
+#define MAX_TILE 256
+#define MAX_PER_ITEM 256
+
+static size_t get(const fmcl_tune_kernel *k, const char *name)
+{
+    for (int i = 0; i < k->n; i++)
+        if (strcmp(k->param[i], name) == 0) return k->value[i];
+    return 0;
+}
+
+static int has(const fmcl_tune_kernel *k, const char *name)
+{
+    for (int i = 0; i < k->n; i++)
+        if (strcmp(k->param[i], name) == 0) return 1;
+    return 0;
+}
+
+static int multiple(size_t x, size_t of) { return of != 0 && x % of == 0; }
+static int vector_width(size_t w) { return w == 1 || w == 2 || w == 4 || w == 8 || w == 16; }
+
+/* The missing parameter of k, "" when none is, NULL for an unknown kernel. */
+static const char *missing_param(const fmcl_tune_kernel *k, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        if (strcmp(k->name, required[i].kernel) != 0) continue;
+        for (const char *p = required[i].params; *p;) {
+            size_t l = strcspn(p, " ");
+            snprintf(buf, cap, "%.*s", (int)l, p);
+            if (!has(k, buf)) return buf;
+            p += l + (p[l] ? 1 : 0);
+        }
+        return "";
+    }
+    return NULL;
+}
+
+const char *fmcl_tune_invalid(const fmcl_tune_kernel *k, size_t max_wg, size_t local_mem,
+                              char *buf, size_t cap)
+{
+    char name[32];
+    const char *miss = missing_param(k, name, sizeof name);
+    if (!miss) return "not a kernel of CLBlast's GEMM";
+    if (*miss) {
+        snprintf(buf, cap, "parameter %s is missing (CLBlast needs all of them)", miss);
+        return buf;
+    }
+#define P(name) get(k, name)
+    size_t wg = 0, lmem = 0, tile = 0, per_item = 0; /* lmem in floats */
+    if (strcmp(k->name, "Xgemm") == 0) {
+        size_t kdima = P("MDIMA") ? P("MDIMC") * P("NDIMC") / P("MDIMA") : 0;
+        size_t kdimb = P("NDIMB") ? P("MDIMC") * P("NDIMC") / P("NDIMB") : 0;
+        if (!multiple(P("KWG"), P("KWI"))) return "KWG is not a multiple of KWI";
+        if (!multiple(P("MWG"), P("MDIMC") * P("VWM"))) return "MWG % (MDIMC VWM) != 0";
+        if (!multiple(P("NWG"), P("NDIMC") * P("VWN"))) return "NWG % (NDIMC VWN) != 0";
+        if (!multiple(P("MWG"), P("MDIMA") * P("VWM"))) return "MWG % (MDIMA VWM) != 0";
+        if (!multiple(P("NWG"), P("NDIMB") * P("VWN"))) return "NWG % (NDIMB VWN) != 0";
+        if (!multiple(P("KWG"), kdima) || !multiple(P("KWG"), kdimb))
+            return "KWG is not a multiple of MDIMC NDIMC / MDIMA and / NDIMB";
+        if (!vector_width(P("VWM")) || !vector_width(P("VWN")))
+            return "VWM and VWN must be 1, 2, 4, 8 or 16";
+        wg = P("MDIMC") * P("NDIMC");
+        lmem = P("SA") * P("KWG") * P("MWG") + P("SB") * P("KWG") * P("NWG");
+        tile = P("MWG") > P("NWG") ? P("MWG") : P("NWG");
+        tile = P("KWG") > tile ? P("KWG") : tile;
+        per_item = P("MWG") / P("MDIMC") * (P("NWG") / P("NDIMC"));
+    } else if (strcmp(k->name, "XgemmDirect") == 0) {
+        size_t w = P("WGD"), c = P("MDIMCD") * P("NDIMCD");
+        if (!multiple(w, P("KWID"))) return "WGD is not a multiple of KWID";
+        if (!multiple(w, P("MDIMCD") * P("VWMD")) || !multiple(w, P("NDIMCD") * P("VWND")) ||
+            !multiple(w, P("MDIMAD") * P("VWMD")) || !multiple(w, P("NDIMBD") * P("VWND")))
+            return "WGD is not a multiple of the thread tiles times the vector widths";
+        if (!P("MDIMAD") || !P("NDIMBD") || !multiple(w, c / P("MDIMAD")) ||
+            !multiple(w, c / P("NDIMBD")))
+            return "WGD is not a multiple of MDIMCD NDIMCD / MDIMAD and / NDIMBD";
+        if (!vector_width(P("VWMD")) || !vector_width(P("VWND")))
+            return "VWMD and VWND must be 1, 2, 4, 8 or 16";
+        wg = c;
+        lmem = w * (w + P("PADA")) + w * (w + P("PADB"));
+        tile = w;
+        per_item = w / P("MDIMCD") * (w / P("NDIMCD"));
+    } else if (strcmp(k->name, "Copy") == 0) {
+        if (!vector_width(P("COPY_VW"))) return "COPY_VW must be 1, 2, 4, 8 or 16";
+        wg = P("COPY_DIMX") * P("COPY_DIMY");
+        per_item = P("COPY_VW") * P("COPY_WPT");
+    } else if (strcmp(k->name, "Pad") == 0) {
+        wg = P("PAD_DIMX") * P("PAD_DIMY");
+        per_item = P("PAD_WPTX") * P("PAD_WPTY");
+    } else if (strcmp(k->name, "Transpose") == 0) {
+        size_t t = P("TRA_DIM") * P("TRA_WPT");
+        wg = P("TRA_DIM") * P("TRA_DIM");
+        lmem = t * (t + P("TRA_PAD"));
+        per_item = P("TRA_WPT") * P("TRA_WPT");
+    } else if (strcmp(k->name, "Padtranspose") == 0) {
+        size_t t = P("PADTRA_TILE") * P("PADTRA_WPT");
+        wg = P("PADTRA_TILE") * P("PADTRA_TILE");
+        lmem = t * (t + P("PADTRA_PAD"));
+        per_item = P("PADTRA_WPT") * P("PADTRA_WPT");
+    } else { /* GemmRoutine: a size threshold, any value */
+        return NULL;
+    }
+#undef P
+    if (wg == 0 || wg > max_wg) return "work-group larger than the device allows";
+    if (lmem * 4 > local_mem) return "more local memory than the device has";
+    if (tile > MAX_TILE) return "a tile larger than 256 (CLBlast pads the matrices to it)";
+    if (per_item == 0 || per_item > MAX_PER_ITEM)
+        return "no work, or more than 256 values, per work-item";
+    return NULL;
+}
+
+/* ---- the file ------------------------------------------------------------- */
+
 static int is_name(const char *s, size_t len, size_t cap)
 {
     if (len == 0 || len >= cap) return 0;

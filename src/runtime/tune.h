@@ -70,6 +70,15 @@ fmcl_status fmcl_tune_save(const char *path, const fmcl_tune_set *s, const char 
  * a candidate parameter set must respect. */
 void fmcl_tune_limits(const fmcl_ctx *ctx, size_t *local_mem, size_t *max_wg);
 
+/* NULL when CLBlast can compile and run kernel k on a device with these
+ * limits, else why not: every parameter present, the constraints of
+ * CLBlast's own tuners (src/tuning/kernels/ in its sources), the device's
+ * work-group size and local memory, and bounds on tile sizes and work per
+ * work-item (tune.c). fmcl tune skips such candidates; a loaded file with
+ * one is ignored. The text is a constant or written to buf[cap]. */
+const char *fmcl_tune_invalid(const fmcl_tune_kernel *k, size_t max_wg, size_t local_mem,
+                              char *buf, size_t cap);
+
 /* Defined in gemm.c, the one file that includes CLBlast: the version fmcl
  * was built with ("1.5.3"), and CLBlastOverrideParameters for one kernel
  * (FMCL_ERR_GEMM naming CLBlast's status when it refuses). */

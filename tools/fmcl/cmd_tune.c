@@ -155,8 +155,10 @@ static void search(tuner *t, const tune_space *sp, fmcl_tune_set *chosen, double
         double sec[N_SHAPES];
         char label[64];
         snprintf(label, sizeof label, "candidate %d", i + 1);
-        const char *bad = tune_kernel_of(sp, i, &k) ? tune_invalid(&k, max_wg, lmem)
-                                                    : "does not parse";
+        char invalid[128];
+        const char *bad = tune_kernel_of(sp, i, &k)
+                              ? fmcl_tune_invalid(&k, max_wg, lmem, invalid, sizeof invalid)
+                              : "does not parse";
         if (!bad && fmcl_gemm_override(t->ctx, &k) != FMCL_OK) bad = fmcl_ctx_error(t->ctx);
         if (!bad && !time_shapes(t, 2, sec, why, sizeof why)) bad = why;
         if (bad) {

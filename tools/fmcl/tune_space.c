@@ -1,7 +1,6 @@
 /* The curated candidates `fmcl tune` tries for each CLBlast 1.5.3 kernel of
- * the GEMM routine, and the validity rules of CLBlast's own tuners
- * (src/tuning/kernels/ in its sources) plus the device's work-group and local-memory
- * limits, so an invalid set is skipped before CLBlast ever compiles it. */
+ * the GEMM routine. The library's validity rules (fmcl_tune_invalid in
+ * src/runtime/tune.c) skip an invalid set before CLBlast ever compiles it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -84,59 +83,4 @@ int tune_kernel_of(const tune_space *sp, int i, fmcl_tune_kernel *k)
         k->value[k->n++] = (size_t)strtoul(eq + 1, NULL, 10);
     }
     return 1;
-}
-
-static size_t get(const fmcl_tune_kernel *k, const char *name)
-{
-    for (int i = 0; i < k->n; i++)
-        if (strcmp(k->param[i], name) == 0) return k->value[i];
-    return 0;
-}
-
-static int multiple(size_t x, size_t of) { return of != 0 && x % of == 0; }
-
-const char *tune_invalid(const fmcl_tune_kernel *k, size_t max_wg, size_t local_mem)
-{
-#define P(name) get(k, name)
-    size_t wg = 0, lmem = 0; /* work-group size, local floats */
-    if (strcmp(k->name, "Xgemm") == 0) {
-        size_t kdima = P("MDIMA") ? P("MDIMC") * P("NDIMC") / P("MDIMA") : 0;
-        size_t kdimb = P("NDIMB") ? P("MDIMC") * P("NDIMC") / P("NDIMB") : 0;
-        if (!multiple(P("KWG"), P("KWI"))) return "KWG is not a multiple of KWI";
-        if (!multiple(P("MWG"), P("MDIMC") * P("VWM"))) return "MWG % (MDIMC VWM) != 0";
-        if (!multiple(P("NWG"), P("NDIMC") * P("VWN"))) return "NWG % (NDIMC VWN) != 0";
-        if (!multiple(P("MWG"), P("MDIMA") * P("VWM"))) return "MWG % (MDIMA VWM) != 0";
-        if (!multiple(P("NWG"), P("NDIMB") * P("VWN"))) return "NWG % (NDIMB VWN) != 0";
-        if (!multiple(P("KWG"), kdima) || !multiple(P("KWG"), kdimb))
-            return "KWG is not a multiple of MDIMC NDIMC / MDIMA and / NDIMB";
-        wg = P("MDIMC") * P("NDIMC");
-        lmem = P("SA") * P("KWG") * P("MWG") + P("SB") * P("KWG") * P("NWG");
-    } else if (strcmp(k->name, "XgemmDirect") == 0) {
-        size_t w = P("WGD"), c = P("MDIMCD") * P("NDIMCD");
-        if (!multiple(w, P("KWID"))) return "WGD is not a multiple of KWID";
-        if (!multiple(w, P("MDIMCD") * P("VWMD")) || !multiple(w, P("NDIMCD") * P("VWND")) ||
-            !multiple(w, P("MDIMAD") * P("VWMD")) || !multiple(w, P("NDIMBD") * P("VWND")))
-            return "WGD is not a multiple of the thread tiles times the vector widths";
-        if (!P("MDIMAD") || !P("NDIMBD") || !multiple(w, c / P("MDIMAD")) ||
-            !multiple(w, c / P("NDIMBD")))
-            return "WGD is not a multiple of MDIMCD NDIMCD / MDIMAD and / NDIMBD";
-        wg = c;
-        lmem = w * (w + P("PADA")) + w * (w + P("PADB"));
-    } else if (strcmp(k->name, "Copy") == 0) {
-        wg = P("COPY_DIMX") * P("COPY_DIMY");
-    } else if (strcmp(k->name, "Pad") == 0) {
-        wg = P("PAD_DIMX") * P("PAD_DIMY");
-    } else if (strcmp(k->name, "Transpose") == 0) {
-        size_t tile = P("TRA_DIM") * P("TRA_WPT");
-        wg = P("TRA_DIM") * P("TRA_DIM");
-        lmem = tile * (tile + P("TRA_PAD"));
-    } else if (strcmp(k->name, "Padtranspose") == 0) {
-        size_t tile = P("PADTRA_TILE") * P("PADTRA_WPT");
-        wg = P("PADTRA_TILE") * P("PADTRA_TILE");
-        lmem = tile * (tile + P("PADTRA_PAD"));
-    }
-#undef P
-    if (wg == 0 || wg > max_wg) return "work-group larger than the device allows";
-    if (lmem * 4 > local_mem) return "more local memory than the device has";
-    return NULL;
 }

@@ -20,8 +20,5 @@ extern const tune_space tune_spaces[TUNE_SPACES];
 
 /* Candidate i of sp as a kernel line; 0 if it does not parse. */
 int tune_kernel_of(const tune_space *sp, int i, fmcl_tune_kernel *k);
-/* NULL when CLBlast can compile k on a device with these limits, else why
- * not (the constraints of CLBlast's own tuners). */
-const char *tune_invalid(const fmcl_tune_kernel *k, size_t max_wg, size_t local_mem);
 
 #endif
