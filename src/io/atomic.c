@@ -121,6 +121,18 @@ fmcl_status fmcl_write_atomic(const char *path, const void *const *data, const s
     return FMCL_OK;
 }
 
+/* What st is, for a message; NULL for a regular file. */
+static const char *not_regular(const struct stat *st)
+{
+    if (S_ISREG(st->st_mode)) return NULL;
+    if (S_ISDIR(st->st_mode)) return "a folder";
+    if (S_ISFIFO(st->st_mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(st->st_mode)) return "a character device";
+    if (S_ISBLK(st->st_mode)) return "a block device";
+    if (S_ISSOCK(st->st_mode)) return "a socket";
+    return "not a regular file";
+}
+
 fmcl_status fmcl_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len,
                            char *err, size_t errlen)
 {
@@ -128,7 +140,10 @@ fmcl_status fmcl_read_file(const char *path, size_t max_bytes, unsigned char **o
         return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_read_file: missing argument");
     *out = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY);
+    /* Regular files only: /dev/zero would be read until memory runs out, and
+     * opening a FIFO blocks until a writer comes (O_NONBLOCK lets the open
+     * return, so fstat can refuse it). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     if (fd < 0)
         return fmcl_errf(err, errlen, FMCL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
@@ -137,19 +152,22 @@ fmcl_status fmcl_read_file(const char *path, size_t max_bytes, unsigned char **o
         close(fd);
         return fmcl_errf(err, errlen, FMCL_ERR_IO, "cannot read %s: %s", path, strerror(e));
     }
-    if (S_ISDIR(st.st_mode)) {
+    const char *kind = not_regular(&st);
+    if (kind) {
         close(fd);
-        return fmcl_errf(err, errlen, FMCL_ERR_IO, "cannot read %s: it is a folder", path);
+        return fmcl_errf(err, errlen, FMCL_ERR_IO,
+                         "cannot read %s: it is %s; fmcl reads only regular files", path, kind);
     }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max_bytes) {
+    if ((uint64_t)st.st_size > max_bytes) {
         close(fd);
         return fmcl_errf(err, errlen, FMCL_ERR_IO, "%s is %lld bytes, more than the %zu accepted",
                          path, (long long)st.st_size, max_bytes);
     }
 
-    /* Regular files: one byte more than their size, so EOF shows without a
-     * second allocation; pipes and the like grow by doubling. */
-    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+    /* One byte more than the size, so EOF shows without a second allocation;
+     * a file that grows while it is read grows the buffer by doubling, up to
+     * max_bytes. */
+    size_t cap = (size_t)st.st_size + 1;
     size_t n = 0;
     unsigned char *buf = malloc(cap);
     fmcl_status s = FMCL_OK;

@@ -1,0 +1,119 @@
+/* What small hostile inputs can make the readers do (issue 14), one
+ * regression test per bound, each failing without it:
+ * - /dev/zero (and a .npy symlinked to it) and a FIFO named a.png in an
+ *   image folder are refused at once: regular files only (an alarm stops a
+ *   reader that blocks);
+ * No device needed. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <stb_image_write.h>
+
+#include "data/images.h"
+#include "io/atomic.h"
+#include "io/json.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
+#include "testlib.h"
+
+static char dir[64];
+
+static const char *at(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static void put(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len) tl_check(0, "cannot write %s", path);
+    if (f) fclose(f);
+}
+
+/* A call that must fail with status want and a message holding every word. */
+static int expect_error(const char *what, fmcl_status got, fmcl_status want, const char *err,
+                        const char *w1, const char *w2)
+{
+    int ok = tl_check(got == want, "%s: status %d, expected %d (%s)", what, got, want, err);
+    ok &= tl_check(strstr(err, w1) != NULL, "%s: message '%s' lacks '%s'", what, err, w1);
+    ok &= tl_check(!w2 || strstr(err, w2) != NULL, "%s: message '%s' lacks '%s'", what, err, w2);
+    printf("  %-30s -> %s\n", what, err);
+    return ok;
+}
+
+
+
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "FAIL a reader blocked on a FIFO (no answer in 20 s)\n";
+    if (write(1, msg, sizeof msg - 1) < 0) _exit(2);
+    _exit(1);
+}
+
+static void not_regular(void)
+{
+    char err[1024];
+    unsigned char *b = NULL;
+    size_t n = 0;
+    /* A bound small enough that a reader that accepts devices stops too. */
+    fmcl_status s = fmcl_read_file("/dev/zero", 1 << 20, &b, &n, err, sizeof err);
+    free(b);
+    if (!expect_error("/dev/zero", s, FMCL_ERR_IO, err, "character device", "regular files"))
+        return; /* the readers below would read it until memory runs out */
+    fmcl_st_file f;
+    s = fmcl_st_read("/dev/zero", &f, err, sizeof err);
+    expect_error("--ckpt /dev/zero", s, FMCL_ERR_IO, err, "/dev/zero", "character device");
+    float *x = NULL;
+    int64_t shape[FMCL_NPY_MAX_DIMS];
+    int ndim;
+    tl_check(symlink("/dev/zero", at("zero.npy")) == 0, "symlink");
+    s = fmcl_npy_read_f32(at("zero.npy"), &x, shape, &ndim, err, sizeof err);
+    expect_error(".npy symlinked to /dev/zero", s, FMCL_ERR_IO, err, "zero.npy",
+                 "character device");
+    free(x);
+}
+
+/* Opening a FIFO for reading waits for a writer, who never comes. */
+static void fifo(void)
+{
+    char err[1024];
+    fmcl_st_file f;
+    signal(SIGALRM, on_alarm);
+    alarm(20);
+    mkdir(at("fifo"), 0777);
+    tl_check(mkfifo(at("fifo/a.png"), 0600) == 0, "mkfifo");
+    fmcl_images im;
+    fmcl_status s = fmcl_imgdir_load(at("fifo"), 4, 1, 0, &im, err, sizeof err);
+    expect_error("FIFO a.png in images:DIR", s, FMCL_ERR_IO, err, "a.png", "FIFO");
+    s = fmcl_st_read(at("fifo/a.png"), &f, err, sizeof err);
+    expect_error("FIFO as a checkpoint", s, FMCL_ERR_IO, err, "FIFO", NULL);
+    alarm(0);
+}
+
+
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/fmcl-bounds-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    not_regular();
+    fifo();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("could not remove %s\n", dir);
+    return tl_summary();
+}
