@@ -1,5 +1,7 @@
 /* What small hostile inputs can make the readers do (issue 14), one
  * regression test per bound, each failing without it:
+ * - a gzip IDX whose header says one 28 x 28 image, followed by 200 MiB of
+ *   zeros, is refused without inflating them (peak memory checked);
  * - /dev/zero (and a .npy symlinked to it) and a FIFO named a.png in an
  *   image folder are refused at once: regular files only (an alarm stops a
  *   reader that blocks);
@@ -50,8 +52,57 @@ static int expect_error(const char *what, fmcl_status got, fmcl_status want, con
     return ok;
 }
 
+static long peak_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
 
+/* One gzip member holding data[0, len). Returns its length in out. */
+static size_t gzip_member(const void *data, size_t len, unsigned char *out, size_t cap)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
+    z.next_in = (unsigned char *)(uintptr_t)data;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    size_t n = cap - z.avail_out;
+    deflateEnd(&z);
+    return rc == Z_STREAM_END ? n : 0;
+}
 
+/* Runs first, while the process's peak memory is still small. */
+static void gzip_bomb(void)
+{
+    enum { ZEROS_MIB = 200 };
+    unsigned char idx[16 + 28 * 28] = {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28};
+    static unsigned char mib[1 << 20], head[4096], tail[8192];
+    size_t hl = gzip_member(idx, sizeof idx, head, sizeof head);
+    size_t tl = gzip_member(mib, sizeof mib, tail, sizeof tail);
+    if (!tl_check(hl && tl, "gzip members of %zu and %zu bytes", hl, tl)) return;
+    /* The image, then 200 members of 1 MiB of zeros each (gzip allows
+     * several members; the reader inflates them in turn). */
+    FILE *f = fopen(at("bomb-idx3-ubyte.gz"), "wb");
+    int ok = f && fwrite(head, 1, hl, f) == hl;
+    for (int i = 0; ok && i < ZEROS_MIB; i++) ok = fwrite(tail, 1, tl, f) == tl;
+    if (f) ok &= fclose(f) == 0;
+    if (!tl_check(ok, "writing the gzip bomb")) return;
+    const long before = peak_rss_kib();
+    fmcl_images im;
+    char err[1024];
+    fmcl_status s = fmcl_idx_load(at("bomb-idx3-ubyte.gz"), NULL, 0, &im, err, sizeof err);
+    const long grew = peak_rss_kib() - before;
+    expect_error("gzip bomb IDX", s, FMCL_ERR_FORMAT, err, "more bytes follow", "784 bytes");
+    tl_check(grew < 32 * 1024, "the gzip bomb (%zu bytes, %d MiB inflated) raised peak memory "
+             "by %ld KiB; the reader must stop at the 800 bytes its header implies",
+             hl + ZEROS_MIB * tl, ZEROS_MIB, grew);
+    printf("  gzip bomb: %zu-byte file, peak memory grew by %ld KiB\n", hl + ZEROS_MIB * tl,
+           grew);
+}
 
 static void on_alarm(int sig)
 {
@@ -110,6 +161,7 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
+    gzip_bomb();
     not_regular();
     fifo();
     char cmd[128];

@@ -9,93 +9,68 @@
 #include "data/images.h"
 #include "io/atomic.h"
 
-/* Inflates a gzip stream (one or more members) into a buffer that grows up to
- * max bytes; the file's own length field is not trusted. */
-static fmcl_status gunzip(const char *path, const unsigned char *in, size_t in_len, size_t max,
-                          unsigned char **out, size_t *out_len, char *err, size_t errlen)
-{
+/* A gzip stream (one or more members, as `cat a.gz b.gz` makes) inflated
+ * on demand into a buffer that grows with the output, never past the size
+ * asked for: the IDX header is inflated and checked first, and then only the
+ * bytes it implies (and one more, to see trailing junk), so a small file that
+ * inflates to gigabytes costs no more than its header promises. */
+typedef struct {
     z_stream z;
-    memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-        return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory inflating %s", path);
-    size_t cap = in_len * 4 + 1024, n = 0, used = 0;
-    unsigned char *buf = malloc(cap);
-    fmcl_status s = FMCL_OK;
-    int rc = Z_OK;
-    while (buf && s == FMCL_OK) {
-        if (n == cap) {
-            if (cap >= max + 1) {
-                s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                              "%s inflates to more than the %zu bytes accepted", path, max);
-                break;
-            }
-            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            unsigned char *nb = realloc(buf, ncap);
-            if (!nb) break;
-            buf = nb;
-            cap = ncap;
-        }
-        size_t chunk_in = in_len - used > (1u << 30) ? (1u << 30) : in_len - used;
-        size_t chunk_out = cap - n > (1u << 30) ? (1u << 30) : cap - n;
-        z.next_in = (unsigned char *)(uintptr_t)(in + used);
-        z.avail_in = (uInt)chunk_in;
-        z.next_out = buf + n;
-        z.avail_out = (uInt)chunk_out;
-        rc = inflate(&z, Z_NO_FLUSH);
-        used += chunk_in - z.avail_in;
-        n += chunk_out - z.avail_out;
-        if (rc == Z_STREAM_END) {
-            /* Another member may follow (as `cat a.gz b.gz`); anything else is junk. */
-            if (used == in_len) break;
-            if (in_len - used >= 2 && in[used] == 0x1f && in[used + 1] == 0x8b) {
-                inflateReset(&z);
-                continue;
-            }
-            s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                          "%s: %zu bytes of junk after the gzip data; the file is corrupt", path,
-                          in_len - used);
-        } else if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT) {
-            s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                          "%s: corrupt gzip data (%s); download the file again", path,
-                          z.msg ? z.msg : "invalid stream");
-        } else if (rc == Z_MEM_ERROR) {
-            break;
-        } else if (rc != Z_OK) { /* Z_BUF_ERROR: no input left, stream unfinished */
-            s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                          "%s: the gzip data ends early (truncated file); download it again",
-                          path);
-        }
-    }
-    inflateEnd(&z);
-    if (!buf || (s == FMCL_OK && rc != Z_STREAM_END)) {
-        free(buf);
-        return s != FMCL_OK ? s : fmcl_errf(err, errlen, FMCL_ERR_NOMEM,
-                                            "out of memory inflating %s", path);
-    }
-    if (s != FMCL_OK) {
-        free(buf);
-        return s;
-    }
-    *out = buf;
-    *out_len = n;
-    return FMCL_OK;
-}
+    const char *path;
+    const unsigned char *in;
+    size_t in_len, used;
+    unsigned char *buf;
+    size_t n, cap;
+    int ended; /* the last member is complete */
+} gz_reader;
 
-fmcl_status fmcl_read_maybe_gzip(const char *path, size_t max, unsigned char **out, size_t *len,
-                                 char *err, size_t errlen)
+/* Inflates until g->n >= want or the stream ends. */
+static fmcl_status gz_fill(gz_reader *g, size_t want, char *err, size_t errlen)
 {
-    unsigned char *raw = NULL;
-    size_t n = 0;
-    fmcl_status s = fmcl_read_file(path, max, &raw, &n, err, errlen);
-    if (s != FMCL_OK) return s;
-    if (n < 2 || raw[0] != 0x1f || raw[1] != 0x8b) {
-        *out = raw;
-        *len = n;
-        return FMCL_OK;
+    while (g->n < want && !g->ended) {
+        if (g->n == g->cap) {
+            size_t ncap = g->cap < (1u << 16) ? (1u << 16) : g->cap * 2;
+            if (ncap > want) ncap = want;
+            unsigned char *nb = realloc(g->buf, ncap);
+            if (!nb) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory inflating %s",
+                                      g->path);
+            g->buf = nb;
+            g->cap = ncap;
+        }
+        size_t chunk_in = g->in_len - g->used > (1u << 30) ? (1u << 30) : g->in_len - g->used;
+        size_t chunk_out = g->cap - g->n > (1u << 30) ? (1u << 30) : g->cap - g->n;
+        g->z.next_in = (unsigned char *)(uintptr_t)(g->in + g->used);
+        g->z.avail_in = (uInt)chunk_in;
+        g->z.next_out = g->buf + g->n;
+        g->z.avail_out = (uInt)chunk_out;
+        int rc = inflate(&g->z, Z_NO_FLUSH);
+        g->used += chunk_in - g->z.avail_in;
+        g->n += chunk_out - g->z.avail_out;
+        if (rc == Z_STREAM_END) {
+            /* Another member may follow; anything else is junk. */
+            if (g->used == g->in_len) {
+                g->ended = 1;
+            } else if (g->in_len - g->used >= 2 && g->in[g->used] == 0x1f &&
+                       g->in[g->used + 1] == 0x8b) {
+                inflateReset(&g->z);
+            } else {
+                return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                                 "%s: %zu bytes of junk after the gzip data; the file is corrupt",
+                                 g->path, g->in_len - g->used);
+            }
+        } else if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT) {
+            return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                             "%s: corrupt gzip data (%s); download the file again", g->path,
+                             g->z.msg ? g->z.msg : "invalid stream");
+        } else if (rc == Z_MEM_ERROR) {
+            return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory inflating %s", g->path);
+        } else if (rc != Z_OK) { /* Z_BUF_ERROR: no input left, stream unfinished */
+            return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                             "%s: the gzip data ends early (truncated file); download it again",
+                             g->path);
+        }
     }
-    s = gunzip(path, raw, n, max, out, len, err, errlen);
-    free(raw);
-    return s;
+    return FMCL_OK;
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -103,10 +78,11 @@ static uint32_t be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Checks an IDX header of unsigned bytes with `ndims` dimensions against the
- * file's length; dims receives the sizes. */
+/* Checks the IDX header of unsigned bytes with `ndims` dimensions at the
+ * start of b[0, len); dims receives the sizes and *total the file length
+ * they imply (header and data). */
 static fmcl_status idx_header(const char *path, const unsigned char *b, size_t len, int ndims,
-                              uint32_t *dims, char *err, size_t errlen)
+                              uint32_t *dims, uint64_t *total, char *err, size_t errlen)
 {
     const char *kind = ndims == 3 ? "images (magic 0x00000803)" : "labels (magic 0x00000801)";
     if (len < 4 || b[0] != 0 || b[1] != 0)
@@ -135,15 +111,51 @@ static fmcl_status idx_header(const char *path, const unsigned char *b, size_t l
                              "(a corrupt header?)",
                              path, dims[0], (unsigned long long)FMCL_IMAGES_MAX_BYTES);
     }
-    if (len - head < count)
-        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                         "%s is truncated: its header promises %llu bytes of data but %zu follow",
-                         path, (unsigned long long)count, len - head);
-    if (len - head > count)
-        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                         "%s: %zu bytes follow the %llu bytes of data its header describes; the "
-                         "file is corrupt",
-                         path, len - head - (size_t)count, (unsigned long long)count);
+    *total = head + count;
+    return FMCL_OK;
+}
+
+/* Reads an IDX file, raw or gzip (by the magic 1f 8b), into *out: header
+ * and data, exactly the length the header implies. */
+static fmcl_status idx_read(const char *path, int ndims, uint32_t *dims, unsigned char **out,
+                            char *err, size_t errlen)
+{
+    const size_t head = 4 + 4 * (size_t)ndims;
+    unsigned char *raw = NULL;
+    size_t n = 0;
+    uint64_t total = 0;
+    fmcl_status s = fmcl_read_file(path, FMCL_IMAGES_MAX_BYTES + head, &raw, &n, err, errlen);
+    if (s != FMCL_OK) return s;
+    if (n >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
+        gz_reader g = {.path = path, .in = raw, .in_len = n};
+        if (inflateInit2(&g.z, 16 + MAX_WBITS) != Z_OK) {
+            free(raw);
+            return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory inflating %s", path);
+        }
+        s = gz_fill(&g, head, err, errlen);
+        if (s == FMCL_OK) s = idx_header(path, g.buf, g.n, ndims, dims, &total, err, errlen);
+        if (s == FMCL_OK) s = gz_fill(&g, (size_t)total + 1, err, errlen);
+        inflateEnd(&g.z);
+        free(raw);
+        raw = g.buf;
+        n = g.n;
+    } else {
+        s = idx_header(path, raw, n, ndims, dims, &total, err, errlen);
+    }
+    if (s == FMCL_OK && n < total)
+        s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                      "%s is truncated: its header promises %llu bytes of data but %zu follow",
+                      path, (unsigned long long)(total - head), n - head);
+    if (s == FMCL_OK && n > total)
+        s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                      "%s: more bytes follow the %llu bytes of data its header describes; the "
+                      "file is corrupt",
+                      path, (unsigned long long)(total - head));
+    if (s != FMCL_OK) {
+        free(raw);
+        return s;
+    }
+    *out = raw;
     return FMCL_OK;
 }
 
@@ -152,15 +164,10 @@ fmcl_status fmcl_idx_load(const char *images_path, const char *labels_path, int 
 {
     memset(out, 0, sizeof *out);
     unsigned char *img = NULL, *lab = NULL;
-    size_t ilen = 0, llen = 0;
     uint32_t idims[3] = {0, 0, 0}, ldims[1] = {0};
-    fmcl_status s = fmcl_read_maybe_gzip(images_path, FMCL_IMAGES_MAX_BYTES + 16, &img, &ilen,
-                                         err, errlen);
-    if (s == FMCL_OK) s = idx_header(images_path, img, ilen, 3, idims, err, errlen);
+    fmcl_status s = idx_read(images_path, 3, idims, &img, err, errlen);
     if (s == FMCL_OK && labels_path) {
-        s = fmcl_read_maybe_gzip(labels_path, FMCL_IMAGES_MAX_BYTES + 8, &lab, &llen, err,
-                                 errlen);
-        if (s == FMCL_OK) s = idx_header(labels_path, lab, llen, 1, ldims, err, errlen);
+        s = idx_read(labels_path, 1, ldims, &lab, err, errlen);
         if (s == FMCL_OK && ldims[0] != idims[0])
             s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
                           "%s holds %u labels but %s holds %u images; they must be the same set",

@@ -34,12 +34,10 @@ static inline size_t fmcl_images_dim(const fmcl_images *im) { return (size_t)im-
 
 /* IDX images (magic 0x00000803: n x rows x cols unsigned bytes) and, when
  * labels_path is non-NULL, IDX labels (0x00000801: n bytes, n equal to the
- * images'). Files starting with the gzip magic 1f 8b are inflated. */
+ * images'). Files starting with the gzip magic 1f 8b are inflated, the
+ * header first and then no more than the bytes it implies. */
 fmcl_status fmcl_idx_load(const char *images_path, const char *labels_path, int limit,
                           fmcl_images *out, char *err, size_t errlen);
-/* A whole file, inflated when it starts with the gzip magic; at most max bytes. */
-fmcl_status fmcl_read_maybe_gzip(const char *path, size_t max, unsigned char **out, size_t *len,
-                                 char *err, size_t errlen);
 
 /* CIFAR-10 binary batches: records of 1 label byte + 3072 bytes (3 x 32 x 32).
  * path is one batch file, or a folder: data_batch_1.bin .. data_batch_5.bin
