@@ -5,6 +5,7 @@
  * - /dev/zero (and a .npy symlinked to it) and a FIFO named a.png in an
  *   image folder are refused at once: regular files only (an alarm stops a
  *   reader that blocks);
+ * - a safetensors header of more JSON values than the cap is refused;
  * No device needed. */
 #include <signal.h>
 #include <stdlib.h>
@@ -152,6 +153,30 @@ static void fifo(void)
     alarm(0);
 }
 
+static void json_values(void)
+{
+    /* {"a": [0, 0, ...]} with more values than the cap: 64 bytes of node
+     * for every 2 bytes of text, 2.2 MB of header here. */
+    const size_t zeros = FMCL_JSON_MAX_VALUES + 1000;
+    const size_t hlen = 6 + 2 * zeros + 1, len = 8 + hlen;
+    unsigned char *b = malloc(len);
+    if (!tl_check(b != NULL, "memory")) return;
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    char *h = (char *)b + 8;
+    memcpy(h, "{\"a\":[", 6);
+    for (size_t i = 0; i < zeros; i++) memcpy(h + 6 + 2 * i, "0,", 2);
+    memcpy(h + 6 + 2 * zeros - 1, "]}", 2);
+    fmcl_st_file f;
+    char err[1024];
+    fmcl_status s = fmcl_st_parse(b, len, &f, err, sizeof err);
+    expect_error("safetensors header of 1M+ values", s, FMCL_ERR_FORMAT, err, "more than 1048576",
+                 "values");
+    /* The format's own cap on the header's length. */
+    const unsigned char huge[16] = {0x01, 0xe1, 0xf5, 0x05}; /* 100000001 */
+    s = fmcl_st_parse(huge, sizeof huge, &f, err, sizeof err);
+    expect_error("safetensors header over 100 MB", s, FMCL_ERR_FORMAT, err, "over 100 MB", NULL);
+    free(b);
+}
 
 
 int main(void)
@@ -164,6 +189,7 @@ int main(void)
     gzip_bomb();
     not_regular();
     fifo();
+    json_values();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("could not remove %s\n", dir);

@@ -15,6 +15,7 @@
 typedef struct {
     const unsigned char *s;
     size_t len, pos;
+    long values; /* parsed so far, against FMCL_JSON_MAX_VALUES */
     char *err;
     size_t errlen;
 } parser;
@@ -390,6 +391,9 @@ static int literal(parser *p, const char *word)
 static fmcl_status parse_value(parser *p, fmcl_json *v, int depth)
 {
     skip_ws(p);
+    if (++p->values > FMCL_JSON_MAX_VALUES)
+        return fail(p, "more than %d values, the most fmcl reads in one text",
+                    FMCL_JSON_MAX_VALUES);
     if (p->pos >= p->len)
         return fail_char(p, "a value");
     switch (p->s[p->pos]) {
@@ -424,7 +428,7 @@ fmcl_status fmcl_json_parse(const char *text, size_t len, fmcl_json **out, char 
     if (!out || (!text && len))
         return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_json_parse: missing argument");
     *out = NULL;
-    parser p = {(const unsigned char *)text, len, 0, err, errlen};
+    parser p = {(const unsigned char *)text, len, 0, 0, err, errlen};
     fmcl_json *v = calloc(1, sizeof *v);
     if (!v)
         return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");

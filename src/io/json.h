@@ -1,7 +1,7 @@
 /* A small strict JSON (RFC 8259) reader for file headers, and the few writer
  * helpers the headers need. Strict: no comments, no trailing commas, no
  * trailing garbage, no duplicate keys, valid UTF-8 only, integers checked
- * against int64, a nesting limit. */
+ * against int64, limits on nesting and on the number of values. */
 #ifndef FMCL_JSON_H
 #define FMCL_JSON_H
 
@@ -11,6 +11,11 @@
 #include "fmcl.h"
 
 #define FMCL_JSON_MAX_DEPTH 64
+/* Values in one text. Each costs a 64-byte node, 32 times the two
+ * bytes of a "0," in an array: the cap bounds what a hostile text can make
+ * the reader allocate (a safetensors header of fmcl's has about 10 values
+ * per tensor). */
+#define FMCL_JSON_MAX_VALUES (1 << 20)
 
 typedef enum {
     FMCL_JSON_NULL = 0,
