@@ -6,6 +6,9 @@
  *   image folder are refused at once: regular files only (an alarm stops a
  *   reader that blocks);
  * - a safetensors header of more JSON values than the cap is refused;
+ * - a 22-byte TGA named .png declaring 8192 x 8192 is refused by its magic,
+ *   and the 9-byte JPEG that wrote out of bounds in stb_image is refused as
+ *   corrupt by libjpeg-turbo; a truncated JPEG is refused, not padded grey.
  * No device needed. */
 #include <signal.h>
 #include <stdlib.h>
@@ -178,6 +181,46 @@ static void json_values(void)
     free(b);
 }
 
+static void images(void)
+{
+    char err[1024];
+    fmcl_images im;
+    mkdir(at("tga"), 0777);
+    /* An RLE true-colour TGA of 8192 x 8192: one packet of 128 black pixels. */
+    const unsigned char tga[22] = {0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x20, 0x00, 0x20,
+                                   24, 0, 0xff, 0, 0, 0};
+    put(at("tga/a.png"), tga, sizeof tga);
+    fmcl_status s = fmcl_imgdir_load(at("tga"), 4, 3, 0, &im, err, sizeof err);
+    expect_error("TGA named .png", s, FMCL_ERR_FORMAT, err, "a.png", "neither PNG nor JPEG");
+    fmcl_images_free(&im);
+    put(at("tga/a.png"), "GIF89a\1\0\1\0", 10);
+    s = fmcl_imgdir_load(at("tga"), 4, 3, 0, &im, err, sizeof err);
+    expect_error("GIF named .png", s, FMCL_ERR_FORMAT, err, "a GIF file", NULL);
+
+    mkdir(at("jpeg"), 0777);
+    const unsigned char jpeg9[9] = {0xff, 0xd8, 0xff, 0xc4, 0x10, 0x03, 0x03, 0xff, 0xd9};
+    put(at("jpeg/x.jpg"), jpeg9, sizeof jpeg9);
+    s = fmcl_imgdir_load(at("jpeg"), 4, 1, 0, &im, err, sizeof err);
+    expect_error("9-byte JPEG (stb overflow)", s, FMCL_ERR_FORMAT, err, "x.jpg", "corrupt JPEG");
+
+    /* A real JPEG cut in half: libjpeg would pad it with grey and warn. */
+    unsigned char px[64 * 64 * 3];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 7 % 251);
+    stbi_write_jpg(at("jpeg/x.jpg"), 64, 64, 3, px, 90);
+    unsigned char *file = NULL;
+    size_t len = 0;
+    if (tl_check(fmcl_read_file(at("jpeg/x.jpg"), 1 << 20, &file, &len, err, sizeof err) ==
+                     FMCL_OK,
+                 "%s", err)) {
+        s = fmcl_imgdir_load(at("jpeg"), 4, 1, 0, &im, err, sizeof err);
+        tl_check(s == FMCL_OK, "the whole JPEG: %s", err);
+        fmcl_images_free(&im);
+        put(at("jpeg/x.jpg"), file, len / 2);
+        s = fmcl_imgdir_load(at("jpeg"), 4, 1, 0, &im, err, sizeof err);
+        expect_error("truncated JPEG", s, FMCL_ERR_FORMAT, err, "x.jpg", "corrupt JPEG");
+    }
+    free(file);
+}
 
 int main(void)
 {
@@ -190,6 +233,7 @@ int main(void)
     not_regular();
     fifo();
     json_values();
+    images();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("could not remove %s\n", dir);

@@ -282,6 +282,17 @@ static void test_imgdir(void)
     tl_check(s == FMCL_OK && im.n == 1 && memcmp(im.pixels, grey, 4) == 0,
              "image folder, grey, --limit 1: %s", err);
     fmcl_images_free(&im);
+    /* RGB to grey: (77 R + 150 G + 29 B) / 256, rounded down. */
+    s = fmcl_images_open(spec, 0, 2, 1, 0, &im, NULL, 0, err, sizeof err);
+    if (tl_check(s == FMCL_OK && im.n == 2, "image folder, grey: %s", err)) {
+        int same = 1;
+        for (int p = 0; p < 4; p++)
+            same &= im.pixels[4 + p] ==
+                    (rgb[3 * p] * 77 + rgb[3 * p + 1] * 150 + rgb[3 * p + 2] * 29) >> 8;
+        tl_check(same, "RGB to grey: %d %d %d %d", im.pixels[4], im.pixels[5], im.pixels[6],
+                 im.pixels[7]);
+    }
+    fmcl_images_free(&im);
     s = fmcl_images_open(spec, 0, 0, 1, 0, &im, NULL, 0, err, sizeof err);
     expect_error("images: without a size", s, FMCL_ERR_ARG, err, "--image-size", NULL);
     /* A JPEG of one grey level, 6 x 3, shrunk to 2 x 2 (lossy: within 2 levels). */

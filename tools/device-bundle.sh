@@ -15,13 +15,14 @@
 # it only adds libraries and tools beside the machine's own.
 set -eu
 
-# What fmcl's meson.build asks pkg-config for (OpenCL, clblast, stb, zlib),
-# pkg-config itself, and meson and ninja in case the machine has none (it runs
-# the machine's own first). zlib1g is named although every system has zlib: the
-# libz.so link in zlib1g-dev points at its exact file name. To add a library
-# (say libpng-dev), add its -dev package and its library package here.
+# What fmcl's meson.build asks pkg-config for (OpenCL, clblast, stb, zlib,
+# libpng, libjpeg), pkg-config itself, and meson and ninja in case the machine
+# has none (it runs the machine's own first). zlib1g is named although every
+# system has zlib: the libz.so link in zlib1g-dev points at its exact file
+# name. To add a library, add its -dev package and its library package here.
 default_packages="ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers opencl-c-headers \
 libclblast1 libclblast-dev libstb0 libstb-dev zlib1g zlib1g-dev \
+libpng16-16 libpng-dev libjpeg62-turbo libjpeg62-turbo-dev \
 pkg-config pkgconf pkgconf-bin libpkgconf3 meson ninja-build"
 packages="${DEVCHECK_PACKAGES:-$default_packages}"
 

@@ -323,13 +323,19 @@ if [ "$have_debs" = 1 ]; then
     for d in "$prefix"/usr/lib/*-linux-gnu/pkgconfig "$prefix/usr/share/pkgconfig"; do
         if [ -d "$d" ]; then pcdirs="$pcdirs${pcdirs:+:}$d"; fi
     done
-    export CPATH="$prefix/usr/include${CPATH:+:$CPATH}"
+    # Multiarch headers too: libjpeg62-turbo-dev's jconfig.h lies in
+    # /usr/include/<triplet>, where no pkg-config file points.
+    incdirs="$prefix/usr/include"
+    for d in "$prefix"/usr/include/*-linux-gnu; do
+        if [ -d "$d" ]; then incdirs="$incdirs:$d"; fi
+    done
+    export CPATH="$incdirs${CPATH:+:$CPATH}"
     export LIBRARY_PATH="$linkdirs${LIBRARY_PATH:+:$LIBRARY_PATH}"
     export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export PKG_CONFIG_PATH="$pcdirs${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
     # The machine's own tools first; the bundle's pkg-config, meson and ninja after.
     export PATH="$work/bin:$PATH:$prefix/usr/bin"
-    for f in CL/cl.h clblast_c.h stb/stb_image.h zlib.h; do
+    for f in CL/cl.h clblast_c.h stb/stb_image.h zlib.h png.h jpeglib.h; do
         if [ ! -e "$prefix/usr/include/$f" ]; then
             note "the bundle lacks /usr/include/$f: make it again with tools/device-bundle.sh"
             exit 1

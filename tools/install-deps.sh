@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs every Debian 12 package needed to build, test and run fmcl:
-# compiler and build tools, the OpenCL ICD loader and headers, CLBlast, stb,
+# compiler and build tools, the OpenCL ICD loader and headers, CLBlast, stb
+# (writing PNG), libpng and libjpeg-turbo (reading the images of image folders),
 # zlib (gzip-compressed IDX files), Debian's Fashion-MNIST (the default real
 # image data set), and three OpenCL implementations that need no GPU, so the
 # tests run on each (docs/PORTABILITY.md): PoCL and Mesa's rusticl (llvmpipe) on the CPU,
@@ -13,6 +14,7 @@ set -eu
 
 packages="build-essential pkg-config meson ninja-build python3 \
 ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 libclblast-dev libstb-dev zlib1g-dev \
+libpng-dev libjpeg62-turbo-dev \
 pocl-opencl-icd mesa-opencl-icd oclgrind clinfo dataset-fashion-mnist \
 openmpi-bin libopenmpi-dev"
 

@@ -46,13 +46,24 @@ fmcl_status fmcl_cifar_load(const char *path, int test, int limit, fmcl_images *
                             size_t errlen);
 
 /* Every .png, .jpg and .jpeg file of a folder (sorted by name), decoded by
- * stb_image to `channels` (1: grey, 3: RGB), the centred square of side
+ * fmcl_image_decode to `channels` (1: grey, 3: RGB), the centred square of side
  * min(width, height) cut out (offset rounded down) and resized to size x size:
  * area averaging along an axis that shrinks, bilinear interpolation (pixel
  * centres, edges clamped) along one that grows; rounded to the nearest byte.
  * No labels. */
 fmcl_status fmcl_imgdir_load(const char *dir, int size, int channels, int limit,
                              fmcl_images *out, char *err, size_t errlen);
+/* Decodes a PNG or JPEG file image, file[0, len), recognised by its
+ * signature whatever the file's name, into *px: w x h x channels bytes
+ * (1: grey, 3: RGB), interleaved, malloc'ed. Any other format, a corrupt or
+ * truncated image, more than max_pixels, or a header declaring more pixels
+ * than the file can encode is FMCL_ERR_FORMAT with the fault in err (the
+ * caller names the file). libpng and libjpeg-turbo decode; imgdecode.c says
+ * why they rather than stb_image. */
+#define FMCL_IMAGE_MAX_PIXELS (1u << 26)
+fmcl_status fmcl_image_decode(const unsigned char *file, size_t len, int channels,
+                              size_t max_pixels, unsigned char **px, int *w, int *h, char *err,
+                              size_t errlen);
 /* The resampling of fmcl_imgdir_load on one image: src is h x w x channels
  * (interleaved, as decoded), dst size x size x channels. 0, or -1 when out
  * of memory. */

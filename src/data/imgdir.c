@@ -1,26 +1,18 @@
-/* A folder of PNG/JPEG images through stb_image: decoded to grey or RGB,
- * the centred square cut out and resized to the model's resolution (see
+/* A folder of PNG/JPEG images (decoded by imgdecode.c): each to grey or
+ * RGB, the centred square cut out and resized to the model's resolution (see
  * images.h for the filters). Files are taken in name order, so a folder
  * always gives the same set. */
 #include <dirent.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <stb_image.h>
 
 #include "data/images.h"
 #include "io/atomic.h"
 
 #define MAX_FILE_BYTES (256u << 20)
-
-static const char *why(void)
-{
-    const char *r = stbi_failure_reason();
-    return r && *r ? r : "the decoder gave no reason";
-}
-#define MAX_IMAGE_PIXELS (1 << 26) /* decoded width x height */
 
 /* Output sample i of an axis of m source samples resized to s: source
  * samples first .. first + count - 1 with weights wt (room for m + 2). */
@@ -148,31 +140,20 @@ static fmcl_status list_images(const char *dir, char ***names, int *n, char *err
 static fmcl_status load_one(const char *path, int size, int channels, unsigned char *dst,
                             char *err, size_t errlen)
 {
-    unsigned char *file = NULL;
+    unsigned char *file = NULL, *px = NULL;
     size_t len = 0;
     fmcl_status s = fmcl_read_file(path, MAX_FILE_BYTES, &file, &len, err, errlen);
     if (s != FMCL_OK) return s;
-    int w = 0, h = 0, comp = 0;
-    if (!stbi_info_from_memory(file, (int)len, &w, &h, &comp) || w < 1 || h < 1) {
-        free(file);
-        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                         "%s is not a readable PNG or JPEG image (%s); remove or replace it",
-                         path, why());
-    }
-    if ((int64_t)w * h > MAX_IMAGE_PIXELS) {
-        free(file);
-        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                         "%s: %d x %d pixels is more than the %d accepted per image", path, w, h,
-                         MAX_IMAGE_PIXELS);
-    }
-    unsigned char *px = stbi_load_from_memory(file, (int)len, &w, &h, &comp, channels);
+    char why[512];
+    int w = 0, h = 0;
+    s = fmcl_image_decode(file, len, channels, FMCL_IMAGE_MAX_PIXELS, &px, &w, &h, why,
+                          sizeof why);
     free(file);
-    if (!px)
-        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                         "%s could not be decoded (%s); the image is corrupt", path,
-                         stbi_failure_reason());
+    if (s != FMCL_OK)
+        return fmcl_errf(err, errlen, s, "%s: %s; replace the file or remove it from the folder",
+                         path, why);
     const int rc = fmcl_image_square_resize(dst, size, px, w, h, channels);
-    stbi_image_free(px);
+    free(px);
     return rc == 0 ? FMCL_OK
                    : fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory resizing %s", path);
 }
