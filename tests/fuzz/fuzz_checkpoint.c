@@ -1,0 +1,47 @@
+/* Loading a checkpoint, as far as it goes without a device: the training
+ * config and step from its metadata (fmcl_train_config_from_checkpoint, on
+ * the input as a file), the U-Net config (fmcl_unet_config_from_file), the
+ * plan a valid one makes, and each planned tensor found by name, dtype and
+ * shape and copied as fmcl_model_st_read does. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmcl.h"
+#include "fuzz.h"
+#include "io/safetensors.h"
+#include "nn/model.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char err[1024];
+    fmcl_train_config cfg;
+    int step = -1;
+    if (fmcl_train_config_from_checkpoint(fuzz_file(0, data, size), &cfg, &step, err,
+                                          sizeof err) == FMCL_OK &&
+        step < 0)
+        fuzz_fail("a checkpoint without a step");
+
+    fmcl_st_file f;
+    if (fmcl_st_parse(data, size, &f, err, sizeof err) != FMCL_OK) return 0;
+    fmcl_unet_config uc;
+    fmcl_unet_plan *plan = NULL;
+    if (fmcl_unet_config_from_file(&f, "fuzz", &uc, err, sizeof err) == FMCL_OK &&
+        fmcl_unet_plan_create(&uc, 1, &plan, err, sizeof err) == FMCL_OK) {
+        float *flat = malloc(fmcl_unet_plan_params(plan) * sizeof *flat + 1);
+        for (int i = 0; flat && i < fmcl_unet_plan_tensor_count(plan); i++) {
+            const fmcl_unet_param *p = fmcl_unet_plan_tensor(plan, i);
+            int64_t shape[4];
+            for (int d = 0; d < p->ndim; d++) shape[d] = p->shape[d];
+            const fmcl_st_tensor *t;
+            if (fmcl_st_expect(&f, p->name, FMCL_ST_F32, p->ndim, shape, &t, err, sizeof err) !=
+                FMCL_OK)
+                break;
+            if (t->nbytes != p->n * sizeof *flat) fuzz_fail("a tensor's size is not its plan's");
+            memcpy(flat + p->off, t->data, t->nbytes);
+        }
+        free(flat);
+        fmcl_unet_plan_free(plan);
+    }
+    fmcl_st_free(&f);
+    return 0;
+}
