@@ -9,9 +9,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <stb_image.h>
 #include <stb_image_write.h>
 
 #include "data/images.h"
+#include "io/atomic.h"
 #include "testlib.h"
 
 static char dir[256];
@@ -324,6 +326,50 @@ static void test_imgdir(void)
     expect_error("corrupt PNG", s, FMCL_ERR_FORMAT, err, "c.png", NULL);
 }
 
+/* The decoders against stb_image (which fmcl no longer uses for reading,
+ * but trusts on these files) on the PNG and JPEG seeds of the image fuzzer
+ * (tests/fuzz/corpus/image, written by tests/fuzz/make_seeds.c): colour
+ * types, bit depths, palettes, alpha, interlacing; baseline, progressive,
+ * restart markers. PNG must agree exactly; JPEG within what two IDCTs and
+ * upsamplers differ by. */
+static void test_decoders(void)
+{
+    static const char *const files[] = {
+        "grey8.png", "grey1.png", "grey16.png", "grey_alpha.png", "rgb.png", "rgba16.png",
+        "palette.png", "palette2.png", "interlaced.png", "grey.jpg", "rgb.jpg",
+        "progressive.jpg", "restart.jpg"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        for (int ch = 1; ch <= 3; ch += 2) {
+            char path[256], err[512];
+            snprintf(path, sizeof path, "fuzz/corpus/image/%s", files[i]);
+            unsigned char *file = NULL, *px = NULL, *want = NULL;
+            size_t len = 0;
+            int w = 0, h = 0, sw = 0, sh = 0, comp = 0;
+            if (!tl_check(fmcl_read_file(path, 1 << 20, &file, &len, err, sizeof err) ==
+                              FMCL_OK,
+                          "%s", err))
+                continue;
+            fmcl_status s = fmcl_image_decode(file, len, ch, FMCL_IMAGE_MAX_PIXELS, &px, &w, &h,
+                                              err, sizeof err);
+            want = stbi_load_from_memory(file, (int)len, &sw, &sh, &comp, ch);
+            if (tl_check(s == FMCL_OK && want && w == sw && h == sh,
+                         "%s, %d channel(s): %s; %d x %d, stb %d x %d", files[i], ch,
+                         s == FMCL_OK ? "decoded" : err, w, h, sw, sh)) {
+                int worst = 0;
+                for (size_t k = 0; k < (size_t)w * h * ch; k++)
+                    if (abs(px[k] - want[k]) > worst) worst = abs(px[k] - want[k]);
+                const int jpeg = strstr(files[i], ".jpg") != NULL;
+                tl_check(worst <= (jpeg ? 3 : 0), "%s, %d channel(s): differs from stb_image by "
+                         "up to %d levels", files[i], ch, worst);
+                if (ch == 3) printf("  %-16s %2d x %-2d  stb_image differs by %d\n", files[i], w,
+                                    h, worst);
+            }
+            free(file);
+            free(px);
+            stbi_image_free(want);
+        }
+}
+
 /* The bits/dim offset of 8-bit data: the uniform density on [-1, 1]^D
  * (log p = -D ln 2) is the uniform density on [0, 256)^D after the scaling,
  * 8 bits per dimension exactly. */
@@ -415,6 +461,7 @@ int main(void)
     test_cifar();
     test_resize();
     test_imgdir();
+    test_decoders();
     test_bpd_offset();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -17,7 +17,9 @@
  *
  * The pixels are what stb_image gave: 8 bits per sample (16-bit samples keep
  * their high byte), palettes expanded, alpha dropped, no gamma applied; grey
- * from RGB by the luma weights (77 R + 150 G + 29 B) / 256, rounded down. */
+ * from an RGB PNG by the luma weights (77 R + 150 G + 29 B) / 256, rounded
+ * down, and from a colour JPEG its luma channel (test_datasets compares the
+ * two decoders on the fuzzer's seed images). */
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,7 +261,9 @@ static fmcl_status decode_jpeg(const unsigned char *file, size_t len, int channe
         s = too_short("JPEG", d.image_width, d.image_height, len, err, errlen);
         goto done;
     }
-    d.out_color_space = d.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
+    /* Grey from a colour JPEG is its own luma, Y (libjpeg drops Cb and Cr). */
+    d.out_color_space =
+        channels == 1 || d.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&d);
     const int ch = d.output_components;
     const size_t stride = (size_t)d.output_width * ch;
