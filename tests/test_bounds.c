@@ -8,8 +8,9 @@
  * - a safetensors header of more JSON values than the cap is refused;
  * - a 22-byte TGA named .png declaring 8192 x 8192 is refused by its magic,
  *   and the 9-byte JPEG that wrote out of bounds in stb_image is refused as
- *   corrupt by libjpeg-turbo; a truncated JPEG is refused, not padded grey.
- * No device needed. */
+ *   corrupt by libjpeg-turbo; a truncated JPEG is refused, not padded grey;
+ * - on each device, a checkpoint of a few hundred bytes whose metadata
+ *   describes a model of 66 or 108 GB is refused before the model is made. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "io/json.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "nn/model.h"
 #include "testlib.h"
 
 static char dir[64];
@@ -222,6 +224,35 @@ static void images(void)
     free(file);
 }
 
+/* A checkpoint of a few hundred bytes whose metadata describes a model of
+ * 66 GB (MLP) or 108 GB (U-Net) is refused before the model is made. */
+static int huge_models(fmcl_ctx *ctx, void *user)
+{
+    (void)user;
+    const char *mlp[] = {"format", "fmcl-mlp", "dim", "2", "width", "16384", "depth", "63",
+                         "time_freqs", "0"};
+    const char *unet[] = {"format", "fmcl-unet", "channels", "1", "height", "4", "width", "4",
+                          "base", "1024", "blocks", "1", "attn_levels", "0", "heads", "1",
+                          "groups", "1", "mult", "16"};
+    const struct {
+        const char *name, *const *meta;
+        int pairs;
+    } files[] = {{"mlp.safetensors", mlp, 5}, {"unet.safetensors", unet, 10}};
+    for (int i = 0; i < 2; i++) {
+        char err[512];
+        if (!tl_check(fmcl_st_write(at(files[i].name), NULL, 0, files[i].meta, files[i].pairs,
+                                    err, sizeof err) == FMCL_OK,
+                      "%s", err))
+            continue;
+        fmcl_model m;
+        fmcl_status s = fmcl_model_load(ctx, at(files[i].name), FMCL_WEIGHTS_DEFAULT, &m);
+        expect_error(files[i].name, s, FMCL_ERR_FORMAT, fmcl_ctx_error(ctx), "hold only 0 bytes",
+                     files[i].name);
+        if (s == FMCL_OK) fmcl_model_free(&m);
+    }
+    return 0;
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/fmcl-bounds-XXXXXX");
@@ -234,8 +265,9 @@ int main(void)
     fifo();
     json_values();
     images();
+    const int rc = tl_for_each_device(huge_models, NULL);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) printf("could not remove %s\n", dir);
-    return tl_summary();
+    return rc;
 }

@@ -334,6 +334,17 @@ const char *fmcl_st_meta(const fmcl_st_file *f, const char *key)
     return NULL;
 }
 
+fmcl_status fmcl_st_holds(const fmcl_st_file *f, uint64_t bytes, char *err, size_t errlen)
+{
+    uint64_t have = 0;
+    for (int i = 0; f && i < f->count; i++) have += f->tensors[i].nbytes;
+    if (have >= bytes) return FMCL_OK;
+    return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                     "its metadata describes a model of %llu bytes of weights, but its tensors "
+                     "hold only %llu bytes: a corrupt checkpoint, or not one of this model",
+                     (unsigned long long)bytes, (unsigned long long)have);
+}
+
 fmcl_status fmcl_st_expect(const fmcl_st_file *f, const char *name, int dtype, int ndim,
                            const int64_t *shape, const fmcl_st_tensor **out, char *err,
                            size_t errlen)

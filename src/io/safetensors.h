@@ -38,6 +38,10 @@ fmcl_status fmcl_st_parse(const unsigned char *buf, size_t len, fmcl_st_file *ou
 void fmcl_st_free(fmcl_st_file *f);
 const fmcl_st_tensor *fmcl_st_find(const fmcl_st_file *f, const char *name);
 const char *fmcl_st_meta(const fmcl_st_file *f, const char *key);
+/* FMCL_ERR_FORMAT unless the tensors of f hold at least `bytes` bytes in
+ * all. A loader checks this before it allocates the model the metadata
+ * describes, so a small file cannot make it allocate a large one. */
+fmcl_status fmcl_st_holds(const fmcl_st_file *f, uint64_t bytes, char *err, size_t errlen);
 /* Finds name and checks its dtype and shape; a clear error otherwise. */
 fmcl_status fmcl_st_expect(const fmcl_st_file *f, const char *name, int dtype, int ndim,
                            const int64_t *shape, const fmcl_st_tensor **out, char *err,

@@ -49,6 +49,13 @@ static void plan_layout(fmcl_mlp *m)
     m->n_params = off;
 }
 
+size_t fmcl_mlp_params_of(const fmcl_mlp_config *cfg)
+{
+    fmcl_mlp m = {.cfg = *cfg};
+    plan_layout(&m);
+    return m.n_params;
+}
+
 fmcl_status fmcl_mlp_alloc(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, fmcl_mlp **out)
 {
     *out = NULL;

@@ -65,6 +65,8 @@ typedef struct {
 
 /* Validates a config; FMCL_ERR_ARG with a message in err otherwise. */
 fmcl_status fmcl_mlp_check_config(const fmcl_mlp_config *cfg, char *err, size_t errlen);
+/* The parameters an MLP of a checked config has, without creating it. */
+size_t fmcl_mlp_params_of(const fmcl_mlp_config *cfg);
 /* An MLP with uninitialised parameters (fmcl_mlp_create initialises them). */
 fmcl_status fmcl_mlp_alloc(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, fmcl_mlp **out);
 /* Allocates acts for B rows and sizes the GEMM scratch for every shape of

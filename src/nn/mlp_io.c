@@ -158,6 +158,10 @@ fmcl_status fmcl_mlp_load_weights(fmcl_ctx *ctx, const char *path, int which, fm
     c.classes = 0; /* written for conditional models only */
     if (s == FMCL_OK && fmcl_st_meta(&f, "classes"))
         s = meta_int(ctx, &f, path, "classes", 1, 256, &c.classes);
+    if (s == FMCL_OK) s = fmcl_mlp_check_config(&c, ctx->err, sizeof ctx->err);
+    if (s == FMCL_OK &&
+        fmcl_st_holds(&f, fmcl_mlp_params_of(&c) * sizeof(float), err, sizeof err) != FMCL_OK)
+        s = fmcl_fail(ctx, FMCL_ERR_FORMAT, "%s: %s", path, err);
     const char *prefix = s == FMCL_OK ? weights_prefix(ctx, &f, path, which) : NULL;
     if (s == FMCL_OK && !prefix) s = FMCL_ERR_FORMAT;
     fmcl_mlp *m = NULL;

@@ -15,6 +15,15 @@ static fmcl_status load_unet(fmcl_ctx *ctx, const char *path, const fmcl_st_file
     fmcl_unet_config cfg;
     fmcl_status s = fmcl_unet_config_from_file(f, path, &cfg, ctx->err, sizeof ctx->err);
     if (s != FMCL_OK) return s;
+    /* The weights must be in the file before the model is made: a few bytes
+     * of metadata can describe a U-Net of 100 GB. */
+    fmcl_unet_plan *plan;
+    char err[512];
+    s = fmcl_unet_plan_create(&cfg, 1, &plan, ctx->err, sizeof ctx->err);
+    if (s != FMCL_OK) return s;
+    s = fmcl_st_holds(f, fmcl_unet_plan_params(plan) * sizeof(float), err, sizeof err);
+    fmcl_unet_plan_free(plan);
+    if (s != FMCL_OK) return fmcl_fail(ctx, s, "%s: %s", path, err);
     fmcl_unet *u;
     /* The seed does not matter: every weight is overwritten below. */
     s = fmcl_unet_create(ctx, &cfg, 0, &u);

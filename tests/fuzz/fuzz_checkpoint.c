@@ -1,8 +1,9 @@
 /* Loading a checkpoint, as far as it goes without a device: the training
  * config and step from its metadata (fmcl_train_config_from_checkpoint, on
  * the input as a file), the U-Net config (fmcl_unet_config_from_file), the
- * plan a valid one makes, and each planned tensor found by name, dtype and
- * shape and copied as fmcl_model_st_read does. */
+ * plan a valid one makes, the check that the file holds its weights, and
+ * each planned tensor found by name, dtype and shape and copied as
+ * fmcl_model_st_read does. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fmcl_unet_plan *plan = NULL;
     if (fmcl_unet_config_from_file(&f, "fuzz", &uc, err, sizeof err) == FMCL_OK &&
         fmcl_unet_plan_create(&uc, 1, &plan, err, sizeof err) == FMCL_OK) {
-        float *flat = malloc(fmcl_unet_plan_params(plan) * sizeof *flat + 1);
+        /* As the loader: the weights must be in the file before they are
+         * given memory. */
+        const size_t n = fmcl_unet_plan_params(plan);
+        float *flat = fmcl_st_holds(&f, n * sizeof *flat, err, sizeof err) == FMCL_OK
+                          ? malloc(n * sizeof *flat + 1)
+                          : NULL;
         for (int i = 0; flat && i < fmcl_unet_plan_tensor_count(plan); i++) {
             const fmcl_unet_param *p = fmcl_unet_plan_tensor(plan, i);
             int64_t shape[4];
