@@ -145,6 +145,9 @@ static fmcl_status decode_png(const unsigned char *file, size_t len, int channel
     volatile fmcl_status s = FMCL_ERR_FORMAT; /* the message is in err */
     if (setjmp(png_jmpbuf(png))) goto done;
     png_set_read_fn(png, &src, png_read_mem);
+    /* Only the pixels matter (no gamma, no alpha, no text): every ancillary
+     * chunk is skipped unread, compressed profiles and text included. */
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
     png_read_info(png, info);
     png_uint_32 pw = 0, ph = 0;
     int depth = 0, color = 0;
