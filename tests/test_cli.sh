@@ -363,6 +363,7 @@ pick_device() {
         exit 77
     fi
     echo "device: $(grep '^\* [0-9]' "$tmp/out")"
+    cp "$tmp/out" "$tmp/devices"
 }
 
 run_tests() {
@@ -535,15 +536,22 @@ run_tests() {
         --width 16 --depth 1 --batch 8 --steps 3 --out "$tmp/cond2"
 
     # fmcl bench --quick (about 10 s on a 2-core CPU): a table and well-formed JSON that
-    # names the device, its driver and fmcl's version; figures are not checked.
-    expect 0 '^training, reference: MLP 3-512x4-2, batch 4096: [0-9.]+ steps/s' \
-        bench --quick --json "$tmp/bench.json"
-    check 'bench --json is well-formed JSON' python3 -m json.tool "$tmp/bench.json" /dev/null
-    local key
-    for key in fmcl_version clblast_version device driver_version platform peak_fma_gflops \
-        loss_fnv1a first_step; do
-        check "bench --json holds \"$key\"" grep -q "\"$key\": " "$tmp/bench.json"
-    done
+    # names the device, its driver and fmcl's version; figures are not checked. Not on
+    # Mesa's rusticl (22.3), where a launch costs ~1 ms and a CLBlast GEMM ~20 ms: the
+    # quick workloads take many minutes there (as test_e2e would; tests/meson.build).
+    local key dev
+    dev=$(grep '^\* [0-9]' "$tmp/devices")
+    if [[ "$dev" == *"rusticl:"* ]]; then
+        echo "SKIP (part): bench --quick takes many minutes on rusticl ($dev)"
+    else
+        expect 0 '^training, reference: MLP 3-512x4-2, batch 4096: [0-9.]+ steps/s' \
+            bench --quick --json "$tmp/bench.json"
+        check 'bench --json is well-formed JSON' python3 -m json.tool "$tmp/bench.json" /dev/null
+        for key in fmcl_version clblast_version device driver_version platform \
+            peak_fma_gflops loss_fnv1a first_step; do
+            check "bench --json holds \"$key\"" grep -q "\"$key\": " "$tmp/bench.json"
+        done
+    fi
 
     # The user's own points, and the default output folder runs/<name>-<time>/.
     expect 0 'pictures: runs/s-[0-9]{8}-[0-9]{6}/densities\.png' \
