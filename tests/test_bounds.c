@@ -27,36 +27,8 @@
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "nn/model.h"
+#include "scratch.h"
 #include "testlib.h"
-
-static char dir[64];
-
-static const char *at(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void put(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len) tl_check(0, "cannot write %s", path);
-    if (f) fclose(f);
-}
-
-/* A call that must fail with status want and a message holding every word. */
-static int expect_error(const char *what, fmcl_status got, fmcl_status want, const char *err,
-                        const char *w1, const char *w2)
-{
-    int ok = tl_check(got == want, "%s: status %d, expected %d (%s)", what, got, want, err);
-    ok &= tl_check(strstr(err, w1) != NULL, "%s: message '%s' lacks '%s'", what, err, w1);
-    ok &= tl_check(!w2 || strstr(err, w2) != NULL, "%s: message '%s' lacks '%s'", what, err, w2);
-    printf("  %-30s -> %s\n", what, err);
-    return ok;
-}
 
 static long peak_rss_kib(void)
 {
@@ -255,19 +227,13 @@ static int huge_models(fmcl_ctx *ctx, void *user)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/fmcl-bounds-XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!scratch_make("bounds")) return 1;
     gzip_bomb();
     not_regular();
     fifo();
     json_values();
     images();
     const int rc = tl_for_each_device(huge_models, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) printf("could not remove %s\n", dir);
+    scratch_remove();
     return rc;
 }

@@ -14,25 +14,8 @@
 
 #include "data/images.h"
 #include "io/atomic.h"
+#include "scratch.h"
 #include "testlib.h"
-
-static char dir[256];
-
-static const char *at(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static void put(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, len, f) != len) tl_check(0, "cannot write %s", path);
-    if (f) fclose(f);
-}
 
 static void put_gz(const char *path, const void *data, size_t len)
 {
@@ -50,16 +33,6 @@ static size_t idx_head(unsigned char *b, int ndims, const uint32_t *dims, unsign
     for (int i = 0; i < ndims; i++)
         for (int j = 0; j < 4; j++) b[4 + 4 * i + j] = (unsigned char)(dims[i] >> (24 - 8 * j));
     return 4 + 4 * (size_t)ndims;
-}
-
-/* A call that must fail with status want and a message holding every word. */
-static void expect_error(const char *what, fmcl_status got, fmcl_status want, const char *err,
-                         const char *w1, const char *w2)
-{
-    tl_check(got == want, "%s: status %d, expected %d (%s)", what, got, want, err);
-    tl_check(strstr(err, w1) != NULL, "%s: message '%s' lacks '%s'", what, err, w1);
-    tl_check(!w2 || strstr(err, w2) != NULL, "%s: message '%s' lacks '%s'", what, err, w2);
-    printf("  %-34s -> %s\n", what, err);
 }
 
 enum { NI = 5, R = 3, C = 4 };
@@ -84,7 +57,7 @@ static void test_idx(void)
     /* Raw, then gzip through the test split of mnist:DIR: the same bytes. */
     for (int test = 0; test < 2; test++) {
         char spec[300];
-        snprintf(spec, sizeof spec, "mnist:%s", dir);
+        snprintf(spec, sizeof spec, "mnist:%s", scratch_dir());
         fmcl_status s = fmcl_images_open(spec, test, 0, 0, 0, &im, what, sizeof what, err,
                                          sizeof err);
         if (tl_check(s == FMCL_OK, "mnist: (test %d): %s", test, err)) {
@@ -174,7 +147,7 @@ static void test_cifar(void)
         for (int i = 1; i < REC; i++) b[r * REC + i] = (unsigned char)(r * 31 + i * 7);
     }
     char sub[512], err[1024];
-    snprintf(sub, sizeof sub, "%s/cifar", dir);
+    snprintf(sub, sizeof sub, "%s", at("cifar"));
     mkdir(sub, 0777);
     for (int k = 1; k <= 5; k++) { /* batches of 1 record, the last of 3 */
         char name[64];
@@ -253,7 +226,7 @@ static void test_imgdir(void)
 {
     char sub[512], err[1024], spec[600];
     fmcl_images im;
-    snprintf(sub, sizeof sub, "%s/imgs", dir);
+    snprintf(sub, sizeof sub, "%s", at("imgs"));
     mkdir(sub, 0777);
     fmcl_status s = fmcl_imgdir_load(sub, 2, 1, 0, &im, err, sizeof err);
     expect_error("empty image folder", s, FMCL_ERR_FORMAT, err, "holds no", NULL);
@@ -299,7 +272,7 @@ static void test_imgdir(void)
     expect_error("images: without a size", s, FMCL_ERR_ARG, err, "--image-size", NULL);
     /* A JPEG of one grey level, 6 x 3, shrunk to 2 x 2 (lossy: within 2 levels). */
     char jdir[512];
-    snprintf(jdir, sizeof jdir, "%s/jpeg", dir);
+    snprintf(jdir, sizeof jdir, "%s", at("jpeg"));
     mkdir(jdir, 0777);
     unsigned char flat[6 * 3 * 3];
     memset(flat, 140, sizeof flat);
@@ -452,19 +425,13 @@ static int test_batch(fmcl_ctx *ctx, void *user)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/fmcl-datasets-XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!scratch_make("datasets")) return 1;
     test_idx();
     test_cifar();
     test_resize();
     test_imgdir();
     test_decoders();
     test_bpd_offset();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) printf("could not remove %s\n", dir);
+    scratch_remove();
     return tl_for_each_device(test_batch, NULL);
 }
