@@ -12,11 +12,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fmcl/version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define FMCL_VERSION "0.1.0"
+/* Marks the functions the shared library exports; everything else in it is
+ * hidden (the library is compiled with -fvisibility=hidden). */
+#if defined(_WIN32)
+#define FMCL_API
+#else
+#define FMCL_API __attribute__((visibility("default")))
+#endif
+
+/* FMCL_VERSION_NUMBER of the library this program runs with (the header's
+ * may be older or newer), and its version string ("0.2.0"). */
+FMCL_API int fmcl_version(void);
+FMCL_API const char *fmcl_version_string(void);
 
 typedef enum {
     FMCL_OK = 0,
@@ -33,7 +46,7 @@ typedef enum {
     FMCL_ERR_UNSUPPORTED = 11 /* the device lacks something fmcl needs (message says what) */
 } fmcl_status;
 
-const char *fmcl_status_name(fmcl_status s);
+FMCL_API const char *fmcl_status_name(fmcl_status s);
 
 /* ---- devices ------------------------------------------------------------ */
 
@@ -56,12 +69,12 @@ typedef struct {
 /* All devices of all platforms, in platform then device order. *out is
  * malloc'ed; free() it. Returns FMCL_ERR_NO_PLATFORM with a message in err
  * when the machine has no OpenCL implementation. */
-fmcl_status fmcl_devices(fmcl_device_info **out, int *count, char *err, size_t errlen);
+FMCL_API fmcl_status fmcl_devices(fmcl_device_info **out, int *count, char *err, size_t errlen);
 
 /* Index of the device that spec selects: "P:D", or a case-insensitive
  * substring of platform name, platform vendor or device name. NULL or "" means
  * $FMCL_DEVICE if set, else the first GPU, else the first device. */
-fmcl_status fmcl_device_select(const fmcl_device_info *devs, int count, const char *spec,
+FMCL_API fmcl_status fmcl_device_select(const fmcl_device_info *devs, int count, const char *spec,
                                int *index, char *err, size_t errlen);
 
 /* ---- context: one device, one in-order queue, our compiled kernels ------ */
@@ -71,14 +84,14 @@ typedef void (*fmcl_log_fn)(void *user, const char *msg);
 
 /* Creates a context on the device spec selects (see fmcl_device_select). On
  * failure *ctx is NULL and err holds the reason. */
-fmcl_status fmcl_ctx_create(fmcl_ctx **ctx, const char *spec, char *err, size_t errlen);
-void fmcl_ctx_destroy(fmcl_ctx *ctx);
-const char *fmcl_ctx_error(const fmcl_ctx *ctx);
-const fmcl_device_info *fmcl_ctx_device(const fmcl_ctx *ctx);
+FMCL_API fmcl_status fmcl_ctx_create(fmcl_ctx **ctx, const char *spec, char *err, size_t errlen);
+FMCL_API void fmcl_ctx_destroy(fmcl_ctx *ctx);
+FMCL_API const char *fmcl_ctx_error(const fmcl_ctx *ctx);
+FMCL_API const fmcl_device_info *fmcl_ctx_device(const fmcl_ctx *ctx);
 /* What setup chose for this device, one line each (e.g. tuned CLBlast
  * parameters applied, or rejected with a warning); "" when nothing. */
-const char *fmcl_ctx_notes(const fmcl_ctx *ctx);
-void fmcl_ctx_set_log(fmcl_ctx *ctx, fmcl_log_fn fn, void *user);
+FMCL_API const char *fmcl_ctx_notes(const fmcl_ctx *ctx);
+FMCL_API void fmcl_ctx_set_log(fmcl_ctx *ctx, fmcl_log_fn fn, void *user);
 
 /* ---- model: MLP v(x, t) ------------------------------------------------- */
 
@@ -95,29 +108,29 @@ typedef struct fmcl_mlp fmcl_mlp;
 
 /* Parameters initialised as PyTorch's nn.Linear default: W, b ~ U(-1/sqrt(in), 1/sqrt(in)),
  * drawn from Philox with the given seed. */
-fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, uint64_t seed,
+FMCL_API fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, uint64_t seed,
                             fmcl_mlp **out);
-void fmcl_mlp_free(fmcl_mlp *m);
-const fmcl_mlp_config *fmcl_mlp_get_config(const fmcl_mlp *m);
-size_t fmcl_mlp_param_count(const fmcl_mlp *m);
+FMCL_API void fmcl_mlp_free(fmcl_mlp *m);
+FMCL_API const fmcl_mlp_config *fmcl_mlp_get_config(const fmcl_mlp *m);
+FMCL_API size_t fmcl_mlp_param_count(const fmcl_mlp *m);
 
 /* Checkpoints in safetensors; tensor names are those of the equivalent
  * nn.Sequential's state_dict ("0.weight", "0.bias", "2.weight", ...). meta is
  * a list of extra key/value string pairs for __metadata__ (may be NULL). */
-fmcl_status fmcl_mlp_save(fmcl_mlp *m, const char *path, const char *const *meta_kv,
+FMCL_API fmcl_status fmcl_mlp_save(fmcl_mlp *m, const char *path, const char *const *meta_kv,
                           int meta_count);
-fmcl_status fmcl_mlp_load(fmcl_ctx *ctx, const char *path, fmcl_mlp **out);
+FMCL_API fmcl_status fmcl_mlp_load(fmcl_ctx *ctx, const char *path, fmcl_mlp **out);
 /* Which weights fmcl_mlp_load_weights takes from a training checkpoint. */
 typedef enum {
     FMCL_WEIGHTS_DEFAULT = 0, /* the EMA ("ema." names) when the file has one, else the model's */
     FMCL_WEIGHTS_RAW,         /* the trained weights themselves (what fmcl_mlp_load takes) */
     FMCL_WEIGHTS_EMA          /* the EMA; FMCL_ERR_FORMAT when the file has none */
 } fmcl_weights;
-fmcl_status fmcl_mlp_load_weights(fmcl_ctx *ctx, const char *path, int which, fmcl_mlp **out);
+FMCL_API fmcl_status fmcl_mlp_load_weights(fmcl_ctx *ctx, const char *path, int which, fmcl_mlp **out);
 /* Whether the last loaded checkpoint's weights are its EMA. */
-int fmcl_mlp_is_ema(const fmcl_mlp *m);
+FMCL_API int fmcl_mlp_is_ema(const fmcl_mlp *m);
 /* Looks up one __metadata__ value of the last loaded checkpoint; NULL if absent. */
-const char *fmcl_mlp_meta(const fmcl_mlp *m, const char *key);
+FMCL_API const char *fmcl_mlp_meta(const fmcl_mlp *m, const char *key);
 
 /* ---- data --------------------------------------------------------------- */
 
@@ -132,12 +145,12 @@ typedef enum {
 } fmcl_data_kind;
 
 /* Parses a built-in set's name; -1 if unknown. */
-int fmcl_data_kind_from_name(const char *name);
-const char *fmcl_data_kind_name(int kind);
+FMCL_API int fmcl_data_kind_from_name(const char *name);
+FMCL_API const char *fmcl_data_kind_name(int kind);
 
 /* Draws n points of a built-in 2D set on the host (the same Philox stream the
  * device draws from: identical integers, floats to rounding). out is n x 2. */
-fmcl_status fmcl_toy_sample_host(int kind, uint64_t seed, uint64_t step, int n, float *out);
+FMCL_API fmcl_status fmcl_toy_sample_host(int kind, uint64_t seed, uint64_t step, int n, float *out);
 
 /* ---- probability paths ---------------------------------------------------- */
 
@@ -154,8 +167,8 @@ typedef enum {
 } fmcl_path_kind;
 
 /* "ot", "vp", "ve", "cosine", "poly", "linear-vp"; -1 / NULL if unknown. */
-int fmcl_path_from_name(const char *name);
-const char *fmcl_path_name(int path);
+FMCL_API int fmcl_path_from_name(const char *name);
+FMCL_API const char *fmcl_path_name(int path);
 
 /* How a batch's noise points are paired with its data points. */
 typedef enum {
@@ -214,34 +227,34 @@ typedef struct {
 
 typedef enum { FMCL_LR_CONSTANT = 0, FMCL_LR_COSINE } fmcl_lr_schedule;
 /* "constant", "cosine"; -1 / NULL if unknown. */
-int fmcl_lr_schedule_from_name(const char *name);
-const char *fmcl_lr_schedule_name(int schedule);
+FMCL_API int fmcl_lr_schedule_from_name(const char *name);
+FMCL_API const char *fmcl_lr_schedule_name(int schedule);
 /* The learning rate cfg gives step s (1 <= s <= steps), in double: the
  * trainer computes it on the host as it enqueues the step. */
-double fmcl_train_lr(const fmcl_train_config *cfg, int step);
+FMCL_API double fmcl_train_lr(const fmcl_train_config *cfg, int step);
 
 /* Fills cfg with the defaults: batch 4096, Adam lr 1e-3, betas (0.9, 0.999),
  * eps 1e-8, no decay, no clipping, no EMA, no warm-up, a constant learning
  * rate, seed 0, checkerboard, label_drop 0.1 (used with classes); the OT path with
  * sigma_min 0, independent coupling; the other paths' parameters poly_n 2,
  * beta_min 0.1, beta_max 20, sigma_lo 0.01, sigma_hi 50. */
-void fmcl_train_config_default(fmcl_train_config *cfg);
+FMCL_API void fmcl_train_config_default(fmcl_train_config *cfg);
 /* Standard deviation of the noise a model trained with cfg starts sampling
  * from: sigma_hi for FMCL_PATH_VE, 1 for every other path. */
-float fmcl_train_x0_std(const fmcl_train_config *cfg);
+FMCL_API float fmcl_train_x0_std(const fmcl_train_config *cfg);
 
 typedef struct fmcl_trainer fmcl_trainer;
 
 /* Plans every buffer of a training step (no allocation afterwards) and warms
  * the GEMM routines so the first step is not charged with compilation. */
-fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_trainer **out);
-void fmcl_trainer_free(fmcl_trainer *t);
+FMCL_API fmcl_status fmcl_trainer_create(fmcl_mlp *m, const fmcl_train_config *cfg, fmcl_trainer **out);
+FMCL_API void fmcl_trainer_free(fmcl_trainer *t);
 /* Enqueues n training steps; no host synchronisation. */
-fmcl_status fmcl_trainer_run(fmcl_trainer *t, int n);
+FMCL_API fmcl_status fmcl_trainer_run(fmcl_trainer *t, int n);
 /* Waits for the queue and copies the per-step losses of steps [first, first+n)
  * (0-based) to out; fails with FMCL_ERR_NUMERIC if one is not finite. */
-fmcl_status fmcl_trainer_losses(fmcl_trainer *t, int first, int n, float *out);
-int fmcl_trainer_step(const fmcl_trainer *t);
+FMCL_API fmcl_status fmcl_trainer_losses(fmcl_trainer *t, int first, int n, float *out);
+FMCL_API int fmcl_trainer_step(const fmcl_trainer *t);
 
 /* Checkpoints that resume exactly. fmcl_trainer_save waits for the queue and
  * writes atomically (temporary file, fsync, rename) one safetensors file:
@@ -253,13 +266,13 @@ int fmcl_trainer_step(const fmcl_trainer *t);
  * "lr_schedule" by name), plus meta_kv's extra pairs (may be NULL). The
  * data of a step is drawn from Philox counters (seed, step): no other random
  * state exists. Such a file also loads with fmcl_mlp_load. */
-fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path, const char *const *meta_kv,
+FMCL_API fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path, const char *const *meta_kv,
                               int meta_count);
 /* Reads the training config a checkpoint recorded into cfg (over
  * fmcl_train_config_default; the data pointers stay NULL: the caller supplies
  * the same data) and its step into *step (may be NULL). FMCL_ERR_FORMAT
  * with a message in err when a value is missing or out of range. */
-fmcl_status fmcl_train_config_from_checkpoint(const char *path, fmcl_train_config *cfg, int *step,
+FMCL_API fmcl_status fmcl_train_config_from_checkpoint(const char *path, fmcl_train_config *cfg, int *step,
                                               char *err, size_t errlen);
 /* Continues a saved run: t must be fresh (no steps run), created with the
  * model loaded from path (fmcl_mlp_load) and a config equal to the saved one
@@ -268,7 +281,7 @@ fmcl_status fmcl_train_config_from_checkpoint(const char *path, fmcl_train_confi
  * that running on gives the same bits as the uninterrupted run on the same
  * device. FMCL_ERR_ARG when the configs differ (the message names the
  * setting), FMCL_ERR_FORMAT when the file lacks a tensor or a shape differs. */
-fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path);
+FMCL_API fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path);
 
 /* ---- sampling ------------------------------------------------------------ */
 
@@ -280,9 +293,9 @@ typedef enum {
     FMCL_SOLVER_DOPRI5     /* adaptive Dormand-Prince 5(4), 6 NFE per attempted step */
 } fmcl_solver;
 
-int fmcl_solver_from_name(const char *name);
-const char *fmcl_solver_name(int solver);
-int fmcl_solver_nfe_per_step(int solver);
+FMCL_API int fmcl_solver_from_name(const char *name);
+FMCL_API const char *fmcl_solver_name(int solver);
+FMCL_API int fmcl_solver_nfe_per_step(int solver);
 
 /* What fmcl_sample's solves took, summed over them: the rows are integrated
  * in chunks of up to 4096, each one solve (so with dopri5 the steps adapt to
@@ -330,14 +343,14 @@ typedef struct {
  * for a model not loaded from a checkpoint or one without "path").
  * FMCL_ERR_FORMAT when "path" names no known path or "sigma_hi" is not a
  * positive number. */
-fmcl_status fmcl_mlp_x0_std(const fmcl_mlp *m, float *std);
+FMCL_API fmcl_status fmcl_mlp_x0_std(const fmcl_mlp *m, float *std);
 
 /* Integrates dx/dt = v(x, t) from t = 0 to 1. out is n x dim. When traj is
  * non-NULL it receives the states at cfg->times (n_times x n x dim) or,
  * without times, at every point of a fixed-step solver's grid ((steps + 1)
  * or grid_points states, the first being x0). *nfe (may be NULL) receives the
  * model evaluations of one solve (dopri5: the most any solve took). */
-fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, float *traj,
+FMCL_API fmcl_status fmcl_sample(fmcl_mlp *m, const fmcl_sample_config *cfg, float *out, float *traj,
                         int *nfe);
 
 /* ---- likelihood ------------------------------------------------------------ */
@@ -356,7 +369,7 @@ typedef struct {
 
 /* Fills cfg with the defaults: dopri5 at atol = rtol = 1e-5, exact
  * divergence, seed 0 (steps 32 for a fixed-step solver). */
-void fmcl_nll_config_default(fmcl_nll_config *cfg);
+FMCL_API void fmcl_nll_config_default(fmcl_nll_config *cfg);
 
 /* log p1(x) in nats of the model's density at t = 1 for n points x (n x dim):
  * integrates [x, delta] with dx/dt = v(x, t), d delta/dt = div v(x, t) from
@@ -367,7 +380,7 @@ void fmcl_nll_config_default(fmcl_nll_config *cfg);
  * (may be NULL) the model evaluations of one solve (the most any took), each
  * with dim backward passes (one with Hutchinson). FMCL_ERR_NUMERIC when a
  * value is not finite. */
-fmcl_status fmcl_log_prob(fmcl_mlp *m, const fmcl_nll_config *cfg, const float *x, int n,
+FMCL_API fmcl_status fmcl_log_prob(fmcl_mlp *m, const fmcl_nll_config *cfg, const float *x, int n,
                           double *logp, int *nfe);
 
 typedef struct {
@@ -378,13 +391,13 @@ typedef struct {
 
 /* Mean and standard error (sample standard deviation / sqrt(n); 0 when
  * n = 1) of n log-densities of dim-dimensional points. */
-void fmcl_nll_stats_of(const double *logp, int n, int dim, fmcl_nll_stats *st);
+FMCL_API void fmcl_nll_stats_of(const double *logp, int n, int dim, fmcl_nll_stats *st);
 /* For data of `bits`-bit integers k scaled as x = 2 (k + u) / 2^bits - 1
  * (uniform dequantisation; the scaling of FMCL_DATA_IMAGES): turns st, of
  * the model's density of x, into that of k + u in [0, 2^bits)^D, whose
  * Jacobian adds dim (bits - 1) ln 2 nats and bits - 1 bits per dimension
  * (7 for 8-bit images). */
-void fmcl_nll_stats_dequantized(fmcl_nll_stats *st, int bits);
+FMCL_API void fmcl_nll_stats_dequantized(fmcl_nll_stats *st, int bits);
 
 /* ---- self-check: every device op against its CPU reference -------------- */
 
@@ -395,7 +408,7 @@ typedef enum {
 } fmcl_check_status;
 
 /* "OK", "FAIL", "NOT SUPPORTED". */
-const char *fmcl_check_status_name(fmcl_check_status s);
+FMCL_API const char *fmcl_check_status_name(fmcl_check_status s);
 
 /* One op on one shape. An output element passes when
  * |device - reference| <= tol_scale * max(atol, rtol |reference|); norm_err is
@@ -428,14 +441,14 @@ typedef struct {
  * once per op and shape. *failures (may be NULL) receives the number of FAIL
  * results. Returns FMCL_OK when the suite ran, whatever its verdicts; an
  * error only when it could not run (host memory). opt may be NULL. */
-fmcl_status fmcl_check_ops(fmcl_ctx *ctx, const fmcl_check_options *opt, fmcl_check_fn fn,
+FMCL_API fmcl_status fmcl_check_ops(fmcl_ctx *ctx, const fmcl_check_options *opt, fmcl_check_fn fn,
                            void *user, int *failures);
 
 /* A short training run (MLP 3-16-16-2, batch 64, 30 Adam steps on the
  * checkerboard) on the device and on the CPU reference path side by side:
  * one result for the per-step loss (max relative difference) and one for the
  * final parameters (max absolute difference). Same conventions as above. */
-fmcl_status fmcl_check_training(fmcl_ctx *ctx, const fmcl_check_options *opt, fmcl_check_fn fn,
+FMCL_API fmcl_status fmcl_check_training(fmcl_ctx *ctx, const fmcl_check_options *opt, fmcl_check_fn fn,
                                 void *user, int *failures);
 
 #ifdef __cplusplus

@@ -10,6 +10,9 @@
 #include "runtime/profile.h"
 #include "runtime/runtime.h"
 
+int fmcl_version(void) { return FMCL_VERSION_NUMBER; }
+const char *fmcl_version_string(void) { return FMCL_VERSION; }
+
 const char *fmcl_status_name(fmcl_status s)
 {
     switch (s) {
