@@ -12,41 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fmcl/version.h"
+#include "fmcl/core.h"
+#include "fmcl/settings.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Marks the functions the shared library exports; everything else in it is
- * hidden (the library is compiled with -fvisibility=hidden). */
-#if defined(_WIN32)
-#define FMCL_API
-#else
-#define FMCL_API __attribute__((visibility("default")))
-#endif
-
-/* FMCL_VERSION_NUMBER of the library this program runs with (the header's
- * may be older or newer), and its version string ("0.2.0"). */
-FMCL_API int fmcl_version(void);
-FMCL_API const char *fmcl_version_string(void);
-
-typedef enum {
-    FMCL_OK = 0,
-    FMCL_ERR_ARG = 1,         /* a parameter is out of range */
-    FMCL_ERR_NO_PLATFORM = 2, /* no OpenCL platform / device at all */
-    FMCL_ERR_NO_DEVICE = 3,   /* a device spec matched nothing */
-    FMCL_ERR_OPENCL = 4,      /* an OpenCL call failed */
-    FMCL_ERR_BUILD = 5,       /* kernel compilation failed (message holds the build log) */
-    FMCL_ERR_NOMEM = 6,       /* host or device allocation failed */
-    FMCL_ERR_IO = 7,          /* a file could not be read or written */
-    FMCL_ERR_FORMAT = 8,      /* a file is malformed */
-    FMCL_ERR_NUMERIC = 9,     /* NaN or Inf appeared, or an adaptive solve failed to converge */
-    FMCL_ERR_GEMM = 10,       /* CLBlast returned an error */
-    FMCL_ERR_UNSUPPORTED = 11 /* the device lacks something fmcl needs (message says what) */
-} fmcl_status;
-
-FMCL_API const char *fmcl_status_name(fmcl_status s);
 
 /* ---- devices ------------------------------------------------------------ */
 
@@ -144,10 +115,6 @@ typedef enum {
     FMCL_DATA_IMAGES /* 8-bit images, dequantised per batch (fmcl_train_config's pixels) */
 } fmcl_data_kind;
 
-/* Parses a built-in set's name; -1 if unknown. */
-FMCL_API int fmcl_data_kind_from_name(const char *name);
-FMCL_API const char *fmcl_data_kind_name(int kind);
-
 /* Draws n points of a built-in 2D set on the host (the same Philox stream the
  * device draws from: identical integers, floats to rounding). out is n x 2. */
 FMCL_API fmcl_status fmcl_toy_sample_host(int kind, uint64_t seed, uint64_t step, int n, float *out);
@@ -165,10 +132,6 @@ typedef enum {
     FMCL_PATH_POLY,     /* alpha = t^n, sigma = 1 - t^n */
     FMCL_PATH_LINEAR_VP /* alpha = t, sigma = sqrt(1 - t^2) */
 } fmcl_path_kind;
-
-/* "ot", "vp", "ve", "cosine", "poly", "linear-vp"; -1 / NULL if unknown. */
-FMCL_API int fmcl_path_from_name(const char *name);
-FMCL_API const char *fmcl_path_name(int path);
 
 /* How a batch's noise points are paired with its data points. */
 typedef enum {
@@ -226,9 +189,6 @@ typedef struct {
 } fmcl_train_config;
 
 typedef enum { FMCL_LR_CONSTANT = 0, FMCL_LR_COSINE } fmcl_lr_schedule;
-/* "constant", "cosine"; -1 / NULL if unknown. */
-FMCL_API int fmcl_lr_schedule_from_name(const char *name);
-FMCL_API const char *fmcl_lr_schedule_name(int schedule);
 /* The learning rate cfg gives step s (1 <= s <= steps), in double: the
  * trainer computes it on the host as it enqueues the step. */
 FMCL_API double fmcl_train_lr(const fmcl_train_config *cfg, int step);
@@ -288,13 +248,11 @@ FMCL_API fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path);
 typedef enum {
     FMCL_SOLVER_EULER = 0, /* fixed steps, 1 NFE each */
     FMCL_SOLVER_MIDPOINT,  /* fixed steps, 2 NFE */
-    FMCL_SOLVER_RK4,       /* fixed steps, 4 NFE */
     FMCL_SOLVER_HEUN,      /* fixed steps, 2 NFE (explicit trapezoid) */
+    FMCL_SOLVER_RK4,       /* fixed steps, 4 NFE */
     FMCL_SOLVER_DOPRI5     /* adaptive Dormand-Prince 5(4), 6 NFE per attempted step */
 } fmcl_solver;
 
-FMCL_API int fmcl_solver_from_name(const char *name);
-FMCL_API const char *fmcl_solver_name(int solver);
 FMCL_API int fmcl_solver_nfe_per_step(int solver);
 
 /* What fmcl_sample's solves took, summed over them: the rows are integrated

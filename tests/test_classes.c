@@ -135,7 +135,7 @@ static void guided_sampling(fmcl_ctx *ctx)
     if (!tl_check(P != NULL, "no host memory for the parameters") ||
         !ok(ctx, fmcl_read(ctx, m->params, P, m->n_params * 4), "params"))
         goto done;
-    const float ws[3] = {0.0f, 1.7f, -0.6f};
+    const float ws[3] = {0.0f, 1.7f, 0.6f};
     for (int j = 0; j < 3; j++) {
         fmcl_sample_stats st = {0};
         fmcl_sample_config sc = {.solver = FMCL_SOLVER_EULER, .steps = steps, .n = n, .x0 = x0,

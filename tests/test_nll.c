@@ -646,7 +646,7 @@ static void test_errors(fmcl_ctx *ctx)
     double lp[1];
     fmcl_nll_config cfg = {.solver = 7, .steps = 4};
     tl_check(fmcl_log_prob(m, &cfg, x, 1, lp, NULL) == FMCL_ERR_ARG &&
-                 strstr(fmcl_ctx_error(ctx), "unknown solver"),
+                 strstr(fmcl_ctx_error(ctx), "solver must be one of"),
              "unknown solver: %s", fmcl_ctx_error(ctx));
     cfg = (fmcl_nll_config){.solver = FMCL_SOLVER_EULER, .steps = 0};
     tl_check(fmcl_log_prob(m, &cfg, x, 1, lp, NULL) == FMCL_ERR_ARG, "zero steps accepted");

@@ -191,8 +191,10 @@ static void check_config_rules(void)
                  "bad path parameters #%zu accepted", i);
     }
     for (int k = 0; k < 6; k++)
-        tl_check(fmcl_path_from_name(fmcl_path_name(k)) == k, "path name %d round trip", k);
-    tl_check(fmcl_path_from_name("diffusion") == -1 && !fmcl_path_name(6), "unknown path names");
+        tl_check(fmcl_name_value(FMCL_NAMES_PATH, fmcl_name(FMCL_NAMES_PATH, k)) == k,
+                 "path name %d round trip", k);
+    tl_check(fmcl_name_value(FMCL_NAMES_PATH, "diffusion") == -1 && !fmcl_name(FMCL_NAMES_PATH, 6),
+             "unknown path names");
 }
 
 /* ---- the assignment (host) ---- */

@@ -320,8 +320,8 @@ static void schedule_tests(void)
              "constant lr after a warm-up");
     tl_check(fabs(fmcl_ema_decay(0.999f, 1) - 2.0 / 11) < 1e-7, "EMA decay at step 1 is 2/11");
     tl_check(fmcl_ema_decay(0.5f, 100) == 0.5f, "EMA decay is capped by the target");
-    tl_check(fmcl_lr_schedule_from_name("cosine") == FMCL_LR_COSINE &&
-                 fmcl_lr_schedule_from_name("linear") == -1,
+    tl_check(fmcl_name_value(FMCL_NAMES_LR_SCHEDULE, "cosine") == FMCL_LR_COSINE &&
+                 fmcl_name_value(FMCL_NAMES_LR_SCHEDULE, "linear") == -1,
              "schedule names");
 }
 

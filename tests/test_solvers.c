@@ -83,13 +83,13 @@ static int integrate_on(fmcl_ctx *ctx, velocity_field *f, int solver, float t0, 
                                  after_step, &log)
            : fmcl_integrate(ctx, solver, t0, t1, steps, x.t, n, work.t, velocity, f, after_step,
                             &log);
-    int ok = tl_check(s == FMCL_OK, "fmcl_integrate %s: %s", fmcl_solver_name(solver),
+    int ok = tl_check(s == FMCL_OK, "fmcl_integrate %s: %s", fmcl_name(FMCL_NAMES_SOLVER, solver),
                       fmcl_ctx_error(ctx)) &&
              tl_buf_read(ctx, &x, out);
     tl_check(f->nfe == steps * fmcl_solver_nfe_per_step(solver), "%s: %d evaluations in %d steps",
-             fmcl_solver_name(solver), f->nfe, steps);
+             fmcl_name(FMCL_NAMES_SOLVER, solver), f->nfe, steps);
     tl_check(log.calls == steps && log.bad == 0, "%s: %d step callbacks, %d with a wrong k or t",
-             fmcl_solver_name(solver), log.calls, log.bad);
+             fmcl_name(FMCL_NAMES_SOLVER, solver), log.calls, log.bad);
     tl_guard_ok(ctx, &x, "integrate state");
     tl_guard_ok(ctx, &work, "integrate work");
     tl_buf_free(&x);
@@ -110,17 +110,17 @@ static void check_t2(fmcl_ctx *ctx, velocity_field *f, const float *x0)
     float *got = malloc(n * sizeof *got);
     double *want = malloc(n * sizeof *want);
     /* Exact sums: Euler 3 h^3 sum k^2 = (N-1)(2N-1) / (2N^2); midpoint
-     * 3 h sum (t_k + h/2)^2 = 1 - 1 / (4 N^2); RK4 (Simpson) 1; Heun
-     * (trapezoid) 1 + 1 / (2 N^2). */
-    const double incr[4] = {(N - 1.0) * (2 * N - 1.0) / (2.0 * N * N), 1 - 1 / (4.0 * N * N), 1,
-                            1 + 1 / (2.0 * N * N)};
+     * 3 h sum (t_k + h/2)^2 = 1 - 1 / (4 N^2); Heun (trapezoid)
+     * 1 + 1 / (2 N^2); RK4 (Simpson) 1. */
+    const double incr[4] = {(N - 1.0) * (2 * N - 1.0) / (2.0 * N * N), 1 - 1 / (4.0 * N * N),
+                            1 + 1 / (2.0 * N * N), 1};
     for (int j = 0; j < 4; j++) {
         const int s = fixed[j];
         f->field = FIELD_T2;
         if (!integrate(ctx, f, s, 0.f, 1.f, N, x0, got)) continue;
         for (int i = 0; i < n; i++) want[i] = x0[i] + incr[s];
         char what[64];
-        snprintf(what, sizeof what, "v=3t^2 %s, %d steps", fmcl_solver_name(s), N);
+        snprintf(what, sizeof what, "v=3t^2 %s, %d steps", fmcl_name(FMCL_NAMES_SOLVER, s), N);
         tl_close(what, got, want, n, 1e-5, 1e-5);
     }
     if (integrate(ctx, f, FMCL_SOLVER_RK4, 1.f, 0.f, N, x0, got)) {
@@ -171,25 +171,26 @@ static void check_orders(fmcl_ctx *ctx, velocity_field *f, const float *x0)
             }
             e_dev[j] = e / n;
             char what[80];
-            snprintf(what, sizeof what, "x' = %gx %s N=%d vs x0 R^N", LAMBDA, fmcl_solver_name(s),
-                     N);
+            snprintf(what, sizeof what, "x' = %gx %s N=%d vs x0 R^N", LAMBDA,
+                     fmcl_name(FMCL_NAMES_SOLVER, s), N);
             tl_close(what, got, want, n, 0, 1e-6 * N);
         }
         for (int j = 0; j + 1 < 4; j++) {
             const double oh = log2(e_host[j] / e_host[j + 1]);
-            printf("  %-9s order N=%d..%d: double %.3f", fmcl_solver_name(s), Ns[j], Ns[j + 1], oh);
-            tl_check(fabs(oh - p) <= 0.2, "%s: order %.3f in double, want %d", fmcl_solver_name(s),
-                     oh, p);
+            printf("  %-9s order N=%d..%d: double %.3f", fmcl_name(FMCL_NAMES_SOLVER, s), Ns[j],
+                   Ns[j + 1], oh);
+            tl_check(fabs(oh - p) <= 0.2, "%s: order %.3f in double, want %d",
+                     fmcl_name(FMCL_NAMES_SOLVER, s), oh, p);
             if (e_dev[j + 1] < 0 || e_host[j + 1] < NOISE_FLOOR) {
                 printf("\n");
                 tl_skip("%s order N=%d..%d on the device: errors of %.1e are float noise",
-                        fmcl_solver_name(s), Ns[j], Ns[j + 1], e_host[j + 1]);
+                        fmcl_name(FMCL_NAMES_SOLVER, s), Ns[j], Ns[j + 1], e_host[j + 1]);
                 continue;
             }
             const double od = log2(e_dev[j] / e_dev[j + 1]);
             printf(", device %.3f (errors %.2e, %.2e)\n", od, e_dev[j], e_dev[j + 1]);
             tl_check(fabs(od - p) <= 0.2, "%s: order %.3f on the device, want %d",
-                     fmcl_solver_name(s), od, p);
+                     fmcl_name(FMCL_NAMES_SOLVER, s), od, p);
         }
     }
     free(got);
@@ -199,13 +200,13 @@ static void check_orders(fmcl_ctx *ctx, velocity_field *f, const float *x0)
 static void check_names(fmcl_ctx *ctx, velocity_field *f)
 {
     for (int j = 0; j < 4; j++)
-        tl_check(fmcl_solver_from_name(fmcl_solver_name(fixed[j])) == fixed[j] &&
-                     fmcl_solver_work(fixed[j]) >= 1,
+        tl_check(fmcl_name_value(FMCL_NAMES_SOLVER, fmcl_name(FMCL_NAMES_SOLVER, fixed[j])) ==
+                         fixed[j] && fmcl_solver_work(fixed[j]) >= 1,
                  "solver %d name round trip", fixed[j]);
-    tl_check(fmcl_solver_from_name("dopri5") == FMCL_SOLVER_DOPRI5 &&
-                 fmcl_solver_from_name("HEUN") == FMCL_SOLVER_HEUN,
+    tl_check(fmcl_name_value(FMCL_NAMES_SOLVER, "dopri5") == FMCL_SOLVER_DOPRI5 &&
+                 fmcl_name_value(FMCL_NAMES_SOLVER, "heun") == FMCL_SOLVER_HEUN,
              "dopri5 and heun by name");
-    tl_check(fmcl_solver_from_name("dopri9") == -1 && fmcl_solver_nfe_per_step(7) == 0,
+    tl_check(fmcl_name_value(FMCL_NAMES_SOLVER, "dopri9") == -1 && fmcl_solver_nfe_per_step(7) == 0,
              "unknown solvers are rejected");
     ctx->err[0] = 0;
     fmcl_status st = fmcl_integrate(ctx, 7, 0.f, 1.f, 4, f->zero, f->n, f->zero, velocity, f, NULL,
@@ -254,7 +255,7 @@ static void check_grid(fmcl_ctx *ctx, velocity_field *f, const float *x0)
             integrate_on(ctx, f, s, 0.f, 1.f, N, ts, x0, b))
             tl_check(memcmp(a, b, n * sizeof *a) == 0,
                      "%s: the grid of uniform points differs from %d uniform steps",
-                     fmcl_solver_name(s), N);
+                     fmcl_name(FMCL_NAMES_SOLVER, s), N);
         f->field = FIELD_T2;
         for (int dir = 0; dir < 2; dir++) {
             const double *g = dir ? back : sq;
@@ -262,7 +263,7 @@ static void check_grid(fmcl_ctx *ctx, velocity_field *f, const float *x0)
             for (int k = 0; k < N; k++) sum += rule_t2(s, g[k], g[k + 1]);
             if (!integrate_on(ctx, f, s, (float)g[0], (float)g[N], N, g, x0, a)) continue;
             for (int i = 0; i < n; i++) want[i] = x0[i] + sum;
-            snprintf(what, sizeof what, "v=3t^2 %s on %s", fmcl_solver_name(s),
+            snprintf(what, sizeof what, "v=3t^2 %s on %s", fmcl_name(FMCL_NAMES_SOLVER, s),
                      dir ? "1 - (k/N)^2 (backward)" : "(k/N)^2");
             tl_close(what, a, want, n, 1e-5, 1e-5);
         }

@@ -273,11 +273,11 @@ static void refusals(fmcl_ctx *ctx)
     fmcl_model_of_unet(&m, u);
     fmcl_train_config tc;
     train_config(&tc, 0);
-    tc.batch = 1 << 24;
+    tc.batch = 1 << 20; /* the largest the settings allow */
     fmcl_trainer *t = NULL;
     fmcl_status s = fmcl_trainer_create_model(&m, &tc, &t);
     const char *msg = fmcl_ctx_error(ctx), *fit = strstr(msg, "use --batch ");
-    tl_check(s == FMCL_ERR_NOMEM && fit, "batch 2^24 refused with a batch that fits: %s", msg);
+    tl_check(s == FMCL_ERR_NOMEM && fit, "batch 2^20 refused with a batch that fits: %s", msg);
     int B = fit ? atoi(fit + strlen("use --batch ")) : 0;
     size_t acts = fmcl_model_acts_largest(&m, B);
     tl_check(B > 0 && acts > 0 && acts <= ctx->info.max_alloc &&

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/toy2d.h"
 #include "runtime/peak.h"
 #include "testlib.h"
 #include "tiny_layers.h"
@@ -65,8 +66,8 @@ static void train(fmcl_ctx *ctx, int piece, int width)
         tc.warmup = piece == FMCL_PATH_OT ? 1 : 0;
         tc.lr_schedule = piece == FMCL_PATH_OT ? FMCL_LR_COSINE : FMCL_LR_CONSTANT;
         tc.coupling = piece == FMCL_PATH_VP ? FMCL_COUPLING_OT : FMCL_COUPLING_INDEPENDENT;
-        snprintf(what, sizeof what, "training: %s path on %s%s%s", fmcl_path_name(piece),
-                 fmcl_data_kind_name(tc.kind), tc.clip > 0 ? ", clipped, EMA" : "",
+        snprintf(what, sizeof what, "training: %s path on %s%s%s",
+                 fmcl_name(FMCL_NAMES_PATH, piece), fmcl_data_kind_name(tc.kind), tc.clip > 0 ? ", clipped, EMA" : "",
                  tc.coupling == FMCL_COUPLING_OT ? ", OT coupling" : "");
     } else {
         /* The first: 3 dimensions (every layer narrow: linear.cl's kernels),
@@ -110,9 +111,10 @@ static void evaluate(fmcl_ctx *ctx, int k, int likelihood)
         fmcl_sample_config sc = {.solver = solver, .steps = 2, .n = N, .seed = 3,
                                  .atol = 1e-3, .rtol = 1e-3};
         if (k > FMCL_SOLVER_DOPRI5) sc.x0 = given;
-        if (ok(ctx, fmcl_sample(m, &sc, x, NULL, NULL), fmcl_solver_name(solver)))
-            tl_check(all_finite(x, 2 * N), "%s: samples not finite", fmcl_solver_name(solver));
-        printf("  sampling: %s%s\n", fmcl_solver_name(solver), sc.x0 ? " from given points" : "");
+        const char *name = fmcl_name(FMCL_NAMES_SOLVER, solver);
+        if (ok(ctx, fmcl_sample(m, &sc, x, NULL, NULL), name))
+            tl_check(all_finite(x, 2 * N), "%s: samples not finite", name);
+        printf("  sampling: %s%s\n", name, sc.x0 ? " from given points" : "");
     } else {
         fmcl_nll_config nc;
         fmcl_nll_config_default(&nc);

@@ -223,8 +223,8 @@ static int run_path(fmcl_ctx *ctx, const cmp_opts *o, const cmp_data *d, cmp_pat
         r->train_s += now() - t0;
         if (measure_nll(ctx, m, d, e))
             goto done;
-        fprintf(stderr, "  %s step %5d: NLL %.4f nats (NFE %d, %.1f s)\n", fmcl_path_name(r->path),
-                e->step, e->nll, e->nll_nfe, e->nll_s);
+        fprintf(stderr, "  %s step %5d: NLL %.4f nats (NFE %d, %.1f s)\n",
+                fmcl_name(FMCL_NAMES_PATH, r->path), e->step, e->nll, e->nll_nfe, e->nll_s);
     }
     double t0 = now();
     for (int s = 0; s < CMP_FIXED; s++)

@@ -146,7 +146,7 @@ static void json_samples(FILE *f, const cmp_samples *s)
 static void json_path(FILE *f, const cmp_path *r, const cmp_path *ot, int n_nll)
 {
     fprintf(f, "    {\"path\": \"%s\", \"train_s\": %.2f, \"sample_s\": %.2f,\n",
-            fmcl_path_name(r->path), r->train_s, r->sample_s);
+            fmcl_name(FMCL_NAMES_PATH, r->path), r->train_s, r->sample_s);
     fprintf(f, "     \"evals\": [");
     for (int k = 0; k < r->n_evals; k++) {
         const cmp_eval *e = &r->evals[k];

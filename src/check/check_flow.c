@@ -89,7 +89,7 @@ static void path_interp(chk_suite *s, int kind, int B, int D, int F)
     fmcl_train_config_default(&tc);
     tc.path = kind;
     fmcl_path p;
-    chk_begin(&c, s, "path_interp", "%s B=%d D=%d F=%d", fmcl_path_name(kind), B, D, F);
+    chk_begin(&c, s, "path_interp", "%s B=%d D=%d F=%d", fmcl_name(FMCL_NAMES_PATH, kind), B, D, F);
     chk_status(&c, fmcl_path_from_config(s->ctx, &tc, &p));
     float *x1 = chk_host(&c, (size_t)B * D), *X = chk_host(&c, B * W), *U = chk_host(&c, (size_t)B * D);
     if (chk_ok(&c)) chk_fill(x1, (size_t)B * D, -2.f, 2.f, 29);

@@ -161,7 +161,8 @@ static void integrate(chk_suite *s, int solver, int n, int backwards)
     const int points = backwards ? 6 : 8;
     chk_case c;
     chk_begin(&c, s, backwards ? "integrate_grid" : "integrate", "%s n=%d %s",
-              fmcl_solver_name(solver), n, backwards ? "t=1..0, 5 steps" : "t=0..1, 7 steps");
+              fmcl_name(FMCL_NAMES_SOLVER, solver), n,
+              backwards ? "t=1..0, 5 steps" : "t=0..1, 7 steps");
     float *x = chk_host(&c, n);
     double *want = chk_host_d(&c, n);
     if (chk_ok(&c)) chk_fill(x, n, -2.f, 2.f, 28);

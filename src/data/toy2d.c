@@ -159,17 +159,24 @@ fmcl_status fmcl_gather_rows(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t see
     return fmcl_gather_rows_at(ctx, x1, data, seed, step, 0, N, D, B);
 }
 
-static const char *const kind_names[] = {"checkerboard", "8gaussians", "moons", "rings",
-                                         "spirals", "array", "images"};
-
 int fmcl_data_kind_from_name(const char *name)
 {
-    for (int k = FMCL_DATA_CHECKERBOARD; name && k <= FMCL_DATA_SPIRALS; k++)
-        if (strcasecmp(name, kind_names[k]) == 0) return k;
+    const char *const *names = fmcl_names_of(FMCL_NAMES_TOY);
+    for (int k = 0; name && names[k]; k++)
+        if (strcasecmp(name, names[k]) == 0) return k;
+    return -1;
+}
+
+int fmcl_data_kind_of_name(const char *name)
+{
+    for (int k = 0; name && k <= FMCL_DATA_IMAGES; k++)
+        if (strcmp(name, fmcl_data_kind_name(k)) == 0) return k;
     return -1;
 }
 
 const char *fmcl_data_kind_name(int kind)
 {
-    return kind >= 0 && kind <= FMCL_DATA_IMAGES ? kind_names[kind] : "unknown";
+    return kind == FMCL_DATA_ARRAY    ? "array"
+           : kind == FMCL_DATA_IMAGES ? "images"
+                                      : fmcl_name(FMCL_NAMES_TOY, kind);
 }

@@ -28,4 +28,12 @@ fmcl_status fmcl_gather_rows(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t see
 void fmcl_gather_rows_ref(float *x1, const float *data, uint64_t seed, uint32_t step, int row0,
                           int N, int D, int B);
 
+/* A built-in set's kind by its name (any case); -1 if unknown. */
+int fmcl_data_kind_from_name(const char *name);
+/* The name of a kind (fmcl_data_kind), as checkpoints record it
+ * ("checkerboard", ..., "array", "images"); NULL if unknown. */
+const char *fmcl_data_kind_name(int kind);
+/* The kind of such a name (exact); -1 if unknown. */
+int fmcl_data_kind_of_name(const char *name);
+
 #endif

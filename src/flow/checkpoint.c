@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "flow/trainer.h"
+#include "data/toy2d.h"
 #include "io/atomic.h"
+#include "io/settings.h"
 
 /* The four parameter-layout buffers of a checkpoint, in file order. */
 enum { BUF_MODEL, BUF_EMA, BUF_M1, BUF_M2, N_BUFS };
@@ -21,7 +23,10 @@ static const char *const prefixes[N_BUFS] = {"", "ema.", "optim.exp_avg.", "opti
 
 /* ---- the training config as metadata -------------------------------------- */
 
-typedef enum { K_INT, K_FLOAT, K_U64, K_PATH, K_COUPLING, K_SCHEDULE, K_KIND } key_type;
+/* K_SETTING: a field checked and written by the settings table
+ * (fmcl_settings: an int, float, uint64 or enum by name); K_KIND and K_INT:
+ * the data set's kind and sizes. */
+typedef enum { K_SETTING, K_INT, K_KIND } key_type;
 
 typedef struct {
     const char *key;
@@ -33,35 +38,64 @@ typedef struct {
 } key_spec;
 
 #define F(field) offsetof(fmcl_train_config, field)
+#define SET(field) K_SETTING, F(field)
 static const key_spec keys[] = {
     {"data_kind", K_KIND, F(kind), -1, 0},        {"n_points", K_INT, F(n_points), -1, 0},
     {"img_c", K_INT, F(img_c), -1, 1},            {"img_h", K_INT, F(img_h), -1, 1},
-    {"img_w", K_INT, F(img_w), -1, 1},            {"hflip", K_INT, F(hflip), -1, 1},
-    {"label_drop", K_FLOAT, F(label_drop), -1, 2},
-    {"batch", K_INT, F(batch), -1, 0},            {"steps", K_INT, F(steps), -1, 0},
-    {"lr", K_FLOAT, F(lr), -1, 0},                {"warmup", K_INT, F(warmup), -1, 0},
-    {"lr_schedule", K_SCHEDULE, F(lr_schedule), -1, 0}, {"beta1", K_FLOAT, F(beta1), -1, 0},
-    {"beta2", K_FLOAT, F(beta2), -1, 0},          {"eps", K_FLOAT, F(eps), -1, 0},
-    {"weight_decay", K_FLOAT, F(weight_decay), -1, 0}, {"clip", K_FLOAT, F(clip), -1, 0},
-    {"ema", K_FLOAT, F(ema), -1, 0},              {"seed", K_U64, F(seed), -1, 0},
-    {"path", K_PATH, F(path), -1, 0},             {"coupling", K_COUPLING, F(coupling), -1, 0},
-    {"sigma_min", K_FLOAT, F(sigma_min), FMCL_PATH_OT, 0},
-    {"beta_min", K_FLOAT, F(beta_min), FMCL_PATH_VP, 0},
-    {"beta_max", K_FLOAT, F(beta_max), FMCL_PATH_VP, 0},
-    {"sigma_lo", K_FLOAT, F(sigma_lo), FMCL_PATH_VE, 0},
-    {"sigma_hi", K_FLOAT, F(sigma_hi), FMCL_PATH_VE, 0},
-    {"poly_n", K_FLOAT, F(poly_n), FMCL_PATH_POLY, 0},
+    {"img_w", K_INT, F(img_w), -1, 1},            {"hflip", SET(hflip), -1, 1},
+    {"label_drop", SET(label_drop), -1, 2},
+    {"batch", SET(batch), -1, 0},                 {"steps", SET(steps), -1, 0},
+    {"lr", SET(lr), -1, 0},                       {"warmup", SET(warmup), -1, 0},
+    {"lr_schedule", SET(lr_schedule), -1, 0},     {"beta1", SET(beta1), -1, 0},
+    {"beta2", SET(beta2), -1, 0},                 {"eps", SET(eps), -1, 0},
+    {"weight_decay", SET(weight_decay), -1, 0},   {"clip", SET(clip), -1, 0},
+    {"ema", SET(ema), -1, 0},                     {"seed", SET(seed), -1, 0},
+    {"path", SET(path), -1, 0},                   {"coupling", SET(coupling), -1, 0},
+    {"sigma_min", SET(sigma_min), FMCL_PATH_OT, 0},
+    {"beta_min", SET(beta_min), FMCL_PATH_VP, 0},
+    {"beta_max", SET(beta_max), FMCL_PATH_VP, 0},
+    {"sigma_lo", SET(sigma_lo), FMCL_PATH_VE, 0},
+    {"sigma_hi", SET(sigma_hi), FMCL_PATH_VE, 0},
+    {"poly_n", SET(poly_n), FMCL_PATH_POLY, 0},
 };
+#undef SET
 #undef F
 #define N_KEYS (sizeof keys / sizeof keys[0])
 #define TEXT_LEN 32
-
-static const char *const coupling_names[] = {"independent", "ot"};
 
 static int key_applies(const key_spec *k, const fmcl_train_config *c)
 {
     return (k->path < 0 || k->path == c->path) && (k->when != 1 || c->kind == FMCL_DATA_IMAGES) &&
            (k->when != 2 || c->classes > 0);
+}
+
+static const fmcl_setting *setting_of(const key_spec *k)
+{
+    return k->type == K_SETTING ? fmcl_setting_find(FMCL_SCOPE_TRAIN, k->key) : NULL;
+}
+
+/* The field as a double (a uint64 seed rounded: only its type is checked). */
+static double key_value(const key_spec *k, const fmcl_train_config *c)
+{
+    const char *p = (const char *)c + k->off;
+    const fmcl_setting *st = setting_of(k);
+    if (st && st->type == FMCL_SETTING_REAL) return *(const float *)p;
+    if (st && st->type == FMCL_SETTING_U64) return (double)*(const uint64_t *)p;
+    int i;
+    memcpy(&i, p, sizeof i);
+    return i;
+}
+
+fmcl_status fmcl_train_config_check(const fmcl_train_config *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const fmcl_setting *st = setting_of(&keys[i]);
+        fmcl_status s = st && key_applies(&keys[i], c)
+                            ? fmcl_setting_check(st, key_value(&keys[i], c), err, errlen)
+                            : FMCL_OK;
+        if (s != FMCL_OK) return s;
+    }
+    return FMCL_OK;
 }
 
 /* The shortest decimal that reads back as the same float. */
@@ -76,48 +110,47 @@ static void float_text(char *buf, float v)
 static void key_text(const key_spec *k, const fmcl_train_config *c, char *buf)
 {
     const char *p = (const char *)c + k->off;
-    int i = 0;
-    if (k->type != K_FLOAT && k->type != K_U64) memcpy(&i, p, sizeof i);
-    switch (k->type) {
-    case K_INT: snprintf(buf, TEXT_LEN, "%d", i); break;
-    case K_FLOAT: float_text(buf, *(const float *)p); break;
-    case K_U64: snprintf(buf, TEXT_LEN, "%" PRIu64, *(const uint64_t *)p); break;
-    case K_PATH: snprintf(buf, TEXT_LEN, "%s", fmcl_path_name(i)); break;
-    case K_COUPLING: snprintf(buf, TEXT_LEN, "%s", coupling_names[i != 0]); break;
-    case K_SCHEDULE: snprintf(buf, TEXT_LEN, "%s", fmcl_lr_schedule_name(i)); break;
-    case K_KIND: snprintf(buf, TEXT_LEN, "%s", fmcl_data_kind_name(i)); break;
-    }
+    const fmcl_setting *st = setting_of(k);
+    const double v = key_value(k, c);
+    if (k->type == K_KIND)
+        snprintf(buf, TEXT_LEN, "%s", fmcl_data_kind_name((int)v));
+    else if (st && st->type == FMCL_SETTING_NAME)
+        snprintf(buf, TEXT_LEN, "%s", fmcl_name(st->names, (int)v));
+    else if (st && st->type == FMCL_SETTING_REAL)
+        float_text(buf, *(const float *)p);
+    else if (st && st->type == FMCL_SETTING_U64)
+        snprintf(buf, TEXT_LEN, "%" PRIu64, *(const uint64_t *)p);
+    else
+        snprintf(buf, TEXT_LEN, "%d", (int)v);
 }
 
-static int name_index(const char *v, key_type type)
-{
-    if (type == K_PATH) return fmcl_path_from_name(v);
-    if (type == K_SCHEDULE) return fmcl_lr_schedule_from_name(v);
-    for (int i = 0; i <= (type == K_KIND ? FMCL_DATA_IMAGES : 1); i++)
-        if (strcmp(v, type == K_KIND ? fmcl_data_kind_name(i) : coupling_names[i]) == 0) return i;
-    return -1;
-}
-
-/* Parses one value into cfg; 0 when it is not a valid value of its type. */
+/* Parses one value into cfg; 0 when it is not a valid value of its key. */
 static int key_parse(const key_spec *k, const char *v, fmcl_train_config *c)
 {
     char *p = (char *)c + k->off, *end;
+    const fmcl_setting *st = setting_of(k);
+    double x;
     if (!*v) return 0;
-    if (k->type == K_FLOAT) {
-        float x = strtof(v, &end);
-        if (*end || !isfinite(x)) return 0;
-        memcpy(p, &x, sizeof x);
+    if (st && st->type == FMCL_SETTING_REAL) { /* as written: the float nearest the text */
+        float f = strtof(v, &end);
+        if (*end || fmcl_setting_check(st, f, NULL, 0) != FMCL_OK) return 0;
+        memcpy(p, &f, sizeof f);
         return 1;
     }
-    if (k->type == K_U64) {
+    if (st && st->type == FMCL_SETTING_U64) {
         if (*v == '-') return 0;
-        uint64_t x = strtoull(v, &end, 10);
+        uint64_t u = strtoull(v, &end, 10);
         if (*end) return 0;
-        memcpy(p, &x, sizeof x);
+        memcpy(p, &u, sizeof u);
         return 1;
     }
-    long x = k->type == K_INT ? strtol(v, &end, 10) : name_index(v, k->type);
-    if (k->type == K_INT && (*end || x < 0 || x > INT32_MAX)) return 0;
+    if (st && fmcl_setting_read(st, v, &x, NULL, 0) != FMCL_OK) return 0;
+    if (k->type == K_KIND) x = fmcl_data_kind_of_name(v);
+    if (k->type == K_INT) {
+        long n = strtol(v, &end, 10);
+        if (*end || n < 0 || n > INT32_MAX) return 0;
+        x = (double)n;
+    }
     if (x < 0) return 0;
     int i = (int)x;
     memcpy(p, &i, sizeof i);
@@ -144,7 +177,7 @@ fmcl_status fmcl_train_config_from_checkpoint(const char *path, fmcl_train_confi
     /* The path and the data kind first: they decide which keys must be there. */
     for (int pass = 0; pass < 2 && !bad; pass++)
         for (size_t i = 0; i < N_KEYS && !bad; i++) {
-            int first = keys[i].type == K_PATH || keys[i].type == K_KIND;
+            int first = strcmp(keys[i].key, "path") == 0 || keys[i].type == K_KIND;
             if (first != (pass == 0) || !key_applies(&keys[i], cfg)) continue;
             const char *v = fmcl_st_meta(&f, keys[i].key);
             if (!v || !key_parse(&keys[i], v, cfg)) bad = keys[i].key;

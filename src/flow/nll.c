@@ -14,6 +14,7 @@
 #include "flow/kernels.h"
 #include "flow/nll.h"
 #include "flow/sample.h"
+#include "io/settings.h"
 #include "nn/nn_ops.h"
 #include "runtime/rng.h"
 #include "runtime/vec.h"
@@ -138,17 +139,18 @@ void fmcl_nll_config_default(fmcl_nll_config *cfg)
 static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_nll_config *cfg,
                                 int n)
 {
-    if (fmcl_solver_nfe_per_step(cfg->solver) < 1)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: unknown solver %d; use euler, midpoint, "
-                         "heun, rk4 or dopri5", cfg->solver);
-    if ((cfg->solver != FMCL_SOLVER_DOPRI5 && cfg->steps < 1) || cfg->hutchinson < 0 || n < 1)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: needs steps >= 1, hutchinson >= 0 and "
-                         "at least one point (got %d, %d, %d)", cfg->steps, cfg->hutchinson, n);
-    if (!(cfg->atol >= 0 && cfg->rtol >= 0 && isfinite(cfg->atol) && isfinite(cfg->rtol)) ||
-        cfg->max_steps < 0)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: atol %g, rtol %g and max_steps %d must "
-                         "not be negative (0: the default)", cfg->atol, cfg->rtol,
-                         cfg->max_steps);
+    /* atol, rtol, max_steps and hutchinson: 0 means the default (the exact divergence). */
+    const fmcl_setting_value v[] = {
+        {FMCL_SCOPE_NLL, "solver", cfg->solver},
+        {FMCL_SCOPE_NLL, "steps", cfg->solver == FMCL_SOLVER_DOPRI5 ? 1 : cfg->steps},
+        {FMCL_SCOPE_NLL, "atol", cfg->atol ? cfg->atol : 1},
+        {FMCL_SCOPE_NLL, "rtol", cfg->rtol ? cfg->rtol : 1},
+        {FMCL_SCOPE_NLL, "max_steps", cfg->max_steps ? cfg->max_steps : 1},
+        {FMCL_SCOPE_NLL, "hutchinson", cfg->hutchinson ? cfg->hutchinson : 1}};
+    char err[256];
+    if (fmcl_settings_check(v, (int)(sizeof v / sizeof *v), err, sizeof err) != FMCL_OK)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: %s", err);
+    if (n < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: needs at least one point");
     if (f->dim < 1 || f->ldg < f->dim || f->max_rows < 1 || !(f->x0_std > 0) ||
         !isfinite(f->x0_std))
         return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: field of dimension %d, stride %d, %d "

@@ -14,6 +14,7 @@
 #include "flow/classes.h"
 #include "flow/flow_ops.h"
 #include "flow/sample.h"
+#include "io/settings.h"
 #include "nn/model.h"
 #include "runtime/rng.h"
 #include "runtime/vec.h"
@@ -64,8 +65,6 @@ static fmcl_status check_classes(const fmcl_model *m, const fmcl_sample_config *
         return fmcl_fail(m->ctx, FMCL_ERR_ARG,
                          "the model is unconditional (trained without classes): sample it "
                          "without classes and guidance");
-    if (!isfinite(cfg->guidance))
-        return fmcl_fail(m->ctx, FMCL_ERR_ARG, "the guidance scale must be finite");
     if (cfg->guidance != 0.0f && !cfg->classes)
         return fmcl_fail(m->ctx, FMCL_ERR_ARG,
                          "guidance needs classes: it pushes the field from the null class "
@@ -130,21 +129,24 @@ static fmcl_status check_solver(fmcl_ctx *ctx, const fmcl_sample_config *cfg, co
     const int adaptive = cfg->solver == FMCL_SOLVER_DOPRI5;
     char err[512];
     *rec_k = NULL;
-    if (fmcl_solver_nfe_per_step(cfg->solver) < 1)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "unknown solver %d", cfg->solver);
+    /* atol, rtol, max_steps and x0_std: 0 means the default. */
+    const fmcl_setting_value v[] = {
+        {FMCL_SCOPE_SAMPLE, "solver", cfg->solver},
+        {FMCL_SCOPE_SAMPLE, "n", cfg->n},
+        {FMCL_SCOPE_SAMPLE, "steps", adaptive || cfg->grid ? 1 : cfg->steps},
+        {FMCL_SCOPE_SAMPLE, "atol", cfg->atol ? cfg->atol : 1},
+        {FMCL_SCOPE_SAMPLE, "rtol", cfg->rtol ? cfg->rtol : 1},
+        {FMCL_SCOPE_SAMPLE, "max_steps", cfg->max_steps ? cfg->max_steps : 1},
+        {FMCL_SCOPE_SAMPLE, "x0_std", cfg->x0_std ? cfg->x0_std : 1},
+        {FMCL_SCOPE_SAMPLE, "guidance", cfg->guidance}};
+    if (fmcl_settings_check(v, (int)(sizeof v / sizeof *v), err, sizeof err) != FMCL_OK)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "invalid sampling configuration: %s", err);
     if (adaptive && cfg->grid)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "a time grid is for fixed-step solvers; dopri5 chooses its own steps "
                          "(give times to have it land on given times)");
-    if (!adaptive && !cfg->grid && cfg->steps < 1)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "solver steps must be >= 1");
     if (cfg->grid && fmcl_grid_check(cfg->grid, cfg->grid_points, err, sizeof err) != FMCL_OK)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "%s", err);
-    if (!(cfg->atol >= 0) || !(cfg->rtol >= 0) || !isfinite(cfg->atol) || !isfinite(cfg->rtol) ||
-        cfg->max_steps < 0)
-        return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "atol %g, rtol %g and max_steps %d must not be negative (0: the default)",
-                         cfg->atol, cfg->rtol, cfg->max_steps);
     if (!traj) return FMCL_OK;
     if (!cfg->times) {
         return adaptive ? fmcl_fail(ctx, FMCL_ERR_ARG,
@@ -237,20 +239,15 @@ fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg
 {
     fmcl_ctx *ctx = m->ctx;
     int D = m->dim, W = m->in_width;
-    if (cfg->n < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "number of samples must be >= 1");
-    float x0_std = cfg->x0_std;
-    if (!(x0_std >= 0.0f) || !isfinite(x0_std))
-        return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "x0_std %g must be >= 0 (0: the checkpoint's own starting noise)",
-                         (double)x0_std);
-    if (x0_std == 0.0f && !cfg->x0) {
-        fmcl_status st = fmcl_model_x0_std(m, &x0_std);
-        if (st != FMCL_OK) return st;
-    }
     int *rec_k = NULL;
-    fmcl_status s = check_classes(m, cfg);
-    if (s == FMCL_OK) s = check_solver(ctx, cfg, traj, &rec_k);
-    if (s != FMCL_OK) return s;
+    fmcl_status s = check_solver(ctx, cfg, traj, &rec_k);
+    if (s == FMCL_OK) s = check_classes(m, cfg);
+    float x0_std = cfg->x0_std;
+    if (s == FMCL_OK && x0_std == 0.0f && !cfg->x0) s = fmcl_model_x0_std(m, &x0_std);
+    if (s != FMCL_OK) {
+        free(rec_k);
+        return s;
+    }
     const int most_rows = fmcl_model_chunk(m);
     int chunk = cfg->n < most_rows ? cfg->n : most_rows;
     size_t cd = (size_t)chunk * D;

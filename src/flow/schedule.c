@@ -1,4 +1,4 @@
-/* The paths' names, parameter checks and schedules in double (the reference
+/* The paths' parameter checks and schedules in double (the reference
  * the kernel in kernels/path.cl is tested against), and the starting noise
  * a trained model needs. Formulas: fmcl_path_kind in fmcl.h. */
 #include <math.h>
@@ -7,27 +7,9 @@
 
 #include "flow/paths.h"
 #include "flow/sample.h"
+#include "io/atomic.h"
+#include "io/settings.h"
 #include "nn/model.h"
-
-static const char *const path_names[] = {"ot", "vp", "ve", "cosine", "poly", "linear-vp"};
-#define N_PATHS (int)(sizeof path_names / sizeof path_names[0])
-
-/* Largest accepted beta_max and poly_n: beyond them alpha underflows or the
- * schedule is a step function in float; neither trains anything useful. */
-#define BETA_MAX_LIMIT 1000.0
-#define POLY_N_LIMIT 100.0
-
-int fmcl_path_from_name(const char *name)
-{
-    for (int i = 0; name && i < N_PATHS; i++)
-        if (strcmp(name, path_names[i]) == 0) return i;
-    return -1;
-}
-
-const char *fmcl_path_name(int path)
-{
-    return path >= 0 && path < N_PATHS ? path_names[path] : NULL;
-}
 
 fmcl_path fmcl_path_ot(float sigma_min)
 {
@@ -36,42 +18,34 @@ fmcl_path fmcl_path_ot(float sigma_min)
 
 fmcl_status fmcl_path_from_config(fmcl_ctx *ctx, const fmcl_train_config *c, fmcl_path *p)
 {
-    const char *bad = NULL;
+    char err[256];
+    const char *k0 = NULL, *k1 = NULL; /* the settings p0 and p1 come from */
     *p = (fmcl_path){c->path, 0.0f, 0.0f, 1.0f};
     switch (c->path) {
-    case FMCL_PATH_OT:
-        p->p0 = c->sigma_min;
-        if (!(c->sigma_min >= 0 && c->sigma_min < 1)) bad = "sigma_min must be in [0, 1)";
-        break;
+    case FMCL_PATH_OT: p->p0 = c->sigma_min, k0 = "sigma_min"; break;
     case FMCL_PATH_VP:
-        p->p0 = c->beta_min, p->p1 = c->beta_max;
+        p->p0 = c->beta_min, p->p1 = c->beta_max, k0 = "beta_min", k1 = "beta_max";
         p->t_max = (float)(1.0 - FMCL_PATH_T_EPS);
-        if (!(c->beta_min >= 0 && c->beta_max >= c->beta_min && c->beta_max > 0 &&
-              c->beta_max <= BETA_MAX_LIMIT))
-            bad = "the VP path needs 0 <= beta_min <= beta_max, 0 < beta_max <= 1000";
         break;
     case FMCL_PATH_VE:
-        p->p0 = c->sigma_lo, p->p1 = c->sigma_hi;
-        if (!(c->sigma_lo > 0 && c->sigma_hi > c->sigma_lo && isfinite(c->sigma_hi)))
-            bad = "the VE path needs 0 < sigma_lo < sigma_hi";
+        p->p0 = c->sigma_lo, p->p1 = c->sigma_hi, k0 = "sigma_lo", k1 = "sigma_hi";
         break;
-    case FMCL_PATH_POLY:
-        p->p0 = c->poly_n;
-        /* n < 1 would make alpha' = n t^(n-1) infinite at t = 0. */
-        if (!(c->poly_n >= 1 && c->poly_n <= POLY_N_LIMIT))
-            bad = "the polynomial path's exponent n must be in [1, 100]";
-        break;
-    case FMCL_PATH_COSINE:
-        break;
-    case FMCL_PATH_LINEAR_VP:
-        p->t_max = (float)(1.0 - FMCL_PATH_T_EPS);
-        break;
-    default:
-        bad = "unknown path (expected FMCL_PATH_OT .. FMCL_PATH_LINEAR_VP)";
+    /* n < 1 would make alpha' = n t^(n-1) infinite at t = 0 (the table's limit). */
+    case FMCL_PATH_POLY: p->p0 = c->poly_n, k0 = "poly_n"; break;
+    case FMCL_PATH_LINEAR_VP: p->t_max = (float)(1.0 - FMCL_PATH_T_EPS); break;
+    default: break;
     }
-    if (!bad) return FMCL_OK;
-    return ctx ? fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", bad)
-               : FMCL_ERR_ARG;
+    fmcl_status s = fmcl_setting_check_key(FMCL_SCOPE_TRAIN, "path", c->path, err, sizeof err);
+    if (s == FMCL_OK && k0)
+        s = fmcl_setting_check_key(FMCL_SCOPE_TRAIN, k0, p->p0, err, sizeof err);
+    if (s == FMCL_OK && k1)
+        s = fmcl_setting_check_key(FMCL_SCOPE_TRAIN, k1, p->p1, err, sizeof err);
+    if (s == FMCL_OK && c->path == FMCL_PATH_VP && !(c->beta_max >= c->beta_min))
+        s = fmcl_errf(err, sizeof err, FMCL_ERR_ARG, "the VP path needs beta_min <= beta_max");
+    if (s == FMCL_OK && c->path == FMCL_PATH_VE && !(c->sigma_hi > c->sigma_lo))
+        s = fmcl_errf(err, sizeof err, FMCL_ERR_ARG, "the VE path needs sigma_lo < sigma_hi");
+    if (s == FMCL_OK) return FMCL_OK;
+    return ctx ? fmcl_fail(ctx, s, "invalid training configuration: %s", err) : s;
 }
 
 void fmcl_path_schedule(const fmcl_path *p, double t, double s[4])
@@ -139,7 +113,7 @@ fmcl_status fmcl_model_x0_std(const fmcl_model *m, float *std)
     *std = 1.0f;
     const char *path = fmcl_model_meta(m, "path");
     if (!path) return FMCL_OK;
-    const int kind = fmcl_path_from_name(path);
+    const int kind = fmcl_name_value(FMCL_NAMES_PATH, path);
     if (kind < 0)
         return fmcl_fail(m->ctx, FMCL_ERR_FORMAT,
                          "the checkpoint's path '%s' is unknown to fmcl %s (known: ot, vp, ve, "

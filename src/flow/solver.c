@@ -3,45 +3,29 @@
  * device updates (axpy_to of runtime/vec.h; heun_update and rk4_update of
  * kernels/solver.cl) around the caller's velocity callback. Step k runs
  * between two points of a time grid (uniform: t0 + k (t1 - t0) / steps,
- * computed from k in double, never accumulated). The names cover dopri5 too
- * (src/flow/dopri5.c). */
+ * computed from k in double, never accumulated). */
 #include <math.h>
 #include <stdio.h>
-#include <strings.h>
 
 #include "flow/flow_ops.h"
 #include "flow/kernels.h"
 #include "runtime/vec.h"
 
-static const char *const solver_names[] = {"euler", "midpoint", "rk4", "heun", "dopri5"};
-
 static int known_solver(int s) { return s >= FMCL_SOLVER_EULER && s <= FMCL_SOLVER_DOPRI5; }
 static int fixed_solver(int s) { return known_solver(s) && s != FMCL_SOLVER_DOPRI5; }
-
-int fmcl_solver_from_name(const char *name)
-{
-    for (int s = FMCL_SOLVER_EULER; name && s <= FMCL_SOLVER_DOPRI5; s++)
-        if (strcasecmp(name, solver_names[s]) == 0) return s;
-    return -1;
-}
-
-const char *fmcl_solver_name(int solver)
-{
-    return known_solver(solver) ? solver_names[solver] : "unknown";
-}
 
 /* dopri5: per attempted step (see flow_ops.h for its whole count). */
 int fmcl_solver_nfe_per_step(int solver)
 {
-    static const int nfe[] = {1, 2, 4, 2, 6};
+    static const int nfe[] = {1, 2, 2, 4, 6};
     return known_solver(solver) ? nfe[solver] : 0;
 }
 
-/* Euler: k. Midpoint: k, the midpoint state. RK4: k1..k4, a stage state.
- * Heun: k1, k2, the predicted state. dopri5: 0, see fmcl_adaptive_work. */
+/* Euler: k. Midpoint: k, the midpoint state. Heun: k1, k2, the predicted
+ * state. RK4: k1..k4, a stage state. dopri5: 0, see fmcl_adaptive_work. */
 int fmcl_solver_work(int solver)
 {
-    static const int work[] = {1, 2, 5, 3};
+    static const int work[] = {1, 2, 3, 5};
     return fixed_solver(solver) ? work[solver] : 0;
 }
 
@@ -131,7 +115,7 @@ static fmcl_status integrate(fmcl_ctx *ctx, int solver, const grid *g, fmcl_t x,
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "fmcl_integrate: solver %d (%s) is not a fixed-step solver; use euler, "
                          "midpoint, heun or rk4 (dopri5 runs through fmcl_integrate_adaptive)",
-                         solver, fmcl_solver_name(solver));
+                         solver, fmcl_name(FMCL_NAMES_SOLVER, solver));
     if (g->steps < 1 || n < 0 || !f)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "fmcl_integrate: needs at least one step, a non-negative size and a "

@@ -52,20 +52,6 @@ void fmcl_train_config_default(fmcl_train_config *c)
     c->label_drop = 0.1f;
 }
 
-static const char *const schedule_names[] = {"constant", "cosine"};
-
-int fmcl_lr_schedule_from_name(const char *name)
-{
-    for (int i = 0; name && i < 2; i++)
-        if (strcmp(name, schedule_names[i]) == 0) return i;
-    return -1;
-}
-
-const char *fmcl_lr_schedule_name(int schedule)
-{
-    return schedule >= 0 && schedule < 2 ? schedule_names[schedule] : NULL;
-}
-
 double fmcl_train_lr(const fmcl_train_config *c, int s)
 {
     const double pi = 3.14159265358979323846;
@@ -76,22 +62,11 @@ double fmcl_train_lr(const fmcl_train_config *c, int s)
 
 static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_model *m, const fmcl_train_config *c)
 {
+    char err[256];
+    if (fmcl_train_config_check(c, err, sizeof err) != FMCL_OK)
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", err);
     const char *bad = NULL;
-    if (c->batch < 1 || c->batch > (1 << 24)) bad = "batch must be in [1, 16777216]";
-    else if (c->steps < 1) bad = "steps must be at least 1";
-    else if (!(c->lr > 0) || !isfinite(c->lr)) bad = "learning rate must be positive";
-    else if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
-        bad = "Adam betas must be in [0, 1)";
-    else if (!(c->eps > 0)) bad = "Adam eps must be positive";
-    else if (!(c->weight_decay >= 0)) bad = "weight decay must be >= 0";
-    else if (!(c->clip >= 0)) bad = "clip must be >= 0 (0 disables it)";
-    else if (!(c->ema >= 0 && c->ema < 1)) bad = "ema must be in [0, 1) (0 disables it)";
-    else if (c->warmup < 0) bad = "warmup must be >= 0 steps";
-    else if (!fmcl_lr_schedule_name(c->lr_schedule))
-        bad = "unknown learning-rate schedule (expected FMCL_LR_CONSTANT or FMCL_LR_COSINE)";
-    else if (c->coupling != FMCL_COUPLING_INDEPENDENT && c->coupling != FMCL_COUPLING_OT)
-        bad = "unknown coupling (expected FMCL_COUPLING_INDEPENDENT or FMCL_COUPLING_OT)";
-    else if (c->kind == FMCL_DATA_ARRAY && (!c->points || c->n_points < 1))
+    if (c->kind == FMCL_DATA_ARRAY && (!c->points || c->n_points < 1))
         bad = "an array data set needs at least one point";
     else if (c->kind == FMCL_DATA_IMAGES && (!c->pixels || c->n_points < 1))
         bad = "an image data set needs at least one image";
@@ -112,8 +87,6 @@ static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_model *m, const fmcl_t
         bad = "classes must equal the model's (0 for an unconditional model)";
     else if (c->classes > 0 && (c->kind != FMCL_DATA_IMAGES || !c->labels))
         bad = "class-conditional training needs an image set with labels";
-    else if (c->classes > 0 && !(c->label_drop >= 0 && c->label_drop <= 1))
-        bad = "label_drop must be in [0, 1]";
     if (bad) return fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", bad);
     for (int i = 0; c->classes > 0 && i < c->n_points; i++)
         if (c->labels[i] >= c->classes)

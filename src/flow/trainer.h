@@ -40,6 +40,10 @@ struct fmcl_trainer {
 fmcl_status fmcl_trainer_create_model(const fmcl_model *m, const fmcl_train_config *cfg,
                                       fmcl_trainer **out);
 
+/* Every setting of c that applies to it (a path's parameters only for that
+ * path) against the settings table: FMCL_ERR_ARG and a message in err. */
+fmcl_status fmcl_train_config_check(const fmcl_train_config *c, char *err, size_t errlen);
+
 /* Device bytes of the trainer's own buffers and the model's parameters. */
 size_t fmcl_trainer_device_bytes(const fmcl_trainer *t);
 

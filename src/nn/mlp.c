@@ -8,21 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/settings.h"
 #include "nn/mlp.h"
 #include "nn/nn_ops.h"
 #include "runtime/rng.h"
 
 fmcl_status fmcl_mlp_check_config(const fmcl_mlp_config *c, char *err, size_t errlen)
 {
-    const char *bad = NULL;
-    if (c->dim < 1 || c->dim > 65536) bad = "dim must be in [1, 65536]";
-    else if (c->width < 1 || c->width > 16384) bad = "width must be in [1, 16384]";
-    else if (c->depth < 1 || c->depth > FMCL_MLP_MAX_LAYERS - 1) bad = "depth must be in [1, 64]";
-    else if (c->time_freqs < 0 || c->time_freqs > 64) bad = "time_freqs must be in [0, 64]";
-    else if (c->classes < 0 || c->classes > 256) bad = "classes must be in [0, 256]";
-    if (!bad) return FMCL_OK;
-    snprintf(err, errlen, "invalid MLP configuration: %s", bad);
-    return FMCL_ERR_ARG;
+    const fmcl_setting_value v[] = {
+        {FMCL_SCOPE_MODEL, "dim", c->dim},        {FMCL_SCOPE_MLP, "width", c->width},
+        {FMCL_SCOPE_MLP, "depth", c->depth},      {FMCL_SCOPE_MLP, "time_freqs", c->time_freqs},
+        {FMCL_SCOPE_MODEL, "classes", c->classes}};
+    char why[256];
+    fmcl_status s = fmcl_settings_check(v, (int)(sizeof v / sizeof *v), why, sizeof why);
+    if (s != FMCL_OK) snprintf(err, errlen, "invalid MLP configuration: %s", why);
+    return s;
 }
 
 /* A layer with at most this many inputs or outputs skips the GEMM: CLBlast

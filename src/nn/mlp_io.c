@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/settings.h"
 #include "nn/mlp.h"
 
 #define EMA_PREFIX "ema."
@@ -90,18 +91,17 @@ fmcl_status fmcl_mlp_save(fmcl_mlp *m, const char *path, const char *const *meta
     return s;
 }
 
-/* A metadata integer in [lo, hi]; FMCL_ERR_FORMAT otherwise. */
+/* A metadata integer, checked against its setting; FMCL_ERR_FORMAT otherwise. */
 static fmcl_status meta_int(fmcl_ctx *ctx, const fmcl_st_file *f, const char *path,
-                            const char *key, int lo, int hi, int *out)
+                            fmcl_setting_scope scope, const char *key, int *out)
 {
-    const char *v = fmcl_st_meta(f, key);
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || *v == 0 || *end != 0 || x < lo || x > hi)
+    char why[256];
+    double x;
+    if (fmcl_setting_read(fmcl_setting_find(scope, key), fmcl_st_meta(f, key), &x, why,
+                          sizeof why) != FMCL_OK)
         return fmcl_fail(ctx, FMCL_ERR_FORMAT,
-                         "%s: metadata '%s' is %s; expected an integer in [%d, %d] (is this an "
-                         "fmcl MLP checkpoint?)",
-                         path, key, v ? "out of range" : "missing", lo, hi);
+                         "%s: metadata '%s': %s (is this an fmcl MLP checkpoint?)", path, key,
+                         why);
     *out = (int)x;
     return FMCL_OK;
 }
@@ -151,13 +151,13 @@ fmcl_status fmcl_mlp_load_weights(fmcl_ctx *ctx, const char *path, int which, fm
                       "%s: not an fmcl MLP checkpoint (metadata 'format' is %s, expected "
                       "'fmcl-mlp')",
                       path, fmt ? fmt : "missing");
-    if (s == FMCL_OK) s = meta_int(ctx, &f, path, "dim", 1, 65536, &c.dim);
-    if (s == FMCL_OK) s = meta_int(ctx, &f, path, "width", 1, 16384, &c.width);
-    if (s == FMCL_OK) s = meta_int(ctx, &f, path, "depth", 1, FMCL_MLP_MAX_LAYERS - 1, &c.depth);
-    if (s == FMCL_OK) s = meta_int(ctx, &f, path, "time_freqs", 0, 64, &c.time_freqs);
+    if (s == FMCL_OK) s = meta_int(ctx, &f, path, FMCL_SCOPE_MODEL, "dim", &c.dim);
+    if (s == FMCL_OK) s = meta_int(ctx, &f, path, FMCL_SCOPE_MLP, "width", &c.width);
+    if (s == FMCL_OK) s = meta_int(ctx, &f, path, FMCL_SCOPE_MLP, "depth", &c.depth);
+    if (s == FMCL_OK) s = meta_int(ctx, &f, path, FMCL_SCOPE_MLP, "time_freqs", &c.time_freqs);
     c.classes = 0; /* written for conditional models only */
     if (s == FMCL_OK && fmcl_st_meta(&f, "classes"))
-        s = meta_int(ctx, &f, path, "classes", 1, 256, &c.classes);
+        s = meta_int(ctx, &f, path, FMCL_SCOPE_MODEL, "classes", &c.classes);
     if (s == FMCL_OK) s = fmcl_mlp_check_config(&c, ctx->err, sizeof ctx->err);
     if (s == FMCL_OK &&
         fmcl_st_holds(&f, fmcl_mlp_params_of(&c) * sizeof(float), err, sizeof err) != FMCL_OK)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "io/atomic.h"
+#include "io/settings.h"
 #include "nn/image_ops.h"
 #include "nn/model.h"
 #include "nn/nn_ops.h"
@@ -191,12 +192,13 @@ int fmcl_model_meta_kv(const fmcl_model *m, char (*buf)[FMCL_MODEL_META_TEXT], c
     return pairs;
 }
 
-static int meta_int(const fmcl_st_file *f, const char *key, int lo, int hi, int *out)
+/* A U-Net metadata integer, checked against its setting; 0 when it is not one. */
+static int meta_int(const fmcl_st_file *f, fmcl_setting_scope scope, const char *key, int *out)
 {
-    const char *v = fmcl_st_meta(f, key);
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || !*v || *end || x < lo || x > hi) return 0;
+    double x;
+    if (fmcl_setting_read(fmcl_setting_find(scope, key), fmcl_st_meta(f, key), &x, NULL, 0) !=
+        FMCL_OK)
+        return 0;
     *out = (int)x;
     return 1;
 }
@@ -204,39 +206,44 @@ static int meta_int(const fmcl_st_file *f, const char *key, int lo, int hi, int 
 fmcl_status fmcl_unet_config_from_file(const fmcl_st_file *f, const char *path,
                                        fmcl_unet_config *cfg, char *err, size_t errlen)
 {
+    const fmcl_setting_scope U = FMCL_SCOPE_UNET;
     memset(cfg, 0, sizeof *cfg);
     int attn = 0;
     const char *bad = NULL, *fmt = fmcl_st_meta(f, "format");
     if (!fmt || strcmp(fmt, "fmcl-unet") != 0) bad = "format";
-    else if (!meta_int(f, "channels", 1, 1 << 16, &cfg->channels)) bad = "channels";
-    else if (!meta_int(f, "height", 1, 1 << 16, &cfg->height)) bad = "height";
-    else if (!meta_int(f, "width", 1, 1 << 16, &cfg->width)) bad = "width";
-    else if (!meta_int(f, "base", 1, 1 << 16, &cfg->base)) bad = "base";
-    else if (!meta_int(f, "blocks", 1, 64, &cfg->blocks)) bad = "blocks";
-    else if (!meta_int(f, "attn_levels", 0, (1 << FMCL_UNET_MAX_LEVELS) - 1, &attn))
-        bad = "attn_levels";
-    else if (!meta_int(f, "heads", 1, 1 << 16, &cfg->heads)) bad = "heads";
-    else if (!meta_int(f, "groups", 1, 1 << 16, &cfg->groups)) bad = "groups";
-    else if (fmcl_st_meta(f, "classes") && !meta_int(f, "classes", 1, 256, &cfg->classes))
+    else if (!meta_int(f, U, "channels", &cfg->channels)) bad = "channels";
+    else if (!meta_int(f, U, "height", &cfg->height)) bad = "height";
+    else if (!meta_int(f, U, "width", &cfg->width)) bad = "width";
+    else if (!meta_int(f, U, "base", &cfg->base)) bad = "base";
+    else if (!meta_int(f, U, "blocks", &cfg->blocks)) bad = "blocks";
+    else if (!meta_int(f, U, "attn_levels", &attn)) bad = "attn_levels";
+    else if (!meta_int(f, U, "heads", &cfg->heads)) bad = "heads";
+    else if (!meta_int(f, U, "groups", &cfg->groups)) bad = "groups";
+    /* classes and dropout are written when set only (0 is no valid value) */
+    else if (fmcl_st_meta(f, "classes") &&
+             (!meta_int(f, FMCL_SCOPE_MODEL, "classes", &cfg->classes) || cfg->classes == 0))
         bad = "classes";
     const char *drop = bad ? NULL : fmcl_st_meta(f, "dropout");
-    if (drop) {
-        char *end;
-        double P = strtod(drop, &end);
-        if (!*drop || *end || !(P > 0.0 && P < 1.0)) bad = "dropout";
-        else cfg->dropout = (float)P;
-    }
+    double P;
+    if (drop && (fmcl_setting_read(fmcl_setting_find(U, "dropout"), drop, &P, NULL, 0) != FMCL_OK ||
+                 P == 0))
+        bad = "dropout";
+    else if (drop)
+        cfg->dropout = (float)P;
     cfg->attn_levels = (unsigned)attn;
     const char *mult = bad ? NULL : fmcl_st_meta(f, "mult");
-    for (const char *p = mult; !bad && p;) {
-        char *end;
-        long x = strtol(p, &end, 10);
-        if (end == p || x < 1 || x > 64 || cfg->levels == FMCL_UNET_MAX_LEVELS ||
-            (*end && *end != ','))
+    const fmcl_setting *ms = fmcl_setting_find(U, "mult");
+    for (const char *p = mult; !bad && p;) { /* "1,2,2": each entry a "mult" setting */
+        char item[16];
+        const size_t len = strcspn(p, ",");
+        double x;
+        snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item ? len : 0), p);
+        if (len >= sizeof item || cfg->levels == FMCL_UNET_MAX_LEVELS ||
+            fmcl_setting_read(ms, item, &x, NULL, 0) != FMCL_OK)
             bad = "mult";
         else
             cfg->mult[cfg->levels++] = (int)x;
-        p = *end == ',' ? end + 1 : NULL;
+        p = p[len] == ',' ? p + len + 1 : NULL;
     }
     if (!bad && !mult) bad = "mult";
     if (bad)

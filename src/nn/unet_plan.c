@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/settings.h"
 #include "nn/nn_ops.h"
 #include "nn/unet_plan.h"
 
@@ -440,25 +441,27 @@ static int layout(fmcl_unet_plan *p)
 }
 
 /* What is wrong with the fields themselves, or NULL. */
-static const char *field_problem(const fmcl_unet_config *c)
+/* The fields against the settings table, then how they fit together. */
+static fmcl_status field_problem(const fmcl_unet_config *c, char *why, size_t len)
 {
+    const fmcl_setting_value v[] = {
+        {FMCL_SCOPE_UNET, "channels", c->channels}, {FMCL_SCOPE_UNET, "height", c->height},
+        {FMCL_SCOPE_UNET, "width", c->width},       {FMCL_SCOPE_UNET, "base", c->base},
+        {FMCL_SCOPE_UNET, "levels", c->levels},     {FMCL_SCOPE_UNET, "blocks", c->blocks},
+        {FMCL_SCOPE_UNET, "attn_levels", c->attn_levels}, {FMCL_SCOPE_UNET, "heads", c->heads},
+        {FMCL_SCOPE_UNET, "groups", c->groups},     {FMCL_SCOPE_MODEL, "classes", c->classes},
+        {FMCL_SCOPE_UNET, "dropout", c->dropout}};
+    fmcl_status s = fmcl_settings_check(v, (int)(sizeof v / sizeof *v), why, len);
+    for (int l = 0; s == FMCL_OK && l < c->levels; l++)
+        s = fmcl_setting_check_key(FMCL_SCOPE_UNET, "mult", c->mult[l], why, len);
+    if (s != FMCL_OK) return s;
     const char *bad = NULL;
-    if (c->channels < 1 || c->channels > 64) bad = "channels must be in [1, 64]";
-    else if (c->height < 1 || c->height > 1024 || c->width < 1 || c->width > 1024)
-        bad = "height and width must be in [1, 1024]";
-    else if (c->base < 1 || c->base > 1024) bad = "base must be in [1, 1024]";
-    else if (c->levels < 1 || c->levels > FMCL_UNET_MAX_LEVELS) bad = "levels must be in [1, 6]";
-    else if (c->blocks < 1 || c->blocks > 8) bad = "blocks must be in [1, 8]";
-    else if (c->heads < 1 || c->groups < 1) bad = "heads and groups must be at least 1";
-    else if (c->attn_levels >> c->levels) bad = "attn_levels names a level beyond the last";
-    else if (c->classes < 0 || c->classes > 256) bad = "classes must be in [0, 256]";
-    else if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) bad = "dropout must be in [0, 1)";
+    if (c->attn_levels >> c->levels) bad = "attn_levels names a level beyond the last";
     else if (c->height % (1 << (c->levels - 1)) || c->width % (1 << (c->levels - 1)))
         bad = "height and width must be divisible by 2^(levels - 1), so that upsampling "
               "restores each level's size; use fewer levels or pad the images";
-    for (int l = 0; !bad && l < c->levels; l++)
-        if (c->mult[l] < 1 || c->mult[l] > 16) bad = "every mult must be in [1, 16]";
-    return bad;
+    if (bad) snprintf(why, len, "%s", bad);
+    return bad ? FMCL_ERR_ARG : FMCL_OK;
 }
 
 /* The fields, then the widths that meet GroupNorm and the heads (found by
@@ -475,9 +478,9 @@ fmcl_status fmcl_unet_plan_create(const fmcl_unet_config *cfg, int B, fmcl_unet_
                                   char *err, size_t errlen)
 {
     *out = NULL;
-    const char *bad = field_problem(cfg);
-    if (bad) {
-        snprintf(err, errlen, "invalid U-Net configuration: %s", bad);
+    char why[256];
+    if (field_problem(cfg, why, sizeof why) != FMCL_OK) {
+        snprintf(err, errlen, "invalid U-Net configuration: %s", why);
         return FMCL_ERR_ARG;
     }
     if (B < 1) {

@@ -34,6 +34,21 @@ arg_spec *args_find(arg_cmd *cmd, const char *name)
     return NULL;
 }
 
+void args_bind(arg_cmd *cmd, const arg_binding *b, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s", b[i].key ? b[i].key : b[i].flag);
+        for (char *c = key; *c; c++) *c = *c == '-' ? '_' : *c;
+        const fmcl_setting *st = fmcl_setting_find(b[i].scope, key);
+        arg_spec *s = args_find(cmd, b[i].flag);
+        s->lo = st->lo;
+        s->hi = st->hi;
+        s->lo_open = st->lo_open;
+        if (st->type == FMCL_SETTING_NAME) s->choices = fmcl_names_of(st->names);
+    }
+}
+
 /* "1 to 8", "at least 1", "greater than 0", ... for messages and help. */
 static void range_text(const arg_spec *s, char *buf, size_t len)
 {

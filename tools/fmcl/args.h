@@ -7,6 +7,8 @@
 
 #include <stdio.h>
 
+#include "fmcl.h"
+
 typedef enum {
     ARG_BOOL,   /* int *: set to 1 by the bare flag */
     ARG_INT,    /* int *, within [lo, hi] */
@@ -48,5 +50,17 @@ void args_help(const arg_cmd *cmd, FILE *f);
 int args_usage(const arg_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The spec named name (which must exist). */
 arg_spec *args_find(arg_cmd *cmd, const char *name);
+
+/* A flag whose range or choices are those of a library setting
+ * (fmcl_settings): key NULL means the flag's name with '_' for '-'. */
+typedef struct {
+    const char *flag;
+    fmcl_setting_scope scope;
+    const char *key;
+} arg_binding;
+/* Fills the bound flags' lo, hi and lo_open (ARG_INT, ARG_REAL) or choices
+ * (ARG_CHOICE) from the settings table, so that each limit is written once.
+ * An open upper end stays the library's to refuse. */
+void args_bind(arg_cmd *cmd, const arg_binding *b, int n);
 
 #endif

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "cli_images.h"
 #include "data/images.h"
+#include "data/toy2d.h"
 #include "fmcl.h"
 #include "nn/model.h"
 #include "io/npy.h"
@@ -190,7 +191,7 @@ static int nll(const nll_opts *o, const nll_data *d)
     fmcl_sample_stats st;
     fmcl_nll_config cfg;
     fmcl_nll_config_default(&cfg);
-    cfg.solver = fmcl_solver_from_name(o->solver);
+    cfg.solver = fmcl_name_value(FMCL_NAMES_SOLVER, o->solver);
     cfg.steps = o->steps;
     cfg.atol = o->atol;
     cfg.rtol = o->rtol;
@@ -240,7 +241,6 @@ done:
 
 int cmd_nll(int argc, char **argv)
 {
-    static const char *const solvers[] = {"euler", "midpoint", "heun", "rk4", "dopri5", NULL};
     nll_opts o = {.solver = "dopri5", .n = 2000, .steps = 32, .atol = 1e-5, .rtol = 1e-5,
                   .max_steps = 1000, .grid = 100};
     arg_spec specs[] = {
@@ -253,7 +253,7 @@ int cmd_nll(int argc, char **argv)
                  "cifar10:PATH, images:DIR), dequantised with --seed",
          .default_text = "the set the checkpoint was trained on"},
         {.name = "limit", .type = ARG_INT, .dest = &o.limit, .metavar = "N",
-         .help = "image sets: the first N images only", .lo = 1, .hi = INT_MAX,
+         .help = "image sets: the first N images only",
          .default_text = "all"},
         {.name = "n", .type = ARG_INT, .dest = &o.n, .metavar = "N",
          .help = "points drawn from a built-in set; with a file, its first N rows", .lo = 1,
@@ -267,20 +267,17 @@ int cmd_nll(int argc, char **argv)
         {.name = "hutchinson", .type = ARG_INT, .dest = &o.hutchinson, .metavar = "K",
          .help = "Hutchinson's divergence estimate instead: one Rademacher probe per solve, K "
                  "solves averaged (one VJP per evaluation)",
-         .lo = 1, .hi = 100000, .default_text = "off; 1 for image sets"},
+         .default_text = "off; 1 for image sets"},
         {.name = "solver", .type = ARG_CHOICE, .dest = &o.solver, .metavar = "NAME",
-         .help = "ODE solver from t = 1 back to 0: adaptive dopri5, or a fixed-step one",
-         .choices = solvers},
+         .help = "ODE solver from t = 1 back to 0: adaptive dopri5, or a fixed-step one"},
         {.name = "steps", .type = ARG_INT, .dest = &o.steps, .metavar = "N",
-         .help = "uniform steps of a fixed-step solver", .lo = 1, .hi = 100000},
+         .help = "uniform steps of a fixed-step solver"},
         {.name = "atol", .type = ARG_REAL, .dest = &o.atol, .metavar = "X",
-         .help = "dopri5's absolute tolerance per element of [x, delta log p]", .lo = 0,
-         .lo_open = 1, .hi = 1},
+         .help = "dopri5's absolute tolerance per element of [x, delta log p]"},
         {.name = "rtol", .type = ARG_REAL, .dest = &o.rtol, .metavar = "X",
-         .help = "dopri5's relative tolerance", .lo = 0, .lo_open = 1, .hi = 1},
+         .help = "dopri5's relative tolerance"},
         {.name = "max-steps", .type = ARG_INT, .dest = &o.max_steps, .metavar = "N",
-         .help = "dopri5's attempted steps per solve before it gives up", .lo = 1,
-         .hi = 10000000},
+         .help = "dopri5's attempted steps per solve before it gives up"},
         {.name = "seed", .type = ARG_U64, .dest = &o.seed, .metavar = "N",
          .help = "seed of the drawn points and of the Hutchinson probes"},
         {.name = "png", .type = ARG_STR, .dest = &o.png, .metavar = "FILE.png",
@@ -312,6 +309,12 @@ int cmd_nll(int argc, char **argv)
         .specs = specs,
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
+    const fmcl_setting_scope N = FMCL_SCOPE_NLL;
+    const arg_binding binds[] = {{"solver", N, NULL},     {"steps", N, NULL},
+                                 {"atol", N, NULL},       {"rtol", N, NULL},
+                                 {"max-steps", N, NULL},  {"hutchinson", N, NULL},
+                                 {"limit", FMCL_SCOPE_IMAGES, NULL}};
+    args_bind(&cmd, binds, (int)(sizeof binds / sizeof *binds));
     int rc = args_parse(&cmd, argc, argv);
     if (rc != ARGS_OK)
         return rc == ARGS_HELP ? CLI_OK : rc;

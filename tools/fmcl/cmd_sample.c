@@ -111,7 +111,7 @@ static int read_times(arg_cmd *cmd, sample_opts *o)
 /* "rk4, 20 steps", "heun on an 11-point grid", "dopri5 (atol 1e-05, rtol 1e-05)". */
 static void describe(const sample_opts *o, char *buf, size_t len)
 {
-    if (fmcl_solver_from_name(o->solver) == FMCL_SOLVER_DOPRI5)
+    if (fmcl_name_value(FMCL_NAMES_SOLVER, o->solver) == FMCL_SOLVER_DOPRI5)
         snprintf(buf, len, "%s (atol %g, rtol %g)", o->solver, o->atol, o->rtol);
     else if (o->grid)
         snprintf(buf, len, "%s on a %d-point grid", o->solver, o->grid_points);
@@ -126,7 +126,7 @@ static int trajectory_times(sample_opts *o)
     static const double want[] = {0, 0.25, 0.5, 0.75, 1};
     o->times = malloc(sizeof want);
     if (!o->times) return cli_error("out of host memory for the trajectory's times");
-    const int adaptive = fmcl_solver_from_name(o->solver) == FMCL_SOLVER_DOPRI5;
+    const int adaptive = fmcl_name_value(FMCL_NAMES_SOLVER, o->solver) == FMCL_SOLVER_DOPRI5;
     const int points = o->grid ? o->grid_points : o->steps + 1;
     o->n_times = 0;
     for (int j = 0; j < 5; j++) {
@@ -215,9 +215,9 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
     }
     if (o->classes > 0 && !(cls = point_classes(o))) goto done;
     fmcl_sample_stats st = {0};
-    fmcl_sample_config sc = {.solver = fmcl_solver_from_name(o->solver), .steps = o->steps,
-                             .n = o->n, .seed = o->seed, .x0 = x0, .grid = o->grid,
-                             .grid_points = o->grid_points, .atol = o->atol, .rtol = o->rtol,
+    fmcl_sample_config sc = {.solver = fmcl_name_value(FMCL_NAMES_SOLVER, o->solver),
+                             .steps = o->steps, .n = o->n, .seed = o->seed, .x0 = x0,
+                             .grid = o->grid, .grid_points = o->grid_points, .atol = o->atol, .rtol = o->rtol,
                              .max_steps = o->max_steps, .times = o->times,
                              .n_times = o->n_times, .stats = &st, .classes = cls,
                              .guidance = (float)o->cfg};
@@ -293,7 +293,6 @@ done:
 
 int cmd_sample(int argc, char **argv)
 {
-    static const char *const solvers[] = {"euler", "midpoint", "heun", "rk4", "dopri5", NULL};
     sample_opts o = {.solver = "midpoint", .out = "samples.npy", .png = "samples.png",
                      .traj = "traj.npy", .steps = 20, .n = 10000, .max_steps = 1000,
                      .atol = 1e-5, .rtol = 1e-5, .cls = -1};
@@ -302,19 +301,18 @@ int cmd_sample(int argc, char **argv)
          .help = "checkpoint written by fmcl train (model.safetensors); required"},
         {.name = "solver", .type = ARG_CHOICE, .dest = &o.solver, .metavar = "NAME",
          .help = "ODE solver: fixed-step euler (1 model evaluation per step), midpoint (2), heun "
-                 "(2), rk4 (4), or adaptive dopri5 (6 per attempted step)",
-         .choices = solvers},
+                 "(2), rk4 (4), or adaptive dopri5 (6 per attempted step)"},
         {.name = "steps", .type = ARG_INT, .dest = &o.steps, .metavar = "N",
-         .help = "uniform steps from t = 0 to 1 (fixed-step solvers)", .lo = 1, .hi = 100000},
+         .help = "uniform steps from t = 0 to 1 (fixed-step solvers)"},
         {.name = "grid", .type = ARG_STR, .dest = &o.grid_arg, .metavar = "T0,T1,...|FILE.npy",
          .help = "time grid of a fixed-step solver instead of --steps: strictly increasing "
                  "from 0 to 1"},
         {.name = "atol", .type = ARG_REAL, .dest = &o.atol, .metavar = "X",
-         .help = "dopri5: absolute error tolerance per element", .lo = 0, .lo_open = 1, .hi = 1},
+         .help = "dopri5: absolute error tolerance per element"},
         {.name = "rtol", .type = ARG_REAL, .dest = &o.rtol, .metavar = "X",
-         .help = "dopri5: relative error tolerance", .lo = 0, .lo_open = 1, .hi = 1},
+         .help = "dopri5: relative error tolerance"},
         {.name = "max-steps", .type = ARG_INT, .dest = &o.max_steps, .metavar = "N",
-         .help = "dopri5: attempted steps allowed before it gives up", .lo = 1, .hi = 10000000},
+         .help = "dopri5: attempted steps allowed before it gives up"},
         {.name = "times", .type = ARG_STR, .dest = &o.times_arg, .metavar = "T1,T2,...",
          .help = "also write the states at these times in [0, 1] to --traj (fixed-step "
                  "solvers: grid points; dopri5 lands its steps on them)"},
@@ -322,8 +320,7 @@ int cmd_sample(int argc, char **argv)
          .help = "where --times writes its states: T x N x D float32"},
         {.name = "n", .type = ARG_INT, .dest = &o.n, .metavar = "N",
          .help = "points to draw (with --x0: the array's rows; conditional models without "
-                 "--class: of each class)",
-         .lo = 1, .hi = 100000000},
+                 "--class: of each class)"},
         {.name = "class", .type = ARG_INT, .dest = &o.cls, .metavar = "K",
          .help = "class-conditional models: draw class K only (0 to classes - 1); without it "
                  "every class is drawn, --n of each (default 10), and the PNG grid has one row "
@@ -332,8 +329,7 @@ int cmd_sample(int argc, char **argv)
         {.name = "cfg", .type = ARG_REAL, .dest = &o.cfg, .metavar = "W",
          .help = "class-conditional models: classifier-free guidance v = (1 + W) v(x, t, class) "
                  "- W v(x, t, null class); 0 is plain conditional sampling. Each NFE is then "
-                 "one forward of twice the rows",
-         .lo = 0, .hi = 1000},
+                 "one forward of twice the rows"},
         {.name = "trajectory", .type = ARG_STR, .dest = &o.trajectory, .metavar = "FILE.png",
          .help = "image models: also draw the first 8 samples (rows) at t = 0, 0.25, 0.5, 0.75 "
                  "and 1 (columns; the solver's nearest time points, or the times of --times)"},
@@ -373,6 +369,11 @@ int cmd_sample(int argc, char **argv)
         .specs = specs,
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
+    const fmcl_setting_scope S = FMCL_SCOPE_SAMPLE;
+    const arg_binding binds[] = {{"solver", S, NULL}, {"steps", S, NULL}, {"atol", S, NULL},
+                                 {"rtol", S, NULL},   {"max-steps", S, NULL}, {"n", S, NULL},
+                                 {"cfg", S, "guidance"}};
+    args_bind(&cmd, binds, (int)(sizeof binds / sizeof *binds));
     int rc = args_parse(&cmd, argc, argv);
     if (rc != ARGS_OK)
         return rc == ARGS_HELP ? CLI_OK : rc;
@@ -381,7 +382,7 @@ int cmd_sample(int argc, char **argv)
                           "fmcl train wrote)");
     if (o.x0 && args_find(&cmd, "n")->seen)
         return args_usage(&cmd, "--n and --x0 both set the number of points; give only one");
-    const int adaptive = fmcl_solver_from_name(o.solver) == FMCL_SOLVER_DOPRI5;
+    const int adaptive = fmcl_name_value(FMCL_NAMES_SOLVER, o.solver) == FMCL_SOLVER_DOPRI5;
     if (adaptive && (args_find(&cmd, "steps")->seen || o.grid_arg))
         return args_usage(&cmd, "dopri5 chooses its own steps: drop --%s (set its accuracy with "
                           "--atol and --rtol)", o.grid_arg ? "grid" : "steps");

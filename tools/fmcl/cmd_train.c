@@ -19,6 +19,7 @@
 #include "train_cond.h"
 #include "train_model.h"
 #include "data/images.h"
+#include "data/toy2d.h"
 #include "fmcl.h"
 #include "flow/sample.h"
 #include "flow/trainer.h"
@@ -270,7 +271,7 @@ static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const train_
 /* The path and coupling fields of the training configuration. */
 static void path_config(const train_opts *o, fmcl_train_config *tc)
 {
-    tc->path = fmcl_path_from_name(o->path);
+    tc->path = fmcl_name_value(FMCL_NAMES_PATH, o->path);
     tc->sigma_min = (float)o->sigma_min;
     tc->poly_n = (float)o->poly_n;
     tc->beta_min = (float)o->beta_min;
@@ -312,7 +313,7 @@ static int draw_pictures(fmcl_ctx *ctx, const fmcl_model *m, const train_opts *o
         goto done;
     }
     fprintf(stderr, "sampled %d points (%s, %d steps, NFE %d) in %.2f s\n", PLOT_SAMPLES,
-            fmcl_solver_name(PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
+            fmcl_name(FMCL_NAMES_SOLVER, PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
     sc.n = PLOT_TRAJ;
     sc.seed = o->seed + 1;
     if (fmcl_model_sample(m, &sc, ends, traj, &nfe) != FMCL_OK) {
@@ -373,7 +374,7 @@ static int draw_image_pictures(fmcl_ctx *ctx, const fmcl_model *m, const train_o
         rc = cli_error("%s", fmcl_ctx_error(ctx));
     else if (rc == CLI_OK) {
         fprintf(stderr, "sampled %d images (%s, %d steps, NFE %d) in %.2f s\n", n,
-                fmcl_solver_name(PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
+                fmcl_name(FMCL_NAMES_SOLVER, PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
         rc = cli_write_grid(path, x, n, shape);
     }
     snprintf(path, sizeof path, "%s/loss.png", dir);
@@ -423,7 +424,7 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
     tc.batch = o->batch;
     tc.steps = o->steps;
     tc.lr = (float)o->lr;
-    tc.lr_schedule = fmcl_lr_schedule_from_name(o->lr_schedule);
+    tc.lr_schedule = fmcl_name_value(FMCL_NAMES_LR_SCHEDULE, o->lr_schedule);
     tc.warmup = o->warmup;
     tc.ema = (float)o->ema;
     tc.weight_decay = (float)o->weight_decay;
@@ -526,11 +527,11 @@ static int check_path_flags(arg_cmd *cmd, const train_opts *o)
     } owner[] = {{"sigma-min", FMCL_PATH_OT}, {"poly-n", FMCL_PATH_POLY},
                  {"beta-min", FMCL_PATH_VP},  {"beta-max", FMCL_PATH_VP},
                  {"sigma-lo", FMCL_PATH_VE},  {"sigma-hi", FMCL_PATH_VE}};
-    const int path = fmcl_path_from_name(o->path);
+    const int path = fmcl_name_value(FMCL_NAMES_PATH, o->path);
     for (size_t i = 0; i < sizeof owner / sizeof owner[0]; i++)
         if (args_find(cmd, owner[i].flag)->seen && path != owner[i].path)
             return args_usage(cmd, "--%s belongs to --path %s, but this run uses --path %s",
-                              owner[i].flag, fmcl_path_name(owner[i].path), o->path);
+                              owner[i].flag, fmcl_name(FMCL_NAMES_PATH, owner[i].path), o->path);
     if (path == FMCL_PATH_VP && o->beta_max < o->beta_min)
         return args_usage(cmd, "--beta-max %g is below --beta-min %g", o->beta_max, o->beta_min);
     if (path == FMCL_PATH_VE && !((float)o->sigma_hi > (float)o->sigma_lo))
@@ -545,9 +546,6 @@ static int check_path_flags(arg_cmd *cmd, const train_opts *o)
 
 int cmd_train(int argc, char **argv)
 {
-    static const char *const paths[] = {"ot", "vp", "ve", "cosine", "poly", "linear-vp", NULL};
-    static const char *const couplings[] = {"independent", "ot", NULL};
-    static const char *const schedules[] = {"constant", "cosine", NULL};
     fmcl_train_config def;
     fmcl_train_config_default(&def);
     train_opts o = {.data = "checkerboard", .path = "ot", .coupling = "independent",
@@ -574,77 +572,69 @@ int cmd_train(int argc, char **argv)
                  "idx:FILE, cifar10:PATH (a batch file or folder), images:DIR (PNG/JPEG), "
                  "scaled to [-1, 1] with uniform dequantisation"},
         {.name = "image-size", .type = ARG_INT, .dest = &o.image_size, .metavar = "N",
-         .help = "images:DIR: resize the centred square of each image to N x N", .lo = 1,
-         .hi = 1024, .default_text = "required for images:DIR"},
+         .help = "images:DIR: resize the centred square of each image to N x N",
+         .default_text = "required for images:DIR"},
         {.name = "channels", .type = ARG_INT, .dest = &o.channels, .metavar = "C",
-         .help = "images:DIR: 1 (grey) or 3 (RGB)", .lo = 1, .hi = 3},
+         .help = "images:DIR: 1 (grey) or 3 (RGB)"},
         {.name = "hflip", .type = ARG_BOOL, .dest = &o.hflip,
          .help = "image sets: mirror each training image left-right with probability 1/2 "
                  "(drawn from --seed)"},
         {.name = "limit", .type = ARG_INT, .dest = &o.limit, .metavar = "N",
-         .help = "image sets: train on the first N images only", .lo = 1, .hi = INT_MAX,
+         .help = "image sets: train on the first N images only",
          .default_text = "all"},
         {.name = "cond", .type = ARG_BOOL, .dest = &o.cond,
          .help = "image sets with labels: train v(x, t, class), the class one-hot after "
                  "[x, t], for fmcl sample --class and --cfg"},
         {.name = "label-drop", .type = ARG_REAL, .dest = &o.label_drop, .metavar = "P",
          .help = "--cond: replace each example's label by the null class (all zeros) with "
-                 "probability P, which classifier-free guidance needs",
-         .lo = 0, .hi = 1},
+                 "probability P, which classifier-free guidance needs"},
         {.name = "width", .type = ARG_INT, .dest = &o.width, .metavar = "N",
-         .help = "hidden units per layer", .lo = 1, .hi = 16384},
+         .help = "hidden units per layer"},
         {.name = "depth", .type = ARG_INT, .dest = &o.depth, .metavar = "N",
-         .help = "hidden layers (depth + 1 Linear layers, SiLU between)", .lo = 1, .hi = 64},
+         .help = "hidden layers (depth + 1 Linear layers, SiLU between)"},
         TRAIN_MODEL_SPECS(o),
         {.name = "batch", .type = ARG_INT, .dest = &o.batch, .metavar = "N",
-         .help = "points per training step", .lo = 1, .hi = 1 << 20,
+         .help = "points per training step",
          .default_text = "1024; " TRAIN_UNET_BATCH_TEXT " with --model unet"},
         {.name = "steps", .type = ARG_INT, .dest = &o.steps, .metavar = "N",
-         .help = "training steps", .lo = 1, .hi = 10000000},
+         .help = "training steps"},
         {.name = "lr", .type = ARG_REAL, .dest = &o.lr, .metavar = "X",
-         .help = "Adam learning rate", .lo = 0, .lo_open = 1, .hi = 10},
+         .help = "Adam learning rate"},
         {.name = "seed", .type = ARG_U64, .dest = &o.seed, .metavar = "N",
          .help = "seed of the initialisation and of every random draw"},
         {.name = "path", .type = ARG_CHOICE, .dest = &o.path, .metavar = "NAME",
          .help = "probability path x_t = alpha_t x1 + sigma_t x0: ot (optimal transport), vp "
                  "and ve (variance-preserving and -exploding diffusion), or the schedulers "
-                 "cosine, poly, linear-vp",
-         .choices = paths},
+                 "cosine, poly, linear-vp"},
         {.name = "sigma-min", .type = ARG_REAL, .dest = &o.sigma_min, .metavar = "X",
-         .help = "the OT path's sigma_min", .lo = 0, .hi = 0.999},
+         .help = "the OT path's sigma_min"},
         {.name = "poly-n", .type = ARG_REAL, .dest = &o.poly_n, .metavar = "X",
-         .help = "the poly path's exponent n (1 is the OT path)", .lo = 1, .hi = 100},
+         .help = "the poly path's exponent n (1 is the OT path)"},
         {.name = "beta-min", .type = ARG_REAL, .dest = &o.beta_min, .metavar = "X",
-         .help = "the VP path's noise rate at the data end", .lo = 0, .hi = 1000},
+         .help = "the VP path's noise rate at the data end"},
         {.name = "beta-max", .type = ARG_REAL, .dest = &o.beta_max, .metavar = "X",
-         .help = "the VP path's noise rate at the noise end", .lo = 0, .lo_open = 1,
-         .hi = 1000},
+         .help = "the VP path's noise rate at the noise end"},
         {.name = "sigma-lo", .type = ARG_REAL, .dest = &o.sigma_lo, .metavar = "X",
-         .help = "the VE path's noise scale at t = 1 (data)", .lo = 0, .lo_open = 1, .hi = 1e6},
+         .help = "the VE path's noise scale at t = 1 (data)"},
         {.name = "sigma-hi", .type = ARG_REAL, .dest = &o.sigma_hi, .metavar = "X",
-         .help = "the VE path's noise scale at t = 0; sampling starts from N(0, sigma_hi^2 I)",
-         .lo = 0, .lo_open = 1, .hi = 1e6},
+         .help = "the VE path's noise scale at t = 0; sampling starts from N(0, sigma_hi^2 I)"},
         {.name = "coupling", .type = ARG_CHOICE, .dest = &o.coupling, .metavar = "NAME",
          .help = "pairing of a batch's noise and data; ot: an exact minibatch OT assignment "
-                 "on the host (batch <= 2048, one host sync per step)",
-         .choices = couplings},
+                 "on the host (batch <= 2048, one host sync per step)"},
         {.name = "time-freqs", .type = ARG_INT, .dest = &o.time_freqs, .metavar = "N",
-         .help = "0: the model sees [x, t]; F > 0: [x, sin(2^k pi t), cos(2^k pi t)] for k < F",
-         .lo = 0, .hi = 16},
+         .help = "0: the model sees [x, t]; F > 0: [x, sin(2^k pi t), cos(2^k pi t)] for k < F"},
         {.name = "weight-decay", .type = ARG_REAL, .dest = &o.weight_decay, .metavar = "X",
-         .help = "decoupled weight decay (AdamW); 0 is plain Adam", .lo = 0, .hi = 10},
+         .help = "decoupled weight decay (AdamW); 0 is plain Adam"},
         {.name = "clip", .type = ARG_REAL, .dest = &o.clip, .metavar = "X",
-         .help = "clip the gradient norm to X; 0 disables", .lo = 0, .hi = HUGE_VAL},
+         .help = "clip the gradient norm to X; 0 disables"},
         {.name = "ema", .type = ARG_REAL, .dest = &o.ema, .metavar = "X",
          .help = "keep an EMA of the weights with decay X (warm-up: min(X, (1 + s) / (10 + s)) "
                  "at step s); sample and nll use it by default; 0 disables",
-         .lo = 0, .hi = 0.999999, .default_text = "0.999 for image sets, 0 otherwise"},
+         .default_text = "0.999 for image sets, 0 otherwise"},
         {.name = "warmup", .type = ARG_INT, .dest = &o.warmup, .metavar = "N",
-         .help = "raise the learning rate linearly from 0 to --lr over the first N steps",
-         .lo = 0, .hi = 10000000},
+         .help = "raise the learning rate linearly from 0 to --lr over the first N steps"},
         {.name = "lr-schedule", .type = ARG_CHOICE, .dest = &o.lr_schedule, .metavar = "NAME",
-         .help = "after the warm-up: constant, or cosine (down to 0 at the last step)",
-         .choices = schedules},
+         .help = "after the warm-up: constant, or cosine (down to 0 at the last step)"},
         {.name = "ckpt-every", .type = ARG_INT, .dest = &o.ckpt_every, .metavar = "N",
          .help = "also write the checkpoint model.safetensors (atomically) every N steps, so a "
                  "killed run can be resumed; 0: only at the end",
@@ -691,6 +681,17 @@ int cmd_train(int argc, char **argv)
         .specs = specs,
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
+    const fmcl_setting_scope T = FMCL_SCOPE_TRAIN, I = FMCL_SCOPE_IMAGES;
+    const arg_binding binds[] = {
+        {"image-size", I, "size"}, {"channels", I, NULL}, {"limit", I, NULL},
+        {"label-drop", T, NULL}, {"width", FMCL_SCOPE_MLP, NULL}, {"depth", FMCL_SCOPE_MLP, NULL},
+        {"time-freqs", FMCL_SCOPE_MLP, NULL}, {"batch", T, NULL}, {"steps", T, NULL},
+        {"lr", T, NULL}, {"path", T, NULL}, {"sigma-min", T, NULL}, {"poly-n", T, NULL},
+        {"beta-min", T, NULL}, {"beta-max", T, NULL}, {"sigma-lo", T, NULL},
+        {"sigma-hi", T, NULL}, {"coupling", T, NULL}, {"weight-decay", T, NULL},
+        {"clip", T, NULL}, {"ema", T, NULL}, {"warmup", T, NULL}, {"lr-schedule", T, NULL},
+        TRAIN_MODEL_BINDS};
+    args_bind(&cmd, binds, (int)(sizeof binds / sizeof *binds));
     int rc = args_parse(&cmd, argc, argv);
     if (rc != ARGS_OK)
         return rc == ARGS_HELP ? CLI_OK : rc;

@@ -54,8 +54,8 @@ int train_cond_samples(fmcl_ctx *ctx, const fmcl_model *m, const fmcl_sample_con
         rc = cli_error("%s", fmcl_ctx_error(ctx));
     if (rc == CLI_OK) {
         fprintf(stderr, "sampled %d images of each of %d classes (%s, %d steps, NFE %d) in "
-                "%.2f s\n", COND_PER_CLASS, K, fmcl_solver_name(sc.solver), sc.steps, nfe,
-                cli_now() - t0);
+                "%.2f s\n", COND_PER_CLASS, K, fmcl_name(FMCL_NAMES_SOLVER, sc.solver), sc.steps,
+                nfe, cli_now() - t0);
         rc = cli_write_class_grid(path, x, K, COND_PER_CLASS, shape);
     }
     free(x);

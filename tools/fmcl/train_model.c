@@ -7,8 +7,6 @@
 
 #include "cli.h"
 
-const char *const train_model_names[] = {"mlp", "unet", NULL};
-
 /* A comma-separated list of 1 to max integers in [lo, hi]; 0 when malformed. */
 static int parse_list(const char *s, int *out, int max, int lo, int hi)
 {

@@ -17,34 +17,37 @@
 #define TRAIN_UNET_BATCH 64
 #define TRAIN_UNET_BATCH_TEXT "64"
 
-/* The U-Net's entries of fmcl train's flag table (o: a train_opts). */
+/* The U-Net's entries of fmcl train's flag table (o: a train_opts); their
+ * ranges and choices come from TRAIN_MODEL_BINDS. */
 #define TRAIN_MODEL_SPECS(o)                                                                     \
     {.name = "model", .type = ARG_CHOICE, .dest = &(o).model, .metavar = "NAME",                 \
      .help = "mlp, or unet (image sets only): an ADM-style U-Net, defaults for the image shape " \
-             "(28x28: base 32, mult 1,2,2, 1 block, attention at 7x7, 4 heads, 8 groups)",       \
-     .choices = train_model_names},                                                              \
+             "(28x28: base 32, mult 1,2,2, 1 block, attention at 7x7, 4 heads, 8 groups)"},      \
     {.name = "base", .type = ARG_INT, .dest = &(o).base, .metavar = "N",                         \
-     .help = "--model unet: channels of the first level", .lo = 1, .hi = 1024,                   \
-     .default_text = "32"},                                                                      \
+     .help = "--model unet: channels of the first level", .default_text = "32"},                 \
     {.name = "mult", .type = ARG_STR, .dest = &(o).mult, .metavar = "LIST",                      \
      .help = "--model unet: channel multiplier of each level, e.g. 1,2,2 (one level per "       \
              "entry, each halving the resolution)",                                              \
      .default_text = "1,2,2"},                                                                   \
     {.name = "blocks", .type = ARG_INT, .dest = &(o).blocks, .metavar = "N",                     \
-     .help = "--model unet: residual blocks per level", .lo = 1, .hi = 8, .default_text = "1"},  \
+     .help = "--model unet: residual blocks per level", .default_text = "1"},                    \
     {.name = "attn-res", .type = ARG_STR, .dest = &(o).attn_res, .metavar = "LIST",              \
      .help = "--model unet: resolutions with self-attention, e.g. 7 or 14,7; none for none",     \
      .default_text = "that of the last level"},                                                  \
     {.name = "heads", .type = ARG_INT, .dest = &(o).heads, .metavar = "N",                       \
-     .help = "--model unet: attention heads", .lo = 1, .hi = 64, .default_text = "4"},           \
+     .help = "--model unet: attention heads", .default_text = "4"},                              \
     {.name = "groups", .type = ARG_INT, .dest = &(o).groups, .metavar = "N",                     \
-     .help = "--model unet: GroupNorm groups", .lo = 1, .hi = 256, .default_text = "8"},      \
+     .help = "--model unet: GroupNorm groups", .default_text = "8"},                             \
     {.name = "dropout", .type = ARG_REAL, .dest = &(o).dropout, .metavar = "P",                  \
      .help = "--model unet: dropout probability (below 1) in each residual block while "         \
              "training, its mask from --seed and the step; sampling and nll use none",           \
-     .lo = 0, .hi = 1, .default_text = "0"}
+     .default_text = "0"}
 
-extern const char *const train_model_names[];
+/* Those flags' bindings to the settings table (args_bind). */
+#define TRAIN_MODEL_BINDS                                                                        \
+    {"model", FMCL_SCOPE_MODEL, "kind"}, {"base", FMCL_SCOPE_UNET, NULL},                         \
+        {"blocks", FMCL_SCOPE_UNET, NULL}, {"heads", FMCL_SCOPE_UNET, NULL},                      \
+        {"groups", FMCL_SCOPE_UNET, NULL}, {"dropout", FMCL_SCOPE_UNET, NULL}
 
 /* Usage errors that need no data: U-Net flags without --model unet, MLP
  * flags or --cond with it, a malformed --mult or --attn-res, 2D data. */

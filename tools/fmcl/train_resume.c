@@ -98,13 +98,13 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
     if (!args_find(cmd, "steps")->seen) o->steps = tc.steps;
     o->batch = tc.batch;
     o->lr = tc.lr;
-    o->lr_schedule = fmcl_lr_schedule_name(tc.lr_schedule);
+    o->lr_schedule = fmcl_name(FMCL_NAMES_LR_SCHEDULE, tc.lr_schedule);
     o->warmup = tc.warmup;
     o->weight_decay = tc.weight_decay;
     o->clip = tc.clip;
     o->ema = tc.ema;
     o->seed = tc.seed;
-    o->path = fmcl_path_name(tc.path);
+    o->path = fmcl_name(FMCL_NAMES_PATH, tc.path);
     o->coupling = tc.coupling == FMCL_COUPLING_OT ? "ot" : "independent";
     o->sigma_min = tc.sigma_min;
     o->poly_n = tc.poly_n;
