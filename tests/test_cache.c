@@ -265,7 +265,7 @@ static void expect_note(const char *what, const char *want)
     fmcl_ctx *ctx = make_ctx(what);
     if (!ctx) return;
     tl_check(strstr(fmcl_ctx_notes(ctx), want) != NULL, "%s: notes lack '%s'", what, want);
-    fmcl_ctx_destroy(ctx);
+    fmcl_ctx_free(ctx);
 }
 
 enum { OPS_B = 7, OPS_N = 143, OPS_COUNT = OPS_B * OPS_N, OPS_OUT = 3 * OPS_COUNT + 1 };
@@ -374,8 +374,8 @@ static int device_checks(fmcl_ctx *first, void *user)
             printf("  %-34s %d floats bitwise equal\n", "ops, cached vs source", OPS_OUT);
         }
     }
-    fmcl_ctx_destroy(warm);
-    fmcl_ctx_destroy(cold);
+    fmcl_ctx_free(warm);
+    fmcl_ctx_free(cold);
 
     /* Damaged entries: each is rebuilt from source and rewritten. */
     bad = malloc(len);

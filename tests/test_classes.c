@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "flow/classes.h"
-#include "flow/trainer.h"
+#include "nn/model.h"
 #include "runtime/rng.h"
 #include "testlib.h"
 
@@ -124,16 +124,15 @@ done:
 static void guided_sampling(fmcl_ctx *ctx)
 {
     enum { D = 3, K = 4, n = 7, steps = 3 };
-    const fmcl_mlp_config mc = {.dim = D, .width = 16, .depth = 2, .classes = K};
     const int cls[n] = {0, 3, -1, 2, 1, 3, 0};
     float x0[n * D], got[n * D];
     tl_fill(x0, n * D, -1.5f, 1.5f, 11);
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = tl_mlp(ctx, D, 16, 2, 0, K, 9);
     float *P = NULL;
-    if (!ok(ctx, fmcl_mlp_create(ctx, &mc, 9, &m), "conditional MLP")) return;
-    P = malloc(m->n_params * sizeof *P);
+    if (!m) return;
+    P = malloc(m->net.n_params * sizeof *P);
     if (!tl_check(P != NULL, "no host memory for the parameters") ||
-        !ok(ctx, fmcl_read(ctx, m->params, P, m->n_params * 4), "params"))
+        !ok(ctx, fmcl_read(ctx, m->net.params, P, m->net.n_params * 4), "params"))
         goto done;
     const float ws[3] = {0.0f, 1.7f, 0.6f};
     for (int j = 0; j < 3; j++) {
@@ -142,7 +141,7 @@ static void guided_sampling(fmcl_ctx *ctx)
                                  .classes = cls, .guidance = ws[j], .stats = &st};
         double want[n * D];
         for (int i = 0; i < n * D; i++) want[i] = x0[i];
-        euler_ref(m, P, want, cls, n, steps, ws[j]);
+        euler_ref(m->mlp, P, want, cls, n, steps, ws[j]);
         char what[64];
         snprintf(what, sizeof what, "guided Euler w=%g vs double reference", (double)ws[j]);
         if (ok(ctx, fmcl_sample(m, &sc, got, NULL, NULL), what)) {
@@ -168,7 +167,7 @@ static void guided_sampling(fmcl_ctx *ctx)
              "guidance without classes is refused");
 done:
     free(P);
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
 }
 
 /* The null class of a conditional MLP is the network without its class
@@ -176,35 +175,31 @@ done:
 static void null_class(fmcl_ctx *ctx)
 {
     enum { D = 2, K = 3, n = 6 };
-    const fmcl_mlp_config mc = {.dim = D, .width = 12, .depth = 2, .time_freqs = 2,
-                                .classes = K};
-    fmcl_mlp_config uc = mc;
-    uc.classes = 0;
-    fmcl_mlp *m = NULL, *u = NULL;
+    enum { WIDTH = 12 };
+    fmcl_model *mm = tl_mlp(ctx, D, WIDTH, 2, 2, K, 4), *uu = tl_mlp(ctx, D, WIDTH, 2, 2, 0, 4);
     float *P = NULL, *Q = NULL;
-    if (!ok(ctx, fmcl_mlp_create(ctx, &mc, 4, &m), "conditional MLP") ||
-        !ok(ctx, fmcl_mlp_create(ctx, &uc, 4, &u), "unconditional MLP"))
-        goto done;
+    if (!mm || !uu) goto done;
+    const fmcl_mlp *m = mm->mlp, *u = uu->mlp;
     P = malloc(m->n_params * 4), Q = malloc(u->n_params * 4);
     if (!tl_check(P && Q, "no host memory for the parameters") ||
         !ok(ctx, fmcl_read(ctx, m->params, P, m->n_params * 4), "read"))
         goto done;
     /* Layer 0's weight [width, in]: drop the last K columns; the rest as is. */
     const int in_c = m->in[0], in_u = u->in[0];
-    for (int r = 0; r < mc.width; r++) memcpy(Q + r * in_u, P + r * in_c, in_u * 4);
+    for (int r = 0; r < WIDTH; r++) memcpy(Q + r * in_u, P + r * in_c, in_u * 4);
     memcpy(Q + u->b_off[0], P + m->b_off[0], (m->n_params - m->b_off[0]) * 4);
     if (!ok(ctx, fmcl_write(ctx, u->params, Q, u->n_params * 4), "write")) goto done;
     float a[n * D], b[n * D];
     fmcl_sample_config sc = {.solver = FMCL_SOLVER_MIDPOINT, .steps = 4, .n = n, .seed = 8};
-    if (ok(ctx, fmcl_sample(m, &sc, a, NULL, NULL), "null-class samples") &&
-        ok(ctx, fmcl_sample(u, &sc, b, NULL, NULL), "unconditional samples"))
+    if (ok(ctx, fmcl_sample(mm, &sc, a, NULL, NULL), "null-class samples") &&
+        ok(ctx, fmcl_sample(uu, &sc, b, NULL, NULL), "unconditional samples"))
         tl_close_f("null class vs no class inputs: samples", a, b, n * D, 1e-5, 1e-4);
     fmcl_nll_config nc;
     fmcl_nll_config_default(&nc);
     nc.solver = FMCL_SOLVER_RK4, nc.steps = 8;
     double la[n], lb[n];
-    if (ok(ctx, fmcl_log_prob(m, &nc, b, n, la, NULL), "null-class log p") &&
-        ok(ctx, fmcl_log_prob(u, &nc, b, n, lb, NULL), "unconditional log p")) {
+    if (ok(ctx, fmcl_log_prob(mm, &nc, b, n, la, NULL), "null-class log p") &&
+        ok(ctx, fmcl_log_prob(uu, &nc, b, n, lb, NULL), "unconditional log p")) {
         float fa[n];
         for (int i = 0; i < n; i++) fa[i] = (float)la[i];
         tl_close("null class vs no class inputs: log p", fa, lb, n, 1e-4, 1e-4);
@@ -212,8 +207,8 @@ static void null_class(fmcl_ctx *ctx)
 done:
     free(P);
     free(Q);
-    fmcl_mlp_free(m);
-    fmcl_mlp_free(u);
+    fmcl_model_free(mm);
+    fmcl_model_free(uu);
 }
 
 /* 12 steps equal 6, a checkpoint, and 6 more after loading it; the file
@@ -224,22 +219,18 @@ static void resume(fmcl_ctx *ctx)
     uint8_t pixels[N * C * H * W], labels[N];
     for (size_t i = 0; i < sizeof pixels; i++) pixels[i] = (uint8_t)(i * 53 % 256);
     for (int i = 0; i < N; i++) labels[i] = (uint8_t)(i % 3);
-    const fmcl_mlp_config mc = {.dim = C * H * W, .width = 10, .depth = 2, .classes = 3};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
-    tc.batch = 16, tc.steps = STEPS, tc.seed = 21, tc.ema = 0.9f;
-    tc.kind = FMCL_DATA_IMAGES, tc.pixels = pixels, tc.n_points = N;
-    tc.img_c = C, tc.img_h = H, tc.img_w = W;
-    tc.labels = labels, tc.classes = 3, tc.label_drop = 0.25f;
+    tc.batch = 16, tc.steps = STEPS, tc.seed = 21, tc.ema = 0.9f, tc.label_drop = 0.25f;
     char path[64];
     snprintf(path, sizeof path, "/tmp/fmcl-classes-%d.safetensors", (int)getpid());
-    fmcl_mlp *m = NULL, *m2 = NULL;
+    fmcl_model *m = tl_mlp(ctx, C * H * W, 10, 2, 0, 3, 1), *m2 = NULL;
+    fmcl_data *d = tl_pixels(pixels, labels, N, C, H, W);
     fmcl_trainer *t = NULL, *t2 = NULL;
     float *p1 = NULL, *p2 = NULL;
-    if (!ok(ctx, fmcl_mlp_create(ctx, &mc, 1, &m), "model") ||
-        !ok(ctx, fmcl_trainer_create(m, &tc, &t), "trainer") ||
+    if (!m || !d || !ok(ctx, fmcl_trainer_create(m, d, &tc, &t), "trainer") ||
         !ok(ctx, fmcl_trainer_run(t, STEPS / 2), "first half") ||
-        !ok(ctx, fmcl_trainer_save(t, path, NULL, 0), "save") ||
+        !ok(ctx, fmcl_trainer_save(t, path), "save") ||
         !ok(ctx, fmcl_trainer_run(t, STEPS / 2), "second half"))
         goto done;
     fmcl_train_config rc;
@@ -248,22 +239,20 @@ static void resume(fmcl_ctx *ctx)
     if (!tl_check(fmcl_train_config_from_checkpoint(path, &rc, &step, err, sizeof err) == FMCL_OK,
                   "config from checkpoint: %s", err))
         goto done;
-    tl_check(rc.classes == 3 && rc.label_drop == 0.25f && step == STEPS / 2,
-             "checkpoint records classes %d, label_drop %g, step %d", rc.classes,
-             (double)rc.label_drop, step);
-    rc.pixels = pixels, rc.labels = labels;
-    if (!ok(ctx, fmcl_mlp_load(ctx, path, &m2), "load") ||
-        !tl_check(fmcl_mlp_get_config(m2)->classes == 3, "loaded model has 3 classes") ||
-        !ok(ctx, fmcl_trainer_create(m2, &rc, &t2), "resumed trainer") ||
+    tl_check(rc.label_drop == 0.25f && step == STEPS / 2,
+             "checkpoint records label_drop %g, step %d", (double)rc.label_drop, step);
+    if (!ok(ctx, fmcl_model_load(ctx, path, FMCL_WEIGHTS_RAW, &m2), "load") ||
+        !tl_check(fmcl_model_get_config(m2)->classes == 3, "loaded model has 3 classes") ||
+        !ok(ctx, fmcl_trainer_create(m2, d, &rc, &t2), "resumed trainer") ||
         !ok(ctx, fmcl_trainer_restore(t2, path), "restore") ||
         !ok(ctx, fmcl_trainer_run(t2, STEPS / 2), "resumed half"))
         goto done;
-    const size_t np = m->n_params;
+    const size_t np = fmcl_model_param_count(m);
     p1 = malloc(np * 4), p2 = malloc(np * 4);
     float l1[STEPS], l2[STEPS];
     if (tl_check(p1 && p2, "no host memory for the parameters") &&
-        ok(ctx, fmcl_read(ctx, m->params, p1, np * 4), "read") &&
-        ok(ctx, fmcl_read(ctx, m2->params, p2, np * 4), "read") &&
+        ok(ctx, fmcl_read(ctx, m->net.params, p1, np * 4), "read") &&
+        ok(ctx, fmcl_read(ctx, m2->net.params, p2, np * 4), "read") &&
         ok(ctx, fmcl_trainer_losses(t, 0, STEPS, l1), "losses") &&
         ok(ctx, fmcl_trainer_losses(t2, 0, STEPS, l2), "losses")) {
         tl_check(memcmp(p1, p2, np * 4) == 0, "resumed weights equal the uninterrupted run's");
@@ -272,15 +261,19 @@ static void resume(fmcl_ctx *ctx)
     /* Labels beyond the model's classes are refused up front. */
     fmcl_trainer *t3 = NULL;
     labels[4] = 3;
-    tl_check(fmcl_trainer_create(m, &tc, &t3) == FMCL_ERR_ARG && !t3, "label 3 of 3 is refused");
+    fmcl_data *bad = tl_pixels(pixels, labels, N, C, H, W);
+    tl_check(bad && fmcl_trainer_create(m, bad, &tc, &t3) == FMCL_ERR_ARG && !t3,
+             "label 3 of 3 is refused");
+    fmcl_data_free(bad);
 done:
     unlink(path);
     free(p1);
     free(p2);
     fmcl_trainer_free(t);
     fmcl_trainer_free(t2);
-    fmcl_mlp_free(m);
-    fmcl_mlp_free(m2);
+    fmcl_data_free(d);
+    fmcl_model_free(m);
+    fmcl_model_free(m2);
 }
 
 static int run(fmcl_ctx *ctx, void *user)

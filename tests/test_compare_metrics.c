@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "../tools/compare_metrics.h"
+#include "data/toy2d.h"
 #include "fmcl.h"
 #include "testlib.h"
 
@@ -124,8 +125,8 @@ static void properties(const float *x, const float *z)
      * W2 decays like 1/sqrt(n) in one dimension for a bounded density). */
     enum { SMALL = 1024, BIG = 4 * SMALL, REF = 16 * BIG };
     float *u = malloc(sizeof(float) * 2 * BIG), *ref = malloc(sizeof(float) * 2 * REF);
-    tl_check(fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, 7, 1, BIG, u) == FMCL_OK &&
-                 fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, 7, 2, REF, ref) == FMCL_OK,
+    tl_check(fmcl_toy_sample_host(FMCL_TOY_CHECKERBOARD, 7, 1, BIG, u) == FMCL_OK &&
+                 fmcl_toy_sample_host(FMCL_TOY_CHECKERBOARD, 7, 2, REF, ref) == FMCL_OK,
              "checkerboard data");
     double small = sw2(u, SMALL, ref, REF, 64), big = sw2(u, BIG, ref, REF, 64);
     printf("  checkerboard data against %d more: n = %d: %.4f, n = %d: %.4f\n", REF, SMALL, small,
@@ -167,7 +168,7 @@ static void board(const float *x)
     double fx = cmp_board_fraction(x, N);
     tl_check(fx == 1.0, "checkerboard data on its board: %.4f, want 1", fx);
     float g[2 * 2000];
-    tl_check(fmcl_toy_sample_host(FMCL_DATA_8GAUSSIANS, 0, 0, 2000, g) == FMCL_OK, "8 Gaussians");
+    tl_check(fmcl_toy_sample_host(FMCL_TOY_8GAUSSIANS, 0, 0, 2000, g) == FMCL_OK, "8 Gaussians");
     double fg = cmp_board_fraction(g, 2000);
     printf("  board: checkerboard data %.3f, 8 Gaussians %.3f\n", fx, fg);
     tl_check(fg < 0.8, "8 Gaussians should not look like the board: %.3f", fg);
@@ -177,8 +178,8 @@ static void board(const float *x)
 int main(void)
 {
     float *x = malloc(sizeof(float) * 2 * N), *z = malloc(sizeof(float) * 2 * N);
-    if (tl_check(x && z && fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, 3, 0, N, x) == FMCL_OK &&
-                     fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, 3, 1, N, z) == FMCL_OK,
+    if (tl_check(x && z && fmcl_toy_sample_host(FMCL_TOY_CHECKERBOARD, 3, 0, N, x) == FMCL_OK &&
+                     fmcl_toy_sample_host(FMCL_TOY_CHECKERBOARD, 3, 1, N, z) == FMCL_OK,
                  "checkerboard data")) {
         translation(x);
         scaling(x);

@@ -269,7 +269,7 @@ static void test_imgdir(void)
     }
     fmcl_images_free(&im);
     s = fmcl_images_open(spec, 0, 0, 1, 0, &im, NULL, 0, err, sizeof err);
-    expect_error("images: without a size", s, FMCL_ERR_ARG, err, "--image-size", NULL);
+    expect_error("images: without a size", s, FMCL_ERR_ARG, err, "the side of the square", NULL);
     /* A JPEG of one grey level, 6 x 3, shrunk to 2 x 2 (lossy: within 2 levels). */
     char jdir[512];
     snprintf(jdir, sizeof jdir, "%s", at("jpeg"));
@@ -412,14 +412,16 @@ static int test_batch(fmcl_ctx *ctx, void *user)
             tl_check(flipped > B / 2 - 40 && flipped < B / 2 + 40,
                      "%d of %d rows mirrored, expected about half", flipped, B);
     }
-    float x[3 * D];
-    fmcl_images_dequantize(x, px, 3, D, 5, 7);
+    float x[3 * D], tail[2 * D];
+    fmcl_images_dequantize(x, px, 0, 3, D, 5, 7);
+    fmcl_images_dequantize(tail, px, 1, 2, D, 5, 7);
     int in_cell = 1;
     for (int i = 0; i < 3 * D; i++) {
         double y = (x[i] + 1.0) * 128.0 - px[i];
         in_cell &= y >= 0 && y <= 1;
     }
     tl_check(in_cell, "host dequantisation keeps each value in its pixel's cell");
+    tl_check(!memcmp(tail, x + D, sizeof tail), "images 1 and 2 alone dequantise as in all three");
     return 0;
 }
 

@@ -90,8 +90,8 @@ static unsigned char *read_file(const char *path, size_t *len)
 static int train_save_sample(fmcl_ctx *ctx, uint64_t seed, unsigned char **ckpt, size_t *len,
                              float *out, int n)
 {
-    fmcl_mlp_config mc = {.dim = 2, .width = 37, .depth = 2};
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = tl_mlp(ctx, 2, 37, 2, 0, 0, seed);
+    fmcl_data *d = tl_toy(FMCL_TOY_CHECKERBOARD);
     fmcl_trainer *t = NULL;
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
@@ -104,15 +104,15 @@ static int train_save_sample(fmcl_ctx *ctx, uint64_t seed, unsigned char **ckpt,
     char path[128];
     snprintf(path, sizeof path, "%s/run.safetensors", tmpdir);
     *ckpt = NULL;
-    int good = ok(ctx, fmcl_mlp_create(ctx, &mc, seed, &m), "model") &&
-               ok(ctx, fmcl_trainer_create(m, &tc, &t), "trainer") &&
+    int good = m && d && ok(ctx, fmcl_trainer_create(m, d, &tc, &t), "trainer") &&
                ok(ctx, fmcl_trainer_run(t, SAME_STEPS), "training") &&
-               ok(ctx, fmcl_mlp_save(m, path, NULL, 0), "saving") &&
+               ok(ctx, fmcl_model_save(m, path), "saving") &&
                ok(ctx, fmcl_sample(m, &sc, out, NULL, NULL), "sampling");
     if (good) good = tl_check((*ckpt = read_file(path, len)) != NULL, "reading %s back", path);
     remove(path);
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
+    fmcl_data_free(d);
+    fmcl_model_free(m);
     return good;
 }
 
@@ -143,7 +143,7 @@ static void same_device(fmcl_ctx *ctx)
                  "seeds 7 and 8 gave the same checkpoint or samples");
     }
     free(ca), free(cb), free(cc);
-    fmcl_ctx_destroy(ctx2);
+    fmcl_ctx_free(ctx2);
 }
 
 /* The program is built as OpenCL C 1.2 (where the device has it) and without
@@ -306,8 +306,8 @@ static void sample_stats(const float *x, int n, device_run *r)
 
 static int device_run_200(fmcl_ctx *ctx, device_run *r)
 {
-    fmcl_mlp_config mc = {.dim = 2, .width = 48, .depth = 2};
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = tl_mlp(ctx, 2, 48, 2, 0, 0, 11);
+    fmcl_data *d = tl_toy(FMCL_TOY_CHECKERBOARD);
     fmcl_trainer *t = NULL;
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
@@ -318,8 +318,7 @@ static int device_run_200(fmcl_ctx *ctx, device_run *r)
     fmcl_sample_config sc = {.solver = FMCL_SOLVER_MIDPOINT, .steps = 20, .n = RUN_SAMPLES,
                              .seed = 12};
     float *x = malloc(2 * RUN_SAMPLES * sizeof *x);
-    int good = ok(ctx, fmcl_mlp_create(ctx, &mc, 11, &m), "model") &&
-               ok(ctx, fmcl_trainer_create(m, &tc, &t), "trainer") &&
+    int good = m && d && ok(ctx, fmcl_trainer_create(m, d, &tc, &t), "trainer") &&
                ok(ctx, fmcl_trainer_run(t, RUN_STEPS), "training") &&
                ok(ctx, fmcl_trainer_losses(t, 0, RUN_STEPS, r->loss), "losses") &&
                ok(ctx, fmcl_sample(m, &sc, x, NULL, NULL), "sampling");
@@ -332,7 +331,8 @@ static int device_run_200(fmcl_ctx *ctx, device_run *r)
     }
     free(x);
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
+    fmcl_data_free(d);
+    fmcl_model_free(m);
     return good;
 }
 

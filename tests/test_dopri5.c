@@ -461,7 +461,7 @@ static void check_refusals(fmcl_ctx *ctx, field *f, const float *x0)
     f->kind = LINEAR;
     f->lambda = -2.0;
     if (run_device(ctx, f, &o, 0, 1, x0, got, r)) {
-        tl_check(r->status == FMCL_ERR_NUMERIC && strstr(ctx->err, "max-steps") &&
+        tl_check(r->status == FMCL_ERR_NUMERIC && strstr(ctx->err, "max_steps") &&
                      r->st.accepted + r->st.rejected == 3,
                  "max_steps 3: status %d, %d + %d steps, message '%s'", r->status, r->st.accepted,
                  r->st.rejected, ctx->err);
@@ -604,10 +604,8 @@ static void check_ops(fmcl_ctx *ctx, int n)
 
 static void check_sample(fmcl_ctx *ctx)
 {
-    const fmcl_mlp_config mc = {.dim = 2, .width = 24, .depth = 2, .time_freqs = 0};
-    fmcl_mlp *m = NULL;
-    if (!tl_check(fmcl_mlp_create(ctx, &mc, 7, &m) == FMCL_OK, "mlp: %s", fmcl_ctx_error(ctx)))
-        return;
+    fmcl_model *m = tl_mlp(ctx, 2, 24, 2, 0, 0, 7);
+    if (!m) return;
     enum { N = 301 };
     static const double times[3] = {0, 0.5, 1}, half[1] = {0.5};
     float *d = malloc(sizeof(float) * N * 2), *rk = malloc(sizeof(float) * N * 2),
@@ -664,7 +662,7 @@ static void check_sample(fmcl_ctx *ctx)
     free(rk);
     free(traj);
     free(rtraj);
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
 }
 
 static int device_checks(fmcl_ctx *ctx, void *user)

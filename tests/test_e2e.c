@@ -25,7 +25,7 @@ static double support_fraction(const float *x, int n)
     return (double)in / n;
 }
 
-static double sample_fraction(fmcl_mlp *m, float *out)
+static double sample_fraction(fmcl_model *m, float *out)
 {
     fmcl_sample_config sc = {.solver = FMCL_SOLVER_MIDPOINT, .steps = 20, .n = N_SAMPLES, .seed = 5};
     int nfe = 0;
@@ -37,13 +37,16 @@ static double sample_fraction(fmcl_mlp *m, float *out)
 static int run(fmcl_ctx *ctx, void *user)
 {
     (void)user;
-    fmcl_mlp_config mc = {.dim = 2, .width = WIDTH, .depth = DEPTH};
-    fmcl_mlp *m;
-    if (!tl_check(fmcl_mlp_create(ctx, &mc, 1, &m) == FMCL_OK, "create: %s", fmcl_ctx_error(ctx)))
+    fmcl_model *m = tl_mlp(ctx, 2, WIDTH, DEPTH, 0, 0, 1);
+    fmcl_data *board = tl_toy(FMCL_TOY_CHECKERBOARD);
+    if (!m || !board) {
+        fmcl_model_free(m);
+        fmcl_data_free(board);
         return 1;
+    }
     float *out = malloc(N_SAMPLES * 2 * sizeof *out);
     float *data = malloc(N_SAMPLES * 2 * sizeof *data);
-    fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, 3, 0, N_SAMPLES, data);
+    fmcl_data_draw(board, 3, 0, N_SAMPLES, data, NULL, 0);
     double f_data = support_fraction(data, N_SAMPLES);
     double f0 = sample_fraction(m, out);
 
@@ -54,7 +57,7 @@ static int run(fmcl_ctx *ctx, void *user)
     tc.lr = 3e-3f;
     tc.seed = 1;
     fmcl_trainer *t;
-    fmcl_status s = fmcl_trainer_create(m, &tc, &t);
+    fmcl_status s = fmcl_trainer_create(m, board, &tc, &t);
     if (tl_check(s == FMCL_OK, "trainer: %s", fmcl_ctx_error(ctx))) {
         s = fmcl_trainer_run(t, STEPS);
         float *loss = malloc(STEPS * sizeof *loss);
@@ -79,7 +82,8 @@ static int run(fmcl_ctx *ctx, void *user)
     }
     free(out);
     free(data);
-    fmcl_mlp_free(m);
+    fmcl_data_free(board);
+    fmcl_model_free(m);
     return 0;
 }
 

@@ -75,7 +75,7 @@ static int device_checks(fmcl_ctx *ctx, void *user)
         return 0;
     fmcl_group *g[2];
     if (!tl_check(fmcl_group_create_threads(2, g, err, sizeof err) == FMCL_OK, "group: %s", err)) {
-        fmcl_ctx_destroy(other);
+        fmcl_ctx_free(other);
         return 0;
     }
     rank_job *jobs = calloc(2, sizeof *jobs);
@@ -113,7 +113,7 @@ static int device_checks(fmcl_ctx *ctx, void *user)
     free(jobs);
     fmcl_group_free(g[0]);
     fmcl_group_free(g[1]);
-    fmcl_ctx_destroy(other);
+    fmcl_ctx_free(other);
     return 0;
 }
 

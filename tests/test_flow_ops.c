@@ -62,13 +62,13 @@ static toy_law toy_law_of(int kind)
 {
     const double pi = M_PI;
     switch (kind) {
-    case FMCL_DATA_CHECKERBOARD: /* a, b ~ U[-2, 2) marginally, scaled by 1/0.45 */
+    case FMCL_TOY_CHECKERBOARD: /* a, b ~ U[-2, 2) marginally, scaled by 1/0.45 */
         return (toy_law){kind, 4.0 / 3 / (0.45 * 0.45), 4.0 / 3 / (0.45 * 0.45)};
-    case FMCL_DATA_8GAUSSIANS: /* (16 E cos^2 + 0.25) / 1.414^2 */
+    case FMCL_TOY_8GAUSSIANS: /* (16 E cos^2 + 0.25) / 1.414^2 */
         return (toy_law){kind, 8.25 / (1.414 * 1.414), 8.25 / (1.414 * 1.414)};
-    case FMCL_DATA_MOONS: /* 4 (E (cos - 1/2)^2 + 0.01), 4 (E (sin - 1/4)^2 + 0.01) */
+    case FMCL_TOY_MOONS: /* 4 (E (cos - 1/2)^2 + 0.01), 4 (E (sin - 1/4)^2 + 0.01) */
         return (toy_law){kind, 4 * (0.75 + 0.01), 4 * (0.5625 - 1 / pi + 0.01)};
-    case FMCL_DATA_RINGS: /* E r^2 / 2 + 0.08^2 */
+    case FMCL_TOY_RINGS: /* E r^2 / 2 + 0.08^2 */
         return (toy_law){kind, (9 + 5.0625 + 2.25 + 0.5625) / 8 + 0.0064,
                          (9 + 5.0625 + 2.25 + 0.5625) / 8 + 0.0064};
     default: /* spirals: (E n^2 - E[n cos n]/2 + E[n sin n]/2 + 1/6) / 9, n = 3 pi sqrt(u) */
@@ -157,9 +157,9 @@ static void check_toy(fmcl_ctx *ctx)
 {
     enum { B = 100003 };
     float *got = malloc(2 * B * sizeof *got), *want = malloc(2 * B * sizeof *want);
-    for (int kind = FMCL_DATA_CHECKERBOARD; kind <= FMCL_DATA_SPIRALS; kind++) {
-        const char *name = fmcl_data_kind_name(kind);
-        tl_check(fmcl_data_kind_from_name(name) == kind, "data kind name %s round trip", name);
+    for (int kind = FMCL_TOY_CHECKERBOARD; kind <= FMCL_TOY_SPIRALS; kind++) {
+        const char *name = fmcl_kind_name(kind);
+        tl_check(fmcl_toy_of_name(name) == kind, "data kind name %s round trip", name);
         tl_buf x;
         if (!tl_buf_new(ctx, &x, 2 * B, NULL)) continue;
         if (ok(ctx, fmcl_toy_sample(ctx, x.t, kind, 77 + kind, 5, B), name) &&
@@ -175,15 +175,15 @@ static void check_toy(fmcl_ctx *ctx)
                          memcmp(host, want, sizeof host) == 0,
                      "fmcl_toy_sample_host equals the reference");
             check_toy_moments(name, got, B, toy_law_of(kind));
-            if (kind == FMCL_DATA_CHECKERBOARD) check_checkerboard(got, B);
-            if (kind == FMCL_DATA_8GAUSSIANS) check_8gaussians(got, B);
+            if (kind == FMCL_TOY_CHECKERBOARD) check_checkerboard(got, B);
+            if (kind == FMCL_TOY_8GAUSSIANS) check_8gaussians(got, B);
         }
         tl_guard_ok(ctx, &x, name);
         tl_buf_free(&x);
     }
-    tl_check(fmcl_data_kind_from_name("nonsense") == -1 && fmcl_data_kind_from_name("array") == -1,
+    tl_check(fmcl_toy_of_name("nonsense") == -1 && fmcl_toy_of_name("array") == -1,
              "unknown data names are rejected");
-    tl_check(fmcl_toy_sample_host(FMCL_DATA_ARRAY, 0, 0, 1, want) == FMCL_ERR_ARG,
+    tl_check(fmcl_toy_sample_host(FMCL_KIND_ARRAY, 0, 0, 1, want) == FMCL_ERR_ARG,
              "toy_sample_host rejects a non-built-in kind");
     free(got);
     free(want);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nn/mlp.h"
+#include "nn/model.h"
 #include "testlib.h"
 
 static double loss_of(const fmcl_mlp *m, const float *P, const float *X, const double *R, int B)
@@ -35,7 +35,7 @@ static double central(const fmcl_mlp *m, float *P, float *X, const double *R, in
 }
 
 /* fd: also check the CPU backward by finite differences (small models only). */
-static void check_config(fmcl_ctx *ctx, fmcl_mlp_config cfg, int B, int fd)
+static void check_config(fmcl_ctx *ctx, fmcl_mlp_spec cfg, int B, int fd)
 {
     fmcl_mlp *m;
     if (!tl_check(fmcl_mlp_create(ctx, &cfg, 7, &m) == FMCL_OK, "create: %s", fmcl_ctx_error(ctx)))
@@ -103,23 +103,28 @@ static void check_config(fmcl_ctx *ctx, fmcl_mlp_config cfg, int B, int fd)
     }
     tl_buf_free(&bx), tl_buf_free(&bout), tl_buf_free(&bdout), tl_buf_free(&bg), tl_buf_free(&bdx);
 
-    /* Checkpoint round trip: same config, bitwise the same parameters. */
+    /* The public model of the same config and seed: the same parameters, and a
+     * checkpoint round trip keeps them, the config and the metadata. */
     char path[64];
     snprintf(path, sizeof path, "/tmp/fmcl-test-mlp-%d.safetensors", (int)getpid());
-    const char *meta[] = {"note", "round trip"};
-    fmcl_mlp *m2 = NULL;
-    if (tl_check(fmcl_mlp_save(m, path, meta, 1) == FMCL_OK, "save: %s", fmcl_ctx_error(ctx)) &&
-        tl_check(fmcl_mlp_load(ctx, path, &m2) == FMCL_OK, "load: %s", fmcl_ctx_error(ctx))) {
-        tl_check(m2->n_params == np &&
-                     fmcl_read(ctx, m2->params, got, np * 4) == FMCL_OK &&
+    fmcl_model *pm = tl_mlp(ctx, cfg.dim, cfg.width, cfg.depth, cfg.time_freqs, cfg.classes, 7);
+    fmcl_model *m2 = NULL;
+    if (pm && tl_check(fmcl_model_set_meta(pm, "note", "round trip") == FMCL_OK, "meta") &&
+        tl_check(fmcl_model_save(pm, path) == FMCL_OK, "save: %s", fmcl_ctx_error(ctx)) &&
+        tl_check(fmcl_model_load(ctx, path, FMCL_WEIGHTS_DEFAULT, &m2) == FMCL_OK, "load: %s",
+                 fmcl_ctx_error(ctx))) {
+        tl_check(fmcl_model_param_count(m2) == np &&
+                     fmcl_read(ctx, m2->net.params, got, np * 4) == FMCL_OK &&
                      memcmp(got, P, np * 4) == 0 &&
-                     memcmp(&m2->cfg, &m->cfg, sizeof cfg) == 0,
+                     memcmp(fmcl_model_get_config(m2), fmcl_model_get_config(pm),
+                            sizeof(fmcl_model_config)) == 0,
                  "%s: checkpoint round trip changed the model", tag);
-        const char *note = fmcl_mlp_meta(m2, "note");
+        const char *note = fmcl_model_meta(m2, "note");
         tl_check(note && strcmp(note, "round trip") == 0, "checkpoint metadata lost");
     }
     unlink(path);
-    fmcl_mlp_free(m2);
+    fmcl_model_free(m2);
+    fmcl_model_free(pm);
     fmcl_mlp_free(m);
     free(P), free(X), free(got), free(R), free(g), free(dX), free(out), free(Rf);
 }
@@ -127,11 +132,11 @@ static void check_config(fmcl_ctx *ctx, fmcl_mlp_config cfg, int B, int fd)
 static int run(fmcl_ctx *ctx, void *user)
 {
     (void)user;
-    check_config(ctx, (fmcl_mlp_config){.dim = 2, .width = 7, .depth = 3}, 5, 1);
-    check_config(ctx, (fmcl_mlp_config){.dim = 3, .width = 33, .depth = 1, .time_freqs = 3}, 9, 1);
-    check_config(ctx, (fmcl_mlp_config){.dim = 2, .width = 65, .depth = 2}, 130, 0);
+    check_config(ctx, (fmcl_mlp_spec){.dim = 2, .width = 7, .depth = 3}, 5, 1);
+    check_config(ctx, (fmcl_mlp_spec){.dim = 3, .width = 33, .depth = 1, .time_freqs = 3}, 9, 1);
+    check_config(ctx, (fmcl_mlp_spec){.dim = 2, .width = 65, .depth = 2}, 130, 0);
     /* Wide first and last layers: GEMMs there too, not linear.cl's kernels. */
-    check_config(ctx, (fmcl_mlp_config){.dim = 35, .width = 40, .depth = 2}, 67, 0);
+    check_config(ctx, (fmcl_mlp_spec){.dim = 35, .width = 40, .depth = 2}, 67, 0);
     return 0;
 }
 

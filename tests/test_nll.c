@@ -335,8 +335,9 @@ static void test_closed_forms(fmcl_ctx *ctx)
 /* ---- the MLP --------------------------------------------------------------- */
 
 typedef struct {
-    fmcl_mlp *m;
-    float *P; /* parameters */
+    fmcl_model *model;
+    const fmcl_mlp *m; /* its network */
+    float *P;          /* parameters */
     double *grads;
 } mlp_ref;
 
@@ -372,16 +373,16 @@ static void ref_jacobian(const mlp_ref *r, const float *x, float t, int rows, do
 
 static void mlp_ref_free(mlp_ref *r)
 {
-    fmcl_mlp_free(r->m);
+    fmcl_model_free(r->model);
     free(r->P);
     free(r->grads);
 }
 
-static int mlp_ref_init(fmcl_ctx *ctx, fmcl_mlp_config cfg, uint64_t seed, mlp_ref *r)
+static int mlp_ref_init(fmcl_ctx *ctx, fmcl_mlp_spec cfg, uint64_t seed, mlp_ref *r)
 {
-    if (!tl_check(fmcl_mlp_create(ctx, &cfg, seed, &r->m) == FMCL_OK, "mlp: %s",
-                  fmcl_ctx_error(ctx)))
-        return 0;
+    r->model = tl_mlp(ctx, cfg.dim, cfg.width, cfg.depth, cfg.time_freqs, cfg.classes, seed);
+    if (!r->model) return 0;
+    r->m = r->model->mlp;
     r->P = malloc(sizeof(float) * r->m->n_params);
     r->grads = calloc(r->m->n_params, sizeof(double));
     if (tl_check(r->P && r->grads, "no host memory for %zu parameters", r->m->n_params) &&
@@ -395,18 +396,17 @@ static int mlp_ref_init(fmcl_ctx *ctx, fmcl_mlp_config cfg, uint64_t seed, mlp_r
 
 /* Divergence at one (x, t): exact vs central differences; every probe vs
  * z^T J z; the probes' mean vs the trace. */
-static void test_mlp_divergence(fmcl_ctx *ctx, fmcl_mlp_config cfg)
+static void test_mlp_divergence(fmcl_ctx *ctx, fmcl_mlp_spec cfg)
 {
     enum { ROWS = 37, PROBES = 256 };
     const int D = cfg.dim;
     const float t = 0.37f;
     mlp_ref r;
     if (!mlp_ref_init(ctx, cfg, 9, &r)) return;
-    fmcl_model rm;
-    fmcl_model_of_mlp(&rm, r.m);
-    fmcl_model_field mf;
+    fmcl_net_field mf;
     fmcl_field f;
-    if (!tl_check(fmcl_model_field_create(&rm, ROWS, &mf, &f) == FMCL_OK, "field: %s",
+    if (!tl_check(fmcl_net_field_create(&r.model->net, 1.0f, ROWS, &mf, &f) == FMCL_OK,
+                  "field: %s",
                   fmcl_ctx_error(ctx))) {
         mlp_ref_free(&r);
         return;
@@ -497,7 +497,7 @@ static void test_mlp_divergence(fmcl_ctx *ctx, fmcl_mlp_config cfg)
     tl_buf_free(&bz);
     tl_buf_free(&bu);
     tl_buf_free(&bg);
-    fmcl_model_field_free(&mf);
+    fmcl_net_field_free(&mf);
     free(x);
     free(xp);
     free(z);
@@ -553,7 +553,7 @@ static void ref_log_prob(const mlp_ref *r, const float *x1, int n, int steps, do
 static void test_mlp_log_prob(fmcl_ctx *ctx)
 {
     enum { N = 37, G = 41 };
-    fmcl_mlp_config mc = {.dim = 2, .width = 16, .depth = 2, .time_freqs = 2};
+    fmcl_mlp_spec mc = {.dim = 2, .width = 16, .depth = 2, .time_freqs = 2};
     mlp_ref r;
     if (!mlp_ref_init(ctx, mc, 4, &r)) return;
     const fmcl_mlp *m = r.m;
@@ -570,7 +570,7 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
     fmcl_nll_config cfg = {.solver = FMCL_SOLVER_RK4, .steps = 8};
     ref_log_prob(&r, x, N, cfg.steps, want);
     int nfe = 0;
-    tl_check(fmcl_log_prob(r.m, &cfg, x, N, lp, &nfe) == FMCL_OK, "log_prob: %s",
+    tl_check(fmcl_log_prob(r.model, &cfg, x, N, lp, &nfe) == FMCL_OK, "log_prob: %s",
              fmcl_ctx_error(ctx));
     float got[N];
     for (int i = 0; i < N; i++) got[i] = (float)lp[i];
@@ -584,11 +584,10 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
      * midpoint steps suffice. */
     enum { K = 24 };
     double ex[N], hk[N], one[N], sq[N] = {0}, worst = 0;
-    fmcl_model rm;
-    fmcl_model_of_mlp(&rm, r.m);
-    fmcl_model_field mf;
+    fmcl_net_field mf;
     fmcl_field f;
-    if (!tl_check(fmcl_model_field_create(&rm, N, &mf, &f) == FMCL_OK, "field: %s",
+    if (!tl_check(fmcl_net_field_create(&r.model->net, 1.0f, N, &mf, &f) == FMCL_OK,
+                  "field: %s",
                   fmcl_ctx_error(ctx))) {
         mlp_ref_free(&r);
         return;
@@ -607,7 +606,7 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
     cfg.seed = 0;
     tl_check(fmcl_field_log_prob(ctx, &f, &cfg, x, N, hk, NULL) == FMCL_OK, "log_prob: %s",
              fmcl_ctx_error(ctx));
-    fmcl_model_field_free(&mf);
+    fmcl_net_field_free(&mf);
     for (int i = 0; i < N; i++) {
         double zs = fabs(hk[i] - ex[i]) / (sqrt(sq[i] / K) + 1e-4);
         worst = zs > worst ? zs : worst;
@@ -626,7 +625,7 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
             grid[2 * (i * G + j) + 1] = (float)(lo + (i + 0.5) * cell);
         }
     cfg = (fmcl_nll_config){.solver = FMCL_SOLVER_RK4, .steps = 8};
-    tl_check(fmcl_log_prob(r.m, &cfg, grid, G * G, gl, NULL) == FMCL_OK, "log_prob grid: %s",
+    tl_check(fmcl_log_prob(r.model, &cfg, grid, G * G, gl, NULL) == FMCL_OK, "log_prob grid: %s",
              fmcl_ctx_error(ctx));
     for (int i = 0; i < G * G; i++) mass += exp(gl[i]) * cell * cell;
     printf("  density integrates to %.5f over [-6, 6]^2\n", mass);
@@ -638,10 +637,8 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
 
 static void test_errors(fmcl_ctx *ctx)
 {
-    fmcl_mlp_config mc = {.dim = 2, .width = 8, .depth = 1};
-    fmcl_mlp *m;
-    if (!tl_check(fmcl_mlp_create(ctx, &mc, 1, &m) == FMCL_OK, "mlp: %s", fmcl_ctx_error(ctx)))
-        return;
+    fmcl_model *m = tl_mlp(ctx, 2, 8, 1, 0, 0, 1);
+    if (!m) return;
     float x[2] = {0, 0};
     double lp[1];
     fmcl_nll_config cfg = {.solver = 7, .steps = 4};
@@ -652,7 +649,7 @@ static void test_errors(fmcl_ctx *ctx)
     tl_check(fmcl_log_prob(m, &cfg, x, 1, lp, NULL) == FMCL_ERR_ARG, "zero steps accepted");
     cfg.steps = 1;
     tl_check(fmcl_log_prob(m, &cfg, x, 0, lp, NULL) == FMCL_ERR_ARG, "no points accepted");
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
 }
 
 static int run(fmcl_ctx *ctx, void *user)
@@ -660,8 +657,8 @@ static int run(fmcl_ctx *ctx, void *user)
     (void)user;
     test_ops(ctx);
     test_closed_forms(ctx);
-    test_mlp_divergence(ctx, (fmcl_mlp_config){.dim = 3, .width = 19, .depth = 2});
-    test_mlp_divergence(ctx, (fmcl_mlp_config){.dim = 2, .width = 13, .depth = 3,
+    test_mlp_divergence(ctx, (fmcl_mlp_spec){.dim = 3, .width = 19, .depth = 2});
+    test_mlp_divergence(ctx, (fmcl_mlp_spec){.dim = 2, .width = 13, .depth = 3,
                                                .time_freqs = 3});
     test_mlp_log_prob(ctx);
     test_errors(ctx);

@@ -15,8 +15,9 @@
 
 #include "flow/coupling.h"
 #include "flow/flow_ops.h"
+#include "data/toy2d.h"
 #include "flow/paths.h"
-#include "nn/mlp.h"
+#include "nn/model.h"
 #include "nn/nn_ops.h"
 #include "runtime/rng.h"
 #include "runtime/vec.h"
@@ -309,7 +310,7 @@ static void check_pairing_batch(void)
     int *perm = malloc(B * sizeof *perm), *again = malloc(B * sizeof *again);
     void *work = malloc(fmcl_ot_pairing_work(B));
     fmcl_path_noise_ref(x0, 42, 7, B, D);
-    tl_check(fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, 42, 7, B, x1) == FMCL_OK, "data");
+    tl_check(fmcl_toy_sample_host(FMCL_TOY_CHECKERBOARD, 42, 7, B, x1) == FMCL_OK, "data");
     tl_check(fmcl_ot_pairing(x0, x1, B, D, perm, work) == 0, "pairing failed");
     tl_check(is_permutation(perm, B), "pairing: not a permutation");
     tl_check(fmcl_ot_pairing(x0, x1, B, D, again, work) == 0 &&
@@ -427,11 +428,11 @@ static void check_t_range(fmcl_ctx *ctx, const path_case *pc)
 }
 
 /* The first state of a sampling trajectory is x0: std * the sampling noise. */
-static void check_start(fmcl_ctx *ctx, fmcl_mlp *m, float x0_std, double want_std,
+static void check_start(fmcl_ctx *ctx, fmcl_model *m, float x0_std, double want_std,
                         const char *what)
 {
     enum { N = 301 };
-    const int D = fmcl_mlp_get_config(m)->dim;
+    const int D = fmcl_model_get_config(m)->dim;
     float *out = malloc(N * D * sizeof *out), *traj = malloc(2 * N * D * sizeof *traj);
     float *z = malloc(N * D * sizeof *z);
     double *want = malloc(N * D * sizeof *want);
@@ -449,9 +450,8 @@ static void check_start(fmcl_ctx *ctx, fmcl_mlp *m, float x0_std, double want_st
  * from a VE checkpoint's metadata; bad metadata is refused. */
 static void check_sampler_start(fmcl_ctx *ctx)
 {
-    fmcl_mlp_config mc = {.dim = 3, .width = 7, .depth = 1};
-    fmcl_mlp *m = NULL, *loaded = NULL;
-    if (!ok(ctx, fmcl_mlp_create(ctx, &mc, 1, &m), "mlp")) return;
+    fmcl_model *m = tl_mlp(ctx, 3, 7, 1, 0, 0, 1), *loaded = NULL;
+    if (!m) return;
     check_start(ctx, m, 0, 1, "start: fresh model, x0_std 0 -> N(0, I)");
     check_start(ctx, m, 50, 50, "start: x0_std 50");
     char path[256];
@@ -470,21 +470,26 @@ static void check_sampler_start(fmcl_ctx *ctx)
                  {{"path", "diffusion"}, 1, FMCL_ERR_FORMAT, 0}};
     for (size_t i = 0; i < sizeof metas / sizeof metas[0]; i++) {
         float std = -1;
-        if (!ok(ctx, fmcl_mlp_save(m, path, metas[i].kv, metas[i].n), "save") ||
-            !ok(ctx, fmcl_mlp_load(ctx, path, &loaded), "load"))
+        fmcl_model *fresh = tl_mlp(ctx, 3, 7, 1, 0, 0, 1);
+        for (int k = 0; fresh && k < metas[i].n; k++)
+            ok(ctx, fmcl_model_set_meta(fresh, metas[i].kv[2 * k], metas[i].kv[2 * k + 1]),
+               "metadata");
+        const int saved = fresh && ok(ctx, fmcl_model_save(fresh, path), "save");
+        fmcl_model_free(fresh);
+        if (!saved || !ok(ctx, fmcl_model_load(ctx, path, FMCL_WEIGHTS_DEFAULT, &loaded), "load"))
             break;
-        const fmcl_status s = fmcl_mlp_x0_std(loaded, &std);
+        const fmcl_status s = fmcl_model_x0_std(loaded, &std);
         tl_check(s == metas[i].want, "metadata #%zu: status %d, want %d (%s)", i, s,
                  metas[i].want, fmcl_ctx_error(ctx));
         if (s == FMCL_OK) {
             tl_check(std == (float)metas[i].std, "metadata #%zu: x0_std %g", i, std);
             check_start(ctx, loaded, 0, metas[i].std, "start: from the checkpoint's path");
         }
-        fmcl_mlp_free(loaded);
+        fmcl_model_free(loaded);
         loaded = NULL;
     }
     unlink(path);
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
 }
 
 /* A few coupled training steps on the VP path: finite losses, the same bits
@@ -492,19 +497,19 @@ static void check_sampler_start(fmcl_ctx *ctx)
 static void train_losses(fmcl_ctx *ctx, int coupling, float *loss)
 {
     enum { STEPS = 6 };
-    fmcl_mlp_config mc = {.dim = 2, .width = 9, .depth = 2};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
     tc.batch = 37, tc.steps = STEPS, tc.seed = 4, tc.path = FMCL_PATH_VP, tc.coupling = coupling;
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = tl_mlp(ctx, 2, 9, 2, 0, 0, 2);
+    fmcl_data *d = tl_toy(FMCL_TOY_CHECKERBOARD);
     fmcl_trainer *t = NULL;
     for (int i = 0; i < STEPS; i++) loss[i] = NAN;
-    if (ok(ctx, fmcl_mlp_create(ctx, &mc, 2, &m), "mlp") &&
-        ok(ctx, fmcl_trainer_create(m, &tc, &t), "trainer") &&
+    if (m && d && ok(ctx, fmcl_trainer_create(m, d, &tc, &t), "trainer") &&
         ok(ctx, fmcl_trainer_run(t, STEPS), "coupled steps"))
         ok(ctx, fmcl_trainer_losses(t, 0, STEPS, loss), "losses");
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
+    fmcl_data_free(d);
+    fmcl_model_free(m);
 }
 
 static void check_coupled_training(fmcl_ctx *ctx)
@@ -521,19 +526,20 @@ static void check_coupled_training(fmcl_ctx *ctx)
     tl_check(!memcmp(a, b, sizeof a), "coupled training: a repeated run differs");
     tl_check(memcmp(a, c, sizeof a) != 0, "coupled training: same losses as uncoupled");
 
-    fmcl_mlp_config mc = {.dim = 2, .width = 4, .depth = 1};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
     tc.batch = FMCL_COUPLING_MAX_BATCH + 1, tc.coupling = FMCL_COUPLING_OT;
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = tl_mlp(ctx, 2, 4, 1, 0, 0, 2);
+    fmcl_data *d = tl_toy(FMCL_TOY_CHECKERBOARD);
     fmcl_trainer *t = NULL;
-    if (ok(ctx, fmcl_mlp_create(ctx, &mc, 2, &m), "mlp")) {
-        tl_check(fmcl_trainer_create(m, &tc, &t) == FMCL_ERR_ARG &&
+    if (m && d) {
+        tl_check(fmcl_trainer_create(m, d, &tc, &t) == FMCL_ERR_ARG &&
                      strstr(fmcl_ctx_error(ctx), "at most"),
                  "coupling with batch %d not refused: %s", tc.batch, fmcl_ctx_error(ctx));
         fmcl_trainer_free(t);
     }
-    fmcl_mlp_free(m);
+    fmcl_data_free(d);
+    fmcl_model_free(m);
 }
 
 /* The trainer pairs the very noise its kernel draws: with a model whose
@@ -547,24 +553,24 @@ static void check_coupled_pairs(fmcl_ctx *ctx)
     int perm[B], ident[B];
     void *work = malloc(fmcl_ot_pairing_work(B));
     fmcl_path_noise_ref(x0, 8, 0, B, D);
-    tl_check(fmcl_toy_sample_host(FMCL_DATA_MOONS, 8, 0, B, x1) == FMCL_OK &&
+    tl_check(fmcl_toy_sample_host(FMCL_TOY_MOONS, 8, 0, B, x1) == FMCL_OK &&
                  fmcl_ot_pairing(x0, x1, B, D, perm, work) == 0,
              "the host's data and pairing");
     for (int i = 0; i < B; i++) ident[i] = i;
     const double want[2] = {pairing_cost(work, B, ident) / (B * D),
                             pairing_cost(work, B, perm) / (B * D)};
     for (int coupling = 0; coupling < 2; coupling++) {
-        fmcl_mlp_config mc = {.dim = D, .width = 5, .depth = 1};
         fmcl_train_config tc;
         fmcl_train_config_default(&tc);
-        tc.batch = B, tc.steps = 1, tc.seed = 8, tc.kind = FMCL_DATA_MOONS;
+        tc.batch = B, tc.steps = 1, tc.seed = 8;
         tc.coupling = coupling;
-        fmcl_mlp *m = NULL;
+        fmcl_model *m = tl_mlp(ctx, D, 5, 1, 0, 0, 2);
+        fmcl_data *moons = tl_toy(FMCL_TOY_MOONS);
         fmcl_trainer *t = NULL;
         float loss = NAN;
-        if (ok(ctx, fmcl_mlp_create(ctx, &mc, 2, &m), "mlp") &&
-            ok(ctx, fmcl_fill(ctx, m->params, 0.0f, (int)m->n_params), "zero") &&
-            ok(ctx, fmcl_trainer_create(m, &tc, &t), "trainer") &&
+        if (m && moons &&
+            ok(ctx, fmcl_fill(ctx, m->net.params, 0.0f, (int)m->net.n_params), "zero") &&
+            ok(ctx, fmcl_trainer_create(m, moons, &tc, &t), "trainer") &&
             ok(ctx, fmcl_trainer_run(t, 1), "step") &&
             ok(ctx, fmcl_trainer_losses(t, 0, 1, &loss), "loss")) {
             printf("  zero model, first loss %s: %.6f (host pairing cost %.6f)\n",
@@ -574,7 +580,8 @@ static void check_coupled_pairs(fmcl_ctx *ctx)
                      coupling ? "optimal" : "identity", want[coupling]);
         }
         fmcl_trainer_free(t);
-        fmcl_mlp_free(m);
+        fmcl_data_free(moons);
+        fmcl_model_free(m);
     }
     tl_check(want[1] < want[0], "the optimal pairing does not beat the identity");
     free(work);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "flow/trainer.h"
+#include "nn/nn_ops.h"
 #include "io/atomic.h"
 #include "io/safetensors.h"
 #include "testlib.h"
@@ -21,7 +22,8 @@
 typedef struct {
     const char *name;
     fmcl_train_config tc;
-    fmcl_mlp_config mc;
+    int dim;
+    fmcl_data *data;
     uint8_t pixels[5 * 16];
 } run_case;
 
@@ -68,10 +70,10 @@ static int same_state(const state *a, const state *b)
     return same;
 }
 
-static fmcl_status train_fresh(fmcl_ctx *ctx, run_case *rc, fmcl_mlp **m, fmcl_trainer **t)
+static fmcl_status train_fresh(fmcl_ctx *ctx, run_case *rc, fmcl_model **m, fmcl_trainer **t)
 {
-    fmcl_status s = fmcl_mlp_create(ctx, &rc->mc, rc->tc.seed, m);
-    return s == FMCL_OK ? fmcl_trainer_create(*m, &rc->tc, t) : s;
+    *m = tl_mlp(ctx, rc->dim, 16, 2, 0, 0, rc->tc.seed);
+    return *m && rc->data ? fmcl_trainer_create(*m, rc->data, &rc->tc, t) : FMCL_ERR_ARG;
 }
 
 /* A second context on the same device: nothing cached on the first one. */
@@ -92,17 +94,17 @@ static void resume_case(fmcl_ctx *ctx, run_case *rc)
     snprintf(half, sizeof half, "%s/%s-half.safetensors", dir, rc->name);
     snprintf(full, sizeof full, "%s/%s-full.safetensors", dir, rc->name);
     snprintf(again, sizeof again, "%s/%s-again.safetensors", dir, rc->name);
-    fmcl_mlp *m = NULL, *m2 = NULL;
-    fmcl_trainer *t = NULL, *t2 = NULL;
-    state s_half = {0}, s_full = {0}, s_restored = {0}, s_resumed = {0};
+    fmcl_model *m = NULL, *m2 = NULL, *m3 = NULL;
+    fmcl_trainer *t = NULL, *t2 = NULL, *t3 = NULL;
+    state s_half = {0}, s_full = {0}, s_restored = {0}, s_resumed = {0}, s_one_call = {0};
     fmcl_ctx *c2 = NULL;
     /* The uninterrupted run, saving and reading its state half way. */
     if (!ok(ctx, train_fresh(ctx, rc, &m, &t), rc->name) ||
         !ok(ctx, fmcl_trainer_run(t, STEPS / 2), "first half") ||
-        !ok(ctx, fmcl_trainer_save(t, half, NULL, 0), "save half") ||
+        !ok(ctx, fmcl_trainer_save(t, half), "save half") ||
         !tl_check(read_state(t, &s_half), "%s: reading the state", rc->name) ||
         !ok(ctx, fmcl_trainer_run(t, STEPS - STEPS / 2), "second half") ||
-        !ok(ctx, fmcl_trainer_save(t, full, NULL, 0), "save full") ||
+        !ok(ctx, fmcl_trainer_save(t, full), "save full") ||
         !tl_check(read_state(t, &s_full), "%s: reading the state", rc->name))
         goto done;
     tl_check(!same_state(&s_half, &s_full), "%s: training changed the state", rc->name);
@@ -122,9 +124,9 @@ static void resume_case(fmcl_ctx *ctx, run_case *rc)
         goto done;
     tl_check(step == STEPS / 2, "%s: the checkpoint records step %d (want %d)", rc->name, step,
              STEPS / 2);
-    tc.points = rc->tc.points, tc.pixels = rc->tc.pixels; /* the data, as the caller's */
-    if (!ok(c2, fmcl_mlp_load(c2, half, &m2), "load") ||
-        !ok(c2, fmcl_trainer_create(m2, &tc, &t2), "trainer from the checkpoint's config") ||
+    if (!ok(c2, fmcl_model_load(c2, half, FMCL_WEIGHTS_RAW, &m2), "load") ||
+        !ok(c2, fmcl_trainer_create(m2, rc->data, &tc, &t2),
+            "trainer from the checkpoint's config") ||
         !ok(c2, fmcl_trainer_restore(t2, half), "restore") ||
         !tl_check(read_state(t2, &s_restored), "%s: reading the restored state", rc->name))
         goto done;
@@ -132,8 +134,13 @@ static void resume_case(fmcl_ctx *ctx, run_case *rc)
              "one", rc->name);
     tl_check(fmcl_trainer_step(t2) == STEPS / 2, "%s: resumed at step %d", rc->name,
              fmcl_trainer_step(t2));
+    /* fmcl_trainer_resume does the same in one call. */
+    if (ok(c2, fmcl_trainer_resume(c2, half, rc->data, 0, &m3, &t3), "one-call resume") &&
+        tl_check(read_state(t3, &s_one_call), "%s: reading the state", rc->name))
+        tl_check(same_state(&s_half, &s_one_call) && fmcl_trainer_step(t3) == STEPS / 2,
+                 "%s: fmcl_trainer_resume restores the saved state", rc->name);
     if (!ok(c2, fmcl_trainer_run(t2, STEPS - STEPS / 2), "resumed half") ||
-        !ok(c2, fmcl_trainer_save(t2, again, NULL, 0), "save resumed") ||
+        !ok(c2, fmcl_trainer_save(t2, again), "save resumed") ||
         !tl_check(read_state(t2, &s_resumed), "%s: reading the state", rc->name))
         goto done;
     tl_check(same_state(&s_full, &s_resumed), "%s: N steps equal N/2 + checkpoint + N/2 bit for "
@@ -152,29 +159,32 @@ done:
     free_state(&s_full);
     free_state(&s_restored);
     free_state(&s_resumed);
+    free_state(&s_one_call);
+    fmcl_trainer_free(t3);
+    fmcl_model_free(m3);
     fmcl_trainer_free(t2);
-    fmcl_mlp_free(m2);
-    fmcl_ctx_destroy(c2);
+    fmcl_model_free(m2);
+    fmcl_ctx_free(c2);
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
 }
 
 /* The EMA the trainer keeps equals one recomputed on the host from the
  * weights after every step, with the warm-up decays. */
 static void ema_follows_weights(fmcl_ctx *ctx, run_case *rc)
 {
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = NULL;
     fmcl_trainer *t = NULL;
     float *p = NULL, *e = NULL, *dev = NULL;
     if (!ok(ctx, train_fresh(ctx, rc, &m, &t), "ema run")) goto done;
-    const int n = (int)m->n_params;
+    const int n = (int)fmcl_model_param_count(m);
     p = malloc(n * sizeof *p), e = malloc(n * sizeof *e), dev = malloc(n * sizeof *dev);
     if (!tl_check(p && e && dev, "no host memory for the parameters") ||
-        !ok(ctx, fmcl_read(ctx, m->params, e, n * 4), "read"))
+        !ok(ctx, fmcl_read(ctx, m->net.params, e, n * 4), "read"))
         goto done;
     for (int k = 1; k <= 4; k++) {
         if (!ok(ctx, fmcl_trainer_run(t, 1), "ema step") ||
-            !ok(ctx, fmcl_read(ctx, m->params, p, n * 4), "read"))
+            !ok(ctx, fmcl_read(ctx, m->net.params, p, n * 4), "read"))
             goto done;
         fmcl_ema_update_ref(e, p, fmcl_ema_decay(rc->tc.ema, k), n);
     }
@@ -185,7 +195,7 @@ done:
     free(e);
     free(dev);
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
 }
 
 /* Copies from to to with the tensor victim cut to its first rows rows. */
@@ -222,7 +232,7 @@ static void bad_checkpoints(fmcl_ctx *ctx, run_case *rc)
     unsigned char *bytes = NULL;
     size_t len = 0;
     char err[1024];
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = NULL;
     fmcl_trainer *t = NULL;
     if (!tl_check(fmcl_read_file(good, 1 << 26, &bytes, &len, err, sizeof err) == FMCL_OK,
                   "read %s: %s", good, err))
@@ -249,7 +259,7 @@ static void bad_checkpoints(fmcl_ctx *ctx, run_case *rc)
     t = NULL;
     fmcl_train_config other = rc->tc;
     other.lr *= 2;
-    if (ok(ctx, fmcl_trainer_create(m, &other, &t), "trainer with another lr")) {
+    if (ok(ctx, fmcl_trainer_create(m, rc->data, &other, &t), "trainer with another lr")) {
         s = fmcl_trainer_restore(t, good);
         tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "lr = "),
                  "another learning rate: FMCL_ERR_ARG naming lr (got %d: %s)", s,
@@ -257,14 +267,14 @@ static void bad_checkpoints(fmcl_ctx *ctx, run_case *rc)
         fmcl_trainer_free(t);
         t = NULL;
     }
-    if (ok(ctx, fmcl_trainer_create(m, &rc->tc, &t), "trainer") &&
+    if (ok(ctx, fmcl_trainer_create(m, rc->data, &rc->tc, &t), "trainer") &&
         ok(ctx, fmcl_trainer_run(t, 1), "one step")) {
         s = fmcl_trainer_restore(t, good);
         tl_check(s == FMCL_ERR_ARG, "restoring into a used trainer: FMCL_ERR_ARG (got %d)", s);
     }
 done:
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
     free(bytes);
 }
 
@@ -276,19 +286,20 @@ static void cases(run_case *rc)
         rc[i].tc.batch = 32;
         rc[i].tc.steps = STEPS;
         rc[i].tc.seed = 5 + i;
-        rc[i].mc = (fmcl_mlp_config){.dim = 2, .width = 16, .depth = 2};
+        rc[i].dim = 2;
     }
     rc[0].name = "plain";
+    rc[0].data = tl_toy(FMCL_TOY_CHECKERBOARD);
     rc[1].name = "clip-cosine-warmup-ema";
     rc[1].tc.clip = 0.5f, rc[1].tc.warmup = 3, rc[1].tc.lr_schedule = FMCL_LR_COSINE;
     rc[1].tc.ema = 0.9f, rc[1].tc.weight_decay = 0.01f, rc[1].tc.lr = 3e-3f;
-    rc[1].tc.kind = FMCL_DATA_MOONS;
+    rc[1].data = tl_toy(FMCL_TOY_MOONS);
     rc[2].name = "images";
     for (int i = 0; i < 5 * 16; i++) rc[2].pixels[i] = (uint8_t)(37 * i + 11);
-    rc[2].tc.kind = FMCL_DATA_IMAGES, rc[2].tc.pixels = rc[2].pixels, rc[2].tc.n_points = 5;
-    rc[2].tc.img_c = 1, rc[2].tc.img_h = 4, rc[2].tc.img_w = 4, rc[2].tc.hflip = 1;
+    rc[2].data = tl_pixels(rc[2].pixels, NULL, 5, 1, 4, 4);
+    rc[2].tc.hflip = 1;
     rc[2].tc.ema = 0.999f, rc[2].tc.coupling = FMCL_COUPLING_OT;
-    rc[2].mc.dim = 16;
+    rc[2].dim = 16;
 }
 
 static int device_tests(fmcl_ctx *ctx, void *user)
@@ -299,6 +310,7 @@ static int device_tests(fmcl_ctx *ctx, void *user)
     for (int i = 0; i < 3; i++) resume_case(ctx, &rc[i]);
     ema_follows_weights(ctx, &rc[1]);
     bad_checkpoints(ctx, &rc[1]);
+    for (int i = 0; i < 3; i++) fmcl_data_free(rc[i].data);
     return 0;
 }
 

@@ -56,8 +56,8 @@ static fmcl_path path_of(int kind)
  * 3 time frequencies) on the VP path; rows [X | U]. */
 static int dims(const op *o, int *D, int *F)
 {
-    *D = o->kind == FMCL_DATA_ARRAY ? 5 : 2;
-    *F = o->kind == FMCL_DATA_ARRAY ? 3 : 0;
+    *D = o->kind == FMCL_KIND_ARRAY ? 5 : 2;
+    *F = o->kind == FMCL_KIND_ARRAY ? 3 : 0;
     return *F > 0 ? *D + 2 * *F : *D + 1;
 }
 
@@ -86,7 +86,7 @@ static void pack_xu(const float *x, const float *u, int n, int W, int D, float *
 static int sample_dev(fmcl_ctx *ctx, const op *o, int base, int a, int n, float *out)
 {
     int D, F, W = dims(o, &D, &F), r = 0;
-    const fmcl_path p = path_of(o->kind == FMCL_DATA_ARRAY);
+    const fmcl_path p = path_of(o->kind == FMCL_KIND_ARRAY);
     tl_buf X, U, d;
     if (tl_buf_new(ctx, &X, (size_t)n * W, NULL) && tl_buf_new(ctx, &U, (size_t)n * D, NULL) &&
         tl_buf_new(ctx, &d, sizeof data / sizeof *data, data))
@@ -105,7 +105,7 @@ static int sample_dev(fmcl_ctx *ctx, const op *o, int base, int a, int n, float 
 static void sample_ref(const op *o, int base, int a, int n, float *out)
 {
     int D, F, W = dims(o, &D, &F);
-    const fmcl_path p = path_of(o->kind == FMCL_DATA_ARRAY);
+    const fmcl_path p = path_of(o->kind == FMCL_KIND_ARRAY);
     float *X = malloc((size_t)n * W * sizeof *X), *U = malloc((size_t)n * D * sizeof *U),
           *xr = malloc((size_t)n * D * sizeof *xr);
     fmcl_path_sample_ref(X, U, xr, o->kind, data, N_DATA, &p, SEED, STEP, base + a, n, D, F);
@@ -296,17 +296,17 @@ static void check_op(fmcl_ctx *ctx, const op *o)
 }
 
 static const op ops[] = {
-    {"path_sample checkerboard", 5, sample_dev, sample_ref, FMCL_DATA_CHECKERBOARD},
-    {"path_sample 8gaussians", 5, sample_dev, sample_ref, FMCL_DATA_8GAUSSIANS},
-    {"path_sample moons", 5, sample_dev, sample_ref, FMCL_DATA_MOONS},
-    {"path_sample rings", 5, sample_dev, sample_ref, FMCL_DATA_RINGS},
-    {"path_sample spirals", 5, sample_dev, sample_ref, FMCL_DATA_SPIRALS},
-    {"path_sample array", 16, sample_dev, sample_ref, FMCL_DATA_ARRAY},
+    {"path_sample checkerboard", 5, sample_dev, sample_ref, FMCL_TOY_CHECKERBOARD},
+    {"path_sample 8gaussians", 5, sample_dev, sample_ref, FMCL_TOY_8GAUSSIANS},
+    {"path_sample moons", 5, sample_dev, sample_ref, FMCL_TOY_MOONS},
+    {"path_sample rings", 5, sample_dev, sample_ref, FMCL_TOY_RINGS},
+    {"path_sample spirals", 5, sample_dev, sample_ref, FMCL_TOY_SPIRALS},
+    {"path_sample array", 16, sample_dev, sample_ref, FMCL_KIND_ARRAY},
     {"path_interp ot", 16, interp_dev, interp_ref, 0},
     {"path_interp vp", 16, interp_dev, interp_ref, 1},
     {"path_noise", 5, NULL, noise_ref, 0},
-    {"toy_sample checkerboard", 2, toy_dev, toy_ref, FMCL_DATA_CHECKERBOARD},
-    {"toy_sample spirals", 2, toy_dev, toy_ref, FMCL_DATA_SPIRALS},
+    {"toy_sample checkerboard", 2, toy_dev, toy_ref, FMCL_TOY_CHECKERBOARD},
+    {"toy_sample spirals", 2, toy_dev, toy_ref, FMCL_TOY_SPIRALS},
     {"gather_rows", 5, gather_dev, gather_ref, 0},
     {"image_batch", 105, image_dev, image_ref, 0},
     {"image_batch hflip", 105, image_dev, image_ref, 1},

@@ -327,10 +327,8 @@ static void check_heun_op(fmcl_ctx *ctx, int n)
 /* fmcl_sample with grids and recorded times, on a small random MLP. */
 static void check_sample(fmcl_ctx *ctx)
 {
-    const fmcl_mlp_config mc = {.dim = 3, .width = 20, .depth = 2, .time_freqs = 2};
-    fmcl_mlp *m = NULL;
-    if (!tl_check(fmcl_mlp_create(ctx, &mc, 11, &m) == FMCL_OK, "mlp: %s", fmcl_ctx_error(ctx)))
-        return;
+    fmcl_model *m = tl_mlp(ctx, 3, 20, 2, 2, 0, 11);
+    if (!m) return;
     enum { N = 257, S = 10, P = N * 3 };
     double grid[S + 1], off_grid[2] = {0.2, 0.25};
     for (int k = 0; k <= S; k++) grid[k] = (double)k / S;
@@ -371,7 +369,7 @@ static void check_sample(fmcl_ctx *ctx)
     free(b);
     free(traj);
     free(rec);
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
 }
 
 static int device_checks(fmcl_ctx *ctx, void *user)

@@ -180,9 +180,9 @@ int main(int argc, char **argv)
     char err[1024], first[32] = "";
     const char *env = getenv("FMCL_TEST_DEVICES");
     if (env && *env) snprintf(first, sizeof first, "%.*s", (int)strcspn(env, ";"), env);
-    else if (fmcl_devices(&devs, &count, err, sizeof err) == FMCL_OK && count > 0)
+    else if (fmcl_devices_list(&devs, &count, err, sizeof err) == FMCL_OK && count > 0)
         snprintf(first, sizeof first, "%d:%d", devs[0].platform_index, devs[0].device_index);
-    free(devs);
+    fmcl_devices_free(devs);
 
     expect("device_pass", NULL, 0, (const char *const[]){"== checks: device ", NULL});
     int checks = summary_checks(), devices = 0;

@@ -4,7 +4,7 @@
  * input gradient; then 5 Adam steps and 5 AdamW steps with
  * clip_grad_norm_ on the same batch: the loss before each step and the final
  * parameters). The file is also an fmcl checkpoint, so the model is loaded
- * with fmcl_mlp_load. Every device runs the step from the nn ops the trainer
+ * with fmcl_model_load. Every device runs the step from the nn ops the trainer
  * uses; the CPU references (the other tests' oracle) are checked too. */
 #include <math.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "io/safetensors.h"
-#include "nn/mlp.h"
+#include "nn/model.h"
 #include "nn/nn_ops.h"
 #include "runtime/vec.h"
 #include "testlib.h"
@@ -293,10 +293,11 @@ done:
 static int run(fmcl_ctx *ctx, void *user)
 {
     const ref_t *r = user;
-    fmcl_mlp *m = NULL;
-    if (!tl_check(fmcl_mlp_load(ctx, REF_PATH, &m) == FMCL_OK, "load %s: %s", REF_PATH,
-                  fmcl_ctx_error(ctx)))
+    fmcl_model *model = NULL;
+    if (!tl_check(fmcl_model_load(ctx, REF_PATH, FMCL_WEIGHTS_RAW, &model) == FMCL_OK,
+                  "load %s: %s", REF_PATH, fmcl_ctx_error(ctx)))
         return 0;
+    fmcl_mlp *m = model->mlp;
     size_t np = m->n_params, nx = (size_t)r->B * r->in, no = (size_t)r->B * r->D;
     float *P0 = malloc(np * 4), *got = malloc(np * 4), *X = malloc(nx * 4), *U = malloc(no * 4);
     double *flat = malloc(np * 8);
@@ -312,13 +313,13 @@ static int run(fmcl_ctx *ctx, void *user)
     if (tl_check(fmcl_read(ctx, m->params, got, np * 4) == FMCL_OK, "read: %s",
                  fmcl_ctx_error(ctx)))
         tl_check(memcmp(got, P0, np * 4) == 0,
-                 "fmcl_mlp_load did not reproduce the PyTorch state_dict bit for bit");
+                 "fmcl_model_load did not reproduce the PyTorch state_dict bit for bit");
     printf("  model %d -> %d x %d -> %d, %zu parameters, batch %d\n", m->in[0], m->cfg.width,
            m->cfg.depth, m->cfg.dim, np, r->B);
     check_cpu_refs(r, m, P0, X, U);
     check_device(ctx, r, m, P0, X, U);
 done:
-    fmcl_mlp_free(m);
+    fmcl_model_free(model);
     free(P0), free(got), free(X), free(U), free(flat);
     return 0;
 }

@@ -56,9 +56,9 @@ static int meta_list(const char *key, int *v, int cap)
 }
 
 /* The whole U-Net's configuration and batch, from the metadata. */
-static int read_config(fmcl_unet_config *c, int *batch)
+static int read_config(fmcl_unet_spec *c, int *batch)
 {
-    fmcl_unet_config cfg;
+    fmcl_unet_spec cfg;
     int attn[FMCL_UNET_MAX_LEVELS];
     memset(&cfg, 0, sizeof cfg);
     cfg.channels = meta_int("channels"), cfg.height = meta_int("height");
@@ -70,7 +70,7 @@ static int read_config(fmcl_unet_config *c, int *batch)
     *batch = meta_int("batch");
     *c = cfg;
     char err[512];
-    return tl_check(*batch >= 1 && fmcl_unet_check_config(&cfg, err, sizeof err) == FMCL_OK,
+    return tl_check(*batch >= 1 && fmcl_unet_check_spec(&cfg, err, sizeof err) == FMCL_OK,
                     "%s: configuration in the metadata: %s", REF_PATH,
                     *batch < 1 ? "batch" : err);
 }
@@ -79,7 +79,7 @@ static int read_config(fmcl_unet_config *c, int *batch)
 typedef struct {
     const char *label, *prefix, *tname, *names_key; /* U-Net: "", "t", "names" */
     int unet;                               /* else a block: the fields below */
-    fmcl_unet_config cfg;
+    fmcl_unet_spec cfg;
     int attention, Cin, Cout, H, W, emb, heads, groups, B;
     size_t np, nx, nt, ny;
     float *params, *x, *t, *dy;

@@ -241,7 +241,7 @@ static void with_file(fmcl_ctx *ctx, const char *text, const char *want_note, in
         }
         free(A), free(B), free(C), free(want);
     }
-    fmcl_ctx_destroy(c2);
+    fmcl_ctx_free(c2);
     unlink(path);
 }
 

@@ -24,10 +24,10 @@
 
 /* 12x8 RGB (H != W), two levels, attention at the lower one, a skip conv
  * wherever the width changes. */
-static fmcl_unet_config tiny(void)
+static fmcl_unet_spec tiny(void)
 {
-    fmcl_unet_config c;
-    fmcl_unet_config_default(&c, 3, 12, 8);
+    fmcl_unet_spec c;
+    fmcl_unet_spec_default(&c, 3, 12, 8);
     c.base = 8;
     c.levels = 2;
     c.mult[0] = 1, c.mult[1] = 2;
@@ -74,11 +74,11 @@ static void configs(void)
     char err[512];
     const int shapes[2][3] = {{1, 28, 28}, {3, 32, 32}};
     for (int i = 0; i < 2; i++) {
-        fmcl_unet_config c;
-        fmcl_unet_config_default(&c, shapes[i][0], shapes[i][1], shapes[i][2]);
+        fmcl_unet_spec c;
+        fmcl_unet_spec_default(&c, shapes[i][0], shapes[i][1], shapes[i][2]);
         fmcl_unet_plan *p = NULL;
         fmcl_status s = fmcl_unet_plan_create(&c, 1, &p, err, sizeof err);
-        if (!tl_check(s == FMCL_OK && fmcl_unet_check_config(&c, err, sizeof err) == FMCL_OK,
+        if (!tl_check(s == FMCL_OK && fmcl_unet_check_spec(&c, err, sizeof err) == FMCL_OK,
                       "default %dx%dx%d: %s", c.height, c.width, c.channels, err))
             continue;
         printf("  default %dx%dx%d: %zu parameters, %.1f MFLOP forward per image, "
@@ -87,17 +87,17 @@ static void configs(void)
                fmcl_unet_plan_flops(p) / 1e6, fmcl_unet_peak_bytes(&c, 128) / 1048576.0);
         fmcl_unet_plan_free(p);
     }
-    fmcl_unet_config c = tiny();
+    fmcl_unet_spec c = tiny();
     c.groups = 5; /* 8 channels are not a multiple of 5 */
-    tl_check(fmcl_unet_check_config(&c, err, sizeof err) == FMCL_ERR_ARG &&
+    tl_check(fmcl_unet_check_spec(&c, err, sizeof err) == FMCL_ERR_ARG &&
                  strstr(err, "groups"), "groups 5 refused: %s", err);
     c = tiny();
     c.height = 13; /* not divisible by 2 */
-    tl_check(fmcl_unet_check_config(&c, err, sizeof err) == FMCL_ERR_ARG &&
+    tl_check(fmcl_unet_check_spec(&c, err, sizeof err) == FMCL_ERR_ARG &&
                  strstr(err, "divisible"), "height 13 refused: %s", err);
     c = tiny();
     c.heads = 3;
-    tl_check(fmcl_unet_check_config(&c, err, sizeof err) == FMCL_ERR_ARG && strstr(err, "heads"),
+    tl_check(fmcl_unet_check_spec(&c, err, sizeof err) == FMCL_ERR_ARG && strstr(err, "heads"),
              "heads 3 refused: %s", err);
     c = tiny();
     tl_check(fmcl_unet_peak_bytes(&c, 4) > fmcl_unet_peak_bytes(&c, 2) &&
@@ -171,7 +171,7 @@ static int ends_with(const char *s, const char *suffix)
  * weight's shape) and filling most of that range. */
 static void init_by_name(void)
 {
-    fmcl_unet_config c = tiny();
+    fmcl_unet_spec c = tiny();
     char err[512];
     fmcl_unet_plan *p;
     if (!tl_check(fmcl_unet_plan_create(&c, 1, &p, err, sizeof err) == FMCL_OK, "%s", err))
@@ -227,7 +227,7 @@ static void init_by_name(void)
  * and more). */
 static void finite_differences(int K, float P)
 {
-    fmcl_unet_config c = tiny();
+    fmcl_unet_spec c = tiny();
     c.classes = K;
     c.dropout = P;
     fd_mode = (fmcl_unet_mode){P > 0, 77, 5}; /* one fixed mask when dropping */
@@ -317,7 +317,7 @@ static void initial(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, tl_buf *x, t
  * for a batch of B (<= the planned B_TINY). */
 static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
 {
-    const fmcl_unet_config *c = &u->cfg;
+    const fmcl_unet_spec *c = &u->cfg;
     const int K = c->classes;
     char err[512];
     fmcl_unet_plan *p;
@@ -412,7 +412,7 @@ done:
 
 static int run_classes(fmcl_ctx *ctx, int K, float P)
 {
-    fmcl_unet_config c = tiny();
+    fmcl_unet_spec c = tiny();
     c.classes = K;
     c.dropout = P;
     fmcl_unet *u;

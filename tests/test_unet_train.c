@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "flow/trainer.h"
+#include "nn/unet_plan.h"
 #include "io/atomic.h"
 #include "io/safetensors.h"
 #include "testlib.h"
@@ -32,22 +33,27 @@ static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
     return tl_check(s == FMCL_OK, "%s: %s", what, s == FMCL_OK ? "" : fmcl_ctx_error(ctx));
 }
 
-/* 8x8 grey images, base 4, levels (1, 2), attention at 4x4 with 2 heads. */
-static void tiny_config(fmcl_unet_config *c)
+/* 8x8 grey images, base 4, levels (1, 2), attention at 4x4 with 2 heads;
+ * K classes, dropout P. */
+static void tiny_config(fmcl_model_config *mc, int K, float P)
 {
-    fmcl_unet_config_default(c, 1, 8, 8);
+    fmcl_model_config_default(mc, FMCL_MODEL_UNET);
+    fmcl_unet_config *c = &mc->unet;
+    c->channels = 1, c->height = 8, c->width = 8;
     c->base = 4, c->levels = 2, c->mult[0] = 1, c->mult[1] = 2, c->mult[2] = 0;
-    c->attn_levels = 1u << 1, c->heads = 2, c->groups = 2;
+    c->attn_levels = 1u << 1, c->heads = 2, c->groups = 2, c->dropout = P;
+    mc->classes = K;
 }
 
-static void train_config(fmcl_train_config *tc, int K)
+/* The training config, and the images (with labels for K > 0). */
+static fmcl_data *train_config(fmcl_train_config *tc, int K)
 {
     fmcl_train_config_default(tc);
     tc->batch = 4, tc->steps = STEPS, tc->seed = 9, tc->lr = 3e-3f;
     tc->clip = 1.0f, tc->warmup = 2, tc->lr_schedule = FMCL_LR_COSINE, tc->ema = 0.99f;
-    tc->kind = FMCL_DATA_IMAGES, tc->pixels = pixels, tc->n_points = N_IMAGES;
-    tc->img_c = 1, tc->img_h = 8, tc->img_w = 8, tc->hflip = 1;
-    if (K > 0) tc->classes = K, tc->labels = labels, tc->label_drop = 0.25f;
+    tc->hflip = 1;
+    if (K > 0) tc->label_drop = 0.25f;
+    return tl_pixels(pixels, K > 0 ? labels : NULL, N_IMAGES, 1, 8, 8);
 }
 
 /* params, EMA, m1, m2 and the losses, read from the device. */
@@ -78,12 +84,12 @@ static int same_state(const state *a, const state *b)
 
 /* A conditional U-Net's null-class output (y = 0) on the host equals the
  * unconditional network's with the same weights less label_emb, exactly. */
-static void null_class_is_unconditional(const fmcl_unet_config *c, const fmcl_unet_plan *p,
+static void null_class_is_unconditional(const fmcl_unet_spec *c, const fmcl_unet_plan *p,
                                         const float *params, const float *x, const float *t,
                                         const float *want)
 {
     enum { B = 3, D = 64 };
-    fmcl_unet_config uc = *c;
+    fmcl_unet_spec uc = *c;
     uc.classes = 0;
     fmcl_unet_plan *q;
     char err[256];
@@ -104,7 +110,7 @@ static void null_class_is_unconditional(const fmcl_unet_config *c, const fmcl_un
 
 /* The model's forward on rows [x, t] (+ one-hot: classes 1, 0, null)
  * against fmcl_unet_forward_ref. */
-static void forward_matches_ref(fmcl_ctx *ctx, const fmcl_model *m, const float *params)
+static void forward_matches_ref(fmcl_ctx *ctx, const fmcl_net *m, const float *params)
 {
     enum { B = 3, D = 64 };
     const int K = m->classes, W = D + 1 + K;
@@ -126,12 +132,12 @@ static void forward_matches_ref(fmcl_ctx *ctx, const fmcl_model *m, const float 
     if (K) null_class_is_unconditional(&m->unet->cfg, p, params, x, t, want);
     fmcl_unet_plan_free(p);
     const size_t nrows = (size_t)B * W;
-    fmcl_model_acts a;
+    fmcl_net_acts a;
     fmcl_t io = {0};
-    if (ok(ctx, fmcl_model_acts_create(m, B, &a), "acts") &&
+    if (ok(ctx, fmcl_net_acts_create(m, B, &a), "acts") &&
         ok(ctx, fmcl_alloc(ctx, (nrows + B * D) * 4, &io, "rows"), "alloc") &&
         ok(ctx, fmcl_write(ctx, io, rows, nrows * 4), "write") &&
-        ok(ctx, fmcl_model_forward(m, &a, fmcl_at(io, nrows), io, B), "forward") &&
+        ok(ctx, fmcl_net_forward(m, &a, fmcl_at(io, nrows), io, B), "forward") &&
         ok(ctx, fmcl_read(ctx, fmcl_at(io, nrows), v, sizeof v), "read")) {
         double got[B * D];
         for (int i = 0; i < B * D; i++) got[i] = want[i];
@@ -143,10 +149,10 @@ static void forward_matches_ref(fmcl_ctx *ctx, const fmcl_model *m, const float 
         tl_check(mag > 1e-3, "the trained U-Net's output is not zero (%g)", mag);
     }
     fmcl_release(&io);
-    fmcl_model_acts_free(&a);
+    fmcl_net_acts_free(&a);
 }
 
-static void checkpoint_contents(const char *path, const fmcl_unet_config *cfg)
+static void checkpoint_contents(const char *path, const fmcl_unet_spec *cfg)
 {
     fmcl_st_file f;
     char err[512] = "";
@@ -162,8 +168,8 @@ static void checkpoint_contents(const char *path, const fmcl_unet_config *cfg)
              "label_emb.weight and metadata 'classes' exactly when conditional");
     tl_check((fmcl_st_meta(&f, "dropout") != NULL) == (cfg->dropout > 0),
              "metadata 'dropout' exactly when dropping");
-    fmcl_unet_config back;
-    tl_check(fmcl_unet_config_from_file(&f, path, &back, err, sizeof err) == FMCL_OK &&
+    fmcl_unet_spec back;
+    tl_check(fmcl_unet_spec_from_file(&f, path, &back, err, sizeof err) == FMCL_OK &&
                  memcmp(&back, cfg, sizeof back) == 0,
              "the U-Net config reads back from the metadata (%s)", err);
     fmcl_st_free(&f);
@@ -181,28 +187,25 @@ static void resume(fmcl_ctx *ctx, int K, float P)
     snprintf(half, sizeof half, "%s/half%d.safetensors", dir, tag);
     snprintf(full, sizeof full, "%s/full%d.safetensors", dir, tag);
     snprintf(again, sizeof again, "%s/again%d.safetensors", dir, tag);
-    fmcl_unet_config uc;
-    tiny_config(&uc);
-    uc.classes = K;
-    uc.dropout = P;
+    fmcl_model_config mc;
+    tiny_config(&mc, K, P);
     fmcl_train_config tc;
-    train_config(&tc, K);
-    fmcl_unet *u = NULL;
-    fmcl_model m, m2 = {0};
+    fmcl_data *data = train_config(&tc, K);
+    fmcl_model *um = NULL, *m2 = NULL, *ema = NULL;
     fmcl_trainer *t = NULL, *t2 = NULL;
     fmcl_ctx *c2 = NULL;
     state s_full = {0}, s_resumed = {0};
     char spec[32], err[4096];
-    if (!ok(ctx, fmcl_unet_create(ctx, &uc, tc.seed, &u), "U-Net")) return;
-    fmcl_model_of_unet(&m, u);
-    if (!ok(ctx, fmcl_trainer_create_model(&m, &tc, &t), "trainer") ||
+    if (!data || !ok(ctx, fmcl_model_create(ctx, &mc, tc.seed, &um), "U-Net")) goto done;
+    const fmcl_net *m = &um->net;
+    if (!ok(ctx, fmcl_trainer_create(um, data, &tc, &t), "trainer") ||
         !ok(ctx, fmcl_trainer_run(t, STEPS / 2), "first half") ||
-        !ok(ctx, fmcl_trainer_save(t, half, NULL, 0), "save half") ||
+        !ok(ctx, fmcl_trainer_save(t, half), "save half") ||
         !ok(ctx, fmcl_trainer_run(t, STEPS - STEPS / 2), "second half") ||
-        !ok(ctx, fmcl_trainer_save(t, full, NULL, 0), "save full") ||
+        !ok(ctx, fmcl_trainer_save(t, full), "save full") ||
         !tl_check(read_state(t, &s_full), "reading the state"))
         goto done;
-    checkpoint_contents(full, &uc);
+    checkpoint_contents(full, &um->unet->cfg);
     if (K == 0 && P == 0) memcpy(plain_loss, s_full.loss, sizeof plain_loss);
     if (P > 0) {
         int differ = 0;
@@ -210,7 +213,7 @@ static void resume(fmcl_ctx *ctx, int K, float P)
         tl_check(differ > STEPS / 2, "dropout %g changes %d of %d losses", (double)P, differ,
                  STEPS);
     }
-    forward_matches_ref(ctx, &m, s_full.buf);
+    forward_matches_ref(ctx, m, s_full.buf);
     snprintf(spec, sizeof spec, "%d:%d", ctx->info.platform_index, ctx->info.device_index);
     if (!tl_check(fmcl_ctx_create(&c2, spec, err, sizeof err) == FMCL_OK, "context: %s", err))
         goto done;
@@ -218,14 +221,13 @@ static void resume(fmcl_ctx *ctx, int K, float P)
     if (!tl_check(fmcl_train_config_from_checkpoint(half, &tc2, NULL, err, sizeof err) ==
                       FMCL_OK, "config from the checkpoint: %s", err))
         goto done;
-    tc2.pixels = pixels;
-    tc2.labels = K > 0 ? labels : NULL;
     if (!ok(c2, fmcl_model_load(c2, half, FMCL_WEIGHTS_RAW, &m2), "load") ||
-        !tl_check(m2.kind == FMCL_MODEL_UNET && m2.n_params == m.n_params, "loaded a U-Net") ||
-        !ok(c2, fmcl_trainer_create_model(&m2, &tc2, &t2), "trainer from the checkpoint") ||
+        !tl_check(m2->net.kind == FMCL_MODEL_UNET && m2->net.n_params == m->n_params,
+                  "loaded a U-Net") ||
+        !ok(c2, fmcl_trainer_create(m2, data, &tc2, &t2), "trainer from the checkpoint") ||
         !ok(c2, fmcl_trainer_restore(t2, half), "restore") ||
         !ok(c2, fmcl_trainer_run(t2, STEPS - STEPS / 2), "resumed half") ||
-        !ok(c2, fmcl_trainer_save(t2, again, NULL, 0), "save resumed") ||
+        !ok(c2, fmcl_trainer_save(t2, again), "save resumed") ||
         !tl_check(read_state(t2, &s_resumed), "reading the resumed state"))
         goto done;
     tl_check(same_state(&s_full, &s_resumed), "U-Net (%d classes, dropout %g): %d steps equal "
@@ -240,58 +242,63 @@ static void resume(fmcl_ctx *ctx, int K, float P)
                  "bytes");
     free(a);
     free(b);
-    fmcl_model ema;
     if (ok(c2, fmcl_model_load(c2, full, FMCL_WEIGHTS_DEFAULT, &ema), "load the EMA")) {
-        float *w = malloc(m.n_params * sizeof *w);
-        tl_check(ema.is_ema, "the default weights of a checkpoint with an EMA are the EMA");
-        if (tl_check(w && fmcl_read(c2, ema.params, w, m.n_params * 4) == FMCL_OK,
+        float *w = malloc(m->n_params * sizeof *w);
+        tl_check(fmcl_model_is_ema(ema),
+                 "the default weights of a checkpoint with an EMA are the EMA");
+        if (tl_check(w && fmcl_read(c2, ema->net.params, w, m->n_params * 4) == FMCL_OK,
                      "reading the loaded EMA: %s", fmcl_ctx_error(c2)))
-            tl_check(memcmp(w, s_full.buf + m.n_params, m.n_params * 4) == 0,
+            tl_check(memcmp(w, s_full.buf + m->n_params, m->n_params * 4) == 0,
                      "the loaded EMA is the trainer's");
         free(w);
-        fmcl_model_free(&ema);
     }
 done:
     free(s_full.buf);
     free(s_resumed.buf);
+    fmcl_model_free(ema);
     fmcl_trainer_free(t2);
-    fmcl_model_free(&m2);
-    fmcl_ctx_destroy(c2);
+    fmcl_model_free(m2);
+    fmcl_ctx_free(c2);
     fmcl_trainer_free(t);
-    fmcl_unet_free(u);
+    fmcl_model_free(um);
+    fmcl_data_free(data);
 }
 
 /* A batch past the device is refused before anything is allocated, with
  * one that fits; the U-Net takes image data of its own shape only. */
 static void refusals(fmcl_ctx *ctx)
 {
-    fmcl_unet_config uc;
-    tiny_config(&uc);
-    fmcl_unet *u = NULL;
-    if (!ok(ctx, fmcl_unet_create(ctx, &uc, 1, &u), "U-Net")) return;
-    fmcl_model m;
-    fmcl_model_of_unet(&m, u);
+    fmcl_model_config mc;
+    tiny_config(&mc, 0, 0.0f);
+    fmcl_model *um = NULL;
     fmcl_train_config tc;
-    train_config(&tc, 0);
+    fmcl_data *data = train_config(&tc, 0);
+    fmcl_data *wide = tl_pixels(pixels, NULL, N_IMAGES, 1, 4, 16);
+    fmcl_data *board = tl_toy(FMCL_TOY_CHECKERBOARD);
+    if (!data || !wide || !board || !ok(ctx, fmcl_model_create(ctx, &mc, 1, &um), "U-Net"))
+        goto done;
+    const fmcl_net *m = &um->net;
     tc.batch = 1 << 20; /* the largest the settings allow */
     fmcl_trainer *t = NULL;
-    fmcl_status s = fmcl_trainer_create_model(&m, &tc, &t);
-    const char *msg = fmcl_ctx_error(ctx), *fit = strstr(msg, "use --batch ");
+    fmcl_status s = fmcl_trainer_create(um, data, &tc, &t);
+    const char *msg = fmcl_ctx_error(ctx), *fit = strstr(msg, "a batch of ");
     tl_check(s == FMCL_ERR_NOMEM && fit, "batch 2^20 refused with a batch that fits: %s", msg);
-    int B = fit ? atoi(fit + strlen("use --batch ")) : 0;
-    size_t acts = fmcl_model_acts_largest(&m, B);
+    int B = fit ? atoi(fit + strlen("a batch of ")) : 0;
+    size_t acts = fmcl_net_acts_largest(m, B);
     tl_check(B > 0 && acts > 0 && acts <= ctx->info.max_alloc &&
-                 fmcl_model_acts_bytes(&m, B) < ctx->info.global_mem,
+                 fmcl_net_acts_bytes(m, B) < ctx->info.global_mem,
              "the suggested batch %d fits (%zu bytes of activations)", B, acts);
-    train_config(&tc, 0);
-    tc.img_h = 4, tc.img_w = 16;
-    s = fmcl_trainer_create_model(&m, &tc, &t);
+    tc.batch = 4;
+    s = fmcl_trainer_create(um, wide, &tc, &t);
     tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "U-Net"),
              "images of another shape refused: %s", fmcl_ctx_error(ctx));
-    tc.kind = FMCL_DATA_CHECKERBOARD;
-    s = fmcl_trainer_create_model(&m, &tc, &t);
+    s = fmcl_trainer_create(um, board, &tc, &t);
     tl_check(s == FMCL_ERR_ARG, "2D data refused: %s", fmcl_ctx_error(ctx));
-    fmcl_unet_free(u);
+done:
+    fmcl_model_free(um);
+    fmcl_data_free(data);
+    fmcl_data_free(wide);
+    fmcl_data_free(board);
 }
 
 static int device_tests(fmcl_ctx *ctx, void *user)

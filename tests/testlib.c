@@ -242,7 +242,7 @@ static int device_specs(char (*specs)[64], int cap)
     char err[1024] = "";
     fmcl_device_info *devs = NULL;
     int count = 0;
-    fmcl_status s = fmcl_devices(&devs, &count, err, sizeof err);
+    fmcl_status s = fmcl_devices_list(&devs, &count, err, sizeof err);
     if (s == FMCL_OK || s == FMCL_ERR_NO_PLATFORM || s == FMCL_ERR_NO_DEVICE) {
         if (count == 0) tl_skip("no OpenCL device (%s)", err[0] ? err : "none found");
         for (int i = 0; i < count && n < cap; i++)
@@ -254,7 +254,7 @@ static int device_specs(char (*specs)[64], int cap)
     } else {
         fail(&host, "listing the OpenCL devices: %s", err);
     }
-    free(devs);
+    fmcl_devices_free(devs);
     return n;
 }
 
@@ -289,7 +289,7 @@ int tl_run_devices(int (*fn)(fmcl_ctx *ctx, void *user), void *user)
         if (rc != 0) fail(d, "device %s (%s): the test function returned %d", d->spec, d->name, rc);
         if (d->checks == 0) fail(d, "device %s (%s): ran no check", d->spec, d->name);
         current = -1;
-        fmcl_ctx_destroy(ctx);
+        fmcl_ctx_free(ctx);
         ran++;
     }
     return ran;
@@ -299,4 +299,45 @@ int tl_for_each_device(int (*fn)(fmcl_ctx *ctx, void *user), void *user)
 {
     tl_run_devices(fn, user);
     return tl_summary();
+}
+
+fmcl_model *tl_mlp(fmcl_ctx *ctx, int dim, int width, int depth, int F, int K, uint64_t seed)
+{
+    fmcl_model_config mc;
+    fmcl_model_config_default(&mc, FMCL_MODEL_MLP);
+    mc.dim = dim, mc.classes = K;
+    mc.mlp = (fmcl_mlp_config){.width = width, .depth = depth, .time_freqs = F};
+    fmcl_model *m = NULL;
+    fmcl_status s = fmcl_model_create(ctx, &mc, seed, &m);
+    tl_check(s == FMCL_OK, "MLP %d-%dx%d (F %d, K %d): %s", dim, width, depth, F, K,
+             fmcl_ctx_error(ctx));
+    return m;
+}
+
+fmcl_data *tl_toy(fmcl_toy which)
+{
+    char err[256] = "";
+    fmcl_data *d = NULL;
+    tl_check(fmcl_data_create_toy(which, &d, err, sizeof err) == FMCL_OK, "toy set %d: %s",
+             (int)which, err);
+    return d;
+}
+
+fmcl_data *tl_points(const float *x, int n, int dim)
+{
+    char err[256] = "";
+    fmcl_data *d = NULL;
+    tl_check(fmcl_data_create_points(x, n, dim, &d, err, sizeof err) == FMCL_OK,
+             "%d points of %d dimensions: %s", n, dim, err);
+    return d;
+}
+
+fmcl_data *tl_pixels(const uint8_t *pixels, const uint8_t *labels, int n, int c, int h, int w)
+{
+    char err[256] = "";
+    fmcl_data *d = NULL;
+    const int shape[3] = {c, h, w};
+    tl_check(fmcl_data_create_pixels(pixels, labels, n, shape, &d, err, sizeof err) == FMCL_OK,
+             "%d images of %d x %d x %d: %s", n, c, h, w, err);
+    return d;
 }

@@ -42,6 +42,16 @@ int tl_summary(void);
 /* Failures so far: failed checks and failures the harness found itself. */
 int tl_failures(void);
 
+/* An MLP model (fmcl_model_create): dim -> width x depth, time_freqs F,
+ * K classes, parameters from seed. A failure is a counted one (NULL). */
+fmcl_model *tl_mlp(fmcl_ctx *ctx, int dim, int width, int depth, int F, int K, uint64_t seed);
+/* A data source of a built-in set, or of n x dim points (copied); NULL and a
+ * counted failure when it cannot be made. */
+fmcl_data *tl_toy(fmcl_toy which);
+fmcl_data *tl_points(const float *x, int n, int dim);
+/* n images of c x h x w pixels and their labels (may be NULL), copied. */
+fmcl_data *tl_pixels(const uint8_t *pixels, const uint8_t *labels, int n, int c, int h, int w);
+
 /* Deterministic host test data in [lo, hi). */
 void tl_fill(float *x, size_t n, float lo, float hi, uint32_t seed);
 

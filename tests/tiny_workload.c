@@ -52,7 +52,8 @@ static void train(fmcl_ctx *ctx, int piece, int width)
     enum { points = 11, wide = 33 };
     float data[points * wide];
     tl_fill(data, points * wide, -1.f, 1.f, 9);
-    fmcl_mlp_config mc = {.dim = 2, .width = width, .depth = 2};
+    int dim = 2, depth = 2, F = 0;
+    fmcl_data *d = NULL;
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
     tc.batch = width > 9 ? 16 : BATCH;
@@ -60,49 +61,47 @@ static void train(fmcl_ctx *ctx, int piece, int width)
     char what[96];
     if (piece <= FMCL_PATH_LINEAR_VP) {
         tc.path = piece;
-        tc.kind = piece % (FMCL_DATA_SPIRALS + 1);
+        const fmcl_toy toy = piece % (FMCL_TOY_SPIRALS + 1);
+        d = tl_toy(toy);
         tc.clip = piece == FMCL_PATH_OT ? 0.5f : 0.0f;
         tc.ema = piece == FMCL_PATH_OT ? 0.9f : 0.0f; /* with a warm-up and a cosine */
         tc.warmup = piece == FMCL_PATH_OT ? 1 : 0;
         tc.lr_schedule = piece == FMCL_PATH_OT ? FMCL_LR_COSINE : FMCL_LR_CONSTANT;
         tc.coupling = piece == FMCL_PATH_VP ? FMCL_COUPLING_OT : FMCL_COUPLING_INDEPENDENT;
         snprintf(what, sizeof what, "training: %s path on %s%s%s",
-                 fmcl_name(FMCL_NAMES_PATH, piece), fmcl_data_kind_name(tc.kind), tc.clip > 0 ? ", clipped, EMA" : "",
+                 fmcl_name(FMCL_NAMES_PATH, piece), fmcl_name(FMCL_NAMES_TOY, toy),
+                 tc.clip > 0 ? ", clipped, EMA" : "",
                  tc.coupling == FMCL_COUPLING_OT ? ", OT coupling" : "");
     } else {
         /* The first: 3 dimensions (every layer narrow: linear.cl's kernels),
          * drawn inside the path kernel. The second: 33 dimensions and width
          * (every layer a GEMM with the bias kernels), the OT coupling. */
         int second = piece > FMCL_PATH_LINEAR_VP + 1;
-        mc = (fmcl_mlp_config){.dim = second ? wide : 3, .width = second ? wide : 5, .depth = 1,
-                               .time_freqs = 2};
+        dim = second ? wide : 3, width = second ? wide : 5, depth = 1, F = 2;
         tc.coupling = second ? FMCL_COUPLING_OT : FMCL_COUPLING_INDEPENDENT;
-        tc.kind = FMCL_DATA_ARRAY;
-        tc.points = data;
-        tc.n_points = points;
+        d = tl_points(data, points, dim);
         tc.weight_decay = 0.01f;
         snprintf(what, sizeof what, "training: array data of %d dimensions, time features, "
-                 "AdamW%s", mc.dim, second ? ", OT coupling" : "");
+                 "AdamW%s", dim, second ? ", OT coupling" : "");
     }
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = tl_mlp(ctx, dim, width, depth, F, 0, 1);
     fmcl_trainer *t = NULL;
     float loss[STEPS];
-    if (ok(ctx, fmcl_mlp_create(ctx, &mc, 1, &m), what) &&
-        ok(ctx, fmcl_trainer_create(m, &tc, &t), what) &&
+    if (m && d && ok(ctx, fmcl_trainer_create(m, d, &tc, &t), what) &&
         ok(ctx, fmcl_trainer_run(t, STEPS), what) &&
         ok(ctx, fmcl_trainer_losses(t, 0, STEPS, loss), what))
         tl_check(all_finite(loss, STEPS), "%s: losses not finite", what);
     printf("  %s\n", what);
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
+    fmcl_data_free(d);
+    fmcl_model_free(m);
 }
 
 /* Sampling (k < N_SAMPLE) or a likelihood (Hutchinson when k is odd). */
 static void evaluate(fmcl_ctx *ctx, int k, int likelihood)
 {
-    fmcl_mlp_config mc = {.dim = 2, .width = 9, .depth = 2};
-    fmcl_mlp *m = NULL;
-    if (!ok(ctx, fmcl_mlp_create(ctx, &mc, 2, &m), "model")) return;
+    fmcl_model *m = tl_mlp(ctx, 2, 9, 2, 0, 0, 2);
+    if (!m) return;
     float x[2 * N], given[2 * N];
     tl_fill(given, 2 * N, -2.f, 2.f, 4);
     memcpy(x, given, sizeof x);
@@ -126,12 +125,12 @@ static void evaluate(fmcl_ctx *ctx, int k, int likelihood)
             for (int i = 0; i < N; i++) tl_check(isfinite(logp[i]), "log p not finite");
         printf("  likelihood: %s divergence\n", nc.hutchinson ? "Hutchinson's" : "exact");
     }
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
 }
 
 /* A class-conditional model: guided sampling of two classes and the null
  * class (one-hot inputs, the guidance combination). */
-static void sample_classes(fmcl_ctx *ctx, fmcl_mlp *m, float *x, int D)
+static void sample_classes(fmcl_ctx *ctx, fmcl_model *m, float *x, int D)
 {
     const int classes[N] = {0, 2, -1, 1, 2};
     fmcl_sample_config sc = {.solver = FMCL_SOLVER_EULER, .steps = 2, .n = N, .seed = 3,
@@ -149,24 +148,19 @@ static void train_images(fmcl_ctx *ctx, int cond)
     uint8_t pixels[images * C * H * W];
     for (size_t i = 0; i < sizeof pixels; i++) pixels[i] = (uint8_t)(i * 37 % 256);
     const uint8_t labels[images] = {2, 0, 1, 1, 0};
-    fmcl_mlp_config mc = {.dim = C * H * W, .width = 5, .depth = 1, .classes = cond ? 3 : 0};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
     tc.batch = BATCH;
     tc.steps = STEPS;
-    tc.kind = FMCL_DATA_IMAGES;
-    tc.pixels = pixels;
-    tc.n_points = images;
-    tc.img_c = C, tc.img_h = H, tc.img_w = W;
     tc.hflip = 1;
-    if (cond) tc.labels = labels, tc.classes = 3, tc.label_drop = 0.5f;
+    if (cond) tc.label_drop = 0.5f;
     const char *what =
         cond ? "training: 8-bit images with classes" : "training: 8-bit images, mirrored";
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = tl_mlp(ctx, C * H * W, 5, 1, 0, cond ? 3 : 0, 1);
+    fmcl_data *d = tl_pixels(pixels, cond ? labels : NULL, images, C, H, W);
     fmcl_trainer *t = NULL;
     float loss[STEPS];
-    if (ok(ctx, fmcl_mlp_create(ctx, &mc, 1, &m), what) &&
-        ok(ctx, fmcl_trainer_create(m, &tc, &t), what) &&
+    if (m && d && ok(ctx, fmcl_trainer_create(m, d, &tc, &t), what) &&
         ok(ctx, fmcl_trainer_run(t, STEPS), what) &&
         ok(ctx, fmcl_trainer_losses(t, 0, STEPS, loss), what))
         tl_check(all_finite(loss, STEPS), "%s: losses not finite", what);
@@ -174,7 +168,8 @@ static void train_images(fmcl_ctx *ctx, int cond)
     float x[N * C * H * W];
     if (cond && m) sample_classes(ctx, m, x, C * H * W);
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
+    fmcl_data_free(d);
+    fmcl_model_free(m);
 }
 
 /* fmcl bench's FMA-peak kernel on a few work-items. */

@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     }
     if (sample) {
         int rc = run_sample(ctx, B, steps, torch);
-        fmcl_ctx_destroy(ctx);
+        fmcl_ctx_free(ctx);
         return rc;
     }
     unet_step b;
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_unet: %s\n", fmcl_ctx_error(ctx));
         rc = 1;
     } else {
-        const fmcl_unet_config *c = &b.u->cfg;
+        const fmcl_unet_spec *c = &b.u->cfg;
         double ms = (t1 - t0) * 1e3 / steps, fl = fmcl_unet_plan_flops(b.u->plan);
         const fmcl_device_info *info = fmcl_ctx_device(ctx);
         printf("device: %s / %s\n", info->platform_name, info->device_name);
@@ -162,6 +162,6 @@ int main(int argc, char **argv)
         }
     }
     unet_step_free(&b);
-    fmcl_ctx_destroy(ctx);
+    fmcl_ctx_free(ctx);
     return rc;
 }

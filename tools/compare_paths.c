@@ -138,6 +138,15 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* n points of the checkerboard as a trainer with this seed draws them at step. */
+static void draw_board(uint64_t seed, uint64_t step, int n, float *out)
+{
+    fmcl_data *b = NULL;
+    if (fmcl_data_create_toy(FMCL_TOY_CHECKERBOARD, &b, NULL, 0) == FMCL_OK)
+        fmcl_data_draw(b, seed, step, n, out, NULL, 0);
+    fmcl_data_free(b);
+}
+
 static int fail(fmcl_ctx *ctx, const char *what)
 {
     fprintf(stderr, "fmcl-compare: error: %s: %s\n", what, fmcl_ctx_error(ctx));
@@ -145,7 +154,7 @@ static int fail(fmcl_ctx *ctx, const char *what)
 }
 
 /* Exact NLL of the held-out points under the model as it is now. */
-static int measure_nll(fmcl_ctx *ctx, fmcl_mlp *m, const cmp_data *d, cmp_eval *e)
+static int measure_nll(fmcl_ctx *ctx, fmcl_model *m, const cmp_data *d, cmp_eval *e)
 {
     fmcl_nll_config nc;
     fmcl_nll_config_default(&nc); /* dopri5, atol = rtol = 1e-5, exact divergence */
@@ -165,7 +174,7 @@ static int measure_nll(fmcl_ctx *ctx, fmcl_mlp *m, const cmp_data *d, cmp_eval *
     return 0;
 }
 
-static int score(fmcl_ctx *ctx, fmcl_mlp *m, const cmp_data *d, fmcl_sample_config sc,
+static int score(fmcl_ctx *ctx, fmcl_model *m, const cmp_data *d, fmcl_sample_config sc,
                  cmp_samples *s)
 {
     fmcl_sample_stats st;
@@ -193,11 +202,14 @@ static int score(fmcl_ctx *ctx, fmcl_mlp *m, const cmp_data *d, fmcl_sample_conf
 
 static int run_path(fmcl_ctx *ctx, const cmp_opts *o, const cmp_data *d, cmp_path *r)
 {
-    fmcl_mlp_config mc = {.dim = 2, .width = o->width, .depth = o->depth};
-    fmcl_mlp *m = NULL;
+    fmcl_model_config mc;
+    fmcl_model_config_default(&mc, FMCL_MODEL_MLP);
+    mc.mlp.width = o->width, mc.mlp.depth = o->depth;
+    fmcl_model *m = NULL;
+    fmcl_data *board = NULL;
     fmcl_trainer *t = NULL;
     int rc = 1;
-    if (fmcl_mlp_create(ctx, &mc, o->seed, &m) != FMCL_OK)
+    if (fmcl_model_create(ctx, &mc, o->seed, &m) != FMCL_OK)
         return fail(ctx, "model");
     fmcl_train_config tc;
     fmcl_train_config_default(&tc); /* VP keeps the paper's beta_min 0.1, beta_max 20 */
@@ -206,7 +218,8 @@ static int run_path(fmcl_ctx *ctx, const cmp_opts *o, const cmp_data *d, cmp_pat
     tc.lr = (float)o->lr;
     tc.seed = o->seed;
     tc.path = r->path;
-    if (fmcl_trainer_create(m, &tc, &t) != FMCL_OK) {
+    if (fmcl_data_create_toy(FMCL_TOY_CHECKERBOARD, &board, NULL, 0) != FMCL_OK ||
+        fmcl_trainer_create(m, board, &tc, &t) != FMCL_OK) {
         fail(ctx, "trainer");
         goto done;
     }
@@ -243,7 +256,8 @@ static int run_path(fmcl_ctx *ctx, const cmp_opts *o, const cmp_data *d, cmp_pat
     rc = 0;
 done:
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
+    fmcl_data_free(board);
+    fmcl_model_free(m);
     return rc;
 }
 
@@ -305,14 +319,14 @@ int main(int argc, char **argv)
     }
     if (!ref || !d.floor || !d.nll)
         goto oom;
-    fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, o.seed, STEP_REF, n_ref, ref);
-    fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, o.seed, STEP_NLL, o.nll_points, d.nll);
+    draw_board(o.seed, STEP_REF, n_ref, ref);
+    draw_board(o.seed, STEP_NLL, o.nll_points, d.nll);
     if (cmp_ref_init(&d.ref, ref, n_ref, CMP_DIRS) != 0)
         goto oom;
     double s1 = 0, s2 = 0;
     for (int k = 0; k < CMP_FLOOR_SETS; k++) {
         float *f = d.floor + 2 * (size_t)k * o.samples;
-        fmcl_toy_sample_host(FMCL_DATA_CHECKERBOARD, o.seed, STEP_FLOOR - k, o.samples, f);
+        draw_board(o.seed, STEP_FLOOR - k, o.samples, f);
         double w = cmp_sliced_w2(&d.ref, f, o.samples);
         if (w < 0)
             goto oom;
@@ -354,6 +368,6 @@ done:
     cmp_ref_free(&d.ref);
     free(d.floor);
     free(d.nll);
-    fmcl_ctx_destroy(ctx);
+    fmcl_ctx_free(ctx);
     return rc;
 }

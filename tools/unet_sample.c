@@ -26,22 +26,22 @@ static int by_value(const void *a, const void *b)
 fmcl_status unet_sample_bench(fmcl_ctx *ctx, int n, int steps, float guidance, int repeats,
                               double *ms, double *mean)
 {
-    fmcl_unet_config cfg;
-    fmcl_unet_config_default(&cfg, 1, 28, 28);
+    fmcl_unet_spec cfg;
+    fmcl_unet_spec_default(&cfg, 1, 28, 28);
     cfg.classes = 10;
     fmcl_unet *u = NULL;
     int *classes = malloc((size_t)n * sizeof *classes);
     float *out = malloc((size_t)n * 28 * 28 * sizeof *out);
     double *t = malloc((size_t)repeats * sizeof *t);
     fmcl_status s = classes && out && t ? fmcl_unet_create(ctx, &cfg, 1, &u) : FMCL_ERR_NOMEM;
-    fmcl_model m;
-    if (s == FMCL_OK) fmcl_model_of_unet(&m, u);
+    fmcl_net m;
+    if (s == FMCL_OK) fmcl_net_of_unet(&m, u);
     for (int i = 0; i < n && classes; i++) classes[i] = i % 10;
     fmcl_sample_config sc = {.solver = FMCL_SOLVER_MIDPOINT, .steps = steps, .n = n, .seed = 2,
                              .classes = classes, .guidance = guidance};
     for (int r = -1; r < repeats && s == FMCL_OK; r++) { /* r = -1: the warm-up */
         double t0 = now();
-        s = fmcl_model_sample(&m, &sc, out, NULL, NULL);
+        s = fmcl_net_sample(&m, &sc, out, NULL, NULL);
         if (r >= 0) t[r] = (now() - t0) * 1e3;
     }
     if (s == FMCL_OK) {

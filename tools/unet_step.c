@@ -30,8 +30,8 @@ fmcl_status unet_step_run(fmcl_ctx *ctx, unet_step *b, int k)
 fmcl_status unet_step_setup(fmcl_ctx *ctx, unet_step *b, int B)
 {
     memset(b, 0, sizeof *b);
-    fmcl_unet_config cfg;
-    fmcl_unet_config_default(&cfg, 1, 28, 28);
+    fmcl_unet_spec cfg;
+    fmcl_unet_spec_default(&cfg, 1, 28, 28);
     b->B = B;
     fmcl_status s = fmcl_unet_create(ctx, &cfg, 0, &b->u);
     if (s == FMCL_OK) s = fmcl_unet_acts_create(b->u, B, &b->a);

@@ -3,8 +3,8 @@
  * every output with the plain-C reference and reports one fmcl_check_result.
  * Once an error has stopped a case (an allocation, a launch) the helpers do
  * nothing, so each check reads as a straight line. */
-#ifndef FMCL_CHECK_H
-#define FMCL_CHECK_H
+#ifndef FMCL_CHECK_CHECK_H
+#define FMCL_CHECK_CHECK_H
 
 #include <stdint.h>
 

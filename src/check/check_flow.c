@@ -32,7 +32,7 @@ static void randn(chk_suite *s, int n)
 static void toy_sample(chk_suite *s, int kind, int B)
 {
     chk_case c;
-    chk_begin(&c, s, "toy_sample", "%s B=%d", fmcl_data_kind_name(kind), B);
+    chk_begin(&c, s, "toy_sample", "%s B=%d", fmcl_kind_name(kind), B);
     float *want = chk_host(&c, 2 * (size_t)B);
     fmcl_t x = chk_buf(&c, NULL, 2 * (size_t)B);
     if (chk_ok(&c)) {
@@ -116,7 +116,7 @@ static void path_sample(chk_suite *s, int kind, int B, int D, int F)
     chk_case c;
     const size_t W = (size_t)fmcl_input_width(D, F), bd = (size_t)B * D;
     fmcl_path p = {FMCL_PATH_OT, 0.f, 0.f, 1.f};
-    chk_begin(&c, s, "path_sample", "%s B=%d D=%d F=%d", fmcl_data_kind_name(kind), B, D, F);
+    chk_begin(&c, s, "path_sample", "%s B=%d D=%d F=%d", fmcl_kind_name(kind), B, D, F);
     float *data = chk_host(&c, (size_t)rows * D), *x1 = chk_host(&c, bd);
     float *X = chk_host(&c, B * W), *U = chk_host(&c, bd);
     float *X2 = chk_host(&c, B * W), *U2 = chk_host(&c, bd);
@@ -127,9 +127,9 @@ static void path_sample(chk_suite *s, int kind, int B, int D, int F)
     fmcl_ctx *ctx = s->ctx;
     double xmax = 1, umax = 1;
     if (chk_ok(&c)) {
-        fmcl_t src = kind == FMCL_DATA_ARRAY ? td : (fmcl_t){0};
+        fmcl_t src = kind == FMCL_KIND_ARRAY ? td : (fmcl_t){0};
         chk_status(&c, fmcl_path_sample(ctx, tX, tU, kind, src, rows, &p, 99, 4, B, D, F));
-        if (kind == FMCL_DATA_ARRAY)
+        if (kind == FMCL_KIND_ARRAY)
             chk_status(&c, fmcl_gather_rows(ctx, tx1, td, 99, 4, rows, D, B));
         else
             chk_status(&c, fmcl_toy_sample(ctx, tx1, kind, 99, 4, B));
@@ -167,16 +167,16 @@ void chk_flow_ops(chk_suite *s)
 {
     randn(s, 1);
     randn(s, 10007);
-    for (int kind = FMCL_DATA_CHECKERBOARD; kind <= FMCL_DATA_SPIRALS; kind++)
+    for (int kind = FMCL_TOY_CHECKERBOARD; kind <= FMCL_TOY_SPIRALS; kind++)
         toy_sample(s, kind, 1001);
     gather_rows(s, 101, 3, 1003);
     ot_interp(s, 1001, 2, 0);
     ot_interp(s, 333, 5, 3);
     for (int kind = FMCL_PATH_OT; kind <= FMCL_PATH_LINEAR_VP; kind++)
         path_interp(s, kind, 1001, 3, kind == FMCL_PATH_COSINE ? 2 : 0);
-    for (int kind = FMCL_DATA_CHECKERBOARD; kind <= FMCL_DATA_SPIRALS; kind++)
-        path_sample(s, kind, 257, 2, kind == FMCL_DATA_MOONS ? 3 : 0);
-    path_sample(s, FMCL_DATA_ARRAY, 259, 5, 0);
+    for (int kind = FMCL_TOY_CHECKERBOARD; kind <= FMCL_TOY_SPIRALS; kind++)
+        path_sample(s, kind, 257, 2, kind == FMCL_TOY_MOONS ? 3 : 0);
+    path_sample(s, FMCL_KIND_ARRAY, 259, 5, 0);
     time_input(s, 333, 7, 0);
     time_input(s, 333, 7, 4);
 }

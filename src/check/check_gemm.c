@@ -32,7 +32,7 @@ static void gemm(chk_suite *s, int ta, int tb, int M, int N, int K)
 static int imax(int a, int b) { return a > b ? a : b; }
 
 /* A model with its activations for B rows; the parameters read back into P. */
-static fmcl_mlp *make_mlp(chk_case *c, const fmcl_mlp_config *cfg, int B, fmcl_mlp_acts *a,
+static fmcl_mlp *make_mlp(chk_case *c, const fmcl_mlp_spec *cfg, int B, fmcl_mlp_acts *a,
                           float **P)
 {
     fmcl_mlp *m = NULL;
@@ -49,7 +49,7 @@ static fmcl_mlp *make_mlp(chk_case *c, const fmcl_mlp_config *cfg, int B, fmcl_m
     return m;
 }
 
-static void mlp_forward(chk_suite *s, fmcl_mlp_config cfg, int B)
+static void mlp_forward(chk_suite *s, fmcl_mlp_spec cfg, int B)
 {
     chk_case c;
     fmcl_mlp_acts a;
@@ -78,7 +78,7 @@ static void mlp_forward(chk_suite *s, fmcl_mlp_config cfg, int B)
 }
 
 /* Gradients accumulate into nonzero values, as the header promises. */
-static void mlp_backward(chk_suite *s, fmcl_mlp_config cfg, int B)
+static void mlp_backward(chk_suite *s, fmcl_mlp_spec cfg, int B)
 {
     chk_case c;
     fmcl_mlp_acts a;
@@ -116,7 +116,7 @@ static void mlp_backward(chk_suite *s, fmcl_mlp_config cfg, int B)
 void chk_gemm_ops(chk_suite *s)
 {
     static const int shapes[][3] = {{37, 129, 3}, {13, 2, 67}, {65, 33, 130}};
-    static const fmcl_mlp_config cfgs[] = {
+    static const fmcl_mlp_spec cfgs[] = {
         {.dim = 2, .width = 7, .depth = 3},
         {.dim = 3, .width = 33, .depth = 1, .time_freqs = 3},
         {.dim = 2, .width = 65, .depth = 2},

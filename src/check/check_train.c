@@ -6,7 +6,7 @@
 #include "data/toy2d.h"
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
-#include "nn/mlp.h"
+#include "nn/model.h"
 #include "nn/nn_ops.h"
 
 #include <math.h>
@@ -41,7 +41,7 @@ static double ref_step(ref_run *r, const fmcl_train_config *tc, const fmcl_adam_
 {
     const fmcl_mlp *m = r->m;
     const int D = m->cfg.dim, n = BATCH * D;
-    fmcl_toy_sample_ref(r->x1, tc->kind, tc->seed, (uint32_t)k, 0, BATCH);
+    fmcl_toy_sample_ref(r->x1, FMCL_TOY_CHECKERBOARD, tc->seed, (uint32_t)k, 0, BATCH);
     fmcl_path_interp_ref(r->X, r->U, r->x1, &r->path, tc->seed, (uint32_t)k, 0, BATCH, D,
                          m->cfg.time_freqs);
     fmcl_mlp_forward_ref(m, r->P, r->X, BATCH, r->pred_d);
@@ -76,25 +76,32 @@ static void ref_train(chk_case *c, const fmcl_mlp *m, const float *P0,
     for (int k = 0; k < STEPS; k++) losses[k] = ref_step(&r, tc, &ap, k);
 }
 
-/* The device run: per-step losses and final parameters; P0 the initial ones. */
-static fmcl_mlp *device_train(chk_case *c, const fmcl_train_config *tc, float **P0,
-                              float *losses, float **P_end)
+/* The device run on the checkerboard: per-step losses and final
+ * parameters; P0 the initial ones. */
+static fmcl_model *device_train(chk_case *c, const fmcl_train_config *tc, float **P0,
+                                float *losses, float **P_end)
 {
     fmcl_ctx *ctx = c->s->ctx;
-    fmcl_mlp_config mc = {.dim = 2, .width = WIDTH, .depth = DEPTH};
-    fmcl_mlp *m = NULL;
+    fmcl_model_config mc;
+    fmcl_model_config_default(&mc, FMCL_MODEL_MLP);
+    mc.mlp.width = WIDTH, mc.mlp.depth = DEPTH;
+    fmcl_model *m = NULL;
+    fmcl_data *d = NULL;
     fmcl_trainer *tr = NULL;
     *P0 = *P_end = NULL;
-    if (!chk_status(c, fmcl_mlp_create(ctx, &mc, SEED, &m))) return NULL;
-    size_t np = m->n_params;
+    if (!chk_status(c, fmcl_model_create(ctx, &mc, SEED, &m))) return NULL;
+    size_t np = m->net.n_params;
     *P0 = chk_host(c, np);
     *P_end = chk_host(c, np);
-    if (chk_ok(c) && chk_status(c, fmcl_read(ctx, m->params, *P0, np * 4)) &&
-        chk_status(c, fmcl_trainer_create(m, tc, &tr)) &&
+    if (chk_ok(c) && chk_status(c, fmcl_read(ctx, m->net.params, *P0, np * 4)) &&
+        chk_status(c,
+                   fmcl_data_create_toy(FMCL_TOY_CHECKERBOARD, &d, ctx->err, sizeof ctx->err)) &&
+        chk_status(c, fmcl_trainer_create(m, d, tc, &tr)) &&
         chk_status(c, fmcl_trainer_run(tr, STEPS)) &&
         chk_status(c, fmcl_trainer_losses(tr, 0, STEPS, losses)))
-        chk_status(c, fmcl_read(ctx, m->params, *P_end, np * 4));
+        chk_status(c, fmcl_read(ctx, m->net.params, *P_end, np * 4));
     fmcl_trainer_free(tr);
+    fmcl_data_free(d);
     return m;
 }
 
@@ -109,15 +116,14 @@ fmcl_status fmcl_check_training(fmcl_ctx *ctx, const fmcl_check_options *opt, fm
     tc.steps = STEPS;
     tc.lr = LR;
     tc.seed = SEED;
-    tc.kind = FMCL_DATA_CHECKERBOARD;
 
     chk_case cl, cp;
     chk_begin(&cl, &s, "training loss", "MLP 3-%dx%d-2 B=%d %d Adam steps", WIDTH, DEPTH,
               BATCH, STEPS);
     float *P0, *P_dev, *P_ref = NULL, *loss_dev = chk_host(&cl, STEPS);
     double *loss_ref = chk_host_d(&cl, STEPS);
-    fmcl_mlp *m = device_train(&cl, &tc, &P0, loss_dev, &P_dev);
-    if (m) ref_train(&cl, m, P0, &tc, loss_ref, &P_ref);
+    fmcl_model *m = device_train(&cl, &tc, &P0, loss_dev, &P_dev);
+    if (m) ref_train(&cl, m->mlp, P0, &tc, loss_ref, &P_ref);
     if (chk_ok(&cl)) {
         chk_compare(&cl, "losses", loss_dev, loss_ref, STEPS, (chk_tol){0, LOSS_RTOL});
         double worst = 0;
@@ -131,16 +137,17 @@ fmcl_status fmcl_check_training(fmcl_ctx *ctx, const fmcl_check_options *opt, fm
     float *pd = NULL;
     double *pr = NULL;
     if (chk_ok(&cl)) {
-        pd = chk_dup(&cp, P_dev, m->n_params);
-        pr = chk_widen(&cp, P_ref, m->n_params);
+        pd = chk_dup(&cp, P_dev, m->net.n_params);
+        pr = chk_widen(&cp, P_ref, m->net.n_params);
     } else {
         cp.broken = 1;
         cp.r.status = cl.r.status;
         snprintf(cp.r.reason, sizeof cp.r.reason, "the training run did not complete");
     }
     chk_end(&cl);
-    if (chk_ok(&cp)) chk_compare(&cp, "parameter", pd, pr, m->n_params, (chk_tol){PARAM_ATOL, 0});
+    if (chk_ok(&cp))
+        chk_compare(&cp, "parameter", pd, pr, m->net.n_params, (chk_tol){PARAM_ATOL, 0});
     chk_end(&cp);
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
     return chk_suite_end(&s, failures);
 }

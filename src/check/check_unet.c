@@ -7,10 +7,10 @@
 /* Largest fan-in of the tiny network's sums (24 channels x 3x3 taps). */
 #define TINY_K 256
 
-static fmcl_unet_config tiny(void)
+static fmcl_unet_spec tiny(void)
 {
-    fmcl_unet_config c;
-    fmcl_unet_config_default(&c, 3, 12, 8);
+    fmcl_unet_spec c;
+    fmcl_unet_spec_default(&c, 3, 12, 8);
     c.base = 8;
     c.levels = 2;
     c.mult[0] = 1, c.mult[1] = 2;
@@ -24,7 +24,7 @@ static fmcl_unet_config tiny(void)
 static void unet_case(chk_suite *s, int backward)
 {
     const int B = 2;
-    fmcl_unet_config cfg = tiny();
+    fmcl_unet_spec cfg = tiny();
     fmcl_unet *u = NULL;
     fmcl_unet_acts a = {0};
     fmcl_unet_plan *p = NULL;

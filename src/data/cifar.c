@@ -36,7 +36,8 @@ static fmcl_status append_batch(const char *path, fmcl_images *out, int room, ch
     if ((uint64_t)(out->n + recs) * CIFAR_PIXELS > FMCL_IMAGES_MAX_BYTES) {
         free(b);
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                         "%s: the set grows beyond the %llu bytes accepted; use --limit", path,
+                         "%s: the set grows beyond the %llu bytes accepted; load fewer images",
+                         path,
                          (unsigned long long)FMCL_IMAGES_MAX_BYTES);
     }
     unsigned char *px = realloc(out->pixels, (out->n + recs) * CIFAR_PIXELS);

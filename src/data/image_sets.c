@@ -88,7 +88,7 @@ fmcl_status fmcl_images_open(const char *spec, int test, int size, int channels,
     if (strcmp(spec, "fashion-mnist") == 0) {
         s = load_mnist_dir(FMCL_FASHION_MNIST_DIR, test, limit, out,
                            "install Debian's dataset-fashion-mnist (tools/install-deps.sh "
-                           "does), or give the files with --data mnist:DIR",
+                           "does), or give the files as mnist:DIR",
                            err, errlen);
         split = test ? " test split" : " training split";
     } else if (strncmp(spec, "mnist:", 6) == 0) {
@@ -107,8 +107,8 @@ fmcl_status fmcl_images_open(const char *spec, int test, int size, int channels,
     } else {
         if (size < 1 || (channels != 1 && channels != 3))
             return fmcl_errf(err, errlen, FMCL_ERR_ARG,
-                             "%s: an image folder needs the resolution and channels to load "
-                             "(--image-size N --channels 1|3)",
+                             "%s: an image folder needs the side of the square its images are "
+                             "resized to and their channels (1 or 3)",
                              spec);
         s = fmcl_imgdir_load(arg, size, channels, limit, out, err, errlen);
     }

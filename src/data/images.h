@@ -110,9 +110,10 @@ fmcl_status fmcl_image_batch(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed
 void fmcl_image_batch_ref(float *x1, const unsigned char *pix, uint64_t seed, uint32_t step,
                           int row0, int N, int C, int H, int W, int hflip, int B);
 
-/* x: [n, D] = every image of pix in order, dequantised as above with image i
- * in place of the batch row (the likelihood's fixed dequantisation). */
-void fmcl_images_dequantize(float *x, const unsigned char *pix, int n, int D, uint64_t seed,
-                            uint32_t step);
+/* x: [n, D] = images first .. first + n - 1 of pix in order, dequantised as
+ * above with image i in place of the batch row (the likelihood's fixed
+ * dequantisation). */
+void fmcl_images_dequantize(float *x, const unsigned char *pix, int first, int n, int D,
+                            uint64_t seed, uint32_t step);
 
 #endif

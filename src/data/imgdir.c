@@ -176,7 +176,8 @@ fmcl_status fmcl_imgdir_load(const char *dir, int size, int channels, int limit,
     unsigned char *hwc = malloc(D);
     if ((uint64_t)n * D > FMCL_IMAGES_MAX_BYTES)
         s = fmcl_errf(err, errlen, FMCL_ERR_ARG,
-                      "%d images of %zu bytes exceed the %llu bytes accepted; use --limit", n, D,
+                      "%d images of %zu bytes exceed the %llu bytes accepted; load fewer images",
+                      n, D,
                       (unsigned long long)FMCL_IMAGES_MAX_BYTES);
     else if (!hwc || !(out->pixels = malloc((size_t)n * D)))
         s = fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory for %d images of %zu bytes", n,

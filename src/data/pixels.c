@@ -60,18 +60,20 @@ fmcl_status fmcl_image_batch_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t s
     if (4 * (uint64_t)pix.off + (uint64_t)N * D > UINT32_MAX || (uint64_t)B * D > UINT32_MAX)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "fmcl_image_batch: %d images of %llu bytes (batch %d) exceed the "
-                         "kernel's 32-bit indices; use --limit or a smaller batch",
+                         "kernel's 32-bit indices; train on fewer images or a smaller batch",
                          N, (unsigned long long)D, B);
     return fmcl_run2(ctx, FMCL_K_image_batch, (size_t)D, (size_t)B, "ttluiiiiiii", x1,
                      (fmcl_t){pix.mem, 4 * pix.off}, seed, (unsigned)step, row0, N, C, H, W,
                      hflip, B);
 }
 
-void fmcl_images_dequantize(float *x, const unsigned char *pix, int n, int D, uint64_t seed,
-                            uint32_t step)
+void fmcl_images_dequantize(float *x, const unsigned char *pix, int first, int n, int D,
+                            uint64_t seed, uint32_t step)
 {
-    for (int i = 0; i < n; i++)
-        dequant_row(x + (size_t)i * D, pix + (size_t)i * D, seed, (uint32_t)i, step, 1, 1, D, 0);
+    for (int i = 0; i < n; i++) {
+        const size_t r = (size_t)first + (size_t)i;
+        dequant_row(x + (size_t)i * D, pix + r * D, seed, (uint32_t)r, step, 1, 1, D, 0);
+    }
 }
 
 /* x = 2 y / 2^bits - 1 maps y = k + u in [0, 2^bits)^D onto [-1, 1)^D with

@@ -26,7 +26,7 @@ static void toy_point(int kind, const uint32_t r[4], float *x, float *y)
 {
     float z0, z1;
     switch (kind) {
-    case FMCL_DATA_CHECKERBOARD: {
+    case FMCL_TOY_CHECKERBOARD: {
         /* a ~ U[-2, 2); b = u - 2B + (floor(a) mod 2), B a fair coin, so
          * floor(a) + floor(b) is even: the 8 black cells of a 4x4 board.
          * (floor(a) & 1 is Python's floor(a) % 2 for negative integers too.) */
@@ -38,7 +38,7 @@ static void toy_point(int kind, const uint32_t r[4], float *x, float *y)
         *y = b * CHECKER_SCALE;
         break;
     }
-    case FMCL_DATA_8GAUSSIANS: {
+    case FMCL_TOY_8GAUSSIANS: {
         /* centre 4 (cos(2 pi k / 8), sin(2 pi k / 8)), k uniform in 0..7,
          * plus 0.5 N(0, I), all divided by 1.414. */
         const float k = (float)fmcl_uint_below(r[0], 8u);
@@ -47,7 +47,7 @@ static void toy_point(int kind, const uint32_t r[4], float *x, float *y)
         *y = (4.0f * sin_pi(0.25f * k) + 0.5f * z1) * GAUSS8_SCALE;
         break;
     }
-    case FMCL_DATA_MOONS: {
+    case FMCL_TOY_MOONS: {
         /* sklearn's make_moons(noise=0.1) with theta = pi u: upper arc
          * (cos, sin), lower arc (1 - cos, 0.5 - sin); then centred on the
          * set's exact mean (0.5, 0.25) and scaled by 2 (x in [-3, 3]). */
@@ -61,7 +61,7 @@ static void toy_point(int kind, const uint32_t r[4], float *x, float *y)
         *y = 2.0f * (py + 0.1f * z1 - 0.25f);
         break;
     }
-    case FMCL_DATA_RINGS: {
+    case FMCL_TOY_RINGS: {
         /* radius 3, 2.25, 1.5 or 0.75 uniformly, angle 2 pi u, + 0.08 N(0, I). */
         const float rad = 3.0f - 0.75f * (float)fmcl_uint_below(r[0], 4u);
         const float u = fmcl_u01(r[1]);
@@ -70,7 +70,7 @@ static void toy_point(int kind, const uint32_t r[4], float *x, float *y)
         *y = rad * sin_pi(2.0f * u) + 0.08f * z1;
         break;
     }
-    default: { /* FMCL_DATA_SPIRALS */
+    default: { /* FMCL_TOY_SPIRALS */
         /* n = 3 pi sqrt(u) (0 to 540 degrees); arm point
          * (-n cos n + 0.5 u', n sin n + 0.5 u''), negated for the second
          * arm; all divided by 3. m = n / pi feeds cospi/sinpi exactly. */
@@ -97,7 +97,7 @@ void fmcl_toy_sample_ref(float *x1, int kind, uint64_t seed, uint32_t step, int 
 
 static int builtin_kind(int kind)
 {
-    return kind >= FMCL_DATA_CHECKERBOARD && kind <= FMCL_DATA_SPIRALS;
+    return kind >= FMCL_TOY_CHECKERBOARD && kind <= FMCL_TOY_SPIRALS;
 }
 
 fmcl_status fmcl_toy_sample_at(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
@@ -159,7 +159,7 @@ fmcl_status fmcl_gather_rows(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t see
     return fmcl_gather_rows_at(ctx, x1, data, seed, step, 0, N, D, B);
 }
 
-int fmcl_data_kind_from_name(const char *name)
+int fmcl_toy_of_name(const char *name)
 {
     const char *const *names = fmcl_names_of(FMCL_NAMES_TOY);
     for (int k = 0; name && names[k]; k++)
@@ -167,16 +167,16 @@ int fmcl_data_kind_from_name(const char *name)
     return -1;
 }
 
-int fmcl_data_kind_of_name(const char *name)
+int fmcl_kind_of_name(const char *name)
 {
-    for (int k = 0; name && k <= FMCL_DATA_IMAGES; k++)
-        if (strcmp(name, fmcl_data_kind_name(k)) == 0) return k;
+    for (int k = 0; name && k <= FMCL_KIND_IMAGES; k++)
+        if (strcmp(name, fmcl_kind_name(k)) == 0) return k;
     return -1;
 }
 
-const char *fmcl_data_kind_name(int kind)
+const char *fmcl_kind_name(int kind)
 {
-    return kind == FMCL_DATA_ARRAY    ? "array"
-           : kind == FMCL_DATA_IMAGES ? "images"
+    return kind == FMCL_KIND_ARRAY    ? "array"
+           : kind == FMCL_KIND_IMAGES ? "images"
                                       : fmcl_name(FMCL_NAMES_TOY, kind);
 }

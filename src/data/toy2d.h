@@ -8,17 +8,25 @@
 
 #include "runtime/runtime.h"
 
+/* The data kinds the kernels (kernels/data.cl, path.cl) and checkpoints
+ * know: the built-in sets 0 .. 4 (fmcl_toy's values), then a user's array
+ * and an image set. */
+enum { FMCL_KIND_ARRAY = 5, FMCL_KIND_IMAGES = 6 };
+
 /* Each call fills B rows that are examples [row0, row0 + B) of the step's
  * whole batch, drawn exactly as when the whole batch is drawn at once (a
  * rank's share, docs/DESIGN.md "Data-parallel training"); the forms
  * without _at draw examples [0, B). */
 
-/* x1: [B, 2] points of a built-in set (fmcl_data_kind) for this step. */
+/* x1: [B, 2] points of a built-in set (fmcl_toy) for this step. */
 fmcl_status fmcl_toy_sample_at(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
                                int row0, int B);
 fmcl_status fmcl_toy_sample(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
                             int B);
 void fmcl_toy_sample_ref(float *x1, int kind, uint64_t seed, uint32_t step, int row0, int B);
+/* The reference's n points, checked: FMCL_ERR_ARG for a kind that is no
+ * built-in set or a step past the counter's 32 bits. */
+fmcl_status fmcl_toy_sample_host(int kind, uint64_t seed, uint64_t step, int n, float *out);
 
 /* x1: [B, D] rows of data: [N, D] chosen uniformly with replacement by Philox. */
 fmcl_status fmcl_gather_rows_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed,
@@ -29,11 +37,11 @@ void fmcl_gather_rows_ref(float *x1, const float *data, uint64_t seed, uint32_t 
                           int N, int D, int B);
 
 /* A built-in set's kind by its name (any case); -1 if unknown. */
-int fmcl_data_kind_from_name(const char *name);
-/* The name of a kind (fmcl_data_kind), as checkpoints record it
+int fmcl_toy_of_name(const char *name);
+/* The name of a kind, as checkpoints record it
  * ("checkerboard", ..., "array", "images"); NULL if unknown. */
-const char *fmcl_data_kind_name(int kind);
+const char *fmcl_kind_name(int kind);
 /* The kind of such a name (exact); -1 if unknown. */
-int fmcl_data_kind_of_name(const char *name);
+int fmcl_kind_of_name(const char *name);
 
 #endif

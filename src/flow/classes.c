@@ -35,8 +35,8 @@ fmcl_status fmcl_label_batch_at(fmcl_ctx *ctx, fmcl_t y, fmcl_t lab, uint64_t se
                          N, B, row0, (double)drop);
     if (4 * (uint64_t)lab.off + (uint64_t)N > UINT32_MAX)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "fmcl_label_batch: %d labels exceed the kernel's 32-bit indices; use "
-                         "--limit",
+                         "fmcl_label_batch: %d labels exceed the kernel's 32-bit indices; train "
+                         "on fewer images",
                          N);
     /* u01(r) = (r >> 8) 2^-24 < drop exactly when (r >> 8) < ceil(drop 2^24):
      * an integer test, the same on every device. */

@@ -185,7 +185,7 @@ static int ctl_next(ctl *c, double *t_new)
     if (tried >= o->max_steps) {
         snprintf(c->msg, sizeof c->msg,
                  "dopri5: %d attempted steps (%d accepted, %d rejected) reached only t = %.9g "
-                 "on the way from %g to %g; allow more steps (max_steps, fmcl's --max-steps) or "
+                 "on the way from %g to %g; allow more steps (max_steps) or "
                  "loosen atol %g / rtol %g",
                  tried, c->st.accepted, c->st.rejected, c->t, c->t0, c->t1, o->atol, o->rtol);
         return -1;

@@ -37,6 +37,25 @@ void fmcl_rk4_update_ref(float *x, const float *k1, const float *k2, const float
 fmcl_status fmcl_heun_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, float h, int n);
 void fmcl_heun_update_ref(float *x, const float *k1, const float *k2, float h, int n);
 
+/* ---- progress of a run of solves (progress.c) ---- */
+
+/* done counts model evaluations; the total is exact for fixed-step solves
+ * (per_solve evaluations each) and, for adaptive ones (per_solve 0),
+ * estimated from what the solve under way took per unit of its time. */
+typedef struct {
+    fmcl_progress_fn fn; /* NULL: only counts */
+    void *user;
+    long done, per_solve, solve_start;
+    int solves, solve; /* solves in all, the one under way (from 0) */
+} fmcl_progress;
+
+/* Starts solve `solve` (from 0). */
+void fmcl_progress_solve(fmcl_progress *p, int solve);
+/* Counts one evaluation at fraction f in [0, 1] of its solve's time span and
+ * reports it: FMCL_ERR_CANCELLED, with a message on ctx, when the callback
+ * asks to stop. */
+fmcl_status fmcl_progress_step(fmcl_ctx *ctx, fmcl_progress *p, double f);
+
 /* ---- ODE integration (fixed steps) ---- */
 
 /* v = f(x, t) for a state of n elements. */

@@ -119,6 +119,7 @@ typedef struct {
     const fmcl_field *f;
     int rows, nfe;
     fmcl_t probe, u, g;
+    fmcl_progress progress;
 } aug_ode;
 
 /* State [x: rows x D, delta: rows] -> [v(x, t), div v(x, t)]. */
@@ -127,6 +128,7 @@ static fmcl_status aug_rhs(void *user, fmcl_t ds, fmcl_t s, float t)
     aug_ode *a = user;
     const size_t xd = (size_t)a->rows * a->f->dim;
     if (++a->nfe % 16 == 0) TRY(fmcl_pace(a->ctx)); /* bounded queue */
+    TRY(fmcl_progress_step(a->ctx, &a->progress, 1.0 - t)); /* from t = 1 down to 0 */
     TRY(a->f->velocity(a->f->user, ds, s, t, a->rows));
     return fmcl_field_div(a->ctx, a->f, fmcl_at(ds, xd), a->probe, a->u, a->g, a->rows);
 }
@@ -235,12 +237,19 @@ fmcl_status fmcl_field_log_prob(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_n
                  u = fmcl_at(z, (size_t)R * D), g = fmcl_at(u, (size_t)R * D);
     aug_ode a = {.ctx = ctx, .f = f, .u = u, .g = g};
     if (cfg->hutchinson > 0) a.probe = z;
+    a.progress = (fmcl_progress){
+        .fn = cfg->progress, .user = cfg->progress_user,
+        .per_solve = cfg->solver == FMCL_SOLVER_DOPRI5
+                         ? 0
+                         : (long)cfg->steps * fmcl_solver_nfe_per_step(cfg->solver),
+        .solves = (n + R - 1) / R * K};
     fmcl_sample_stats st = {0};
     int most = 0;
     for (int r0 = 0; s == FMCL_OK && r0 < n; r0 += R) {
         a.rows = n - r0 < R ? n - r0 : R;
         for (int r = 0; r < a.rows; r++) logp[r0 + r] = 0;
         for (int k = 0; s == FMCL_OK && k < K; k++) {
+            fmcl_progress_solve(&a.progress, r0 / R * K + k);
             s = solve_chunk(&a, cfg, state, work, x + (size_t)r0 * D, k, (size_t)r0, host, lp,
                             &st);
             most = a.nfe > most ? a.nfe : most;
@@ -264,28 +273,26 @@ fmcl_status fmcl_field_log_prob(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_n
 
 static fmcl_status model_velocity(void *user, fmcl_t v, fmcl_t x, float t, int rows)
 {
-    fmcl_model_field *mf = user;
-    const fmcl_model *m = &mf->m;
+    fmcl_net_field *mf = user;
+    const fmcl_net *m = &mf->m;
     const int K = m->classes;
     TRY(fmcl_time_input(m->ctx, K > 0 ? mf->Xt : mf->X, x, t, rows, m->dim, m->time_freqs));
     if (K > 0) TRY(fmcl_class_concat(m->ctx, mf->X, mf->Xt, mf->y, m->in_width - K, K, rows, rows));
-    return fmcl_model_forward(m, &mf->acts, v, mf->X, rows);
+    return fmcl_net_forward(m, &mf->acts, v, mf->X, rows);
 }
 
 static fmcl_status model_vjp(void *user, fmcl_t g, fmcl_t u, int rows)
 {
-    fmcl_model_field *mf = user;
-    return fmcl_model_backward(&mf->m, &mf->acts, mf->grads, u, mf->X, g, rows);
+    fmcl_net_field *mf = user;
+    return fmcl_net_backward(&mf->m, &mf->acts, mf->grads, u, mf->X, g, rows);
 }
 
-fmcl_status fmcl_model_field_create(const fmcl_model *m, int max_rows, fmcl_model_field *mf,
-                                    fmcl_field *f)
+fmcl_status fmcl_net_field_create(const fmcl_net *m, float x0_std, int max_rows,
+                                  fmcl_net_field *mf, fmcl_field *f)
 {
     memset(mf, 0, sizeof *mf);
     mf->m = *m;
-    float x0_std;
-    TRY(fmcl_model_x0_std(m, &x0_std));
-    TRY(fmcl_model_acts_create(m, max_rows, &mf->acts));
+    TRY(fmcl_net_acts_create(m, max_rows, &mf->acts));
     const int K = m->classes;
     const size_t nx = (size_t)max_rows * m->in_width;
     const size_t nt = K > 0 ? (size_t)max_rows * (m->in_width - K + 1) : 0;
@@ -299,7 +306,7 @@ fmcl_status fmcl_model_field_create(const fmcl_model *m, int max_rows, fmcl_mode
     if (s == FMCL_OK && K > 0) s = fmcl_fill(m->ctx, mf->y, -1.0f, max_rows);
     if (s == FMCL_OK && ng > 0) s = fmcl_fill(m->ctx, mf->grads, 0.0f, (int)ng);
     if (s != FMCL_OK) {
-        fmcl_model_field_free(mf);
+        fmcl_net_field_free(mf);
         return s;
     }
     mf->X = mf->mem;
@@ -308,31 +315,31 @@ fmcl_status fmcl_model_field_create(const fmcl_model *m, int max_rows, fmcl_mode
     return FMCL_OK;
 }
 
-void fmcl_model_field_free(fmcl_model_field *mf)
+void fmcl_net_field_free(fmcl_net_field *mf)
 {
-    fmcl_model_acts_free(&mf->acts);
+    fmcl_net_acts_free(&mf->acts);
     fmcl_release(&mf->mem);
 }
 
-fmcl_status fmcl_model_log_prob(const fmcl_model *m, const fmcl_nll_config *cfg, const float *x,
-                                int n, double *logp, int *nfe)
+fmcl_status fmcl_net_log_prob(const fmcl_net *m, float x0_std, const fmcl_nll_config *cfg,
+                              const float *x, int n, double *logp, int *nfe)
 {
     if (n < 1) return fmcl_fail(m->ctx, FMCL_ERR_ARG, "likelihood: needs at least one point");
-    const int chunk = fmcl_model_chunk(m);
-    fmcl_model_field mf;
+    const int chunk = fmcl_net_chunk(m);
+    fmcl_net_field mf;
     fmcl_field f;
-    TRY(fmcl_model_field_create(m, n < chunk ? n : chunk, &mf, &f));
+    TRY(fmcl_net_field_create(m, x0_std, n < chunk ? n : chunk, &mf, &f));
     fmcl_status s = fmcl_field_log_prob(m->ctx, &f, cfg, x, n, logp, nfe);
-    fmcl_model_field_free(&mf);
+    fmcl_net_field_free(&mf);
     return s;
 }
 
-fmcl_status fmcl_log_prob(fmcl_mlp *mlp, const fmcl_nll_config *cfg, const float *x, int n,
+fmcl_status fmcl_log_prob(fmcl_model *m, const fmcl_nll_config *cfg, const float *x, int n,
                           double *logp, int *nfe)
 {
-    fmcl_model m;
-    fmcl_model_of_mlp(&m, mlp);
-    return fmcl_model_log_prob(&m, cfg, x, n, logp, nfe);
+    float x0_std;
+    TRY(fmcl_model_x0_std(m, &x0_std));
+    return fmcl_net_log_prob(&m->net, x0_std, cfg, x, n, logp, nfe);
 }
 
 void fmcl_nll_stats_of(const double *logp, int n, int dim, fmcl_nll_stats *st)

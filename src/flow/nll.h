@@ -40,22 +40,23 @@ fmcl_status fmcl_field_log_prob(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_n
 /* A model (nn/model.h) as a field: input [x, features(t)], ldg its
  * dx_stride. The U-Net's vjp also accumulates into a scratch gradient. */
 typedef struct {
-    fmcl_model m;
-    fmcl_model_acts acts;
+    fmcl_net m;
+    fmcl_net_acts acts;
     fmcl_t mem;
     fmcl_t X; /* [max_rows, input width], the last velocity call's input */
     /* Conditional models: [x, features(t)] and the labels, all the null
      * class: the likelihood is that of the unconditional model. */
     fmcl_t Xt, y;
     fmcl_t grads; /* the U-Net's scratch parameter gradients; none for the MLP */
-} fmcl_model_field;
+} fmcl_net_field;
 
-fmcl_status fmcl_model_field_create(const fmcl_model *m, int max_rows, fmcl_model_field *mf,
-                                    fmcl_field *f);
-void fmcl_model_field_free(fmcl_model_field *mf);
-/* fmcl_log_prob (include/fmcl.h) for any model. */
-fmcl_status fmcl_model_log_prob(const fmcl_model *m, const fmcl_nll_config *cfg, const float *x,
-                                int n, double *logp, int *nfe);
+fmcl_status fmcl_net_field_create(const fmcl_net *m, float x0_std, int max_rows,
+                                  fmcl_net_field *mf, fmcl_field *f);
+void fmcl_net_field_free(fmcl_net_field *mf);
+/* fmcl_log_prob (include/fmcl/sample.h) for a network whose path starts
+ * from N(0, x0_std^2 I). */
+fmcl_status fmcl_net_log_prob(const fmcl_net *m, float x0_std, const fmcl_nll_config *cfg,
+                              const float *x, int n, double *logp, int *nfe);
 
 /* z[n] = +-1: element i is global element e = first + i, the sign bit of word
  * e % 4 of philox(seed; e / 4, 0, FMCL_STREAM_PROBE, solve). */

@@ -107,7 +107,7 @@ void fmcl_path_sample_ref(float *X, float *U, float *x1, int kind, const float *
                           const fmcl_path *p, uint64_t seed, uint32_t step, int row0, int B,
                           int D, int time_freqs)
 {
-    if (kind == FMCL_DATA_ARRAY)
+    if (kind == FMCL_KIND_ARRAY)
         fmcl_gather_rows_ref(x1, data, seed, step, row0, n_data, D, B);
     else
         fmcl_toy_sample_ref(x1, kind, seed, step, row0, B);
@@ -128,8 +128,8 @@ fmcl_status fmcl_path_sample_at(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmc
 {
     fmcl_status s = check_shape(ctx, "fmcl_path_sample", row0, B, D, time_freqs);
     if (s != FMCL_OK) return s;
-    int toy = kind >= FMCL_DATA_CHECKERBOARD && kind <= FMCL_DATA_SPIRALS;
-    if (!(toy && D == 2) && !(kind == FMCL_DATA_ARRAY && n_data >= 1 && data.mem))
+    int toy = kind >= FMCL_TOY_CHECKERBOARD && kind <= FMCL_TOY_SPIRALS;
+    if (!(toy && D == 2) && !(kind == FMCL_KIND_ARRAY && n_data >= 1 && data.mem))
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "fmcl_path_sample: data kind %d with dim %d and %d rows: expected a "
                          "built-in 2D set (dim 2) or an array of at least one row",

@@ -61,7 +61,7 @@ void fmcl_path_interp_ref(float *X, float *U, const float *x1, const fmcl_path *
 
 /* The same with the step's data drawn in the same kernel, bit for bit as
  * fmcl_toy_sample (kind a built-in 2D set, D = 2) or fmcl_gather_rows (kind
- * FMCL_DATA_ARRAY, data: [n_data, D]) followed by fmcl_path_interp: one
+ * FMCL_KIND_ARRAY, data: [n_data, D]) followed by fmcl_path_interp: one
  * launch for data, noise, t and the interpolant. The reference also returns
  * the data points drawn in x1: [B, D]. */
 fmcl_status fmcl_path_sample_at(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmcl_t data,

@@ -14,14 +14,15 @@
 #include "flow/classes.h"
 #include "flow/flow_ops.h"
 #include "flow/sample.h"
+#include "io/atomic.h"
 #include "io/settings.h"
 #include "nn/model.h"
 #include "runtime/rng.h"
 #include "runtime/vec.h"
 
 typedef struct {
-    const fmcl_model *m;
-    fmcl_model_acts *acts;
+    const fmcl_net *m;
+    fmcl_net_acts *acts;
     fmcl_t X; /* the model's input rows (twice the chunk's with guidance) */
     int rows;
     /* Conditional models: [x, features(t)] before the one-hot, the chunk's
@@ -29,6 +30,7 @@ typedef struct {
     fmcl_t Xt, y, V2;
     float w;
     int nfe;
+    fmcl_progress *progress;
     /* trajectory recording: slot j of traj holds the state at time j */
     fmcl_t state;
     float *traj;
@@ -42,23 +44,24 @@ typedef struct {
 static fmcl_status velocity(void *user, fmcl_t v, fmcl_t x, float t)
 {
     sampler *sp = user;
-    const fmcl_model *m = sp->m;
+    const fmcl_net *m = sp->m;
     fmcl_status s = ++sp->nfe % 16 == 0 ? fmcl_pace(m->ctx) : FMCL_OK; /* bounded queue */
+    if (s == FMCL_OK) s = fmcl_progress_step(m->ctx, sp->progress, t);
     const int K = m->classes, R = sp->rows;
     if (s == FMCL_OK)
         s = fmcl_time_input(m->ctx, K > 0 ? sp->Xt : sp->X, x, t, R, m->dim, m->time_freqs);
     if (s != FMCL_OK) return s;
-    if (K == 0) return fmcl_model_forward(m, sp->acts, v, sp->X, R);
+    if (K == 0) return fmcl_net_forward(m, sp->acts, v, sp->X, R);
     /* Guided: rows [0, R) conditional, [R, 2R) the null class, one forward. */
     const int B = sp->w != 0.0f ? 2 * R : R;
     s = fmcl_class_concat(m->ctx, sp->X, sp->Xt, sp->y, m->in_width - K, K, R, B);
-    if (s == FMCL_OK && B == R) return fmcl_model_forward(m, sp->acts, v, sp->X, R);
-    if (s == FMCL_OK) s = fmcl_model_forward(m, sp->acts, sp->V2, sp->X, B);
+    if (s == FMCL_OK && B == R) return fmcl_net_forward(m, sp->acts, v, sp->X, R);
+    if (s == FMCL_OK) s = fmcl_net_forward(m, sp->acts, sp->V2, sp->X, B);
     return s == FMCL_OK ? fmcl_guidance(m->ctx, v, sp->V2, sp->w, R * m->dim) : s;
 }
 
 /* The labels a conditional model's sampling asks for, checked. */
-static fmcl_status check_classes(const fmcl_model *m, const fmcl_sample_config *cfg)
+static fmcl_status check_classes(const fmcl_net *m, const fmcl_sample_config *cfg)
 {
     const int K = m->classes;
     if (K == 0 && (cfg->classes || cfg->guidance != 0.0f))
@@ -120,15 +123,14 @@ static double grid_time(const fmcl_sample_config *cfg, int k)
     return cfg->grid ? cfg->grid[k] : (double)k / cfg->steps;
 }
 
-/* The settings that are not about the starting points, checked; rec_k
- * (n_times ints, malloc'ed) gets the grid step of each recorded time for a
- * fixed-step solver. */
-static fmcl_status check_solver(fmcl_ctx *ctx, const fmcl_sample_config *cfg, const float *traj,
-                                int **rec_k)
+/* The settings that are not about the model, checked; FMCL_ERR_ARG and a
+ * message in err otherwise. traj: whether states are recorded. rec_k (may be
+ * NULL) gets the grid step of each recorded time of a fixed-step solver. */
+static fmcl_status check_config(const fmcl_sample_config *cfg, int traj, int *rec_k, char *err,
+                                size_t errlen)
 {
     const int adaptive = cfg->solver == FMCL_SOLVER_DOPRI5;
-    char err[512];
-    *rec_k = NULL;
+    char why[256];
     /* atol, rtol, max_steps and x0_std: 0 means the default. */
     const fmcl_setting_value v[] = {
         {FMCL_SCOPE_SAMPLE, "solver", cfg->solver},
@@ -139,50 +141,66 @@ static fmcl_status check_solver(fmcl_ctx *ctx, const fmcl_sample_config *cfg, co
         {FMCL_SCOPE_SAMPLE, "max_steps", cfg->max_steps ? cfg->max_steps : 1},
         {FMCL_SCOPE_SAMPLE, "x0_std", cfg->x0_std ? cfg->x0_std : 1},
         {FMCL_SCOPE_SAMPLE, "guidance", cfg->guidance}};
-    if (fmcl_settings_check(v, (int)(sizeof v / sizeof *v), err, sizeof err) != FMCL_OK)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "invalid sampling configuration: %s", err);
+    if (fmcl_settings_check(v, (int)(sizeof v / sizeof *v), why, sizeof why) != FMCL_OK)
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "invalid sampling configuration: %s", why);
     if (adaptive && cfg->grid)
-        return fmcl_fail(ctx, FMCL_ERR_ARG,
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG,
                          "a time grid is for fixed-step solvers; dopri5 chooses its own steps "
                          "(give times to have it land on given times)");
-    if (cfg->grid && fmcl_grid_check(cfg->grid, cfg->grid_points, err, sizeof err) != FMCL_OK)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "%s", err);
-    if (!traj) return FMCL_OK;
-    if (!cfg->times) {
-        return adaptive ? fmcl_fail(ctx, FMCL_ERR_ARG,
-                                    "dopri5 chooses its own steps: give the times at which to "
-                                    "record states")
-                        : FMCL_OK;
-    }
-    if (cfg->n_times < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "times given but n_times is %d",
-                                           cfg->n_times);
+    if (cfg->grid && fmcl_grid_check(cfg->grid, cfg->grid_points, err, errlen) != FMCL_OK)
+        return FMCL_ERR_ARG;
+    if (traj && adaptive && !cfg->times)
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG,
+                         "dopri5 chooses its own steps: give the times at which to record "
+                         "states");
+    if (!cfg->times) return FMCL_OK;
+    if (cfg->n_times < 1)
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "times given but n_times is %d",
+                         cfg->n_times);
     for (int j = 0; j < cfg->n_times; j++) {
         const double t = cfg->times[j];
         if (!(t >= 0 && t <= 1) || (j > 0 && !(t > cfg->times[j - 1])))
-            return fmcl_fail(ctx, FMCL_ERR_ARG,
+            return fmcl_errf(err, errlen, FMCL_ERR_ARG,
                              "times[%d] = %g: the times to record must increase strictly "
                              "within [0, 1]",
                              j, t);
     }
-    if (adaptive) return FMCL_OK;
-    if (!(*rec_k = malloc(sizeof(int) * (size_t)cfg->n_times)))
-        return fmcl_fail(ctx, FMCL_ERR_NOMEM, "no host memory for %d times", cfg->n_times);
     const int steps = cfg->grid ? cfg->grid_points - 1 : cfg->steps;
-    for (int j = 0, k = 0; j < cfg->n_times; j++) {
+    for (int j = 0, k = 0; !adaptive && j < cfg->n_times; j++) {
         while (k < steps && grid_time(cfg, k) < cfg->times[j] - 1e-6) k++;
-        if (fabs(grid_time(cfg, k) - cfg->times[j]) > 1e-6) {
-            free(*rec_k);
-            *rec_k = NULL;
-            return fmcl_fail(ctx, FMCL_ERR_ARG,
+        if (fabs(grid_time(cfg, k) - cfg->times[j]) > 1e-6)
+            return fmcl_errf(err, errlen, FMCL_ERR_ARG,
                              "time %g lies between the points %g and %g of the %s time grid; a "
                              "fixed-step solver records states at grid points only: choose "
                              "one or give a grid that holds it",
                              cfg->times[j], grid_time(cfg, k - 1), grid_time(cfg, k),
                              cfg->grid ? "given" : "uniform");
-        }
-        (*rec_k)[j] = k;
+        if (rec_k) rec_k[j] = k;
     }
     return FMCL_OK;
+}
+
+fmcl_status fmcl_sample_config_check(const fmcl_sample_config *cfg, char *err, size_t errlen)
+{
+    return check_config(cfg, 0, NULL, err, errlen);
+}
+
+/* check_config for a run recording into traj (may be NULL); *rec_k
+ * (n_times ints, malloc'ed) for a fixed-step solver's recorded times. */
+static fmcl_status check_solver(fmcl_ctx *ctx, const fmcl_sample_config *cfg, const float *traj,
+                                int **rec_k)
+{
+    *rec_k = NULL;
+    const int slots = traj && cfg->times && cfg->n_times > 0 &&
+                      cfg->solver != FMCL_SOLVER_DOPRI5;
+    if (slots && !(*rec_k = malloc(sizeof(int) * (size_t)cfg->n_times)))
+        return fmcl_fail(ctx, FMCL_ERR_NOMEM, "no host memory for %d times", cfg->n_times);
+    fmcl_status s = check_config(cfg, traj != NULL, *rec_k, ctx->err, sizeof ctx->err);
+    if (s != FMCL_OK) {
+        free(*rec_k);
+        *rec_k = NULL;
+    }
+    return s;
 }
 
 /* One chunk's solve; nfe and the step counts are added to st. */
@@ -226,29 +244,36 @@ static fmcl_status solve(sampler *sp, const fmcl_sample_config *cfg, fmcl_t work
     return s;
 }
 
-fmcl_status fmcl_sample(fmcl_mlp *mlp, const fmcl_sample_config *cfg, float *out, float *traj,
-                        int *nfe)
+void fmcl_sample_config_default(fmcl_sample_config *cfg)
 {
-    fmcl_model m;
-    fmcl_model_of_mlp(&m, mlp);
-    return fmcl_model_sample(&m, cfg, out, traj, nfe);
+    *cfg = (fmcl_sample_config){.solver = FMCL_SOLVER_MIDPOINT, .steps = 20, .n = 1};
 }
 
-fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg, float *out,
-                              float *traj, int *nfe)
+fmcl_status fmcl_sample(fmcl_model *model, const fmcl_sample_config *cfg, float *out,
+                        float *traj, int *nfe)
+{
+    fmcl_sample_config c = *cfg;
+    if (c.x0_std == 0.0f && !c.x0) {
+        fmcl_status s = fmcl_model_x0_std(model, &c.x0_std);
+        if (s != FMCL_OK) return s;
+    }
+    return fmcl_net_sample(&model->net, &c, out, traj, nfe);
+}
+
+fmcl_status fmcl_net_sample(const fmcl_net *m, const fmcl_sample_config *cfg, float *out,
+                            float *traj, int *nfe)
 {
     fmcl_ctx *ctx = m->ctx;
     int D = m->dim, W = m->in_width;
     int *rec_k = NULL;
     fmcl_status s = check_solver(ctx, cfg, traj, &rec_k);
     if (s == FMCL_OK) s = check_classes(m, cfg);
-    float x0_std = cfg->x0_std;
-    if (s == FMCL_OK && x0_std == 0.0f && !cfg->x0) s = fmcl_model_x0_std(m, &x0_std);
     if (s != FMCL_OK) {
         free(rec_k);
         return s;
     }
-    const int most_rows = fmcl_model_chunk(m);
+    const float x0_std = cfg->x0_std > 0 ? cfg->x0_std : 1.0f;
+    const int most_rows = fmcl_net_chunk(m);
     int chunk = cfg->n < most_rows ? cfg->n : most_rows;
     size_t cd = (size_t)chunk * D;
     size_t wk = cfg->solver == FMCL_SOLVER_DOPRI5 ? fmcl_adaptive_work((int)cd)
@@ -257,9 +282,9 @@ fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg
     /* Conditional only: Xt, y and (guided) V2 after the model input. */
     size_t cond = K > 0 ? (size_t)chunk * (W - K + 1) + (rep == 2 ? 2 * cd : 0) : 0;
     float *hy = K > 0 ? malloc((size_t)chunk * sizeof *hy) : NULL;
-    fmcl_model_acts acts;
+    fmcl_net_acts acts;
     s = K > 0 && !hy ? fmcl_fail(ctx, FMCL_ERR_NOMEM, "no host memory for %d labels", chunk)
-                     : fmcl_model_acts_create(m, rep * chunk, &acts);
+                     : fmcl_net_acts_create(m, rep * chunk, &acts);
     if (s != FMCL_OK) {
         free(rec_k);
         free(hy);
@@ -293,8 +318,16 @@ fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg
     if (s == FMCL_OK && slot0)
         s = fmcl_read(ctx, x0, traj, (size_t)cfg->n * D * sizeof(float));
     fmcl_sample_stats st = {0};
+    const int fixed = cfg->grid ? cfg->grid_points - 1 : cfg->steps;
+    fmcl_progress pr = {.fn = cfg->progress, .user = cfg->progress_user,
+                        .per_solve = cfg->solver == FMCL_SOLVER_DOPRI5
+                                         ? 0
+                                         : (long)fixed * fmcl_solver_nfe_per_step(cfg->solver),
+                        .solves = (cfg->n + chunk - 1) / chunk};
+    sp.progress = &pr;
     int most = 0;
     for (int r = 0; s == FMCL_OK && r < cfg->n; r += chunk) {
+        fmcl_progress_solve(&pr, r / chunk);
         sp.rows = cfg->n - r < chunk ? cfg->n - r : chunk;
         sp.row0 = (size_t)r;
         size_t bytes = (size_t)sp.rows * D * sizeof(float);
@@ -309,6 +342,6 @@ fmcl_status fmcl_model_sample(const fmcl_model *m, const fmcl_sample_config *cfg
     free(rec_k);
     free(hy);
     fmcl_release(&buf);
-    fmcl_model_acts_free(&acts);
+    fmcl_net_acts_free(&acts);
     return s;
 }

@@ -101,13 +101,6 @@ float fmcl_train_x0_std(const fmcl_train_config *cfg)
     return cfg->path == FMCL_PATH_VE ? cfg->sigma_hi : 1.0f;
 }
 
-fmcl_status fmcl_mlp_x0_std(const fmcl_mlp *mlp, float *std)
-{
-    fmcl_model m;
-    fmcl_model_of_mlp(&m, (fmcl_mlp *)mlp); /* a view only read here */
-    return fmcl_model_x0_std(&m, std);
-}
-
 fmcl_status fmcl_model_x0_std(const fmcl_model *m, float *std)
 {
     *std = 1.0f;

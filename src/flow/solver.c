@@ -15,7 +15,7 @@ static int known_solver(int s) { return s >= FMCL_SOLVER_EULER && s <= FMCL_SOLV
 static int fixed_solver(int s) { return known_solver(s) && s != FMCL_SOLVER_DOPRI5; }
 
 /* dopri5: per attempted step (see flow_ops.h for its whole count). */
-int fmcl_solver_nfe_per_step(int solver)
+int fmcl_solver_nfe_per_step(fmcl_solver solver)
 {
     static const int nfe[] = {1, 2, 2, 4, 6};
     return known_solver(solver) ? nfe[solver] : 0;

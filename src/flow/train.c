@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "data/images.h"
+#include "data/source.h"
 #include "data/toy2d.h"
 #include "flow/classes.h"
 #include "flow/coupling.h"
@@ -36,12 +37,11 @@ void fmcl_train_config_default(fmcl_train_config *c)
 {
     memset(c, 0, sizeof *c);
     c->batch = 4096;
-    c->steps = 20000;
+    c->steps = 1000;
     c->lr = 1e-3f;
     c->beta1 = 0.9f;
     c->beta2 = 0.999f;
     c->eps = 1e-8f;
-    c->kind = FMCL_DATA_CHECKERBOARD;
     c->path = FMCL_PATH_OT;
     c->poly_n = 2.0f;
     c->beta_min = 0.1f;
@@ -60,45 +60,46 @@ double fmcl_train_lr(const fmcl_train_config *c, int s)
     return 0.5 * c->lr * (1.0 + cos(pi * (s - c->warmup) / (c->steps - c->warmup)));
 }
 
-static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_model *m, const fmcl_train_config *c)
+/* What a run of model on d trains on (fmcl_train_data), and whether the two
+ * fit each other and c. */
+static fmcl_status check_run(const fmcl_model *model, const fmcl_data *d,
+                             const fmcl_train_config *c, fmcl_train_data *td)
 {
+    fmcl_ctx *ctx = model->ctx;
+    const fmcl_net *m = &model->net;
+    *td = (fmcl_train_data){.kind = fmcl_data_source_kind(d), .n_points = d->n,
+                            .classes = m->classes};
+    if (d->kind == FMCL_DATA_IMAGES) td->img_c = d->im.c, td->img_h = d->im.h, td->img_w = d->im.w;
     char err[256];
-    if (fmcl_train_config_check(c, err, sizeof err) != FMCL_OK)
+    if (fmcl_train_config_check(c, td, err, sizeof err) != FMCL_OK)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", err);
-    const char *bad = NULL;
-    if (c->kind == FMCL_DATA_ARRAY && (!c->points || c->n_points < 1))
-        bad = "an array data set needs at least one point";
-    else if (c->kind == FMCL_DATA_IMAGES && (!c->pixels || c->n_points < 1))
-        bad = "an image data set needs at least one image";
-    else if (c->kind == FMCL_DATA_IMAGES &&
-             (c->img_c < 1 || c->img_h < 1 || c->img_w < 1 ||
-              (int64_t)c->img_c * c->img_h * c->img_w != m->dim))
-        bad = "the images' channels x height x width must equal the model's dim";
-    else if (c->kind != FMCL_DATA_ARRAY && c->kind != FMCL_DATA_IMAGES &&
-             (c->kind < 0 || c->kind > FMCL_DATA_SPIRALS))
-        bad = "unknown data set";
-    else if (c->kind != FMCL_DATA_ARRAY && c->kind != FMCL_DATA_IMAGES && m->dim != 2)
-        bad = "the built-in data sets are 2D: the model's dim must be 2";
-    else if (m->kind == FMCL_MODEL_UNET &&
-             (c->kind != FMCL_DATA_IMAGES || c->img_c != m->unet->cfg.channels ||
-              c->img_h != m->unet->cfg.height || c->img_w != m->unet->cfg.width))
-        bad = "the U-Net needs image data of its channels, height and width";
-    else if (c->classes != m->classes)
-        bad = "classes must equal the model's (0 for an unconditional model)";
-    else if (c->classes > 0 && (c->kind != FMCL_DATA_IMAGES || !c->labels))
-        bad = "class-conditional training needs an image set with labels";
-    if (bad) return fmcl_fail(ctx, FMCL_ERR_ARG, "invalid training configuration: %s", bad);
-    for (int i = 0; c->classes > 0 && i < c->n_points; i++)
-        if (c->labels[i] >= c->classes)
+    if (d->dim != m->dim)
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "%s has %d floats per example but the model's dim is %d", d->spec, d->dim,
+                         m->dim);
+    if (m->kind == FMCL_MODEL_UNET &&
+        (d->kind != FMCL_DATA_IMAGES || d->im.c != m->unet->cfg.channels ||
+         d->im.h != m->unet->cfg.height || d->im.w != m->unet->cfg.width))
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "the U-Net needs image data of its channels, height and width (%d x %d "
+                         "x %d); %s is %s",
+                         m->unet->cfg.channels, m->unet->cfg.height, m->unet->cfg.width, d->spec,
+                         d->kind == FMCL_DATA_IMAGES ? "of another shape" : "no image set");
+    if (m->classes > 0 && !d->im.labels)
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "a conditional model trains on an image set with labels; %s has none",
+                         d->spec);
+    for (int i = 0; m->classes > 0 && i < d->n; i++)
+        if (d->im.labels[i] >= m->classes)
             return fmcl_fail(ctx, FMCL_ERR_ARG,
                              "invalid training configuration: image %d has label %d but the "
                              "model has %d classes; give the model at least %d",
-                             i, c->labels[i], c->classes, c->labels[i] + 1);
+                             i, d->im.labels[i], m->classes, d->im.labels[i] + 1);
     if (c->coupling == FMCL_COUPLING_OT && c->batch > FMCL_COUPLING_MAX_BATCH)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "the OT coupling solves an exact assignment of cost O(batch^3) on the "
-                         "host every step: batch %d would take seconds per step; use a batch of "
-                         "at most %d, or the independent coupling",
+                         "host every step: batch %d would take seconds per step; a batch of at "
+                         "most %d, or the independent coupling, is needed",
                          c->batch, FMCL_COUPLING_MAX_BATCH);
     return FMCL_OK;
 }
@@ -114,8 +115,8 @@ static fmcl_status coupling_alloc(fmcl_trainer *t)
     t->pair_work = malloc(fmcl_ot_pairing_work(t->cfg.batch));
     if (t->h_x0 && t->h_x1 && t->h_x1p && t->perm && t->pair_work) return FMCL_OK;
     return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
-                     "out of host memory for the OT coupling's %.0f MiB of cost matrix; use a "
-                     "smaller batch",
+                     "out of host memory for the OT coupling's %.0f MiB of cost matrix; a "
+                     "smaller batch is needed",
                      fmcl_ot_pairing_work(t->cfg.batch) / 1048576.0);
 }
 
@@ -143,14 +144,14 @@ static fmcl_status couple(fmcl_trainer *t, uint32_t k)
  * when the activations cannot be planned for B at all. */
 static size_t train_bytes(const fmcl_trainer *t, int B, size_t work_floats, size_t *largest)
 {
-    const fmcl_model *m = &t->m;
-    size_t acts = fmcl_model_acts_bytes(m, B);
-    *largest = fmcl_model_acts_largest(m, B);
+    const fmcl_net *m = &t->m;
+    size_t acts = fmcl_net_acts_bytes(m, B);
+    *largest = fmcl_net_acts_largest(m, B);
     if (acts == 0) return 0;
+    const fmcl_train_data *d = &t->data_of;
     return (t->cfg.ema > 0 ? 5 : 4) * m->n_params * sizeof(float) +
-           (size_t)t->cfg.n_points * m->dim *
-               (t->cfg.kind == FMCL_DATA_IMAGES ? 1 : sizeof(float)) +
-           (t->cfg.classes > 0 ? (size_t)t->cfg.n_points : 0) + work_floats * sizeof(float) + acts;
+           (size_t)d->n_points * m->dim * (d->kind == FMCL_KIND_IMAGES ? 1 : sizeof(float)) +
+           (d->classes > 0 ? (size_t)d->n_points : 0) + work_floats * sizeof(float) + acts;
 }
 
 /* Refuses up front a plan that cannot fit the device, suggesting a batch
@@ -174,7 +175,7 @@ static fmcl_status check_memory(fmcl_trainer *t, size_t work_floats)
         if (n > 0 && n <= avail && big <= d->max_alloc) lo = mid;
         else hi = mid;
     }
-    const char *what = t->m.kind == FMCL_MODEL_UNET ? "--base or --mult" : "--width or --depth";
+    const char *what = t->m.kind == FMCL_MODEL_UNET ? "base or mult" : "width or depth";
     char needs[96];
     if (need > 0)
         snprintf(needs, sizeof needs, "about %.0f MiB (%.0f MiB in one buffer)",
@@ -184,43 +185,59 @@ static fmcl_status check_memory(fmcl_trainer *t, size_t work_floats)
     if (lo > 0)
         return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
                          "training with batch %d needs %s but %s has %.0f MiB (largest "
-                         "allocation %.0f MiB); a batch of %d fits: use --batch %d or smaller",
+                         "allocation %.0f MiB); a batch of %d fits",
                          B, needs, d->device_name, d->global_mem / 1048576.0,
-                         d->max_alloc / 1048576.0, lo, lo);
+                         d->max_alloc / 1048576.0, lo);
     return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
-                     "the model does not fit %s (%.0f MiB) even with a batch of 1; use a smaller "
-                     "%s",
+                     "the model does not fit %s (%.0f MiB) even with a batch of 1; it needs a "
+                     "smaller %s",
                      d->device_name, d->global_mem / 1048576.0, what);
 }
 
-fmcl_status fmcl_trainer_create(fmcl_mlp *mlp, const fmcl_train_config *cfg, fmcl_trainer **out)
+/* The metadata a sampler and a likelihood need of a model trained on d:
+ * the data set, the library's version, the path, the images' shape. */
+static fmcl_status record(fmcl_model *m, const fmcl_data *d, const fmcl_train_config *c)
 {
-    fmcl_model m;
-    fmcl_model_of_mlp(&m, mlp);
-    return fmcl_trainer_create_model(&m, cfg, out);
+    char num[3][16];
+    fmcl_status s = fmcl_meta_set(&m->meta, "data", d->spec);
+    if (s == FMCL_OK) s = fmcl_meta_set(&m->meta, "fmcl_version", FMCL_VERSION);
+    if (s == FMCL_OK) s = fmcl_train_record_path(m, c);
+    if (s == FMCL_OK && d->kind == FMCL_DATA_IMAGES) {
+        snprintf(num[0], sizeof num[0], "%d", d->im.c);
+        snprintf(num[1], sizeof num[1], "%d", d->im.h);
+        snprintf(num[2], sizeof num[2], "%d", d->im.w);
+        const char *kv[] = {"image_channels", num[0], "image_height", num[1], "image_width",
+                            num[2], "pixel_bits", "8", "pixel_scaling",
+                            "x = 2 (k + u) / 256 - 1, u ~ U[0, 1) per pixel and batch"};
+        for (size_t i = 0; s == FMCL_OK && i < sizeof kv / sizeof *kv; i += 2)
+            s = fmcl_meta_set(&m->meta, kv[i], kv[i + 1]);
+    }
+    return s == FMCL_OK ? FMCL_OK
+                        : fmcl_fail(m->ctx, FMCL_ERR_NOMEM, "out of host memory for metadata");
 }
 
-fmcl_status fmcl_trainer_create_model(const fmcl_model *m, const fmcl_train_config *cfg,
-                                      fmcl_trainer **out)
+fmcl_status fmcl_trainer_create(fmcl_model *model, fmcl_data *d, const fmcl_train_config *cfg,
+                                fmcl_trainer **out)
 {
-    fmcl_ctx *ctx = m->ctx;
+    fmcl_ctx *ctx = model->ctx;
+    const fmcl_net *m = &model->net;
     *out = NULL;
     fmcl_path path;
-    fmcl_status s = check_config(ctx, m, cfg);
+    fmcl_train_data td;
+    fmcl_status s = check_run(model, d, cfg, &td);
     if (s == FMCL_OK) s = fmcl_path_from_config(ctx, cfg, &path);
     if (s != FMCL_OK) return s;
     fmcl_trainer *t = calloc(1, sizeof *t);
     if (!t) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory creating the trainer");
+    t->model = model;
     t->m = *m;
     t->ctx = ctx;
     t->cfg = *cfg;
-    t->cfg.points = NULL; /* copied to the device below; the caller's array is not kept */
-    t->cfg.pixels = NULL;
-    t->cfg.labels = NULL;
+    t->data_of = td;
     t->path = path;
     t->adam = (fmcl_adam_params){cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay,
                                  cfg->clip, 1};
-    int B = cfg->batch, D = m->dim, K = cfg->classes, W = m->in_width - K;
+    int B = cfg->batch, D = m->dim, K = td.classes, W = m->in_width - K;
     size_t n = m->n_params, bd = (size_t)B * D;
     size_t parts = fmcl_reduce_partials(bd > n ? bd : n);
     /* Plan the work buffer: x1, X, U, pred, dpred, partials, normsq, losses,
@@ -239,22 +256,22 @@ fmcl_status fmcl_trainer_create_model(const fmcl_model *m, const fmcl_train_conf
     const size_t n_state = (cfg->ema > 0 ? 4 : 3) * n;
     if (s == FMCL_OK)
         s = fmcl_alloc(ctx, n_state * sizeof(float), &t->state, "gradients, Adam moments, EMA");
-    if (s == FMCL_OK) s = fmcl_model_acts_create(m, B, &t->acts);
+    if (s == FMCL_OK) s = fmcl_net_acts_create(m, B, &t->acts);
     if (s == FMCL_OK && cfg->coupling == FMCL_COUPLING_OT) s = coupling_alloc(t);
-    if (s == FMCL_OK && cfg->kind == FMCL_DATA_ARRAY) {
-        size_t bytes = (size_t)cfg->n_points * D * sizeof(float);
+    if (s == FMCL_OK && d->kind == FMCL_DATA_POINTS) {
+        size_t bytes = (size_t)d->n * D * sizeof(float);
         s = fmcl_alloc(ctx, bytes, &t->data, "training data");
-        if (s == FMCL_OK) s = fmcl_write(ctx, t->data, cfg->points, bytes);
+        if (s == FMCL_OK) s = fmcl_write(ctx, t->data, d->points, bytes);
     }
-    if (s == FMCL_OK && cfg->kind == FMCL_DATA_IMAGES) { /* the bytes, dequantised per batch */
-        size_t bytes = (size_t)cfg->n_points * D;
+    if (s == FMCL_OK && d->kind == FMCL_DATA_IMAGES) { /* the bytes, dequantised per batch */
+        size_t bytes = (size_t)d->n * D;
         s = fmcl_alloc(ctx, (bytes + 3) / 4 * 4, &t->data, "training images");
-        if (s == FMCL_OK) s = fmcl_write(ctx, t->data, cfg->pixels, bytes);
+        if (s == FMCL_OK) s = fmcl_write(ctx, t->data, d->im.pixels, bytes);
     }
     if (s == FMCL_OK && K > 0) {
-        size_t bytes = (size_t)cfg->n_points;
+        size_t bytes = (size_t)d->n;
         s = fmcl_alloc(ctx, (bytes + 3) / 4 * 4, &t->labels, "training labels");
-        if (s == FMCL_OK) s = fmcl_write(ctx, t->labels, cfg->labels, bytes);
+        if (s == FMCL_OK) s = fmcl_write(ctx, t->labels, d->im.labels, bytes);
     }
     if (s == FMCL_OK) {
         for (int i = 0; i < 10; i++) *views[i] = fmcl_at(t->work, views[i]->off);
@@ -270,11 +287,12 @@ fmcl_status fmcl_trainer_create_model(const fmcl_model *m, const fmcl_train_conf
     if (s == FMCL_OK) s = fmcl_fill(ctx, t->losses, NAN, cfg->steps);
     /* Warm every kernel and GEMM shape of a step on scratch: the first real
      * step is then not charged with compilation. Nothing of the model changes. */
-    if (s == FMCL_OK) s = fmcl_model_forward(m, &t->acts, t->pred, t->in, B);
+    if (s == FMCL_OK) s = fmcl_net_forward(m, &t->acts, t->pred, t->in, B);
     if (s == FMCL_OK)
-        s = fmcl_model_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
+        s = fmcl_net_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
     if (s == FMCL_OK) s = fmcl_fill(ctx, t->grads, 0.0f, (int)n);
     if (s == FMCL_OK) s = fmcl_finish(ctx);
+    if (s == FMCL_OK) s = record(model, d, cfg);
     if (s != FMCL_OK) {
         fmcl_trainer_free(t);
         return s;
@@ -286,7 +304,7 @@ fmcl_status fmcl_trainer_create_model(const fmcl_model *m, const fmcl_train_conf
 void fmcl_trainer_free(fmcl_trainer *t)
 {
     if (!t) return;
-    fmcl_model_acts_free(&t->acts);
+    fmcl_net_acts_free(&t->acts);
     fmcl_release(&t->state);
     fmcl_release(&t->work);
     fmcl_release(&t->data);
@@ -306,42 +324,42 @@ size_t fmcl_trainer_device_bytes(const fmcl_trainer *t) { return t->device_bytes
 static fmcl_status one_step(fmcl_trainer *t)
 {
     fmcl_ctx *ctx = t->ctx;
-    const fmcl_model *m = &t->m;
+    const fmcl_net *m = &t->m;
     const fmcl_train_config *c = &t->cfg;
+    const fmcl_train_data *d = &t->data_of;
     int B = c->batch, D = m->dim, n = (int)m->n_params;
     uint32_t k = (uint32_t)t->step;
     fmcl_status s;
     /* Without a coupling, built-in sets and arrays are drawn inside the path
      * kernel (fmcl_path_sample), the same values in one launch fewer. */
-    int fused = c->coupling == FMCL_COUPLING_INDEPENDENT && c->kind != FMCL_DATA_IMAGES;
+    int fused = c->coupling == FMCL_COUPLING_INDEPENDENT && d->kind != FMCL_KIND_IMAGES;
     if (fused)
-        s = fmcl_path_sample(ctx, t->X, t->U, c->kind, t->data, c->n_points,
-                             &t->path, c->seed, k, B, D, m->time_freqs);
-    else if (c->kind == FMCL_DATA_ARRAY)
-        s = fmcl_gather_rows(ctx, t->x1, t->data, c->seed, k, c->n_points, D, B);
-    else if (c->kind == FMCL_DATA_IMAGES)
-        s = fmcl_image_batch(ctx, t->x1, t->data, c->seed, k, c->n_points, c->img_c,
-                             c->img_h, c->img_w, c->hflip, B);
+        s = fmcl_path_sample(ctx, t->X, t->U, d->kind, t->data, d->n_points, &t->path, c->seed,
+                             k, B, D, m->time_freqs);
+    else if (d->kind == FMCL_KIND_ARRAY)
+        s = fmcl_gather_rows(ctx, t->x1, t->data, c->seed, k, d->n_points, D, B);
+    else if (d->kind == FMCL_KIND_IMAGES)
+        s = fmcl_image_batch(ctx, t->x1, t->data, c->seed, k, d->n_points, d->img_c, d->img_h,
+                             d->img_w, c->hflip, B);
     else
-        s = fmcl_toy_sample(ctx, t->x1, c->kind, c->seed, k, B);
+        s = fmcl_toy_sample(ctx, t->x1, d->kind, c->seed, k, B);
     if (s == FMCL_OK && !fused && c->coupling == FMCL_COUPLING_OT) s = couple(t, k);
     if (s == FMCL_OK && !fused)
         s = fmcl_path_interp(ctx, t->X, t->U, t->x1, &t->path, c->seed, k, B, D,
                              m->time_freqs);
-    if (s == FMCL_OK && c->classes > 0)
-        s = fmcl_label_batch(ctx, t->y, t->labels, c->seed, k, c->n_points,
-                             c->label_drop, B);
-    if (s == FMCL_OK && c->classes > 0)
-        s = fmcl_class_concat(ctx, t->Xc, t->X, t->y, m->in_width - c->classes, c->classes, B, B);
+    if (s == FMCL_OK && d->classes > 0)
+        s = fmcl_label_batch(ctx, t->y, t->labels, c->seed, k, d->n_points, c->label_drop, B);
+    if (s == FMCL_OK && d->classes > 0)
+        s = fmcl_class_concat(ctx, t->Xc, t->X, t->y, m->in_width - d->classes, d->classes, B, B);
     /* The U-Net's dropout masks: drawn from (seed, k) inside its kernels. */
     t->acts.unet.mode = (fmcl_unet_mode){1, c->seed, k};
-    if (s == FMCL_OK) s = fmcl_model_forward(m, &t->acts, t->pred, t->in, B);
+    if (s == FMCL_OK) s = fmcl_net_forward(m, &t->acts, t->pred, t->in, B);
     if (s == FMCL_OK)
         s = fmcl_mse_forward_backward(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U,
                                       t->partials, B * D);
     /* grads are zero here: cleared at creation, then by each Adam step. */
     if (s == FMCL_OK)
-        s = fmcl_model_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
+        s = fmcl_net_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
     if (s == FMCL_OK && c->clip > 0) s = fmcl_sumsq(ctx, t->normsq, t->grads, t->partials, n);
     t->adam.lr = (float)fmcl_train_lr(c, t->step + 1);
     if (s == FMCL_OK)
@@ -376,7 +394,8 @@ fmcl_status fmcl_trainer_losses(fmcl_trainer *t, int first, int n, float *out)
     for (int i = 0; s == FMCL_OK && i < n; i++)
         if (!isfinite(out[i]))
             s = fmcl_fail(t->ctx, FMCL_ERR_NUMERIC,
-                          "the loss became %g at step %d; lower --lr or set --clip", out[i],
-                          first + i + 1);
+                          "the loss became %g at step %d: training diverged (a lower learning "
+                          "rate or gradient clipping may help)",
+                          out[i], first + i + 1);
     return s;
 }

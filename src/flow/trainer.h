@@ -11,13 +11,22 @@
  * and two such periods of work, never drained. */
 #define PACE_STEPS 16
 
+/* What a run trains on besides its config, as checkpoints record it: the
+ * data's kind (toy2d.h's kinds), its size and image shape, and the model's
+ * classes (K > 0: the data's labels are trained on). */
+typedef struct {
+    int kind, n_points, img_c, img_h, img_w, classes;
+} fmcl_train_data;
+
 struct fmcl_trainer {
-    fmcl_model m; /* a view of the caller's network */
+    fmcl_model *model; /* the caller's, trained in place */
+    fmcl_net m;        /* its network */
     fmcl_ctx *ctx;
     fmcl_train_config cfg;
+    fmcl_train_data data_of;
     fmcl_path path;
     fmcl_adam_params adam;
-    fmcl_model_acts acts;
+    fmcl_net_acts acts;
     fmcl_t state; /* grads, Adam moments, EMA (when cfg.ema > 0): 3 or 4 x n_params */
     fmcl_t work;  /* per-step tensors below */
     fmcl_t data;  /* the user's points, n_points x dim */
@@ -35,16 +44,13 @@ struct fmcl_trainer {
     void *pair_work;
 };
 
-/* fmcl_trainer_create (include/fmcl.h) for any model: the U-Net trains on
- * image data sets only. */
-fmcl_status fmcl_trainer_create_model(const fmcl_model *m, const fmcl_train_config *cfg,
-                                      fmcl_trainer **out);
-
-/* Every setting of c that applies to it (a path's parameters only for that
- * path) against the settings table: FMCL_ERR_ARG and a message in err. */
-fmcl_status fmcl_train_config_check(const fmcl_train_config *c, char *err, size_t errlen);
-
-/* Device bytes of the trainer's own buffers and the model's parameters. */
-size_t fmcl_trainer_device_bytes(const fmcl_trainer *t);
+/* Every setting of c that applies to a run on d (a path's parameters only
+ * for that path, hflip for images, label_drop for classes) against the
+ * settings table: FMCL_ERR_ARG and a message in err. */
+fmcl_status fmcl_train_config_check(const fmcl_train_config *c, const fmcl_train_data *d,
+                                    char *err, size_t errlen);
+/* Records in the model's metadata the text of the settings of c a sampler
+ * needs ("path" and its parameters), as checkpoints write them. */
+fmcl_status fmcl_train_record_path(fmcl_model *m, const fmcl_train_config *c);
 
 #endif

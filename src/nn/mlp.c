@@ -13,7 +13,7 @@
 #include "nn/nn_ops.h"
 #include "runtime/rng.h"
 
-fmcl_status fmcl_mlp_check_config(const fmcl_mlp_config *c, char *err, size_t errlen)
+fmcl_status fmcl_mlp_check_spec(const fmcl_mlp_spec *c, char *err, size_t errlen)
 {
     const fmcl_setting_value v[] = {
         {FMCL_SCOPE_MODEL, "dim", c->dim},        {FMCL_SCOPE_MLP, "width", c->width},
@@ -35,7 +35,7 @@ static int narrow(const fmcl_mlp *m, int l) { return m->in[l] <= NARROW || m->ou
 /* Layer shapes and the flat layout, in state_dict order. */
 static void plan_layout(fmcl_mlp *m)
 {
-    const fmcl_mlp_config *c = &m->cfg;
+    const fmcl_mlp_spec *c = &m->cfg;
     m->n_layers = c->depth + 1;
     size_t off = 0;
     for (int l = 0; l < m->n_layers; l++) {
@@ -49,17 +49,17 @@ static void plan_layout(fmcl_mlp *m)
     m->n_params = off;
 }
 
-size_t fmcl_mlp_params_of(const fmcl_mlp_config *cfg)
+size_t fmcl_mlp_params_of(const fmcl_mlp_spec *cfg)
 {
     fmcl_mlp m = {.cfg = *cfg};
     plan_layout(&m);
     return m.n_params;
 }
 
-fmcl_status fmcl_mlp_alloc(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, fmcl_mlp **out)
+fmcl_status fmcl_mlp_alloc(fmcl_ctx *ctx, const fmcl_mlp_spec *cfg, fmcl_mlp **out)
 {
     *out = NULL;
-    fmcl_status s = fmcl_mlp_check_config(cfg, ctx->err, sizeof ctx->err);
+    fmcl_status s = fmcl_mlp_check_spec(cfg, ctx->err, sizeof ctx->err);
     if (s != FMCL_OK) return s;
     fmcl_mlp *m = calloc(1, sizeof *m);
     if (!m) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory creating the MLP");
@@ -91,7 +91,7 @@ static void init_params(const fmcl_mlp *m, uint64_t seed, float *p)
     }
 }
 
-fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, uint64_t seed,
+fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_spec *cfg, uint64_t seed,
                             fmcl_mlp **out)
 {
     fmcl_mlp *m;
@@ -116,19 +116,7 @@ void fmcl_mlp_free(fmcl_mlp *m)
 {
     if (!m) return;
     fmcl_release(&m->params);
-    for (int i = 0; m->meta && m->meta[i]; i++) free(m->meta[i]); /* NULL-terminated */
-    free(m->meta);
     free(m);
-}
-
-const fmcl_mlp_config *fmcl_mlp_get_config(const fmcl_mlp *m) { return &m->cfg; }
-size_t fmcl_mlp_param_count(const fmcl_mlp *m) { return m->n_params; }
-
-const char *fmcl_mlp_meta(const fmcl_mlp *m, const char *key)
-{
-    for (int i = 0; i < m->meta_count; i++)
-        if (strcmp(m->meta[2 * i], key) == 0) return m->meta[2 * i + 1];
-    return NULL;
 }
 
 /* Lays out acts for B rows; returns the floats needed. */

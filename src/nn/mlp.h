@@ -21,9 +21,16 @@ static inline int fmcl_input_width(int D, int time_freqs)
     return time_freqs > 0 ? D + 2 * time_freqs : D + 1;
 }
 
-struct fmcl_mlp {
+/* The MLP's whole shape: the public fmcl_mlp_config's fields and the
+ * model's dim and classes (K > 0: the input row ends with the one-hot of
+ * the class, K inputs; the null class is all zeros). */
+typedef struct {
+    int dim, width, depth, time_freqs, classes;
+} fmcl_mlp_spec;
+
+typedef struct {
     fmcl_ctx *ctx;
-    fmcl_mlp_config cfg;
+    fmcl_mlp_spec cfg;
     int n_layers;                       /* depth + 1 Linear layers */
     int in[FMCL_MLP_MAX_LAYERS];        /* fan-in of layer l */
     int out[FMCL_MLP_MAX_LAYERS];       /* fan-out of layer l */
@@ -31,27 +38,19 @@ struct fmcl_mlp {
     size_t b_off[FMCL_MLP_MAX_LAYERS];
     size_t n_params;
     fmcl_t params;
-    char **meta; /* key, value pairs from the loaded checkpoint */
-    int meta_count;
-    int is_ema;  /* the loaded weights are the checkpoint's EMA */
-};
+} fmcl_mlp;
 
-/* Checkpoint pieces shared by mlp_io.c and the trainer's checkpoints
- * (flow/checkpoint.c). Tensor names are prefix + the state_dict name. */
-#define FMCL_MLP_NAME_LEN 64
+/* Checkpoint pieces (mlp_io.c; the tensors are nn/model.c's). */
 #define FMCL_MLP_META_PAIRS 6 /* the most fmcl_mlp_meta_kv writes */
-/* Fills 2 n_layers entries of t (names in names) viewing flat, a host copy
- * of a buffer in the parameter layout. */
-void fmcl_mlp_st_tensors(const fmcl_mlp *m, const char *prefix, const float *flat,
-                         fmcl_st_tensor *t, char (*names)[FMCL_MLP_NAME_LEN]);
 /* The model's own metadata (format and config; "classes" only for a
  * conditional model, so unconditional files stay as they were): returns the
  * pairs written into kv (at most FMCL_MLP_META_PAIRS), the numbers' text in
  * buf (FMCL_MLP_META_PAIRS - 1 entries). */
 int fmcl_mlp_meta_kv(const fmcl_mlp *m, char (*buf)[16], const char **kv);
-/* Copies prefix + names from f into flat, checking dtypes and shapes. */
-fmcl_status fmcl_mlp_st_read(const fmcl_mlp *m, const fmcl_st_file *f, const char *path,
-                             const char *prefix, float *flat);
+/* The spec a checkpoint's metadata records ("format" "fmcl-mlp");
+ * FMCL_ERR_FORMAT naming the key otherwise. */
+fmcl_status fmcl_mlp_spec_from_file(const fmcl_st_file *f, const char *path, fmcl_mlp_spec *c,
+                                    char *err, size_t errlen);
 
 /* Activations for batches of up to B rows, planned once. z[l], h[l]: [B, out_l]
  * for hidden layers (pre- and post-activation); d0, d1: [B, max width] gradient
@@ -63,12 +62,18 @@ typedef struct {
     fmcl_t d0, d1, part;
 } fmcl_mlp_acts;
 
-/* Validates a config; FMCL_ERR_ARG with a message in err otherwise. */
-fmcl_status fmcl_mlp_check_config(const fmcl_mlp_config *cfg, char *err, size_t errlen);
-/* The parameters an MLP of a checked config has, without creating it. */
-size_t fmcl_mlp_params_of(const fmcl_mlp_config *cfg);
+/* Validates a spec against the settings table; FMCL_ERR_ARG with a message
+ * in err otherwise. */
+fmcl_status fmcl_mlp_check_spec(const fmcl_mlp_spec *cfg, char *err, size_t errlen);
+/* The parameters an MLP of a checked spec has, without creating it. */
+size_t fmcl_mlp_params_of(const fmcl_mlp_spec *cfg);
 /* An MLP with uninitialised parameters (fmcl_mlp_create initialises them). */
-fmcl_status fmcl_mlp_alloc(fmcl_ctx *ctx, const fmcl_mlp_config *cfg, fmcl_mlp **out);
+fmcl_status fmcl_mlp_alloc(fmcl_ctx *ctx, const fmcl_mlp_spec *cfg, fmcl_mlp **out);
+/* Parameters initialised as PyTorch's nn.Linear default: W, b ~
+ * U(-1/sqrt(in), 1/sqrt(in)), drawn from Philox with the given seed. */
+fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_spec *cfg, uint64_t seed,
+                            fmcl_mlp **out);
+void fmcl_mlp_free(fmcl_mlp *m);
 /* Allocates acts for B rows and sizes the GEMM scratch for every shape of
  * forward and backward at this B. */
 fmcl_status fmcl_mlp_acts_create(fmcl_mlp *m, int B, fmcl_mlp_acts *a);

@@ -10,23 +10,23 @@
 #include "nn/nn_ops.h"
 #include "runtime/vec.h"
 
-void fmcl_model_of_mlp(fmcl_model *m, fmcl_mlp *mlp)
+void fmcl_net_of_mlp(fmcl_net *m, fmcl_mlp *mlp)
 {
-    *m = (fmcl_model){.kind = FMCL_MODEL_MLP, .ctx = mlp->ctx, .dim = mlp->cfg.dim,
+    *m = (fmcl_net){.kind = FMCL_MODEL_MLP, .ctx = mlp->ctx, .dim = mlp->cfg.dim,
                       .in_width = mlp->in[0], .time_freqs = mlp->cfg.time_freqs,
                       .classes = mlp->cfg.classes, .dx_stride = mlp->in[0],
                       .n_params = mlp->n_params, .params = mlp->params, .mlp = mlp};
 }
 
-void fmcl_model_of_unet(fmcl_model *m, fmcl_unet *u)
+void fmcl_net_of_unet(fmcl_net *m, fmcl_unet *u)
 {
     const int D = u->cfg.channels * u->cfg.height * u->cfg.width, K = u->cfg.classes;
-    *m = (fmcl_model){.kind = FMCL_MODEL_UNET, .ctx = u->ctx, .dim = D, .in_width = D + 1 + K,
+    *m = (fmcl_net){.kind = FMCL_MODEL_UNET, .ctx = u->ctx, .dim = D, .in_width = D + 1 + K,
                       .classes = K, .dx_stride = D, .n_params = u->n_params,
                       .params = u->params, .unet = u};
 }
 
-static size_t unet_floats(const fmcl_unet_config *cfg, int B)
+static size_t unet_floats(const fmcl_unet_spec *cfg, int B)
 {
     char err[256];
     fmcl_unet_plan *p;
@@ -36,7 +36,7 @@ static size_t unet_floats(const fmcl_unet_config *cfg, int B)
     return n;
 }
 
-size_t fmcl_model_acts_largest(const fmcl_model *m, int B)
+size_t fmcl_net_acts_largest(const fmcl_net *m, int B)
 {
     if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_acts_bytes(m->mlp, B);
     return unet_floats(&m->unet->cfg, B) * sizeof(float);
@@ -44,20 +44,20 @@ size_t fmcl_model_acts_largest(const fmcl_model *m, int B)
 
 /* Floats per row of the U-Net's input split: x, t, and for K classes the
  * one-hot y and the [t, y] rows it is split from. */
-static size_t io_per_row(const fmcl_model *m)
+static size_t io_per_row(const fmcl_net *m)
 {
     const size_t K = (size_t)m->classes;
     return (size_t)m->dim + 1 + (K > 0 ? 2 * K + 1 : 0);
 }
 
-size_t fmcl_model_acts_bytes(const fmcl_model *m, int B)
+size_t fmcl_net_acts_bytes(const fmcl_net *m, int B)
 {
-    size_t acts = fmcl_model_acts_largest(m, B);
+    size_t acts = fmcl_net_acts_largest(m, B);
     if (m->kind == FMCL_MODEL_MLP || acts == 0) return acts;
     return acts + (size_t)B * io_per_row(m) * sizeof(float);
 }
 
-fmcl_status fmcl_model_acts_create(const fmcl_model *m, int B, fmcl_model_acts *a)
+fmcl_status fmcl_net_acts_create(const fmcl_net *m, int B, fmcl_net_acts *a)
 {
     memset(a, 0, sizeof *a);
     if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_acts_create(m->mlp, B, &a->mlp);
@@ -66,7 +66,7 @@ fmcl_status fmcl_model_acts_create(const fmcl_model *m, int B, fmcl_model_acts *
                                "U-Net input");
     if (s == FMCL_OK) s = fmcl_unet_acts_create(m->unet, B, &a->unet);
     if (s != FMCL_OK) {
-        fmcl_model_acts_free(a);
+        fmcl_net_acts_free(a);
         return s;
     }
     a->x = a->io;
@@ -76,14 +76,14 @@ fmcl_status fmcl_model_acts_create(const fmcl_model *m, int B, fmcl_model_acts *
     return FMCL_OK;
 }
 
-void fmcl_model_acts_free(fmcl_model_acts *a)
+void fmcl_net_acts_free(fmcl_net_acts *a)
 {
     if (a->mlp.mem.mem) fmcl_mlp_acts_free(&a->mlp);
     if (a->unet.mem.mem || a->unet.plan) fmcl_unet_acts_free(&a->unet);
     fmcl_release(&a->io);
 }
 
-fmcl_status fmcl_model_forward(const fmcl_model *m, fmcl_model_acts *a, fmcl_t v, fmcl_t X, int B)
+fmcl_status fmcl_net_forward(const fmcl_net *m, fmcl_net_acts *a, fmcl_t v, fmcl_t X, int B)
 {
     if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_forward(m->mlp, &a->mlp, v, X, B);
     /* [x, t] rows -> x, t: concat's backward splits (it accumulates, hence the
@@ -97,8 +97,8 @@ fmcl_status fmcl_model_forward(const fmcl_model *m, fmcl_model_acts *a, fmcl_t v
     return s == FMCL_OK ? fmcl_unet_forward(m->unet, &a->unet, v, a->x, a->t, a->y, B) : s;
 }
 
-fmcl_status fmcl_model_backward(const fmcl_model *m, fmcl_model_acts *a, fmcl_t grads, fmcl_t dv,
-                                fmcl_t X, fmcl_t dX, int B)
+fmcl_status fmcl_net_backward(const fmcl_net *m, fmcl_net_acts *a, fmcl_t grads, fmcl_t dv,
+                              fmcl_t X, fmcl_t dX, int B)
 {
     if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_backward(m->mlp, &a->mlp, grads, dv, X, dX, B);
     if (!grads.mem)
@@ -108,84 +108,103 @@ fmcl_status fmcl_model_backward(const fmcl_model *m, fmcl_model_acts *a, fmcl_t 
     return fmcl_unet_backward(m->unet, &a->unet, grads, dv, a->x, a->y, dX, B);
 }
 
-int fmcl_model_chunk(const fmcl_model *m)
+int fmcl_net_chunk(const fmcl_net *m)
 {
     return m->kind == FMCL_MODEL_MLP ? FMCL_MLP_CHUNK : FMCL_UNET_CHUNK;
 }
 
-int fmcl_model_tensor_count(const fmcl_model *m)
+int fmcl_net_tensor_count(const fmcl_net *m)
 {
     return m->kind == FMCL_MODEL_MLP ? 2 * m->mlp->n_layers
                                      : fmcl_unet_plan_tensor_count(m->unet->plan);
 }
 
-void fmcl_model_st_tensors(const fmcl_model *m, const char *prefix, const float *flat,
-                           fmcl_st_tensor *t, char (*names)[FMCL_MODEL_NAME_LEN])
+void fmcl_net_tensor(const fmcl_net *m, int i, fmcl_tensor_info *info, size_t *off)
 {
-    const int n = fmcl_model_tensor_count(m);
-    if (m->kind == FMCL_MODEL_MLP) {
-        fmcl_mlp_st_tensors(m->mlp, prefix, flat, t, names);
+    memset(info, 0, sizeof *info);
+    if (m->kind == FMCL_MODEL_MLP) { /* Linear layers at the even indices of nn.Sequential */
+        const fmcl_mlp *p = m->mlp;
+        const int l = i / 2, bias = i % 2;
+        snprintf(info->name, sizeof info->name, "%d.%s", 2 * l, bias ? "bias" : "weight");
+        info->ndim = bias ? 1 : 2;
+        info->shape[0] = p->out[l];
+        info->shape[1] = p->in[l];
+        info->numel = (size_t)p->out[l] * (bias ? 1 : (size_t)p->in[l]);
+        *off = bias ? p->b_off[l] : p->w_off[l];
         return;
     }
-    for (int i = 0; i < n; i++) {
-        const fmcl_unet_param *p = fmcl_unet_plan_tensor(m->unet->plan, i);
-        snprintf(names[i], FMCL_MODEL_NAME_LEN, "%s%s", prefix, p->name);
-        t[i] = (fmcl_st_tensor){.name = names[i], .dtype = FMCL_ST_F32, .ndim = p->ndim,
-                                .data = flat + p->off, .nbytes = p->n * sizeof(float)};
-        for (int d = 0; d < p->ndim; d++) t[i].shape[d] = p->shape[d];
+    const fmcl_unet_param *p = fmcl_unet_plan_tensor(m->unet->plan, i);
+    snprintf(info->name, sizeof info->name, "%s", p->name);
+    info->ndim = p->ndim;
+    for (int d = 0; d < p->ndim; d++) info->shape[d] = p->shape[d];
+    info->numel = p->n;
+    *off = p->off;
+}
+
+void fmcl_net_st_tensors(const fmcl_net *m, const char *prefix, const float *flat,
+                         fmcl_st_tensor *t, char (*names)[FMCL_NET_NAME_LEN])
+{
+    for (int i = 0; i < fmcl_net_tensor_count(m); i++) {
+        fmcl_tensor_info info;
+        size_t off;
+        fmcl_net_tensor(m, i, &info, &off);
+        snprintf(names[i], FMCL_NET_NAME_LEN, "%s%s", prefix, info.name);
+        t[i] = (fmcl_st_tensor){.name = names[i], .dtype = FMCL_ST_F32, .ndim = info.ndim,
+                                .data = flat + off, .nbytes = info.numel * sizeof(float)};
+        memcpy(t[i].shape, info.shape, sizeof info.shape);
     }
 }
 
-fmcl_status fmcl_model_st_read(const fmcl_model *m, const fmcl_st_file *f, const char *path,
-                               const char *prefix, float *flat)
+fmcl_status fmcl_net_st_read(const fmcl_net *m, const fmcl_st_file *f, const char *path,
+                             const char *prefix, float *flat)
 {
-    if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_st_read(m->mlp, f, path, prefix, flat);
-    char err[1024], name[FMCL_MODEL_NAME_LEN];
-    for (int i = 0; i < fmcl_unet_plan_tensor_count(m->unet->plan); i++) {
-        const fmcl_unet_param *p = fmcl_unet_plan_tensor(m->unet->plan, i);
-        int64_t shape[4];
-        for (int d = 0; d < p->ndim; d++) shape[d] = p->shape[d];
-        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+    char err[1024], name[FMCL_NET_NAME_LEN];
+    for (int i = 0; i < fmcl_net_tensor_count(m); i++) {
+        fmcl_tensor_info info;
+        size_t off;
+        fmcl_net_tensor(m, i, &info, &off);
+        snprintf(name, sizeof name, "%s%s", prefix, info.name);
         const fmcl_st_tensor *t;
-        if (fmcl_st_expect(f, name, FMCL_ST_F32, p->ndim, shape, &t, err, sizeof err) != FMCL_OK)
+        if (fmcl_st_expect(f, name, FMCL_ST_F32, info.ndim, info.shape, &t, err, sizeof err) !=
+            FMCL_OK)
             return fmcl_fail(m->ctx, FMCL_ERR_FORMAT, "%s: %s", path, err);
-        memcpy(flat + p->off, t->data, t->nbytes);
+        memcpy(flat + off, t->data, t->nbytes);
     }
     return FMCL_OK;
 }
 
-int fmcl_model_meta_kv(const fmcl_model *m, char (*buf)[FMCL_MODEL_META_TEXT], const char **kv)
+int fmcl_net_meta_kv(const fmcl_net *m, char (*buf)[FMCL_NET_META_TEXT], const char **kv)
 {
     if (m->kind == FMCL_MODEL_MLP) { /* its numbers' text, moved into the caller's buf */
         char mbuf[FMCL_MLP_META_PAIRS - 1][16];
         const int pairs = fmcl_mlp_meta_kv(m->mlp, mbuf, kv);
         for (int i = 1; i < pairs; i++) {
-            snprintf(buf[i - 1], FMCL_MODEL_META_TEXT, "%s", kv[2 * i + 1]);
+            snprintf(buf[i - 1], FMCL_NET_META_TEXT, "%s", kv[2 * i + 1]);
             kv[2 * i + 1] = buf[i - 1];
         }
         return pairs;
     }
-    const fmcl_unet_config *c = &m->unet->cfg;
+    const fmcl_unet_spec *c = &m->unet->cfg;
     const int vals[8] = {c->channels, c->height, c->width,           c->base,
                          c->blocks,   (int)c->attn_levels, c->heads, c->groups};
     static const char *const keys[9] = {"channels", "height", "width", "base", "blocks",
                                         "attn_levels", "heads", "groups", "mult"};
-    for (int i = 0; i < 8; i++) snprintf(buf[i], FMCL_MODEL_META_TEXT, "%d", vals[i]);
+    for (int i = 0; i < 8; i++) snprintf(buf[i], FMCL_NET_META_TEXT, "%d", vals[i]);
     /* At most 6 levels of multipliers up to 16 (unet_plan.c): 17 characters. */
     size_t len = 0;
-    for (int l = 0; l < c->levels && len < FMCL_MODEL_META_TEXT; l++)
-        len += (size_t)snprintf(buf[8] + len, FMCL_MODEL_META_TEXT - len, l ? ",%d" : "%d",
+    for (int l = 0; l < c->levels && len < FMCL_NET_META_TEXT; l++)
+        len += (size_t)snprintf(buf[8] + len, FMCL_NET_META_TEXT - len, l ? ",%d" : "%d",
                                 c->mult[l]);
     kv[0] = "format", kv[1] = "fmcl-unet";
     for (int i = 0; i < 9; i++) kv[2 + 2 * i] = keys[i], kv[3 + 2 * i] = buf[i];
     int pairs = 10;
     if (c->classes > 0) { /* written when conditional only */
-        snprintf(buf[pairs - 1], FMCL_MODEL_META_TEXT, "%d", c->classes);
+        snprintf(buf[pairs - 1], FMCL_NET_META_TEXT, "%d", c->classes);
         kv[2 * pairs] = "classes", kv[2 * pairs + 1] = buf[pairs - 1];
         pairs++;
     }
     if (c->dropout > 0.0f) { /* written with dropout only: older checkpoints stay as they were */
-        snprintf(buf[pairs - 1], FMCL_MODEL_META_TEXT, "%.9g", (double)c->dropout);
+        snprintf(buf[pairs - 1], FMCL_NET_META_TEXT, "%.9g", (double)c->dropout);
         kv[2 * pairs] = "dropout", kv[2 * pairs + 1] = buf[pairs - 1];
         pairs++;
     }
@@ -203,8 +222,8 @@ static int meta_int(const fmcl_st_file *f, fmcl_setting_scope scope, const char 
     return 1;
 }
 
-fmcl_status fmcl_unet_config_from_file(const fmcl_st_file *f, const char *path,
-                                       fmcl_unet_config *cfg, char *err, size_t errlen)
+fmcl_status fmcl_unet_spec_from_file(const fmcl_st_file *f, const char *path,
+                                     fmcl_unet_spec *cfg, char *err, size_t errlen)
 {
     const fmcl_setting_scope U = FMCL_SCOPE_UNET;
     memset(cfg, 0, sizeof *cfg);
@@ -249,10 +268,10 @@ fmcl_status fmcl_unet_config_from_file(const fmcl_st_file *f, const char *path,
     if (bad)
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
                          "%s: metadata '%s' is %s; expected an fmcl U-Net checkpoint (format "
-                         "fmcl-unet, written by fmcl train --model unet)",
+                         "fmcl-unet, as fmcl_model_save writes a U-Net)",
                          path, bad, fmcl_st_meta(f, bad) ? "not valid" : "missing");
     char why[256];
-    if (fmcl_unet_check_config(cfg, why, sizeof why) != FMCL_OK)
+    if (fmcl_unet_check_spec(cfg, why, sizeof why) != FMCL_OK)
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT, "%s: its U-Net config is invalid: %s",
                          path, why);
     return FMCL_OK;

@@ -1,98 +1,164 @@
-/* Loading a checkpoint's model whatever its kind: the MLP through
- * mlp_io.c, the U-Net here (config from __metadata__, weights by the
- * state_dict names of its tensor table, the EMA's under "ema."). */
+/* A model's checkpoint (include/fmcl/model.h): loading whatever network a
+ * file holds, by its metadata "format" (the MLP's spec through mlp_io.c,
+ * the U-Net's through model.c), with its trained weights or their EMA
+ * ("ema." + the state_dict names), the file checked to hold the weights
+ * before the model is made and every weight checked finite before the
+ * device sees it; and saving the weights, the config and the metadata. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/atomic.h"
 #include "nn/model.h"
+#include "nn/unet_plan.h"
 
 #define EMA_PREFIX "ema."
 
-static fmcl_status load_unet(fmcl_ctx *ctx, const char *path, const fmcl_st_file *f, int which,
-                             fmcl_model *m)
+/* The config the metadata records; its problem in err otherwise. */
+static fmcl_status config_of_file(const fmcl_st_file *f, const char *path,
+                                  fmcl_model_config *cfg, char *err, size_t errlen)
 {
-    fmcl_unet_config cfg;
-    fmcl_status s = fmcl_unet_config_from_file(f, path, &cfg, ctx->err, sizeof ctx->err);
-    if (s != FMCL_OK) return s;
-    /* The weights must be in the file before the model is made: a few bytes
-     * of metadata can describe a U-Net of 100 GB. */
-    fmcl_unet_plan *plan;
-    char err[512];
-    s = fmcl_unet_plan_create(&cfg, 1, &plan, ctx->err, sizeof ctx->err);
-    if (s != FMCL_OK) return s;
-    s = fmcl_st_holds(f, fmcl_unet_plan_params(plan) * sizeof(float), err, sizeof err);
-    fmcl_unet_plan_free(plan);
-    if (s != FMCL_OK) return fmcl_fail(ctx, s, "%s: %s", path, err);
-    fmcl_unet *u;
-    /* The seed does not matter: every weight is overwritten below. */
-    s = fmcl_unet_create(ctx, &cfg, 0, &u);
-    if (s != FMCL_OK) return s;
-    fmcl_model_of_unet(m, u);
-    m->owned = 1;
-    char ema0[sizeof EMA_PREFIX + sizeof ((fmcl_unet_param *)0)->name];
-    snprintf(ema0, sizeof ema0, EMA_PREFIX "%s", fmcl_unet_plan_tensor(u->plan, 0)->name);
-    const int has_ema = fmcl_st_find(f, ema0) != NULL;
-    if (which == FMCL_WEIGHTS_EMA && !has_ema)
-        return fmcl_fail(ctx, FMCL_ERR_FORMAT,
-                         "%s holds no EMA weights ('%s' is missing): it was trained without "
-                         "--ema; use the trained weights",
-                         path, ema0);
-    m->is_ema = has_ema && which != FMCL_WEIGHTS_RAW;
-    float *p = malloc(m->n_params * sizeof *p);
-    if (!p) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory loading %s", path);
-    s = fmcl_model_st_read(m, f, path, m->is_ema ? EMA_PREFIX : "", p);
-    if (s == FMCL_OK) s = fmcl_write(ctx, m->params, p, m->n_params * sizeof *p);
-    free(p);
-    m->meta = s == FMCL_OK ? calloc((size_t)2 * f->meta_count + 1, sizeof *m->meta) : NULL;
-    if (s == FMCL_OK && !m->meta) s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory");
-    for (int i = 0; s == FMCL_OK && i < 2 * f->meta_count; i++)
-        if (!(m->meta[i] = strdup(f->meta[i])))
-            s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory loading %s", path);
-    if (s == FMCL_OK) m->meta_count = f->meta_count;
+    const char *fmt = fmcl_st_meta(f, "format");
+    const int unet = fmt && strcmp(fmt, "fmcl-unet") == 0;
+    fmcl_model_config_default(cfg, unet ? FMCL_MODEL_UNET : FMCL_MODEL_MLP); /* the other kind's */
+    fmcl_status s;
+    if (unet) {
+        fmcl_unet_spec u;
+        s = fmcl_unet_spec_from_file(f, path, &u, err, errlen);
+        if (s == FMCL_OK) fmcl_model_config_of_unet(cfg, &u);
+    } else { /* the MLP's reader names what is wrong with any other file */
+        fmcl_mlp_spec m;
+        s = fmcl_mlp_spec_from_file(f, path, &m, err, errlen);
+        if (s == FMCL_OK) fmcl_model_config_of_mlp(cfg, &m);
+    }
     return s;
 }
 
-fmcl_status fmcl_model_load(fmcl_ctx *ctx, const char *path, int which, fmcl_model *m)
+/* The weights must be in the file before the model is made: a few bytes of
+ * metadata can describe a model of 100 GB. */
+static fmcl_status holds_weights(const fmcl_st_file *f, const char *path,
+                                 const fmcl_model_config *cfg, char *err, size_t errlen)
 {
-    memset(m, 0, sizeof *m);
+    size_t n = 0;
+    char why[512];
+    fmcl_status s = fmcl_model_config_check(cfg, err, errlen);
+    if (s == FMCL_OK && cfg->kind == FMCL_MODEL_UNET) {
+        fmcl_unet_spec u;
+        fmcl_unet_plan *plan;
+        fmcl_unet_spec_of(cfg, &u);
+        s = fmcl_unet_plan_create(&u, 1, &plan, err, errlen);
+        if (s == FMCL_OK) n = fmcl_unet_plan_params(plan);
+        fmcl_unet_plan_free(plan);
+    } else if (s == FMCL_OK) {
+        fmcl_mlp_spec m;
+        fmcl_mlp_spec_of(cfg, &m);
+        n = fmcl_mlp_params_of(&m);
+    }
+    if (s == FMCL_OK && fmcl_st_holds(f, n * sizeof(float), why, sizeof why) != FMCL_OK)
+        s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT, "%s: %s", path, why);
+    return s;
+}
+
+/* The prefix of the weights `which` selects in f; NULL (and a message) when
+ * the EMA is asked for and absent. */
+static const char *weights_prefix(fmcl_model *m, const fmcl_st_file *f, const char *path,
+                                  fmcl_weights which)
+{
+    fmcl_tensor_info first;
+    size_t off;
+    char ema0[FMCL_NET_NAME_LEN];
+    fmcl_net_tensor(&m->net, 0, &first, &off);
+    snprintf(ema0, sizeof ema0, EMA_PREFIX "%s", first.name);
+    const int has_ema = fmcl_st_find(f, ema0) != NULL;
+    if (which == FMCL_WEIGHTS_RAW || (which == FMCL_WEIGHTS_DEFAULT && !has_ema)) return "";
+    if (has_ema) return EMA_PREFIX;
+    fmcl_fail(m->ctx, FMCL_ERR_FORMAT,
+              "%s holds no EMA weights ('%s' is missing): it was trained without one; load "
+              "the trained weights instead",
+              path, ema0);
+    return NULL;
+}
+
+/* Every weight finite, or FMCL_ERR_NUMERIC naming the first tensor that is not. */
+static fmcl_status check_finite(fmcl_model *m, const float *p, const char *prefix,
+                                const char *path)
+{
+    for (int i = 0; i < fmcl_net_tensor_count(&m->net); i++) {
+        fmcl_tensor_info info;
+        size_t off;
+        fmcl_net_tensor(&m->net, i, &info, &off);
+        for (size_t j = 0; j < info.numel; j++)
+            if (!isfinite(p[off + j]))
+                return fmcl_fail(m->ctx, FMCL_ERR_NUMERIC,
+                                 "%s: tensor '%s%s' holds %g at element %zu; a model with "
+                                 "non-finite weights computes nothing (did its training "
+                                 "diverge?)",
+                                 path, prefix, info.name, (double)p[off + j], j);
+    }
+    return FMCL_OK;
+}
+
+fmcl_status fmcl_model_load(fmcl_ctx *ctx, const char *path, fmcl_weights which,
+                            fmcl_model **out)
+{
+    *out = NULL;
     if (which < FMCL_WEIGHTS_DEFAULT || which > FMCL_WEIGHTS_EMA)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "unknown weights selector %d", which);
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "unknown weights selector %d", (int)which);
     fmcl_st_file f;
     char err[1024];
     if (fmcl_st_read(path, &f, err, sizeof err) != FMCL_OK)
         return fmcl_fail(ctx, FMCL_ERR_FORMAT, "cannot load checkpoint: %s", err);
-    const char *fmt = fmcl_st_meta(&f, "format");
-    const int unet = fmt && strcmp(fmt, "fmcl-unet") == 0;
-    fmcl_status s = unet ? load_unet(ctx, path, &f, which, m) : FMCL_OK;
+    fmcl_model_config cfg;
+    fmcl_model *m = NULL;
+    fmcl_status s = config_of_file(&f, path, &cfg, ctx->err, sizeof ctx->err);
+    if (s == FMCL_OK) s = holds_weights(&f, path, &cfg, ctx->err, sizeof ctx->err);
+    /* The seed does not matter: every weight is overwritten below. */
+    if (s == FMCL_OK) s = fmcl_model_create(ctx, &cfg, 0, &m);
+    const char *prefix = s == FMCL_OK ? weights_prefix(m, &f, path, which) : NULL;
+    if (s == FMCL_OK && !prefix) s = FMCL_ERR_FORMAT;
+    float *p = s == FMCL_OK ? malloc(m->net.n_params * sizeof *p) : NULL;
+    if (s == FMCL_OK && !p)
+        s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory loading %s", path);
+    if (s == FMCL_OK) s = fmcl_net_st_read(&m->net, &f, path, prefix, p);
+    if (s == FMCL_OK) s = check_finite(m, p, prefix, path);
+    if (s == FMCL_OK) s = fmcl_write(ctx, m->net.params, p, m->net.n_params * sizeof *p);
+    for (int i = 0; s == FMCL_OK && i < f.meta_count; i++)
+        if (fmcl_meta_set(&m->meta, f.meta[2 * i], f.meta[2 * i + 1]) != FMCL_OK)
+            s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory loading %s", path);
+    if (s == FMCL_OK) m->is_ema = *prefix != 0;
+    free(p);
     fmcl_st_free(&f);
-    if (!unet) { /* the MLP's loader names what is wrong with any other file */
-        fmcl_mlp *mlp;
-        s = fmcl_mlp_load_weights(ctx, path, which, &mlp);
-        if (s != FMCL_OK) return s;
-        fmcl_model_of_mlp(m, mlp);
-        m->owned = 1;
-        m->is_ema = fmcl_mlp_is_ema(mlp);
+    if (s != FMCL_OK) {
+        fmcl_model_free(m);
+        return s;
     }
-    if (s != FMCL_OK) fmcl_model_free(m);
+    *out = m;
+    return FMCL_OK;
+}
+
+fmcl_status fmcl_model_save(fmcl_model *m, const char *path)
+{
+    const fmcl_net *net = &m->net;
+    const int nt = fmcl_net_tensor_count(net);
+    float *p = malloc(net->n_params * sizeof *p);
+    fmcl_st_tensor *t = calloc((size_t)nt, sizeof *t);
+    char (*names)[FMCL_NET_NAME_LEN] = calloc((size_t)nt, FMCL_NET_NAME_LEN);
+    const char **kv = calloc(2 * ((size_t)m->meta.count + FMCL_NET_META_PAIRS), sizeof *kv);
+    fmcl_status s = FMCL_OK;
+    if (!p || !t || !names || !kv)
+        s = fmcl_fail(m->ctx, FMCL_ERR_NOMEM, "out of host memory saving %s", path);
+    if (s == FMCL_OK) s = fmcl_read(m->ctx, net->params, p, net->n_params * sizeof *p);
+    if (s == FMCL_OK) {
+        char buf[FMCL_NET_META_PAIRS][FMCL_NET_META_TEXT], err[512];
+        fmcl_net_st_tensors(net, "", p, t, names);
+        const int pairs = fmcl_model_meta_append(m, kv, fmcl_net_meta_kv(net, buf, kv));
+        if (fmcl_st_write(path, t, nt, kv, pairs, err, sizeof err) != FMCL_OK)
+            s = fmcl_fail(m->ctx, FMCL_ERR_IO, "%s", err);
+    }
+    free(p);
+    free(t);
+    free(names);
+    free(kv);
     return s;
-}
-
-void fmcl_model_free(fmcl_model *m)
-{
-    if (m->owned) {
-        fmcl_mlp_free(m->mlp);
-        fmcl_unet_free(m->unet);
-    }
-    for (int i = 0; m->meta && i < 2 * m->meta_count; i++) free(m->meta[i]);
-    free(m->meta);
-    memset(m, 0, sizeof *m);
-}
-
-const char *fmcl_model_meta(const fmcl_model *m, const char *key)
-{
-    if (m->kind == FMCL_MODEL_MLP) return fmcl_mlp_meta(m->mlp, key);
-    for (int i = 0; i < m->meta_count; i++)
-        if (strcmp(m->meta[2 * i], key) == 0) return m->meta[2 * i + 1];
-    return NULL;
 }

@@ -36,11 +36,11 @@ void fmcl_unet_init_ref(const fmcl_unet_plan *p, uint64_t seed, float *params)
     }
 }
 
-fmcl_status fmcl_unet_create(fmcl_ctx *ctx, const fmcl_unet_config *cfg, uint64_t seed,
+fmcl_status fmcl_unet_create(fmcl_ctx *ctx, const fmcl_unet_spec *cfg, uint64_t seed,
                              fmcl_unet **out)
 {
     *out = NULL;
-    fmcl_status s = fmcl_unet_check_config(cfg, ctx->err, sizeof ctx->err);
+    fmcl_status s = fmcl_unet_check_spec(cfg, ctx->err, sizeof ctx->err);
     if (s != FMCL_OK) return s;
     fmcl_unet *u = calloc(1, sizeof *u);
     if (!u) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory creating the U-Net");

@@ -30,8 +30,8 @@
 
 #include "runtime/runtime.h"
 
-#define FMCL_UNET_MAX_LEVELS 6
-
+/* The U-Net's whole shape: the public fmcl_unet_config's fields and the
+ * model's classes. */
 typedef struct {
     int channels, height, width; /* the images: [C, H, W]; H, W divisible by 2^(levels-1) */
     int base;                    /* channels of level 0 (ADM's model_channels) */
@@ -43,13 +43,13 @@ typedef struct {
     int groups;                  /* GroupNorm groups; every normalised width a multiple */
     int classes;                 /* K > 0: class-conditional (label_emb [K, 4 base]); 0: not */
     float dropout;               /* P in [0, 1): each ResBlock's dropout; 0: no dropout op */
-} fmcl_unet_config;
+} fmcl_unet_spec;
 
 /* Defaults for 28x28x1 (Fashion-MNIST) and 32x32x3 (CIFAR-10): base 32,
  * mult (1, 2, 2), 1 block, attention at 7x7 / 8x8 with 4 heads, 8 groups. */
-void fmcl_unet_config_default(fmcl_unet_config *cfg, int channels, int height, int width);
+void fmcl_unet_spec_default(fmcl_unet_spec *cfg, int channels, int height, int width);
 /* FMCL_OK or FMCL_ERR_ARG with a message in err naming the field. */
-fmcl_status fmcl_unet_check_config(const fmcl_unet_config *cfg, char *err, size_t errlen);
+fmcl_status fmcl_unet_check_spec(const fmcl_unet_spec *cfg, char *err, size_t errlen);
 
 /* One parameter tensor: its PyTorch state_dict name, shape and place in the
  * flat buffer (state_dict order). */
@@ -70,7 +70,7 @@ typedef struct fmcl_unet_plan fmcl_unet_plan;
 
 /* Plans a checked configuration for up to B images (FMCL_ERR_ARG, with a
  * batch that fits, when the buffer would pass 2^31 - 1 floats). */
-fmcl_status fmcl_unet_plan_create(const fmcl_unet_config *cfg, int B, fmcl_unet_plan **out,
+fmcl_status fmcl_unet_plan_create(const fmcl_unet_spec *cfg, int B, fmcl_unet_plan **out,
                                   char *err, size_t errlen);
 void fmcl_unet_plan_free(fmcl_unet_plan *p);
 /* One block alone, for the tests: a ResBlock (attention 0: Cin -> Cout) or an
@@ -96,11 +96,11 @@ size_t fmcl_unet_plan_floats(const fmcl_unet_plan *p);
  * moments; 0 for an invalid configuration. On top come CLBlast's temporary
  * buffer (the largest GEMM's, sized by fmcl_unet_acts_create), an EMA copy
  * of the parameters if kept, and the batch's own x, t and targets. */
-size_t fmcl_unet_peak_bytes(const fmcl_unet_config *cfg, int B);
+size_t fmcl_unet_peak_bytes(const fmcl_unet_spec *cfg, int B);
 
 typedef struct {
     fmcl_ctx *ctx;
-    fmcl_unet_config cfg;
+    fmcl_unet_spec cfg;
     fmcl_unet_plan *plan; /* planned for one image: the parameter table */
     size_t n_params;
     fmcl_t params;
@@ -113,7 +113,7 @@ typedef struct {
  * at zero (weights and biases), so the initial model outputs 0; label_emb
  * is N(0, 1) from Box-Muller on the same draws (element j: the pair j % 4 / 2
  * of philox(seed; j / 4, 0, INIT, 0), its normal j % 2). */
-fmcl_status fmcl_unet_create(fmcl_ctx *ctx, const fmcl_unet_config *cfg, uint64_t seed,
+fmcl_status fmcl_unet_create(fmcl_ctx *ctx, const fmcl_unet_spec *cfg, uint64_t seed,
                              fmcl_unet **out);
 void fmcl_unet_free(fmcl_unet *u);
 /* The initial parameters of fmcl_unet_create on the host (n_params floats). */

@@ -13,7 +13,7 @@
 #include "nn/nn_ops.h"
 #include "nn/unet_plan.h"
 
-void fmcl_unet_config_default(fmcl_unet_config *cfg, int channels, int height, int width)
+void fmcl_unet_spec_default(fmcl_unet_spec *cfg, int channels, int height, int width)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->channels = channels;
@@ -37,7 +37,7 @@ typedef struct {
     fmcl_unet_plan *p;
     int cap_ops, cap_slots, cap_tensors;
     int oom;
-    char *err; /* the first shape problem, for fmcl_unet_check_config */
+    char *err; /* the first shape problem, for fmcl_unet_check_spec */
     size_t errlen;
     int emb;   /* slot of SiLU(emb), shared by every ResBlock's emb_layers */
     int emb_dim;
@@ -275,7 +275,7 @@ static int attnblock(builder *bd, const char *prefix, int x, int C, int H, int W
  * state_dict order). */
 static void build(builder *bd)
 {
-    const fmcl_unet_config *c = &bd->p->cfg;
+    const fmcl_unet_spec *c = &bd->p->cfg;
     int base = c->base, E = 4 * base, H = c->height, W = c->width;
     new_slot(bd, (size_t)c->channels * H * W, 1); /* UNET_SLOT_X */
     new_slot(bd, 1, 0);                           /* UNET_SLOT_T */
@@ -442,7 +442,7 @@ static int layout(fmcl_unet_plan *p)
 
 /* What is wrong with the fields themselves, or NULL. */
 /* The fields against the settings table, then how they fit together. */
-static fmcl_status field_problem(const fmcl_unet_config *c, char *why, size_t len)
+static fmcl_status field_problem(const fmcl_unet_spec *c, char *why, size_t len)
 {
     const fmcl_setting_value v[] = {
         {FMCL_SCOPE_UNET, "channels", c->channels}, {FMCL_SCOPE_UNET, "height", c->height},
@@ -466,7 +466,7 @@ static fmcl_status field_problem(const fmcl_unet_config *c, char *why, size_t le
 
 /* The fields, then the widths that meet GroupNorm and the heads (found by
  * planning). */
-fmcl_status fmcl_unet_check_config(const fmcl_unet_config *c, char *err, size_t errlen)
+fmcl_status fmcl_unet_check_spec(const fmcl_unet_spec *c, char *err, size_t errlen)
 {
     fmcl_unet_plan *p;
     fmcl_status s = fmcl_unet_plan_create(c, 1, &p, err, errlen);
@@ -474,7 +474,7 @@ fmcl_status fmcl_unet_check_config(const fmcl_unet_config *c, char *err, size_t 
     return s;
 }
 
-fmcl_status fmcl_unet_plan_create(const fmcl_unet_config *cfg, int B, fmcl_unet_plan **out,
+fmcl_status fmcl_unet_plan_create(const fmcl_unet_spec *cfg, int B, fmcl_unet_plan **out,
                                   char *err, size_t errlen)
 {
     *out = NULL;
@@ -590,7 +590,7 @@ const fmcl_unet_param *fmcl_unet_plan_tensor(const fmcl_unet_plan *p, int i)
 double fmcl_unet_plan_flops(const fmcl_unet_plan *p) { return p->flops; }
 size_t fmcl_unet_plan_floats(const fmcl_unet_plan *p) { return p->total; }
 
-size_t fmcl_unet_peak_bytes(const fmcl_unet_config *cfg, int B)
+size_t fmcl_unet_peak_bytes(const fmcl_unet_spec *cfg, int B)
 {
     char err[256];
     fmcl_unet_plan *p;

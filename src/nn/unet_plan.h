@@ -48,7 +48,7 @@ typedef struct {
 } unet_op;
 
 struct fmcl_unet_plan {
-    fmcl_unet_config cfg;
+    fmcl_unet_spec cfg;
     int B;
     int label_slot;               /* the one-hot labels' slot; -1: unconditional */
     unet_op *ops;

@@ -28,6 +28,7 @@ const char *fmcl_status_name(fmcl_status s)
     case FMCL_ERR_NUMERIC: return "non-finite value";
     case FMCL_ERR_GEMM: return "CLBlast error";
     case FMCL_ERR_UNSUPPORTED: return "not supported by the device";
+    case FMCL_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }
@@ -39,17 +40,6 @@ fmcl_status fmcl_fail(fmcl_ctx *ctx, fmcl_status s, const char *fmt, ...)
     vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
     va_end(ap);
     return s;
-}
-
-void fmcl_log(fmcl_ctx *ctx, const char *fmt, ...)
-{
-    if (!ctx->log) return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    ctx->log(ctx->log_user, buf);
 }
 
 const char *fmcl_cl_strerror(cl_int rc)
@@ -97,11 +87,25 @@ fmcl_status fmcl_cl(fmcl_ctx *ctx, cl_int rc, const char *what)
     if (rc == CL_MEM_OBJECT_ALLOCATION_FAILURE || rc == CL_OUT_OF_RESOURCES ||
         rc == CL_OUT_OF_HOST_MEMORY)
         return fmcl_fail(ctx, FMCL_ERR_NOMEM,
-                         "%s: the device ran out of memory (%s, %d); use a smaller --batch or "
-                         "--width",
+                         "%s: the device ran out of memory (%s, %d); a smaller batch or model "
+                         "needs less",
                          what, fmcl_cl_strerror(rc), rc);
     return fmcl_fail(ctx, FMCL_ERR_OPENCL, "%s failed: %s (%d) on %s", what,
                      fmcl_cl_strerror(rc), rc, ctx->info.device_name);
+}
+
+/* Hands the log callback every line of the notes completed since the last
+ * call (a note may be built in pieces; its line ends with '\n'). */
+static void log_lines(fmcl_ctx *ctx)
+{
+    char line[sizeof ctx->notes];
+    for (char *nl; ctx->log && (nl = strchr(ctx->notes + ctx->notes_logged, '\n'));) {
+        const size_t len = (size_t)(nl - (ctx->notes + ctx->notes_logged));
+        memcpy(line, ctx->notes + ctx->notes_logged, len);
+        line[len] = 0;
+        ctx->notes_logged += len + 1;
+        ctx->log(ctx->log_user, line);
+    }
 }
 
 void fmcl_note(fmcl_ctx *ctx, const char *fmt, ...)
@@ -111,6 +115,7 @@ void fmcl_note(fmcl_ctx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(ctx->notes + used, sizeof ctx->notes - used, fmt, ap);
     va_end(ap);
+    log_lines(ctx);
 }
 
 static fmcl_status build_from_source(fmcl_ctx *ctx, const char *opts)
@@ -282,14 +287,14 @@ fmcl_status fmcl_runtime_ctx_create(fmcl_ctx **out, const char *spec,
     if (s == FMCL_OK) fmcl_gemm_apply_tuning(ctx);
     if (s != FMCL_OK) {
         snprintf(err, errlen, "%s", ctx->err);
-        fmcl_ctx_destroy(ctx);
+        fmcl_ctx_free(ctx);
         return s;
     }
     *out = ctx;
     return FMCL_OK;
 }
 
-void fmcl_ctx_destroy(fmcl_ctx *ctx)
+void fmcl_ctx_free(fmcl_ctx *ctx)
 {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
@@ -311,4 +316,6 @@ void fmcl_ctx_set_log(fmcl_ctx *ctx, fmcl_log_fn fn, void *user)
 {
     ctx->log = fn;
     ctx->log_user = user;
+    ctx->notes_logged = 0; /* replay the notes made so far */
+    log_lines(ctx);
 }

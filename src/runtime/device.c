@@ -52,10 +52,10 @@ static void fill_info(fmcl_device_info *info, cl_platform_id p, cl_device_id d, 
               sizeof info->opencl_c_version);
     cl_device_type type = 0;
     clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL);
-    strcpy(info->type, (type & CL_DEVICE_TYPE_GPU)           ? "GPU"
-                       : (type & CL_DEVICE_TYPE_CPU)         ? "CPU"
-                       : (type & CL_DEVICE_TYPE_ACCELERATOR) ? "ACCELERATOR"
-                                                             : "OTHER");
+    info->type = (type & CL_DEVICE_TYPE_GPU)           ? FMCL_DEVICE_GPU
+                 : (type & CL_DEVICE_TYPE_CPU)         ? FMCL_DEVICE_CPU
+                 : (type & CL_DEVICE_TYPE_ACCELERATOR) ? FMCL_DEVICE_ACCELERATOR
+                                                       : FMCL_DEVICE_OTHER;
     cl_uint cu = 0;
     cl_ulong mem = 0, alloc = 0;
     size_t wg = 0;
@@ -120,9 +120,17 @@ static fmcl_status enumerate(fmcl_device_info **out, cl_platform_id *pids, cl_de
     return FMCL_OK;
 }
 
-fmcl_status fmcl_devices(fmcl_device_info **out, int *count, char *err, size_t errlen)
+fmcl_status fmcl_devices_list(fmcl_device_info **out, int *count, char *err, size_t errlen)
 {
     return enumerate(out, NULL, NULL, count, err, errlen);
+}
+
+void fmcl_devices_free(fmcl_device_info *devs) { free(devs); }
+
+const char *fmcl_device_type_name(fmcl_device_type type)
+{
+    static const char *const names[] = {"GPU", "CPU", "ACCELERATOR", "OTHER"};
+    return type >= FMCL_DEVICE_GPU && type <= FMCL_DEVICE_OTHER ? names[type] : "OTHER";
 }
 
 static int contains_nocase(const char *hay, const char *needle)
@@ -143,7 +151,7 @@ static void list_devices(const fmcl_device_info *devs, int count, char *buf, siz
     for (int i = 0; i < count && used + 1 < cap; i++) {
         int w = snprintf(buf + used, cap - used, "\n  %d:%d  %s / %s (%s)", devs[i].platform_index,
                          devs[i].device_index, devs[i].platform_name, devs[i].device_name,
-                         devs[i].type);
+                         fmcl_device_type_name(devs[i].type));
         if (w < 0) break;
         used += (size_t)w;
     }
@@ -152,14 +160,14 @@ static void list_devices(const fmcl_device_info *devs, int count, char *buf, siz
 fmcl_status fmcl_device_select(const fmcl_device_info *devs, int count, const char *spec,
                                int *index, char *err, size_t errlen)
 {
-    const char *from = "--device";
+    const char *from = "the device spec";
     if (!spec || !*spec) {
         spec = getenv("FMCL_DEVICE");
-        from = "FMCL_DEVICE";
+        from = "$FMCL_DEVICE";
     }
     if (!spec || !*spec) {
         for (int i = 0; i < count; i++)
-            if (strcmp(devs[i].type, "GPU") == 0) {
+            if (devs[i].type == FMCL_DEVICE_GPU) {
                 *index = i;
                 return FMCL_OK;
             }

@@ -159,8 +159,8 @@ static fmcl_status gemm_fail(fmcl_ctx *ctx, CLBlastStatusCode rc, const char *wh
     if (rc == CLBlastInsufficientMemoryTemp || rc == CLBlastInsufficientMemoryC ||
         rc == CL_MEM_OBJECT_ALLOCATION_FAILURE || rc == CL_OUT_OF_RESOURCES)
         return fmcl_fail(ctx, FMCL_ERR_NOMEM,
-                         "%s %dx%dx%d: out of device memory (CLBlast status %d); use a smaller "
-                         "--batch or --width",
+                         "%s %dx%dx%d: out of device memory (CLBlast status %d); a smaller "
+                         "batch or model needs less",
                          what, M, N, K, (int)rc);
     return fmcl_fail(ctx, FMCL_ERR_GEMM, "%s %dx%dx%d failed: CLBlast status %d on %s", what, M, N,
                      K, (int)rc, ctx->info.device_name);

@@ -16,8 +16,8 @@ fmcl_status fmcl_alloc(fmcl_ctx *ctx, size_t bytes, fmcl_t *out, const char *wha
     if (bytes == 0) bytes = 4;
     if (bytes > ctx->info.max_alloc)
         return fmcl_fail(ctx, FMCL_ERR_NOMEM,
-                         "%s needs %.1f MiB in one buffer but %s allows at most %.1f MiB; use a "
-                         "smaller --batch or --width",
+                         "%s needs %.1f MiB in one buffer but %s allows at most %.1f MiB; a "
+                         "smaller batch or model needs less",
                          what, bytes / 1048576.0, ctx->info.device_name,
                          ctx->info.max_alloc / 1048576.0);
     cl_int rc;

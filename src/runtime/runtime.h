@@ -80,6 +80,7 @@ struct fmcl_ctx {
     size_t gemm_tmp_bytes;
     fmcl_log_fn log;
     void *log_user;
+    size_t notes_logged; /* notes[0 .. notes_logged) went to log, line by line */
     cl_event pace;                /* marker of the previous fmcl_pace period */
     struct fmcl_profile *prof;    /* profile.h: NULL unless a benchmark profiles */
     char notes[1024]; /* what setup chose (tuned parameters), for the user */
@@ -92,9 +93,9 @@ fmcl_status fmcl_fail(fmcl_ctx *ctx, fmcl_status s, const char *fmt, ...)
 /* FMCL_OK when rc == CL_SUCCESS, else an error naming what and the CL code. */
 fmcl_status fmcl_cl(fmcl_ctx *ctx, cl_int rc, const char *what);
 const char *fmcl_cl_strerror(cl_int rc);
-/* Appends a line (printf-style) to the context's notes (fmcl_ctx_notes). */
+/* Appends to the context's notes (printf-style; fmcl_ctx_notes) and hands
+ * each line it completes to the log callback (fmcl_ctx_set_log). */
 void fmcl_note(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void fmcl_log(fmcl_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* fmcl_ctx_create with the kernels of the runtime and of sets[0 .. n_sets),
  * the other layers' (set ids distinct, in 1 .. FMCL_KSETS - 1): one program

@@ -79,14 +79,14 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
      * needs the hardware instruction, which PoCL reports as CL_FP_FMA. */
     cl_device_fp_config fp = 0;
     clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
-    s->packed_gemm = s->impl == FMCL_IMPL_POCL && strcmp(ctx->info.type, "CPU") == 0 &&
+    s->packed_gemm = s->impl == FMCL_IMPL_POCL && ctx->info.type == FMCL_DEVICE_CPU &&
                      (fp & CL_FP_FMA) && !(fp & CL_FP_SOFT_FLOAT);
     /* Convolutions as implicit GEMMs (kernels/convgemm.cl): the register-
      * blocked variant where the packed GEMM runs, the local-memory tiles on
      * GPUs; elsewhere (llvmpipe) im2col and CLBlast, which spread over its
      * SIMD lanes as they were written to. */
     s->conv = s->packed_gemm                        ? FMCL_CONV_PACKED
-              : strcmp(ctx->info.type, "GPU") == 0 ? FMCL_CONV_TILED
+              : ctx->info.type == FMCL_DEVICE_GPU ? FMCL_CONV_TILED
                                                     : FMCL_CONV_IM2COL;
     size_t items[3] = {0};
     cl_int rc = clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items,
@@ -95,7 +95,7 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
     s->max_wg = ctx->info.max_work_group ? ctx->info.max_work_group : 1;
     s->max_items[0] = items[0] ? items[0] : 1;
     s->max_items[1] = items[1] ? items[1] : 1;
-    size_t cap = strcmp(ctx->info.type, "GPU") == 0 ? GPU_CAP : CPU_CAP;
+    size_t cap = ctx->info.type == FMCL_DEVICE_GPU ? GPU_CAP : CPU_CAP;
     size_t lo = (size_t)-1, hi = 0, kmin = (size_t)-1, pm_max = 1;
     for (int k = 0; k < ctx->n_kern; k++) {
         /* Register-block kernels (gemm_packed, the implicit convolutions)

@@ -1,9 +1,9 @@
 /* Loading a checkpoint, as far as it goes without a device: the training
  * config and step from its metadata (fmcl_train_config_from_checkpoint, on
- * the input as a file), the U-Net config (fmcl_unet_config_from_file), the
+ * the input as a file), the U-Net config (fmcl_unet_spec_from_file), the
  * plan a valid one makes, the check that the file holds its weights, and
  * each planned tensor found by name, dtype and shape and copied as
- * fmcl_model_st_read does. */
+ * fmcl_net_st_read does. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fmcl_st_file f;
     if (fmcl_st_parse(data, size, &f, err, sizeof err) != FMCL_OK) return 0;
-    fmcl_unet_config uc;
+    fmcl_unet_spec uc;
     fmcl_unet_plan *plan = NULL;
-    if (fmcl_unet_config_from_file(&f, "fuzz", &uc, err, sizeof err) == FMCL_OK &&
+    if (fmcl_unet_spec_from_file(&f, "fuzz", &uc, err, sizeof err) == FMCL_OK &&
         fmcl_unet_plan_create(&uc, 1, &plan, err, sizeof err) == FMCL_OK) {
         /* As the loader: the weights must be in the file before they are
          * given memory. */

@@ -111,8 +111,8 @@ static void checkpoints(void)
                         (int)(sizeof mlp / sizeof mlp[0] / 2), err, sizeof err) == FMCL_OK,
           err);
 
-    fmcl_unet_config c;
-    fmcl_unet_config_default(&c, 1, 4, 4);
+    fmcl_unet_spec c;
+    fmcl_unet_spec_default(&c, 1, 4, 4);
     c.base = 4, c.levels = 1, c.mult[0] = 1, c.blocks = 1, c.attn_levels = 1, c.heads = 1;
     c.groups = 2, c.classes = 2;
     fmcl_unet_plan *plan = NULL;

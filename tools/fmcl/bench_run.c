@@ -154,22 +154,36 @@ static void step_times(bench_train *w, double *ms)
     w->samples_per_s = w->steps_per_s * w->batch;
 }
 
+/* The reference-shaped MLP 3 -> width x depth -> 2 and, when d is non-NULL,
+ * the checkerboard it trains on. */
+static fmcl_status mlp_model(fmcl_ctx *ctx, int width, int depth, uint64_t seed,
+                             fmcl_model **m, fmcl_data **d)
+{
+    fmcl_model_config mc;
+    fmcl_model_config_default(&mc, FMCL_MODEL_MLP);
+    mc.mlp.width = width, mc.mlp.depth = depth;
+    fmcl_status s = fmcl_model_create(ctx, &mc, seed, m);
+    if (s == FMCL_OK && d)
+        s = fmcl_data_create_toy(FMCL_TOY_CHECKERBOARD, d, ctx->err, sizeof ctx->err);
+    return s;
+}
+
 /* Warm-up, then repeats of timed steps (the median and range per step),
  * then profiled steps; every loss from seed 0 goes into the checksums. */
 static fmcl_status train(fmcl_ctx *ctx, bench_train *w, bench_result *r)
 {
-    fmcl_mlp_config mc = {.dim = 2, .width = w->width, .depth = w->depth, .time_freqs = 0};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
     tc.batch = w->batch;
     tc.steps = w->warmup + w->repeats * w->steps_per_repeat + w->profile_steps;
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = NULL;
+    fmcl_data *d = NULL;
     fmcl_trainer *t = NULL;
     float *loss = malloc((size_t)tc.steps * sizeof *loss);
     double ms[16];
     if (!loss) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory");
-    fmcl_status s = fmcl_mlp_create(ctx, &mc, 0, &m);
-    if (s == FMCL_OK) s = fmcl_trainer_create(m, &tc, &t);
+    fmcl_status s = mlp_model(ctx, w->width, w->depth, 0, &m, &d);
+    if (s == FMCL_OK) s = fmcl_trainer_create(m, d, &tc, &t);
     if (s == FMCL_OK) s = fmcl_trainer_run(t, w->warmup);
     if (s == FMCL_OK && w->warmup) s = fmcl_trainer_losses(t, 0, w->warmup, loss);
     for (int rep = 0; rep < w->repeats && s == FMCL_OK; rep++) {
@@ -194,7 +208,8 @@ static fmcl_status train(fmcl_ctx *ctx, bench_train *w, bench_result *r)
         profile_summary(ctx, &sums, w->profile_steps, w, r);
     }
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
+    fmcl_data_free(d);
+    fmcl_model_free(m);
     free(loss);
     return s;
 }
@@ -239,11 +254,10 @@ static fmcl_status unet(fmcl_ctx *ctx, bench_train *w, bench_result *r)
  * field on every device, so the samples' summary must agree. */
 static fmcl_status sample(fmcl_ctx *ctx, bench_sample *w)
 {
-    fmcl_mlp_config mc = {.dim = 2, .width = w->width, .depth = w->depth, .time_freqs = 0};
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = NULL;
     float *x = malloc((size_t)w->points * 2 * sizeof *x);
     if (!x) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory");
-    fmcl_status s = fmcl_mlp_create(ctx, &mc, 1, &m);
+    fmcl_status s = mlp_model(ctx, w->width, w->depth, 1, &m, NULL);
     /* Warm-up at the solve's chunk size (4096 rows or fewer). */
     fmcl_sample_config sc = {.solver = FMCL_SOLVER_RK4, .steps = 1,
                              .n = w->points < 4096 ? w->points : 4096, .seed = 0};
@@ -267,7 +281,7 @@ static fmcl_status sample(fmcl_ctx *ctx, bench_sample *w)
         }
         w->hash = bench_fnv1a(x, (size_t)w->points * 2 * sizeof *x, BENCH_FNV_INIT);
     }
-    fmcl_mlp_free(m);
+    fmcl_model_free(m);
     free(x);
     return s;
 }
@@ -279,16 +293,16 @@ double bench_first_step(const char *spec, double parts[4], char *err, size_t err
     fmcl_status s = fmcl_ctx_create(&ctx, spec, err, errlen);
     if (s != FMCL_OK) return -1;
     parts[0] = cli_now() - t0;
-    fmcl_mlp_config mc = {.dim = 2, .width = 512, .depth = 4, .time_freqs = 0};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
     tc.steps = 1;
-    fmcl_mlp *m = NULL;
+    fmcl_model *m = NULL;
+    fmcl_data *d = NULL;
     fmcl_trainer *t = NULL;
     float loss;
-    s = fmcl_mlp_create(ctx, &mc, 0, &m);
+    s = mlp_model(ctx, 512, 4, 0, &m, &d);
     parts[1] = cli_now() - t0 - parts[0];
-    if (s == FMCL_OK) s = fmcl_trainer_create(m, &tc, &t);
+    if (s == FMCL_OK) s = fmcl_trainer_create(m, d, &tc, &t);
     parts[2] = cli_now() - t0 - parts[0] - parts[1];
     if (s == FMCL_OK) s = fmcl_trainer_run(t, 1);
     if (s == FMCL_OK) s = fmcl_trainer_losses(t, 0, 1, &loss);
@@ -296,8 +310,9 @@ double bench_first_step(const char *spec, double parts[4], char *err, size_t err
     parts[3] = dt - parts[0] - parts[1] - parts[2];
     if (s != FMCL_OK) snprintf(err, errlen, "%s", fmcl_ctx_error(ctx));
     fmcl_trainer_free(t);
-    fmcl_mlp_free(m);
-    fmcl_ctx_destroy(ctx);
+    fmcl_data_free(d);
+    fmcl_model_free(m);
+    fmcl_ctx_free(ctx);
     return s == FMCL_OK ? dt : -1;
 }
 
@@ -352,6 +367,6 @@ void bench_device(const char *spec, const bench_opts *o, const char *self, bench
     if (s == FMCL_OK) s = sample(ctx, &r->sample);
     if (s == FMCL_OK) s = unet(ctx, &r->train[2], r);
     if (s != FMCL_OK) snprintf(r->error, sizeof r->error, "%s", fmcl_ctx_error(ctx));
-    fmcl_ctx_destroy(ctx);
+    fmcl_ctx_free(ctx);
     if (s == FMCL_OK) first_step_child(self, r);
 }

@@ -24,22 +24,52 @@ int cli_error(const char *fmt, ...)
     return CLI_FAIL;
 }
 
+int cli_lib_error(const char *prefix, const char *msg)
+{
+    static const struct {
+        const char *phrase, *advice;
+    } flags[] = {
+        {"a smaller batch or model needs less", "use a smaller --batch or --width"},
+        {"needs a smaller width or depth", "use a smaller --width or --depth"},
+        {"needs a smaller base or mult", "use a smaller --base or --mult"},
+        {"training diverged", "lower --lr or set --clip"},
+        {"fewer images", "use --limit"},
+        {"allow more steps (max_steps)", "use --max-steps, --atol or --rtol"},
+    };
+    const char *fit = strstr(msg, "a batch of ");
+    int batch = 0;
+    fprintf(stderr, "fmcl: error: %s%s", prefix, msg);
+    if (fit && sscanf(fit, "a batch of %d fits", &batch) == 1)
+        fprintf(stderr, ": use --batch %d or smaller", batch);
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (strstr(msg, flags[i].phrase)) fprintf(stderr, ": %s", flags[i].advice);
+    fputc('\n', stderr);
+    return CLI_FAIL;
+}
+
+int cli_data_error(const char *spec, const char *msg)
+{
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "--data %s: ", spec);
+    return cli_lib_error(prefix, msg);
+}
+
 int cli_device_specs(int all, const char *device, cli_device_spec **out, int *n)
 {
     char err[1024];
     fmcl_device_info *devs = NULL;
     *n = 1;
     if (all) {
-        if (fmcl_devices(&devs, n, err, sizeof err) != FMCL_OK) return cli_error("%s", err);
+        if (fmcl_devices_list(&devs, n, err, sizeof err) != FMCL_OK) return cli_error("%s", err);
         if (*n == 0) {
-            free(devs);
+            fmcl_devices_free(devs);
             return cli_error("no OpenCL device found; install an OpenCL driver (e.g. "
                              "pocl-opencl-icd) and see `fmcl devices`");
         }
     }
     *out = calloc((size_t)*n, sizeof **out);
     if (!*out) {
-        free(devs);
+        fmcl_devices_free(devs);
         return cli_error("out of host memory");
     }
     for (int i = 0; i < *n; i++) {
@@ -49,7 +79,7 @@ int cli_device_specs(int all, const char *device, cli_device_spec **out, int *n)
         else if (device)
             snprintf((*out)[i].spec, sizeof (*out)[i].spec, "%s", device);
     }
-    free(devs);
+    fmcl_devices_free(devs);
     return CLI_OK;
 }
 

@@ -27,6 +27,12 @@ int cli_device_specs(int all, const char *device, cli_device_spec **out, int *n)
 
 /* Prints "fmcl: error: MESSAGE" on stderr; returns CLI_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same for a message of the library (prefix: what the command was
+ * doing, may be ""), followed by the flags that act on what it says: the
+ * library speaks of a batch, the command of --batch. */
+int cli_lib_error(const char *prefix, const char *msg);
+/* cli_lib_error for --data spec: "--data SPEC: MESSAGE". */
+int cli_data_error(const char *spec, const char *msg);
 /* Writes s as a quoted JSON string (escaping quotes, backslashes and control
  * characters). */
 void cli_json_string(FILE *f, const char *s);

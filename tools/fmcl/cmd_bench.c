@@ -33,7 +33,8 @@ typedef struct {
 static void print_result(const bench_result *r, const torch_figures *t)
 {
     printf("\n== %s  %s / %s (%s, %u compute units, driver %s)\n", r->spec,
-           r->info.platform_name, r->info.device_name, r->info.type, r->info.compute_units,
+           r->info.platform_name, r->info.device_name, fmcl_device_type_name(r->info.type),
+           r->info.compute_units,
            r->info.driver_version);
     if (r->notes[0]) printf("%s", r->notes);
     if (!r->info.device_name[0]) return;
@@ -140,7 +141,7 @@ static void json_device(fmcl_jbuf *b, const bench_result *r)
     jstr(b, "device_version", d->device_version, 0);
     jstr(b, "driver_version", d->driver_version, 0);
     jstr(b, "opencl_c_version", d->opencl_c_version, 0);
-    jstr(b, "type", d->type, 0);
+    jstr(b, "type", fmcl_device_type_name(d->type), 0);
     jnum(b, "compute_units", d->compute_units, "%.0f");
     jstr(b, "notes", r->notes, 0);
     jstr(b, "error", r->error, 0);

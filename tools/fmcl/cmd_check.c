@@ -82,7 +82,7 @@ static void check_device(const char *spec, int json, device_summary *d)
         if (st == FMCL_OK) st = fmcl_check_training(ctx, NULL, on_result, &rep, NULL);
         if (st != FMCL_OK) snprintf(d->error, sizeof d->error, "%s", fmcl_ctx_error(ctx));
     }
-    fmcl_ctx_destroy(ctx);
+    fmcl_ctx_free(ctx);
     d->secs = cli_now() - t0;
     memcpy(d->count, rep.count, sizeof d->count);
     if (json) {

@@ -22,7 +22,7 @@ static void print_json(const fmcl_device_info *d, int count, int def)
         printf(", \"device\": ");
         cli_json_string(stdout, d[i].device_name);
         printf(", \"type\": ");
-        cli_json_string(stdout, d[i].type);
+        cli_json_string(stdout, fmcl_device_type_name(d[i].type));
         printf(", \"compute_units\": %u, \"global_mem\": %" PRIu64 ", \"max_alloc\": %" PRIu64
                ", \"max_work_group\": %zu",
                d[i].compute_units, d[i].global_mem, d[i].max_alloc, d[i].max_work_group);
@@ -56,7 +56,8 @@ static void print_table(const fmcl_device_info *d, int count, int def)
         char idx[32], ver[64];
         snprintf(idx, sizeof idx, "%d:%d", d[i].platform_index, d[i].device_index);
         printf("%c %-5s %-11s %4u %6.1f GiB %-9s %-4s %-4s %s: %s\n", i == def ? '*' : ' ', idx,
-               d[i].type, d[i].compute_units, (double)d[i].global_mem / (1024.0 * 1024 * 1024),
+               fmcl_device_type_name(d[i].type), d[i].compute_units,
+               (double)d[i].global_mem / (1024.0 * 1024 * 1024),
                c_version(d[i].opencl_c_version, ver, sizeof ver), d[i].fp16 ? "yes" : "no",
                d[i].fp64 ? "yes" : "no", d[i].platform_name, d[i].device_name);
     }
@@ -87,7 +88,7 @@ int cmd_devices(int argc, char **argv)
     fmcl_device_info *devs = NULL;
     int count = 0;
     char err[2048];
-    if (fmcl_devices(&devs, &count, err, sizeof err) != FMCL_OK)
+    if (fmcl_devices_list(&devs, &count, err, sizeof err) != FMCL_OK)
         return cli_error("%s", err);
     int def = -1;
     if (count > 0 && fmcl_device_select(devs, count, NULL, &def, err, sizeof err) != FMCL_OK) {
@@ -98,6 +99,6 @@ int cmd_devices(int argc, char **argv)
         print_json(devs, count, def);
     else
         print_table(devs, count, def);
-    free(devs);
+    fmcl_devices_free(devs);
     return CLI_OK;
 }

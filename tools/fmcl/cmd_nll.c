@@ -14,14 +14,10 @@
 #include "args.h"
 #include "cli.h"
 #include "cli_images.h"
-#include "data/images.h"
-#include "data/toy2d.h"
 #include "fmcl.h"
-#include "nn/model.h"
 #include "io/npy.h"
 #include "io/plot.h"
 #include "io/safetensors.h"
-#include "flow/nll.h"
 
 /* Built-in sets are evaluated on fresh points: the data stream's last step,
  * which no training run reaches. */
@@ -49,41 +45,47 @@ typedef struct {
  * data stream's last step, so repeated runs see the same points. */
 static int load_images(arg_cmd *cmd, const nll_opts *o, const char *spec, nll_data *d)
 {
-    char err[1024], what[512];
-    fmcl_images im;
-    fmcl_status s = fmcl_images_open(spec, 1, o->shape[1], o->shape[0], o->limit, &im, what,
-                                     sizeof what, err, sizeof err);
+    char err[1024];
+    fmcl_image_options opt;
+    fmcl_image_options_default(&opt);
+    opt.split = FMCL_SPLIT_TEST, opt.limit = o->limit;
+    opt.size = o->shape[1], opt.channels = o->shape[0];
+    fmcl_data *src = NULL;
+    fmcl_status s = fmcl_data_create_images(spec, &opt, &src, err, sizeof err);
     if (s == FMCL_ERR_ARG) return args_usage(cmd, "--data %s", err);
-    if (s != FMCL_OK) return cli_error("--data %s: %s", spec, err);
-    const size_t D = fmcl_images_dim(&im);
-    d->n = im.n;
-    d->dim = (int)D;
+    if (s != FMCL_OK) return cli_data_error(spec, err);
+    d->n = fmcl_data_count(src);
+    d->dim = fmcl_data_dim(src);
     d->images = 1;
-    d->x = malloc(sizeof(float) * D * (size_t)im.n);
-    if (d->x) fmcl_images_dequantize(d->x, im.pixels, im.n, (int)D, o->seed, HELD_OUT_STEP);
-    fmcl_images_free(&im);
+    d->x = malloc(sizeof(float) * (size_t)d->dim * (size_t)d->n);
+    if (d->x) s = fmcl_data_rows(src, 0, d->n, o->seed, d->x, err, sizeof err);
+    snprintf(d->what, sizeof d->what, "%s, dequantised with seed %" PRIu64,
+             fmcl_data_describe(src), o->seed);
+    fmcl_data_free(src);
     if (!d->x) return cli_error("out of host memory for %d images; use --limit", d->n);
-    snprintf(d->what, sizeof d->what, "%s, dequantised with seed %" PRIu64, what, o->seed);
-    return CLI_OK;
+    return s == FMCL_OK ? CLI_OK : cli_data_error(spec, err);
 }
 
 static int load_points(arg_cmd *cmd, const nll_opts *o, const char *spec, nll_data *d)
 {
     memset(d, 0, sizeof *d);
     char err[1024];
-    if (fmcl_images_is_spec(spec)) return load_images(cmd, o, spec, d);
+    if (fmcl_data_spec_is_images(spec)) return load_images(cmd, o, spec, d);
     if (!cli_is_npy(spec)) {
-        int kind = fmcl_data_kind_from_name(spec);
-        if (kind < 0 || kind == FMCL_DATA_ARRAY)
+        fmcl_data *src = NULL;
+        if (fmcl_data_open(spec, NULL, &src, err, sizeof err) != FMCL_OK)
             return args_usage(cmd, "--data: unknown data set '%s' (expected checkerboard, "
                               "8gaussians, moons, rings, spirals, or a FILE.npy of N x D "
                               "points)", spec);
         d->n = o->n;
         d->dim = 2;
         d->x = malloc(sizeof(float) * 2 * (size_t)d->n);
+        fmcl_status s = d->x ? fmcl_data_draw(src, o->seed, HELD_OUT_STEP, d->n, d->x, err,
+                                              sizeof err)
+                             : FMCL_ERR_NOMEM;
+        fmcl_data_free(src);
         if (!d->x) return cli_error("out of host memory for %d points; lower --n", d->n);
-        if (fmcl_toy_sample_host(kind, o->seed, HELD_OUT_STEP, d->n, d->x) != FMCL_OK)
-            return cli_error("drawing %d %s points failed", d->n, spec);
+        if (s != FMCL_OK) return cli_error("drawing %d %s points failed", d->n, spec);
         snprintf(d->what, sizeof d->what, "%d fresh %s points (seed %" PRIu64 ")", d->n, spec,
                  o->seed);
         return CLI_OK;
@@ -116,7 +118,7 @@ static void describe_solver(const nll_opts *o, char *s, size_t len)
 
 /* log p on a grid x grid lattice over the square that shows the data, drawn
  * as the density exp(log p), with the exact divergence. */
-static int draw_density(fmcl_ctx *ctx, const fmcl_model *m, const nll_opts *o, fmcl_nll_config cfg,
+static int draw_density(fmcl_ctx *ctx, fmcl_model *m, const nll_opts *o, fmcl_nll_config cfg,
                         const nll_data *d)
 {
     const int g = o->grid;
@@ -135,8 +137,8 @@ static int draw_density(fmcl_ctx *ctx, const fmcl_model *m, const nll_opts *o, f
         }
     cfg.hutchinson = 0;
     cfg.stats = NULL;
-    if (fmcl_model_log_prob(m, &cfg, pts, g * g, lp, NULL) != FMCL_OK) {
-        cli_error("density picture: %s", fmcl_ctx_error(ctx));
+    if (fmcl_log_prob(m, &cfg, pts, g * g, lp, NULL) != FMCL_OK) {
+        cli_lib_error("density picture: ", fmcl_ctx_error(ctx));
         goto done;
     }
     double mass = 0, cell = (2.0 * r / g) * (2.0 * r / g);
@@ -168,21 +170,21 @@ static int nll(const nll_opts *o, const nll_data *d)
 {
     char err[8192];
     fmcl_ctx *ctx = NULL;
-    fmcl_model m = {0};
+    fmcl_model *m = NULL;
     double *lp = malloc(sizeof(double) * (size_t)d->n);
     int rc = CLI_FAIL;
     if (!lp) return cli_error("out of host memory for %d points; lower --n", d->n);
     if (fmcl_ctx_create(&ctx, o->device, err, sizeof err) != FMCL_OK) {
-        cli_error("%s", err);
+        cli_lib_error("", err);
         goto done;
     }
-    const int which = o->raw_weights ? FMCL_WEIGHTS_RAW : FMCL_WEIGHTS_DEFAULT;
+    const fmcl_weights which = o->raw_weights ? FMCL_WEIGHTS_RAW : FMCL_WEIGHTS_DEFAULT;
     if (fmcl_model_load(ctx, o->ckpt, which, &m) != FMCL_OK) {
-        cli_error("%s", fmcl_ctx_error(ctx));
+        cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
-    fprintf(stderr, "weights: %s\n", m.is_ema ? "their EMA" : "as trained");
-    const int dim = m.dim;
+    fprintf(stderr, "weights: %s\n", fmcl_model_is_ema(m) ? "their EMA" : "as trained");
+    const int dim = fmcl_model_get_config(m)->dim;
     if (d->dim != dim) {
         cli_error("--data has %d-dimensional points but the model in %s is %d-dimensional", d->dim,
                   o->ckpt, dim);
@@ -191,7 +193,7 @@ static int nll(const nll_opts *o, const nll_data *d)
     fmcl_sample_stats st;
     fmcl_nll_config cfg;
     fmcl_nll_config_default(&cfg);
-    cfg.solver = fmcl_name_value(FMCL_NAMES_SOLVER, o->solver);
+    cfg.solver = (fmcl_solver)fmcl_name_value(FMCL_NAMES_SOLVER, o->solver);
     cfg.steps = o->steps;
     cfg.atol = o->atol;
     cfg.rtol = o->rtol;
@@ -201,8 +203,8 @@ static int nll(const nll_opts *o, const nll_data *d)
     cfg.stats = &st;
     int nfe = 0;
     double t0 = cli_now();
-    if (fmcl_model_log_prob(&m, &cfg, d->x, d->n, lp, &nfe) != FMCL_OK) {
-        cli_error("%s", fmcl_ctx_error(ctx));
+    if (fmcl_log_prob(m, &cfg, d->x, d->n, lp, &nfe) != FMCL_OK) {
+        cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
     char solver[96], div[96];
@@ -231,11 +233,11 @@ static int nll(const nll_opts *o, const nll_data *d)
     }
     if (o->png && dim != 2)
         printf("no PNG: the model is %d-dimensional, density pictures are for 2D models\n", dim);
-    rc = o->png && dim == 2 ? draw_density(ctx, &m, o, cfg, d) : CLI_OK;
+    rc = o->png && dim == 2 ? draw_density(ctx, m, o, cfg, d) : CLI_OK;
 done:
     free(lp);
-    fmcl_model_free(&m);
-    fmcl_ctx_destroy(ctx);
+    fmcl_model_free(m);
+    fmcl_ctx_free(ctx);
     return rc;
 }
 
@@ -345,15 +347,14 @@ int cmd_nll(int argc, char **argv)
     const int image_model = cli_image_shape(&f, o.ckpt, o.shape);
     fmcl_st_free(&f);
     if (image_model < 0) return CLI_FAIL;
-    if (!o.data && image_model && fmcl_images_is_spec(data_name)) o.data = data_name;
-    if (!o.data) {
-        int kind = fmcl_data_kind_from_name(data_name);
-        if (kind < 0 || kind == FMCL_DATA_ARRAY)
+    if (!o.data && image_model && fmcl_data_spec_is_images(data_name)) o.data = data_name;
+    if (!o.data) { /* a built-in set, as checkpoints name it */
+        if (fmcl_name_value(FMCL_NAMES_TOY, data_name) < 0)
             return args_usage(&cmd, "--data is required: %s was not trained on a built-in set "
                               "(%s)", o.ckpt, *data_name ? data_name : "no data recorded");
         o.data = data_name;
     }
-    if (fmcl_images_is_spec(o.data)) {
+    if (fmcl_data_spec_is_images(o.data)) {
         if (args_find(&cmd, "n")->seen)
             return args_usage(&cmd, "--n is for built-in sets and .npy files; for the image set "
                               "%s use --limit N", o.data);

@@ -15,12 +15,9 @@
 #include "cli.h"
 #include "cli_images.h"
 #include "fmcl.h"
-#include "nn/model.h"
 #include "io/npy.h"
 #include "io/plot.h"
 #include "io/safetensors.h"
-#include "flow/flow_ops.h"
-#include "flow/sample.h"
 
 /* Samples drawn in rows by --trajectory. */
 #define TRAJECTORY_ROWS 8
@@ -89,7 +86,10 @@ static int read_grid(arg_cmd *cmd, sample_opts *o)
         int rc = parse_list(cmd, "grid", o->grid_arg, &o->grid, &o->grid_points);
         if (rc != CLI_OK) return rc;
     }
-    if (fmcl_grid_check(o->grid, o->grid_points, err, sizeof err) != FMCL_OK)
+    fmcl_sample_config sc; /* the grid of a fixed-step solver */
+    fmcl_sample_config_default(&sc);
+    sc.grid = o->grid, sc.grid_points = o->grid_points;
+    if (fmcl_sample_config_check(&sc, err, sizeof err) != FMCL_OK)
         return args_usage(cmd, "--grid %s: %s", o->grid_arg, err);
     return CLI_OK;
 }
@@ -180,21 +180,21 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
 {
     char err[8192];
     fmcl_ctx *ctx = NULL;
-    fmcl_model m = {0};
+    fmcl_model *m = NULL;
     float *out = NULL, *traj = NULL;
     int *cls = NULL;
     int rc = CLI_FAIL;
     if (fmcl_ctx_create(&ctx, o->device, err, sizeof err) != FMCL_OK) {
-        cli_error("%s", err);
+        cli_lib_error("", err);
         goto done;
     }
-    const int which = o->raw_weights ? FMCL_WEIGHTS_RAW : FMCL_WEIGHTS_DEFAULT;
+    const fmcl_weights which = o->raw_weights ? FMCL_WEIGHTS_RAW : FMCL_WEIGHTS_DEFAULT;
     if (fmcl_model_load(ctx, o->ckpt, which, &m) != FMCL_OK) {
-        cli_error("%s", fmcl_ctx_error(ctx));
+        cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
-    fprintf(stderr, "weights: %s\n", m.is_ema ? "their EMA" : "as trained");
-    int dim = m.dim;
+    fprintf(stderr, "weights: %s\n", fmcl_model_is_ema(m) ? "their EMA" : "as trained");
+    int dim = fmcl_model_get_config(m)->dim;
     if (image && (int64_t)image[0] * image[1] * image[2] != dim) {
         cli_error("%s records images of %d x %d x %d but its model is %d-dimensional; the "
                   "checkpoint is inconsistent", o->ckpt, image[0], image[1], image[2], dim);
@@ -215,16 +215,18 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
     }
     if (o->classes > 0 && !(cls = point_classes(o))) goto done;
     fmcl_sample_stats st = {0};
-    fmcl_sample_config sc = {.solver = fmcl_name_value(FMCL_NAMES_SOLVER, o->solver),
-                             .steps = o->steps, .n = o->n, .seed = o->seed, .x0 = x0,
-                             .grid = o->grid, .grid_points = o->grid_points, .atol = o->atol, .rtol = o->rtol,
-                             .max_steps = o->max_steps, .times = o->times,
-                             .n_times = o->n_times, .stats = &st, .classes = cls,
-                             .guidance = (float)o->cfg};
+    fmcl_sample_config sc;
+    fmcl_sample_config_default(&sc);
+    sc.solver = (fmcl_solver)fmcl_name_value(FMCL_NAMES_SOLVER, o->solver);
+    sc.steps = o->steps, sc.n = o->n, sc.seed = o->seed, sc.x0 = x0;
+    sc.grid = o->grid, sc.grid_points = o->grid_points;
+    sc.atol = o->atol, sc.rtol = o->rtol, sc.max_steps = o->max_steps;
+    sc.times = o->times, sc.n_times = o->n_times, sc.stats = &st;
+    sc.classes = cls, sc.guidance = (float)o->cfg;
     int nfe = 0;
     double t0 = cli_now();
-    if (fmcl_model_sample(&m, &sc, out, traj, &nfe) != FMCL_OK) {
-        cli_error("%s", fmcl_ctx_error(ctx));
+    if (fmcl_sample(m, &sc, out, traj, &nfe) != FMCL_OK) {
+        cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
     double secs = cli_now() - t0;
@@ -243,7 +245,10 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
     else
         printf("sampled %d points with %s in %d solves of up to %d points: NFE %d in all (at "
                "most %d in one), %d accepted and %d rejected steps, %.3f s\n",
-               o->n, how, st.solves, fmcl_model_chunk(&m), st.nfe, nfe, st.accepted,
+               o->n, how, st.solves,
+               fmcl_model_get_config(m)->kind == FMCL_MODEL_UNET ? FMCL_UNET_CHUNK
+                                                                  : FMCL_MLP_CHUNK,
+               st.nfe, nfe, st.accepted,
                st.rejected, secs);
     int64_t shape[3] = {o->n_times, o->n, dim};
     if (fmcl_npy_write_f32(o->out, out, shape + 1, 2, err, sizeof err) != FMCL_OK) {
@@ -286,8 +291,8 @@ done:
     free(out);
     free(traj);
     free(cls);
-    fmcl_model_free(&m);
-    fmcl_ctx_destroy(ctx);
+    fmcl_model_free(m);
+    fmcl_ctx_free(ctx);
     return rc;
 }
 

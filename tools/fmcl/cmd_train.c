@@ -18,13 +18,8 @@
 #include "cli_images.h"
 #include "train_cond.h"
 #include "train_model.h"
-#include "data/images.h"
-#include "data/toy2d.h"
 #include "fmcl.h"
-#include "flow/sample.h"
-#include "flow/trainer.h"
 #include "io/atomic.h"
-#include "io/npy.h"
 #include "io/plot.h"
 #include "progress.h"
 #include "train_opts.h"
@@ -55,13 +50,10 @@
 #define PLOT_IMAGES 64     /* images in data.png and samples.png (image data) */
 #define PLOT_IMAGES_UNET 16 /* samples.png of a U-Net: a forward costs ~10^3 MLP ones */
 
-
 /* The training points: a built-in set, the user's array, or images. */
 typedef struct {
-    int kind;
-    float *points; /* FMCL_DATA_ARRAY: n_points x 2 */
-    int n_points;
-    fmcl_images im; /* FMCL_DATA_IMAGES */
+    fmcl_data *src;
+    fmcl_data_kind kind;
     char name[128]; /* for the run folder's name */
 } train_data;
 
@@ -85,16 +77,16 @@ static void name_from_path(char *name, size_t size, const char *path)
         snprintf(name, size, "data");
 }
 
-/* An image set (images.h): pixels kept as bytes for the device. */
+/* An image set: pixels kept as bytes for the device. */
 static int load_images(arg_cmd *cmd, const train_opts *o, const char *spec, train_data *d)
 {
-    char err[1024], what[512];
-    fmcl_status s = fmcl_images_open(spec, 0, o->image_size, o->channels, o->limit, &d->im, what,
-                                     sizeof what, err, sizeof err);
+    char err[1024];
+    fmcl_image_options opt;
+    fmcl_image_options_default(&opt);
+    opt.size = o->image_size, opt.channels = o->channels, opt.limit = o->limit;
+    fmcl_status s = fmcl_data_create_images(spec, &opt, &d->src, err, sizeof err);
     if (s == FMCL_ERR_ARG) return args_usage(cmd, "--data %s", err);
-    if (s != FMCL_OK) return cli_error("--data %s: %s", spec, err);
-    d->kind = FMCL_DATA_IMAGES;
-    d->n_points = d->im.n;
+    if (s != FMCL_OK) return cli_data_error(spec, err);
     if (strcmp(spec, "fashion-mnist") == 0) {
         snprintf(d->name, sizeof d->name, "fashion-mnist");
     } else {
@@ -105,7 +97,7 @@ static int load_images(arg_cmd *cmd, const train_opts *o, const char *spec, trai
         snprintf(trimmed, sizeof trimmed, "%.*s", (int)len, path);
         name_from_path(d->name, sizeof d->name, trimmed);
     }
-    fprintf(stderr, "data: %s\n", what);
+    fprintf(stderr, "data: %s\n", fmcl_data_describe(d->src));
     return CLI_OK;
 }
 
@@ -113,41 +105,31 @@ static int load_images(arg_cmd *cmd, const train_opts *o, const char *spec, trai
  * be a built-in set. */
 static int load_data(arg_cmd *cmd, const train_opts *o, const char *spec, train_data *d)
 {
+    char err[1024];
     memset(d, 0, sizeof *d);
-    if (fmcl_images_is_spec(spec)) return load_images(cmd, o, spec, d);
-    if (!cli_is_npy(spec)) {
-        d->kind = fmcl_data_kind_from_name(spec);
-        if (d->kind < 0 || d->kind == FMCL_DATA_ARRAY) {
-            char names[256] = "";
-            size_t used = 0;
-            for (int k = 0; k < FMCL_DATA_ARRAY && used < sizeof names; k++)
-                used += (size_t)snprintf(names + used, sizeof names - used, "%s, ",
-                                         fmcl_data_kind_name(k));
-            return args_usage(cmd, "--data: unknown data set '%s' (expected one of %sor a "
-                              "FILE.npy of N x 2 points, or an image set: fashion-mnist, "
-                              "mnist:DIR, idx:FILE, cifar10:PATH, images:DIR)", spec, names);
-        }
-        snprintf(d->name, sizeof d->name, "%s", fmcl_data_kind_name(d->kind));
+    d->kind = FMCL_DATA_IMAGES;
+    if (fmcl_data_spec_is_images(spec)) return load_images(cmd, o, spec, d);
+    d->kind = cli_is_npy(spec) ? FMCL_DATA_POINTS : FMCL_DATA_TOY;
+    fmcl_status s = fmcl_data_open(spec, NULL, &d->src, err, sizeof err);
+    if (s != FMCL_OK && d->kind == FMCL_DATA_TOY) {
+        char names[256] = "";
+        size_t used = 0;
+        const char *const *toys = fmcl_names_of(FMCL_NAMES_TOY);
+        for (int k = 0; toys[k] && used < sizeof names; k++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s, ", toys[k]);
+        return args_usage(cmd, "--data: unknown data set '%s' (expected one of %sor a "
+                          "FILE.npy of N x 2 points, or an image set: fashion-mnist, "
+                          "mnist:DIR, idx:FILE, cifar10:PATH, images:DIR)", spec, names);
+    }
+    if (s != FMCL_OK) return cli_lib_error("--data: ", err);
+    if (d->kind == FMCL_DATA_TOY) {
+        snprintf(d->name, sizeof d->name, "%s",
+                 fmcl_name(FMCL_NAMES_TOY, fmcl_data_toy_of(d->src)));
         return CLI_OK;
     }
-    int64_t shape[FMCL_NPY_MAX_DIMS];
-    int ndim = 0;
-    char err[1024];
-    if (fmcl_npy_read_f32(spec, &d->points, shape, &ndim, err, sizeof err) != FMCL_OK)
-        return cli_error("--data: %s", err);
-    if (ndim != 2 || shape[1] != 2 || shape[0] < 1 || shape[0] > INT_MAX) {
-        char dims[256] = "";
-        size_t used = 0;
-        for (int i = 0; i < ndim && used < sizeof dims; i++)
-            used += (size_t)snprintf(dims + used, sizeof dims - used, "%s%" PRId64,
-                                     i ? ", " : "", shape[i]);
-        free(d->points);
-        d->points = NULL;
+    if (fmcl_data_dim(d->src) != 2)
         return cli_error("--data %s: expected an N x 2 array of points with N >= 1, found "
-                         "shape (%s)", spec, dims);
-    }
-    d->kind = FMCL_DATA_ARRAY;
-    d->n_points = (int)shape[0];
+                         "shape (%d, %d)", spec, fmcl_data_count(d->src), fmcl_data_dim(d->src));
     name_from_path(d->name, sizeof d->name, spec);
     return CLI_OK;
 }
@@ -209,34 +191,20 @@ static fmcl_status write_loss_csv(const char *path, const float *loss, int n, ch
 }
 
 /* Writes the checkpoint: the trainer's whole state (model, EMA, Adam's
- * moments, losses, step and settings; see fmcl_trainer_save) plus what
- * sample and nll need to know about the data. */
-static fmcl_status save_checkpoint(fmcl_trainer *tr, const train_opts *o, const train_data *d,
-                                   const char *dir)
+ * moments, losses, step and settings) and the model's metadata: what
+ * sample and nll need to know about the data (fmcl_trainer_save). */
+static fmcl_status save_checkpoint(fmcl_trainer *tr, const char *dir)
 {
-    char path[4200], ic[16], ih[16], iw[16], every[16];
+    char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    snprintf(every, sizeof every, "%d", o->ckpt_every);
-    const char *meta[2 * 8] = {"data", o->data, "fmcl_version", FMCL_VERSION, "ckpt_every",
-                               every};
-    int n = 3;
-    if (d->kind == FMCL_DATA_IMAGES) {
-        snprintf(ic, sizeof ic, "%d", d->im.c);
-        snprintf(ih, sizeof ih, "%d", d->im.h);
-        snprintf(iw, sizeof iw, "%d", d->im.w);
-        const char *img[] = {CLI_META_CHANNELS, ic, CLI_META_HEIGHT, ih, CLI_META_WIDTH, iw,
-                             CLI_META_BITS, "8", CLI_META_SCALING, CLI_SCALING_TEXT};
-        memcpy(meta + 2 * n, img, sizeof img);
-        n += (int)(sizeof img / sizeof *img / 2);
-    }
-    return fmcl_trainer_save(tr, path, meta, n);
+    return fmcl_trainer_save(tr, path);
 }
 
 /* Enqueues the steps from the trainer's current one in chunks that end at
  * every log_every-th step (losses reach the host and the progress line only
  * then) and every ckpt_every-th (a checkpoint is written atomically). */
-static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const train_data *d,
-                             const char *dir, float *loss, double *secs)
+static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const char *dir, float *loss,
+                             double *secs)
 {
     const int first = fmcl_trainer_step(tr), todo = o->steps - first;
     int every = o->log_every;
@@ -258,7 +226,7 @@ static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const train_
             progress_update(&pr, loss + done, n);
         if (st == FMCL_OK && o->ckpt_every > 0 && (done + n) % o->ckpt_every == 0 &&
             done + n < o->steps)
-            st = save_checkpoint(tr, o, d, dir);
+            st = save_checkpoint(tr, dir);
     }
     progress_end(&pr);
     *secs = cli_now() - pr.t0;
@@ -282,42 +250,44 @@ static void path_config(const train_opts *o, fmcl_train_config *tc)
 }
 
 /* densities.png (data beside samples), trajectories.png and loss.png. */
-static int draw_pictures(fmcl_ctx *ctx, const fmcl_model *m, const train_opts *o,
-                         const train_data *d, const float *loss, float x0_std,
-                         const char *dir)
+static int draw_pictures(fmcl_ctx *ctx, fmcl_model *m, const train_opts *o, const train_data *d,
+                         const float *loss, float x0_std, const char *dir)
 {
     char path[4200], err[1024];
-    int n_data = d->kind == FMCL_DATA_ARRAY ? d->n_points : PLOT_SAMPLES;
+    const int array = d->kind == FMCL_DATA_POINTS;
+    int n_data = array ? fmcl_data_count(d->src) : PLOT_SAMPLES;
     int n_traj_states = PLOT_STEPS + 1;
-    float *data = d->kind == FMCL_DATA_ARRAY ? NULL : malloc(sizeof(float) * 2 * PLOT_SAMPLES);
+    float *data = array ? NULL : malloc(sizeof(float) * 2 * PLOT_SAMPLES);
     float *samples = malloc(sizeof(float) * 2 * PLOT_SAMPLES);
     float *traj = malloc(sizeof(float) * 2 * PLOT_TRAJ * (size_t)n_traj_states);
     float *ends = malloc(sizeof(float) * 2 * PLOT_TRAJ);
     int rc = CLI_FAIL;
-    if ((d->kind != FMCL_DATA_ARRAY && !data) || !samples || !traj || !ends) {
+    if ((!array && !data) || !samples || !traj || !ends) {
         cli_error("out of host memory drawing the pictures");
         goto done;
     }
-    const float *shown = d->kind == FMCL_DATA_ARRAY ? d->points : data;
-    if (data && fmcl_toy_sample_host(d->kind, o->seed, (uint64_t)o->steps, PLOT_SAMPLES, data) !=
-                    FMCL_OK) {
-        cli_error("drawing %s points for the picture failed", d->name);
+    const float *shown = array ? fmcl_data_points(d->src) : data;
+    if (data && fmcl_data_draw(d->src, o->seed, (uint64_t)o->steps, PLOT_SAMPLES, data, err,
+                               sizeof err) != FMCL_OK) {
+        cli_lib_error("drawing the picture's points: ", err);
         goto done;
     }
-    fmcl_sample_config sc = {.solver = PLOT_SOLVER, .steps = PLOT_STEPS, .n = PLOT_SAMPLES,
-                             .seed = o->seed, .x0_std = x0_std};
+    fmcl_sample_config sc;
+    fmcl_sample_config_default(&sc);
+    sc.solver = PLOT_SOLVER, sc.steps = PLOT_STEPS, sc.n = PLOT_SAMPLES;
+    sc.seed = o->seed, sc.x0_std = x0_std;
     int nfe = 0;
     double t0 = cli_now();
-    if (fmcl_model_sample(m, &sc, samples, NULL, &nfe) != FMCL_OK) {
-        cli_error("%s", fmcl_ctx_error(ctx));
+    if (fmcl_sample(m, &sc, samples, NULL, &nfe) != FMCL_OK) {
+        cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
     fprintf(stderr, "sampled %d points (%s, %d steps, NFE %d) in %.2f s\n", PLOT_SAMPLES,
             fmcl_name(FMCL_NAMES_SOLVER, PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
     sc.n = PLOT_TRAJ;
     sc.seed = o->seed + 1;
-    if (fmcl_model_sample(m, &sc, ends, traj, &nfe) != FMCL_OK) {
-        cli_error("%s", fmcl_ctx_error(ctx));
+    if (fmcl_sample(m, &sc, ends, traj, &nfe) != FMCL_OK) {
+        cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
     float r = cli_plot_extent(shown, n_data);
@@ -349,29 +319,34 @@ done:
 /* Image data: data.png (the first training images, each pixel k shown at
  * the centre of its cell, (2k + 1) / 256 - 1), samples.png (midpoint, 20
  * steps) and loss.png. */
-static int draw_image_pictures(fmcl_ctx *ctx, const fmcl_model *m, const train_opts *o,
+static int draw_image_pictures(fmcl_ctx *ctx, fmcl_model *m, const train_opts *o,
                                const train_data *d, const float *loss, float x0_std,
                                const char *dir)
 {
     char path[4200], err[1024];
-    const int shape[3] = {d->im.c, d->im.h, d->im.w};
-    const size_t D = fmcl_images_dim(&d->im);
-    const int n_data = d->im.n < PLOT_IMAGES ? d->im.n : PLOT_IMAGES;
+    int shape[3];
+    fmcl_data_image_shape(d->src, shape);
+    const size_t D = (size_t)fmcl_data_dim(d->src);
+    const int count = fmcl_data_count(d->src), n_data = count < PLOT_IMAGES ? count : PLOT_IMAGES;
+    const uint8_t *pixels = fmcl_data_pixels(d->src);
     float *x = malloc(sizeof(float) * D * PLOT_IMAGES);
     if (!x) return cli_error("out of host memory drawing the pictures");
-    for (size_t i = 0; i < (size_t)n_data * D; i++) x[i] = (2 * d->im.pixels[i] + 1) / 256.f - 1;
+    for (size_t i = 0; i < (size_t)n_data * D; i++) x[i] = (2 * pixels[i] + 1) / 256.f - 1;
     snprintf(path, sizeof path, "%s/data.png", dir);
     int rc = cli_write_grid(path, x, n_data, shape);
-    const int n = m->kind == FMCL_MODEL_UNET ? PLOT_IMAGES_UNET : PLOT_IMAGES;
-    fmcl_sample_config sc = {.solver = PLOT_SOLVER, .steps = PLOT_STEPS, .n = n,
-                             .seed = o->seed, .x0_std = x0_std};
+    const fmcl_model_config *mc = fmcl_model_get_config(m);
+    fmcl_sample_config sc;
+    fmcl_sample_config_default(&sc);
+    sc.solver = PLOT_SOLVER, sc.steps = PLOT_STEPS, sc.seed = o->seed, sc.x0_std = x0_std;
+    sc.n = mc->kind == FMCL_MODEL_UNET ? PLOT_IMAGES_UNET : PLOT_IMAGES;
+    const int n = sc.n;
     int nfe = 0;
     double t0 = cli_now();
     snprintf(path, sizeof path, "%s/samples.png", dir);
-    if (rc == CLI_OK && m->classes > 0) /* one row per class */
+    if (rc == CLI_OK && mc->classes > 0) /* one row per class */
         rc = train_cond_samples(ctx, m, &sc, path, shape);
-    else if (rc == CLI_OK && fmcl_model_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
-        rc = cli_error("%s", fmcl_ctx_error(ctx));
+    else if (rc == CLI_OK && fmcl_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
+        rc = cli_lib_error("", fmcl_ctx_error(ctx));
     else if (rc == CLI_OK) {
         fprintf(stderr, "sampled %d images (%s, %d steps, NFE %d) in %.2f s\n", n,
                 fmcl_name(FMCL_NAMES_SOLVER, PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
@@ -384,18 +359,24 @@ static int draw_image_pictures(fmcl_ctx *ctx, const fmcl_model *m, const train_o
     return rc;
 }
 
-/* The model and trainer: fresh, or continued from resume (a checkpoint). */
+/* The model and trainer: fresh, or continued from resume (a checkpoint).
+ * The model's metadata starts with the keys checkpoints have always begun
+ * it with (the trainer records the rest, and updates these in place). */
 static int make_trainer(arg_cmd *cmd, fmcl_ctx *ctx, const train_opts *o,
-                        const fmcl_mlp_config *mc, const fmcl_train_config *tc,
-                        const train_data *d, const char *resume, fmcl_model *m,
+                        const fmcl_model_config *mc, const fmcl_train_config *tc,
+                        const train_data *d, const char *resume, fmcl_model **m,
                         fmcl_trainer **tr)
 {
-    const fmcl_images *im = d->kind == FMCL_DATA_IMAGES ? &d->im : NULL;
-    int rc = train_model_make(cmd, ctx, o, mc, im, resume, m);
+    int rc = train_model_make(cmd, ctx, o, mc, d->src, resume, m);
     if (rc != CLI_OK) return rc;
-    fmcl_status s = fmcl_trainer_create_model(m, tc, tr);
+    char every[16];
+    snprintf(every, sizeof every, "%d", o->ckpt_every);
+    fmcl_status s = fmcl_model_set_meta(*m, "data", o->data);
+    if (s == FMCL_OK) s = fmcl_model_set_meta(*m, "fmcl_version", FMCL_VERSION);
+    if (s == FMCL_OK) s = fmcl_model_set_meta(*m, "ckpt_every", every);
+    if (s == FMCL_OK) s = fmcl_trainer_create(*m, d->src, tc, tr);
     if (s == FMCL_OK && resume) s = fmcl_trainer_restore(*tr, resume);
-    if (s != FMCL_OK) return cli_error("%s", fmcl_ctx_error(ctx));
+    if (s != FMCL_OK) return cli_lib_error("", fmcl_ctx_error(ctx));
     return CLI_OK;
 }
 
@@ -406,19 +387,21 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
 {
     char err[8192], path[4200], what[256];
     fmcl_ctx *ctx = NULL;
-    fmcl_model m = {0}, shown = {0};
+    fmcl_model *m = NULL, *shown = NULL;
     fmcl_trainer *tr = NULL;
     float *loss = malloc(sizeof(float) * (size_t)o->steps);
     int rc = CLI_FAIL;
     if (!loss)
         return cli_error("out of host memory for %d losses", o->steps);
     if (fmcl_ctx_create(&ctx, o->device, err, sizeof err) != FMCL_OK) {
-        cli_error("%s", err);
+        cli_lib_error("", err);
         goto done;
     }
     const int images = d->kind == FMCL_DATA_IMAGES;
-    fmcl_mlp_config mc = {.dim = images ? (int)fmcl_images_dim(&d->im) : 2, .width = o->width,
-                          .depth = o->depth, .time_freqs = o->time_freqs};
+    fmcl_model_config mc;
+    fmcl_model_config_default(&mc, FMCL_MODEL_MLP);
+    mc.dim = fmcl_data_dim(d->src);
+    mc.mlp = (fmcl_mlp_config){.width = o->width, .depth = o->depth, .time_freqs = o->time_freqs};
     fmcl_train_config tc;
     fmcl_train_config_default(&tc);
     tc.batch = o->batch;
@@ -431,42 +414,35 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
     tc.clip = (float)o->clip;
     path_config(o, &tc);
     tc.seed = o->seed;
-    tc.kind = d->kind;
-    tc.points = d->points;
-    tc.n_points = d->n_points;
-    if (images) {
-        tc.pixels = d->im.pixels;
-        tc.img_c = d->im.c, tc.img_h = d->im.h, tc.img_w = d->im.w;
-        tc.hflip = o->hflip;
-        if (train_cond_config(o, &d->im, &mc, &tc) != CLI_OK) goto done;
-    }
+    tc.hflip = images && o->hflip;
+    if (images && train_cond_config(o, d->src, &mc, &tc) != CLI_OK) goto done;
     if ((rc = make_trainer(cmd, ctx, o, &mc, &tc, d, resume, &m, &tr)) != CLI_OK) goto done;
     rc = CLI_FAIL;
     const fmcl_device_info *dev = fmcl_ctx_device(ctx);
+    const fmcl_model_config *cfg = fmcl_model_get_config(m);
     if (resume)
         fprintf(stderr, "fmcl train: resuming %s at step %d of %d\n", resume,
                 fmcl_trainer_step(tr), o->steps);
-    train_model_describe(&m, what, sizeof what);
+    train_model_describe(m, what, sizeof what);
     fprintf(stderr, "fmcl train: %s%s, %s path%s, %s, batch %d, %d "
             "steps, %s lr %g (%s, warm-up %d)%s on %s (%s)\n", o->data,
             o->hflip ? " (mirrored at random)" : "", o->path,
             tc.coupling == FMCL_COUPLING_OT ? " with OT coupling" : "", what, o->batch, o->steps,
             o->weight_decay > 0 ? "AdamW" : "Adam", o->lr, o->lr_schedule, o->warmup,
             o->ema > 0 ? ", EMA" : "", dev->device_name, dev->platform_name);
-    if (m.kind == FMCL_MODEL_UNET)
+    if (cfg->kind == FMCL_MODEL_UNET)
         fprintf(stderr, "device memory of training: %.1f MiB at batch %d (activations, "
                 "parameters, gradients, Adam's moments, EMA, data)\n",
                 fmcl_trainer_device_bytes(tr) / 1048576.0, o->batch);
     if (o->ema > 0) fprintf(stderr, "EMA of the weights: decay %g\n", o->ema);
-    if (mc.classes > 0)
-        fprintf(stderr, "conditioned on %d classes (%s), label dropout %g\n", mc.classes,
-                m.kind == FMCL_MODEL_UNET ? "label embedding added to the time embedding"
-                                          : "one-hot inputs", o->label_drop);
+    if (cfg->classes > 0)
+        fprintf(stderr, "conditioned on %d classes (%s), label dropout %g\n", cfg->classes,
+                cfg->kind == FMCL_MODEL_UNET ? "label embedding added to the time embedding"
+                                             : "one-hot inputs", o->label_drop);
     if (*fmcl_ctx_notes(ctx)) fprintf(stderr, "%s", fmcl_ctx_notes(ctx));
     double secs;
-    if (run_steps(tr, o, d, dir, loss, &secs) != FMCL_OK ||
-        save_checkpoint(tr, o, d, dir) != FMCL_OK) {
-        cli_error("%s", fmcl_ctx_error(ctx));
+    if (run_steps(tr, o, dir, loss, &secs) != FMCL_OK || save_checkpoint(tr, dir) != FMCL_OK) {
+        cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
     snprintf(path, sizeof path, "%s/loss.csv", dir);
@@ -477,16 +453,16 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
     /* The pictures show what fmcl sample draws: the EMA when there is one. */
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (fmcl_model_load(ctx, path, FMCL_WEIGHTS_DEFAULT, &shown) != FMCL_OK) {
-        cli_error("%s", fmcl_ctx_error(ctx));
+        cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
-    rc = images ? draw_image_pictures(ctx, &shown, o, d, loss, fmcl_train_x0_std(&tc), dir)
-                : draw_pictures(ctx, &shown, o, d, loss, fmcl_train_x0_std(&tc), dir);
+    rc = images ? draw_image_pictures(ctx, shown, o, d, loss, fmcl_train_x0_std(&tc), dir)
+                : draw_pictures(ctx, shown, o, d, loss, fmcl_train_x0_std(&tc), dir);
 done:
     fmcl_trainer_free(tr);
-    fmcl_model_free(&m);
-    fmcl_model_free(&shown);
-    fmcl_ctx_destroy(ctx);
+    fmcl_model_free(m);
+    fmcl_model_free(shown);
+    fmcl_ctx_free(ctx);
     free(loss);
     return rc;
 }
@@ -496,7 +472,7 @@ done:
 static int check_image_flags(arg_cmd *cmd, const train_opts *o)
 {
     static const char *const flags[] = {"image-size", "channels", "hflip", "limit"};
-    const int images = fmcl_images_is_spec(o->data);
+    const int images = fmcl_data_spec_is_images(o->data);
     const int folder = strncmp(o->data, "images:", 7) == 0;
     for (int i = 0; i < 4; i++) {
         if (!args_find(cmd, flags[i])->seen) continue;
@@ -710,11 +686,10 @@ int cmd_train(int argc, char **argv)
     train_data d;
     rc = load_data(&cmd, &o, o.data, &d);
     if (rc != CLI_OK) {
-        fmcl_images_free(&d.im);
+        fmcl_data_free(d.src);
         return rc;
     }
-    if (d.kind != FMCL_DATA_ARRAY && d.kind != FMCL_DATA_IMAGES)
-        o.data = fmcl_data_kind_name(d.kind); /* the canonical spelling */
+    if (d.kind == FMCL_DATA_TOY) o.data = d.name; /* the canonical spelling */
     if (!resume && !args_find(&cmd, "batch")->seen && strcmp(o.model, "unet") == 0)
         o.batch = TRAIN_UNET_BATCH;
     if (!resume && !args_find(&cmd, "ema")->seen && d.kind == FMCL_DATA_IMAGES)
@@ -734,7 +709,6 @@ int cmd_train(int argc, char **argv)
         else if (created)
             rmdir(dir); /* only succeeds while it is still empty */
     }
-    free(d.points);
-    fmcl_images_free(&d.im);
+    fmcl_data_free(d.src);
     return rc;
 }

@@ -313,14 +313,14 @@ int cmd_tune(int argc, char **argv)
     fmcl_gemm_use(ctx, 0); /* CLBlast is what is tuned, also where the packed kernels run */
     if (only_report) {
         rc = report(ctx);
-        fmcl_ctx_destroy(ctx);
+        fmcl_ctx_free(ctx);
         return rc;
     }
     const fmcl_device_info *info = fmcl_ctx_device(ctx);
     char spec[32];
     snprintf(spec, sizeof spec, "%d:%d", info->platform_index, info->device_index);
     if (!fmcl_tune_path(info, path, sizeof path)) {
-        fmcl_ctx_destroy(ctx);
+        fmcl_ctx_free(ctx);
         return cli_error("no cache folder to write to: set $XDG_CACHE_HOME or $HOME");
     }
     printf("fmcl tune: %s / %s (%s), driver %s, CLBlast %s\n", info->platform_name,
@@ -363,11 +363,11 @@ int cmd_tune(int argc, char **argv)
     if (!ok) {
         const char *msg = why[0] ? why : fmcl_ctx_error(ctx);
         tuner_free(&t);
-        fmcl_ctx_destroy(ctx);
+        fmcl_ctx_free(ctx);
         return cli_error("tuning stopped: %s", msg);
     }
     tuner_free(&t);
-    fmcl_ctx_destroy(ctx);
+    fmcl_ctx_free(ctx);
     char comment[256];
     time_t now = time(NULL);
     strftime(comment, sizeof comment, "written by fmcl tune " FMCL_VERSION " on %Y-%m-%d %H:%M UTC",

@@ -7,9 +7,7 @@
 #include <stddef.h>
 
 #include "args.h"
-#include "data/images.h"
 #include "fmcl.h"
-#include "nn/model.h"
 #include "train_opts.h"
 
 /* The U-Net's batch when --batch is not given: a step of 28x28 images takes
@@ -52,11 +50,13 @@
 /* Usage errors that need no data: U-Net flags without --model unet, MLP
  * flags or --cond with it, a malformed --mult or --attn-res, 2D data. */
 int train_model_flags(arg_cmd *cmd, const train_opts *o);
-/* The model of a new run (images: NULL for 2D data) or of the checkpoint
- * resume (a path, or NULL); a usage error (2) for a U-Net config that does
- * not fit the images. m owns the network (fmcl_model_free). */
-int train_model_make(arg_cmd *cmd, fmcl_ctx *ctx, const train_opts *o, const fmcl_mlp_config *mc,
-                     const fmcl_images *im, const char *resume, fmcl_model *m);
+/* The model of a new run on data (mc: the MLP's config, its classes set
+ * by --cond; a U-Net's comes from the flags and the images' shape) or of
+ * the checkpoint resume (a path, or NULL); a usage error (2) for a U-Net
+ * config that does not fit the images. */
+int train_model_make(arg_cmd *cmd, fmcl_ctx *ctx, const train_opts *o,
+                     const fmcl_model_config *mc, const fmcl_data *data, const char *resume,
+                     fmcl_model **m);
 /* "MLP 3-512x4-2 (N parameters)" or "U-Net base 32 mult 1,2,2 ... (N
  * parameters)" into buf. */
 void train_model_describe(const fmcl_model *m, char *buf, size_t len);

@@ -33,6 +33,14 @@ static int meta_int(const fmcl_st_file *f, const char *key, int lo, int hi)
     return v && *v && !*end && x >= lo && x <= hi ? (int)x : -1;
 }
 
+/* A metadata integer within its setting's range (fmcl_settings); -1 otherwise. */
+static int meta_setting(const fmcl_st_file *f, fmcl_setting_scope scope, const char *key,
+                        const char *setting)
+{
+    const fmcl_setting *s = fmcl_setting_find(scope, setting);
+    return meta_int(f, key, (int)s->lo, (int)s->hi);
+}
+
 /* A run killed while writing its checkpoint leaves the temporary file of
  * the write (io/atomic.c: PATH.tmp.XXXXXX) beside the previous, intact one. */
 static void remove_unfinished(const char *ckpt)
@@ -79,10 +87,17 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
      * shape is checked here as fmcl train records it. */
     const int unet = fmt && strcmp(fmt, "fmcl-unet") == 0;
     o->model = unet ? "unet" : "mlp";
-    o->width = unet ? 1 : meta_int(&f, "width", 1, 16384);
-    o->depth = unet ? 1 : meta_int(&f, "depth", 1, 64);
-    o->time_freqs = unet ? 0 : meta_int(&f, "time_freqs", 0, 16);
+    o->width = unet ? 1 : meta_setting(&f, FMCL_SCOPE_MLP, "width", "width");
+    o->depth = unet ? 1 : meta_setting(&f, FMCL_SCOPE_MLP, "depth", "depth");
+    o->time_freqs = unet ? 0 : meta_setting(&f, FMCL_SCOPE_MLP, "time_freqs", "time_freqs");
     const int every = meta_int(&f, "ckpt_every", 0, INT32_MAX);
+    /* The data the run trained on (fmcl_train_config_from_checkpoint checked them). */
+    const char *kind = fmcl_st_meta(&f, "data_kind");
+    const int images = kind && strcmp(kind, "images") == 0;
+    const int n_points = meta_int(&f, "n_points", 1, INT32_MAX);
+    const int img_h = meta_setting(&f, FMCL_SCOPE_IMAGES, "img_h", "size");
+    const int img_c = meta_setting(&f, FMCL_SCOPE_IMAGES, "img_c", "channels");
+    const int classes = meta_int(&f, "classes", 1, FMCL_MAX_CLASSES);
     if (!args_find(cmd, "ckpt-every")->seen && every > 0) /* checkpoint as the run did */
         o->ckpt_every = every;
     int ok = data && *data && strlen(data) < sizeof o->resume_data && o->width > 0 &&
@@ -110,12 +125,12 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
     o->poly_n = tc.poly_n;
     o->beta_min = tc.beta_min, o->beta_max = tc.beta_max;
     o->sigma_lo = tc.sigma_lo, o->sigma_hi = tc.sigma_hi;
-    if (tc.kind == FMCL_DATA_IMAGES) {
+    if (images) {
         o->hflip = tc.hflip;
-        o->cond = tc.classes > 0;
+        o->cond = classes > 0;
         o->label_drop = tc.label_drop;
-        o->limit = tc.n_points;
-        if (strncmp(o->data, "images:", 7) == 0) o->image_size = tc.img_h, o->channels = tc.img_c;
+        o->limit = n_points;
+        if (strncmp(o->data, "images:", 7) == 0) o->image_size = img_h, o->channels = img_c;
     }
     return CLI_OK;
 }
