@@ -14,13 +14,13 @@
  * packed GEMM, whose chain is the same), CONV_BIAS_ADD y = acc + bias[o] +
  * res (a residual sum fused into the store), CONV_ACC y += acc (an input
  * gradient). Both variants below compute the same chain: the same bits. */
-/* The register blocks' float vectors: FMCL_CONV_VW = 16 where the device
+/* The register blocks' float vectors: FMCL_VW = 16 where the device
  * prefers float16 (AVX-512 under PoCL: twice float8's FMA rate), else 8
  * (runtime.h's fmcl_conv_vector_width chooses; a build option). */
-#ifndef FMCL_CONV_VW
-#define FMCL_CONV_VW 8
+#ifndef FMCL_VW
+#define FMCL_VW 8
 #endif
-#if FMCL_CONV_VW == 16
+#if FMCL_VW == 16
 #define CONV_VEC float16
 #define CONV_VLOAD vload16
 #define CONV_VSTORE vstore16
@@ -29,8 +29,8 @@
 #define CONV_VLOAD vload8
 #define CONV_VSTORE vstore8
 #endif
-#define CONV_NR (2 * FMCL_CONV_VW) /* output channels per weight panel: two vectors */
-#define CONV_MR 5  /* pixels per register block (gemm.cl's GEMM_MR) */
+#define CONV_NR (2 * FMCL_VW) /* output channels per weight panel: two vectors */
+#define CONV_MR 5  /* pixels per register block */
 #define CONV_PACK_R 8
 
 #define CONV_BIAS 0

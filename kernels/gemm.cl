@@ -10,13 +10,32 @@
  * GEMM_MR rows (read in place, its columns ran at half the speed at K =
  * 4096); an A that is not transposed is read in place, its GEMM_MR rows as
  * GEMM_MR sequential streams (as fast as packed, and one pass fewer). Each of
- * its work-items keeps a GEMM_MR x GEMM_NR block of C in registers: 5 x 16 is
- * ten float8 accumulators, which with two B vectors and a broadcast fit
- * AVX2's sixteen registers (6 x 16 spilled one and ran 4x slower on PoCL).
+ * its work-items keeps a GEMM_MR x GEMM_NR block of C in registers, two
+ * vectors of FMCL_VW floats per row (convgemm.cl's width): with float8, 5 x 16
+ * is ten accumulators, which with two B vectors and a broadcast fit AVX2's
+ * sixteen registers (6 x 16 spilled one and ran 4x slower on PoCL); with
+ * float16 (AVX-512's 32 registers) 8 x 32, sixteen accumulators (5 x 32 was
+ * as fast at K = 512 and slower at K = 4096, 12 x 32 slower with A read in
+ * place: twelve streams).
  * Every element of C is one fma chain over k in order, then alpha and beta:
  * the same bits on every device, however the work is split. */
+#ifndef FMCL_VW
+#define FMCL_VW 8
+#endif
+#if FMCL_VW == 16
+#define GEMM_VEC float16
+#define GEMM_VINT int16
+#define GEMM_VLOAD vload16
+#define GEMM_VSTORE vstore16
+#define GEMM_MR 8
+#else
+#define GEMM_VEC float8
+#define GEMM_VINT int8
+#define GEMM_VLOAD vload8
+#define GEMM_VSTORE vstore8
 #define GEMM_MR 5
-#define GEMM_NR 16
+#endif
+#define GEMM_NR (2 * FMCL_VW)
 #define GEMM_PACK_K 8 /* values of k per packing work-item */
 
 /* Items (kc, p): panel p's rows w = 0..W-1 (elements i = p W + w of the
@@ -48,8 +67,12 @@ __kernel void gemm_pack_a(__global float *Ap, uint Ap_off, __global const float 
         __global float *out = Ap + Ap_off + (p * (size_t)K + k0) * GEMM_MR;
         for (size_t k = 0; k < GEMM_PACK_K; k++) {
             __global const float *in = A + A_off + (k0 + k) * lda + i0;
+#if GEMM_MR == 8
+            vstore8(vload8(0, in), 0, out + k * GEMM_MR);
+#else
             vstore4(vload4(0, in), 0, out + k * GEMM_MR);
             out[k * GEMM_MR + 4] = in[4];
+#endif
         }
         return;
     }
@@ -70,10 +93,11 @@ __kernel void gemm_pack_b(__global float *Bp, uint Bp_off, __global const float 
         __global const float *in = B + B_off;
         if (!tb) {
             for (size_t k = 0; k < GEMM_PACK_K; k++)
-                vstore16(vload16(0, in + (k0 + k) * ldb + j0), 0, out + k * GEMM_NR);
+                for (int h = 0; h < 2; h++)
+                    GEMM_VSTORE(GEMM_VLOAD(h, in + (k0 + k) * ldb + j0), h, out + k * GEMM_NR);
             return;
         }
-        float t[GEMM_NR][GEMM_PACK_K]; /* B's rows j0.., 8 values of k each */
+        float t[GEMM_NR][GEMM_PACK_K]; /* B's rows j0.., GEMM_PACK_K values of k each */
         for (size_t c = 0; c < GEMM_NR; c++)
             vstore8(vload8(0, in + (j0 + c) * ldb + k0), 0, t[c]);
         for (size_t k = 0; k < GEMM_PACK_K; k++)
@@ -83,33 +107,33 @@ __kernel void gemm_pack_b(__global float *Bp, uint Bp_off, __global const float 
     gemm_pack(Bp + Bp_off, B + B_off, (size_t)ldb, N, K, tb, GEMM_NR, kc, q);
 }
 
-/* Eight values of row v from column j (j < n), the ones past n read as 0. */
-float8 gemm_load8(__global const float *v, size_t j, size_t n)
+/* FMCL_VW values of row v from column j (j < n), the ones past n read as 0. */
+GEMM_VEC gemm_loadv(__global const float *v, size_t j, size_t n)
 {
-    if (j + 8 <= n) return vload8(0, v + j);
-    float t[8];
-    for (size_t c = 0; c < 8; c++) t[c] = j + c < n ? v[j + c] : 0.0f;
-    return vload8(0, t);
+    if (j + FMCL_VW <= n) return GEMM_VLOAD(0, v + j);
+    float t[FMCL_VW];
+    for (size_t c = 0; c < FMCL_VW; c++) t[c] = j + c < n ? v[j + c] : 0.0f;
+    return GEMM_VLOAD(0, t);
 }
 
-void gemm_store8(__global float *v, size_t j, size_t n, float8 x)
+void gemm_storev(__global float *v, size_t j, size_t n, GEMM_VEC x)
 {
-    if (j + 8 <= n) {
-        vstore8(x, 0, v + j);
+    if (j + FMCL_VW <= n) {
+        GEMM_VSTORE(x, 0, v + j);
         return;
     }
-    float t[8];
-    vstore8(x, 0, t);
+    float t[FMCL_VW];
+    GEMM_VSTORE(x, 0, t);
     for (size_t c = 0; j + c < n; c++) v[j + c] = t[c];
 }
 
-/* act.cl's fmcl_sigmoid_pair on eight values. */
-float8 gemm_sigmoid8(float8 z, float8 *one_minus)
+/* act.cl's fmcl_sigmoid_pair on a vector. */
+GEMM_VEC gemm_sigmoidv(GEMM_VEC z, GEMM_VEC *one_minus)
 {
-    const float8 e = exp(-fabs(z));
-    const float8 r = 1.0f / (1.0f + e);
-    const float8 er = e * r;
-    const int8 pos = z >= 0.0f;
+    const GEMM_VEC e = exp(-fabs(z));
+    const GEMM_VEC r = 1.0f / (1.0f + e);
+    const GEMM_VEC er = e * r;
+    const GEMM_VINT pos = z >= 0.0f;
     *one_minus = select(r, er, pos);
     return select(er, r, pos);
 }
@@ -149,37 +173,37 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed(
                 a[r] = a_packed ? A + A_off + (size_t)p * K * GEMM_MR + r
                                 : A + A_off + (size_t)min(p * GEMM_MR + r, M - 1) * lda;
             __global const float *b = Bp + Bp_off + (size_t)q * K * GEMM_NR;
-            float8 acc[GEMM_MR][2];
+            GEMM_VEC acc[GEMM_MR][2];
 #pragma unroll
-            for (int r = 0; r < GEMM_MR; r++) acc[r][0] = acc[r][1] = (float8)(0.0f);
+            for (int r = 0; r < GEMM_MR; r++) acc[r][0] = acc[r][1] = (GEMM_VEC)(0.0f);
             for (int k = 0; k < K; k++) {
-                const float8 b0 = vload8(0, b + (size_t)k * GEMM_NR);
-                const float8 b1 = vload8(1, b + (size_t)k * GEMM_NR);
+                const GEMM_VEC b0 = GEMM_VLOAD(0, b + (size_t)k * GEMM_NR);
+                const GEMM_VEC b1 = GEMM_VLOAD(1, b + (size_t)k * GEMM_NR);
 #pragma unroll
                 for (int r = 0; r < GEMM_MR; r++) {
-                    const float8 av = (float8)(a[r][(size_t)k * sk]);
+                    const GEMM_VEC av = (GEMM_VEC)(a[r][(size_t)k * sk]);
                     acc[r][0] = fma(av, b0, acc[r][0]);
                     acc[r][1] = fma(av, b1, acc[r][1]);
                 }
             }
             for (int r = 0; r < GEMM_MR && p * GEMM_MR + r < M; r++) {
                 const size_t row = (size_t)(p * GEMM_MR + r) * (size_t)ldc;
-                for (int hv = 0; hv < 2 && q * GEMM_NR + 8 * hv < N; hv++) {
-                    const size_t j = (size_t)(q * GEMM_NR + 8 * hv);
-                    float8 x = acc[r][hv], c;
+                for (int hv = 0; hv < 2 && q * GEMM_NR + FMCL_VW * hv < N; hv++) {
+                    const size_t j = (size_t)(q * GEMM_NR + FMCL_VW * hv);
+                    GEMM_VEC x = acc[r][hv], c;
                     if (epi == GEMM_BIAS || epi == GEMM_BIAS_SILU)
-                        x += gemm_load8(v + v_off, j, (size_t)N);
+                        x += gemm_loadv(v + v_off, j, (size_t)N);
                     if (epi == GEMM_BIAS_SILU) {
-                        gemm_store8(H + H_off + row, j, (size_t)N, x * gemm_sigmoid8(x, &c));
+                        gemm_storev(H + H_off + row, j, (size_t)N, x * gemm_sigmoidv(x, &c));
                     } else if (epi == GEMM_SILU_GRAD) {
-                        const float8 z = gemm_load8(v + v_off + row, j, (size_t)N);
-                        const float8 s = gemm_sigmoid8(z, &c);
+                        const GEMM_VEC z = gemm_loadv(v + v_off + row, j, (size_t)N);
+                        const GEMM_VEC s = gemm_sigmoidv(z, &c);
                         x *= s * (1.0f + z * c);
                     } else {
                         x = alpha * x;
-                        if (beta != 0.0f) x += beta * gemm_load8(C + C_off + row, j, (size_t)N);
+                        if (beta != 0.0f) x += beta * gemm_loadv(C + C_off + row, j, (size_t)N);
                     }
-                    gemm_store8(C + C_off + row, j, (size_t)N, x);
+                    gemm_storev(C + C_off + row, j, (size_t)N, x);
                 }
             }
         }

@@ -154,12 +154,13 @@ static int run(fmcl_ctx *ctx, void *user)
                  "an epilogue through CLBlast: status %d, %s", (int)s, fmcl_ctx_error(ctx));
         fmcl_gemm_use(ctx, 1);
         s = fmcl_gemm_packed(ctx, 0, 1, 2, 2, 2, 0.5f, x.t, 2, x.t, 2, 0.0f, x.t, 2,
-                             FMCL_GEMM_BIAS, x.t, (fmcl_t){0}, x.t, 32);
+                             FMCL_GEMM_BIAS, x.t, (fmcl_t){0}, x.t, 64);
         tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "alpha"),
                  "an epilogue with alpha 0.5: status %d, %s", (int)s, fmcl_ctx_error(ctx));
-        /* B's panels of a 2x2x2 product take 16 x 2 floats: 16 are refused. */
+        /* B's panels of a 2x2x2 product take 32 x 2 floats (the scratch is
+         * planned for the widest blocks): 32 are refused. */
         s = fmcl_gemm_packed(ctx, 0, 1, 2, 2, 2, 1.0f, x.t, 2, x.t, 2, 0.0f, x.t, 2,
-                             FMCL_GEMM_PLAIN, (fmcl_t){0}, (fmcl_t){0}, x.t, 16);
+                             FMCL_GEMM_PLAIN, (fmcl_t){0}, (fmcl_t){0}, x.t, 32);
         tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "scratch"),
                  "too little scratch: status %d, %s", (int)s, fmcl_ctx_error(ctx));
     }

@@ -4,7 +4,7 @@
  * col2im's pass over it is needed, and the bias (or a residual sum) goes in
  * with the store; the weight gradient packs dy, not the columns. The
  * weights are packed first into panels of two vectors' worth of output
- * channels (16, or 32 where the device runs float16: fmcl_conv_vector_width)
+ * channels (16, or 32 where the device runs float16: fmcl_vector_width)
  * at the start of the scratch. Two variants compute the same fma chains, so
  * the same bits: register blocks for CPU devices (PoCL) and local-memory
  * tiles for GPUs. */
@@ -21,7 +21,7 @@
 static size_t panels(size_t n, size_t w) { return (n + w - 1) / w; }
 
 /* convgemm.cl's CONV_NR: output channels per panel, two of the device's vectors. */
-static size_t nr(const fmcl_ctx *ctx) { return 2 * (size_t)ctx->conv_vw; }
+static size_t nr(const fmcl_ctx *ctx) { return 2 * (size_t)ctx->vw; }
 
 size_t fmcl_convgemm_scratch(const fmcl_conv_shape *cs)
 {

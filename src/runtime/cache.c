@@ -25,8 +25,8 @@ void fmcl_program_id_of(const fmcl_ctx *ctx, fmcl_program_id *id)
     /* Ask for 1.2 where the device offers it (the kernels need nothing newer). */
     int cl12 = strstr(info->opencl_c_version, "OpenCL C 1.0") == NULL &&
                strstr(info->opencl_c_version, "OpenCL C 1.1") == NULL;
-    snprintf(id->options, sizeof id->options, "%s-DFMCL_REDUCE_WG=%d -DFMCL_CONV_VW=%d%s",
-             cl12 ? "-cl-std=CL1.2 " : "", FMCL_REDUCE_WG, ctx->conv_vw,
+    snprintf(id->options, sizeof id->options, "%s-DFMCL_REDUCE_WG=%d -DFMCL_VW=%d%s",
+             cl12 ? "-cl-std=CL1.2 " : "", FMCL_REDUCE_WG, ctx->vw,
              ctx->check_launches ? " -cl-kernel-arg-info" : "");
     id->platform_name = info->platform_name;
     id->platform_vendor = info->platform_vendor;

@@ -279,7 +279,7 @@ fmcl_status fmcl_runtime_ctx_create(fmcl_ctx **out, const char *spec,
         ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, 0, &rc);
         s = fmcl_cl(ctx, rc, "clCreateCommandQueue");
     }
-    ctx->conv_vw = fmcl_conv_vector_width(ctx);
+    ctx->vw = fmcl_vector_width(ctx);
     if (s == FMCL_OK) s = build_program(ctx);
     if (s == FMCL_OK) s = fmcl_sched_init(ctx);
     if (s == FMCL_OK) s = fmcl_gemm_choose(ctx);

@@ -75,7 +75,7 @@ struct fmcl_ctx {
     fmcl_sched sched;
     int gemm_packed;              /* GEMMs by kernels/gemm.cl, not CLBlast (gemm.c) */
     int conv_impl;                /* fmcl_conv_impl (conv_choice.c) */
-    int conv_vw;                  /* float vector width of convgemm.cl's register blocks */
+    int vw;                       /* float width of gemm.cl's and convgemm.cl's register blocks */
     fmcl_t gemm_tmp;              /* CLBlast's temporary buffer or the packed panels */
     size_t gemm_tmp_bytes;
     fmcl_log_fn log;
@@ -172,11 +172,12 @@ fmcl_status fmcl_gemm_choose(fmcl_ctx *ctx);
 /* Selects the implementation (tests and benchmarks compare them); call
  * fmcl_gemm_reserve again afterwards. */
 void fmcl_gemm_use(fmcl_ctx *ctx, int packed);
-/* The float vector width (8 or 16) of the implicit convolution's register
- * blocks on this device: 16 where its preferred float width is 16 (AVX-512
- * under PoCL, twice the FMA rate of float8 there), else 8 (AVX2 has sixteen
- * registers: float16 blocks would spill). Built into the program. */
-int fmcl_conv_vector_width(const fmcl_ctx *ctx);
+/* The float vector width (8 or 16) of the register blocks of the packed GEMM
+ * and the implicit convolution on this device: 16 where its preferred float
+ * width is 16 (AVX-512 under PoCL, twice the FMA rate of float8 there), else 8
+ * (AVX2 has sixteen registers: float16 blocks would spill). Built into the
+ * program as FMCL_VW. */
+int fmcl_vector_width(const fmcl_ctx *ctx);
 /* Setup: the convolution vendor.c prefers for the device; $FMCL_CONV =
  * "im2col", "packed" or "tiled" overrides (anything else is an error). */
 fmcl_status fmcl_conv_choose(fmcl_ctx *ctx);

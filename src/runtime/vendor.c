@@ -146,7 +146,7 @@ void fmcl_sched_2d(const fmcl_ctx *ctx, int slot, size_t n0, size_t local[2])
     local[1] = l1 ? l1 : 1;
 }
 
-int fmcl_conv_vector_width(const fmcl_ctx *ctx)
+int fmcl_vector_width(const fmcl_ctx *ctx)
 {
     cl_uint w = 0;
     clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
