@@ -145,18 +145,38 @@ GEMM_VEC gemm_sigmoidv(GEMM_VEC z, GEMM_VEC *one_minus)
  *                   act.cl's bias_silu_forward fused in;
  *   GEMM_SILU_GRAD  C = acc silu'(v[i, j]) (v: the pre-activations, ldc):
  *                   an input gradient through the layer below's SiLU, act.cl's
- *                   silu_backward fused in.
- * The fused ones need alpha = 1 and beta = 0 (gemm_packed.c checks). */
+ *                   silu_backward fused in;
+ *   GEMM_ROWSUM     C = acc + C and v[i] += the sum over k of op(A)[i, k], in
+ *                   k order: a layer's weight gradient dW += dzᵀ x with its
+ *                   bias gradient db += dz's column sums, the blocks of the
+ *                   first B panel adding up the A values they broadcast.
+ * The fused ones need alpha = 1 and beta = 0, GEMM_ROWSUM beta = 1
+ * (gemm_packed.c checks). */
 #define GEMM_PLAIN 0
 #define GEMM_BIAS 1
 #define GEMM_BIAS_SILU 2
 #define GEMM_SILU_GRAD 3
+#define GEMM_ROWSUM 4
+
+/* The k loop of a register block; ROWSUM: also rs[r] += each A value. */
+#define GEMM_KLOOP(ROWSUM)                                                                       \
+    for (int k = 0; k < K; k++) {                                                                \
+        const GEMM_VEC b0 = GEMM_VLOAD(0, b + (size_t)k * GEMM_NR);                               \
+        const GEMM_VEC b1 = GEMM_VLOAD(1, b + (size_t)k * GEMM_NR);                               \
+        _Pragma("unroll") for (int r = 0; r < GEMM_MR; r++) {                                    \
+            const float ar = a[r][(size_t)k * sk];                                               \
+            if (ROWSUM) rs[r] += ar;                                                             \
+            const GEMM_VEC av = (GEMM_VEC)(ar);                                                  \
+            acc[r][0] = fma(av, b0, acc[r][0]);                                                  \
+            acc[r][1] = fma(av, b1, acc[r][1]);                                                  \
+        }                                                                                        \
+    }
 
 /* Items (g, h), one work-item per group: panels of B q = g qb ... g qb + qb - 1
  * against panels of A p = h pa ... h pa + pa - 1, each pair one register block.
  * A work-item's panels stay in its core's cache while it sweeps them. */
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed(
-    __global float *C, uint C_off, __global float *H, uint H_off, __global const float *v,
+    __global float *C, uint C_off, __global float *H, uint H_off, __global float *v,
     uint v_off, __global const float *A, uint A_off, int lda, int a_packed,
     __global const float *Bp, uint Bp_off, int M, int N, int K, int ldc, float alpha,
     float beta, int epi, int pa, int qb)
@@ -174,17 +194,17 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed(
                                 : A + A_off + (size_t)min(p * GEMM_MR + r, M - 1) * lda;
             __global const float *b = Bp + Bp_off + (size_t)q * K * GEMM_NR;
             GEMM_VEC acc[GEMM_MR][2];
+            float rs[GEMM_MR];
 #pragma unroll
-            for (int r = 0; r < GEMM_MR; r++) acc[r][0] = acc[r][1] = (GEMM_VEC)(0.0f);
-            for (int k = 0; k < K; k++) {
-                const GEMM_VEC b0 = GEMM_VLOAD(0, b + (size_t)k * GEMM_NR);
-                const GEMM_VEC b1 = GEMM_VLOAD(1, b + (size_t)k * GEMM_NR);
-#pragma unroll
-                for (int r = 0; r < GEMM_MR; r++) {
-                    const GEMM_VEC av = (GEMM_VEC)(a[r][(size_t)k * sk]);
-                    acc[r][0] = fma(av, b0, acc[r][0]);
-                    acc[r][1] = fma(av, b1, acc[r][1]);
-                }
+            for (int r = 0; r < GEMM_MR; r++) {
+                acc[r][0] = acc[r][1] = (GEMM_VEC)(0.0f);
+                rs[r] = 0.0f;
+            }
+            const int rowsum = epi == GEMM_ROWSUM && q == 0;
+            if (rowsum) {
+                GEMM_KLOOP(1)
+            } else {
+                GEMM_KLOOP(0)
             }
             for (int r = 0; r < GEMM_MR && p * GEMM_MR + r < M; r++) {
                 const size_t row = (size_t)(p * GEMM_MR + r) * (size_t)ldc;
@@ -205,6 +225,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void gemm_packed(
                     }
                     gemm_storev(C + C_off + row, j, (size_t)N, x);
                 }
+                if (rowsum) v[v_off + p * GEMM_MR + r] += rs[r];
             }
         }
 }

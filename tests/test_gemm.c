@@ -7,7 +7,7 @@
  * x 300 gives the packed kernel several panels per work-item and part-filled
  * vectors. The packed results must also equal their float twin
  * (fmcl_gemm_packed_ref) bit for bit, and its fused epilogues (bias, bias +
- * SiLU, SiLU's gradient) match a double reference. */
+ * SiLU, SiLU's gradient, row sums) match a double reference. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +132,56 @@ static void epilogue(fmcl_ctx *ctx, size_t si, fmcl_gemm_epi epi)
         free(wantH);
 }
 
+/* The weight gradient's shape with its bias gradient: C += op(A) B and v[i]
+ * += the sum of op(A)'s row i, both the twin's bits (C's too: the plain
+ * chain with alpha = beta = 1), v also against a double reference. */
+static void rowsum(fmcl_ctx *ctx, size_t si, int ta)
+{
+    int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+    int lda = (ta ? M : K) + 1, ldb = N + 3, ldc = N + 2;
+    size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)K * ldb, nc = (size_t)M * ldc;
+    float *A = malloc(na * 4), *Bm = malloc(nb * 4), *C = malloc(nc * 4), *v = malloc(M * 4),
+          *twinC = malloc(nc * 4), *twinv = malloc(M * 4), *gotC = malloc(nc * 4),
+          *gotv = malloc(M * 4);
+    double *wantv = malloc(M * sizeof *wantv);
+    tl_fill(A, na, -1, 1, 21 + (uint32_t)si);
+    tl_fill(Bm, nb, -1, 1, 22 + (uint32_t)si);
+    tl_fill(C, nc, -1, 1, 23 + (uint32_t)si);
+    tl_fill(v, (size_t)M, -1, 1, 24 + (uint32_t)si);
+    memcpy(twinC, C, nc * 4);
+    memcpy(twinv, v, (size_t)M * 4);
+    fmcl_gemm_packed_ref(ta, 0, M, N, K, 1.0f, A, lda, Bm, ldb, 1.0f, twinC, ldc,
+                         FMCL_GEMM_ROWSUM, twinv, NULL);
+    for (int i = 0; i < M; i++) {
+        double sum = v[i];
+        for (int k = 0; k < K; k++) sum += ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+        wantv[i] = sum;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "gemm packed row sums %cN %dx%dx%d", ta ? 'T' : 'N', M, N, K);
+    tl_buf a, b, c, bv;
+    if (tl_buf_new(ctx, &a, na, A) && tl_buf_new(ctx, &b, nb, Bm) && tl_buf_new(ctx, &c, nc, C) &&
+        tl_buf_new(ctx, &bv, (size_t)M, v)) {
+        fmcl_status s = fmcl_gemm_epilogue(ctx, ta, 0, M, N, K, a.t, lda, b.t, ldb, c.t, ldc,
+                                           FMCL_GEMM_ROWSUM, bv.t, (fmcl_t){0});
+        if (tl_check(s == FMCL_OK, "%s: %s", what, fmcl_ctx_error(ctx)) &&
+            tl_buf_read(ctx, &c, gotC) && tl_buf_read(ctx, &bv, gotv)) {
+            size_t dc = bit_diffs(gotC, twinC, nc), dv = bit_diffs(gotv, twinv, (size_t)M);
+            tl_check(dc == 0 && dv == 0, "%s: %zu of %zu elements of C, %zu of %d of v differ "
+                     "from the float twin's bits", what, dc, nc, dv, M);
+            tl_close(what, gotv, wantv, (size_t)M, 1e-5 * sqrt((double)K) + 1e-6, 1e-5);
+            tl_guard_ok(ctx, &c, what);
+            tl_guard_ok(ctx, &bv, what);
+        }
+    }
+    tl_buf_free(&a);
+    tl_buf_free(&b);
+    tl_buf_free(&c);
+    tl_buf_free(&bv);
+    free(A), free(Bm), free(C), free(v), free(twinC), free(twinv), free(gotC), free(gotv),
+        free(wantv);
+}
+
 static int run(fmcl_ctx *ctx, void *user)
 {
     (void)user;
@@ -144,6 +194,8 @@ static int run(fmcl_ctx *ctx, void *user)
     for (size_t si = 0; si < N_SHAPES; si++)
         for (int e = FMCL_GEMM_BIAS; e <= FMCL_GEMM_SILU_GRAD; e++)
             epilogue(ctx, si, (fmcl_gemm_epi)e);
+    for (size_t si = 0; si < N_SHAPES; si++)
+        for (int ta = 0; ta < 2; ta++) rowsum(ctx, si, ta);
     /* Refused without the packed path, and with alpha != 1. */
     fmcl_gemm_use(ctx, 0);
     tl_buf x;
@@ -157,6 +209,10 @@ static int run(fmcl_ctx *ctx, void *user)
                              FMCL_GEMM_BIAS, x.t, (fmcl_t){0}, x.t, 64);
         tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "alpha"),
                  "an epilogue with alpha 0.5: status %d, %s", (int)s, fmcl_ctx_error(ctx));
+        s = fmcl_gemm_packed(ctx, 0, 0, 2, 2, 2, 1.0f, x.t, 2, x.t, 2, 0.0f, x.t, 2,
+                             FMCL_GEMM_ROWSUM, x.t, (fmcl_t){0}, x.t, 64);
+        tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "beta 1"),
+                 "row sums with beta 0: status %d, %s", (int)s, fmcl_ctx_error(ctx));
         /* B's panels of a 2x2x2 product take 32 x 2 floats (the scratch is
          * planned for the widest blocks): 32 are refused. */
         s = fmcl_gemm_packed(ctx, 0, 1, 2, 2, 2, 1.0f, x.t, 2, x.t, 2, 0.0f, x.t, 2,

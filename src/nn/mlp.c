@@ -1,8 +1,9 @@
 /* MLP forward/backward on the device, backward accumulating into the flat
- * gradient buffer. Layers with a narrow side (the first layer's few inputs,
- * the last layer's few outputs) go through linear.cl's kernels (bias
- * included); the others through CLBlast with bias and SiLU fused in one pass
- * after the GEMM. */
+ * gradient buffer. With fmcl's packed GEMM every layer is a GEMM with its
+ * bias, SiLU, SiLU's gradient or bias gradient fused into the stores. With
+ * CLBlast, layers with a narrow side (the first layer's few inputs, the last
+ * layer's few outputs) go through linear.cl's kernels (bias included); the
+ * others through CLBlast with bias and SiLU fused in one pass after it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,7 +170,7 @@ fmcl_status fmcl_mlp_acts_create(fmcl_mlp *m, int B, fmcl_mlp_acts *a)
     for (int l = 0; l < m->n_layers && s == FMCL_OK; l++) {
         int in = m->in[l], o = m->out[l];
         s = fmcl_gemm_reserve(ctx, 0, 1, B, o, in, in, in, o); /* narrow too when packed */
-        if (s != FMCL_OK || narrow(m, l)) continue;
+        if (s != FMCL_OK || (narrow(m, l) && !fmcl_gemm_fuses(ctx))) continue;
         s = fmcl_gemm_reserve(ctx, 1, 0, o, in, B, o, in, in);
         if (s == FMCL_OK) s = fmcl_gemm_reserve(ctx, 0, 0, B, in, o, o, in, in);
     }
@@ -228,10 +229,14 @@ fmcl_status fmcl_mlp_backward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t grads, fmcl_
     for (int l = m->n_layers - 1; l >= 0 && s == FMCL_OK; l--) {
         int in = m->in[l], o = m->out[l];
         fmcl_t x_in = l == 0 ? X : a->h[l - 1], W = fmcl_at(P, m->w_off[l]);
-        /* dW += dz^T x_in: [o, in]; db += column sums of dz (linear.cl's
-         * two passes give both for a narrow layer). */
+        /* dW += dz^T x_in: [o, in]; db += column sums of dz (the packed
+         * GEMM's row sums, or linear.cl's two passes for a narrow layer,
+         * give both). */
         fmcl_t dW = fmcl_at(grads, m->w_off[l]), db = fmcl_at(grads, m->b_off[l]);
-        if (grads.mem && narrow(m, l))
+        if (grads.mem && fmcl_gemm_fuses(ctx))
+            s = fmcl_gemm_epilogue(ctx, 1, 0, o, in, B, dz, o, x_in, in, dW, in, FMCL_GEMM_ROWSUM,
+                                   db, (fmcl_t){0});
+        else if (grads.mem && narrow(m, l))
             s = fmcl_linear_small_wgrad(ctx, dW, db, dz, x_in, a->part, B, o, in);
         else if (grads.mem) {
             s = fmcl_gemm(ctx, 1, 0, o, in, B, 1.0f, dz, o, x_in, in, 1.0f, dW, in);
@@ -243,13 +248,13 @@ fmcl_status fmcl_mlp_backward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t grads, fmcl_
          * per column, measured 4x slower on PoCL than these two: its loop
          * over rows keeps the exp from vectorising.) */
         fmcl_t dnext = l == 0 ? dX : (dz.mem == a->d0.mem && dz.off == a->d0.off ? a->d1 : a->d0);
-        if (narrow(m, l)) {
-            s = fmcl_linear_small_dx(ctx, dnext, dz, W, B, o, in);
-        } else if (l > 0 && fmcl_gemm_fuses(ctx)) { /* SiLU's backward as it is stored */
+        if (l > 0 && fmcl_gemm_fuses(ctx)) { /* SiLU's backward as it is stored */
             s = fmcl_gemm_epilogue(ctx, 0, 0, B, in, o, dz, o, W, in, dnext, in,
                                    FMCL_GEMM_SILU_GRAD, a->z[l - 1], (fmcl_t){0});
             dz = dnext;
             continue;
+        } else if (narrow(m, l)) {
+            s = fmcl_linear_small_dx(ctx, dnext, dz, W, B, o, in);
         } else {
             s = fmcl_gemm(ctx, 0, 0, B, in, o, 1.0f, dz, o, W, in, 0.0f, dnext, in);
         }

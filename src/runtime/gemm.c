@@ -233,7 +233,8 @@ fmcl_status fmcl_gemm_epilogue(fmcl_ctx *ctx, int ta, int tb, int M, int N, int 
         return fmcl_fail(ctx, FMCL_ERR_ARG, "GEMM with empty shape %dx%dx%d", M, N, K);
     if (!ctx->gemm_packed)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "fused GEMM epilogues need the packed GEMM");
-    return packed(ctx, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, epi, v, H);
+    return packed(ctx, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, epi == FMCL_GEMM_ROWSUM ? 1.0f : 0.0f,
+                  C, ldc, epi, v, H);
 }
 
 void fmcl_gemm_release(fmcl_ctx *ctx)

@@ -54,7 +54,9 @@ fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K,
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "packed GEMM %dx%dx%d needs %zu floats of scratch, given %zu", M, N, K,
                          need, scratch_n);
-    if (epi != FMCL_GEMM_PLAIN && (alpha != 1.0f || beta != 0.0f))
+    if (epi == FMCL_GEMM_ROWSUM && (alpha != 1.0f || beta != 1.0f))
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "the GEMM row-sum epilogue needs alpha 1 and beta 1");
+    if (epi != FMCL_GEMM_PLAIN && epi != FMCL_GEMM_ROWSUM && (alpha != 1.0f || beta != 0.0f))
         return fmcl_fail(ctx, FMCL_ERR_ARG, "a fused GEMM epilogue needs alpha 1 and beta 0");
     /* Unused pointers get C: the kernel never reads them. */
     if (!v.mem) v = C;
@@ -86,9 +88,14 @@ static float sigmoid_pair(float z, float *one_minus)
 
 void fmcl_gemm_packed_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A,
                           int lda, const float *B, int ldb, float beta, float *C, int ldc,
-                          fmcl_gemm_epi epi, const float *v, float *H)
+                          fmcl_gemm_epi epi, float *v, float *H)
 {
-    for (int i = 0; i < M; i++)
+    for (int i = 0; i < M; i++) {
+        if (epi == FMCL_GEMM_ROWSUM) {
+            float rs = 0.0f;
+            for (int k = 0; k < K; k++) rs += ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+            v[i] += rs;
+        }
         for (int j = 0; j < N; j++) {
             float acc = 0.0f;
             for (int k = 0; k < K; k++) {
@@ -109,4 +116,5 @@ void fmcl_gemm_packed_ref(int ta, int tb, int M, int N, int K, float alpha, cons
             }
             C[at] = acc;
         }
+    }
 }

@@ -187,12 +187,16 @@ void fmcl_conv_use(fmcl_ctx *ctx, fmcl_conv_impl impl);
  * (kernels/gemm.cl): PLAIN C = alpha P + beta C; BIAS C = P + v (v[N], a
  * bias); BIAS_SILU the same and H = silu(C), a hidden layer's forward;
  * SILU_GRAD C = P silu'(v) elementwise (v[M, ldc], pre-activations), an
- * input gradient through SiLU. All but PLAIN need alpha 1 and beta 0. */
+ * input gradient through SiLU; ROWSUM C = P + C and v[i] += the sum over k
+ * of op(A)[i, k] in k order (v[M]): a weight gradient dW += dzᵀ x with its
+ * bias gradient. PLAIN takes any alpha and beta, ROWSUM alpha 1 and beta 1,
+ * the others alpha 1 and beta 0. */
 typedef enum {
     FMCL_GEMM_PLAIN,
     FMCL_GEMM_BIAS,
     FMCL_GEMM_BIAS_SILU,
-    FMCL_GEMM_SILU_GRAD
+    FMCL_GEMM_SILU_GRAD,
+    FMCL_GEMM_ROWSUM
 } fmcl_gemm_epi;
 /* Nonzero when GEMMs take the packed path, which fuses epilogues. */
 int fmcl_gemm_fuses(const fmcl_ctx *ctx);
@@ -211,7 +215,7 @@ fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K,
  * (v, H as for fmcl_gemm_packed; NULL for PLAIN). */
 void fmcl_gemm_packed_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A,
                           int lda, const float *B, int ldb, float beta, float *C, int ldc,
-                          fmcl_gemm_epi epi, const float *v, float *H);
+                          fmcl_gemm_epi epi, float *v, float *H);
 /* Applies the tuned CLBlast parameters shipped for this device, if any
  * (disabled by FMCL_NO_TUNING=1). */
 void fmcl_gemm_apply_tuning(fmcl_ctx *ctx);
