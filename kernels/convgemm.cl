@@ -16,7 +16,7 @@
  * gradient). Both variants below compute the same chain: the same bits. */
 /* The register blocks' float vectors: FMCL_VW = 16 where the device
  * prefers float16 (AVX-512 under PoCL: twice float8's FMA rate), else 8
- * (runtime.h's fmcl_conv_vector_width chooses; a build option). */
+ * (runtime.h's fmcl_vector_width chooses; a build option). */
 #ifndef FMCL_VW
 #define FMCL_VW 8
 #endif
@@ -30,7 +30,18 @@
 #define CONV_VSTORE vstore8
 #endif
 #define CONV_NR (2 * FMCL_VW) /* output channels per weight panel: two vectors */
-#define CONV_MR 5  /* pixels per register block */
+/* Pixels per register block of the forward: 7 with float16 (28, 14 and 7
+ * pixel rows split evenly; 14 accumulators of the 32 registers; 8 ran
+ * slower), 5 with float8 (ten of AVX2's sixteen). Taps per register block of
+ * the weight gradient: 5 (6 was as fast, 7 to 9 slower). */
+#if FMCL_VW == 16
+#define CONV_MR 7
+#define CONV_WIN3 1 /* CONV_WIN3_ROW's window: 9 more registers, which AVX2 lacks */
+#else
+#define CONV_MR 5
+#define CONV_WIN3 0
+#endif
+#define CONV_WR 5
 #define CONV_PACK_R 8
 
 #define CONV_BIAS 0
@@ -88,13 +99,36 @@ void convgemm_store(__global float *y, __global const float *bias, __global cons
         }                                                                                        \
     }
 
+/* The tap row of a 3 x 3 convolution at stride 1 whose pixels all lie in
+ * the image: pixel i at tap kx reads column c0 + i + kx, so the block needs
+ * CONV_MR + 2 image values, each loaded once and broadcast to every tap that
+ * shares it. Only the window's first and last columns may fall in the
+ * padding (lok, hik say whether they are inside; 0 is read otherwise). */
+#define CONV_WIN3_ROW                                                                            \
+    {                                                                                            \
+        float v[CONV_MR + 2];                                                                    \
+        v[0] = lok ? row[c0] : 0.0f;                                                             \
+        _Pragma("unroll") for (int t = 1; t <= CONV_MR; t++) v[t] = row[c0 + t];                \
+        v[CONV_MR + 1] = hik ? row[c0 + CONV_MR + 1] : 0.0f;                                     \
+        _Pragma("unroll") for (int kx = 0; kx < 3; kx++, wr += CONV_NR) {                       \
+            const CONV_VEC w0 = CONV_VLOAD(0, wr), w1 = CONV_VLOAD(1, wr);                        \
+            _Pragma("unroll") for (int i = 0; i < CONV_MR; i++) {                               \
+                const CONV_VEC a = (CONV_VEC)(v[i + kx]);                                        \
+                acc[i][0] = fma(a, w0, acc[i][0]);                                               \
+                acc[i][1] = fma(a, w1, acc[i][1]);                                               \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
 /* The packed-panel variant for CPU devices (vendor.c: PoCL), gemm.cl's
  * gemm_packed with the pixels as its rows: each work-item keeps a block of
- * CONV_MR neighbouring pixels of one output row x CONV_NR channels in ten
- * CONV_VEC registers; per tap it loads two weight vectors and broadcasts
- * CONV_MR image values. A tap row that lies in the padding is skipped (its
- * fmas would add exact zeros: the chain's bits are unchanged), so only the
- * blocks at the left and right edges test columns. Items (g, h): panels
+ * CONV_MR neighbouring pixels of one output row x CONV_NR channels in
+ * 2 CONV_MR CONV_VEC registers; per tap it loads two weight vectors and
+ * broadcasts CONV_MR image values (3 x 3 at stride 1 with float16: the
+ * window, CONV_MR + 2 values per tap row). A tap row that lies in the
+ * padding is skipped (its fmas would add exact zeros: the chain's bits are
+ * unchanged), so only the blocks at the left and right edges test columns
+ * (or, in the window, its two end columns). Items (g, h): panels
  * q = g qb .. g qb + qb - 1 against blocks h pa .. h pa + pa - 1, a block
  * being (b, oy, bx): pixels ox = bx CONV_MR .. of row oy of image b. */
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_packed(
@@ -119,6 +153,10 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_packed(
                 cx[i] = min(bx * CONV_MR + i, Wo - 1) * stride - pad;
                 edge = edge || cx[i] < 0 || cx[i] + ks > W;
             }
+            /* Pixels ox = c0 + 1 .. c0 + CONV_MR all in the image: the window. */
+            const int c0 = bx * CONV_MR - pad, lok = c0 >= 0, hik = c0 + CONV_MR + 1 < W;
+            const int win3 =
+                CONV_WIN3 && ks == 3 && stride == 1 && c0 + 1 >= 0 && c0 + CONV_MR < W;
             __global const float *xi = x + x_off + (size_t)b * Ci * HW;
             __global const float *wr = Wp + Wp_off + (size_t)q * R * CONV_NR;
             CONV_VEC acc[CONV_MR][2];
@@ -133,7 +171,9 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_packed(
                     }
                     __global const float *row = xi + (size_t)c * HW + (size_t)iy * W;
                     /* 3 x 3, the common case, with its taps unrolled. */
-                    if (edge) {
+                    if (win3) {
+                        CONV_WIN3_ROW
+                    } else if (edge) {
                         CONV_TAP_ROW(1, ks, )
                     } else if (ks == 3) {
                         CONV_TAP_ROW(0, 3, _Pragma("unroll"))
@@ -141,7 +181,11 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_packed(
                         CONV_TAP_ROW(0, ks, )
                     }
                 }
-            for (int i = 0; i < CONV_MR && bx * CONV_MR + i < Wo; i++) {
+            /* Unrolled, so that acc is indexed by constants only and stays in
+             * registers through the loops above. */
+#pragma unroll
+            for (int i = 0; i < CONV_MR; i++) {
+                if (bx * CONV_MR + i >= Wo) continue;
                 float t[CONV_NR];
                 CONV_VSTORE(acc[i][0], 0, t);
                 CONV_VSTORE(acc[i][1], 1, t);
@@ -267,13 +311,13 @@ __kernel void convgemm_pack_dy(__global float *Dp, uint Dp_off, __global const f
     }
 }
 
-/* CONV_MR taps of one output row's pixels ox in [lo, hi), into acc: tap i
+/* CONV_WR taps of one output row's pixels ox in [lo, hi), into acc: tap i
  * reads row[i][ox stride] (EDGE: 0 where its column ix = ox stride + cx[i]
  * or its row (rok[i]) lies outside the image); dp walks the dy panel. */
 #define CONV_WGRAD_RUN(EDGE)                                                                     \
     for (int ox = lo; ox < hi; ox++, dp += CONV_NR) {                                           \
         const CONV_VEC d0 = CONV_VLOAD(0, dp), d1 = CONV_VLOAD(1, dp);                                    \
-        _Pragma("unroll") for (int i = 0; i < CONV_MR; i++) {                                   \
+        _Pragma("unroll") for (int i = 0; i < CONV_WR; i++) {                                   \
             const int ix = ox * stride + cx[i];                                                  \
             const CONV_VEC a = (CONV_VEC)(!(EDGE) || (rok[i] && (uint)ix < (uint)W)                 \
                                           ? row[i][ox * stride] : 0.0f);                         \
@@ -282,11 +326,11 @@ __kernel void convgemm_pack_dy(__global float *Dp, uint Dp_off, __global const f
         }                                                                                        \
     }
 
-/* The packed variant for CPU devices: each work-item keeps CONV_MR taps x
+/* The packed variant for CPU devices: each work-item keeps CONV_WR taps x
  * CONV_NR channels of dW in ten CONV_VEC registers and sweeps every pixel;
- * per pixel it loads two dy vectors and broadcasts the CONV_MR taps' image
+ * per pixel it loads two dy vectors and broadcasts the CONV_WR taps' image
  * values. Within a row, the pixels whose taps all lie inside the image run
- * without tests. Items (q, g): channel panel q, taps g CONV_MR ... */
+ * without tests. Items (q, g): channel panel q, taps g CONV_WR ... */
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_wgrad_packed(
     __global float *dw, uint dw_off, __global const float *x, uint x_off,
     __global const float *Dp, uint Dp_off, int B, int Ci, int H, int W, int Ko, int Ho, int Wo,
@@ -294,13 +338,13 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_wgrad_pack
 {
     const int q = (int)get_global_id(0), g = (int)get_global_id(1);
     const int R = Ci * ks * ks, kk = ks * ks, HW = H * W, P = Ho * Wo;
-    if (q * CONV_NR >= Ko || g * CONV_MR >= R) return;
+    if (q * CONV_NR >= Ko || g * CONV_WR >= R) return;
     /* Tap i: (c, ky, kx); taps past R repeat the last (read, never stored). */
-    int cy[CONV_MR], cx[CONV_MR], coff[CONV_MR], a0 = 0, a1 = Wo;
+    int cy[CONV_WR], cx[CONV_WR], coff[CONV_WR], a0 = 0, a1 = Wo;
 #pragma unroll
-    for (int i = 0; i < CONV_MR; i++) {
+    for (int i = 0; i < CONV_WR; i++) {
         int t, kx;
-        const int c = fmcl_divmod(min(g * CONV_MR + i, R - 1), kk, &t);
+        const int c = fmcl_divmod(min(g * CONV_WR + i, R - 1), kk, &t);
         const int ky = fmcl_divmod(t, ks, &kx);
         cy[i] = ky - pad;
         cx[i] = kx - pad;
@@ -310,16 +354,16 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_wgrad_pack
         while (a1 > 0 && (a1 - 1) * stride + cx[i] >= W) a1--;
     }
     a1 = max(a0, a1);
-    CONV_VEC acc[CONV_MR][2];
+    CONV_VEC acc[CONV_WR][2];
 #pragma unroll
-    for (int i = 0; i < CONV_MR; i++) acc[i][0] = acc[i][1] = (CONV_VEC)(0.0f);
+    for (int i = 0; i < CONV_WR; i++) acc[i][0] = acc[i][1] = (CONV_VEC)(0.0f);
     __global const float *dp = Dp + Dp_off + (size_t)q * B * P * CONV_NR;
     for (int b = 0; b < B; b++)
         for (int oy = 0; oy < Ho; oy++) {
-            __global const float *row[CONV_MR];
-            int rok[CONV_MR], all = 1;
+            __global const float *row[CONV_WR];
+            int rok[CONV_WR], all = 1;
 #pragma unroll
-            for (int i = 0; i < CONV_MR; i++) {
+            for (int i = 0; i < CONV_WR; i++) {
                 const int iy = oy * stride + cy[i];
                 rok[i] = (uint)iy < (uint)H;
                 all = all && rok[i];
@@ -336,12 +380,14 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void convgemm_wgrad_pack
                 CONV_WGRAD_RUN(1)
             }
         }
-    for (int i = 0; i < CONV_MR && g * CONV_MR + i < R; i++) {
+#pragma unroll
+    for (int i = 0; i < CONV_WR; i++) { /* unrolled: acc stays in registers */
+        if (g * CONV_WR + i >= R) continue;
         float t[CONV_NR];
         CONV_VSTORE(acc[i][0], 0, t);
         CONV_VSTORE(acc[i][1], 1, t);
         for (int j = 0; j < CONV_NR && q * CONV_NR + j < Ko; j++)
-            dw[dw_off + (size_t)(q * CONV_NR + j) * R + g * CONV_MR + i] += t[j];
+            dw[dw_off + (size_t)(q * CONV_NR + j) * R + g * CONV_WR + i] += t[j];
     }
 }
 

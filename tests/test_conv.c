@@ -237,6 +237,9 @@ static int run(fmcl_ctx *ctx, void *user)
         {3, 5, 7, 9, 7, 1, 1, 0, 2},   {2, 3, 7, 5, 4, 3, 1, 1, 2},
         {2, 17, 13, 11, 33, 3, 2, 1, 2}, {2, 17, 13, 11, 33, 3, 1, 1, 2},
         {1, 2, 12, 23, 37, 3, 1, 1, 1}, /* rows of whole interior blocks, 3 panels */
+        /* Rows of 14 and 7: float16 blocks of 7 pixels whose window reaches
+         * the padding on the right, on both sides. */
+        {2, 3, 6, 14, 5, 3, 1, 1, 2},  {2, 4, 7, 7, 3, 3, 1, 1, 2},
     };
     const int n = (int)(sizeof cases / sizeof cases[0]), chosen = ctx->conv_impl;
     /* Every variant on every device: each case packed, then tiled (whose bits

@@ -11,7 +11,10 @@
 #include "nn/image_ops.h"
 #include "nn/kernels.h"
 
-#define MR 5      /* CONV_MR */
+/* convgemm.cl's CONV_MR (pixels per block of the forward) by vector width,
+ * and CONV_WR (taps per block of the weight gradient). */
+static size_t mr(const fmcl_ctx *ctx) { return ctx->vw == 16 ? 7 : 5; }
+#define WR 5
 #define NR_MAX 32 /* the widest CONV_NR */
 #define PACK_R 8
 #define TM 32 /* CONV_TM, CONV_TN */
@@ -70,8 +73,8 @@ static fmcl_status product(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, fmcl_t Wp, fmcl_t 
                                "tttttiiiiiiiiiiii", y, x, Wp, bias, res, j->B, j->Ci, j->H, j->W,
                                j->Ko, j->Ho, j->Wo, j->ks, j->stride, j->pad, j->mode, (int)tn);
     }
-    /* Blocks of MR pixels within one output row. */
-    size_t pm = (size_t)j->B * j->Ho * panels((size_t)j->Wo, MR);
+    /* Blocks of CONV_MR pixels within one output row. */
+    size_t pm = (size_t)j->B * j->Ho * panels((size_t)j->Wo, mr(ctx));
     size_t qn = panels((size_t)j->Ko, nr(ctx));
     int pa, qb;
     blocking(ctx, pm, qn, &pa, &qb);
@@ -130,7 +133,7 @@ fmcl_status fmcl_convgemm_wgrad(fmcl_ctx *ctx, fmcl_t dw, fmcl_t dy, fmcl_t x, f
                                "tttiiiiiiiiiii", dw, x, scratch, cs->B, cs->C, cs->H, cs->W,
                                cs->K, Ho, Wo, cs->ksize, cs->stride, cs->pad, (int)tr);
     }
-    return fmcl_run2(ctx, FMCL_K_convgemm_wgrad_packed, qn, panels((size_t)R, MR),
+    return fmcl_run2(ctx, FMCL_K_convgemm_wgrad_packed, qn, panels((size_t)R, WR),
                      "tttiiiiiiiiii", dw, x, scratch, cs->B, cs->C, cs->H, cs->W, cs->K, Ho, Wo,
                      cs->ksize, cs->stride, cs->pad);
 }
