@@ -63,8 +63,8 @@ static void check_coverage(const results *rs)
         "label_batch", "class_concat", "guidance",
         "conv2d_forward", "conv2d_backward",
         "groupnorm_forward", "groupnorm_backward", "upsample2x_forward", "upsample2x_backward",
-        "concat_forward", "concat_backward", "time_embedding", "scale_shift_forward",
-        "scale_shift_backward", "attention_forward", "attention_backward", "peak_fma",
+        "concat_forward", "concat_backward", "time_embedding", "attention_forward",
+        "attention_backward", "peak_fma",
         "unet_forward", "unet_backward",
         "training loss",
         "training params"};

@@ -170,24 +170,28 @@ static void check_groupnorm(fmcl_ctx *ctx)
         if (!ctx) {
             float *fy = malloc(n * 4), *fdx = calloc(n, 4), *fdga = calloc(C, 4);
             float *fdbe = calloc(C, 4);
-            fmcl_groupnorm_forward_ref(fy, m, r, fx, fga, fbe, B, C, HW, G);
-            fmcl_groupnorm_backward_ref(fdx, fdga, fdbe, fdy, fx, m, r, fga, B, C, HW, G);
+            fmcl_groupnorm_forward_ref(fy, m, r, fx, fga, fbe, NULL, 0, B, C, HW, G);
+            fmcl_groupnorm_backward_ref(fdx, fdga, fdbe, NULL, fdy, fx, m, r, fga, fbe, NULL, 0, B,
+                                        C, HW, G);
             tl_close("CPU reference gn y", fy, y, n, ATOL, RTOL);
             tl_close("CPU reference gn dx", fdx, dx, n, ATOL, RTOL);
             tl_close("CPU reference gn dgamma", fdga, dga, C, ATOL, RTOL);
             tl_close("CPU reference gn dbeta", fdbe, dbe, C, ATOL, RTOL);
             free(fy), free(fdx), free(fdga), free(fdbe);
         } else {
-            tl_buf bx, bga, bbe, bdy, by, bm, br, bdx, bdga, bdbe;
+            tl_buf bx, bga, bbe, bdy, by, bm, br, bdx, bdga, bdbe, bs;
+            fmcl_t none = {NULL, 0};
             if (upload(ctx, &bx, x, n) && upload(ctx, &bga, ga, C) && upload(ctx, &bbe, be, C) &&
                 upload(ctx, &bdy, dy, n) && upload(ctx, &by, NULL, n) &&
                 upload(ctx, &bm, NULL, B * G) && upload(ctx, &br, NULL, B * G) &&
                 upload(ctx, &bdx, NULL, n) && upload(ctx, &bdga, NULL, C) &&
                 upload(ctx, &bdbe, NULL, C) &&
-                tl_check(fmcl_groupnorm_forward(ctx, by.t, bm.t, br.t, bx.t, bga.t, bbe.t, B, C,
-                                                HW, G) == FMCL_OK &&
-                             fmcl_groupnorm_backward(ctx, bdx.t, bdga.t, bdbe.t, bdy.t, bx.t,
-                                                     bm.t, br.t, bga.t, B, C, HW, G) == FMCL_OK,
+                upload(ctx, &bs, NULL, fmcl_groupnorm_scratch(B, C, HW)) &&
+                tl_check(fmcl_groupnorm_forward(ctx, by.t, bm.t, br.t, bx.t, bga.t, bbe.t, none, 0,
+                                                B, C, HW, G) == FMCL_OK &&
+                             fmcl_groupnorm_backward(ctx, bdx.t, bdga.t, bdbe.t, none, bdy.t,
+                                                     bx.t, bm.t, br.t, bga.t, bbe.t, none, 0,
+                                                     bs.t, B, C, HW, G) == FMCL_OK,
                          "groupnorm: %s", fmcl_ctx_error(ctx))) {
                 compare(ctx, "gn y", &by, y);
                 compare(ctx, "gn dx", &bdx, dx);
@@ -196,7 +200,7 @@ static void check_groupnorm(fmcl_ctx *ctx)
             }
             tl_buf_free(&bx), tl_buf_free(&bga), tl_buf_free(&bbe), tl_buf_free(&bdy);
             tl_buf_free(&by), tl_buf_free(&bm), tl_buf_free(&br), tl_buf_free(&bdx);
-            tl_buf_free(&bdga), tl_buf_free(&bdbe);
+            tl_buf_free(&bdga), tl_buf_free(&bdbe), tl_buf_free(&bs);
         }
         free(fx), free(fga), free(fbe), free(fdy), free(m), free(r);
     }

@@ -113,14 +113,15 @@ void tiny_layers(fmcl_ctx *ctx)
         tl_buf_new(ctx, bup, 4 * n, NULL) && tl_buf_new(ctx, bcat, 2 * n, NULL) &&
         tl_buf_new(ctx, bss, B * 2 * C, x) && tl_buf_new(ctx, bt, B, t) &&
         tl_buf_new(ctx, bdss, B * 2 * C, NULL) && tl_buf_new(ctx, bemb, B * D, NULL) &&
-        /* z = scale_shift(groupnorm(x)) and back, with x standing in for dz. */
+        /* y = groupnorm(x), z = silu(scale_shift(groupnorm(x))) and back,
+         * with x standing in for dz, bup as the backward's scratch. */
         ok(ctx, fmcl_groupnorm_forward(ctx, by->t, bmean->t, brstd->t, bx->t, bgamma->t,
-                                       bgamma->t, B, C, HW, G), what) &&
-        ok(ctx, fmcl_scale_shift_forward(ctx, bz->t, by->t, bss->t, B, C, HW), what) &&
-        ok(ctx, fmcl_scale_shift_backward(ctx, bz->t, bdss->t, bx->t, by->t, bss->t, B, C, HW),
-           what) &&
-        ok(ctx, fmcl_groupnorm_backward(ctx, bdx->t, bdgamma->t, bdgamma->t, bz->t, bx->t,
-                                        bmean->t, brstd->t, bgamma->t, B, C, HW, G), what) &&
+                                       bgamma->t, (fmcl_t){NULL, 0}, 0, B, C, HW, G), what) &&
+        ok(ctx, fmcl_groupnorm_forward(ctx, bz->t, bmean->t, brstd->t, bx->t, bgamma->t,
+                                       bgamma->t, bss->t, 1, B, C, HW, G), what) &&
+        ok(ctx, fmcl_groupnorm_backward(ctx, bdx->t, bdgamma->t, bdgamma->t, bdss->t, bx->t,
+                                        bx->t, bmean->t, brstd->t, bgamma->t, bgamma->t, bss->t,
+                                        1, bup->t, B, C, HW, G), what) &&
         ok(ctx, fmcl_upsample2x_forward(ctx, bup->t, bx->t, B, C, H, W), what) &&
         ok(ctx, fmcl_upsample2x_backward(ctx, bdx->t, bup->t, B, C, H, W), what) &&
         ok(ctx, fmcl_concat_forward(ctx, bcat->t, bx->t, by->t, B, C, C, HW), what) &&

@@ -13,7 +13,7 @@
 /* Floats of sentinel on each side of every device buffer of a case. */
 #define CHK_GUARD 67
 #define CHK_MAX_BUFS 16
-#define CHK_MAX_HOST 24
+#define CHK_MAX_HOST 32
 
 typedef struct {
     fmcl_ctx *ctx;

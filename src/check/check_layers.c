@@ -66,56 +66,72 @@ static void conv(chk_suite *s, fmcl_conv_shape cs, const char *how)
     chk_end(&c);
 }
 
-static void groupnorm(chk_suite *s, int B, int C, int HW, int G)
+/* GroupNorm, with a scale and shift (ss) and SiLU (silu) when asked. */
+static void groupnorm(chk_suite *s, int B, int C, int HW, int G, int ss, int silu)
 {
     chk_case c;
-    size_t n = (size_t)B * C * HW, ng = (size_t)B * G;
+    size_t n = (size_t)B * C * HW, ng = (size_t)B * G, nss = ss ? (size_t)B * 2 * C : 1;
     int per_group = C / G * HW;
-    chk_begin(&c, s, "groupnorm_forward", "B=%d C=%d HW=%d G=%d", B, C, HW, G);
+    chk_begin(&c, s, "groupnorm_forward", "B=%d C=%d HW=%d G=%d%s%s", B, C, HW, G,
+              ss ? " scale-shift" : "", silu ? " silu" : "");
     float *x = chk_host(&c, n), *ga = chk_host(&c, C), *be = chk_host(&c, C);
     float *y = chk_host(&c, n), *m = chk_host(&c, ng), *r = chk_host(&c, ng);
+    float *sv = chk_host(&c, nss);
     if (chk_ok(&c)) {
         chk_fill(x, n, -2.f, 3.f, 51);
         chk_fill(ga, C, 0.5f, 1.5f, 52);
         chk_fill(be, C, -1.f, 1.f, 53);
+        chk_fill(sv, nss, -1.f, 1.f, 50);
     }
     fmcl_t tx = chk_buf(&c, x, n), tga = chk_buf(&c, ga, C), tbe = chk_buf(&c, be, C);
     fmcl_t ty = chk_buf(&c, NULL, n), tm = chk_buf(&c, NULL, ng), tr = chk_buf(&c, NULL, ng);
+    fmcl_t tss = ss ? chk_buf(&c, sv, nss) : (fmcl_t){NULL, 0};
     if (chk_ok(&c)) {
-        chk_status(&c, fmcl_groupnorm_forward(s->ctx, ty, tm, tr, tx, tga, tbe, B, C, HW, G));
-        fmcl_groupnorm_forward_ref(y, m, r, x, ga, be, B, C, HW, G);
+        chk_status(&c, fmcl_groupnorm_forward(s->ctx, ty, tm, tr, tx, tga, tbe, tss, silu, B, C,
+                                              HW, G));
+        fmcl_groupnorm_forward_ref(y, m, r, x, ga, be, ss ? sv : NULL, silu, B, C, HW, G);
     }
     chk_expect_f(&c, "y", ty, n, y, chk_gemm_tol(per_group));
     chk_expect_f(&c, "mean", tm, ng, m, chk_gemm_tol(per_group));
     chk_expect_f(&c, "rstd", tr, ng, r, chk_gemm_tol(per_group));
     chk_end(&c);
 
-    /* The backward from the reference statistics, as the device keeps its own. */
-    chk_begin(&c, s, "groupnorm_backward", "B=%d C=%d HW=%d G=%d", B, C, HW, G);
+    /* The backward from the reference statistics, as the device keeps its
+     * own (gamma serves as beta too, to stay within the host arrays). */
+    chk_begin(&c, s, "groupnorm_backward", "B=%d C=%d HW=%d G=%d%s%s", B, C, HW, G,
+              ss ? " scale-shift" : "", silu ? " silu" : "");
     x = chk_host(&c, n), ga = chk_host(&c, C), m = chk_host(&c, ng), r = chk_host(&c, ng);
+    sv = ss ? chk_host(&c, nss) : NULL;
     float *dy = chk_host(&c, n), *dx = chk_host(&c, n), *dga = chk_host(&c, C);
-    float *dbe = chk_host(&c, C), *scratch = chk_host(&c, n);
+    float *dbe = chk_host(&c, C), *dss = ss ? chk_host(&c, nss) : NULL;
+    size_t nscr = fmcl_groupnorm_scratch(B, C, HW);
     if (chk_ok(&c)) {
         chk_fill(x, n, -2.f, 3.f, 54);
         chk_fill(ga, C, 0.5f, 1.5f, 55);
+        if (ss) chk_fill(sv, nss, -1.f, 1.f, 48), chk_fill(dss, nss, -1.f, 1.f, 47);
         chk_fill(dy, n, -1.f, 1.f, 56);
+        fmcl_groupnorm_forward_ref(dx, m, r, x, ga, ga, NULL, 0, B, C, HW, G); /* m, r only */
         chk_fill(dx, n, -1.f, 1.f, 57);
         chk_fill(dga, C, -1.f, 1.f, 58);
         chk_fill(dbe, C, -1.f, 1.f, 59);
-        fmcl_groupnorm_forward_ref(scratch, m, r, x, ga, ga, B, C, HW, G); /* m, r only */
     }
     tx = chk_buf(&c, x, n), tga = chk_buf(&c, ga, C), tm = chk_buf(&c, m, ng);
     tr = chk_buf(&c, r, ng);
+    tss = ss ? chk_buf(&c, sv, nss) : (fmcl_t){NULL, 0};
     fmcl_t tdy = chk_buf(&c, dy, n), tdx = chk_buf(&c, dx, n), tdga = chk_buf(&c, dga, C);
-    fmcl_t tdbe = chk_buf(&c, dbe, C);
+    fmcl_t tdbe = chk_buf(&c, dbe, C), tdss = ss ? chk_buf(&c, dss, nss) : (fmcl_t){NULL, 0};
+    fmcl_t tscr = chk_buf(&c, NULL, nscr);
     if (chk_ok(&c)) {
-        chk_status(&c, fmcl_groupnorm_backward(s->ctx, tdx, tdga, tdbe, tdy, tx, tm, tr, tga, B,
-                                               C, HW, G));
-        fmcl_groupnorm_backward_ref(dx, dga, dbe, dy, x, m, r, ga, B, C, HW, G);
+        chk_status(&c, fmcl_groupnorm_backward(s->ctx, tdx, tdga, tdbe, tdss, tdy, tx, tm, tr, tga,
+                                               tga, tss, silu, tscr, B, C, HW, G));
+        fmcl_groupnorm_backward_ref(dx, dga, dbe, dss, dy, x, m, r, ga, ga, sv, silu, B, C, HW,
+                                    G);
     }
     chk_expect_f(&c, "dx", tdx, n, dx, chk_gemm_tol(per_group));
     chk_expect_f(&c, "dgamma", tdga, C, dga, chk_gemm_tol(B * HW + 1));
     chk_expect_f(&c, "dbeta", tdbe, C, dbe, chk_gemm_tol(B * HW + 1));
+    if (ss) chk_expect_f(&c, "dss", tdss, nss, dss, chk_gemm_tol(HW + 1));
+    chk_guards(&c, "scratch", tscr, nscr);
     chk_end(&c);
 }
 
@@ -196,42 +212,6 @@ static void time_embedding(chk_suite *s, int B, int D)
     chk_end(&c);
 }
 
-static void scale_shift(chk_suite *s, int B, int C, int P)
-{
-    chk_case c;
-    size_t n = (size_t)B * C * P, ns = (size_t)B * 2 * C;
-    chk_begin(&c, s, "scale_shift_forward", "B=%d C=%d P=%d", B, C, P);
-    float *h = chk_host(&c, n), *ss = chk_host(&c, ns), *y = chk_host(&c, n);
-    if (chk_ok(&c)) chk_fill(h, n, -2.f, 2.f, 70), chk_fill(ss, ns, -1.f, 1.f, 71);
-    fmcl_t th = chk_buf(&c, h, n), tss = chk_buf(&c, ss, ns), ty = chk_buf(&c, NULL, n);
-    if (chk_ok(&c)) {
-        chk_status(&c, fmcl_scale_shift_forward(s->ctx, ty, th, tss, B, C, P));
-        fmcl_scale_shift_forward_ref(y, h, ss, B, C, P);
-    }
-    chk_expect_f(&c, "y", ty, n, y, chk_elem(1e-6));
-    chk_end(&c);
-
-    chk_begin(&c, s, "scale_shift_backward", "B=%d C=%d P=%d", B, C, P);
-    h = chk_host(&c, n), ss = chk_host(&c, ns);
-    float *dy = chk_host(&c, n), *dh = chk_host(&c, n), *dss = chk_host(&c, ns);
-    if (chk_ok(&c)) {
-        chk_fill(h, n, -2.f, 2.f, 72);
-        chk_fill(ss, ns, -1.f, 1.f, 73);
-        chk_fill(dy, n, -1.f, 1.f, 74);
-        chk_fill(dh, n, -1.f, 1.f, 75);
-        chk_fill(dss, ns, -1.f, 1.f, 76);
-    }
-    th = chk_buf(&c, h, n), tss = chk_buf(&c, ss, ns);
-    fmcl_t tdy = chk_buf(&c, dy, n), tdh = chk_buf(&c, dh, n), tdss = chk_buf(&c, dss, ns);
-    if (chk_ok(&c)) {
-        chk_status(&c, fmcl_scale_shift_backward(s->ctx, tdh, tdss, tdy, th, tss, B, C, P));
-        fmcl_scale_shift_backward_ref(dh, dss, dy, h, ss, B, C, P);
-    }
-    chk_expect_f(&c, "dh", tdh, n, dh, chk_elem(1e-6));
-    chk_expect_f(&c, "dss", tdss, ns, dss, chk_gemm_tol(P + 1));
-    chk_end(&c);
-}
-
 static void attention(chk_suite *s, int B, int C, int P, int heads)
 {
     chk_case c;
@@ -290,12 +270,12 @@ void chk_layer_ops(chk_suite *s)
         conv(s, (fmcl_conv_shape){2, 5, 7, 13, 18, 3, 1, 1, 2}, forced[i].how);
     }
     fmcl_conv_use(s->ctx, chosen);
-    groupnorm(s, 3, 6, 63, 3);
-    groupnorm(s, 2, 32, 49, 8);
+    groupnorm(s, 3, 6, 63, 3, 0, 0);
+    groupnorm(s, 2, 32, 49, 8, 0, 1);
+    groupnorm(s, 3, 10, 35, 5, 1, 1);
     upsample(s, 3, 5, 7, 9);
     concat(s, 3, 5, 7, 63);
     time_embedding(s, 7, 34);
-    scale_shift(s, 3, 5, 63);
     attention(s, 3, 6, 35, 2); /* up to 64 positions: one kernel per pass */
     attention(s, 2, 4, 70, 2); /* beyond: a launch per product */
 }

@@ -1,5 +1,5 @@
-/* Time conditioning (image_ops.h): launchers for kernels/cond.cl and their
- * double-precision references. */
+/* Time conditioning (image_ops.h): the launcher for kernels/cond.cl and the
+ * double-precision references of the embedding and of scale-and-shift. */
 #include <limits.h>
 #include <math.h>
 
@@ -28,34 +28,7 @@ void fmcl_time_embedding_ref(float *emb, const float *t, float scale, int B, int
         }
 }
 
-static fmcl_status check_shape(fmcl_ctx *ctx, const char *op, int B, int C, int P)
-{
-    if (B < 1 || C < 1 || P < 1 || (double)B * C * P > INT_MAX || (double)B * 2 * C > INT_MAX)
-        return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "%s: B=%d C=%d P=%d: sizes must be >= 1 and the tensor under 2^31 "
-                         "floats",
-                         op, B, C, P);
-    return FMCL_OK;
-}
-
-fmcl_status fmcl_scale_shift_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t h, fmcl_t ss, int B, int C,
-                                     int P)
-{
-    fmcl_status s = check_shape(ctx, "scale_shift_forward", B, C, P);
-    if (s != FMCL_OK) return s;
-    return fmcl_run2(ctx, FMCL_K_scale_shift_forward, (size_t)P, (size_t)B * C, "tttiii", y, h,
-                     ss, B * C, C, P);
-}
-
-fmcl_status fmcl_scale_shift_backward(fmcl_ctx *ctx, fmcl_t dh, fmcl_t dss, fmcl_t dy, fmcl_t h,
-                                      fmcl_t ss, int B, int C, int P)
-{
-    fmcl_status s = check_shape(ctx, "scale_shift_backward", B, C, P);
-    if (s != FMCL_OK) return s;
-    return fmcl_run1_local(ctx, FMCL_K_scale_shift_backward, (size_t)B * C * FMCL_REDUCE_WG,
-                           FMCL_REDUCE_WG, "tttttii", dh, dss, dy, h, ss, C, P);
-}
-
+/* Scale and shift: the device runs it inside fmcl_groupnorm_forward (norm.c). */
 void fmcl_scale_shift_forward_ref(float *y, const float *h, const float *ss, int B, int C, int P)
 {
     for (int b = 0; b < B; b++)

@@ -79,22 +79,32 @@ void fmcl_conv2d_backward_ref(float *dx, float *dw, float *dbias, const float *d
  * [B, C, HW] (HW = H * W); C must be a multiple of G. */
 #define FMCL_GROUPNORM_EPS 1e-5f
 
-/* y: [B, C, HW]; mean, rstd: [B, G] (saved for the backward; rstd =
- * 1 / sqrt(var + eps)); x: [B, C, HW]; gamma, beta: [C]. */
+/* y: [B, C, HW] = act(ss(GroupNorm(x))): GroupNorm of x: [B, C, HW] in G
+ * groups (gamma, beta: [C]); then, when ss.mem is set, a residual block's
+ * scale and shift (fmcl_scale_shift_forward_ref: ss [B, 2C]); then SiLU
+ * when silu is nonzero. mean, rstd: [B, G] (saved for the backward; rstd =
+ * 1 / sqrt(var + eps)). The U-Net's GroupNorm -> [scale-shift] -> SiLU in
+ * one pass after the statistics (kernels/norm.cl). */
 fmcl_status fmcl_groupnorm_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t mean, fmcl_t rstd, fmcl_t x,
-                                   fmcl_t gamma, fmcl_t beta, int B, int C, int HW, int G);
+                                   fmcl_t gamma, fmcl_t beta, fmcl_t ss, int silu, int B, int C,
+                                   int HW, int G);
 void fmcl_groupnorm_forward_ref(float *y, float *mean, float *rstd, const float *x,
-                                const float *gamma, const float *beta, int B, int C, int HW,
-                                int G);
+                                const float *gamma, const float *beta, const float *ss, int silu,
+                                int B, int C, int HW, int G);
 
-/* dx: [B, C, HW] +=, dgamma, dbeta: [C] +=; dy, x: [B, C, HW]; mean, rstd
- * from the forward. */
+/* Floats of scratch the backward needs. */
+size_t fmcl_groupnorm_scratch(int B, int C, int HW);
+/* dx: [B, C, HW] += (skipped when dx.mem is NULL), dgamma, dbeta: [C] +=,
+ * with ss dss: [B, 2C] +=; dy: the gradient of y; x, mean, rstd, gamma,
+ * beta, ss, silu as in the forward. */
 fmcl_status fmcl_groupnorm_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dgamma, fmcl_t dbeta,
-                                    fmcl_t dy, fmcl_t x, fmcl_t mean, fmcl_t rstd, fmcl_t gamma,
+                                    fmcl_t dss, fmcl_t dy, fmcl_t x, fmcl_t mean, fmcl_t rstd,
+                                    fmcl_t gamma, fmcl_t beta, fmcl_t ss, int silu, fmcl_t scratch,
                                     int B, int C, int HW, int G);
-void fmcl_groupnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy,
-                                 const float *x, const float *mean, const float *rstd,
-                                 const float *gamma, int B, int C, int HW, int G);
+void fmcl_groupnorm_backward_ref(float *dx, float *dgamma, float *dbeta, float *dss,
+                                 const float *dy, const float *x, const float *mean,
+                                 const float *rstd, const float *gamma, const float *beta,
+                                 const float *ss, int silu, int B, int C, int HW, int G);
 
 /* ---- Resampling and skip connections (resample.c, kernels/resample.cl) -- */
 
@@ -129,17 +139,12 @@ fmcl_status fmcl_time_embedding(fmcl_ctx *ctx, fmcl_t emb, fmcl_t t, float scale
 void fmcl_time_embedding_ref(float *emb, const float *t, float scale, int B, int D);
 
 /* Scale-and-shift conditioning of a residual block (ADM's
- * use_scale_shift_norm): y: [B, C, P] = h (1 + scale) + shift, with
- * ss: [B, 2C] holding scale[b, c] = ss[b, c] and shift[b, c] = ss[b, C + c]
+ * use_scale_shift_norm), on the device part of fmcl_groupnorm_forward:
+ * y: [B, C, P] = h (1 + scale) + shift, with ss: [B, 2C] holding
+ * scale[b, c] = ss[b, c] and shift[b, c] = ss[b, C + c]
  * (torch.chunk(ss, 2, dim=1)). y may alias h. */
-fmcl_status fmcl_scale_shift_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t h, fmcl_t ss, int B, int C,
-                                     int P);
 void fmcl_scale_shift_forward_ref(float *y, const float *h, const float *ss, int B, int C, int P);
-/* dh: [B, C, P] += dy (1 + scale); dss: [B, 2C] += (sum_p dy h, sum_p dy);
- * h is the forward's input (so y must not have overwritten it); dh must not
- * alias dy. */
-fmcl_status fmcl_scale_shift_backward(fmcl_ctx *ctx, fmcl_t dh, fmcl_t dss, fmcl_t dy, fmcl_t h,
-                                      fmcl_t ss, int B, int C, int P);
+/* dh: [B, C, P] += dy (1 + scale); dss: [B, 2C] += (sum_p dy h, sum_p dy). */
 void fmcl_scale_shift_backward_ref(float *dh, float *dss, const float *dy, const float *h,
                                    const float *ss, int B, int C, int P);
 

@@ -170,10 +170,10 @@ static fmcl_status forward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op
         return s != FMCL_OK ? s : fmcl_bias_forward(ctx, out, b, B, op->C);
     case UNET_SILU: return fmcl_silu_forward(ctx, out, in, B, op->C);
     case UNET_GN:
-        return fmcl_groupnorm_forward(ctx, out, act(r, op->aux), act(r, op->aux2), in, w, b, B,
-                                      op->C, op->H, op->G);
+        return fmcl_groupnorm_forward(ctx, out, act(r, op->aux), act(r, op->aux2), in, w, b,
+                                      op->in2 >= 0 ? act(r, op->in2) : (fmcl_t){NULL, 0}, op->K,
+                                      B, op->C, op->H, op->G);
     case UNET_CONV: return fmcl_conv2d_forward(ctx, out, in, w, b, scratch, &cs);
-    case UNET_SS: return fmcl_scale_shift_forward(ctx, out, in, act(r, op->aux), B, op->C, op->H);
     case UNET_ADD: return fmcl_axpy_to(ctx, out, in, 1.0f, act(r, op->in2), B * op->C);
     case UNET_UP: return fmcl_upsample2x_forward(ctx, out, in, B, op->C, op->H, op->W);
     case UNET_CAT:
@@ -208,13 +208,14 @@ static fmcl_status backward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *o
                           op->K);
         return s;
     case UNET_SILU: return din.mem ? fmcl_silu_backward(ctx, din, dout, in, B, op->C) : FMCL_OK;
-    case UNET_GN:
-        return fmcl_groupnorm_backward(ctx, din, dw, db, dout, in, act(r, op->aux),
-                                       act(r, op->aux2), w, B, op->C, op->H, op->G);
+    case UNET_GN: {
+        fmcl_t none = {NULL, 0}, ss = op->in2 >= 0 ? act(r, op->in2) : none;
+        return fmcl_groupnorm_backward(ctx, din, dw, db, op->in2 >= 0 ? grad(r, op->in2) : none,
+                                       dout, in, act(r, op->aux), act(r, op->aux2), w,
+                                       fmcl_at(P, op->b), ss, op->K, scratch, B, op->C, op->H,
+                                       op->G);
+    }
     case UNET_CONV: return fmcl_conv2d_backward(ctx, din, dw, db, dout, in, w, scratch, &cs);
-    case UNET_SS:
-        return fmcl_scale_shift_backward(ctx, din, grad(r, op->aux), dout, in, act(r, op->aux), B,
-                                         op->C, op->H);
     case UNET_ADD: {
         fmcl_t din2 = grad(r, op->in2);
         if (din.mem) s = fmcl_axpy_to(ctx, din, din, 1.0f, dout, B * op->C);

@@ -142,7 +142,9 @@ static int conv(builder *bd, int in, size_t w, size_t b, int C, int H, int W, in
     return out;
 }
 
-static int groupnorm(builder *bd, const char *prefix, int in, int C, int HW)
+/* GroupNorm, then the scale and shift of slot ss (-1: none), then SiLU when
+ * silu: one op (kernels/norm.cl fuses them). */
+static int groupnorm(builder *bd, const char *prefix, int in, int C, int HW, int ss, int silu)
 {
     int G = bd->p->cfg.groups;
     if (C % G)
@@ -154,7 +156,7 @@ static int groupnorm(builder *bd, const char *prefix, int in, int C, int HW)
     unet_op *op = new_op(bd, UNET_GN, in, out);
     if (!op) return 0;
     op->aux = mean, op->aux2 = rstd, op->w = g, op->b = be, op->C = C, op->H = HW, op->W = 1;
-    op->G = G;
+    op->G = G, op->in2 = ss, op->K = silu;
     return out;
 }
 
@@ -223,7 +225,7 @@ static int resblock(builder *bd, const char *prefix, int x, int Cin, int Cout, i
     char name[64];
     int HW = H * W;
     sub(name, sizeof name, prefix, "in_layers.0");
-    int a = unary(bd, UNET_SILU, groupnorm(bd, name, x, Cin, HW), (size_t)Cin * HW);
+    int a = groupnorm(bd, name, x, Cin, HW, -1, 1); /* and in_layers.1, SiLU */
     size_t w, b;
     sub(name, sizeof name, prefix, "in_layers.2");
     weight_bias(bd, name, 0, Cout, Cin, 3, 0, &w, &b);
@@ -231,11 +233,7 @@ static int resblock(builder *bd, const char *prefix, int x, int Cin, int Cout, i
     sub(name, sizeof name, prefix, "emb_layers.1");
     int ss = linear(bd, name, bd->emb, bd->emb_dim, 2 * Cout);
     sub(name, sizeof name, prefix, "out_layers.0");
-    int g = groupnorm(bd, name, h, Cout, HW);
-    int s = new_slot(bd, (size_t)Cout * HW, 1);
-    unet_op *op = new_op(bd, UNET_SS, g, s);
-    if (op) op->aux = ss, op->C = Cout, op->H = HW;
-    int s2 = unary(bd, UNET_SILU, s, (size_t)Cout * HW);
+    int s2 = groupnorm(bd, name, h, Cout, HW, ss, 1); /* scale-shift, out_layers.1's SiLU */
     if (bd->p->cfg.dropout > 0.0f) s2 = dropout(bd, s2, (size_t)Cout * HW); /* out_layers.2 */
     sub(name, sizeof name, prefix, "out_layers.3");
     weight_bias(bd, name, 1, Cout, Cout, 3, 0, &w, &b);
@@ -256,7 +254,7 @@ static int attnblock(builder *bd, const char *prefix, int x, int C, int H, int W
     if (C % heads)
         problem(bd, "attention %s has %d channels, not a multiple of heads = %d", prefix, C, heads);
     sub(name, sizeof name, prefix, "norm");
-    int n = groupnorm(bd, name, x, C, P);
+    int n = groupnorm(bd, name, x, C, P, -1, 0);
     size_t w, b;
     sub(name, sizeof name, prefix, "qkv");
     weight_bias(bd, name, 0, 3 * C, C, 1, 1, &w, &b);
@@ -350,7 +348,7 @@ static void build(builder *bd)
             }
         }
     }
-    h = unary(bd, UNET_SILU, groupnorm(bd, "out.0", h, ch, H * W), (size_t)ch * H * W);
+    h = groupnorm(bd, "out.0", h, ch, H * W, -1, 1); /* and out.1, SiLU */
     weight_bias(bd, "out.2", 1, c->channels, ch, 3, 0, &w, &b);
     int v = conv(bd, h, w, b, ch, H, W, c->channels, 3, 1);
     if (!bd->oom) bd->p->slots[v].ext = 1;
@@ -362,7 +360,7 @@ static void spans(fmcl_unet_plan *p)
     for (int i = 0; i < p->n_ops; i++) {
         const unet_op *op = &p->ops[i];
         int reads[3] = {op->in, op->kind == UNET_ADD || op->kind == UNET_CAT ? op->in2 : -1,
-                        op->kind == UNET_SS ? op->aux : -1};
+                        op->kind == UNET_GN ? op->in2 : -1};
         p->slots[op->out].last = i;
         for (int k = 0; k < 3; k++)
             if (reads[k] >= 0) p->slots[reads[k]].first = i;
@@ -432,6 +430,9 @@ static int layout(fmcl_unet_plan *p)
             need = fmcl_attention_scratch(p->B, op->H, op->heads);
         } else if (op->kind == UNET_LINEAR) {
             need = fmcl_linear_small_wgrad_scratch(p->B, op->C, 0);
+        } else if (op->kind == UNET_GN) {
+            /* the device's, or the reference's two intermediates */
+            need = 2 * fmcl_groupnorm_scratch(p->B, op->C, op->H);
         }
         if (need > scratch) scratch = need;
     }

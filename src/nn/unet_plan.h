@@ -12,9 +12,10 @@ enum {
     UNET_TEMB,   /* out[B, C] = sinusoidal(t) (no gradient) */
     UNET_LINEAR, /* out[B, C] = in[B, K] w[C, K]^T + b */
     UNET_SILU,   /* out = silu(in); its backward overwrites d in (one consumer) */
-    UNET_GN,     /* out = GroupNorm(in) [B, C, H W], aux = mean, aux2 = rstd [B, G] */
+    UNET_GN,     /* out = GroupNorm(in) [B, C, H W], aux = mean, aux2 = rstd [B, G], then
+                  * with in2 >= 0 out (1 + scale) + shift (in2 = ss [B, 2C]), then with
+                  * K = 1 SiLU */
     UNET_CONV,   /* out[B, K, Ho, Wo] = conv(in[B, C, H, W]) */
-    UNET_SS,     /* out = in (1 + scale) + shift, aux = ss [B, 2C] */
     UNET_ADD,    /* out = in + in2 */
     UNET_UP,     /* out[B, C, 2H, 2W] = nearest 2x of in[B, C, H, W] */
     UNET_CAT,    /* out[B, C + K, H W] = [in, in2] along channels */

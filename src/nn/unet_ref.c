@@ -46,11 +46,11 @@ static void forward_op(const ref_run *r, const unet_op *op)
         break;
     case UNET_SILU: fmcl_silu_forward_ref(out, in, B, op->C); break;
     case UNET_GN:
-        fmcl_groupnorm_forward_ref(out, act(r, op->aux), act(r, op->aux2), in, w, b, B, op->C,
-                                   op->H, op->G);
+        fmcl_groupnorm_forward_ref(out, act(r, op->aux), act(r, op->aux2), in, w, b,
+                                   op->in2 >= 0 ? act(r, op->in2) : NULL, op->K, B, op->C, op->H,
+                                   op->G);
         break;
     case UNET_CONV: fmcl_conv2d_forward_ref(out, in, w, b, &cs); break;
-    case UNET_SS: fmcl_scale_shift_forward_ref(out, in, act(r, op->aux), B, op->C, op->H); break;
     case UNET_ADD: {
         const float *in2 = act(r, op->in2);
         for (size_t i = 0; i < (size_t)B * op->C; i++) out[i] = in[i] + in2[i];
@@ -93,14 +93,12 @@ static void backward_op(const ref_run *r, const unet_op *op, float *grads)
         if (din) fmcl_silu_backward_ref(din, dout, in, B, op->C);
         break;
     case UNET_GN:
-        fmcl_groupnorm_backward_ref(din, dw, db, dout, in, act(r, op->aux), act(r, op->aux2), w, B,
-                                    op->C, op->H, op->G);
+        fmcl_groupnorm_backward_ref(din, dw, db, op->in2 >= 0 ? grad(r, op->in2) : NULL, dout, in,
+                                    act(r, op->aux), act(r, op->aux2), w, r->params + op->b,
+                                    op->in2 >= 0 ? act(r, op->in2) : NULL, op->K, B, op->C, op->H,
+                                    op->G);
         break;
     case UNET_CONV: fmcl_conv2d_backward_ref(din, dw, db, dout, in, w, &cs); break;
-    case UNET_SS:
-        fmcl_scale_shift_backward_ref(din, grad(r, op->aux), dout, in, act(r, op->aux), B, op->C,
-                                      op->H);
-        break;
     case UNET_ADD: {
         float *din2 = grad(r, op->in2);
         for (size_t i = 0; i < (size_t)B * op->C; i++) {
