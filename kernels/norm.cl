@@ -35,7 +35,9 @@ void gn_store(__global float *p, int j, int n, float16 v)
     for (int k = 0; j + k < n; k++) p[j + k] = t[k];
 }
 
-/* v's lanes past n - j set to 0. */
+/* v's lanes past n - j set to 0. (Vectors are taken apart through private
+ * arrays, not swizzles: Oclgrind 21.10's --uninitialized crashed on the
+ * 16-wide shuffles.) */
 float16 gn_mask(float16 v, int j, int n)
 {
     const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -44,10 +46,11 @@ float16 gn_mask(float16 v, int j, int n)
 
 float gn_hsum(float16 v)
 {
-    const float8 a = v.lo + v.hi;
-    const float4 b = a.lo + a.hi;
-    const float2 c = b.lo + b.hi;
-    return c.x + c.y;
+    float t[GN_W];
+    vstore16(v, 0, t);
+    for (int h = GN_W / 2; h > 0; h /= 2)
+        for (int k = 0; k < h; k++) t[k] += t[k + h];
+    return t[0];
 }
 
 /* Items bg < rows (= B G): mean = sum(x) / n, var = sum((x - mean)^2) / n
@@ -214,20 +217,25 @@ __kernel void groupnorm_act_backward_input(__global float *dx, uint dx_off,
 {
     const int j = (int)get_global_id(0) * GN_W, row = (int)get_global_id(1);
     if (j >= HW || row >= rows) return;
-    int c;
-    const int b = fmcl_divmod(row, C, &c), Cg = C / G, c0 = c / Cg * Cg;
+    /* The group's rows are row0 .. row0 + Cg - 1 (bg = b G + g = row / Cg),
+     * split from row alone: a remainder of c would make LLVM add a freeze,
+     * which Oclgrind's --uninitialized rejects (conv.cl's fmcl_divmod). */
+    const int Cg = C / G;
+    int i, gi;
+    const int bg = fmcl_divmod(row, Cg, &i), row0 = bg * Cg;
+    fmcl_divmod(bg, G, &gi);
+    const int c0 = gi * Cg;
     float mg = 0.0f, mgx = 0.0f;
-    for (int k = c0; k < c0 + Cg; k++) {
-        __global const float *o = part + part_off + ((size_t)b * C + k) * 4;
-        const float ga = gamma[gamma_off + k];
+    for (int k = 0; k < Cg; k++) {
+        __global const float *o = part + part_off + (size_t)(row0 + k) * 4;
+        const float ga = gamma[gamma_off + c0 + k];
         mg += ga * o[3];
         mgx += ga * o[2];
     }
     const float n = (float)(Cg * HW);
     mg /= n;
     mgx /= n;
-    const int bg = b * G + c / Cg;
-    const float m = mean[mean_off + bg], r = rstd[rstd_off + bg], ga = gamma[gamma_off + c];
+    const float m = mean[mean_off + bg], r = rstd[rstd_off + bg], ga = gamma[gamma_off + c0 + i];
     const size_t at = (size_t)row * HW;
     const float16 xhat = (gn_load(x + x_off + at, j, HW) - m) * r;
     const float16 g = ga * gn_load(dxn + dxn_off + at, j, HW);
