@@ -20,8 +20,11 @@ __kernel void image_batch(__global float *x1, uint x1_off, __global const uchar 
         src = d - x + ((uint)W - 1u - x);
     }
     const uint4 r = philox(seed, g, d / 4u, FMCL_STREAM_PIXELS, step);
-    const uint k = d % 4u;
-    const uint w = k == 0u ? r.x : k == 1u ? r.y : k == 2u ? r.z : r.w;
+    /* Word d % 4 through a private array: Oclgrind 21.10 picked the wrong
+     * words from the equivalent chain of selects on r's components. */
+    uint words[4];
+    vstore4(r, 0, words);
+    const uint w = words[d % 4u];
     const float v = (float)pix[pix_off + row * D + src] + u01(w);
     x1[x1_off + b * D + d] = v * 0.0078125f - 1.0f;
 }
