@@ -7,6 +7,8 @@
  *   fmcl/data.h      data sources: built-in 2D sets, points, image sets
  *   fmcl/train.h     probability paths and the trainer
  *   fmcl/sample.h    sampling (every solver, guidance) and likelihoods
+ *   fmcl/io.h        .npy arrays, checkpoints without a device, atomic writes
+ *   fmcl/plot.h      pictures: 2D densities, trajectories, loss, image grids
  *   fmcl/check.h     the self-check of every device op
  */
 #ifndef FMCL_H
@@ -18,6 +20,8 @@
 #include "fmcl/data.h"
 #include "fmcl/train.h"
 #include "fmcl/sample.h"
+#include "fmcl/io.h"
+#include "fmcl/plot.h"
 #include "fmcl/check.h"
 
 #endif

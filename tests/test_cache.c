@@ -173,7 +173,7 @@ static void check_path(void)
 static int write_bytes(const char *path, const unsigned char *p, size_t n)
 {
     const void *chunk[1] = {p};
-    return fmcl_write_atomic(path, chunk, &n, 1, NULL, 0) == FMCL_OK;
+    return fmcl_write_file_atomic(path, chunk, &n, 1, NULL, 0) == FMCL_OK;
 }
 
 /* Reads path back expecting a defect whose reason contains want. */

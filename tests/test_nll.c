@@ -23,7 +23,6 @@
 
 #include "flow/flow_ops.h"
 #include "flow/nll.h"
-#include "io/plot.h"
 #include "io/raster.h"
 #include "testlib.h"
 

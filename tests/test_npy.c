@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "io/atomic.h"
-#include "io/npy.h"
 #include "testlib.h"
 
 static char dir[256];
@@ -40,7 +39,7 @@ static void put_npy(const char *name, int major, const char *dict, const void *d
     file_path(path, sizeof path, name);
     const void *chunk = b;
     size_t len = total + nbytes - cut;
-    tl_check(fmcl_write_atomic(path, &chunk, &len, 1, err, sizeof err) == FMCL_OK, "%s", err);
+    tl_check(fmcl_write_file_atomic(path, &chunk, &len, 1, err, sizeof err) == FMCL_OK, "%s", err);
     free(b);
 }
 
@@ -51,7 +50,7 @@ static void reject(const char *name, const char *want)
     float *d = (float *)1;
     int64_t shape[FMCL_NPY_MAX_DIMS];
     int ndim = -1;
-    fmcl_status s = fmcl_npy_read_f32(path, &d, shape, &ndim, err, sizeof err);
+    fmcl_status s = fmcl_npy_read(path, &d, shape, &ndim, err, sizeof err);
     tl_check(s == FMCL_ERR_FORMAT && d == NULL && strstr(err, want) && strstr(err, path),
              "%s: status %d, message \"%s\", expected one with the path and \"%s\"", name, s,
              err, want);
@@ -74,7 +73,7 @@ static void round_trip(const int64_t *shape, int ndim, const char *shape_text)
     }
     char path[300], err[1024] = "";
     file_path(path, sizeof path, "rt.npy");
-    fmcl_status s = fmcl_npy_write_f32(path, x, shape, ndim, err, sizeof err);
+    fmcl_status s = fmcl_npy_write(path, x, shape, ndim, err, sizeof err);
     if (!tl_check(s == FMCL_OK, "write %s: %s", shape_text, err)) {
         free(x);
         return;
@@ -105,7 +104,7 @@ static void round_trip(const int64_t *shape, int ndim, const char *shape_text)
     float *y = NULL;
     int64_t got[FMCL_NPY_MAX_DIMS];
     int gnd = -1;
-    s = fmcl_npy_read_f32(path, &y, got, &gnd, err, sizeof err);
+    s = fmcl_npy_read(path, &y, got, &gnd, err, sizeof err);
     if (tl_check(s == FMCL_OK, "read %s: %s", shape_text, err)) {
         int same = gnd == ndim;
         for (int i = 0; same && i < ndim; i++)
@@ -132,7 +131,7 @@ static void test_float64(void)
         float *y = NULL;
         int64_t shape[FMCL_NPY_MAX_DIMS];
         int ndim = 0;
-        fmcl_status s = fmcl_npy_read_f32(path, &y, shape, &ndim, err, sizeof err);
+        fmcl_status s = fmcl_npy_read(path, &y, shape, &ndim, err, sizeof err);
         if (tl_check(s == FMCL_OK, "float64 file, version %d.0: %s", version, err)) {
             int nd = version == 3 ? 3 : 2;
             tl_check(ndim == nd && !memcmp(shape, want_shape[version - 1], (size_t)nd * 8),
@@ -145,6 +144,23 @@ static void test_float64(void)
         }
         remove(path);
     }
+    /* fmcl_npy_write_f64 writes '<f8' that reads back as the same nearest floats. */
+    char path[300], err[1024] = "";
+    file_path(path, sizeof path, "w8.npy");
+    const int64_t shape2[2] = {2, 4};
+    float *y = NULL;
+    int64_t shape[FMCL_NPY_MAX_DIMS];
+    int ndim = 0;
+    if (tl_check(fmcl_npy_write_f64(path, v, shape2, 2, err, sizeof err) == FMCL_OK,
+                 "write float64: %s", err) &&
+        tl_check(fmcl_npy_read(path, &y, shape, &ndim, err, sizeof err) == FMCL_OK,
+                 "read back float64: %s", err)) {
+        int ok = ndim == 2 && shape[0] == 2 && shape[1] == 4;
+        for (int i = 0; ok && i < 8; i++) ok = y[i] == (float)v[i];
+        tl_check(ok, "fmcl_npy_write_f64's array reads back as its nearest floats");
+        fmcl_npy_free(y);
+    }
+    remove(path);
 }
 
 static void test_rejections(void)
@@ -217,13 +233,13 @@ static void test_write_failure(void)
     int64_t shape[1] = {2};
     char err[512] = "";
     fmcl_status s =
-        fmcl_npy_write_f32("/nonexistent-fmcl-dir/x.npy", x, shape, 1, err, sizeof err);
+        fmcl_npy_write("/nonexistent-fmcl-dir/x.npy", x, shape, 1, err, sizeof err);
     tl_check(s == FMCL_ERR_IO && strstr(err, "does the folder exist"),
              "write into a missing folder: %s", err);
     int64_t neg[1] = {-2};
     char path[300];
     file_path(path, sizeof path, "neg.npy");
-    s = fmcl_npy_write_f32(path, x, neg, 1, err, sizeof err);
+    s = fmcl_npy_write(path, x, neg, 1, err, sizeof err);
     tl_check(s == FMCL_ERR_ARG && access(path, F_OK) != 0, "negative dimension refused: %s", err);
 }
 

@@ -15,7 +15,6 @@
 
 #include <stb_image.h>
 
-#include "io/plot.h"
 #include "testlib.h"
 
 static char dir[512];

@@ -239,7 +239,7 @@ static void bad_checkpoints(fmcl_ctx *ctx, run_case *rc)
         return;
     size_t cut = len - 7;
     const void *chunk[1] = {bytes};
-    tl_check(fmcl_write_atomic(trunc, chunk, &cut, 1, err, sizeof err) == FMCL_OK, "write");
+    tl_check(fmcl_write_file_atomic(trunc, chunk, &cut, 1, err, sizeof err) == FMCL_OK, "write");
     tl_check(rewrite(good, shape, "optim.exp_avg_sq.0.weight", 3), "rewrite");
     if (!ok(ctx, train_fresh(ctx, rc, &m, &t), "bad-input trainer")) goto done;
     fmcl_status s = fmcl_trainer_restore(t, missing);

@@ -187,6 +187,34 @@ static void test_round_trip(void)
     remove(path2);
 }
 
+/* The public view of a file: its metadata and tensors by name, or the
+ * reader's message. */
+static void test_checkpoint_view(void)
+{
+    char path[300], err[512] = "";
+    snprintf(path, sizeof path, "%s/view.safetensors", dir);
+    float w[6] = {1, 2, 3, 4, 5, 6};
+    fmcl_st_tensor t[] = {{"0.weight", FMCL_ST_F32, 2, {2, 3}, w, sizeof w}};
+    const char *kv[] = {"format", "fmcl-mlp", "data", "moons"};
+    fmcl_checkpoint *c = NULL;
+    if (tl_check(fmcl_st_write(path, t, 1, kv, 2, err, sizeof err) == FMCL_OK, "write: %s", err) &&
+        tl_check(fmcl_checkpoint_open(path, &c, err, sizeof err) == FMCL_OK, "open: %s", err)) {
+        const char *data = fmcl_checkpoint_meta(c, "data");
+        tl_check(data && !strcmp(data, "moons") && !fmcl_checkpoint_meta(c, "step") &&
+                     fmcl_checkpoint_has_tensor(c, "0.weight") &&
+                     !fmcl_checkpoint_has_tensor(c, "0.bias"),
+                 "a checkpoint's metadata and tensors by name");
+    }
+    fmcl_checkpoint_free(c);
+    c = (fmcl_checkpoint *)1;
+    snprintf(path, sizeof path, "%s/no-such.safetensors", dir);
+    tl_check(fmcl_checkpoint_open(path, &c, err, sizeof err) != FMCL_OK && !c &&
+                 strstr(err, "no-such.safetensors"),
+             "a missing file is refused naming it: %s", err);
+    snprintf(path, sizeof path, "%s/view.safetensors", dir);
+    remove(path);
+}
+
 /* Another writer's style: unpadded, keys in another order, whitespace, a gap
  * at the end of the data section, metadata last, a zero-size tensor. */
 static void test_foreign_layout(void)
@@ -397,6 +425,7 @@ int main(void)
         return 1;
     }
     test_round_trip();
+    test_checkpoint_view();
     test_foreign_layout();
     test_malformed();
     test_write_arguments();

@@ -12,7 +12,6 @@
 
 #include "data/images.h"
 #include "data/toy2d.h"
-#include "io/npy.h"
 #include "testlib.h"
 
 static void toys(void)
@@ -74,7 +73,7 @@ static void points(const char *dir)
     snprintf(path, sizeof path, "%s/p.npy", dir);
     int64_t shape[3] = {N, D, 1};
     fmcl_data *f = NULL;
-    if (tl_check(fmcl_npy_write_f32(path, x, shape, 2, err, sizeof err) == FMCL_OK, "%s", err))
+    if (tl_check(fmcl_npy_write(path, x, shape, 2, err, sizeof err) == FMCL_OK, "%s", err))
         tl_check(fmcl_data_open(path, NULL, &f, err, sizeof err) == FMCL_OK &&
                      fmcl_data_count(f) == N && fmcl_data_dim(f) == D &&
                      !strcmp(fmcl_data_spec(f), path) &&
@@ -82,7 +81,7 @@ static void points(const char *dir)
                  "a .npy file opens as its points: %s", err);
     fmcl_data_free(f);
     f = NULL;
-    if (tl_check(fmcl_npy_write_f32(path, x, shape, 3, err, sizeof err) == FMCL_OK, "%s", err))
+    if (tl_check(fmcl_npy_write(path, x, shape, 3, err, sizeof err) == FMCL_OK, "%s", err))
         tl_check(fmcl_data_open(path, NULL, &f, err, sizeof err) == FMCL_ERR_FORMAT && !f &&
                      strstr(err, "found shape (5, 3, 1)"),
                  "a 3-D array is refused with its shape: %s", err);

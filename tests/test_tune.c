@@ -205,7 +205,7 @@ static void with_file(fmcl_ctx *ctx, const char *text, const char *want_note, in
         return;
     size_t len = strlen(text);
     const void *chunk = text;
-    if (!tl_check(fmcl_write_atomic(path, &chunk, &len, 1, err, sizeof err) == FMCL_OK, "%s",
+    if (!tl_check(fmcl_write_file_atomic(path, &chunk, &len, 1, err, sizeof err) == FMCL_OK, "%s",
                   err))
         return;
     snprintf(spec, sizeof spec, "%d:%d", info->platform_index, info->device_index);

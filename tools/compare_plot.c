@@ -282,7 +282,7 @@ fmcl_status cmp_plot(const char *path, const cmp_opts *o, const cmp_data *d,
         return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory encoding %s", path);
     const void *data[1] = {png};
     size_t lens[1] = {(size_t)len};
-    fmcl_status st = fmcl_write_atomic(path, data, lens, 1, err, errlen);
+    fmcl_status st = fmcl_write_file_atomic(path, data, lens, 1, err, errlen);
     free(png);
     return st;
 }

@@ -231,7 +231,7 @@ fmcl_status cmp_write_json(const char *path, const cmp_opts *o, const cmp_data *
         return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory writing %s", path);
     }
     const void *data[1] = {buf};
-    fmcl_status s = fmcl_write_atomic(path, data, &len, 1, err, errlen);
+    fmcl_status s = fmcl_write_file_atomic(path, data, &len, 1, err, errlen);
     free(buf);
     return s;
 }

@@ -10,7 +10,6 @@
 #include "data/source.h"
 #include "data/toy2d.h"
 #include "io/atomic.h"
-#include "io/npy.h"
 
 /* The data stream's last step: no training run reaches it, so a likelihood
  * dequantises with noise no batch used. */
@@ -90,7 +89,7 @@ static fmcl_status open_npy(const char *path, fmcl_data **out, char *err, size_t
     int64_t shape[FMCL_NPY_MAX_DIMS];
     int ndim = 0;
     float *x = NULL;
-    fmcl_status s = fmcl_npy_read_f32(path, &x, shape, &ndim, err, errlen);
+    fmcl_status s = fmcl_npy_read(path, &x, shape, &ndim, err, errlen);
     if (s != FMCL_OK) return s;
     if (ndim != 2 || shape[0] < 1 || shape[0] > INT32_MAX || shape[1] < 1 ||
         shape[1] > INT32_MAX) {

@@ -53,15 +53,16 @@ static void sync_parent_dir(const char *path)
     free(dir);
 }
 
-fmcl_status fmcl_write_atomic(const char *path, const void *const *data, const size_t *len, int n,
-                              char *err, size_t errlen)
+fmcl_status fmcl_write_file_atomic(const char *path, const void *const *data, const size_t *len,
+                                   int n, char *err, size_t errlen)
 {
     if (!path || !*path || n < 0 || (n > 0 && (!data || !len)))
-        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_write_atomic: no path or bad chunk list");
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG,
+                         "fmcl_write_file_atomic: no path or bad chunk list");
     for (int i = 0; i < n; i++)
         if (len[i] && !data[i])
-            return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_write_atomic: chunk %d has no data",
-                             i);
+            return fmcl_errf(err, errlen, FMCL_ERR_ARG,
+                             "fmcl_write_file_atomic: chunk %d has no data", i);
 
     /* Keep the permissions of a file being replaced; new files get rw-r--r--
      * (mkstemp creates them rw-------). */

@@ -7,9 +7,6 @@
 
 #include "fmcl.h"
 
-/* Writes n chunks (data[i], len[i]) to path atomically. */
-fmcl_status fmcl_write_atomic(const char *path, const void *const *data, const size_t *len, int n,
-                              char *err, size_t errlen);
 /* Reads a whole regular file (at most max_bytes) into a malloc'ed buffer; folders,
  * devices, FIFOs and sockets are refused with a message naming what the path is. */
 fmcl_status fmcl_read_file(const char *path, size_t max_bytes, unsigned char **out, size_t *len,

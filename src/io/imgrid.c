@@ -1,5 +1,5 @@
 /* Image grids as PNG through stb_image_write, written atomically. */
-#include "io/imgrid.h"
+#include "fmcl.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -15,7 +15,7 @@ unsigned char *stbi_write_png_to_mem(const unsigned char *pixels, int stride_byt
 #define BORDER_GREY 128
 #define MAX_SIDE 16384 /* pixels per side of the picture */
 
-fmcl_status fmcl_png_image_grid(const char *path, const float *x, int n, int c, int h, int w,
+fmcl_status fmcl_plot_images(const char *path, const float *x, int n, int c, int h, int w,
                                 int cols, int border, char *err, size_t errlen)
 {
     if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 || cols < 1 || border < 0)
@@ -54,7 +54,7 @@ fmcl_status fmcl_png_image_grid(const char *path, const float *x, int n, int c, 
         return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory encoding %s", path);
     const void *data[1] = {png};
     size_t lens[1] = {(size_t)len};
-    fmcl_status s = fmcl_write_atomic(path, data, lens, 1, err, errlen);
+    fmcl_status s = fmcl_write_file_atomic(path, data, lens, 1, err, errlen);
     free(png);
     return s;
 }

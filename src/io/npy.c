@@ -2,9 +2,8 @@
  * "\x93NUMPY", the version, a little-endian header length, a Python dict
  * literal {'descr': '<f4', 'fortran_order': False, 'shape': (N, D), } padded
  * with spaces and '\n' to a multiple of 64 bytes, then the raw data. Data is
- * copied as host memory: a little-endian host, like the files, is assumed. */
-#include "io/npy.h"
-
+ * copied as host memory: a little-endian host, like the files, is assumed.
+ * The functions are include/fmcl/io.h's. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -232,11 +231,11 @@ static fmcl_status read_image(const unsigned char *b, size_t len, float **data, 
     return FMCL_OK;
 }
 
-fmcl_status fmcl_npy_read_f32(const char *path, float **data, int64_t *shape, int *ndim, char *err,
-                              size_t errlen)
+fmcl_status fmcl_npy_read(const char *path, float **data, int64_t *shape, int *ndim, char *err,
+                          size_t errlen)
 {
     if (!path || !data || !shape || !ndim)
-        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_npy_read_f32: missing argument");
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_npy_read: missing argument");
     *data = NULL;
     *ndim = 0;
     unsigned char *b;
@@ -254,29 +253,30 @@ fmcl_status fmcl_npy_read_f32(const char *path, float **data, int64_t *shape, in
     return FMCL_OK;
 }
 
-fmcl_status fmcl_npy_write_f32(const char *path, const float *data, const int64_t *shape, int ndim,
-                               char *err, size_t errlen)
+void fmcl_npy_free(float *data) { free(data); }
+
+/* An array of items of `item` bytes (dtype descr) in C order, atomically. */
+static fmcl_status write_array(const char *path, const void *data, size_t item, const char *descr,
+                               const int64_t *shape, int ndim, char *err, size_t errlen)
 {
     if (!path || ndim < 0 || ndim > FMCL_NPY_MAX_DIMS || (ndim && !shape))
         return fmcl_errf(err, errlen, FMCL_ERR_ARG,
-                         "fmcl_npy_write_f32: bad arguments (ndim must be 0..%d)",
-                         FMCL_NPY_MAX_DIMS);
+                         "fmcl_npy_write: bad arguments (ndim must be 0..%d)", FMCL_NPY_MAX_DIMS);
     uint64_t count = 1;
     for (int i = 0; i < ndim; i++) {
         uint64_t d = (uint64_t)shape[i];
-        if (shape[i] < 0 || (d && count > (SIZE_MAX / 4) / d))
+        if (shape[i] < 0 || (d && count > (SIZE_MAX / item) / d))
             return fmcl_errf(err, errlen, FMCL_ERR_ARG,
-                             "fmcl_npy_write_f32: dimension %d (%lld) is negative or too large", i,
+                             "fmcl_npy_write: dimension %d (%lld) is negative or too large", i,
                              (long long)shape[i]);
         count *= d;
     }
-    if (count && !data)
-        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_npy_write_f32: no data");
+    if (count && !data) return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_npy_write: no data");
 
     /* 10-byte preamble + dict + padding + '\n', a multiple of 64 in all. */
     char head[512];
     int n = snprintf(head + 10, sizeof head - 10,
-                     "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+                     "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int i = 0; i < ndim; i++)
         n += snprintf(head + 10 + n, sizeof head - 10 - (size_t)n, i ? ", %lld" : "%lld",
                       (long long)shape[i]);
@@ -292,6 +292,18 @@ fmcl_status fmcl_npy_write_f32(const char *path, const float *data, const int64_
     head[9] = (char)(hlen >> 8);
 
     const void *chunks[2] = {head, data};
-    size_t lens[2] = {total, (size_t)count * sizeof(float)};
-    return fmcl_write_atomic(path, chunks, lens, 2, err, errlen);
+    size_t lens[2] = {total, (size_t)count * item};
+    return fmcl_write_file_atomic(path, chunks, lens, 2, err, errlen);
+}
+
+fmcl_status fmcl_npy_write(const char *path, const float *data, const int64_t *shape, int ndim,
+                           char *err, size_t errlen)
+{
+    return write_array(path, data, sizeof *data, "<f4", shape, ndim, err, errlen);
+}
+
+fmcl_status fmcl_npy_write_f64(const char *path, const double *data, const int64_t *shape,
+                               int ndim, char *err, size_t errlen)
+{
+    return write_array(path, data, sizeof *data, "<f8", shape, ndim, err, errlen);
 }

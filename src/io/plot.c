@@ -2,7 +2,7 @@
  * drawn on a raster.h canvas, encoded by stb_image_write and written
  * atomically. Non-finite inputs are skipped and their count printed in the
  * figure, never drawn. */
-#include "io/plot.h"
+#include "fmcl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -297,7 +297,7 @@ static fmcl_status save_png(const char *path, fmcl_canvas *c, char *err, size_t 
                          path);
     const void *data[1] = {png};
     size_t lens[1] = {(size_t)len};
-    fmcl_status s = fmcl_write_atomic(path, data, lens, 1, err, errlen);
+    fmcl_status s = fmcl_write_file_atomic(path, data, lens, 1, err, errlen);
     free(png);
     return s;
 }

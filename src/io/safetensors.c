@@ -522,10 +522,46 @@ fmcl_status fmcl_st_write(const char *path, const fmcl_st_tensor *t, int n,
             chunks[i + 2] = t[i].data;
             lens[i + 2] = t[i].nbytes;
         }
-        s = fmcl_write_atomic(path, chunks, lens, n + 2, err, errlen);
+        s = fmcl_write_file_atomic(path, chunks, lens, n + 2, err, errlen);
     }
     free(chunks);
     free(lens);
     fmcl_jbuf_free(&h);
     return s;
+}
+
+/* ---- the public view of a file (include/fmcl/io.h) ------------------------ */
+
+struct fmcl_checkpoint {
+    fmcl_st_file f;
+};
+
+fmcl_status fmcl_checkpoint_open(const char *path, fmcl_checkpoint **out, char *err,
+                                 size_t errlen)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of host memory reading %s", path);
+    fmcl_status s = fmcl_st_read(path, &(*out)->f, err, errlen);
+    if (s != FMCL_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+void fmcl_checkpoint_free(fmcl_checkpoint *c)
+{
+    if (!c) return;
+    fmcl_st_free(&c->f);
+    free(c);
+}
+
+const char *fmcl_checkpoint_meta(const fmcl_checkpoint *c, const char *key)
+{
+    return fmcl_st_meta(&c->f, key);
+}
+
+int fmcl_checkpoint_has_tensor(const fmcl_checkpoint *c, const char *name)
+{
+    return fmcl_st_find(&c->f, name) != NULL;
 }

@@ -212,7 +212,7 @@ fmcl_status fmcl_cache_write(const char *path, const uint8_t key[FMCL_CACHE_KEY_
     if (s != FMCL_OK) return s;
     const void *chunks[2] = {hdr, payload};
     size_t lens[2] = {sizeof hdr, len};
-    return fmcl_write_atomic(path, chunks, lens, 2, err, errlen);
+    return fmcl_write_file_atomic(path, chunks, lens, 2, err, errlen);
 }
 
 cl_program fmcl_cache_load_program(fmcl_ctx *ctx, const char *path,

@@ -396,7 +396,7 @@ fmcl_status fmcl_tune_save(const char *path, const fmcl_tune_set *s, const char 
     fmcl_status st = fmcl_cache_make_parents(path, err, errlen);
     if (st == FMCL_OK) {
         const void *chunk = buf;
-        st = fmcl_write_atomic(path, &chunk, &len, 1, err, errlen);
+        st = fmcl_write_file_atomic(path, &chunk, &len, 1, err, errlen);
     }
     free(buf);
     return st;

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "io/npy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -12,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t shape[FMCL_NPY_MAX_DIMS];
     int ndim = 0;
     char err[1024];
-    if (fmcl_npy_read_f32(fuzz_file(0, data, size), &x, shape, &ndim, err, sizeof err) !=
+    if (fmcl_npy_read(fuzz_file(0, data, size), &x, shape, &ndim, err, sizeof err) !=
         FMCL_OK)
         return 0;
     size_t n = 1;

@@ -13,7 +13,6 @@
 #include <png.h>
 
 #include "io/atomic.h"
-#include "io/npy.h"
 #include "io/safetensors.h"
 #include "nn/unet.h"
 #include "runtime/cache.h"
@@ -152,13 +151,13 @@ static void npy(void)
 {
     static const float x[6] = {0.5f, -1, 2, 3, -4.25f, 1e-3f};
     char err[512];
-    check(fmcl_npy_write_f32(at("npy/f4_2x3.npy"), x, (int64_t[]){2, 3}, 2, err, sizeof err) ==
+    check(fmcl_npy_write(at("npy/f4_2x3.npy"), x, (int64_t[]){2, 3}, 2, err, sizeof err) ==
               FMCL_OK,
           err);
-    check(fmcl_npy_write_f32(at("npy/f4_6.npy"), x, (int64_t[]){6}, 1, err, sizeof err) ==
+    check(fmcl_npy_write(at("npy/f4_6.npy"), x, (int64_t[]){6}, 1, err, sizeof err) ==
               FMCL_OK,
           err);
-    check(fmcl_npy_write_f32(at("npy/f4_scalar.npy"), x, NULL, 0, err, sizeof err) == FMCL_OK,
+    check(fmcl_npy_write(at("npy/f4_scalar.npy"), x, NULL, 0, err, sizeof err) == FMCL_OK,
           err);
     /* Version 2.0 (4-byte header length), float64, written as NumPy does. */
     static const double y[2] = {1.0 / 3, -2.5};

@@ -7,21 +7,20 @@
 #include <string.h>
 
 #include "cli.h"
-#include "io/imgrid.h"
 
 #define GRID_BORDER 2
 
-int cli_image_shape(const fmcl_st_file *f, const char *path, int shape[3])
+int cli_image_shape(const fmcl_checkpoint *f, const char *path, int shape[3])
 {
     const char *keys[3] = {CLI_META_CHANNELS, CLI_META_HEIGHT, CLI_META_WIDTH};
-    const char *bits = fmcl_st_meta(f, CLI_META_BITS);
+    const char *bits = fmcl_checkpoint_meta(f, CLI_META_BITS);
     if (!bits) return 0;
     if (strcmp(bits, "8") != 0) {
         cli_error("%s: %s is '%s'; fmcl knows only 8-bit images", path, CLI_META_BITS, bits);
         return -1;
     }
     for (int i = 0; i < 3; i++) {
-        const char *v = fmcl_st_meta(f, keys[i]);
+        const char *v = fmcl_checkpoint_meta(f, keys[i]);
         char *end = NULL;
         long x = v ? strtol(v, &end, 10) : 0;
         if (!v || *end || x < 1 || x > 65536) {
@@ -39,7 +38,7 @@ int cli_write_grid(const char *path, const float *x, int n, const int shape[3])
     char err[1024];
     const int shown = n < CLI_GRID_MAX ? n : CLI_GRID_MAX;
     const int cols = (int)ceil(sqrt((double)shown));
-    if (fmcl_png_image_grid(path, x, shown, shape[0], shape[1], shape[2], cols, GRID_BORDER, err,
+    if (fmcl_plot_images(path, x, shown, shape[0], shape[1], shape[2], cols, GRID_BORDER, err,
                             sizeof err) != FMCL_OK)
         return cli_error("%s", err);
     printf("wrote %s (%d sample%s of %d x %d x %d in a grid of %d columns%s)\n", path, shown,
@@ -58,7 +57,7 @@ int cli_write_class_grid(const char *path, const float *x, int classes, int per,
     if (!tiles) return cli_error("out of host memory for the class grid");
     for (int k = 0; k < classes; k++) /* the first cols samples of class k */
         memcpy(tiles + (size_t)k * cols * D, x + (size_t)k * per * D, sizeof(float) * D * cols);
-    fmcl_status s = fmcl_png_image_grid(path, tiles, classes * cols, shape[0], shape[1], shape[2],
+    fmcl_status s = fmcl_plot_images(path, tiles, classes * cols, shape[0], shape[1], shape[2],
                                         cols, GRID_BORDER, err, sizeof err);
     free(tiles);
     if (s != FMCL_OK) return cli_error("%s", err);
@@ -79,7 +78,7 @@ int cli_write_trajectory(const char *path, const float *traj, int n_times, int n
         for (int j = 0; j < n_times; j++)
             memcpy(tiles + ((size_t)r * n_times + j) * D, traj + ((size_t)j * n + r) * D,
                    sizeof(float) * D);
-    fmcl_status s = fmcl_png_image_grid(path, tiles, rows * n_times, shape[0], shape[1],
+    fmcl_status s = fmcl_plot_images(path, tiles, rows * n_times, shape[0], shape[1],
                                         shape[2], n_times, GRID_BORDER, err, sizeof err);
     free(tiles);
     if (s != FMCL_OK) return cli_error("%s", err);

@@ -3,15 +3,15 @@
 #ifndef FMCL_CLI_IMAGES_H
 #define FMCL_CLI_IMAGES_H
 
-#include "io/safetensors.h"
+#include "fmcl.h"
 
-/* Metadata keys of an image model's checkpoint (fmcl train writes them). */
+/* Metadata keys of an image model's checkpoint (fmcl_trainer_create records
+ * them). */
 #define CLI_META_CHANNELS "image_channels"
 #define CLI_META_HEIGHT "image_height"
 #define CLI_META_WIDTH "image_width"
 #define CLI_META_BITS "pixel_bits"       /* "8": 8-bit data scaled to [-1, 1] */
 #define CLI_META_SCALING "pixel_scaling" /* the formula, for people reading the file */
-#define CLI_SCALING_TEXT "x = 2 (k + u) / 256 - 1, u ~ U[0, 1) per pixel and batch"
 
 /* Samples shown in a grid at most (the first ones). */
 #define CLI_GRID_MAX 256
@@ -19,7 +19,7 @@
 /* shape = {channels, height, width} of the images the checkpoint was trained
  * on. Returns 1 for an image model, 0 for one without image metadata, and
  * CLI-style -1 after printing an error when the metadata is malformed. */
-int cli_image_shape(const fmcl_st_file *f, const char *path, int shape[3]);
+int cli_image_shape(const fmcl_checkpoint *f, const char *path, int shape[3]);
 
 /* Writes the first min(n, CLI_GRID_MAX) images of x (n x c x h x w) as a
  * square-ish PNG grid and says so on stdout; CLI_OK or CLI_FAIL. */

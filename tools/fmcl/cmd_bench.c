@@ -263,7 +263,7 @@ static fmcl_status write_json(const char *path, const bench_result *res, int n, 
     if (b.failed) snprintf(err, errlen, "out of host memory");
     else {
         const void *chunk = b.data;
-        s = fmcl_write_atomic(path, &chunk, &b.len, 1, err, errlen);
+        s = fmcl_write_file_atomic(path, &chunk, &b.len, 1, err, errlen);
     }
     fmcl_jbuf_free(&b);
     return s;

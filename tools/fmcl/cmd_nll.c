@@ -15,9 +15,6 @@
 #include "cli.h"
 #include "cli_images.h"
 #include "fmcl.h"
-#include "io/npy.h"
-#include "io/plot.h"
-#include "io/safetensors.h"
 
 /* Built-in sets are evaluated on fresh points: the data stream's last step,
  * which no training run reaches. */
@@ -92,7 +89,7 @@ static int load_points(arg_cmd *cmd, const nll_opts *o, const char *spec, nll_da
     }
     int64_t shape[FMCL_NPY_MAX_DIMS];
     int ndim = 0;
-    if (fmcl_npy_read_f32(spec, &d->x, shape, &ndim, err, sizeof err) != FMCL_OK)
+    if (fmcl_npy_read(spec, &d->x, shape, &ndim, err, sizeof err) != FMCL_OK)
         return cli_error("--data: %s", err);
     if (ndim != 2 || shape[0] < 1 || shape[0] > INT_MAX || shape[1] < 1 || shape[1] > INT_MAX)
         return cli_error("--data %s: expected an N x D array of points (D the model's "
@@ -339,13 +336,13 @@ int cmd_nll(int argc, char **argv)
     /* Reject a missing or malformed checkpoint before starting a device; it
      * also names the data set when --data is not given. */
     char err[1024], data_name[128] = "";
-    fmcl_st_file f;
-    if (fmcl_st_read(o.ckpt, &f, err, sizeof err) != FMCL_OK)
+    fmcl_checkpoint *f = NULL;
+    if (fmcl_checkpoint_open(o.ckpt, &f, err, sizeof err) != FMCL_OK)
         return cli_error("--ckpt: %s", err);
-    const char *trained_on = fmcl_st_meta(&f, "data");
+    const char *trained_on = fmcl_checkpoint_meta(f, "data");
     if (trained_on) snprintf(data_name, sizeof data_name, "%s", trained_on);
-    const int image_model = cli_image_shape(&f, o.ckpt, o.shape);
-    fmcl_st_free(&f);
+    const int image_model = cli_image_shape(f, o.ckpt, o.shape);
+    fmcl_checkpoint_free(f);
     if (image_model < 0) return CLI_FAIL;
     if (!o.data && image_model && fmcl_data_spec_is_images(data_name)) o.data = data_name;
     if (!o.data) { /* a built-in set, as checkpoints name it */

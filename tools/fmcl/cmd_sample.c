@@ -15,9 +15,6 @@
 #include "cli.h"
 #include "cli_images.h"
 #include "fmcl.h"
-#include "io/npy.h"
-#include "io/plot.h"
-#include "io/safetensors.h"
 
 /* Samples drawn in rows by --trajectory. */
 #define TRAJECTORY_ROWS 8
@@ -70,7 +67,7 @@ static int read_grid(arg_cmd *cmd, sample_opts *o)
         int64_t shape[FMCL_NPY_MAX_DIMS];
         int ndim = 0;
         float *g = NULL;
-        if (fmcl_npy_read_f32(o->grid_arg, &g, shape, &ndim, err, sizeof err) != FMCL_OK)
+        if (fmcl_npy_read(o->grid_arg, &g, shape, &ndim, err, sizeof err) != FMCL_OK)
             return cli_error("--grid: %s", err);
         if (ndim != 1 || shape[0] > 1000001) {
             free(g);
@@ -161,7 +158,7 @@ static int read_x0(const char *path, float **x0, int *rows, int *cols)
     int64_t shape[FMCL_NPY_MAX_DIMS];
     int ndim = 0;
     char err[1024];
-    if (fmcl_npy_read_f32(path, x0, shape, &ndim, err, sizeof err) != FMCL_OK)
+    if (fmcl_npy_read(path, x0, shape, &ndim, err, sizeof err) != FMCL_OK)
         return cli_error("--x0: %s", err);
     if (ndim != 2 || shape[0] < 1 || shape[0] > INT_MAX || shape[1] < 1 || shape[1] > INT_MAX) {
         free(*x0);
@@ -251,13 +248,13 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
                st.nfe, nfe, st.accepted,
                st.rejected, secs);
     int64_t shape[3] = {o->n_times, o->n, dim};
-    if (fmcl_npy_write_f32(o->out, out, shape + 1, 2, err, sizeof err) != FMCL_OK) {
+    if (fmcl_npy_write(o->out, out, shape + 1, 2, err, sizeof err) != FMCL_OK) {
         cli_error("%s", err);
         goto done;
     }
     printf("wrote %s\n", o->out);
     if (traj && o->times_arg) {
-        if (fmcl_npy_write_f32(o->traj, traj, shape, 3, err, sizeof err) != FMCL_OK) {
+        if (fmcl_npy_write(o->traj, traj, shape, 3, err, sizeof err) != FMCL_OK) {
             cli_error("%s", err);
             goto done;
         }
@@ -405,20 +402,20 @@ int cmd_sample(int argc, char **argv)
 
     /* Reject a missing or malformed checkpoint before starting a device. */
     char err[1024];
-    fmcl_st_file f;
+    fmcl_checkpoint *f = NULL;
     int shape[3], image = 0;
-    if (rc == CLI_OK && fmcl_st_read(o.ckpt, &f, err, sizeof err) != FMCL_OK) {
+    if (rc == CLI_OK && fmcl_checkpoint_open(o.ckpt, &f, err, sizeof err) != FMCL_OK) {
         rc = cli_error("--ckpt: %s", err);
     } else if (rc == CLI_OK) {
-        image = cli_image_shape(&f, o.ckpt, shape);
+        image = cli_image_shape(f, o.ckpt, shape);
         if (image < 0) rc = CLI_FAIL;
-        const char *k = fmcl_st_meta(&f, "classes"); /* written for conditional models only */
+        const char *k = fmcl_checkpoint_meta(f, "classes"); /* written for conditional models only */
         char *end = NULL;
         o.classes = k ? (int)strtol(k, &end, 10) : 0;
         if (rc == CLI_OK && k && (*end || o.classes < 1 || o.classes > 256))
             rc = cli_error("--ckpt %s: metadata 'classes' is '%s', not a number of classes in "
                            "[1, 256]", o.ckpt, k);
-        fmcl_st_free(&f);
+        fmcl_checkpoint_free(f);
     }
     const int cls_seen = args_find(&cmd, "class")->seen, cfg_seen = args_find(&cmd, "cfg")->seen;
     if (rc == CLI_OK && o.classes == 0 && (cls_seen || cfg_seen))

@@ -19,8 +19,6 @@
 #include "train_cond.h"
 #include "train_model.h"
 #include "fmcl.h"
-#include "io/atomic.h"
-#include "io/plot.h"
 #include "progress.h"
 #include "train_opts.h"
 
@@ -185,7 +183,7 @@ static fmcl_status write_loss_csv(const char *path, const float *loss, int n, ch
     for (int i = 0; i < n; i++)
         len += (size_t)snprintf(buf + len, cap - len, "%d,%.9g\n", i + 1, (double)loss[i]);
     const void *chunk[1] = {buf};
-    fmcl_status st = fmcl_write_atomic(path, chunk, &len, 1, err, errlen);
+    fmcl_status st = fmcl_write_file_atomic(path, chunk, &len, 1, err, errlen);
     free(buf);
     return st;
 }

@@ -12,7 +12,6 @@
 
 #include "cli.h"
 #include "fmcl.h"
-#include "io/safetensors.h"
 #include "train_opts.h"
 
 static const char *const allowed[] = {"resume", "steps", "device", "log-every", "ckpt-every"};
@@ -25,16 +24,16 @@ static int is_allowed(const char *name)
 }
 
 /* A metadata integer in [lo, hi] written by fmcl train; -1 otherwise. */
-static int meta_int(const fmcl_st_file *f, const char *key, int lo, int hi)
+static int meta_int(const fmcl_checkpoint *f, const char *key, int lo, int hi)
 {
-    const char *v = fmcl_st_meta(f, key);
+    const char *v = fmcl_checkpoint_meta(f, key);
     char *end;
     long x = v && *v ? strtol(v, &end, 10) : -1;
     return v && *v && !*end && x >= lo && x <= hi ? (int)x : -1;
 }
 
 /* A metadata integer within its setting's range (fmcl_settings); -1 otherwise. */
-static int meta_setting(const fmcl_st_file *f, fmcl_setting_scope scope, const char *key,
+static int meta_setting(const fmcl_checkpoint *f, fmcl_setting_scope scope, const char *key,
                         const char *setting)
 {
     const fmcl_setting *s = fmcl_setting_find(scope, setting);
@@ -79,31 +78,31 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
     if (args_find(cmd, "steps")->seen && o->steps < done)
         return cli_error("--resume %s: the run has done %d steps already, more than --steps %d: "
                          "give --steps %d or more", o->resume, done, o->steps, done);
-    fmcl_st_file f;
-    if (fmcl_st_read(ckpt, &f, err, sizeof err) != FMCL_OK)
+    fmcl_checkpoint *f = NULL;
+    if (fmcl_checkpoint_open(ckpt, &f, err, sizeof err) != FMCL_OK)
         return cli_error("--resume %s: %s", o->resume, err);
-    const char *data = fmcl_st_meta(&f, "data"), *fmt = fmcl_st_meta(&f, "format");
+    const char *data = fmcl_checkpoint_meta(f, "data"), *fmt = fmcl_checkpoint_meta(f, "format");
     /* The network itself comes from the file (fmcl_model_load); the MLP's
      * shape is checked here as fmcl train records it. */
     const int unet = fmt && strcmp(fmt, "fmcl-unet") == 0;
     o->model = unet ? "unet" : "mlp";
-    o->width = unet ? 1 : meta_setting(&f, FMCL_SCOPE_MLP, "width", "width");
-    o->depth = unet ? 1 : meta_setting(&f, FMCL_SCOPE_MLP, "depth", "depth");
-    o->time_freqs = unet ? 0 : meta_setting(&f, FMCL_SCOPE_MLP, "time_freqs", "time_freqs");
-    const int every = meta_int(&f, "ckpt_every", 0, INT32_MAX);
+    o->width = unet ? 1 : meta_setting(f, FMCL_SCOPE_MLP, "width", "width");
+    o->depth = unet ? 1 : meta_setting(f, FMCL_SCOPE_MLP, "depth", "depth");
+    o->time_freqs = unet ? 0 : meta_setting(f, FMCL_SCOPE_MLP, "time_freqs", "time_freqs");
+    const int every = meta_int(f, "ckpt_every", 0, INT32_MAX);
     /* The data the run trained on (fmcl_train_config_from_checkpoint checked them). */
-    const char *kind = fmcl_st_meta(&f, "data_kind");
+    const char *kind = fmcl_checkpoint_meta(f, "data_kind");
     const int images = kind && strcmp(kind, "images") == 0;
-    const int n_points = meta_int(&f, "n_points", 1, INT32_MAX);
-    const int img_h = meta_setting(&f, FMCL_SCOPE_IMAGES, "img_h", "size");
-    const int img_c = meta_setting(&f, FMCL_SCOPE_IMAGES, "img_c", "channels");
-    const int classes = meta_int(&f, "classes", 1, FMCL_MAX_CLASSES);
+    const int n_points = meta_int(f, "n_points", 1, INT32_MAX);
+    const int img_h = meta_setting(f, FMCL_SCOPE_IMAGES, "img_h", "size");
+    const int img_c = meta_setting(f, FMCL_SCOPE_IMAGES, "img_c", "channels");
+    const int classes = meta_int(f, "classes", 1, FMCL_MAX_CLASSES);
     if (!args_find(cmd, "ckpt-every")->seen && every > 0) /* checkpoint as the run did */
         o->ckpt_every = every;
     int ok = data && *data && strlen(data) < sizeof o->resume_data && o->width > 0 &&
              o->depth > 0 && o->time_freqs >= 0;
     if (ok) snprintf(o->resume_data, sizeof o->resume_data, "%s", data);
-    fmcl_st_free(&f);
+    fmcl_checkpoint_free(f);
     if (!ok)
         return cli_error("--resume %s: %s lacks the metadata fmcl train writes (data, width, "
                          "depth, time_freqs); it cannot be resumed", o->resume, ckpt);
