@@ -6,10 +6,13 @@
 #                           files appear, are well-formed, and runs repeat
 #                           bit for bit; exit 77 (skip) without an OpenCL device
 #   test_cli.sh FMCL check  fmcl check on the default device (exit 77 without one)
+#   test_cli.sh FMCL safety interrupted, concurrent and refused runs (cli_safety.sh) on
+#                           the default device; exit 77 without one
 # No invocation may crash (exit status >= 128).
 set -u
 FMCL=$1
 MODE=$2
+here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1 # stray outputs (runs/, samples.npy) would land here
@@ -68,6 +71,20 @@ le_uint() {
 }
 
 size() { wc -c <"$1" | tr -d ' '; }
+
+# start_run LOG FLAGS...: fmcl train FLAGS in the background, as $pid, output
+# in LOG; returns once it has printed its first progress line (or ended).
+start_run() {
+    local log=$1
+    shift
+    "$FMCL" train "$@" >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 600); do
+        grep -q '^step ' "$log" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+}
 
 # A .npy file (format 1.0, float32 zeros) of shape ROWS x COLS.
 make_npy() {
@@ -691,19 +708,13 @@ resume_tests() {
     expect 1 'cosine learning rate decays to 0 at step 300' train --resume "$tmp/k-ref" --steps 400
     local i pid kills=0 torn=0
     for i in 1 2 3 4 5 6; do
+        # Once training has started, at a random point of the next 0.5 s
+        # (here about one kill in six lands inside a write).
         if [ -e "$tmp/k/model.safetensors" ]; then
-            "$FMCL" train --resume "$tmp/k" >"$tmp/k.log" 2>&1 &
+            start_run "$tmp/k.log" --resume "$tmp/k"
         else
-            "$FMCL" train "${k[@]}" --out "$tmp/k" >"$tmp/k.log" 2>&1 &
+            start_run "$tmp/k.log" "${k[@]}" --out "$tmp/k"
         fi
-        pid=$!
-        # Once training has started (its first progress line), at a random
-        # point of the next 0.5 s (here about one kill in six lands inside a write).
-        for _ in $(seq 300); do
-            grep -q '^step ' "$tmp/k.log" && break
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.05
-        done
         sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.5 * r / 32768 }')"
         kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1))
         wait "$pid" 2>/dev/null
@@ -748,12 +759,15 @@ check_tests() {
     check 'the unknown device spec lists the devices' grep -qE '^  [0-9]+:[0-9]+ ' "$tmp/err"
 }
 
+. "$here/cli_safety.sh"
+
 case "$MODE" in
 usage) usage_tests ;;
 run) run_tests ;;
 check) check_tests ;;
+safety) safety_run_tests ;;
 *)
-    echo "usage: test_cli.sh FMCL usage|run|check"
+    echo "usage: test_cli.sh FMCL usage|run|check|safety"
     exit 2
     ;;
 esac

@@ -14,6 +14,7 @@
 #include "args.h"
 #include "cli.h"
 #include "cli_images.h"
+#include "interrupt.h"
 #include "fmcl.h"
 
 /* Built-in sets are evaluated on fresh points: the data stream's last step,
@@ -230,7 +231,15 @@ static int nll(const nll_opts *o, const nll_data *d)
     }
     if (o->png && dim != 2)
         printf("no PNG: the model is %d-dimensional, density pictures are for 2D models\n", dim);
-    rc = o->png && dim == 2 ? draw_density(ctx, m, o, cfg, d) : CLI_OK;
+    if (o->png && dim == 2) {
+        char stop[4200];
+        snprintf(stop, sizeof stop, "interrupted while drawing the density: the NLL above is "
+                 "complete; %s was not written", o->png);
+        interrupt_mode(1, NULL, stop);
+        rc = draw_density(ctx, m, o, cfg, d);
+    } else {
+        rc = CLI_OK;
+    }
 done:
     free(lp);
     fmcl_model_free(m);
@@ -362,6 +371,8 @@ int cmd_nll(int argc, char **argv)
     } else if (args_find(&cmd, "limit")->seen) {
         return args_usage(&cmd, "--limit is for image sets; with --data %s use --n N", o.data);
     }
+    interrupt_install();
+    interrupt_mode(1, NULL, "interrupted: nothing was written");
     nll_data d;
     rc = load_points(&cmd, &o, o.data, &d);
     if (rc == CLI_OK) rc = nll(&o, &d);

@@ -14,6 +14,7 @@
 #include "args.h"
 #include "cli.h"
 #include "cli_images.h"
+#include "interrupt.h"
 #include "fmcl.h"
 
 /* Samples drawn in rows by --trajectory. */
@@ -226,6 +227,8 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
         cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
+    interrupt_mode(0, NULL, "interrupted again while writing: stopped at once; the files "
+                   "named above as written are complete, the others were not written");
     double secs = cli_now() - t0;
     char how[128];
     describe(o, how, sizeof how);
@@ -283,7 +286,10 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
         printf("no PNG: the model is %d-dimensional, pictures are for 2D and image models\n",
                dim);
     }
-    rc = CLI_OK;
+    rc = interrupt_signal() ? interrupt_status() : CLI_OK;
+    if (interrupt_signal()) /* the files are written: say so, and that it was cut short */
+        fprintf(stderr, "fmcl sample: interrupted while writing; the files named above were "
+                "written in full before it stopped\n");
 done:
     free(out);
     free(traj);
@@ -439,6 +445,11 @@ int cmd_sample(int argc, char **argv)
         rc = args_usage(&cmd, "--trajectory draws images, and %s is not an image model (give "
                         "--times and --traj for the states as .npy)", o.ckpt);
     if (rc == CLI_OK && o.trajectory && !o.times_arg) rc = trajectory_times(&o);
+
+    if (rc == CLI_OK) {
+        interrupt_install();
+        interrupt_mode(1, NULL, "interrupted: nothing was written");
+    }
 
     float *x0 = NULL;
     int cols = 0;

@@ -16,6 +16,7 @@
 #include "args.h"
 #include "cli.h"
 #include "cli_images.h"
+#include "interrupt.h"
 #include "train_cond.h"
 #include "train_model.h"
 #include "fmcl.h"
@@ -198,9 +199,9 @@ static fmcl_status save_checkpoint(fmcl_trainer *tr, const char *dir)
     return fmcl_trainer_save(tr, path);
 }
 
-/* Enqueues the steps from the trainer's current one in chunks that end at
- * every log_every-th step (losses reach the host and the progress line only
- * then) and every ckpt_every-th (a checkpoint is written atomically). */
+/* Runs the steps from the trainer's current one in chunks that end at
+ * every log_every-th step (the progress line) and every ckpt_every-th (a
+ * checkpoint is written atomically); stops early after SIGINT or SIGTERM. */
 static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const char *dir, float *loss,
                              double *secs)
 {
@@ -217,18 +218,18 @@ static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const char *
         n = o->steps - done < every ? o->steps - done : every;
         if (o->ckpt_every > 0 && o->ckpt_every - done % o->ckpt_every < n)
             n = o->ckpt_every - done % o->ckpt_every;
-        st = fmcl_trainer_run(tr, n);
-        if (st == FMCL_OK)
-            st = fmcl_trainer_losses(tr, done, n, loss + done);
-        if (st == FMCL_OK)
+        st = interrupt_train(tr, done, n, loss, &n); /* n: the steps run */
+        if (st == FMCL_OK && n > 0)
             progress_update(&pr, loss + done, n);
+        if (interrupt_signal())
+            break;
         if (st == FMCL_OK && o->ckpt_every > 0 && (done + n) % o->ckpt_every == 0 &&
             done + n < o->steps)
             st = save_checkpoint(tr, dir);
     }
     progress_end(&pr);
     *secs = cli_now() - pr.t0;
-    if (st == FMCL_OK && todo > 0)
+    if (st == FMCL_OK && todo > 0 && !interrupt_signal())
         fprintf(stderr, "trained %d steps in %.1f s (%.1f steps/s), smoothed loss %.4f\n",
                 todo, *secs, todo / *secs, progress_loss(&pr));
     return st;
@@ -391,6 +392,7 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
     int rc = CLI_FAIL;
     if (!loss)
         return cli_error("out of host memory for %d losses", o->steps);
+    interrupt_train_start(dir, o->device);
     if (fmcl_ctx_create(&ctx, o->device, err, sizeof err) != FMCL_OK) {
         cli_lib_error("", err);
         goto done;
@@ -439,10 +441,17 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
                                              : "one-hot inputs", o->label_drop);
     if (*fmcl_ctx_notes(ctx)) fprintf(stderr, "%s", fmcl_ctx_notes(ctx));
     double secs;
-    if (run_steps(tr, o, dir, loss, &secs) != FMCL_OK || save_checkpoint(tr, dir) != FMCL_OK) {
+    const int start = fmcl_trainer_step(tr);
+    if (run_steps(tr, o, dir, loss, &secs) != FMCL_OK ||
+        (fmcl_trainer_step(tr) > start && save_checkpoint(tr, dir) != FMCL_OK)) {
         cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
+    if (interrupt_signal()) {
+        rc = interrupt_train_report(dir, fmcl_trainer_step(tr), o->steps, o->device);
+        goto done;
+    }
+    interrupt_train_finished(dir);
     snprintf(path, sizeof path, "%s/loss.csv", dir);
     if (write_loss_csv(path, loss, o->steps, err, sizeof err) != FMCL_OK) {
         cli_error("%s", err);
@@ -626,8 +635,8 @@ int cmd_train(int argc, char **argv)
          .help = "folder for model.safetensors, loss.csv and the PNG pictures",
          .default_text = "runs/<data>-<YYYYmmdd-HHMMSS>"},
         {.name = "log-every", .type = ARG_INT, .dest = &o.log_every, .metavar = "N",
-         .help = "steps between progress updates (the losses reach the host only then); 0 "
-                 "picks about 100 updates on a terminal, 10 lines otherwise",
+         .help = "steps between progress updates; 0 picks about 100 updates on a terminal, "
+                 "10 lines otherwise",
          .lo = 0, .hi = INT_MAX},
     };
     arg_cmd cmd = {

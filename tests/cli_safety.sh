@@ -1,0 +1,73 @@
+# Sourced by test_cli.sh (its helpers: expect, check, differ, lacks, same,
+# le_uint, make_npy, check_npy, check_png, pick_device, start_run): work is
+# never lost. Interrupted runs save and say how to go on.
+
+safety_run_tests() {
+    pick_device
+    local k=(--width 64 --depth 2 --batch 256 --steps 3000 --seed 9 --log-every 10)
+    local pid rc
+    expect 0 'pictures:' train "${k[@]}" --out "$tmp/ref"
+
+    # Ctrl-C: the step in flight finishes, the checkpoint is saved, the command
+    # that continues is printed; continuing gives the uninterrupted run's bits.
+    start_run "$tmp/int.log" "${k[@]}" --out "$tmp/int"
+    sleep 0.3
+    kill -INT "$pid"
+    wait "$pid"
+    rc=$?
+    check "SIGINT: exit 130 (got $rc)" test "$rc" -eq 130
+    check 'SIGINT: says where it stopped and how to continue' \
+        grep -qE '^fmcl train: interrupted \(SIGINT\) at step [0-9]+ of 3000; .*int/model\.safetensors holds the run so far' "$tmp/int.log"
+    check 'SIGINT: prints the exact resume command' \
+        grep -qxF "    fmcl train --resume $tmp/int" "$tmp/int.log"
+    check 'SIGINT: the checkpoint is written' test -s "$tmp/int/model.safetensors"
+    expect 0 'pictures:' train --resume "$tmp/int"
+    check 'interrupted and resumed: the checkpoint of the uninterrupted run' \
+        cmp -s "$tmp/int/model.safetensors" "$tmp/ref/model.safetensors"
+    check 'interrupted and resumed: the losses of the uninterrupted run' \
+        cmp -s "$tmp/int/loss.csv" "$tmp/ref/loss.csv"
+
+    # SIGTERM: the same, exit 143.
+    start_run "$tmp/term.log" "${k[@]}" --out "$tmp/term"
+    kill -TERM "$pid"
+    wait "$pid"
+    rc=$?
+    check "SIGTERM: exit 143 (got $rc)" test "$rc" -eq 143
+    check 'SIGTERM: the checkpoint is written' test -s "$tmp/term/model.safetensors"
+    check 'SIGTERM: prints the resume command' grep -qxF "    fmcl train --resume $tmp/term" "$tmp/term.log"
+
+    # A second Ctrl-C stops at once; the checkpoint written before stays whole.
+    start_run "$tmp/twice.log" "${k[@]}" --ckpt-every 100 --out "$tmp/twice"
+    sleep 0.5
+    kill -INT "$pid"
+    sleep 0.02
+    kill -INT "$pid" 2>/dev/null
+    wait "$pid"
+    rc=$?
+    check "second SIGINT: exit 130 (got $rc)" test "$rc" -eq 130
+    check 'second SIGINT: stopped at once, or saved first' \
+        grep -qE 'stopped at once, without saving|interrupted \(SIGINT\) at step' "$tmp/twice.log"
+    expect 0 'sampled 4 points' sample --ckpt "$tmp/twice/model.safetensors" --n 4 --out "$tmp/twice.npy"
+
+    # Ctrl-C while sampling or computing an NLL: it says that nothing was written.
+    local what ck="$tmp/ref/model.safetensors"
+    for what in sample nll; do
+        if [ "$what" = sample ]; then
+            "$FMCL" sample --ckpt "$ck" --n 1000000 --steps 1000 --out "$tmp/long.npy" >"$tmp/long.log" 2>&1 &
+        else
+            "$FMCL" nll --ckpt "$ck" --n 100000 --solver rk4 --steps 1000 >"$tmp/long.log" 2>&1 &
+        fi
+        pid=$!
+        for _ in $(seq 600); do
+            grep -q '^weights: ' "$tmp/long.log" && break
+            sleep 0.05
+        done
+        sleep 0.2
+        kill -INT "$pid"
+        wait "$pid"
+        rc=$?
+        check "$what: SIGINT: exit 130 (got $rc)" test "$rc" -eq 130
+        check "$what: SIGINT: says that nothing was written" grep -qx 'fmcl: interrupted: nothing was written' "$tmp/long.log"
+    done
+    check 'sample: SIGINT: no samples' test ! -e "$tmp/long.npy" -a ! -e "$tmp/long.png"
+}
