@@ -1,6 +1,35 @@
 # Sourced by test_cli.sh (its helpers: expect, check, differ, lacks, same,
 # le_uint, make_npy, check_npy, check_png, pick_device, start_run): work is
-# never lost. Interrupted runs save and say how to go on.
+# never lost and a run is never overwritten. Interrupted runs save and say
+# how to go on; a second writer is refused; outputs are checked before any
+# work; non-finite weights and samples are refused; a resumed run accepts
+# its own flags.
+
+# A folder that no fmcl process can write: read-only by its mode, or /proc's
+# (root writes through any mode).
+unwritable_dir() {
+    if [ "$(id -u)" = 0 ]; then
+        echo /proc/1
+    else
+        mkdir -p "$tmp/ro" && chmod 555 "$tmp/ro" && echo "$tmp/ro"
+    fi
+}
+
+# No device needed: names and folders refused before any work.
+safety_usage_tests() {
+    # A folder that holds a run is not trained into again without --overwrite.
+    mkdir -p "$tmp/held"
+    printf 'x' >"$tmp/held/model.safetensors"
+    expect 1 "--out .*held already holds a run .*: continue it with \`fmcl train --resume .*held\`, or choose a fresh --out; --overwrite replaces it" \
+        train --steps 1 --out "$tmp/held"
+    check 'the refused run left the checkpoint alone' same "$(cat "$tmp/held/model.safetensors")" x
+
+    # An --out that cannot be written is found before the device is opened.
+    local ro
+    ro=$(unwritable_dir)
+    expect 1 "cannot write into $ro" train --steps 1 --out "$ro"
+    check 'no training step before the unwritable --out was found' lacks "$tmp/err" '^step |fmcl train: checkerboard'
+}
 
 safety_run_tests() {
     pick_device
@@ -70,4 +99,25 @@ safety_run_tests() {
         check "$what: SIGINT: says that nothing was written" grep -qx 'fmcl: interrupted: nothing was written' "$tmp/long.log"
     done
     check 'sample: SIGINT: no samples' test ! -e "$tmp/long.npy" -a ! -e "$tmp/long.png"
+
+    # One writer per run folder: a second run, or a resume, of a live run is
+    # refused, naming the live one's pid; the live run is unharmed.
+    start_run "$tmp/live.log" "${k[@]}" --ckpt-every 1 --out "$tmp/live"
+    expect 1 "live is in use: fmcl process $pid is writing this run" train "${k[@]}" --out "$tmp/live"
+    expect 1 "live is in use: fmcl process $pid is writing this run" train --resume "$tmp/live"
+    expect 1 "live is in use: fmcl process $pid" train "${k[@]}" --out "$tmp/live" --overwrite
+    kill -INT "$pid"
+    wait "$pid"
+    rc=$?
+    check "the live run was stopped by its own SIGINT only (exit $rc)" test "$rc" -eq 130
+    expect 0 'sampled 4 points' sample --ckpt "$tmp/live/model.safetensors" --n 4 --out "$tmp/live.npy"
+
+    # --out onto a finished run: refused, then replaced with --overwrite.
+    local tiny=(--width 16 --depth 2 --batch 64 --steps 20 --seed 3 --log-every 5)
+    expect 1 "ref already holds a run .*continue it with \`fmcl train --resume .*ref\`, or choose a fresh --out" \
+        train "${tiny[@]}" --out "$tmp/ref"
+    check 'the refused run left the checkpoint alone' \
+        cmp -s "$tmp/ref/model.safetensors" "$tmp/int/model.safetensors"
+    expect 0 'pictures:' train "${tiny[@]}" --out "$tmp/ref" --overwrite
+    check '--overwrite replaced the checkpoint' differ "$tmp/ref/model.safetensors" "$tmp/int/model.safetensors"
 }

@@ -762,7 +762,10 @@ check_tests() {
 . "$here/cli_safety.sh"
 
 case "$MODE" in
-usage) usage_tests ;;
+usage)
+    usage_tests
+    safety_usage_tests
+    ;;
 run) run_tests ;;
 check) check_tests ;;
 safety) safety_run_tests ;;

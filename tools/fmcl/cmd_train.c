@@ -17,6 +17,8 @@
 #include "cli.h"
 #include "cli_images.h"
 #include "interrupt.h"
+#include "outputs.h"
+#include "runlock.h"
 #include "train_cond.h"
 #include "train_model.h"
 #include "fmcl.h"
@@ -634,6 +636,9 @@ int cmd_train(int argc, char **argv)
         {.name = "out", .type = ARG_STR, .dest = &o.out, .metavar = "DIR",
          .help = "folder for model.safetensors, loss.csv and the PNG pictures",
          .default_text = "runs/<data>-<YYYYmmdd-HHMMSS>"},
+        {.name = "overwrite", .type = ARG_BOOL, .dest = &o.overwrite,
+         .help = "train into an --out folder that holds a run already, replacing its files "
+                 "(without it such a folder is refused)"},
         {.name = "log-every", .type = ARG_INT, .dest = &o.log_every, .metavar = "N",
          .help = "steps between progress updates; 0 picks about 100 updates on a terminal, "
                  "10 lines otherwise",
@@ -680,7 +685,9 @@ int cmd_train(int argc, char **argv)
         return rc == ARGS_HELP ? CLI_OK : rc;
     char ckpt[4200];
     const char *resume = NULL;
-    if (o.resume) {
+    int lock = -1; /* held until the process exits (runlock.h) */
+    if (o.resume) { /* locked before the checks that tidy the folder */
+        if (outputs_has_run(o.resume) && (lock = runlock_take(o.resume)) < 0) return CLI_FAIL;
         if ((rc = train_resume_opts(&cmd, &o, ckpt, sizeof ckpt)) != CLI_OK) return rc;
         resume = ckpt;
     } else if ((rc = check_path_flags(&cmd, &o)) != CLI_OK ||
@@ -704,6 +711,8 @@ int cmd_train(int argc, char **argv)
     char dir[4096];
     int created = 0;
     rc = make_out_dir(&o, &d, dir, sizeof dir, &created);
+    if (rc == CLI_OK && lock < 0 && (lock = runlock_take(dir)) < 0) rc = CLI_FAIL;
+    if (rc == CLI_OK && !resume) rc = outputs_run_dir(dir, o.overwrite);
     if (rc == CLI_OK) {
         rc = train(&cmd, &o, &d, dir, resume);
         if (rc == CLI_OK && d.kind == FMCL_DATA_IMAGES)
@@ -713,8 +722,10 @@ int cmd_train(int argc, char **argv)
             printf("wrote %s/: model.safetensors loss.csv densities.png trajectories.png "
                    "loss.png\npictures: %s/densities.png %s/trajectories.png %s/loss.png\n",
                    dir, dir, dir, dir);
-        else if (created)
-            rmdir(dir); /* only succeeds while it is still empty */
+    }
+    if (rc != CLI_OK && created && !outputs_has_run(dir)) {
+        runlock_release(lock, dir);
+        rmdir(dir); /* only succeeds while it is still empty */
     }
     fmcl_data_free(d.src);
     return rc;

@@ -25,6 +25,7 @@ typedef struct {
     const char *mult, *attn_res;            /* --model unet's lists (NULL: the defaults) */
     int base, blocks, heads, groups;        /* --model unet (0: the defaults) */
     double dropout;                         /* --model unet: residual dropout (0: none) */
+    int overwrite;                          /* --overwrite: --out may hold a run */
 } train_opts;
 
 /* --resume DIR: refuses flags that would change the run (usage error),
