@@ -29,6 +29,14 @@ safety_usage_tests() {
     ro=$(unwritable_dir)
     expect 1 "cannot write into $ro" train --steps 1 --out "$ro"
     check 'no training step before the unwritable --out was found' lacks "$tmp/err" '^step |fmcl train: checkerboard'
+
+    # Pictures are PNG files, named so.
+    expect 2 '--png .*s\.jpg: fmcl draws PNG pictures only; give a name ending in \.png, or none' \
+        sample --ckpt "$tmp/nope.safetensors" --png "$tmp/s.jpg"
+    expect 2 '--png picture: fmcl draws PNG pictures only' sample --ckpt m --png picture
+    expect 2 '--trajectory t\.jpeg: fmcl draws PNG pictures only' sample --ckpt m --trajectory t.jpeg
+    expect 2 '--png d\.jpg: fmcl draws PNG pictures only' nll --ckpt m --png d.jpg
+    check 'no picture named after the refused names' test ! -e "$tmp/s.jpg" -a ! -e picture
 }
 
 safety_run_tests() {
@@ -120,4 +128,21 @@ safety_run_tests() {
         cmp -s "$tmp/ref/model.safetensors" "$tmp/int/model.safetensors"
     expect 0 'pictures:' train "${tiny[@]}" --out "$tmp/ref" --overwrite
     check '--overwrite replaced the checkpoint' differ "$tmp/ref/model.safetensors" "$tmp/int/model.safetensors"
+
+    # sample: outputs made or checked before sampling; the picture beside --out.
+    expect 0 'wrote .*new/dir/s\.png' sample --ckpt "$ck" --n 50 --out "$tmp/new/dir/s.npy"
+    check_npy "$tmp/new/dir/s.npy" 50 2
+    check_png "$tmp/new/dir/s.png"
+    check 'no samples.png in the current folder' test ! -e samples.png
+    expect 0 'wrote .*n\.npy' sample --ckpt "$ck" --n 50 --out "$tmp/n.npy" --png none
+    check '--png none: no picture' test ! -e none -a ! -e "$tmp/n.png"
+    local ro
+    ro=$(unwritable_dir)
+    expect 1 "--out $ro/s\.npy: cannot write into the folder $ro" sample --ckpt "$ck" --n 50 --out "$ro/s.npy"
+    check 'unwritable --out: refused before sampling' test ! -s "$tmp/out"
+    expect 1 "--png $ro/s\.png: cannot write into the folder $ro" sample --ckpt "$ck" --n 50 \
+        --out "$tmp/p.npy" --png "$ro/s.png"
+    check 'unwritable --png: refused before sampling' test ! -e "$tmp/p.npy"
+    expect 1 "--png $ro/d\.png: cannot write into the folder $ro" nll --ckpt "$ck" --n 20 --png "$ro/d.png"
+    check 'unwritable nll --png: refused before the NLL' test ! -s "$tmp/out"
 }

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "cli_images.h"
 #include "interrupt.h"
+#include "outputs.h"
 #include "fmcl.h"
 
 /* Built-in sets are evaluated on fresh points: the data stream's last step,
@@ -341,6 +342,9 @@ int cmd_nll(int argc, char **argv)
         return args_usage(&cmd, "--atol, --rtol and --max-steps are for --solver dopri5");
     if (args_find(&cmd, "grid")->seen && !o.png)
         return args_usage(&cmd, "--grid sets the picture's resolution; give --png FILE.png too");
+    if (o.png && !outputs_is_png(o.png))
+        return args_usage(&cmd, "--png %s: fmcl draws PNG pictures only; give a name ending in "
+                          ".png", o.png);
 
     /* Reject a missing or malformed checkpoint before starting a device; it
      * also names the data set when --data is not given. */
@@ -371,6 +375,7 @@ int cmd_nll(int argc, char **argv)
     } else if (args_find(&cmd, "limit")->seen) {
         return args_usage(&cmd, "--limit is for image sets; with --data %s use --n N", o.data);
     }
+    if (o.png && (rc = outputs_file("--png", o.png)) != CLI_OK) return rc;
     interrupt_install();
     interrupt_mode(1, NULL, "interrupted: nothing was written");
     nll_data d;

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "cli_images.h"
 #include "interrupt.h"
+#include "outputs.h"
 #include "fmcl.h"
 
 /* Samples drawn in rows by --trajectory. */
@@ -268,7 +269,9 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
         cli_write_trajectory(o->trajectory, traj, o->n_times, o->n, TRAJECTORY_ROWS, image) !=
             CLI_OK)
         goto done;
-    if (image && o->classes > 0 && o->cls < 0) {
+    if (!o->png) {
+        /* --png none */
+    } else if (image && o->classes > 0 && o->cls < 0) {
         if (cli_write_class_grid(o->png, out, o->classes, o->n / o->classes, image) != CLI_OK)
             goto done;
     } else if (image) {
@@ -301,7 +304,7 @@ done:
 
 int cmd_sample(int argc, char **argv)
 {
-    sample_opts o = {.solver = "midpoint", .out = "samples.npy", .png = "samples.png",
+    sample_opts o = {.solver = "midpoint", .out = "samples.npy",
                      .traj = "traj.npy", .steps = 20, .n = 10000, .max_steps = 1000,
                      .atol = 1e-5, .rtol = 1e-5, .cls = -1};
     arg_spec specs[] = {
@@ -353,7 +356,8 @@ int cmd_sample(int argc, char **argv)
         {.name = "png", .type = ARG_STR, .dest = &o.png, .metavar = "FILE.png",
          .help = "where to draw the samples' density (2D models) or a grid of the first 256 "
                  "images (image models; values clamped to [-1, 1], shown as 0..255; one row "
-                 "per class when a conditional model draws every class)"},
+                 "per class when a conditional model draws every class); none: no picture",
+         .default_text = "--out's name with .png"},
         {.name = "device", .type = ARG_STR, .dest = &o.device, .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
                  "device name",
@@ -402,6 +406,17 @@ int cmd_sample(int argc, char **argv)
         return args_usage(&cmd, "--steps and --grid both set the steps; give only one");
     if (args_find(&cmd, "traj")->seen && !o.times_arg)
         return args_usage(&cmd, "--traj is where the states at --times go; give --times too");
+    char beside[4200];
+    if (!o.png)
+        o.png = outputs_beside(o.out, beside, sizeof beside);
+    else if (strcmp(o.png, "none") == 0)
+        o.png = NULL;
+    if (o.png && !outputs_is_png(o.png))
+        return args_usage(&cmd, "--png %s: fmcl draws PNG pictures only; give a name ending in "
+                          ".png, or none for no picture", o.png);
+    if (o.trajectory && !outputs_is_png(o.trajectory))
+        return args_usage(&cmd, "--trajectory %s: fmcl draws PNG pictures only; give a name "
+                          "ending in .png", o.trajectory);
 
     if (o.grid_arg) rc = read_grid(&cmd, &o);
     if (rc == CLI_OK && o.times_arg) rc = read_times(&cmd, &o);
@@ -446,6 +461,11 @@ int cmd_sample(int argc, char **argv)
                         "--times and --traj for the states as .npy)", o.ckpt);
     if (rc == CLI_OK && o.trajectory && !o.times_arg) rc = trajectory_times(&o);
 
+    /* Every output writable before any work (a missing folder is made). */
+    if (rc == CLI_OK) rc = outputs_file("--out", o.out);
+    if (rc == CLI_OK && o.png) rc = outputs_file("--png", o.png);
+    if (rc == CLI_OK && o.times_arg) rc = outputs_file("--traj", o.traj);
+    if (rc == CLI_OK && o.trajectory) rc = outputs_file("--trajectory", o.trajectory);
     if (rc == CLI_OK) {
         interrupt_install();
         interrupt_mode(1, NULL, "interrupted: nothing was written");

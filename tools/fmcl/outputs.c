@@ -2,8 +2,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include "outputs.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -22,4 +27,44 @@ int outputs_run_dir(const char *dir, int overwrite)
     if (overwrite || !outputs_has_run(dir)) return CLI_OK;
     return cli_error("--out %s already holds a run (%s): continue it with `fmcl train --resume "
                      "%s`, or choose a fresh --out; --overwrite replaces it", dir, ckpt, dir);
+}
+
+int outputs_file(const char *flag, const char *path)
+{
+    char dir[4096], err[1024];
+    const char *slash = strrchr(path, '/');
+    int len = slash ? (int)(slash - path) : 1;
+    if (snprintf(dir, sizeof dir, "%.*s", len ? len : 1, slash ? path : ".") >= (int)sizeof dir)
+        return cli_error("%s %s: the name is too long", flag, path);
+    if (!*path || (slash && !slash[1]))
+        return cli_error("%s '%s' names a folder; give a file name", flag, path);
+    if (cli_mkdir_p(dir, err, sizeof err) != 0) return cli_error("%s %s: %s", flag, path, err);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_error("%s %s is a folder; give a file name", flag, path);
+    /* A file of our own in the folder shows it takes the atomic write's
+     * temporary file and rename (permissions, a read-only file system). */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.fmcl-probe-XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0)
+        return cli_error("%s %s: cannot write into the folder %s (%s); choose another place",
+                         flag, path, dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return CLI_OK;
+}
+
+int outputs_is_png(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && strcasecmp(path + n - 4, ".png") == 0;
+}
+
+const char *outputs_beside(const char *out, char *buf, size_t len)
+{
+    size_t n = strlen(out);
+    if (cli_is_npy(out)) n -= 4;
+    snprintf(buf, len, "%.*s.png", (int)n, out);
+    return buf;
 }

@@ -10,5 +10,15 @@
 int outputs_run_dir(const char *dir, int overwrite);
 /* 1 when dir holds a run's checkpoint. */
 int outputs_has_run(const char *dir);
+/* An output file of flag (e.g. "--out"): creates its missing parent folders
+ * (as fmcl train does for its folder), then checks that the folder takes a
+ * new file and that path is not a folder. CLI_OK, or CLI_FAIL after saying
+ * why not. */
+int outputs_file(const char *flag, const char *path);
+/* 1 when path names a PNG file (ends in ".png", any case). */
+int outputs_is_png(const char *path);
+/* The picture beside out: out's name with ".png" for its ".npy" (or
+ * appended), into buf. */
+const char *outputs_beside(const char *out, char *buf, size_t len);
 
 #endif
