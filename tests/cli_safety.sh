@@ -145,4 +145,24 @@ safety_run_tests() {
     check 'unwritable --png: refused before sampling' test ! -e "$tmp/p.npy"
     expect 1 "--png $ro/d\.png: cannot write into the folder $ro" nll --ckpt "$ck" --n 20 --png "$ro/d.png"
     check 'unwritable nll --png: refused before the NLL' test ! -s "$tmp/out"
+
+    # Non-finite weights: refused at load, naming the tensor.
+    cp "$ck" "$tmp/nan.safetensors"
+    poke_f32 "$tmp/nan.safetensors" 0.weight 3 '\x00\x00\xc0\x7f' # NaN
+    expect 1 "tensor '0\.weight' holds nan at element 3" sample --ckpt "$tmp/nan.safetensors" --n 50 \
+        --out "$tmp/nan.npy"
+    check 'a NaN weight: no samples written' test ! -e "$tmp/nan.npy" -a ! -e "$tmp/nan.png"
+    cp "$ck" "$tmp/inf.safetensors"
+    poke_f32 "$tmp/inf.safetensors" 4.bias 0 '\x00\x00\x80\x7f' # +Inf
+    expect 1 "tensor '4\.bias' holds inf at element 0" nll --ckpt "$tmp/inf.safetensors" --n 20
+}
+
+# poke_f32 FILE TENSOR INDEX BYTES: overwrite float INDEX of the tensor with
+# the 4 bytes given as printf escapes.
+poke_f32() {
+    local f=$1 name=$2 idx=$3 bytes=$4 hlen start
+    hlen=$(le_uint "$f" 0 8)
+    start=$(head -c $((8 + hlen)) "$f" | tail -c "$hlen" |
+        grep -o "\"$name\":{[^}]*}" | sed 's/.*"data_offsets":\[\([0-9]*\),.*/\1/')
+    printf "$bytes" | dd of="$f" bs=1 seek=$((8 + hlen + start + 4 * idx)) conv=notrunc 2>/dev/null
 }
