@@ -146,7 +146,8 @@ safety_run_tests() {
     expect 1 "--png $ro/d\.png: cannot write into the folder $ro" nll --ckpt "$ck" --n 20 --png "$ro/d.png"
     check 'unwritable nll --png: refused before the NLL' test ! -s "$tmp/out"
 
-    # Non-finite weights: refused at load, naming the tensor.
+    # Non-finite weights: refused at load, naming the tensor; non-finite
+    # samples are not written.
     cp "$ck" "$tmp/nan.safetensors"
     poke_f32 "$tmp/nan.safetensors" 0.weight 3 '\x00\x00\xc0\x7f' # NaN
     expect 1 "tensor '0\.weight' holds nan at element 3" sample --ckpt "$tmp/nan.safetensors" --n 50 \
@@ -155,6 +156,12 @@ safety_run_tests() {
     cp "$ck" "$tmp/inf.safetensors"
     poke_f32 "$tmp/inf.safetensors" 4.bias 0 '\x00\x00\x80\x7f' # +Inf
     expect 1 "tensor '4\.bias' holds inf at element 0" nll --ckpt "$tmp/inf.safetensors" --n 20
+    cp "$ck" "$tmp/huge.safetensors"
+    local i
+    for i in 0 1 2 3 4 5 6 7; do poke_f32 "$tmp/huge.safetensors" 2.weight "$i" '\x00\x00\x7f\x7f'; done
+    expect 1 'of the 100 sampled values are NaN or infinite .*nothing was written' \
+        sample --ckpt "$tmp/huge.safetensors" --n 50 --out "$tmp/huge.npy"
+    check 'non-finite samples: nothing written' test ! -e "$tmp/huge.npy" -a ! -e "$tmp/huge.png"
 }
 
 # poke_f32 FILE TENSOR INDEX BYTES: overwrite float INDEX of the tensor with

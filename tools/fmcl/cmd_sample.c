@@ -231,6 +231,13 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
     interrupt_mode(0, NULL, "interrupted again while writing: stopped at once; the files "
                    "named above as written are complete, the others were not written");
     double secs = cli_now() - t0;
+    const size_t bad = outputs_nonfinite(out, points);
+    if (bad > 0) {
+        cli_error("%zu of the %zu sampled values are NaN or infinite (the model's weights, or "
+                  "the solver diverged: try more --steps or --solver dopri5); nothing was "
+                  "written", bad, points);
+        goto done;
+    }
     char how[128];
     describe(o, how, sizeof how);
     if (o->classes > 0)

@@ -3,6 +3,7 @@
 #include "outputs.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,4 +68,11 @@ const char *outputs_beside(const char *out, char *buf, size_t len)
     if (cli_is_npy(out)) n -= 4;
     snprintf(buf, len, "%.*s.png", (int)n, out);
     return buf;
+}
+
+size_t outputs_nonfinite(const float *x, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += !isfinite(x[i]);
+    return bad;
 }

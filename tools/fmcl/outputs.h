@@ -20,5 +20,7 @@ int outputs_is_png(const char *path);
 /* The picture beside out: out's name with ".png" for its ".npy" (or
  * appended), into buf. */
 const char *outputs_beside(const char *out, char *buf, size_t len);
+/* The number of values of x[0..n) that are NaN or infinite. */
+size_t outputs_nonfinite(const float *x, size_t n);
 
 #endif
