@@ -162,6 +162,16 @@ safety_run_tests() {
     expect 1 'of the 100 sampled values are NaN or infinite .*nothing was written' \
         sample --ckpt "$tmp/huge.safetensors" --n 50 --out "$tmp/huge.npy"
     check 'non-finite samples: nothing written' test ! -e "$tmp/huge.npy" -a ! -e "$tmp/huge.png"
+
+    # Resuming with the run's own flags repeated: accepted; conflicting ones
+    # refused, each named with the run's value.
+    expect 0 'pictures:' train "${tiny[@]}" --steps 10 --out "$tmp/rf"
+    expect 0 'resuming .*rf/model\.safetensors at step 10 of 20' train "${tiny[@]}" --out "$tmp/rf" \
+        --resume "$tmp/rf"
+    check 'resumed with its own flags: the uninterrupted run' cmp -s "$tmp/rf/model.safetensors" "$ck"
+    expect 2 'flags that differ from the run.s settings: --width 32 \(the run.s: 16\), --lr 0\.01 \(the run.s: 0\.001\)' \
+        train --width 32 --depth 2 --lr 0.01 --steps 30 --resume "$tmp/rf"
+    expect 2 '--hflip does not apply to resuming this run' train --resume "$tmp/rf" --hflip
 }
 
 # poke_f32 FILE TENSOR INDEX BYTES: overwrite float INDEX of the tensor with

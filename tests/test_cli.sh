@@ -277,8 +277,6 @@ usage_tests() {
     expect 2 '--ema' train --ema 1
     expect 2 '--lr-schedule' train --lr-schedule linear
     expect 2 '--warmup' train --warmup -1
-    expect 2 '--lr cannot be combined with --resume: a resumed run keeps the settings' \
-        train --resume "$tmp/nowhere" --lr 0.1
     expect 1 'nowhere/model\.safetensors .*give the folder of a run of fmcl train' \
         train --resume "$tmp/nowhere"
     mkdir -p "$tmp/foreign-run" "$tmp/trunc-run"

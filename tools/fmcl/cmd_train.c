@@ -626,8 +626,8 @@ int cmd_train(int argc, char **argv)
          .lo = 0, .hi = INT_MAX},
         {.name = "resume", .type = ARG_STR, .dest = &o.resume, .metavar = "DIR",
          .help = "continue the run saved in DIR with its own settings up to --steps in all "
-                 "(its saved total by default); only --steps, --device, --log-every and "
-                 "--ckpt-every may be given with it",
+                 "(its saved total by default); besides --steps, --device, --log-every and "
+                 "--ckpt-every, the run's own flags may be repeated with its values",
          .default_text = "a new run"},
         {.name = "device", .type = ARG_STR, .dest = &o.device, .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "

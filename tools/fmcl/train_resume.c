@@ -1,6 +1,7 @@
 /* fmcl train --resume DIR: the run's settings come from its checkpoint, so
- * a resumed run continues with the same numbers; only flags that change
- * neither the numbers nor the folder may be given. */
+ * a resumed run continues with the same numbers; other flags may be given
+ * only with the run's own values (resume_flags.c), except those that change
+ * neither the numbers nor the folder. */
 #include <errno.h>
 #include <glob.h>
 #include <stdint.h>
@@ -12,16 +13,8 @@
 
 #include "cli.h"
 #include "fmcl.h"
+#include "resume_flags.h"
 #include "train_opts.h"
-
-static const char *const allowed[] = {"resume", "steps", "device", "log-every", "ckpt-every"};
-
-static int is_allowed(const char *name)
-{
-    for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++)
-        if (strcmp(name, allowed[i]) == 0) return 1;
-    return 0;
-}
 
 /* A metadata integer in [lo, hi] written by fmcl train; -1 otherwise. */
 static int meta_int(const fmcl_checkpoint *f, const char *key, int lo, int hi)
@@ -57,12 +50,7 @@ static void remove_unfinished(const char *ckpt)
 
 int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
 {
-    for (int i = 0; i < cmd->n; i++)
-        if (cmd->specs[i].seen && !is_allowed(cmd->specs[i].name))
-            return args_usage(cmd, "--%s cannot be combined with --resume: a resumed run keeps "
-                              "the settings it was started with (only --steps, --device, "
-                              "--log-every and --ckpt-every may be given)",
-                              cmd->specs[i].name);
+    const train_opts given = *o; /* the flags as given, compared with the run's below */
     if (snprintf(ckpt, len, "%s/model.safetensors", o->resume) >= (int)len)
         return cli_error("--resume: folder name is too long");
     struct stat st;
@@ -131,5 +119,5 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
         o->limit = n_points;
         if (strncmp(o->data, "images:", 7) == 0) o->image_size = img_h, o->channels = img_c;
     }
-    return CLI_OK;
+    return resume_flags_check(cmd, &given, o, images);
 }
