@@ -31,16 +31,20 @@
 #define DEFAULT_BATCH 1024
 #define DEFAULT_STEPS 1000
 
-/* `fmcl train` with no arguments at all: a demo that finishes in 10 s to a
- * minute on a 2-core CPU through PoCL and still draws a clear board. The
- * reference model manages ~1300 steps of batch 1024 in a minute there, too
- * few to resolve the cells; a 128 x 3 MLP does 2000 in ~9 s (measured: 0.82
- * of its samples on the board's support vs 0.52 untrained). */
+/* `fmcl train` with no arguments at all: a demo that finishes in about a
+ * minute on a 2-core CPU through PoCL (about 100 CPU-seconds, pictures
+ * included) and draws a sharp board. Chosen by a sweep at that budget
+ * (docs/BENCHMARKS.md, "The demo's settings"): steps matter more than width
+ * or depth (at equal CPU time 4000 steps of a 256 x 3 MLP fell behind 10000
+ * of this 128 x 3 one), and an EMA of the weights, or a cosine decay, keeps
+ * the last steps' noise out of the samples: 0.94 of them land on the
+ * board's cells, against 0.83 after the former 2000 steps without EMA. */
 #define DEMO_WIDTH 128
 #define DEMO_DEPTH 3
 #define DEMO_BATCH 1024
-#define DEMO_STEPS 2000
+#define DEMO_STEPS 32000
 #define DEMO_LR 2e-3
+#define DEMO_EMA 0.999
 
 /* The pictures: samples drawn with the midpoint rule in 20 steps (step 0.05,
  * as in the reference 2D example). */
@@ -545,10 +549,11 @@ int cmd_train(int argc, char **argv)
         o.batch = DEMO_BATCH;
         o.steps = DEMO_STEPS;
         o.lr = DEMO_LR;
+        o.ema = DEMO_EMA;
         fprintf(stderr, "fmcl train: no arguments, so the short demo: --width %d --depth %d "
-                        "--batch %d --steps %d --lr %g (the reference model is --width 512 "
-                        "--depth 4 --batch 4096 --steps 20000)\n",
-                DEMO_WIDTH, DEMO_DEPTH, DEMO_BATCH, DEMO_STEPS, DEMO_LR);
+                        "--batch %d --steps %d --lr %g --ema %g (the reference model is "
+                        "--width 512 --depth 4 --batch 4096 --steps 20000)\n",
+                DEMO_WIDTH, DEMO_DEPTH, DEMO_BATCH, DEMO_STEPS, DEMO_LR, DEMO_EMA);
     }
     arg_spec specs[] = {
         {.name = "data", .type = ARG_STR, .dest = &o.data, .metavar = "NAME|FILE.npy|SET",
