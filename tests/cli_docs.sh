@@ -4,6 +4,8 @@
 # - the commands of `fmcl --help` are exactly the `## fmcl COMMAND` sections of CLI.md;
 # - every flag of `fmcl COMMAND --help` is in the first column of that section's flag table,
 #   and every flag there is in the help (--help itself only needs a mention somewhere);
+# - the demo's settings, as `fmcl train` without arguments announces them, are the ones that
+#   CLI.md and README.md give, verbatim;
 # - every `--flag` on an example line (`fmcl COMMAND ...` in a code block) of README.md and
 #   docs/*.md exists in that command's help.
 set -u
@@ -75,6 +77,27 @@ for file in "$2"/README.md "$2"/docs/*.md; do
             printf "%d\t%s\t%s\n", NR, cmd, substr($0, RSTART + RLENGTH)
         }' "$file")
 done
+
+# The demo: `fmcl train` with no arguments names its settings on its first line, before it
+# looks for a device; it is stopped there (in a scratch folder, so no run folder is left).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fmcl_path=$(realpath "$FMCL")
+(cd "$tmp" && exec "$fmcl_path" train >/dev/null 2>"$tmp/err") &
+pid=$!
+for _ in $(seq 100); do grep -q 'short demo: ' "$tmp/err" && break; sleep 0.1; done
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+demo=$(sed -n 's/.*short demo: \(--[^(]*[^ (]\) *(.*/\1/p' "$tmp/err")
+if [ -z "$demo" ]; then
+    bad "'fmcl train' without arguments did not announce the demo's settings:" \
+        "$(head -c 300 "$tmp/err")"
+else
+    for file in "$DOC" "$2/README.md"; do
+        grep -qF -- "\`$demo\`" "$file" ||
+            bad "$file does not give the demo's settings as 'fmcl train' announces them: \`$demo\`"
+    done
+fi
 
 echo "$checked flags of $(wc -w <<<"$commands") commands checked against $DOC;" \
     "$examples example flags checked"
