@@ -186,7 +186,7 @@ fmcl_status fmcl_mlp_forward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t out, fmcl_t X
     if (B < 1 || B > a->B)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "forward of %d rows with activations for %d", B, a->B);
     fmcl_t P = m->params;
-    fmcl_t in = X;
+    fmcl_t in = X, no_h = {0}; /* the last layer's epilogue stores no activation */
     fmcl_status s = FMCL_OK;
     for (int l = 0; l < m->n_layers && s == FMCL_OK; l++) {
         int last = l == m->n_layers - 1;
@@ -194,7 +194,7 @@ fmcl_status fmcl_mlp_forward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t out, fmcl_t X
         if (fmcl_gemm_fuses(ctx)) { /* packed GEMMs add the bias and SiLU as they store */
             s = fmcl_gemm_epilogue(ctx, 0, 1, B, m->out[l], m->in[l], in, m->in[l], W, m->in[l],
                                    z, m->out[l], last ? FMCL_GEMM_BIAS : FMCL_GEMM_BIAS_SILU, b,
-                                   last ? (fmcl_t){0} : a->h[l]);
+                                   last ? no_h : a->h[l]);
             in = a->h[l];
             continue;
         }
