@@ -175,9 +175,10 @@ static int nll_chart(fmcl_canvas *c, chart *a, const cmp_path paths[2])
     fmcl_canvas_paint(c, MUTED, 1.f);
     fmcl_canvas_text(c, a->x + 6.f, cy(a, 3.6817) - 8.f, "data", 1.f, MUTED, 0.f, 0);
     int n = paths[0].n_evals - 1;
-    double *x = malloc(sizeof *x * (size_t)(2 * n + 1)), *y = x + n;
+    double *x = malloc(sizeof *x * (size_t)(2 * n + 1));
     if (!x)
         return -1;
+    double *y = x + n;
     for (int p = 0; p < 2; p++) {
         for (int k = 0; k < n; k++)
             x[k] = paths[p].evals[k + 1].step, y[k] = paths[p].evals[k + 1].nll;
