@@ -47,19 +47,19 @@ static uint32_t lcg(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
 
 static fmcl_status tuner_init(tuner *t)
 {
-    size_t n = 4096 * 512, nb = 512 * 4096 > n ? 512 * 4096 : n;
-    float *h = malloc(nb * sizeof *h);
+    const size_t n = 4096 * 512; /* floats in the largest A, B and C of shapes[] */
+    float *h = malloc(n * sizeof *h);
     t->got = malloc(n * sizeof *t->got);
     if (!h || !t->got) {
         free(h);
         return fmcl_fail(t->ctx, FMCL_ERR_NOMEM, "out of host memory");
     }
     uint32_t seed = 12345;
-    for (size_t i = 0; i < nb; i++) h[i] = (float)(lcg(&seed) >> 8) / 8388608.0f - 1.0f;
-    fmcl_status s = fmcl_alloc(t->ctx, (2 * nb + n) * 4, &t->buf, "tuning buffers");
-    t->A = t->buf, t->B = fmcl_at(t->buf, nb), t->C = fmcl_at(t->buf, 2 * nb);
-    if (s == FMCL_OK) s = fmcl_write(t->ctx, t->A, h, nb * 4);
-    if (s == FMCL_OK) s = fmcl_write(t->ctx, t->B, h, nb * 4);
+    for (size_t i = 0; i < n; i++) h[i] = (float)(lcg(&seed) >> 8) / 8388608.0f - 1.0f;
+    fmcl_status s = fmcl_alloc(t->ctx, 3 * n * 4, &t->buf, "tuning buffers");
+    t->A = t->buf, t->B = fmcl_at(t->buf, n), t->C = fmcl_at(t->buf, 2 * n);
+    if (s == FMCL_OK) s = fmcl_write(t->ctx, t->A, h, n * 4);
+    if (s == FMCL_OK) s = fmcl_write(t->ctx, t->B, h, n * 4);
     free(h);
     return s;
 }
