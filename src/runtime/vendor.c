@@ -134,9 +134,8 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
 void fmcl_sched_2d(const fmcl_ctx *ctx, int slot, size_t n0, size_t local[2])
 {
     const fmcl_sched *s = &ctx->sched;
-    size_t total = s->local[slot];
+    size_t total = s->local[slot]; /* at most max_items[0] (fmcl_sched_init) */
     size_t l0 = CAP_2D_FAST < total ? CAP_2D_FAST : total;
-    if (l0 > s->max_items[0]) l0 = s->max_items[0];
     /* Narrow rows (2D points) leave room for more rows per group. */
     while (l0 > 1 && l0 / 2 >= n0) l0 /= 2;
     l0 = pow2_at_most(l0);
