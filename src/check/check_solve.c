@@ -200,8 +200,8 @@ static void integrate_adaptive(chk_suite *s, int n)
     const size_t nw = fmcl_adaptive_work(n);
     fmcl_t tx = chk_buf(&c, x, n), work = chk_buf(&c, NULL, nw);
     velocity f = {s->ctx, n};
-    char err[256];
     if (chk_ok(&c)) {
+        char err[256];
         chk_status(&c, fmcl_integrate_adaptive(s->ctx, &o, 0, 1, tx, n, work, linear_field, &f,
                                                NULL, NULL, NULL));
         for (int i = 0; i < n; i++) want[i] = x[i];

@@ -164,9 +164,10 @@ fmcl_status fmcl_idx_load(const char *images_path, const char *labels_path, int 
 {
     memset(out, 0, sizeof *out);
     unsigned char *img = NULL, *lab = NULL;
-    uint32_t idims[3] = {0, 0, 0}, ldims[1] = {0};
+    uint32_t idims[3] = {0, 0, 0};
     fmcl_status s = idx_read(images_path, 3, idims, &img, err, errlen);
     if (s == FMCL_OK && labels_path) {
+        uint32_t ldims[1] = {0};
         s = idx_read(labels_path, 1, ldims, &lab, err, errlen);
         if (s == FMCL_OK && ldims[0] != idims[0])
             s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,

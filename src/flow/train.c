@@ -198,11 +198,11 @@ static fmcl_status check_memory(fmcl_trainer *t, size_t work_floats)
  * the data set, the library's version, the path, the images' shape. */
 static fmcl_status record(fmcl_model *m, const fmcl_data *d, const fmcl_train_config *c)
 {
-    char num[3][16];
     fmcl_status s = fmcl_meta_set(&m->meta, "data", d->spec);
     if (s == FMCL_OK) s = fmcl_meta_set(&m->meta, "fmcl_version", FMCL_VERSION);
     if (s == FMCL_OK) s = fmcl_train_record_path(m, c);
     if (s == FMCL_OK && d->kind == FMCL_DATA_IMAGES) {
+        char num[3][16]; /* fmcl_meta_set copies the values */
         snprintf(num[0], sizeof num[0], "%d", d->im.c);
         snprintf(num[1], sizeof num[1], "%d", d->im.h);
         snprintf(num[2], sizeof num[2], "%d", d->im.w);

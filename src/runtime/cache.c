@@ -144,7 +144,7 @@ fmcl_status fmcl_cache_read(const char *path, const uint8_t key[FMCL_CACHE_KEY_B
     fmcl_status s = fmcl_read_file(path, MAX_ENTRY_BYTES, &buf, &n, why, whylen);
     if (s != FMCL_OK) return s;
     const char *defect = NULL;
-    uint64_t want = 0;
+    uint64_t want;
     uint8_t sum[32];
     if (n < FMCL_CACHE_HEADER_BYTES) {
         defect = "cache entry truncated (shorter than its header)";

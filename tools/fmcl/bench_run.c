@@ -31,14 +31,13 @@ static fmcl_status peak(fmcl_ctx *ctx, double *gflops)
     fmcl_status s = fmcl_alloc(ctx, (size_t)n * 4, &buf, "FMA-peak buffer");
     fmcl_t out = buf;
     int iters = 16;
-    double dt = 0;
     if (s == FMCL_OK) s = fmcl_peak_fma(ctx, out, 0.5f, 0.25f, 1, n);
     if (s == FMCL_OK) s = fmcl_finish(ctx);
     while (s == FMCL_OK) {
         double t0 = cli_now();
         s = fmcl_peak_fma(ctx, out, 0.5f, 0.25f, iters, n);
         if (s == FMCL_OK) s = fmcl_finish(ctx);
-        dt = cli_now() - t0;
+        double dt = cli_now() - t0;
         if (dt >= 0.05 || iters >= 1 << 16) break;
         iters *= 2;
     }

@@ -56,10 +56,10 @@ int cli_data_error(const char *spec, const char *msg)
 
 int cli_device_specs(int all, const char *device, cli_device_spec **out, int *n)
 {
-    char err[1024];
     fmcl_device_info *devs = NULL;
     *n = 1;
     if (all) {
+        char err[1024];
         if (fmcl_devices_list(&devs, n, err, sizeof err) != FMCL_OK) return cli_error("%s", err);
         if (*n == 0) {
             fmcl_devices_free(devs);
