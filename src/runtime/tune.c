@@ -200,8 +200,8 @@ static const char *parse_kernel(char *rest, fmcl_tune_kernel *k)
         size_t value = strtoul(v, NULL, 10);
         if (value > FMCL_TUNE_MAX_VALUE) return "a parameter value is too large";
         *eq = 0;
-        for (int i = 0; i < k->n; i++)
-            if (strcmp(k->param[i], tok) == 0) return "a parameter appears twice";
+        for (int j = 0; j < k->n; j++)
+            if (strcmp(k->param[j], tok) == 0) return "a parameter appears twice";
         strcpy(k->param[k->n], tok);
         k->value[k->n++] = value;
     }
