@@ -36,7 +36,7 @@ fmcl_status unet_step_setup(fmcl_ctx *ctx, unet_step *b, int B)
     fmcl_status s = fmcl_unet_create(ctx, &cfg, 0, &b->u);
     if (s == FMCL_OK) s = fmcl_unet_acts_create(b->u, B, &b->a);
     size_t n = (size_t)B * 28 * 28, np = b->u ? b->u->n_params : 0, off = 0;
-    size_t sizes[] = {n, (size_t)B, n, n, n, np, np, np, 1, fmcl_reduce_partials(n)};
+    const size_t sizes[] = {n, (size_t)B, n, n, n, np, np, np, 1, fmcl_reduce_partials(n)};
     fmcl_t *views[] = {&b->x, &b->t, &b->u_t, &b->v, &b->dv, &b->g, &b->m, &b->s, &b->loss,
                        &b->part};
     for (int i = 0; i < 10; i++) {

@@ -242,7 +242,7 @@ fmcl_status fmcl_trainer_create(fmcl_model *model, fmcl_data *d, const fmcl_trai
     size_t parts = fmcl_reduce_partials(bd > n ? bd : n);
     /* Plan the work buffer: x1, X, U, pred, dpred, partials, normsq, losses,
      * and for conditional training y and Xc (empty otherwise). */
-    size_t sizes[10] = {bd, (size_t)B * W, bd, bd, bd, parts, 1, (size_t)cfg->steps,
+    const size_t sizes[10] = {bd, (size_t)B * W, bd, bd, bd, parts, 1, (size_t)cfg->steps,
                         K > 0 ? (size_t)B : 0, K > 0 ? (size_t)B * (W + K) : 0};
     fmcl_t *views[10] = {&t->x1, &t->X, &t->U, &t->pred, &t->dpred, &t->partials, &t->normsq,
                          &t->losses, &t->y, &t->Xc};

@@ -359,8 +359,8 @@ static void spans(fmcl_unet_plan *p)
 {
     for (int i = 0; i < p->n_ops; i++) {
         const unet_op *op = &p->ops[i];
-        int reads[3] = {op->in, op->kind == UNET_ADD || op->kind == UNET_CAT ? op->in2 : -1,
-                        op->kind == UNET_GN ? op->in2 : -1};
+        const int reads[3] = {op->in, op->kind == UNET_ADD || op->kind == UNET_CAT ? op->in2 : -1,
+                              op->kind == UNET_GN ? op->in2 : -1};
         p->slots[op->out].last = i;
         for (int k = 0; k < 3; k++)
             if (reads[k] >= 0) p->slots[reads[k]].first = i;

@@ -84,7 +84,7 @@ cl_event *fmcl_profile_slot(fmcl_ctx *ctx, int slot)
     return &p->ev[p->n];
 }
 
-void fmcl_profile_done(fmcl_ctx *ctx, cl_event *ev, int ok)
+void fmcl_profile_done(fmcl_ctx *ctx, const cl_event *ev, int ok)
 {
     if (!ev) return;
     struct fmcl_profile *p = ctx->prof;

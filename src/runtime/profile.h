@@ -33,6 +33,6 @@ void fmcl_profile_name(const fmcl_ctx *ctx, int slot, char *buf, size_t cap);
  * enqueued goes, NULL when not recording; then done with whether the
  * enqueue succeeded. */
 cl_event *fmcl_profile_slot(fmcl_ctx *ctx, int slot);
-void fmcl_profile_done(fmcl_ctx *ctx, cl_event *ev, int ok);
+void fmcl_profile_done(fmcl_ctx *ctx, const cl_event *ev, int ok);
 
 #endif
