@@ -184,7 +184,8 @@ fmcl_status fmcl_idx_load(const char *images_path, const char *labels_path, int 
         /* Shift the data to the front of the buffers and shrink them. */
         memmove(img, img + 16, (size_t)n * D);
         unsigned char *shrunk = realloc(img, (size_t)n * D);
-        out->pixels = shrunk ? shrunk : img;
+        if (shrunk) img = shrunk; /* else the larger buffer serves */
+        out->pixels = img;
         img = NULL;
         out->n = n;
         out->c = 1;
