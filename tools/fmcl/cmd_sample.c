@@ -413,6 +413,7 @@ int cmd_sample(int argc, char **argv)
         return args_usage(&cmd, "--steps and --grid both set the steps; give only one");
     if (args_find(&cmd, "traj")->seen && !o.times_arg)
         return args_usage(&cmd, "--traj is where the states at --times go; give --times too");
+    /* cppcheck-suppress variableScope ; o.png may point into it until the end */
     char beside[4200];
     if (!o.png)
         o.png = outputs_beside(o.out, beside, sizeof beside);

@@ -32,6 +32,7 @@ static void on_signal(int sig)
         _exit(128 + sig);
     }
     got = sig;
+    /* cppcheck-suppress redundantAssignment ; the branch above ends in _exit */
     w = write(STDERR_FILENO, m->note, (size_t)m->note_len);
     (void)w; /* nothing to be done about a failed write here */
 }
@@ -129,10 +130,12 @@ static const char *shell_word(const char *s, char *buf, size_t len)
 /* The command that continues the run in dir. */
 static void resume_command(const char *dir, const char *device, char *buf, size_t len)
 {
-    char a[8192], b[1024];
+    char a[8192];
     int n = snprintf(buf, len, "fmcl train --resume %s", shell_word(dir, a, sizeof a));
-    if (device && n >= 0 && (size_t)n < len)
+    if (device && n >= 0 && (size_t)n < len) {
+        char b[1024];
         snprintf(buf + n, len - (size_t)n, " --device %s", shell_word(device, b, sizeof b));
+    }
 }
 
 void interrupt_train_start(const char *dir, const char *device)
@@ -148,7 +151,7 @@ void interrupt_train_start(const char *dir, const char *device)
 
 int interrupt_train_report(const char *dir, int step, int steps, const char *device)
 {
-    char cmd[9000], ckpt[4200];
+    char ckpt[4200];
     struct stat st;
     const char *name = got == SIGTERM ? "SIGTERM" : "SIGINT";
     snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", dir);
@@ -156,6 +159,7 @@ int interrupt_train_report(const char *dir, int step, int steps, const char *dev
         fprintf(stderr, "fmcl train: interrupted (%s) before the first step; nothing was "
                 "written\n", name);
     } else {
+        char cmd[9000];
         resume_command(dir, device, cmd, sizeof cmd);
         fprintf(stderr, "fmcl train: interrupted (%s) at step %d of %d; %s holds the run so "
                 "far. Continue it with:\n    %s\n", name, step, steps, ckpt, cmd);
