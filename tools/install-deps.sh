@@ -8,15 +8,16 @@
 # and the Oclgrind simulator, which checks every kernel for memory errors,
 # data races and uninitialised values; Open MPI, for data-parallel training
 # over several processes (and its tests); clang and its runtimes for the
-# readers' fuzzers (docs/FUZZING.md). Safe to run again: packages already
-# installed are left alone. Run as root or as a user who may use sudo.
+# readers' fuzzers (docs/FUZZING.md); cppcheck, for the 'lint' suite's static
+# analysis (docs/HACKING.md). Safe to run again: packages already installed
+# are left alone. Run as root or as a user who may use sudo.
 set -eu
 
 packages="build-essential pkg-config meson ninja-build python3 \
 ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 libclblast-dev libstb-dev zlib1g-dev \
 libpng-dev libjpeg62-turbo-dev \
 pocl-opencl-icd mesa-opencl-icd oclgrind clinfo dataset-fashion-mnist \
-openmpi-bin libopenmpi-dev clang libclang-rt-14-dev"
+openmpi-bin libopenmpi-dev clang libclang-rt-14-dev cppcheck"
 
 missing=""
 for p in $packages; do

@@ -183,6 +183,7 @@ static void compare(chk_case *c, const char *name, const float *got, const doubl
 {
     double scale = c->s->opt.tol_scale;
     for (size_t i = 0; i < n; i++) {
+        /* cppcheck-suppress nullPointer ; every caller gives exactly one of wd and wf */
         double w = wd ? wd[i] : (double)wf[i];
         double d = fabs((double)got[i] - w);
         double t = scale * fmax(tol.atol, tol.rtol * fabs(w));

@@ -33,6 +33,7 @@ static assign_work carve(void *work, int n)
     w.u = work;
     w.v = w.u + n;
     w.dist = w.v + n;
+    /* cppcheck-suppress invalidPointerCast ; the ints follow the doubles in the buffer */
     w.row_of = (int *)(w.dist + n);
     w.col_of = w.row_of + n;
     w.prev = w.col_of + n;

@@ -189,6 +189,7 @@ fmcl_status fmcl_read_file(const char *path, size_t max_bytes, unsigned char **o
             buf = nb;
             cap = ncap;
         }
+        /* cppcheck-suppress nullPointerArithmeticRedundantCheck ; buf != NULL in the loop */
         ssize_t r = read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR)
             continue;
