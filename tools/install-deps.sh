@@ -8,16 +8,17 @@
 # and the Oclgrind simulator, which checks every kernel for memory errors,
 # data races and uninitialised values; Open MPI, for data-parallel training
 # over several processes (and its tests); clang and its runtimes for the
-# readers' fuzzers (docs/FUZZING.md); cppcheck, for the 'lint' suite's static
-# analysis (docs/HACKING.md). Safe to run again: packages already installed
-# are left alone. Run as root or as a user who may use sudo.
+# readers' fuzzers (docs/FUZZING.md); clang-format 14 and cppcheck, for the
+# 'lint' suite's style check and static analysis (docs/HACKING.md). Safe to
+# run again: packages already installed are left alone. Run as root or as a
+# user who may use sudo.
 set -eu
 
 packages="build-essential pkg-config meson ninja-build python3 \
 ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 libclblast-dev libstb-dev zlib1g-dev \
 libpng-dev libjpeg62-turbo-dev \
 pocl-opencl-icd mesa-opencl-icd oclgrind clinfo dataset-fashion-mnist \
-openmpi-bin libopenmpi-dev clang libclang-rt-14-dev cppcheck"
+openmpi-bin libopenmpi-dev clang libclang-rt-14-dev clang-format cppcheck"
 
 missing=""
 for p in $packages; do
