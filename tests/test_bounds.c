@@ -217,7 +217,7 @@ static int huge_models(fmcl_ctx *ctx, void *user)
             continue;
         fmcl_model *m = NULL;
         fmcl_status s = fmcl_model_load(ctx, at(files[i].name), FMCL_WEIGHTS_DEFAULT, &m);
-        expect_error(files[i].name, s, FMCL_ERR_FORMAT, fmcl_ctx_error(ctx), "hold only 0 bytes",
+        expect_error(files[i].name, s, FMCL_ERR_FORMAT, fmcl_ctx_error(ctx), "hold only 0 values",
                      files[i].name);
         fmcl_model_free(m);
     }

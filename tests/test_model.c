@@ -9,8 +9,9 @@
  *   features, one-hot classes, the null class) and the U-Net's, and against
  *   one Euler step of the sampler;
  * - checkpoints: a U-Net round trip keeps bits, config and metadata, the
- *   config keys cannot be set, non-finite weights and a missing EMA are
- *   refused naming the tensor;
+ *   config keys cannot be set, weights stored as F64 load as the same
+ *   floats with a note, non-finite weights and a missing EMA are refused
+ *   naming the tensor;
  * - progress callbacks count model evaluations and cancel, and the log
  *   callback replays the setup's notes. */
 #include <math.h>
@@ -209,6 +210,40 @@ static void unet_forward(fmcl_ctx *ctx)
     fmcl_model_free(m);
 }
 
+/* Rewrites the checkpoint `from` as `to` with every F32 tensor stored as F64,
+ * as a PyTorch user's model.double() would save it. */
+static int as_f64(const char *from, const char *to)
+{
+    fmcl_st_file f;
+    char err[1024];
+    if (!tl_check(fmcl_st_read(from, &f, err, sizeof err) == FMCL_OK, "read %s: %s", from, err))
+        return 0;
+    fmcl_st_tensor *t = calloc((size_t)f.count, sizeof *t);
+    int good = t != NULL;
+    for (int i = 0; good && i < f.count; i++) {
+        t[i] = f.tensors[i];
+        if (t[i].dtype != FMCL_ST_F32) continue;
+        const size_t n = t[i].nbytes / 4;
+        double *d = malloc(n * sizeof *d + 1);
+        good = d != NULL;
+        for (size_t j = 0; good && j < n; j++) {
+            float x;
+            memcpy(&x, (const char *)f.tensors[i].data + 4 * j, 4);
+            d[j] = x;
+        }
+        t[i].dtype = FMCL_ST_F64, t[i].data = d, t[i].nbytes = n * sizeof *d;
+    }
+    good = good && tl_check(fmcl_st_write(to, t, f.count, (const char *const *)f.meta,
+                                          f.meta_count, err, sizeof err) == FMCL_OK,
+                            "write %s: %s", to, err);
+    for (int i = 0; t && i < f.count; i++)
+        if (t[i].dtype == FMCL_ST_F64 && f.tensors[i].dtype == FMCL_ST_F32)
+            free((void *)t[i].data);
+    free(t);
+    fmcl_st_free(&f);
+    return good;
+}
+
 static void checkpoints(fmcl_ctx *ctx, const char *dir)
 {
     char path[128], nan_path[128];
@@ -238,6 +273,18 @@ static void checkpoints(fmcl_ctx *ctx, const char *dir)
     if (ok(ctx, fmcl_read(ctx, m->net.params, a, np * 4), "read") &&
         ok(ctx, fmcl_read(ctx, back->net.params, b, np * 4), "read"))
         tl_check(!memcmp(a, b, np * 4), "the reloaded weights are the saved bits");
+    fmcl_model_free(back);
+    back = NULL;
+    char path64[128];
+    snprintf(path64, sizeof path64, "%s/unet64.safetensors", dir);
+    if (as_f64(path, path64) &&
+        ok(ctx, fmcl_model_load(ctx, path64, FMCL_WEIGHTS_DEFAULT, &back), "load F64") &&
+        ok(ctx, fmcl_read(ctx, back->net.params, b, np * 4), "read"))
+        tl_check(!memcmp(a, b, np * 4) &&
+                     strstr(fmcl_ctx_notes(ctx), "stored as F64 converted to F32"),
+                 "F64 weights load as the same floats, with a note (notes: %s)",
+                 fmcl_ctx_notes(ctx));
+    unlink(path64);
     refused(fmcl_model_load(ctx, path, FMCL_WEIGHTS_EMA, &bad), FMCL_ERR_FORMAT,
             fmcl_ctx_error(ctx), "holds no EMA", "the EMA of a file without one");
     fmcl_tensor_info info;

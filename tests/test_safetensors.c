@@ -2,7 +2,8 @@
  * bytes; the file layout is checked byte by byte against the format (8-byte
  * little-endian length, space-padded JSON, consecutive data); a hand-built
  * file in another writer's style reads; malformed images are each rejected
- * with the matching message; a failed write leaves the old file intact. */
+ * with the matching message; F16, BF16 and F64 tensors read as float32 as
+ * NumPy converts them; a failed write leaves the old file intact. */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -280,8 +281,8 @@ static void test_malformed(void)
                   "{\"a\": {\"dtype\": \"F32\", \"shape\": \"1\", \"data_offsets\": [0, 4]}}", 4,
                   "\"shape\" of tensor \"a\" must be an array, found a string");
     reject_header("unknown dtype",
-                  "{\"a\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 4,
-                  "dtype \"BF16\", which fmcl does not read");
+                  "{\"a\": {\"dtype\": \"F8_E5M2\", \"shape\": [2], \"data_offsets\": [0, 2]}}",
+                  2, "dtype \"F8_E5M2\", which fmcl does not read");
     reject_header("negative dimension",
                   "{\"a\": {\"dtype\": \"F32\", \"shape\": [-1], \"data_offsets\": [0, 0]}}", 0,
                   "non-negative");
@@ -341,6 +342,71 @@ static void test_malformed(void)
     if (s == FMCL_OK)
         fmcl_st_free(&f);
     free(b);
+}
+
+/* F16, BF16 and F64 tensors read as float32 equal NumPy's conversions of
+ * them, stored beside them in tests/data/dtypes.safetensors (made by
+ * tests/data/make_dtypes.py): widening exactly, F64 rounded to nearest. */
+static void test_float_dtypes(void)
+{
+    char err[1024] = "";
+    fmcl_st_file f;
+    if (!tl_check(fmcl_st_read("data/dtypes.safetensors", &f, err, sizeof err) == FMCL_OK,
+                  "F16, BF16 and F64 tensors make a valid file: %s", err))
+        return;
+    static const char *const names[] = {"f16", "bf16", "f64"};
+    for (int i = 0; i < 3; i++) {
+        char want_name[16];
+        snprintf(want_name, sizeof want_name, "%s.f32", names[i]);
+        const fmcl_st_tensor *want = fmcl_st_find(&f, want_name), *got = NULL;
+        if (!tl_check(want && want->dtype == FMCL_ST_F32, "fixture holds %s", want_name)) continue;
+        fmcl_status s = fmcl_st_expect_float(&f, names[i], want->ndim, want->shape, &got, err,
+                                             sizeof err);
+        float out[64], ref[64];
+        const size_t n = want->nbytes / sizeof(float);
+        if (!tl_check(s == FMCL_OK && n <= 64, "%s accepted as a float tensor: %s", names[i], err))
+            continue;
+        memset(out, 0x55, sizeof out);
+        memcpy(ref, want->data, want->nbytes);
+        s = fmcl_st_floats(got, out, err, sizeof err);
+        tl_check(s == FMCL_OK && memcmp(out, ref, want->nbytes) == 0,
+                 "%s read as F32 equals NumPy's conversion bit for bit (%s)", names[i], err);
+        s = fmcl_st_expect(&f, names[i], FMCL_ST_F32, want->ndim, want->shape, &got, err,
+                           sizeof err);
+        tl_check(s == FMCL_ERR_FORMAT && strstr(err, "expected F32"),
+                 "a strict F32 expect still names the dtype: %s", err);
+    }
+    tl_check(fmcl_st_holds(&f, 6 * 32, err, sizeof err) == FMCL_OK &&
+                 fmcl_st_holds(&f, 6 * 32 + 1, err, sizeof err) == FMCL_ERR_FORMAT &&
+                 strstr(err, "hold only 192 values"),
+             "holds counts values, not bytes: %s", err);
+    fmcl_st_free(&f);
+
+    /* A finite double beyond float's range is an error naming the tensor;
+     * an integer tensor is no float tensor. */
+    const double big[3] = {1.0, 3.5e38, -1e39};
+    const int32_t ints[2] = {1, 2};
+    const fmcl_st_tensor t[2] = {{"layer.big", FMCL_ST_F64, 1, {3}, big, sizeof big},
+                                 {"ints", FMCL_ST_I32, 1, {2}, ints, sizeof ints}};
+    char path[300];
+    snprintf(path, sizeof path, "%s/big.safetensors", dir);
+    if (tl_check(fmcl_st_write(path, t, 2, NULL, 0, err, sizeof err) == FMCL_OK &&
+                     fmcl_st_read(path, &f, err, sizeof err) == FMCL_OK,
+                 "write and read an F64 file: %s", err)) {
+        float out[3];
+        const fmcl_st_tensor *got = NULL;
+        fmcl_status s = fmcl_st_expect_float(&f, "layer.big", 1, (int64_t[]){3}, &got, err,
+                                             sizeof err);
+        if (s == FMCL_OK) s = fmcl_st_floats(got, out, err, sizeof err);
+        tl_check(s == FMCL_ERR_FORMAT && strstr(err, "\"layer.big\"") &&
+                     strstr(err, "element 1") && strstr(err, "float32"),
+                 "F64 overflow names the tensor and element: %s", err);
+        s = fmcl_st_expect_float(&f, "ints", 1, (int64_t[]){2}, &got, err, sizeof err);
+        tl_check(s == FMCL_ERR_FORMAT && strstr(err, "has dtype I32, expected a floating-point"),
+                 "an I32 tensor is not read as floats: %s", err);
+        fmcl_st_free(&f);
+    }
+    remove(path);
 }
 
 static void test_write_arguments(void)
@@ -428,6 +494,7 @@ int main(void)
     test_checkpoint_view();
     test_foreign_layout();
     test_malformed();
+    test_float_dtypes();
     test_write_arguments();
     test_failed_write();
     tl_check(leftover_temp_files() == 0, "test folder holds no temporary files");

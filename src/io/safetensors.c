@@ -4,6 +4,7 @@
  * and may be unaligned when a tensor follows one of odd size: copy with memcpy. */
 #include "io/safetensors.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,19 @@
 static const struct {
     const char *name;
     size_t size;
-} st_dtypes[] = {{"F32", 4}, {"F64", 8}, {"I64", 8}, {"I32", 4}, {"U32", 4}, {"U8", 1}};
+} st_dtypes[] = {{"F32", 4}, {"F64", 8}, {"I64", 8}, {"I32", 4},
+                 {"U32", 4}, {"U8", 1},  {"F16", 2}, {"BF16", 2}};
 #define ST_NDTYPES ((int)(sizeof st_dtypes / sizeof st_dtypes[0]))
 
-static const char *dtype_name(int d) { return d >= 0 && d < ST_NDTYPES ? st_dtypes[d].name : "?"; }
+const char *fmcl_st_dtype_name(int d)
+{
+    return d >= 0 && d < ST_NDTYPES ? st_dtypes[d].name : "?";
+}
+
+static int float_dtype(int d)
+{
+    return d == FMCL_ST_F32 || d == FMCL_ST_F64 || d == FMCL_ST_F16 || d == FMCL_ST_BF16;
+}
 
 static void fmt_shape(char *buf, size_t cap, int ndim, const int64_t *shape)
 {
@@ -123,7 +133,7 @@ static fmcl_status read_tensor(const fmcl_json *e, uint64_t data_len, fmcl_st_te
     if (t->dtype < 0)
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
                          "tensor \"%.100s\" has dtype \"%.20s\", which fmcl does not read "
-                         "(supported: F32, F64, I64, I32, U32, U8)",
+                         "(supported: F32, F64, F16, BF16, I64, I32, U32, U8)",
                          name, dt->string);
 
     if (sh->count > FMCL_ST_MAX_DIMS)
@@ -334,20 +344,23 @@ const char *fmcl_st_meta(const fmcl_st_file *f, const char *key)
     return NULL;
 }
 
-fmcl_status fmcl_st_holds(const fmcl_st_file *f, uint64_t bytes, char *err, size_t errlen)
+fmcl_status fmcl_st_holds(const fmcl_st_file *f, uint64_t elements, char *err, size_t errlen)
 {
     uint64_t have = 0;
-    for (int i = 0; f && i < f->count; i++) have += f->tensors[i].nbytes;
-    if (have >= bytes) return FMCL_OK;
+    for (int i = 0; f && i < f->count; i++)
+        have += f->tensors[i].nbytes / st_dtypes[f->tensors[i].dtype].size;
+    if (have >= elements) return FMCL_OK;
     return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                     "its metadata describes a model of %llu bytes of weights, but its tensors "
-                     "hold only %llu bytes: a corrupt checkpoint, or not one of this model",
-                     (unsigned long long)bytes, (unsigned long long)have);
+                     "its metadata describes a model of %llu weights, but its tensors hold only "
+                     "%llu values: a corrupt checkpoint, or not one of this model",
+                     (unsigned long long)elements, (unsigned long long)have);
 }
 
-fmcl_status fmcl_st_expect(const fmcl_st_file *f, const char *name, int dtype, int ndim,
-                           const int64_t *shape, const fmcl_st_tensor **out, char *err,
-                           size_t errlen)
+/* fmcl_st_expect with the dtype test left to the caller: dtype < 0 accepts
+ * any floating-point dtype. */
+static fmcl_status expect(const fmcl_st_file *f, const char *name, int dtype, int ndim,
+                          const int64_t *shape, const fmcl_st_tensor **out, char *err,
+                          size_t errlen)
 {
     if (out)
         *out = NULL;
@@ -359,10 +372,15 @@ fmcl_status fmcl_st_expect(const fmcl_st_file *f, const char *name, int dtype, i
                          "no tensor \"%.100s\" in the file (it holds %d tensors): was it written "
                          "for a different model?",
                          name, f->count);
-    if (t->dtype != dtype)
+    if (dtype >= 0 && t->dtype != dtype)
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                         "tensor \"%.100s\" has dtype %s, expected %s", name, dtype_name(t->dtype),
-                         dtype_name(dtype));
+                         "tensor \"%.100s\" has dtype %s, expected %s", name,
+                         fmcl_st_dtype_name(t->dtype), fmcl_st_dtype_name(dtype));
+    if (dtype < 0 && !float_dtype(t->dtype))
+        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                         "tensor \"%.100s\" has dtype %s, expected a floating-point one (F32, "
+                         "F16, BF16 or F64)",
+                         name, fmcl_st_dtype_name(t->dtype));
     int same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++)
         same = t->shape[i] == shape[i];
@@ -377,6 +395,74 @@ fmcl_status fmcl_st_expect(const fmcl_st_file *f, const char *name, int dtype, i
     }
     if (out)
         *out = t;
+    return FMCL_OK;
+}
+
+fmcl_status fmcl_st_expect(const fmcl_st_file *f, const char *name, int dtype, int ndim,
+                           const int64_t *shape, const fmcl_st_tensor **out, char *err,
+                           size_t errlen)
+{
+    if (dtype < 0 || dtype >= ST_NDTYPES)
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_st_expect: unknown dtype %d", dtype);
+    return expect(f, name, dtype, ndim, shape, out, err, errlen);
+}
+
+fmcl_status fmcl_st_expect_float(const fmcl_st_file *f, const char *name, int ndim,
+                                 const int64_t *shape, const fmcl_st_tensor **out, char *err,
+                                 size_t errlen)
+{
+    return expect(f, name, -1, ndim, shape, out, err, errlen);
+}
+
+/* IEEE binary16 to float, exactly: every half is a float. */
+static float half_to_float(uint16_t h)
+{
+    const int exp = h >> 10 & 0x1f, man = h & 0x3ff;
+    float v;
+    if (exp == 0) /* zero or subnormal: man * 2^-24 */
+        v = ldexpf((float)man, -24);
+    else if (exp == 31)
+        v = man ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(man | 0x400), exp - 25);
+    return h & 0x8000 ? -v : v;
+}
+
+fmcl_status fmcl_st_floats(const fmcl_st_tensor *t, float *dst, char *err, size_t errlen)
+{
+    if (!t || (t->nbytes && !dst))
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_st_floats: missing argument");
+    if (!float_dtype(t->dtype))
+        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                         "tensor \"%.100s\" has dtype %s, expected a floating-point one",
+                         t->name ? t->name : "?", fmcl_st_dtype_name(t->dtype));
+    const unsigned char *p = t->data; /* may be unaligned: memcpy each value */
+    const size_t n = t->nbytes / st_dtypes[t->dtype].size;
+    if (t->dtype == FMCL_ST_F32) {
+        if (n) memcpy(dst, p, t->nbytes);
+        return FMCL_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (t->dtype == FMCL_ST_F64) {
+            double d;
+            memcpy(&d, p + 8 * i, 8);
+            dst[i] = (float)d; /* round to nearest, the default mode */
+            if (isfinite(d) && !isfinite(dst[i]))
+                return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                                 "tensor \"%.100s\" (F64) holds %.17g at element %zu, beyond "
+                                 "the range of float32 (about 3.4e38) that fmcl computes in",
+                                 t->name ? t->name : "?", d, i);
+        } else {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            if (t->dtype == FMCL_ST_F16) {
+                dst[i] = half_to_float(h);
+            } else { /* bfloat16: the top half of a float's bits */
+                const uint32_t bits = (uint32_t)h << 16;
+                memcpy(&dst[i], &bits, 4);
+            }
+        }
+    }
     return FMCL_OK;
 }
 

@@ -104,7 +104,8 @@ void fmcl_net_tensor(const fmcl_net *m, int i, fmcl_tensor_info *info, size_t *o
 /* Fills fmcl_net_tensor_count entries of t viewing flat (parameter layout). */
 void fmcl_net_st_tensors(const fmcl_net *m, const char *prefix, const float *flat,
                          fmcl_st_tensor *t, char (*names)[FMCL_NET_NAME_LEN]);
-/* Copies prefix + names from f into flat, checking dtypes and shapes. */
+/* Copies prefix + names from f into flat, checking dtypes and shapes;
+ * F16, BF16 and F64 tensors are converted to F32, with a note. */
 fmcl_status fmcl_net_st_read(const fmcl_net *m, const fmcl_st_file *f, const char *path,
                              const char *prefix, float *flat);
 /* The model's own metadata ("format" and its config): the pairs written into

@@ -55,7 +55,7 @@ static fmcl_status holds_weights(const fmcl_st_file *f, const char *path,
         fmcl_mlp_spec_of(cfg, &m);
         n = fmcl_mlp_params_of(&m);
     }
-    if (s == FMCL_OK && fmcl_st_holds(f, n * sizeof(float), why, sizeof why) != FMCL_OK)
+    if (s == FMCL_OK && fmcl_st_holds(f, n, why, sizeof why) != FMCL_OK)
         s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT, "%s: %s", path, why);
     return s;
 }

@@ -2,10 +2,9 @@
  * config and step from its metadata (fmcl_train_config_from_checkpoint, on
  * the input as a file), the U-Net config (fmcl_unet_spec_from_file), the
  * plan a valid one makes, the check that the file holds its weights, and
- * each planned tensor found by name, dtype and shape and copied as
+ * each planned tensor found by name, dtype and shape and converted as
  * fmcl_net_st_read does. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "fmcl.h"
 #include "fuzz.h"
@@ -31,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* As the loader: the weights must be in the file before they are
          * given memory. */
         const size_t n = fmcl_unet_plan_params(plan);
-        float *flat = fmcl_st_holds(&f, n * sizeof *flat, err, sizeof err) == FMCL_OK
+        float *flat = fmcl_st_holds(&f, n, err, sizeof err) == FMCL_OK
                           ? malloc(n * sizeof *flat + 1)
                           : NULL;
         for (int i = 0; flat && i < fmcl_unet_plan_tensor_count(plan); i++) {
@@ -39,11 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int64_t shape[4];
             for (int d = 0; d < p->ndim; d++) shape[d] = p->shape[d];
             const fmcl_st_tensor *t;
-            if (fmcl_st_expect(&f, p->name, FMCL_ST_F32, p->ndim, shape, &t, err, sizeof err) !=
-                FMCL_OK)
+            if (fmcl_st_expect_float(&f, p->name, p->ndim, shape, &t, err, sizeof err) !=
+                    FMCL_OK ||
+                fmcl_st_floats(t, flat + p->off, err, sizeof err) != FMCL_OK)
                 break;
-            if (t->nbytes != p->n * sizeof *flat) fuzz_fail("a tensor's size is not its plan's");
-            memcpy(flat + p->off, t->data, t->nbytes);
         }
         free(flat);
         fmcl_unet_plan_free(plan);
