@@ -21,6 +21,32 @@ __kernel void heun_update(__global float *x, uint x_off, __global const float *k
     x[x_off + i] = x[x_off + i] + (0.5f * h) * (k1[k1_off + i] + k2[k2_off + i]);
 }
 
+/* Kutta's 3/8 rule (torchdiffeq's "rk4"), its operations in torchdiffeq's
+ * order: stage 3's state x + h (k2 - k1/3), stage 4's x + h (k1 - k2 + k3)
+ * (stage 2's, x + h/3 k1, is an axpy). */
+__kernel void rk38_stage(__global float *xs, uint xs_off, __global const float *x, uint x_off,
+                         __global const float *k1, uint k1_off, __global const float *k2,
+                         uint k2_off, __global const float *k3, uint k3_off, int stage, float h,
+                         int n)
+{
+    const uint i = get_global_id(0);
+    if (i >= (uint)n) return;
+    const float a = k1[k1_off + i], b = k2[k2_off + i];
+    const float d = stage == 3 ? b - a * (1.0f / 3.0f) : a - b + k3[k3_off + i];
+    xs[xs_off + i] = x[x_off + i] + h * d;
+}
+
+/* x += (k1 + 3 (k2 + k3) + k4) h / 8: the 3/8 rule's combination. */
+__kernel void rk38_update(__global float *x, uint x_off, __global const float *k1, uint k1_off,
+                          __global const float *k2, uint k2_off, __global const float *k3,
+                          uint k3_off, __global const float *k4, uint k4_off, float h, int n)
+{
+    const uint i = get_global_id(0);
+    if (i >= (uint)n) return;
+    const float s = k1[k1_off + i] + 3.0f * (k2[k2_off + i] + k3[k3_off + i]) + k4[k4_off + i];
+    x[x_off + i] = x[x_off + i] + s * h * 0.125f;
+}
+
 /* ---- Dormand-Prince 5(4) (src/flow/dopri5.c's twins) ----
  * Stage s (2..7) evaluates the field at x + h sum_{j<s} a_sj k_j; row 7 is
  * the 5th-order weights b (first same as last: k7 = f(x_new) is the next

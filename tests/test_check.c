@@ -51,7 +51,7 @@ static void check_coverage(const results *rs)
 {
     static const char *ops[] = {
         "randn", "toy_sample", "gather_rows", "ot_interp", "path_interp", "time_input",
-        "axpy_to", "axpy_to in place", "rk4_update", "heun_update", "dopri5_stage",
+        "axpy_to", "axpy_to in place", "rk4_update", "heun_update", "rk38_update", "dopri5_stage",
         "dopri5_error", "scaled_sumsq", "integrate", "integrate_grid", "integrate_adaptive",
         "rademacher", "onehot_rows", "div_column", "div_probe", "gemm NN", "gemm NT", "gemm TN",
         "gemm TT", "mlp_forward", "mlp_backward", "bias_silu_forward", "bias_forward",
@@ -81,7 +81,7 @@ static void check_coverage(const results *rs)
     }
     tl_check(kinds == 5, "toy_sample checked for %d data sets, want 5", kinds);
     tl_check(paths == 6, "path_interp checked for %d paths, want 6", paths);
-    tl_check(solvers == 4, "integrate checked for %d fixed-step solvers, want 4", solvers);
+    tl_check(solvers == 5, "integrate checked for %d fixed-step solvers, want 5", solvers);
 }
 
 /* ---- tampering hooks ---- */

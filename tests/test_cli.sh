@@ -178,7 +178,7 @@ usage_tests() {
 
     # Flags of sample and devices.
     expect 2 '--ckpt PATH is required' sample
-    expect 2 "--solver: unknown value 'rk45' \(expected one of euler, midpoint, heun, rk4, dopri5\)" \
+    expect 2 "--solver: unknown value 'rk45' \(expected one of euler, midpoint, heun, rk4, dopri5, rk4-38\)" \
         sample --ckpt m.safetensors --solver rk45
     expect 2 '--steps 0 is out of range \(expected 1 to 100000\)' sample --ckpt m --steps 0
     expect 2 '--n 0 is out of range' sample --ckpt m --n 0
@@ -195,7 +195,7 @@ usage_tests() {
     expect 2 '--ckpt PATH is required' nll
     expect 2 '--exact and --hutchinson K choose the divergence both ways' nll --ckpt m --exact --hutchinson 2
     expect 2 '--hutchinson 0 is out of range \(expected 1 to 100000\)' nll --ckpt m --hutchinson 0
-    expect 2 "--solver: unknown value 'rk45' \(expected one of euler, midpoint, heun, rk4, dopri5\)" \
+    expect 2 "--solver: unknown value 'rk45' \(expected one of euler, midpoint, heun, rk4, dopri5, rk4-38\)" \
         nll --ckpt m --solver rk45
     expect 2 'dopri5 chooses its own steps: drop --steps' nll --ckpt m --steps 5
     expect 2 '--atol, --rtol and --max-steps are for --solver dopri5' nll --ckpt m --solver rk4 --rtol 1e-3

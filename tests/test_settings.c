@@ -12,7 +12,7 @@
 
 static void names(void)
 {
-    const int sizes[FMCL_NAMES_COUNT] = {6, 2, 2, 5, 2, 5, 3};
+    const int sizes[FMCL_NAMES_COUNT] = {6, 2, 2, 6, 2, 5, 3};
     for (int l = 0; l < FMCL_NAMES_COUNT; l++) {
         const char *const *list = fmcl_names_of((fmcl_names)l);
         int n = 0;
@@ -28,6 +28,7 @@ static void names(void)
     /* The enums' own order. */
     tl_check(!strcmp(fmcl_name(FMCL_NAMES_SOLVER, FMCL_SOLVER_HEUN), "heun") &&
                  !strcmp(fmcl_name(FMCL_NAMES_SOLVER, FMCL_SOLVER_RK4), "rk4") &&
+                 !strcmp(fmcl_name(FMCL_NAMES_SOLVER, FMCL_SOLVER_RK4_38), "rk4-38") &&
                  !strcmp(fmcl_name(FMCL_NAMES_PATH, FMCL_PATH_LINEAR_VP), "linear-vp") &&
                  !strcmp(fmcl_name(FMCL_NAMES_LR_SCHEDULE, FMCL_LR_COSINE), "cosine") &&
                  !strcmp(fmcl_name(FMCL_NAMES_COUPLING, FMCL_COUPLING_OT), "ot"),

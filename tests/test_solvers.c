@@ -2,12 +2,13 @@
  * solver's own axpy_to (v = 0 + a k):
  * - v = 3 t^2 against the closed forms of each scheme's sum over its stage
  *   times (Euler: sum 3 t_k^2 h; midpoint: 1 - h^2 / 4; Heun, the
- *   trapezoid rule: 1 + h^2 / 2; RK4, Simpson's rule: exactly 1), forward
- *   and backward in time, and on a non-uniform grid against each rule's sum
- *   over its intervals;
+ *   trapezoid rule: 1 + h^2 / 2; RK4, Simpson's rule, and its 3/8 rule:
+ *   exactly 1), forward and backward in time, and on a non-uniform grid
+ *   against each rule's sum over its intervals; v = 5 t^4 against Simpson's
+ *   and the 3/8 rule's distinct errors;
  * - dx/dt = lambda x against each scheme's exact discrete solution
  *   x0 R(lambda h)^N (R its stability polynomial, in double), and the
- *   empirical convergence orders 1, 2, 2, 4 from errors against x0 e^lambda;
+ *   empirical convergence orders 1, 2, 2, 4, 4 from errors against x0 e^lambda;
  * - a grid of the uniform points gives fmcl_integrate's result bit for bit;
  *   grid validation names what is wrong; heun_update against its reference;
  * - fmcl_sample on a small MLP: a given uniform grid equals --steps, states
@@ -22,11 +23,12 @@
 #include "runtime/vec.h"
 #include "testlib.h"
 
-/* The fixed-step solvers, in enum order of their orders' table below. */
-static const int fixed[4] = {FMCL_SOLVER_EULER, FMCL_SOLVER_MIDPOINT, FMCL_SOLVER_HEUN,
-                             FMCL_SOLVER_RK4};
+/* The fixed-step solvers, in the order of the tables below. */
+#define N_FIXED 5
+static const int fixed[N_FIXED] = {FMCL_SOLVER_EULER, FMCL_SOLVER_MIDPOINT, FMCL_SOLVER_HEUN,
+                                   FMCL_SOLVER_RK4, FMCL_SOLVER_RK4_38};
 
-enum { FIELD_T2, FIELD_LINEAR };
+enum { FIELD_T2, FIELD_T4, FIELD_LINEAR };
 #define LAMBDA (-2.0)
 /* Relative error below which float32 rounding over a run blurs the order. */
 #define NOISE_FLOOR 2e-6
@@ -43,6 +45,8 @@ static fmcl_status velocity(void *user, fmcl_t v, fmcl_t x, float t)
     f->nfe++;
     if (f->field == FIELD_T2)
         return fmcl_axpy_to(f->ctx, v, f->zero, (float)(3.0 * t * t), f->ones, f->n);
+    if (f->field == FIELD_T4)
+        return fmcl_axpy_to(f->ctx, v, f->zero, (float)(5.0 * t * t * t * t), f->ones, f->n);
     return fmcl_axpy_to(f->ctx, v, f->zero, (float)LAMBDA, x, f->n);
 }
 
@@ -111,14 +115,14 @@ static void check_t2(fmcl_ctx *ctx, velocity_field *f, const float *x0)
     double *want = malloc(n * sizeof *want);
     /* Exact sums: Euler 3 h^3 sum k^2 = (N-1)(2N-1) / (2N^2); midpoint
      * 3 h sum (t_k + h/2)^2 = 1 - 1 / (4 N^2); Heun (trapezoid)
-     * 1 + 1 / (2 N^2); RK4 (Simpson) 1. */
-    const double incr[4] = {(N - 1.0) * (2 * N - 1.0) / (2.0 * N * N), 1 - 1 / (4.0 * N * N),
-                            1 + 1 / (2.0 * N * N), 1};
-    for (int j = 0; j < 4; j++) {
+     * 1 + 1 / (2 N^2); RK4 (Simpson) and its 3/8 rule 1. */
+    const double incr[N_FIXED] = {(N - 1.0) * (2 * N - 1.0) / (2.0 * N * N),
+                                  1 - 1 / (4.0 * N * N), 1 + 1 / (2.0 * N * N), 1, 1};
+    for (int j = 0; j < N_FIXED; j++) {
         const int s = fixed[j];
         f->field = FIELD_T2;
         if (!integrate(ctx, f, s, 0.f, 1.f, N, x0, got)) continue;
-        for (int i = 0; i < n; i++) want[i] = x0[i] + incr[s];
+        for (int i = 0; i < n; i++) want[i] = x0[i] + incr[j];
         char what[64];
         snprintf(what, sizeof what, "v=3t^2 %s, %d steps", fmcl_name(FMCL_NAMES_SOLVER, s), N);
         tl_close(what, got, want, n, 1e-5, 1e-5);
@@ -126,6 +130,30 @@ static void check_t2(fmcl_ctx *ctx, velocity_field *f, const float *x0)
     if (integrate(ctx, f, FMCL_SOLVER_RK4, 1.f, 0.f, N, x0, got)) {
         for (int i = 0; i < n; i++) want[i] = x0[i] - 1.0;
         tl_close("v=3t^2 rk4 backward from 1 to 0", got, want, n, 1e-5, 1e-5);
+    }
+    free(got);
+    free(want);
+}
+
+/* v = 5 t^4 in 2 steps tells the two fourth-order rules apart: Simpson's
+ * rule (classic RK4) overshoots by h^5 f^(4) / 2880 per step, the 3/8 rule
+ * (torchdiffeq's "rk4") by (3/80) (h/3)^5 f^(4), with f^(4) = 120: their
+ * sums are 1 + 1 / (24 N^4) and 1 + 1 / (54 N^4). */
+static void check_t4(fmcl_ctx *ctx, velocity_field *f, const float *x0)
+{
+    const int n = f->n, N = 2;
+    static const int solvers[2] = {FMCL_SOLVER_RK4, FMCL_SOLVER_RK4_38};
+    const double incr[2] = {1 + 1 / (24.0 * N * N * N * N), 1 + 1 / (54.0 * N * N * N * N)};
+    float *got = malloc(n * sizeof *got);
+    double *want = malloc(n * sizeof *want);
+    for (int j = 0; j < 2; j++) {
+        f->field = FIELD_T4;
+        if (!integrate(ctx, f, solvers[j], 0.f, 1.f, N, x0, got)) continue;
+        for (int i = 0; i < n; i++) want[i] = x0[i] + incr[j];
+        char what[64];
+        snprintf(what, sizeof what, "v=5t^4 %s, %d steps",
+                 fmcl_name(FMCL_NAMES_SOLVER, solvers[j]), N);
+        tl_close(what, got, want, n, 1e-6, 1e-6);
     }
     free(got);
     free(want);
@@ -152,9 +180,9 @@ static void check_orders(fmcl_ctx *ctx, velocity_field *f, const float *x0)
     const double exact = exp(LAMBDA);
     float *got = malloc(n * sizeof *got);
     double *want = malloc(n * sizeof *want);
-    for (int js = 0; js < 4; js++) {
+    for (int js = 0; js < N_FIXED; js++) {
         const int s = fixed[js];
-        const int p = fmcl_solver_nfe_per_step(s); /* 1, 2, 2, 4: also the orders */
+        const int p = fmcl_solver_nfe_per_step(s); /* 1, 2, 2, 4, 4: also the orders */
         double e_host[4], e_dev[4];
         for (int j = 0; j < 4; j++) {
             const int N = Ns[j];
@@ -199,7 +227,7 @@ static void check_orders(fmcl_ctx *ctx, velocity_field *f, const float *x0)
 
 static void check_names(fmcl_ctx *ctx, velocity_field *f)
 {
-    for (int j = 0; j < 4; j++)
+    for (int j = 0; j < N_FIXED; j++)
         tl_check(fmcl_name_value(FMCL_NAMES_SOLVER, fmcl_name(FMCL_NAMES_SOLVER, fixed[j])) ==
                          fixed[j] && fmcl_solver_work(fixed[j]) >= 1,
                  "solver %d name round trip", fixed[j]);
@@ -247,7 +275,7 @@ static void check_grid(fmcl_ctx *ctx, velocity_field *f, const float *x0)
     }
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
     double *want = malloc(n * sizeof *want);
-    for (int j = 0; j < 4; j++) {
+    for (int j = 0; j < N_FIXED; j++) {
         const int s = fixed[j];
         char what[96];
         f->field = FIELD_LINEAR;
@@ -383,6 +411,7 @@ static int device_checks(fmcl_ctx *ctx, void *user)
     if (tl_buf_new(ctx, &bz, n, NULL) && tl_buf_new(ctx, &bo, n, ones)) {
         velocity_field f = {ctx, bz.t, bo.t, n, FIELD_T2, 0};
         check_t2(ctx, &f, x0);
+        check_t4(ctx, &f, x0);
         for (int i = 0; i < n; i++)
             x0[i] = 0.5f + 1.5f * i / (n - 1); /* away from 0: relative errors */
         check_orders(ctx, &f, x0);

@@ -27,7 +27,8 @@
 #define STEPS 2
 #define N 5
 #define N_TRAIN (FMCL_PATH_LINEAR_VP + 3) /* every path, then the array twice */
-#define N_SAMPLE (FMCL_SOLVER_DOPRI5 + 2) /* every solver, then from given x0 */
+#define LAST_SOLVER FMCL_SOLVER_RK4_38
+#define N_SAMPLE (LAST_SOLVER + 2) /* every solver, then from given x0 */
 #define N_LIKELIHOOD 2
 /* then images, class-conditional images, packed GEMMs, bench's peak, layers */
 #define N_PIECES (N_TRAIN + N_SAMPLE + N_LIKELIHOOD + 5)
@@ -106,10 +107,10 @@ static void evaluate(fmcl_ctx *ctx, int k, int likelihood)
     tl_fill(given, 2 * N, -2.f, 2.f, 4);
     memcpy(x, given, sizeof x);
     if (!likelihood) {
-        int solver = k <= FMCL_SOLVER_DOPRI5 ? k : FMCL_SOLVER_EULER;
+        int solver = k <= LAST_SOLVER ? k : FMCL_SOLVER_EULER;
         fmcl_sample_config sc = {.solver = solver, .steps = 2, .n = N, .seed = 3,
                                  .atol = 1e-3, .rtol = 1e-3};
-        if (k > FMCL_SOLVER_DOPRI5) sc.x0 = given;
+        if (k > LAST_SOLVER) sc.x0 = given;
         const char *name = fmcl_name(FMCL_NAMES_SOLVER, solver);
         if (ok(ctx, fmcl_sample(m, &sc, x, NULL, NULL), name))
             tl_check(all_finite(x, 2 * N), "%s: samples not finite", name);

@@ -20,7 +20,8 @@ typedef enum {
     FMCL_SOLVER_MIDPOINT,  /* fixed steps, 2 NFE */
     FMCL_SOLVER_HEUN,      /* fixed steps, 2 NFE (explicit trapezoid) */
     FMCL_SOLVER_RK4,       /* fixed steps, 4 NFE: the classic Runge-Kutta scheme */
-    FMCL_SOLVER_DOPRI5     /* adaptive Dormand-Prince 5(4), 6 NFE per attempted step */
+    FMCL_SOLVER_DOPRI5,    /* adaptive Dormand-Prince 5(4), 6 NFE per attempted step */
+    FMCL_SOLVER_RK4_38     /* fixed steps, 4 NFE: Kutta's 3/8 rule, torchdiffeq's "rk4" */
 } fmcl_solver;
 
 /* Model evaluations per step of a fixed-step solver (6 for dopri5's attempts). */

@@ -48,6 +48,32 @@ static void update(chk_suite *s, int heun, int n)
     chk_end(&c);
 }
 
+/* Kutta's 3/8 rule: stage 3's and 4's states, then the update. */
+static void rk38(chk_suite *s, int n)
+{
+    chk_case c;
+    const float h = 0.0625f;
+    const size_t nk = 4 * (size_t)n;
+    chk_begin(&c, s, "rk38_update", "n=%d, after stages 3 and 4", n);
+    float *x = chk_host(&c, n), *k = chk_host(&c, nk), *xs = chk_host(&c, n);
+    if (chk_ok(&c)) chk_fill(x, n, -2.f, 2.f, 29), chk_fill(k, nk, -5.f, 5.f, 30);
+    fmcl_t tx = chk_buf(&c, x, n), tk = chk_buf(&c, k, nk), ts = chk_buf(&c, NULL, n);
+    const fmcl_t k2 = fmcl_at(tk, n), k3 = fmcl_at(tk, 2 * (size_t)n), k4 = fmcl_at(tk, 3 * (size_t)n);
+    float *h2 = k + n, *h3 = k + 2 * (size_t)n, *h4 = k + 3 * (size_t)n;
+    for (int stage = 3; stage <= 4 && chk_ok(&c); stage++) {
+        chk_status(&c, fmcl_rk38_stage(s->ctx, ts, tx, tk, k2, k3, stage, h, n));
+        fmcl_rk38_stage_ref(xs, x, k, h2, h3, stage, h, n);
+        chk_expect_f(&c, stage == 3 ? "stage 3 state" : "stage 4 state", ts, n, xs,
+                     chk_elem(1e-6));
+    }
+    if (chk_ok(&c)) {
+        chk_status(&c, fmcl_rk38_update(s->ctx, tx, tk, k2, k3, k4, h, n));
+        fmcl_rk38_update_ref(x, k, h2, h3, h4, h, n);
+    }
+    chk_expect_f(&c, "x", tx, n, x, chk_elem(1e-6));
+    chk_end(&c);
+}
+
 /* Dormand-Prince's inputs: x, k1..k7 (7 n floats), h and the tolerances. */
 #define DP_H 0.0371f
 #define DP_ATOL 1e-5f
@@ -140,6 +166,11 @@ static double growth(int solver, const double *ts, int points)
             x += h * (1 + t + h / 2) * (x + h / 2 * k1);
         } else if (solver == FMCL_SOLVER_HEUN) {
             x += h / 2 * (k1 + (1 + t + h) * (x + h * k1));
+        } else if (solver == FMCL_SOLVER_RK4_38) {
+            double k2 = (1 + t + h / 3) * (x + h / 3 * k1);
+            double k3 = (1 + t + 2 * h / 3) * (x + h * (k2 - k1 / 3));
+            double k4 = (1 + t + h) * (x + h * (k1 - k2 + k3));
+            x += h / 8 * (k1 + 3 * k2 + 3 * k3 + k4);
         } else {
             double k2 = (1 + t + h / 2) * (x + h / 2 * k1);
             double k3 = (1 + t + h / 2) * (x + h / 2 * k2);
@@ -217,15 +248,17 @@ static void integrate_adaptive(chk_suite *s, int n)
 void chk_solver_ops(chk_suite *s)
 {
     static const int solvers[] = {FMCL_SOLVER_EULER, FMCL_SOLVER_MIDPOINT, FMCL_SOLVER_HEUN,
-                                  FMCL_SOLVER_RK4};
+                                  FMCL_SOLVER_RK4, FMCL_SOLVER_RK4_38};
     axpy_to(s, 10007, 0);
     axpy_to(s, 10007, 1);
     update(s, 0, 10007);
     update(s, 1, 10007);
+    rk38(s, 10007);
     dopri5_stage(s, 4099);
     dopri5_norm(s, 0, 4099);
     dopri5_norm(s, 1, 4099);
-    for (int k = 0; k < 4; k++) integrate(s, solvers[k], 1001, 0);
+    for (int k = 0; k < 5; k++) integrate(s, solvers[k], 1001, 0);
     integrate(s, FMCL_SOLVER_RK4, 1001, 1);
+    integrate(s, FMCL_SOLVER_RK4_38, 1001, 1);
     integrate_adaptive(s, 1001);
 }

@@ -33,6 +33,17 @@ fmcl_status fmcl_rk4_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_
 void fmcl_rk4_update_ref(float *x, const float *k1, const float *k2, const float *k3,
                          const float *k4, float h, int n);
 
+/* Kutta's 3/8 rule: xs = x + h (k2 - k1/3) (stage 3) or x + h (k1 - k2 + k3)
+ * (stage 4; k3 is read only there), and x += (k1 + 3 (k2 + k3) + k4) h/8. */
+fmcl_status fmcl_rk38_stage(fmcl_ctx *ctx, fmcl_t xs, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_t k3,
+                            int stage, float h, int n);
+void fmcl_rk38_stage_ref(float *xs, const float *x, const float *k1, const float *k2,
+                         const float *k3, int stage, float h, int n);
+fmcl_status fmcl_rk38_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_t k3,
+                             fmcl_t k4, float h, int n);
+void fmcl_rk38_update_ref(float *x, const float *k1, const float *k2, const float *k3,
+                          const float *k4, float h, int n);
+
 /* x[n] += h/2 (k1 + k2): Heun's update. */
 fmcl_status fmcl_heun_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, float h, int n);
 void fmcl_heun_update_ref(float *x, const float *k1, const float *k2, float h, int n);
@@ -66,7 +77,7 @@ typedef fmcl_status (*fmcl_step_fn)(void *user, int k, float t);
 /* Scratch floats per state element that fmcl_integrate needs for a solver. */
 int fmcl_solver_work(int solver);
 /* Integrates x (n elements, in place) from t0 to t1 in `steps` uniform steps
- * with a fixed-step fmcl_solver (Euler, midpoint, Heun, RK4); work holds
+ * with a fixed-step fmcl_solver (Euler, midpoint, Heun, RK4, RK4 3/8); work holds
  * fmcl_solver_work * n floats. Enqueues only: no host synchronisation unless
  * a callback makes one. */
 fmcl_status fmcl_integrate(fmcl_ctx *ctx, int solver, float t0, float t1, int steps, fmcl_t x,

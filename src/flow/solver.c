@@ -1,6 +1,7 @@
 /* Fixed-step ODE solvers for dx/dt = f(x, t): explicit Euler, explicit
- * midpoint, Heun (explicit trapezoid) and classic RK4, built from three
- * device updates (axpy_to of runtime/vec.h; heun_update and rk4_update of
+ * midpoint, Heun (explicit trapezoid), classic RK4 and Kutta's 3/8 rule
+ * (torchdiffeq's "rk4"), built from device updates (axpy_to of
+ * runtime/vec.h; heun_update, rk4_update, rk38_stage and rk38_update of
  * kernels/solver.cl) around the caller's velocity callback. Step k runs
  * between two points of a time grid (uniform: t0 + k (t1 - t0) / steps,
  * computed from k in double, never accumulated). */
@@ -11,21 +12,22 @@
 #include "flow/kernels.h"
 #include "runtime/vec.h"
 
-static int known_solver(int s) { return s >= FMCL_SOLVER_EULER && s <= FMCL_SOLVER_DOPRI5; }
+static int known_solver(int s) { return s >= FMCL_SOLVER_EULER && s <= FMCL_SOLVER_RK4_38; }
 static int fixed_solver(int s) { return known_solver(s) && s != FMCL_SOLVER_DOPRI5; }
 
 /* dopri5: per attempted step (see flow_ops.h for its whole count). */
 int fmcl_solver_nfe_per_step(fmcl_solver solver)
 {
-    static const int nfe[] = {1, 2, 2, 4, 6};
+    static const int nfe[] = {1, 2, 2, 4, 6, 4};
     return known_solver(solver) ? nfe[solver] : 0;
 }
 
 /* Euler: k. Midpoint: k, the midpoint state. Heun: k1, k2, the predicted
- * state. RK4: k1..k4, a stage state. dopri5: 0, see fmcl_adaptive_work. */
+ * state. RK4 and its 3/8 rule: k1..k4, a stage state. dopri5: 0, see
+ * fmcl_adaptive_work. */
 int fmcl_solver_work(int solver)
 {
-    static const int work[] = {1, 2, 3, 5};
+    static const int work[] = {1, 2, 3, 5, 0, 5};
     return fixed_solver(solver) ? work[solver] : 0;
 }
 
@@ -46,6 +48,43 @@ fmcl_status fmcl_rk4_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_
                      n);
 }
 
+void fmcl_rk38_stage_ref(float *xs, const float *x, const float *k1, const float *k2,
+                         const float *k3, int stage, float h, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const double d = stage == 3 ? (double)k2[i] - k1[i] / 3.0
+                                    : (double)k1[i] - k2[i] + k3[i];
+        xs[i] = (float)(x[i] + (double)h * d);
+    }
+}
+
+fmcl_status fmcl_rk38_stage(fmcl_ctx *ctx, fmcl_t xs, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_t k3,
+                            int stage, float h, int n)
+{
+    if (n < 0 || (stage != 3 && stage != 4))
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_rk38_stage: stage %d (3 or 4), length %d",
+                         stage, n);
+    return fmcl_run1(ctx, FMCL_K_rk38_stage, (size_t)n, "tttttifi", xs, x, k1, k2, k3, stage,
+                     (double)h, n);
+}
+
+void fmcl_rk38_update_ref(float *x, const float *k1, const float *k2, const float *k3,
+                          const float *k4, float h, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const double s = (double)k1[i] + 3.0 * ((double)k2[i] + k3[i]) + k4[i];
+        x[i] = (float)(x[i] + s * h / 8.0);
+    }
+}
+
+fmcl_status fmcl_rk38_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_t k3,
+                             fmcl_t k4, float h, int n)
+{
+    if (n < 0) return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_rk38_update: negative length %d", n);
+    return fmcl_run1(ctx, FMCL_K_rk38_update, (size_t)n, "tttttfi", x, k1, k2, k3, k4,
+                     (double)h, n);
+}
+
 void fmcl_heun_update_ref(float *x, const float *k1, const float *k2, float h, int n)
 {
     for (int i = 0; i < n; i++) x[i] = (float)(x[i] + 0.5 * h * ((double)k1[i] + k2[i]));
@@ -63,12 +102,14 @@ fmcl_status fmcl_heun_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, floa
         if (s_ != FMCL_OK) return s_;                                                              \
     } while (0)
 
-/* One step from (x, t) with step h; tm = t + h/2, te = t + h. */
+/* One step from (x, ta) to tb; the stage times are computed in double. */
 static fmcl_status step_once(fmcl_ctx *ctx, int solver, fmcl_t x, int n, fmcl_t work,
-                             fmcl_velocity_fn f, void *fuser, float t, float tm, float te, float h)
+                             fmcl_velocity_fn f, void *fuser, double ta, double tb)
 {
     const fmcl_t k1 = work, k2 = fmcl_at(work, (size_t)n), k3 = fmcl_at(work, 2 * (size_t)n),
                  k4 = fmcl_at(work, 3 * (size_t)n), xs = fmcl_at(work, 4 * (size_t)n);
+    const float t = (float)ta, tm = (float)(ta + 0.5 * (tb - ta)), te = (float)tb,
+                h = (float)(tb - ta);
     switch (solver) {
     case FMCL_SOLVER_EULER:
         TRY(f(fuser, k1, x, t));
@@ -83,6 +124,15 @@ static fmcl_status step_once(fmcl_ctx *ctx, int solver, fmcl_t x, int n, fmcl_t 
         TRY(fmcl_axpy_to(ctx, k3, x, h, k1, n));
         TRY(f(fuser, k2, k3, te));
         return fmcl_heun_update(ctx, x, k1, k2, h, n);
+    case FMCL_SOLVER_RK4_38: /* nodes t, t + h/3, t + 2h/3, t + h; weights 1/8, 3/8, 3/8, 1/8 */
+        TRY(f(fuser, k1, x, t));
+        TRY(fmcl_axpy_to(ctx, xs, x, h / 3.0f, k1, n));
+        TRY(f(fuser, k2, xs, (float)(ta + (tb - ta) / 3.0)));
+        TRY(fmcl_rk38_stage(ctx, xs, x, k1, k2, k3, 3, h, n));
+        TRY(f(fuser, k3, xs, (float)(ta + 2.0 * (tb - ta) / 3.0)));
+        TRY(fmcl_rk38_stage(ctx, xs, x, k1, k2, k3, 4, h, n));
+        TRY(f(fuser, k4, xs, te));
+        return fmcl_rk38_update(ctx, x, k1, k2, k3, k4, h, n);
     default: /* classic RK4 */
         TRY(f(fuser, k1, x, t));
         TRY(fmcl_axpy_to(ctx, xs, x, 0.5f * h, k1, n));
@@ -114,7 +164,8 @@ static fmcl_status integrate(fmcl_ctx *ctx, int solver, const grid *g, fmcl_t x,
     if (!fixed_solver(solver))
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "fmcl_integrate: solver %d (%s) is not a fixed-step solver; use euler, "
-                         "midpoint, heun or rk4 (dopri5 runs through fmcl_integrate_adaptive)",
+                         "midpoint, heun, rk4 or rk4-38 (dopri5 runs through "
+                         "fmcl_integrate_adaptive)",
                          solver, fmcl_name(FMCL_NAMES_SOLVER, solver));
     if (g->steps < 1 || n < 0 || !f)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
@@ -123,8 +174,7 @@ static fmcl_status integrate(fmcl_ctx *ctx, int solver, const grid *g, fmcl_t x,
                          g->steps, n);
     for (int k = 0; k < g->steps; k++) {
         const double ta = grid_t(g, k), tb = grid_t(g, k + 1);
-        TRY(step_once(ctx, solver, x, n, work, f, fuser, (float)ta, (float)(ta + 0.5 * (tb - ta)),
-                      (float)tb, (float)(tb - ta)));
+        TRY(step_once(ctx, solver, x, n, work, f, fuser, ta, tb));
         if (after_step) TRY(after_step(suser, k + 1, (float)tb));
     }
     return FMCL_OK;
