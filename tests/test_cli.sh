@@ -430,6 +430,8 @@ run_tests() {
     expect 0 'NFE 20' sample --ckpt "$ck" --solver rk4 --steps 5 --n 101 --seed 7 --out "$tmp/s2.npy" --png "$tmp/s2.png"
     check 'the same seed gives the same samples' cmp -s "$tmp/s.npy" "$tmp/s2.npy"
     check 'solvers differ' differ "$tmp/s.npy" "$tmp/e.npy"
+    expect 0 'NFE 20' sample --ckpt "$ck" --solver rk4-38 --steps 5 --n 101 --seed 7 --out "$tmp/r38.npy" --png "$tmp/r38.png"
+    check 'rk4-38 is not rk4' differ "$tmp/s.npy" "$tmp/r38.npy"
     expect 0 'sampled 101 points with heun on a 6-point grid: NFE 10' sample --ckpt "$ck" \
         --solver heun --grid 0,0.2,0.4,0.6,0.8,1 --n 101 --seed 7 --out "$tmp/h.npy" --png "$tmp/h.png"
     expect 0 'NFE 10' sample --ckpt "$ck" --solver heun --steps 5 --n 101 --seed 7 --out "$tmp/h2.npy" --png "$tmp/h2.png"

@@ -278,7 +278,8 @@ int cmd_nll(int argc, char **argv)
                  "solves averaged (one VJP per evaluation)",
          .default_text = "off; 1 for image sets"},
         {.name = "solver", .type = ARG_CHOICE, .dest = &o.solver, .metavar = "NAME",
-         .help = "ODE solver from t = 1 back to 0: adaptive dopri5, or a fixed-step one"},
+         .help = "ODE solver from t = 1 back to 0: adaptive dopri5, or a fixed-step one (rk4 is "
+                 "the classic scheme; torchdiffeq's 'rk4' is rk4-38, the 3/8 rule)"},
         {.name = "steps", .type = ARG_INT, .dest = &o.steps, .metavar = "N",
          .help = "uniform steps of a fixed-step solver"},
         {.name = "atol", .type = ARG_REAL, .dest = &o.atol, .metavar = "X",

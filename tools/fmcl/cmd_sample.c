@@ -319,7 +319,8 @@ int cmd_sample(int argc, char **argv)
          .help = "checkpoint written by fmcl train (model.safetensors); required"},
         {.name = "solver", .type = ARG_CHOICE, .dest = &o.solver, .metavar = "NAME",
          .help = "ODE solver: fixed-step euler (1 model evaluation per step), midpoint (2), heun "
-                 "(2), rk4 (4), or adaptive dopri5 (6 per attempted step)"},
+                 "(2), rk4 (4, the classic scheme), rk4-38 (4, Kutta's 3/8 rule: torchdiffeq's "
+                 "'rk4'), or adaptive dopri5 (6 per attempted step)"},
         {.name = "steps", .type = ARG_INT, .dest = &o.steps, .metavar = "N",
          .help = "uniform steps from t = 0 to 1 (fixed-step solvers)"},
         {.name = "grid", .type = ARG_STR, .dest = &o.grid_arg, .metavar = "T0,T1,...|FILE.npy",
