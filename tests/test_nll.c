@@ -10,9 +10,11 @@
  * - the MLP: exact divergence against central differences of the double
  *   reference forward, each Hutchinson probe against z^T J z of the
  *   reference Jacobian and their mean against the trace within the central
- *   limit theorem's bounds, fmcl_log_prob against an RK4 of the augmented
- *   ODE in double on the host, and its density integrating to 1 on a grid;
- * - the statistics, the heat map and argument errors (no device). */
+ *   limit theorem's bounds, fmcl_log_prob against an RK4 (classic and the
+ *   3/8 rule) of the augmented ODE in double on the host, the per-point NLL
+ *   in input order, and its density integrating to 1 on a grid;
+ * - the statistics and per-point values, the heat map and argument errors
+ *   (no device). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -506,8 +508,10 @@ static void test_mlp_divergence(fmcl_ctx *ctx, fmcl_mlp_spec cfg)
     mlp_ref_free(&r);
 }
 
-/* RK4 of [x, delta] from t = 1 to 0 in double with the reference MLP. */
-static void ref_log_prob(const mlp_ref *r, const float *x1, int n, int steps, double *logp)
+/* RK4 of [x, delta] from t = 1 to 0 in double with the reference MLP: the
+ * classic scheme, or (rule38) Kutta's 3/8 rule. */
+static void ref_log_prob(const mlp_ref *r, const float *x1, int n, int steps, int rule38,
+                         double *logp)
 {
     const int D = r->m->cfg.dim, A = D + 1;
     double *s = malloc(sizeof(double) * n * A), *k[4], *st = malloc(sizeof(double) * n * A);
@@ -518,10 +522,21 @@ static void ref_log_prob(const mlp_ref *r, const float *x1, int n, int steps, do
         for (int j = 0; j < D; j++) s[i * A + j] = x1[i * D + j];
         s[i * A + D] = 0;
     }
-    const double hs = -1.0 / steps, c[4] = {0, 0.5, 0.5, 1};
+    /* Butcher tableaux: stage q's state is s + hs sum_j a[q][j] k[j]. */
+    static const double classic[4][3] = {{0}, {0.5}, {0, 0.5}, {0, 0, 1}},
+                        r38[4][3] = {{0}, {1 / 3.}, {-1 / 3., 1}, {1, -1, 1}};
+    static const double c_classic[4] = {0, 0.5, 0.5, 1}, c_38[4] = {0, 1 / 3., 2 / 3., 1};
+    static const double b_classic[4] = {1 / 6., 2 / 6., 2 / 6., 1 / 6.},
+                        b_38[4] = {1 / 8., 3 / 8., 3 / 8., 1 / 8.};
+    const double(*a)[3] = rule38 ? r38 : classic, *c = rule38 ? c_38 : c_classic,
+                 *b = rule38 ? b_38 : b_classic;
+    const double hs = -1.0 / steps;
     for (int step = 0; step < steps; step++) {
         for (int q = 0; q < 4; q++) {
-            for (int i = 0; i < n * A; i++) st[i] = q ? s[i] + c[q] * hs * k[q - 1][i] : s[i];
+            for (int i = 0; i < n * A; i++) {
+                st[i] = s[i];
+                for (int j = 0; j < q; j++) st[i] += hs * a[q][j] * k[j][i];
+            }
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < D; j++) xf[i * D + j] = (float)st[i * A + j];
             const float tq = (float)(1.0 + (step + c[q]) * hs);
@@ -536,7 +551,7 @@ static void ref_log_prob(const mlp_ref *r, const float *x1, int n, int steps, do
             }
         }
         for (int i = 0; i < n * A; i++)
-            s[i] += hs / 6 * (k[0][i] + 2 * k[1][i] + 2 * k[2][i] + k[3][i]);
+            s[i] += hs * (b[0] * k[0][i] + b[1] * k[1][i] + b[2] * k[2][i] + b[3] * k[3][i]);
     }
     for (int i = 0; i < n; i++) logp[i] = log_normal(s + i * A, D, 1) + s[i * A + D];
     for (int q = 0; q < 4; q++) free(k[q]);
@@ -567,7 +582,7 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
     tl_fill(x, N * 2, -2.5f, 2.5f, 41);
     double want[N], lp[N];
     fmcl_nll_config cfg = {.solver = FMCL_SOLVER_RK4, .steps = 8};
-    ref_log_prob(&r, x, N, cfg.steps, want);
+    ref_log_prob(&r, x, N, cfg.steps, 0, want);
     int nfe = 0;
     tl_check(fmcl_log_prob(r.model, &cfg, x, N, lp, &nfe) == FMCL_OK, "log_prob: %s",
              fmcl_ctx_error(ctx));
@@ -575,6 +590,29 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
     for (int i = 0; i < N; i++) got[i] = (float)lp[i];
     tl_close("MLP log p vs RK4 in double", got, want, N, 2e-3, 1e-3);
     tl_check(nfe == 32, "NFE %d, expected 32", nfe);
+
+    /* Per-point NLL (fmcl nll --out): each point's -log p in input order,
+     * against the double reference; the points reversed give them reversed. */
+    double nll[N], want_nll[N];
+    float rev[N * 2];
+    fmcl_nll_per_point(lp, N, 2, 0, nll);
+    for (int i = 0; i < N; i++) got[i] = (float)nll[i], want_nll[i] = -want[i];
+    tl_close("per-point NLL in nats vs RK4 in double", got, want_nll, N, 2e-3, 1e-3);
+    for (int i = 0; i < N; i++) memcpy(rev + 2 * i, x + 2 * (N - 1 - i), 2 * sizeof *rev);
+    if (tl_check(fmcl_log_prob(r.model, &cfg, rev, N, lp, NULL) == FMCL_OK, "log_prob: %s",
+                 fmcl_ctx_error(ctx))) {
+        fmcl_nll_per_point(lp, N, 2, 0, nll);
+        for (int i = 0; i < N; i++) got[i] = (float)nll[i], want_nll[i] = -want[N - 1 - i];
+        tl_close("per-point NLL of the points reversed, reversed", got, want_nll, N, 2e-3, 1e-3);
+    }
+
+    /* Kutta's 3/8 rule (torchdiffeq's rk4) against the same in double. */
+    cfg.solver = FMCL_SOLVER_RK4_38;
+    ref_log_prob(&r, x, N, cfg.steps, 1, want);
+    tl_check(fmcl_log_prob(r.model, &cfg, x, N, lp, &nfe) == FMCL_OK && nfe == 32,
+             "log_prob rk4-38: NFE %d: %s", nfe, fmcl_ctx_error(ctx));
+    for (int i = 0; i < N; i++) got[i] = (float)lp[i];
+    tl_close("MLP log p, rk4-38 vs the 3/8 rule in double", got, want, N, 2e-3, 1e-3);
 
     /* Hutchinson: K single-probe solves (seeds 1..K) give each point's
      * spread; the average of K solves (seed 0) lies within the CLT's bounds
@@ -676,6 +714,15 @@ static void test_stats(void)
              "stats: nll %g +- %g, expected 3 +- %g", st.nll, st.nll_se, se);
     tl_check(fabs(st.bpd - 3 / (2 * log(2.0))) < 1e-12 && fabs(st.bpd_se - se / (2 * log(2.0))) <
              1e-12, "stats: %g +- %g bits/dim", st.bpd, st.bpd_se);
+    double nll[4], mean_bpd = 0;
+    fmcl_nll_per_point(lp, 4, 2, 0, nll);
+    tl_check(nll[0] == 1 && nll[1] == 2 && nll[2] == 3 && nll[3] == 6,
+             "per point: -log p in nats, in order");
+    fmcl_nll_per_point(lp, 4, 2, 8, nll);
+    for (int i = 0; i < 4; i++) mean_bpd += nll[i] / 4;
+    fmcl_nll_stats_dequantized(&st, 8);
+    tl_check(fabs(nll[3] - (6 / (2 * log(2.0)) + 7)) < 1e-12 && fabs(mean_bpd - st.bpd) < 1e-12,
+             "per point, 8-bit images: bits/dim + 7, their mean the reported %g", st.bpd);
     fmcl_nll_stats_of(lp, 1, 5, &st);
     tl_check(st.nll == 1 && st.nll_se == 0 && st.n == 1 && st.dim == 5, "stats of one point");
 }

@@ -134,6 +134,10 @@ FMCL_API void fmcl_nll_stats_of(const double *logp, int n, int dim, fmcl_nll_sta
  * of k + u in [0, 2^bits)^D, whose Jacobian adds dim (bits - 1) ln 2 nats
  * and bits - 1 bits per dimension (7 for 8-bit images). */
 FMCL_API void fmcl_nll_stats_dequantized(fmcl_nll_stats *st, int bits);
+/* Each point's NLL from its log p, in order, in the units of the mean above:
+ * -log p in nats (bits = 0), or for `bits`-bit data scaled as there, bits
+ * per dimension of k + u: -log p / (dim ln 2) + bits - 1. */
+FMCL_API void fmcl_nll_per_point(const double *logp, int n, int dim, int bits, double *nll);
 
 #ifdef __cplusplus
 }

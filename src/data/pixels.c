@@ -85,3 +85,9 @@ void fmcl_nll_stats_dequantized(fmcl_nll_stats *st, int bits)
     st->nll += st->dim * (bits - 1) * log(2.0);
     st->bpd += bits - 1;
 }
+
+void fmcl_nll_per_point(const double *logp, int n, int dim, int bits, double *nll)
+{
+    const double per_bit = dim > 0 ? dim * log(2.0) : 1;
+    for (int i = 0; i < n; i++) nll[i] = bits > 0 ? -logp[i] / per_bit + (bits - 1) : -logp[i];
+}
