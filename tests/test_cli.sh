@@ -343,15 +343,29 @@ check_png() {
 }
 
 # check_npy FILE ROWS COLS: a float32 .npy of that shape, nothing more or less.
-check_npy() {
+check_npy() { # check_npy FILE N D, or FILE N for a 1-D array
     check "$1 has the .npy magic" test "$(od -An -t x1 -N6 "$1" | tr -d ' \n')" = 934e554d5059
-    local major hlen off
+    local major hlen off shape="$2," n=$(($2 * ${3:-1}))
+    [ -z "${3:-}" ] || shape="$2, $3"
     major=$(le_uint "$1" 6 1)
     if [ "$major" = 1 ]; then hlen=$(le_uint "$1" 8 2); off=10; else hlen=$(le_uint "$1" 8 4); off=12; fi
     head -c $((off + hlen)) "$1" | tail -c "$hlen" >"$tmp/npyhdr"
     check "$1 is float32" grep -q "'descr': '<f4'" "$tmp/npyhdr"
-    check "$1 has shape ($2, $3)" grep -q "'shape': ($2, $3)" "$tmp/npyhdr"
-    check "$1 size is header + $2 x $3 floats" test "$(size "$1")" -eq $((off + hlen + 4 * $2 * $3))
+    check "$1 has shape ($shape)" grep -qF "'shape': ($shape)" "$tmp/npyhdr"
+    check "$1 size is header + $n floats" test "$(size "$1")" -eq $((off + hlen + 4 * n))
+}
+
+# The values of a float32 .npy file (version 1.0 header), one a line.
+npy_values() {
+    od -An -v -t f4 -j $((10 + $(le_uint "$1" 8 2))) "$1" | tr -s ' ' '\n' | sed '/^$/d'
+}
+
+# npy_mean FILE VALUE DIGITS: the mean of FILE's values is VALUE to DIGITS
+# significant digits, and VALUE has at least DIGITS of them.
+npy_mean() {
+    npy_values "$1" | awk -v want="$2" -v k="$3" '{ s += $1; n++ }
+        END { d = want; gsub(/[-.]/, "", d); sub(/^0+/, "", d); m = s / n;
+              exit !(n > 0 && length(d) >= k && (m - want) ^ 2 <= (want * 10 ^ (1 - k)) ^ 2) }'
 }
 
 # The device modes run on one device: FMCL_TEST_DEVICES's first spec (as
@@ -472,14 +486,29 @@ run_tests() {
     check 'nll: bits/dim = nats / (2 ln 2), errors too' awk '/^NLL/ { n = $2; ns = $4; b = $6; bs = $8;
         d = n / (2 * log(2)) - b; e = ns / (2 * log(2)) - bs; exit !(d * d < 1e-8 && e * e < 1e-8 && ns > 0) }' "$tmp/out"
     grep '^NLL' "$tmp/out" >"$tmp/nll1"
-    expect 0 "$nll_re" nll --ckpt "$ck" --n 40 --solver rk4 --steps 4
+    expect 0 "$nll_re" nll --ckpt "$ck" --n 40 --solver rk4 --steps 4 --out "$tmp/nll.npy"
     check 'nll repeats bit for bit' same "$(grep '^NLL' "$tmp/out")" "$(cat "$tmp/nll1")"
+    check 'nll --out: written' grep -q "wrote .*/nll\.npy (40 NLLs, in nats, in the order of the points)" "$tmp/out"
+    check_npy "$tmp/nll.npy" 40
+    check 'nll --out: the mean of the 40 NLLs is the printed one, to 6 digits' \
+        npy_mean "$tmp/nll.npy" "$(awk '/^NLL/ { print $2 }' "$tmp/out")" 6
+    expect 2 '--out .*nll\.txt: per-point NLLs are written as \.npy' nll --ckpt "$ck" --out "$tmp/nll.txt"
     expect 0 'Hutchinson, 3 probe\(s\) per point: 3 solve\(s\), NFE 6 in all' \
         nll --ckpt "$ck" --n 40 --solver midpoint --steps 1 --hutchinson 3
     expect 0 'wrote .*/nll\.png \(density on a 16 x 16 grid' nll --ckpt "$ck" --n 40 --png "$tmp/nll.png" --grid 16
     check 'nll: dopri5 by default' grep -q '^solver: dopri5 (atol 1e-05, rtol 1e-05), exact divergence' "$tmp/out"
     check_png "$tmp/nll.png"
-    expect 0 'NLL .* over 101 points' nll --ckpt "$ck" --data "$tmp/s.npy" --solver euler --steps 2
+    expect 0 'NLL .* over 101 points' nll --ckpt "$ck" --data "$tmp/s.npy" --solver euler --steps 2 \
+        --out "$tmp/fwd.npy"
+    # The points in reverse order give their NLLs in reverse order.
+    local off=$((10 + $(le_uint "$tmp/s.npy" 8 2)))
+    { head -c $off "$tmp/s.npy"; for i in $(seq 100 -1 0); do
+        tail -c +$((off + 8 * i + 1)) "$tmp/s.npy" | head -c 8; done; } >"$tmp/rev.npy"
+    expect 0 'NLL .* over 101 points' nll --ckpt "$ck" --data "$tmp/rev.npy" --solver euler --steps 2 \
+        --out "$tmp/bwd.npy"
+    check 'nll --out: one NLL per point, in the order of the points' \
+        same "$(npy_values "$tmp/fwd.npy" | tac | awk '{ printf "%.4f\n", $1 }')" \
+        "$(npy_values "$tmp/bwd.npy" | awk '{ printf "%.4f\n", $1 }')"
     expect 1 '--n 500: .*s\.npy holds only 101 points' nll --ckpt "$ck" --data "$tmp/s.npy" --n 500
     expect 1 'has 3-dimensional points but the model .* is 2-dimensional' nll --ckpt "$ck" --data "$tmp/p3.npy"
     expect 2 "--data: unknown data set 'swissroll'" nll --ckpt "$ck" --data swissroll
@@ -505,7 +534,11 @@ run_tests() {
     check_npy "$tmp/g.npy" 10 64
     check 'the sample grid is 42x32 pixels' test "$(png_size "$tmp/g.png")" = 42x32
     local img_re='NLL ([0-9.]+) \+- [0-9.]+ nats, ([0-9.]+) \+- [0-9.]+ bits/dim \(of the dequantised 8-bit data; mean \+- standard error over 5 images, D = 64\)'
-    expect 0 "$img_re" nll --ckpt "$tmp/img/model.safetensors" --solver euler --steps 2 --limit 5
+    expect 0 "$img_re" nll --ckpt "$tmp/img/model.safetensors" --solver euler --steps 2 --limit 5 \
+        --out "$tmp/img_nll.npy"
+    check 'nll --out on images: bits/dim' grep -q '(5 NLLs, in bits/dim,' "$tmp/out"
+    check 'nll --out on images: their mean is the printed bits/dim' \
+        npy_mean "$tmp/img_nll.npy" "$(awk '/^NLL/ { print $6 }' "$tmp/out")" 6
     check 'nll on images: Hutchinson by default' grep -q 'Hutchinson, 1 probe(s) per point' "$tmp/out"
     check 'nll on images: bits/dim = nats / (64 ln 2), the density of x 7 less' awk '
         /^NLL/ { n = $2; b = $6 }

@@ -23,7 +23,7 @@
 #define HELD_OUT_STEP UINT32_MAX
 
 typedef struct {
-    const char *ckpt, *data, *solver, *png, *device;
+    const char *ckpt, *data, *solver, *png, *device, *out;
     int n, exact, hutchinson, steps, max_steps, grid, limit;
     int shape[3]; /* an image model's {c, h, w}, from the checkpoint */
     double atol, rtol;
@@ -164,6 +164,38 @@ done:
     return rc;
 }
 
+/* Decimals that show x with at least 6 significant digits, so that runs can
+ * be compared. */
+static int six_digits(double x)
+{
+    const int d = x == 0 || !isfinite(x) ? 6 : 5 - (int)floor(log10(fabs(x)));
+    return d < 0 ? 0 : d > 12 ? 12 : d;
+}
+
+/* --out: each point's NLL, in input order and the mean's units. */
+static int write_per_point(const nll_opts *o, const nll_data *d, const double *lp, int dim)
+{
+    double *v = malloc(sizeof(double) * (size_t)d->n);
+    float *f = malloc(sizeof(float) * (size_t)d->n);
+    int rc = CLI_OK;
+    if (!v || !f) {
+        rc = cli_error("out of host memory for %d points; lower --n", d->n);
+    } else {
+        char err[1024];
+        fmcl_nll_per_point(lp, d->n, dim, d->images ? 8 : 0, v);
+        for (int i = 0; i < d->n; i++) f[i] = (float)v[i];
+        const int64_t shape[1] = {d->n};
+        if (fmcl_npy_write(o->out, f, shape, 1, err, sizeof err) != FMCL_OK)
+            rc = cli_error("--out: %s", err);
+        else
+            printf("wrote %s (%d NLLs, in %s, in the order of the points)\n", o->out, d->n,
+                   d->images ? "bits/dim" : "nats");
+    }
+    free(v);
+    free(f);
+    return rc;
+}
+
 /* Everything that needs the device. */
 static int nll(const nll_opts *o, const nll_data *d)
 {
@@ -220,16 +252,19 @@ static int nll(const nll_opts *o, const nll_data *d)
     if (d->images) {
         const double bpd_x = s.bpd;
         fmcl_nll_stats_dequantized(&s, 8);
-        printf("NLL %.2f +- %.2f nats, %.4f +- %.4f bits/dim (of the dequantised 8-bit data; "
-               "mean +- standard error over %d images, D = %d)\n", s.nll, s.nll_se, s.bpd,
+        printf("NLL %.*f +- %.*f nats, %.*f +- %.*f bits/dim (of the dequantised 8-bit data; "
+               "mean +- standard error over %d images, D = %d)\n", six_digits(s.nll), s.nll,
+               six_digits(s.nll), s.nll_se, six_digits(s.bpd), s.bpd, six_digits(s.bpd),
                s.bpd_se, s.n, dim);
         printf("(bits/dim = -log p(x) / (D ln 2) + 7: the model's density of x = 2 (k + u) / "
                "256 - 1 in [-1, 1]^D gives %.4f, and the scaling's Jacobian 1/128 per pixel adds "
                "log2(128) = 7)\n", bpd_x);
     } else {
-        printf("NLL %.4f +- %.4f nats, %.4f +- %.4f bits/dim (mean +- standard error over %d "
-               "points, D = %d)\n", s.nll, s.nll_se, s.bpd, s.bpd_se, s.n, dim);
+        printf("NLL %.*f +- %.*f nats, %.*f +- %.*f bits/dim (mean +- standard error over %d "
+               "points, D = %d)\n", six_digits(s.nll), s.nll, six_digits(s.nll), s.nll_se,
+               six_digits(s.bpd), s.bpd, six_digits(s.bpd), s.bpd_se, s.n, dim);
     }
+    if (o->out && write_per_point(o, d, lp, dim) != CLI_OK) goto done;
     if (o->png && dim != 2)
         printf("no PNG: the model is %d-dimensional, density pictures are for 2D models\n", dim);
     if (o->png && dim == 2) {
@@ -290,6 +325,10 @@ int cmd_nll(int argc, char **argv)
          .help = "dopri5's attempted steps per solve before it gives up"},
         {.name = "seed", .type = ARG_U64, .dest = &o.seed, .metavar = "N",
          .help = "seed of the drawn points and of the Hutchinson probes"},
+        {.name = "out", .type = ARG_STR, .dest = &o.out, .metavar = "FILE.npy",
+         .help = "also write each point's NLL, in the order of the points, as a float32 .npy "
+                 "array of N values: nats, or bits/dim for image sets (as the mean)",
+         .default_text = "none"},
         {.name = "png", .type = ARG_STR, .dest = &o.png, .metavar = "FILE.png",
          .help = "draw the model's density on a grid over the data's range (2D models)",
          .default_text = "no picture"},
@@ -341,6 +380,9 @@ int cmd_nll(int argc, char **argv)
     if (!dopri5 && (args_find(&cmd, "atol")->seen || args_find(&cmd, "rtol")->seen ||
                     args_find(&cmd, "max-steps")->seen))
         return args_usage(&cmd, "--atol, --rtol and --max-steps are for --solver dopri5");
+    if (o.out && !cli_is_npy(o.out))
+        return args_usage(&cmd, "--out %s: per-point NLLs are written as .npy; name a FILE.npy",
+                          o.out);
     if (args_find(&cmd, "grid")->seen && !o.png)
         return args_usage(&cmd, "--grid sets the picture's resolution; give --png FILE.png too");
     if (o.png && !outputs_is_png(o.png))
@@ -376,6 +418,7 @@ int cmd_nll(int argc, char **argv)
     } else if (args_find(&cmd, "limit")->seen) {
         return args_usage(&cmd, "--limit is for image sets; with --data %s use --n N", o.data);
     }
+    if (o.out && (rc = outputs_file("--out", o.out)) != CLI_OK) return rc;
     if (o.png && (rc = outputs_file("--png", o.png)) != CLI_OK) return rc;
     interrupt_install();
     interrupt_mode(1, NULL, "interrupted: nothing was written");
