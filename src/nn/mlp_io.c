@@ -44,7 +44,9 @@ fmcl_status fmcl_mlp_spec_from_file(const fmcl_st_file *f, const char *path, fmc
                                     char *err, size_t errlen)
 {
     const char *fmt = fmcl_st_meta(f, "format");
-    memset(c, 0, sizeof *c); /* classes: written for conditional models only */
+    /* classes: written for conditional models only; time_freqs may be left
+     * out by a PyTorch user whose model takes [x, t] (docs/INTEROP.md). */
+    memset(c, 0, sizeof *c);
     fmcl_status s = FMCL_OK;
     if (!fmt || strcmp(fmt, "fmcl-mlp") != 0)
         s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
@@ -54,7 +56,7 @@ fmcl_status fmcl_mlp_spec_from_file(const fmcl_st_file *f, const char *path, fmc
     if (s == FMCL_OK) s = meta_int(f, path, FMCL_SCOPE_MODEL, "dim", &c->dim, err, errlen);
     if (s == FMCL_OK) s = meta_int(f, path, FMCL_SCOPE_MLP, "width", &c->width, err, errlen);
     if (s == FMCL_OK) s = meta_int(f, path, FMCL_SCOPE_MLP, "depth", &c->depth, err, errlen);
-    if (s == FMCL_OK)
+    if (s == FMCL_OK && fmcl_st_meta(f, "time_freqs"))
         s = meta_int(f, path, FMCL_SCOPE_MLP, "time_freqs", &c->time_freqs, err, errlen);
     if (s == FMCL_OK && fmcl_st_meta(f, "classes"))
         s = meta_int(f, path, FMCL_SCOPE_MODEL, "classes", &c->classes, err, errlen);
