@@ -444,6 +444,12 @@ run_tests() {
     expect 0 'NFE 20' sample --ckpt "$ck" --solver rk4 --steps 5 --n 101 --seed 7 --out "$tmp/s2.npy" --png "$tmp/s2.png"
     check 'the same seed gives the same samples' cmp -s "$tmp/s.npy" "$tmp/s2.npy"
     check 'solvers differ' differ "$tmp/s.npy" "$tmp/e.npy"
+    # Progress lines: none in a quick run, one past FMCL_PROGRESS_AFTER seconds (default 2).
+    check 'sample: no progress line in a quick run' lacks "$tmp/err" '^sampling:'
+    FMCL_PROGRESS_AFTER=0 expect 0 'NFE 5' sample --ckpt "$ck" --solver euler --steps 5 --n 101 --seed 7 \
+        --out "$tmp/e.npy" --png "$tmp/e.png"
+    check 'sample: a progress line past FMCL_PROGRESS_AFTER' \
+        grep -q '^sampling: 20% (1 of 5 model evaluations)  ETA' "$tmp/err"
     expect 0 'NFE 20' sample --ckpt "$ck" --solver rk4-38 --steps 5 --n 101 --seed 7 --out "$tmp/r38.npy" --png "$tmp/r38.png"
     check 'rk4-38 is not rk4' differ "$tmp/s.npy" "$tmp/r38.npy"
     expect 0 'sampled 101 points with heun on a 6-point grid: NFE 10' sample --ckpt "$ck" \
@@ -517,8 +523,11 @@ run_tests() {
     # the image metadata, sampling to a grid, bits/dim with the +7 offset.
     make_idx "$tmp/tiny" 16 8 8
     check 'the IDX file is 16 + 1024 bytes' test "$(size "$tmp/tiny-images-idx3-ubyte")" -eq 1040
-    expect 0 'pictures: .*/img/data\.png .*/img/samples\.png' train --data "idx:$tmp/tiny-images-idx3-ubyte" \
-        --width 16 --depth 1 --batch 8 --steps 3 --hflip --log-every 1 --out "$tmp/img"
+    FMCL_PROGRESS_AFTER=0 expect 0 'pictures: .*/img/data\.png .*/img/samples\.png' train \
+        --data "idx:$tmp/tiny-images-idx3-ubyte" --width 16 --depth 1 --batch 8 --steps 3 --hflip \
+        --log-every 1 --out "$tmp/img"
+    check 'image run: sampling the pictures shows progress (FMCL_PROGRESS_AFTER=0)' \
+        grep -q "^sampling the picture's images: [0-9]*% (1 of [0-9]* model evaluations)" "$tmp/err"
     check 'image run: 16 images with labels' grep -q 'data: idx:.* (16 images of 1 x 8 x 8, 10 classes)' "$tmp/err"
     check 'image run: MLP 65-16x1-64' grep -q 'MLP 65-16x1-64' "$tmp/err"
     # 16 images: 4 columns of 8 + 2 border pixels, + 2; 64 samples: 8 columns.
@@ -553,9 +562,11 @@ run_tests() {
     # samples.png and sample's grid have one row per class (10 rows of 10 + 2
     # pixels, + 2); a guided NFE counts once; --trajectory shows 5 times.
     local cond="$tmp/cond/model.safetensors"
-    expect 0 'conditioned on 10 classes \(one-hot inputs\), label dropout 0.2' train --cond \
-        --label-drop 0.2 --data "idx:$tmp/tiny-images-idx3-ubyte" --width 16 --depth 1 --batch 8 \
-        --steps 3 --out "$tmp/cond"
+    FMCL_PROGRESS_AFTER=0 expect 0 'conditioned on 10 classes \(one-hot inputs\), label dropout 0.2' \
+        train --cond --label-drop 0.2 --data "idx:$tmp/tiny-images-idx3-ubyte" --width 16 --depth 1 \
+        --batch 8 --steps 3 --out "$tmp/cond"
+    check 'conditional run: sampling the class grid shows progress' \
+        grep -q '^sampling the class grid: [0-9]*% ' "$tmp/err"
     check 'conditional run: MLP 75-16x1-64' grep -q 'MLP 75-16x1-64' "$tmp/err"
     check 'conditional samples.png: 10 rows of 8 (82x102)' test "$(png_size "$tmp/cond/samples.png")" = 82x102
     head -c 4096 "$cond" >"$tmp/cond.head"

@@ -16,6 +16,7 @@
 #include "cli_images.h"
 #include "interrupt.h"
 #include "outputs.h"
+#include "progress.h"
 #include "fmcl.h"
 
 /* Samples drawn in rows by --trajectory. */
@@ -224,7 +225,11 @@ static int sample(const sample_opts *o, const float *x0, int x0_cols, const int 
     sc.classes = cls, sc.guidance = (float)o->cfg;
     int nfe = 0;
     double t0 = cli_now();
-    if (fmcl_sample(m, &sc, out, traj, &nfe) != FMCL_OK) {
+    eval_progress ep;
+    eval_progress_start(&ep, stderr, "sampling", &sc);
+    const fmcl_status ss = fmcl_sample(m, &sc, out, traj, &nfe);
+    eval_progress_end(&ep);
+    if (ss != FMCL_OK) {
         cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }

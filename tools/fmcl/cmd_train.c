@@ -283,7 +283,11 @@ static int draw_pictures(fmcl_ctx *ctx, fmcl_model *m, const train_opts *o, cons
     sc.seed = o->seed, sc.x0_std = x0_std;
     int nfe = 0;
     double t0 = cli_now();
-    if (fmcl_sample(m, &sc, samples, NULL, &nfe) != FMCL_OK) {
+    eval_progress ep;
+    eval_progress_start(&ep, stderr, "sampling the picture's points", &sc);
+    const fmcl_status ss = fmcl_sample(m, &sc, samples, NULL, &nfe);
+    eval_progress_end(&ep);
+    if (ss != FMCL_OK) {
         cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
@@ -291,6 +295,7 @@ static int draw_pictures(fmcl_ctx *ctx, fmcl_model *m, const train_opts *o, cons
             fmcl_name(FMCL_NAMES_SOLVER, PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
     sc.n = PLOT_TRAJ;
     sc.seed = o->seed + 1;
+    sc.progress = NULL; /* 400 points: quick */
     if (fmcl_sample(m, &sc, ends, traj, &nfe) != FMCL_OK) {
         cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
@@ -348,14 +353,20 @@ static int draw_image_pictures(fmcl_ctx *ctx, fmcl_model *m, const train_opts *o
     int nfe = 0;
     double t0 = cli_now();
     snprintf(path, sizeof path, "%s/samples.png", dir);
-    if (rc == CLI_OK && mc->classes > 0) /* one row per class */
+    if (rc == CLI_OK && mc->classes > 0) { /* one row per class */
         rc = train_cond_samples(ctx, m, &sc, path, shape);
-    else if (rc == CLI_OK && fmcl_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
-        rc = cli_lib_error("", fmcl_ctx_error(ctx));
-    else if (rc == CLI_OK) {
-        fprintf(stderr, "sampled %d images (%s, %d steps, NFE %d) in %.2f s\n", n,
-                fmcl_name(FMCL_NAMES_SOLVER, PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
-        rc = cli_write_grid(path, x, n, shape);
+    } else if (rc == CLI_OK) {
+        eval_progress ep; /* the U-Net's pictures take about a minute on a CPU */
+        eval_progress_start(&ep, stderr, "sampling the picture's images", &sc);
+        const fmcl_status ss = fmcl_sample(m, &sc, x, NULL, &nfe);
+        eval_progress_end(&ep);
+        if (ss != FMCL_OK) {
+            rc = cli_lib_error("", fmcl_ctx_error(ctx));
+        } else {
+            fprintf(stderr, "sampled %d images (%s, %d steps, NFE %d) in %.2f s\n", n,
+                    fmcl_name(FMCL_NAMES_SOLVER, PLOT_SOLVER), PLOT_STEPS, nfe, cli_now() - t0);
+            rc = cli_write_grid(path, x, n, shape);
+        }
     }
     snprintf(path, sizeof path, "%s/loss.png", dir);
     if (rc == CLI_OK && fmcl_plot_loss(path, loss, o->steps, err, sizeof err))

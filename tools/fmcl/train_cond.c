@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "cli_images.h"
+#include "progress.h"
 
 int train_cond_flags(arg_cmd *cmd, const train_opts *o)
 {
@@ -46,8 +47,11 @@ int train_cond_samples(fmcl_ctx *ctx, fmcl_model *m, const fmcl_sample_config *b
     fmcl_sample_config sc = *base;
     sc.n = (int)n, sc.classes = cls;
     double t0 = cli_now();
+    eval_progress ep;
+    eval_progress_start(&ep, stderr, "sampling the class grid", &sc);
     if (rc == CLI_OK && fmcl_sample(m, &sc, x, NULL, &nfe) != FMCL_OK)
         rc = cli_lib_error("", fmcl_ctx_error(ctx));
+    eval_progress_end(&ep);
     if (rc == CLI_OK) {
         fprintf(stderr, "sampled %d images of each of %d classes (%s, %d steps, NFE %d) in "
                 "%.2f s\n", COND_PER_CLASS, K, fmcl_name(FMCL_NAMES_SOLVER, sc.solver), sc.steps,
