@@ -9,7 +9,7 @@ nn.Sequential, with only the metadata the doc requires, is accepted by
   layout, the input [x, t] and SiLU that the doc describes);
 - the same weights saved as F16, BF16 and F64 (model.half(), .bfloat16(),
   .double()) give the same samples and NLLs bit for bit (the weights are
-  multiples of 1/64, exact in every dtype);
+  multiples of 1/64, exact in every dtype), and fmcl notes the conversion;
 - fmcl nll takes --data without a `data` key, and without --data names it.
 
 Standard library only (no NumPy, no torch). Usage: interop.py FMCL."""
@@ -135,6 +135,9 @@ def main():
                                                                              rc and ": " + err)):
                 continue
             samples[dtype] = read_npy(s_npy)
+            how = "exactly" if dtype != "F64" else "rounded to nearest"
+            check(dtype == "F32" or "stored as %s converted to F32 (%s)" % (dtype, how) in err,
+                  "fmcl sample notes the %s weights' conversion" % dtype)
             rc, out, err = run("nll", "--ckpt", ck, "--data", os.path.join(tmp, "x0.npy"),
                                "--solver", "rk4", "--steps", "4", "--out", n_npy)
             nll_line = [line for line in out.splitlines() if line.startswith("NLL")]

@@ -113,6 +113,11 @@ double cli_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void cli_notes_since(const char *notes, size_t from)
+{
+    if (strlen(notes) > from) fprintf(stderr, "%s", notes + from);
+}
+
 int cli_mkdir_p(const char *dir, char *err, size_t errlen)
 {
     char path[4096];

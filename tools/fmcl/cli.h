@@ -40,6 +40,9 @@ void cli_json_string(FILE *f, const char *s);
 void cli_json_number(FILE *f, double v);
 /* Seconds on a monotonic clock. */
 double cli_now(void);
+/* Prints the context's notes (fmcl_ctx_notes) from offset `from` on to
+ * stderr: what one call noted, such as a checkpoint's weights converted. */
+void cli_notes_since(const char *notes, size_t from);
 /* Creates dir and its missing parents. */
 int cli_mkdir_p(const char *dir, char *err, size_t errlen);
 /* 1 when name ends in ".npy" (any case). */

@@ -210,10 +210,12 @@ static int nll(const nll_opts *o, const nll_data *d)
         goto done;
     }
     const fmcl_weights which = o->raw_weights ? FMCL_WEIGHTS_RAW : FMCL_WEIGHTS_DEFAULT;
+    const size_t noted = strlen(fmcl_ctx_notes(ctx));
     if (fmcl_model_load(ctx, o->ckpt, which, &m) != FMCL_OK) {
         cli_lib_error("", fmcl_ctx_error(ctx));
         goto done;
     }
+    cli_notes_since(fmcl_ctx_notes(ctx), noted); /* weights converted to float32 */
     fprintf(stderr, "weights: %s\n", fmcl_model_is_ema(m) ? "their EMA" : "as trained");
     const int dim = fmcl_model_get_config(m)->dim;
     if (d->dim != dim) {
