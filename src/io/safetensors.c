@@ -27,6 +27,11 @@ const char *fmcl_st_dtype_name(int d)
     return d >= 0 && d < ST_NDTYPES ? st_dtypes[d].name : "?";
 }
 
+size_t fmcl_st_dtype_size(int d)
+{
+    return d >= 0 && d < ST_NDTYPES ? st_dtypes[d].size : 0;
+}
+
 static int float_dtype(int d)
 {
     return d == FMCL_ST_F32 || d == FMCL_ST_F64 || d == FMCL_ST_F16 || d == FMCL_ST_BF16;

@@ -61,8 +61,10 @@ fmcl_status fmcl_st_expect_float(const fmcl_st_file *f, const char *name, int nd
  * F64 rounded to the nearest float. FMCL_ERR_FORMAT naming the tensor when
  * a finite F64 value is beyond float's range, or t is no float tensor. */
 fmcl_status fmcl_st_floats(const fmcl_st_tensor *t, float *dst, char *err, size_t errlen);
-/* The dtype's name in the format ("F32", "BF16", ...), "?" when unknown. */
+/* The dtype's name in the format ("F32", "BF16", ...), "?" when unknown;
+ * its size in bytes, 0 when unknown. */
 const char *fmcl_st_dtype_name(int dtype);
+size_t fmcl_st_dtype_size(int dtype);
 
 /* Writes tensors (name, dtype, ndim, shape, data, nbytes) and metadata
  * (meta_kv: key, value pairs) atomically. */

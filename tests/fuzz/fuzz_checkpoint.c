@@ -38,10 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int64_t shape[4];
             for (int d = 0; d < p->ndim; d++) shape[d] = p->shape[d];
             const fmcl_st_tensor *t;
-            if (fmcl_st_expect_float(&f, p->name, p->ndim, shape, &t, err, sizeof err) !=
-                    FMCL_OK ||
-                fmcl_st_floats(t, flat + p->off, err, sizeof err) != FMCL_OK)
+            if (fmcl_st_expect_float(&f, p->name, p->ndim, shape, &t, err, sizeof err) != FMCL_OK)
                 break;
+            if (t->nbytes / fmcl_st_dtype_size(t->dtype) != p->n)
+                fuzz_fail("a tensor's size is not its plan's");
+            if (fmcl_st_floats(t, flat + p->off, err, sizeof err) != FMCL_OK) break;
         }
         free(flat);
         fmcl_unet_plan_free(plan);

@@ -1,7 +1,11 @@
 /* The safetensors reader (src/io/safetensors.c) on arbitrary bytes; on
  * success every tensor's data is read (ASan checks it lies in the file),
- * found by name, checked against its own dtype and shape, and every
- * metadata value found by key. */
+ * found by name, checked against its own dtype and shape, a float tensor
+ * converted to float32 (only an F64 value beyond float's range may fail),
+ * and every metadata value found by key. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "fuzz.h"
 #include "io/safetensors.h"
 
@@ -21,6 +25,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FMCL_OK ||
             same != t)
             fuzz_fail("a tensor does not match its own name, dtype and shape");
+        if (fmcl_st_expect_float(&f, t->name, t->ndim, t->shape, &same, err, sizeof err) !=
+            FMCL_OK)
+            continue;
+        const size_t n = t->nbytes / fmcl_st_dtype_size(t->dtype);
+        float *x = malloc(n * sizeof *x + 1);
+        if (x && fmcl_st_floats(t, x, err, sizeof err) != FMCL_OK &&
+            (t->dtype != FMCL_ST_F64 || !strstr(err, "beyond the range")))
+            fuzz_fail("only an F64 value beyond float's range fails to convert");
+        free(x);
     }
     for (int i = 0; i < f.meta_count; i++)
         if (fmcl_st_meta(&f, f.meta[2 * i]) != f.meta[2 * i + 1])
