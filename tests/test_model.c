@@ -233,12 +233,11 @@ static int as_f64(const char *from, const char *to)
         }
         t[i].dtype = FMCL_ST_F64, t[i].data = d, t[i].nbytes = n * sizeof *d;
     }
-    good = good && tl_check(fmcl_st_write(to, t, f.count, (const char *const *)f.meta,
-                                          f.meta_count, err, sizeof err) == FMCL_OK,
+    good = good && tl_check(fmcl_st_write(to, t, f.count, (const char *const *)f.meta, f.meta_count,
+                                          err, sizeof err) == FMCL_OK,
                             "write %s: %s", to, err);
     for (int i = 0; t && i < f.count; i++)
-        if (t[i].dtype == FMCL_ST_F64 && f.tensors[i].dtype == FMCL_ST_F32)
-            free((void *)t[i].data);
+        if (t[i].dtype == FMCL_ST_F64 && f.tensors[i].dtype == FMCL_ST_F32) free((void *)t[i].data);
     free(t);
     fmcl_st_free(&f);
     return good;
@@ -280,10 +279,9 @@ static void checkpoints(fmcl_ctx *ctx, const char *dir)
     if (as_f64(path, path64) &&
         ok(ctx, fmcl_model_load(ctx, path64, FMCL_WEIGHTS_DEFAULT, &back), "load F64") &&
         ok(ctx, fmcl_read(ctx, back->net.params, b, np * 4), "read"))
-        tl_check(!memcmp(a, b, np * 4) &&
-                     strstr(fmcl_ctx_notes(ctx), "stored as F64 converted to F32"),
-                 "F64 weights load as the same floats, with a note (notes: %s)",
-                 fmcl_ctx_notes(ctx));
+        tl_check(
+            !memcmp(a, b, np * 4) && strstr(fmcl_ctx_notes(ctx), "stored as F64 converted to F32"),
+            "F64 weights load as the same floats, with a note (notes: %s)", fmcl_ctx_notes(ctx));
     unlink(path64);
     refused(fmcl_model_load(ctx, path, FMCL_WEIGHTS_EMA, &bad), FMCL_ERR_FORMAT,
             fmcl_ctx_error(ctx), "holds no EMA", "the EMA of a file without one");

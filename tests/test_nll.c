@@ -529,7 +529,7 @@ static void ref_log_prob(const mlp_ref *r, const float *x1, int n, int steps, in
     static const double b_classic[4] = {1 / 6., 2 / 6., 2 / 6., 1 / 6.},
                         b_38[4] = {1 / 8., 3 / 8., 3 / 8., 1 / 8.};
     const double(*a)[3] = rule38 ? r38 : classic, *c = rule38 ? c_38 : c_classic,
-                 *b = rule38 ? b_38 : b_classic;
+          *b = rule38 ? b_38 : b_classic;
     const double hs = -1.0 / steps;
     for (int step = 0; step < steps; step++) {
         for (int q = 0; q < 4; q++) {

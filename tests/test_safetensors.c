@@ -281,8 +281,8 @@ static void test_malformed(void)
                   "{\"a\": {\"dtype\": \"F32\", \"shape\": \"1\", \"data_offsets\": [0, 4]}}", 4,
                   "\"shape\" of tensor \"a\" must be an array, found a string");
     reject_header("unknown dtype",
-                  "{\"a\": {\"dtype\": \"F8_E5M2\", \"shape\": [2], \"data_offsets\": [0, 2]}}",
-                  2, "dtype \"F8_E5M2\", which fmcl does not read");
+                  "{\"a\": {\"dtype\": \"F8_E5M2\", \"shape\": [2], \"data_offsets\": [0, 2]}}", 2,
+                  "dtype \"F8_E5M2\", which fmcl does not read");
     reject_header("negative dimension",
                   "{\"a\": {\"dtype\": \"F32\", \"shape\": [-1], \"data_offsets\": [0, 0]}}", 0,
                   "non-negative");
@@ -398,8 +398,8 @@ static void test_float_dtypes(void)
         fmcl_status s = fmcl_st_expect_float(&f, "layer.big", 1, (int64_t[]){3}, &got, err,
                                              sizeof err);
         if (s == FMCL_OK) s = fmcl_st_floats(got, out, err, sizeof err);
-        tl_check(s == FMCL_ERR_FORMAT && strstr(err, "\"layer.big\"") &&
-                     strstr(err, "element 1") && strstr(err, "float32"),
+        tl_check(s == FMCL_ERR_FORMAT && strstr(err, "\"layer.big\"") && strstr(err, "element 1") &&
+                     strstr(err, "float32"),
                  "F64 overflow names the tensor and element: %s", err);
         s = fmcl_st_expect_float(&f, "ints", 1, (int64_t[]){2}, &got, err, sizeof err);
         tl_check(s == FMCL_ERR_FORMAT && strstr(err, "has dtype I32, expected a floating-point"),

@@ -116,8 +116,8 @@ static void check_t2(fmcl_ctx *ctx, velocity_field *f, const float *x0)
     /* Exact sums: Euler 3 h^3 sum k^2 = (N-1)(2N-1) / (2N^2); midpoint
      * 3 h sum (t_k + h/2)^2 = 1 - 1 / (4 N^2); Heun (trapezoid)
      * 1 + 1 / (2 N^2); RK4 (Simpson) and its 3/8 rule 1. */
-    const double incr[N_FIXED] = {(N - 1.0) * (2 * N - 1.0) / (2.0 * N * N),
-                                  1 - 1 / (4.0 * N * N), 1 + 1 / (2.0 * N * N), 1, 1};
+    const double incr[N_FIXED] = {(N - 1.0) * (2 * N - 1.0) / (2.0 * N * N), 1 - 1 / (4.0 * N * N),
+                                  1 + 1 / (2.0 * N * N), 1, 1};
     for (int j = 0; j < N_FIXED; j++) {
         const int s = fixed[j];
         f->field = FIELD_T2;
@@ -151,8 +151,8 @@ static void check_t4(fmcl_ctx *ctx, velocity_field *f, const float *x0)
         if (!integrate(ctx, f, solvers[j], 0.f, 1.f, N, x0, got)) continue;
         for (int i = 0; i < n; i++) want[i] = x0[i] + incr[j];
         char what[64];
-        snprintf(what, sizeof what, "v=5t^4 %s, %d steps",
-                 fmcl_name(FMCL_NAMES_SOLVER, solvers[j]), N);
+        snprintf(what, sizeof what, "v=5t^4 %s, %d steps", fmcl_name(FMCL_NAMES_SOLVER, solvers[j]),
+                 N);
         tl_close(what, got, want, n, 1e-6, 1e-6);
     }
     free(got);

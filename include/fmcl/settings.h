@@ -23,7 +23,7 @@ typedef enum {
     FMCL_NAMES_PATH = 0,    /* fmcl_path_kind: "ot", "vp", "ve", "cosine", "poly", "linear-vp" */
     FMCL_NAMES_COUPLING,    /* fmcl_coupling: "independent", "ot" */
     FMCL_NAMES_LR_SCHEDULE, /* fmcl_lr_schedule: "constant", "cosine" */
-    FMCL_NAMES_SOLVER,      /* fmcl_solver: "euler", "midpoint", "heun", "rk4", "dopri5", "rk4-38" */
+    FMCL_NAMES_SOLVER,      /* fmcl_solver: euler, midpoint, heun, rk4, dopri5, rk4-38 */
     FMCL_NAMES_MODEL,       /* fmcl_model_kind: "mlp", "unet" */
     FMCL_NAMES_TOY,         /* fmcl_toy: "checkerboard", "8gaussians", "moons", "rings", "spirals" */
     FMCL_NAMES_WEIGHTS,     /* fmcl_weights: "default", "raw", "ema" */

@@ -58,13 +58,13 @@ static void rk38(chk_suite *s, int n)
     float *x = chk_host(&c, n), *k = chk_host(&c, nk), *xs = chk_host(&c, n);
     if (chk_ok(&c)) chk_fill(x, n, -2.f, 2.f, 29), chk_fill(k, nk, -5.f, 5.f, 30);
     fmcl_t tx = chk_buf(&c, x, n), tk = chk_buf(&c, k, nk), ts = chk_buf(&c, NULL, n);
-    const fmcl_t k2 = fmcl_at(tk, n), k3 = fmcl_at(tk, 2 * (size_t)n), k4 = fmcl_at(tk, 3 * (size_t)n);
+    const fmcl_t k2 = fmcl_at(tk, n), k3 = fmcl_at(tk, 2 * (size_t)n),
+                 k4 = fmcl_at(tk, 3 * (size_t)n);
     float *h2 = k + n, *h3 = k + 2 * (size_t)n, *h4 = k + 3 * (size_t)n;
     for (int stage = 3; stage <= 4 && chk_ok(&c); stage++) {
         chk_status(&c, fmcl_rk38_stage(s->ctx, ts, tx, tk, k2, k3, stage, h, n));
         fmcl_rk38_stage_ref(xs, x, k, h2, h3, stage, h, n);
-        chk_expect_f(&c, stage == 3 ? "stage 3 state" : "stage 4 state", ts, n, xs,
-                     chk_elem(1e-6));
+        chk_expect_f(&c, stage == 3 ? "stage 3 state" : "stage 4 state", ts, n, xs, chk_elem(1e-6));
     }
     if (chk_ok(&c)) {
         chk_status(&c, fmcl_rk38_update(s->ctx, tx, tk, k2, k3, k4, h, n));

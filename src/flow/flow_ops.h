@@ -39,8 +39,8 @@ fmcl_status fmcl_rk38_stage(fmcl_ctx *ctx, fmcl_t xs, fmcl_t x, fmcl_t k1, fmcl_
                             int stage, float h, int n);
 void fmcl_rk38_stage_ref(float *xs, const float *x, const float *k1, const float *k2,
                          const float *k3, int stage, float h, int n);
-fmcl_status fmcl_rk38_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_t k3,
-                             fmcl_t k4, float h, int n);
+fmcl_status fmcl_rk38_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_t k3, fmcl_t k4,
+                             float h, int n);
 void fmcl_rk38_update_ref(float *x, const float *k1, const float *k2, const float *k3,
                           const float *k4, float h, int n);
 

@@ -52,8 +52,7 @@ void fmcl_rk38_stage_ref(float *xs, const float *x, const float *k1, const float
                          const float *k3, int stage, float h, int n)
 {
     for (int i = 0; i < n; i++) {
-        const double d = stage == 3 ? (double)k2[i] - k1[i] / 3.0
-                                    : (double)k1[i] - k2[i] + k3[i];
+        const double d = stage == 3 ? (double)k2[i] - k1[i] / 3.0 : (double)k1[i] - k2[i] + k3[i];
         xs[i] = (float)(x[i] + (double)h * d);
     }
 }
@@ -62,8 +61,8 @@ fmcl_status fmcl_rk38_stage(fmcl_ctx *ctx, fmcl_t xs, fmcl_t x, fmcl_t k1, fmcl_
                             int stage, float h, int n)
 {
     if (n < 0 || (stage != 3 && stage != 4))
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_rk38_stage: stage %d (3 or 4), length %d",
-                         stage, n);
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_rk38_stage: stage %d (3 or 4), length %d", stage,
+                         n);
     return fmcl_run1(ctx, FMCL_K_rk38_stage, (size_t)n, "tttttifi", xs, x, k1, k2, k3, stage,
                      (double)h, n);
 }
@@ -77,12 +76,12 @@ void fmcl_rk38_update_ref(float *x, const float *k1, const float *k2, const floa
     }
 }
 
-fmcl_status fmcl_rk38_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_t k3,
-                             fmcl_t k4, float h, int n)
+fmcl_status fmcl_rk38_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_t k3, fmcl_t k4,
+                             float h, int n)
 {
     if (n < 0) return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_rk38_update: negative length %d", n);
-    return fmcl_run1(ctx, FMCL_K_rk38_update, (size_t)n, "tttttfi", x, k1, k2, k3, k4,
-                     (double)h, n);
+    return fmcl_run1(ctx, FMCL_K_rk38_update, (size_t)n, "tttttfi", x, k1, k2, k3, k4, (double)h,
+                     n);
 }
 
 void fmcl_heun_update_ref(float *x, const float *k1, const float *k2, float h, int n)

@@ -22,15 +22,9 @@ static const struct {
                  {"U32", 4}, {"U8", 1},  {"F16", 2}, {"BF16", 2}};
 #define ST_NDTYPES ((int)(sizeof st_dtypes / sizeof st_dtypes[0]))
 
-const char *fmcl_st_dtype_name(int d)
-{
-    return d >= 0 && d < ST_NDTYPES ? st_dtypes[d].name : "?";
-}
+const char *fmcl_st_dtype_name(int d) { return d >= 0 && d < ST_NDTYPES ? st_dtypes[d].name : "?"; }
 
-size_t fmcl_st_dtype_size(int d)
-{
-    return d >= 0 && d < ST_NDTYPES ? st_dtypes[d].size : 0;
-}
+size_t fmcl_st_dtype_size(int d) { return d >= 0 && d < ST_NDTYPES ? st_dtypes[d].size : 0; }
 
 static int float_dtype(int d)
 {

@@ -11,8 +11,14 @@
 #include "fmcl.h"
 
 typedef enum {
-    FMCL_ST_F32 = 0, FMCL_ST_F64, FMCL_ST_I64, FMCL_ST_I32, FMCL_ST_U32, FMCL_ST_U8,
-    FMCL_ST_F16, FMCL_ST_BF16 /* read, and converted to F32 by fmcl_st_floats */
+    FMCL_ST_F32 = 0,
+    FMCL_ST_F64,
+    FMCL_ST_I64,
+    FMCL_ST_I32,
+    FMCL_ST_U32,
+    FMCL_ST_U8,
+    FMCL_ST_F16,
+    FMCL_ST_BF16 /* read, and converted to F32 by fmcl_st_floats */
 } fmcl_st_dtype;
 
 #define FMCL_ST_MAX_DIMS 8

@@ -13,8 +13,8 @@
 static const char *const path_names[] = {"ot", "vp", "ve", "cosine", "poly", "linear-vp", NULL};
 static const char *const coupling_names[] = {"independent", "ot", NULL};
 static const char *const schedule_names[] = {"constant", "cosine", NULL};
-static const char *const solver_names[] = {"euler", "midpoint", "heun", "rk4", "dopri5", "rk4-38",
-                                           NULL};
+static const char *const solver_names[] = {"euler",  "midpoint", "heun", "rk4",
+                                           "dopri5", "rk4-38",   NULL};
 static const char *const model_names[] = {"mlp", "unet", NULL};
 static const char *const toy_names[] = {"checkerboard", "8gaussians", "moons", "rings", "spirals",
                                         NULL};

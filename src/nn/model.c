@@ -166,8 +166,7 @@ fmcl_status fmcl_net_st_read(const fmcl_net *m, const fmcl_st_file *f, const cha
         fmcl_net_tensor(m, i, &info, &off);
         snprintf(name, sizeof name, "%s%s", prefix, info.name);
         const fmcl_st_tensor *t;
-        if (fmcl_st_expect_float(f, name, info.ndim, info.shape, &t, err, sizeof err) !=
-                FMCL_OK ||
+        if (fmcl_st_expect_float(f, name, info.ndim, info.shape, &t, err, sizeof err) != FMCL_OK ||
             fmcl_st_floats(t, flat + off, err, sizeof err) != FMCL_OK)
             return fmcl_fail(m->ctx, FMCL_ERR_FORMAT, "%s: %s", path, err);
         if (t->dtype != FMCL_ST_F32 && t->dtype <= FMCL_ST_BF16) converted[t->dtype]++;
@@ -175,8 +174,8 @@ fmcl_status fmcl_net_st_read(const fmcl_net *m, const fmcl_st_file *f, const cha
     /* PyTorch users save half precision and doubles; fmcl computes in float. */
     for (int d = 0; d <= FMCL_ST_BF16; d++)
         if (converted[d])
-            fmcl_note(m->ctx, "%s: %d weight tensors stored as %s converted to F32 (%s)\n",
-                      path, converted[d], fmcl_st_dtype_name(d),
+            fmcl_note(m->ctx, "%s: %d weight tensors stored as %s converted to F32 (%s)\n", path,
+                      converted[d], fmcl_st_dtype_name(d),
                       d == FMCL_ST_F64 ? "rounded to nearest" : "exactly");
     return FMCL_OK;
 }

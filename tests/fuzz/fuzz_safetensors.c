@@ -25,8 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FMCL_OK ||
             same != t)
             fuzz_fail("a tensor does not match its own name, dtype and shape");
-        if (fmcl_st_expect_float(&f, t->name, t->ndim, t->shape, &same, err, sizeof err) !=
-            FMCL_OK)
+        if (fmcl_st_expect_float(&f, t->name, t->ndim, t->shape, &same, err, sizeof err) != FMCL_OK)
             continue;
         const size_t n = t->nbytes / fmcl_st_dtype_size(t->dtype);
         float *x = malloc(n * sizeof *x + 1);

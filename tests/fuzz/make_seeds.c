@@ -95,11 +95,23 @@ static void safetensors(void)
     static const uint16_t bf16[4] = {0x3f80, 0xc000, 0x0001, 0x7f7f};
     static const double big[2] = {1e300, -0.5};
     const fmcl_st_tensor h[] = {
-        {.name = "0.weight", .dtype = FMCL_ST_F16, .ndim = 2, .shape = {2, 2}, .data = f16,
+        {.name = "0.weight",
+         .dtype = FMCL_ST_F16,
+         .ndim = 2,
+         .shape = {2, 2},
+         .data = f16,
          .nbytes = sizeof f16},
-        {.name = "0.bias", .dtype = FMCL_ST_BF16, .ndim = 1, .shape = {4}, .data = bf16,
+        {.name = "0.bias",
+         .dtype = FMCL_ST_BF16,
+         .ndim = 1,
+         .shape = {4},
+         .data = bf16,
          .nbytes = sizeof bf16},
-        {.name = "big", .dtype = FMCL_ST_F64, .ndim = 1, .shape = {2}, .data = big,
+        {.name = "big",
+         .dtype = FMCL_ST_F64,
+         .ndim = 1,
+         .shape = {2},
+         .data = big,
          .nbytes = sizeof big},
     };
     check(fmcl_st_write(at("safetensors/halves.safetensors"), h, 3, NULL, 0, err, sizeof err) ==

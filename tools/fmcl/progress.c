@@ -93,7 +93,10 @@ void eval_progress_start(eval_progress *p, FILE *f, const char *what, fmcl_sampl
     const char *env = getenv("FMCL_PROGRESS_AFTER");
     char *end = NULL;
     const double quiet = env ? strtod(env, &end) : 2.0;
-    *p = (eval_progress){.f = f, .tty = isatty(fileno(f)), .what = what, .t0 = cli_now(),
+    *p = (eval_progress){.f = f,
+                         .tty = isatty(fileno(f)),
+                         .what = what,
+                         .t0 = cli_now(),
                          .quiet = env && end != env && !*end && quiet >= 0 ? quiet : 2.0};
     sc->progress = eval_report;
     sc->progress_user = p;
