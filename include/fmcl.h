@@ -10,6 +10,7 @@
  *   fmcl/io.h        .npy arrays, checkpoints without a device, atomic writes
  *   fmcl/plot.h      pictures: 2D densities, trajectories, loss, image grids
  *   fmcl/check.h     the self-check of every device op
+ *   fmcl/bench.h     the benchmark workloads of fmcl bench and their files
  */
 #ifndef FMCL_H
 #define FMCL_H
@@ -23,5 +24,6 @@
 #include "fmcl/io.h"
 #include "fmcl/plot.h"
 #include "fmcl/check.h"
+#include "fmcl/bench.h"
 
 #endif

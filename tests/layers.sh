@@ -3,11 +3,12 @@
 #   io < runtime < nn, data, dist < flow < check < api, bench
 # A file of src/LAYER includes only its own layer and layers below it (nn,
 # data and dist are siblings: none includes another), plus the public
-# "fmcl.h"; a header declares no function that a file of a layer not below
-# it defines; and OpenCL's buffer handle type appears only in src/runtime
-# (whose fmcl_t wraps it for everyone else; spelt in two pieces here, so
-# that a grep of tests/ for it finds nothing). Prints every violation and
-# fails on any, and when it finds nothing to check.
+# headers ("fmcl.h", "fmcl/*.h"); a header declares no function that a
+# file of a layer not below it defines; and OpenCL's buffer handle type
+# appears only in src/runtime (whose fmcl_t wraps it for everyone else;
+# spelt in two pieces here, so that a grep of tests/ for it finds nothing).
+# Prints every violation and fails on any, and when it finds nothing to
+# check.
 #   layers.sh ROOT
 set -u
 cd "$1" || exit 1
@@ -44,6 +45,8 @@ while IFS=: read -r file line inc; do
     target=${inc%%/*}
     if [ "$target" = "$inc" ]; then
         [ "$inc" = fmcl.h ] || violation "$file:$line includes \"$inc\", which names no layer"
+    elif [ "$target" = fmcl ]; then
+        [ -f "include/$inc" ] || violation "$file:$line includes \"$inc\", no public header"
     elif ! known "$target"; then
         violation "$file:$line includes \"$inc\" of no known layer"
     elif ! below_or_same "$layer" "$target"; then

@@ -226,9 +226,16 @@ usage_tests() {
     expect 2 '--first-step runs alone' bench --first-step --quick
     expect 2 "unexpected argument 'extra'" bench extra
     expect 0 'usage: fmcl bench' bench --help
-    for f in device all json torch quick first-step help; do
+    for f in device all json torch quick first-step compare png help; do
         check "bench --help lists --$f" grep -q -- "--$f" "$tmp/out"
     done
+    expect 2 '--compare needs the files to compare' bench --compare
+    expect 2 '--compare needs the files to compare' bench --compare --png "$tmp/c.png"
+    expect 2 '--compare reads files and runs nothing' bench --compare a.json --quick
+    expect 2 '--png draws a comparison: give it with --compare' bench --png "$tmp/c.png"
+    expect 1 "$tmp/none.json" bench --compare "$tmp/none.json"
+    echo '{"devices": []}' >"$tmp/other.json"
+    expect 1 'no fmcl bench file of a known format' bench --compare "$tmp/other.json"
     expect 2 'unknown flag --all' tune --all
     expect 2 '--report does not take a value' tune --report=1
     expect 2 "unexpected argument 'now'" tune now
@@ -608,10 +615,11 @@ run_tests() {
         expect 0 '^training, reference: MLP 3-512x4-2, batch 4096: [0-9.]+ steps/s' \
             bench --quick --json "$tmp/bench.json"
         check 'bench --json is well-formed JSON' python3 -m json.tool "$tmp/bench.json" /dev/null
-        for key in fmcl_version clblast_version device driver_version platform \
-            peak_fma_gflops loss_fnv1a first_step; do
+        for key in fmcl_bench_format fmcl_version clblast_version device driver_version \
+            platform peak_fma_gflops loss_fnv1a first_step; do
             check "bench --json holds \"$key\"" grep -q "\"$key\": " "$tmp/bench.json"
         done
+        compare_tests "$tmp/bench.json"
     fi
 
     # The user's own points, and the default output folder runs/<name>-<time>/.
@@ -781,6 +789,26 @@ resume_tests() {
         cmp -s "$tmp/k/loss.csv" "$tmp/k-ref/loss.csv"
     check 'no unfinished checkpoint writes are left' \
         sh -c "[ -d '$tmp/k' ] && ! ls '$tmp/k' | grep -q '\\.tmp\\.'"
+}
+
+# fmcl bench --compare on FILE (a bench --json file) and variants of it: the
+# same run is bit-identical; other losses DIFFER, another version and another
+# workload are marked, a newer format is refused; the bar chart is a PNG.
+compare_tests() {
+    local f=$1 row='^  training, reference +steps/s'
+    expect 0 "$row +[0-9.e+]+ +[0-9.e+]+ +1\.00x bit-identical" \
+        bench --compare "$f" "$f" --png "$tmp/cmp.png"
+    check_png "$tmp/cmp.png"
+    sed 's/"loss_mean_4g": [0-9.e+-]*/"loss_mean_4g": 1234/' "$f" >"$tmp/b-loss.json"
+    expect 0 "$row .* DIFFER" bench --compare "$f" "$tmp/b-loss.json"
+    check 'the checksums are listed' grep -qE '^    \[2\] 1234$' "$tmp/out"
+    sed 's/"fmcl_version": "[^"]*"/"fmcl_version": "9.9.9"/' "$f" >"$tmp/b-version.json"
+    expect 0 "not \\[1\\]'s fmcl" bench --compare "$f" "$tmp/b-version.json"
+    sed 's/"points": [0-9]*/"points": 7/' "$f" >"$tmp/b-points.json"
+    expect 0 '^  sampling .* other workload$' bench --compare "$f" "$tmp/b-points.json"
+    sed 's/"fmcl_bench_format": 1/"fmcl_bench_format": 2/' "$f" >"$tmp/b-format.json"
+    expect 1 'b-format.json: written in format 2 .* by a newer fmcl' \
+        bench --compare "$f" "$tmp/b-format.json"
 }
 
 # fmcl check on the default device: a table of OK lines, the training lines,

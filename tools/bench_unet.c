@@ -1,54 +1,26 @@
-/* U-Net training-step benchmark: the default Fashion-MNIST U-Net (28x28x1,
- * unet.h) on one device, a step being forward, MSE against a target,
- * backward and an Adam update, timed on the host around fmcl_finish after a
- * warm-up step. With --torch it runs tools/bench_unet_torch.py (the same
- * network in PyTorch, float32 on the CPU) and prints the ratio.
+/* U-Net benchmark: the default Fashion-MNIST U-Net (28x28x1, docs/IMAGES.md)
+ * on one device, through the public benchmark API (fmcl/bench.h): a step is
+ * forward, MSE against a target, backward and an Adam update, timed on the
+ * host around a wait for the queue after a warm-up step. With --torch it
+ * runs tools/bench_unet_torch.py (the same network in PyTorch, float32 on
+ * the CPU) and prints the ratio.
  *
- * --profile adds one profiled step: device time per kernel and the GEMMs.
- * --sample times sampling instead (unet_sample.h): a batch of --batch points
- * (64 by default there), 20 midpoint steps, without and with guidance, the
- * median of --steps runs.
+ * --profile adds one profiled step: device time of the slowest kernels and
+ * the GEMMs. --sample times sampling instead (fmcl_bench_unet_sample): a
+ * batch of --batch points (64 by default there), 20 midpoint steps, without
+ * and with guidance, the median of --steps runs.
+ *
+ * A client of the public API only, like the fmcl command (it stays in tools/
+ * for that reason; bench/ holds the programs that need the internals).
  *
  *   bench_unet [--device SPEC] [--batch N] [--steps N] [--torch] [--profile] [--sample]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "fmcl.h"
 #include "peer_python.h"
-#include "runtime/profile.h"
-#include "unet_sample.h"
-#include "unet_step.h"
-
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* One more step, profiled: the kernels over 1% of its device time. */
-static fmcl_status profile(fmcl_ctx *ctx, unet_step *b, int k)
-{
-    fmcl_profile_sums ps;
-    fmcl_status s = fmcl_profile_begin(ctx, 1 << 16);
-    if (s == FMCL_OK) s = unet_step_run(ctx, b, k);
-    if (s == FMCL_OK) s = fmcl_profile_end(ctx, &ps);
-    if (s != FMCL_OK) return s;
-    double total = 0;
-    for (int i = 0; i < FMCL_PROF_SLOTS; i++) total += ps.secs[i];
-    printf("profiled step: %.1f ms from first start to last end, %.1f ms in kernels\n",
-           ps.span * 1e3, total * 1e3);
-    for (int i = 0; i < FMCL_PROF_SLOTS; i++) {
-        char name[64];
-        if (ps.secs[i] < 0.01 * total) continue;
-        fmcl_profile_name(ctx, i, name, sizeof name);
-        printf("  %-28s %8.1f ms %6lu calls\n", name, ps.secs[i] * 1e3, ps.calls[i]);
-    }
-    return FMCL_OK;
-}
 
 /* The torch interpreter, said aloud. */
 static const char *python(char *py, size_t cap)
@@ -61,29 +33,39 @@ static const char *python(char *py, size_t cap)
 /* --sample: 20 midpoint steps over B points, without and with guidance. */
 static int run_sample(fmcl_ctx *ctx, int B, int repeats, int torch)
 {
-    const int steps = 20;
     const float w[2] = {0.0f, 2.0f};
     char py[1024];
     if (torch) python(py, sizeof py);
-    printf("device: %s / %s\n", fmcl_ctx_device(ctx)->platform_name,
-           fmcl_ctx_device(ctx)->device_name);
     for (int i = 0; i < 2; i++) {
-        double ms = 0, mean = 0;
-        if (unet_sample_bench(ctx, B, steps, w[i], repeats, &ms, &mean) != FMCL_OK) {
+        fmcl_bench_unet_sampling s = {.n = B, .steps = 20, .repeats = repeats,
+                                      .guidance = w[i]};
+        if (fmcl_bench_unet_sample(ctx, &s) != FMCL_OK) {
             fprintf(stderr, "bench_unet: %s\n", fmcl_ctx_error(ctx));
             return 1;
         }
         printf("fmcl sample ms=%.1f batch=%d midpoint steps=%d guidance=%g (%d rows per "
                "forward, NFE %d): %.1f images/s, samples' mean %.5f\n",
-               ms, B, steps, (double)w[i], w[i] != 0.0f ? 2 * B : B, 2 * steps, B * 1e3 / ms,
-               mean);
+               s.ms_median, B, s.steps, (double)w[i], w[i] != 0.0f ? 2 * B : B, 2 * s.steps,
+               B * 1e3 / s.ms_median, s.mean);
         fflush(stdout);
         if (!torch) continue;
-        double tms = unet_sample_torch_ms(py, B, steps, w[i], repeats);
-        if (tms > 0) printf("ratio: torch time / fmcl time = %.2f\n", tms / ms);
+        char args[160];
+        snprintf(args, sizeof args, "--batch %d --sample %d --guidance %g --steps %d", B,
+                 s.steps, (double)w[i], repeats);
+        double tms = peer_unet_torch(py, args, "torch sample ms");
+        if (tms > 0) printf("ratio: torch time / fmcl time = %.2f\n", tms / s.ms_median);
         else printf("torch: tools/bench_unet_torch.py did not report a sampling time\n");
     }
     return 0;
+}
+
+static void print_profile(const fmcl_bench_train *w)
+{
+    printf("profiled step: %.1f ms from first start to last end; its %d slowest kernels:\n",
+           w->profiled_ms_per_step, w->n_top);
+    for (int k = 0; k < w->n_top; k++)
+        printf("  %-28s %8.1f ms %6.0f calls\n", w->top[k].kernel, w->top[k].ms_per_step,
+               w->top[k].calls_per_step);
 }
 
 int main(int argc, char **argv)
@@ -116,52 +98,41 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_unet: %s\n", err);
         return 1;
     }
+    const fmcl_device_info *info = fmcl_ctx_device(ctx);
+    printf("device: %s / %s\n", info->platform_name, info->device_name);
     if (sample) {
         int rc = run_sample(ctx, B, steps, torch);
         fmcl_ctx_free(ctx);
         return rc;
     }
-    unet_step b;
-    fmcl_status s = unet_step_setup(ctx, &b, B);
-    double t0 = 0, t1 = 0;
-    if (s == FMCL_OK) s = unet_step_run(ctx, &b, 1); /* warm-up: CLBlast compiles */
-    if (s == FMCL_OK) s = fmcl_finish(ctx);
-    t0 = now();
-    for (int k = 0; k < steps && s == FMCL_OK; k++) {
-        s = unet_step_run(ctx, &b, k + 2);
-        if (s == FMCL_OK) s = fmcl_pace(ctx);
-    }
-    if (s == FMCL_OK) s = fmcl_finish(ctx);
-    t1 = now();
-    if (s == FMCL_OK && prof) s = profile(ctx, &b, steps + 2);
-    int rc = 0;
-    if (s != FMCL_OK) {
+    fmcl_bench_train w;
+    fmcl_bench_train_default(&w, FMCL_BENCH_UNET, NULL);
+    w.batch = B;
+    w.warmup = 1; /* CLBlast compiles */
+    w.repeats = 1;
+    w.steps_per_repeat = steps;
+    w.profile_steps = prof;
+    if (fmcl_bench_train_run(ctx, &w) != FMCL_OK) {
         fprintf(stderr, "bench_unet: %s\n", fmcl_ctx_error(ctx));
-        rc = 1;
-    } else {
-        const fmcl_unet_spec *c = &b.u->cfg;
-        double ms = (t1 - t0) * 1e3 / steps, fl = fmcl_unet_plan_flops(b.u->plan);
-        const fmcl_device_info *info = fmcl_ctx_device(ctx);
-        printf("device: %s / %s\n", info->platform_name, info->device_name);
-        printf("U-Net 28x28x1: base %d, mult (%d, %d, %d), %d block, attention at 7x7 (%d heads), "
-               "%zu parameters, %.1f MFLOP forward per image\n",
-               c->base, c->mult[0], c->mult[1], c->mult[2], c->blocks, c->heads, b.u->n_params,
-               fl / 1e6);
-        printf("activations + parameters, gradients, Adam moments at batch %d: %.0f MiB\n", B,
-               fmcl_unet_peak_bytes(c, B) / 1048576.0);
-        printf("fmcl ms_per_step=%.1f batch=%d steps=%d: %.2f steps/s, %.1f images/s, "
-               "%.2f ms forward+backward+Adam per image, %.1f GFLOP/s (3x forward)\n",
-               ms, B, steps, 1e3 / ms, B * 1e3 / ms, ms / B, 3 * fl * B / (ms * 1e6));
-        if (torch) {
-            char py[1024];
-            double tms = unet_step_torch_ms(python(py, sizeof py), B, steps);
-            if (tms > 0)
-                printf("ratio: torch time / fmcl time = %.2f (fmcl's speed / torch's)\n", tms / ms);
-            else
-                printf("torch: tools/bench_unet_torch.py did not report a step time\n");
-        }
+        fmcl_ctx_free(ctx);
+        return 1;
     }
-    unet_step_free(&b);
+    double ms = w.ms_median;
+    printf("U-Net 28x28x1 (the default): %lld parameters, %.1f MFLOP forward per image\n",
+           (long long)w.params, w.flop_per_example / 1e6);
+    printf("fmcl ms_per_step=%.1f batch=%d steps=%d: %.2f steps/s, %.1f images/s, "
+           "%.2f ms forward+backward+Adam per image, %.1f GFLOP/s (3x forward)\n",
+           ms, B, steps, w.steps_per_s, w.samples_per_s, ms / B, w.gflops);
+    if (prof) print_profile(&w);
+    if (torch) {
+        char py[1024], args[128];
+        snprintf(args, sizeof args, "--batch %d --steps %d", B, steps);
+        double tms = peer_unet_torch(python(py, sizeof py), args, "torch ms_per_step");
+        if (tms > 0)
+            printf("ratio: torch time / fmcl time = %.2f (fmcl's speed / torch's)\n", tms / ms);
+        else
+            printf("torch: tools/bench_unet_torch.py did not report a step time\n");
+    }
     fmcl_ctx_free(ctx);
-    return rc;
+    return 0;
 }

@@ -287,7 +287,7 @@ static void legend_draw(fmcl_canvas *c, const axes *a, const legend *l)
 
 /* ---- output ---------------------------------------------------------------- */
 
-static fmcl_status save_png(const char *path, fmcl_canvas *c, char *err, size_t errlen)
+fmcl_status fmcl_plot_save_png(const char *path, fmcl_canvas *c, char *err, size_t errlen)
 {
     int len = 0;
     unsigned char *png = stbi_write_png_to_mem(c->px, c->w * 3, c->w, c->h, 3, &len);
@@ -449,7 +449,7 @@ static fmcl_status density_figure(const char *path, int panels, const char *cons
             add_fact(sub, sizeof sub, hs[p].outside, "outside view");
             draw_title(&c, &a, titles[p], sub);
         }
-        s = save_png(path, &c, err, errlen);
+        s = fmcl_plot_save_png(path, &c, err, errlen);
     }
     for (int p = 0; p < panels; p++)
         free(hs[p].h);
@@ -535,7 +535,7 @@ fmcl_status fmcl_plot_heatmap(const char *path, const char *title, const char *s
     snprintf(line, sizeof line, "%s", sub ? sub : "");
     add_fact(line, sizeof line, bad, "non-finite cells");
     draw_title(&c, &a, title && *title ? title : "values", line);
-    return save_png(path, &c, err, errlen);
+    return fmcl_plot_save_png(path, &c, err, errlen);
 }
 
 /* ---- trajectories ----------------------------------------------------------- */
@@ -619,7 +619,7 @@ fmcl_status fmcl_plot_trajectories(const char *path, const float *traj, int n_st
     snprintf(sub + len, sizeof sub - (size_t)len, "%s paths, %d states", num, n_states);
     add_fact(sub, sizeof sub, nonfinite, "non-finite skipped");
     draw_title(&c, &a, "trajectories", sub);
-    return save_png(path, &c, err, errlen);
+    return fmcl_plot_save_png(path, &c, err, errlen);
 }
 
 /* ---- loss -------------------------------------------------------------------- */
@@ -717,5 +717,5 @@ fmcl_status fmcl_plot_loss(const char *path, const float *loss, int n, char *err
     add_fact(sub, sizeof sub, skipped, "skipped (non-finite or <= 0)");
     draw_title(&c, &a, "training loss", sub);
     free(sm);
-    return save_png(path, &c, err, errlen);
+    return fmcl_plot_save_png(path, &c, err, errlen);
 }

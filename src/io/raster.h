@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "fmcl/core.h"
+
 typedef struct {
     unsigned char r, g, b;
 } fmcl_rgb;
@@ -50,5 +52,9 @@ float fmcl_canvas_text_cap(float scale);
 
 /* Viridis-like perceptual colormap, t in [0, 1] (clamped). */
 fmcl_rgb fmcl_viridis(float t);
+
+/* Encodes c as PNG, frees it and writes the file atomically (plot.c): the
+ * last step of every figure, also of those drawn outside plot.c. */
+fmcl_status fmcl_plot_save_png(const char *path, fmcl_canvas *c, char *err, size_t errlen);
 
 #endif
