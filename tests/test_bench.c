@@ -2,8 +2,9 @@
  * again to the same text; files refused for a newer format, no format, a
  * wrong type (naming the key) or a cut; the comparison of rows (speed ratio,
  * bit-identical / agree / DIFFER, other workloads not compared); the bar
- * chart written. On every device, a tiny training workload run twice: the
- * same loss bits, and its profile counted. No figure is judged. */
+ * chart written. On every device, the profile's count of host waits, and a
+ * tiny training workload run twice: the same loss bits, and its profile
+ * counted. No figure is judged. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "fmcl/bench.h"
 #include "io/atomic.h"
+#include "runtime/profile.h"
 #include "testlib.h"
 
 static char dir[] = "/tmp/fmcl_test_bench_XXXXXX";
@@ -46,6 +48,7 @@ static void fill(fmcl_bench_report *rep)
                             .ms_min = 150.125, .ms_median = 151.5, .ms_max = 160.25,
                             .steps_per_s = 6.6007, .samples_per_s = 27036.5, .gflops = 64.5,
                             .launches_per_step = 41, .gemms_per_step = 11,
+                            .syncs_per_step = 0.25, .paces_per_step = 0.06,
                             .profiled_ms_per_step = 150.5, .n_top = 2,
                             .n_losses = 5, .loss_mean = 6.321,
                             .loss_hash = 0x0123456789abcdefULL};
@@ -256,9 +259,32 @@ static void file_tests(void)
     fmcl_bench_report_free(rep);
 }
 
+/* The profile counts the host's waits: finishes, blocking reads and writes,
+ * and fmcl_pace's waits (the first pace has nothing to wait for). */
+static void wait_counts(fmcl_ctx *ctx)
+{
+    fmcl_t buf;
+    float x = 1;
+    fmcl_profile_sums sums;
+    if (!tl_check(fmcl_alloc(ctx, 64, &buf, "a buffer") == FMCL_OK, "%s", fmcl_ctx_error(ctx)))
+        return;
+    fmcl_status s = fmcl_profile_begin(ctx, 16);
+    if (s == FMCL_OK) s = fmcl_write(ctx, buf, &x, sizeof x);
+    if (s == FMCL_OK) s = fmcl_finish(ctx);
+    if (s == FMCL_OK) s = fmcl_pace(ctx);
+    if (s == FMCL_OK) s = fmcl_pace(ctx);
+    if (s == FMCL_OK) s = fmcl_read(ctx, buf, &x, sizeof x);
+    if (s == FMCL_OK) s = fmcl_profile_end(ctx, &sums);
+    if (tl_check(s == FMCL_OK, "profiling waits: %s", fmcl_ctx_error(ctx)))
+        tl_check(sums.syncs == 3 && sums.paces == 1, "3 host waits (%lu) and 1 pace (%lu)",
+                 sums.syncs, sums.paces);
+    fmcl_release(&buf);
+}
+
 static int device_tests(fmcl_ctx *ctx, void *user)
 {
     (void)user;
+    wait_counts(ctx);
     fmcl_bench_train w[2];
     for (int i = 0; i < 2; i++) {
         w[i] = (fmcl_bench_train){.name = "tiny", .width = 8, .depth = 1, .batch = 64,
@@ -275,10 +301,11 @@ static int device_tests(fmcl_ctx *ctx, void *user)
                  w[0].ms_median <= w[0].ms_max && w[0].params == 3 * 8 + 8 + 8 * 2 + 2,
              "times ordered, %lld parameters", (long long)w[0].params);
     /* Layers this narrow may run without GEMM calls (linear_small_*). */
-    tl_check(w[0].launches_per_step > 0 && w[0].n_top > 0 && w[0].top[0].kernel[0],
-             "profiled: %g launches, %g GEMMs, %d kernels, the first %s, %g ms",
+    tl_check(w[0].launches_per_step > 0 && w[0].n_top > 0 && w[0].top[0].kernel[0] &&
+                 w[0].syncs_per_step == 0,
+             "profiled: %g launches, %g GEMMs, %d kernels, the first %s, %g host waits",
              w[0].launches_per_step, w[0].gemms_per_step, w[0].n_top, w[0].top[0].kernel,
-             w[0].profiled_ms_per_step);
+             w[0].syncs_per_step);
     fmcl_bench_train bad = w[0];
     bad.repeats = 0;
     tl_check(fmcl_bench_train_run(ctx, &bad) == FMCL_ERR_ARG &&

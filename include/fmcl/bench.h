@@ -6,7 +6,7 @@
  * ground: the FMA rate of a built-in kernel, GEMM at the models' shapes, a
  * training step of the reference and of a small 2D MLP and of the default
  * 28x28 U-Net (timed, then profiled: device time per kernel, kernel launches,
- * GEMM calls per step), sampling throughput, and
+ * GEMM calls and host waits per step), sampling throughput, and
  * the first training step of a new process. Checksums of the losses and
  * samples say whether two machines computed the same thing. Times are host
  * clocks around a wait for the queue, best or median of repeats as each
@@ -79,6 +79,9 @@ typedef struct {
     double steps_per_s, samples_per_s, gflops;
     double launches_per_step;          /* of fmcl's kernels (packed GEMMs in, CLBlast's not) */
     double gemms_per_step;             /* GEMM calls (CLBlast's or the packed kernels') */
+    double syncs_per_step;             /* host waits for the queue: finishes, blocking reads
+                                          and writes (a step needs none) */
+    double paces_per_step;             /* waits that only bound the queue's depth */
     double profiled_ms_per_step;       /* from the first start to the last end */
     int n_top;
     fmcl_bench_kernel top[FMCL_BENCH_TOP];

@@ -149,6 +149,8 @@ static void train(reader *rd, const fmcl_json *o, fmcl_bench_train *t)
     number(rd, o, "ms_per_step_max", &t->ms_max, 0);
     number(rd, o, "kernel_launches_per_step", &t->launches_per_step, 0);
     number(rd, o, "gemm_calls_per_step", &t->gemms_per_step, 0);
+    number(rd, o, "host_syncs_per_step", &t->syncs_per_step, 0);
+    number(rd, o, "paces_per_step", &t->paces_per_step, 0);
     number(rd, o, "profiled_ms_per_step", &t->profiled_ms_per_step, 0);
     const fmcl_json *p = array(rd, o, "profile", FMCL_BENCH_TOP, &t->n_top);
     size_t keep = strlen(rd->where);

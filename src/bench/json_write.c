@@ -106,6 +106,8 @@ static void train(fmcl_jbuf *b, const fmcl_bench_train *t, int first)
     num(b, "ms_per_step_max", t->ms_max, "%.3f");
     num(b, "kernel_launches_per_step", t->launches_per_step, "%.1f");
     num(b, "gemm_calls_per_step", t->gemms_per_step, "%.1f");
+    num(b, "host_syncs_per_step", t->syncs_per_step, "%.2f");
+    num(b, "paces_per_step", t->paces_per_step, "%.2f");
     num(b, "profiled_ms_per_step", t->profiled_ms_per_step, "%.3f");
     fmcl_jbuf_lit(b, ", \"profile\": [");
     for (int k = 0; k < t->n_top; k++) {

@@ -51,6 +51,8 @@ static void profile_summary(fmcl_ctx *ctx, const fmcl_profile_sums *p, fmcl_benc
     w->gemms_per_step =
         (double)(p->calls[FMCL_PROF_GEMM] + p->calls[fmcl_kernel_slot(ctx, FMCL_K_gemm_packed)]) /
         steps;
+    w->syncs_per_step = (double)p->syncs / steps;
+    w->paces_per_step = (double)p->paces / steps;
     w->profiled_ms_per_step = 1e3 * p->span / steps;
     int used[FMCL_PROF_SLOTS] = {0};
     for (w->n_top = 0; w->n_top < FMCL_BENCH_TOP; w->n_top++) {

@@ -55,6 +55,7 @@ static fmcl_status staged_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size
 fmcl_status fmcl_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size_t bytes)
 {
     if (bytes == 0) return FMCL_OK;
+    fmcl_profile_wait(ctx, 0); /* a blocking write waits for the queue */
     if (ctx->sched.whole_writes && bytes % 4 == 0) {
         size_t size = 0;
         clGetMemObjectInfo(dst.mem, CL_MEM_SIZE, sizeof size, &size, NULL);
@@ -68,12 +69,17 @@ fmcl_status fmcl_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size_t bytes)
 fmcl_status fmcl_read(fmcl_ctx *ctx, fmcl_t src, void *dst, size_t bytes)
 {
     if (bytes == 0) return FMCL_OK;
+    fmcl_profile_wait(ctx, 0);
     return fmcl_cl(ctx, clEnqueueReadBuffer(ctx->queue, src.mem, CL_TRUE, src.off * 4, bytes, dst,
                                             0, NULL, NULL),
                    "clEnqueueReadBuffer");
 }
 
-fmcl_status fmcl_finish(fmcl_ctx *ctx) { return fmcl_cl(ctx, clFinish(ctx->queue), "clFinish"); }
+fmcl_status fmcl_finish(fmcl_ctx *ctx)
+{
+    fmcl_profile_wait(ctx, 0);
+    return fmcl_cl(ctx, clFinish(ctx->queue), "clFinish");
+}
 
 fmcl_status fmcl_pace(fmcl_ctx *ctx)
 {
@@ -81,6 +87,7 @@ fmcl_status fmcl_pace(fmcl_ctx *ctx)
     cl_int rc = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &ev);
     if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "clEnqueueMarkerWithWaitList");
     if (ctx->pace) {
+        fmcl_profile_wait(ctx, 1);
         rc = clWaitForEvents(1, &ctx->pace);
         clReleaseEvent(ctx->pace);
     }

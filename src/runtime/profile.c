@@ -3,7 +3,9 @@
  * GEMM's last kernel only, so a GEMM is charged from the end of the command
  * before it to the end of its last kernel: that covers CLBlast's copy, pad
  * and transpose kernels too (and any idle time of the queue in between, which
- * stays small while the host enqueues ahead of the device). */
+ * stays small while the host enqueues ahead of the device). It also counts
+ * the host's waits for the queue (launch.c's hooks), which a training step
+ * should not need. */
 #include "runtime/profile.h"
 
 #include <stdio.h>
@@ -16,7 +18,7 @@ struct fmcl_profile {
     size_t n, cap; /* records used, allocated (the first is a marker) */
     int *slot;
     cl_event *ev;
-    unsigned long calls[FMCL_PROF_SLOTS], dropped;
+    unsigned long calls[FMCL_PROF_SLOTS], dropped, syncs, paces;
 };
 
 static void release_events(struct fmcl_profile *p)
@@ -61,7 +63,7 @@ fmcl_status fmcl_profile_begin(fmcl_ctx *ctx, size_t cap)
     fmcl_status s = p->switched ? FMCL_OK : switch_queue(ctx);
     if (s != FMCL_OK) return s;
     memset(p->calls, 0, sizeof p->calls);
-    p->dropped = 0;
+    p->dropped = p->syncs = p->paces = 0;
     /* A marker first, so the first GEMM has a command before it. */
     cl_int rc = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &p->ev[0]);
     if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "clEnqueueMarkerWithWaitList");
@@ -90,6 +92,14 @@ void fmcl_profile_done(fmcl_ctx *ctx, const cl_event *ev, int ok)
     struct fmcl_profile *p = ctx->prof;
     if (ok) p->n++;
     else p->calls[p->slot[p->n]]--;
+}
+
+void fmcl_profile_wait(fmcl_ctx *ctx, int pace)
+{
+    struct fmcl_profile *p = ctx->prof;
+    if (!p || !p->recording) return;
+    if (pace) p->paces++;
+    else p->syncs++;
 }
 
 static cl_int stamps(cl_event ev, cl_ulong *start, cl_ulong *end)
@@ -123,6 +133,8 @@ fmcl_status fmcl_profile_end(fmcl_ctx *ctx, fmcl_profile_sums *out)
     if (s == FMCL_OK && prev_end > first) out->span = 1e-9 * (double)(prev_end - first);
     memcpy(out->calls, p->calls, sizeof out->calls);
     out->dropped = p->dropped;
+    out->syncs = p->syncs;
+    out->paces = p->paces;
     release_events(p);
     return s;
 }

@@ -1,7 +1,7 @@
 /* Optional profiling for `fmcl bench`: per-kernel device time from OpenCL
- * profiling events, and launch counts. Off unless fmcl_profile_begin is
- * called: a plain context's queue has no profiling enabled and its launches
- * pass a NULL event, as before. */
+ * profiling events, launch counts and the host's waits for the queue. Off
+ * unless fmcl_profile_begin is called: a plain context's queue has no
+ * profiling enabled and its launches pass a NULL event, as before. */
 #ifndef FMCL_PROFILE_H
 #define FMCL_PROFILE_H
 
@@ -16,6 +16,9 @@ typedef struct {
     unsigned long calls[FMCL_PROF_SLOTS];
     double span;                        /* seconds from the first start to the last end */
     unsigned long dropped;              /* launches past the capacity, counted but not timed */
+    unsigned long syncs;                /* host waits for the queue: finishes, blocking
+                                           reads and writes */
+    unsigned long paces;                /* waits of fmcl_pace, which bound the queue's depth */
 } fmcl_profile_sums;
 
 /* Drains the queue and replaces it with one that has profiling enabled (once
@@ -34,5 +37,8 @@ void fmcl_profile_name(const fmcl_ctx *ctx, int slot, char *buf, size_t cap);
  * enqueue succeeded. */
 cl_event *fmcl_profile_slot(fmcl_ctx *ctx, int slot);
 void fmcl_profile_done(fmcl_ctx *ctx, const cl_event *ev, int ok);
+/* Wait hook (launch.c): the host is about to wait for the queue, to drain it
+ * or read or write (pace 0) or to bound its depth (pace 1). */
+void fmcl_profile_wait(fmcl_ctx *ctx, int pace);
 
 #endif

@@ -20,8 +20,10 @@ static void print_train(const fmcl_bench_train *b, double torch_steps_per_s)
     if (torch_steps_per_s > 0)
         printf("  PyTorch %.3f steps/s: fmcl/torch %.2f\n", torch_steps_per_s,
                b->steps_per_s / torch_steps_per_s);
-    printf("  per step: %.0f kernel launches, %.0f GEMM calls; profiled %.1f ms/step:\n",
-           b->launches_per_step, b->gemms_per_step, b->profiled_ms_per_step);
+    printf("  per step: %.0f kernel launches, %.0f GEMM calls, %.2g host waits for the queue "
+           "(and %.2g that bound its depth); profiled %.1f ms/step:\n",
+           b->launches_per_step, b->gemms_per_step, b->syncs_per_step, b->paces_per_step,
+           b->profiled_ms_per_step);
     for (int k = 0; k < b->n_top; k++)
         printf("    %-28s %8.2f ms %5.1f%% %6.1f calls\n", b->top[k].kernel,
                b->top[k].ms_per_step, 100 * b->top[k].ms_per_step / b->profiled_ms_per_step,
