@@ -83,12 +83,12 @@ done
 
 # The buffer handle: the runtime's own, everywhere else an fmcl_t.
 handle=cl_''mem
-sources=$(find src include tools tests -name '*.[ch]' ! -path 'src/runtime/*' | wc -l)
+sources=$(find src include tools bench tests -name '*.[ch]' ! -path 'src/runtime/*' | wc -l)
 [ "$sources" -gt 0 ] || violation "no C file found outside src/runtime"
 checks=$((checks + sources))
 while IFS= read -r hit; do
     [ -n "$hit" ] && violation "$handle outside src/runtime: $hit"
-done < <(grep -rnw "$handle" src include tools tests --include='*.c' --include='*.h' |
+done < <(grep -rnw "$handle" src include tools bench tests --include='*.c' --include='*.h' |
     grep -v '^src/runtime/')
 
 [ "$failed" -eq 0 ] && echo "layers: every include points down, no header declares an upper" \

@@ -1,4 +1,4 @@
-/* fmcl-compare's sample-quality measures (tools/compare_metrics.c) against
+/* fmcl-compare's sample-quality measures (bench/compare_metrics.c) against
  * closed forms: sliced W2 of a translated or scaled copy (also against a
  * reference holding each point several times), of two 1D Gaussians through
  * points on a line; its symmetry, order invariance and argument checks; the
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../tools/compare_metrics.h"
+#include "../bench/compare_metrics.h"
 #include "data/toy2d.h"
 #include "fmcl.h"
 #include "testlib.h"

@@ -13,7 +13,13 @@
  *
  * Training and sampling go through the public API only; measurements run
  * between fmcl_trainer_run calls and touch neither the parameters nor the
- * trainer's state, so each path trains exactly as one uninterrupted run. */
+ * trainer's state, so each path trains exactly as one uninterrupted run.
+ *
+ * It lives in bench/, where programs may use the library's internals, and
+ * not in tools/ with the public API's clients: its figure is drawn on the
+ * library's internal canvas (io/raster.h, compare_plot.c), which the public
+ * API does not offer (fmcl draws its own figures; it is no drawing library),
+ * and its files are written with the internal atomic writer. Not installed. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

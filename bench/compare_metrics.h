@@ -1,5 +1,5 @@
 /* Sample-quality measures of the OT-vs-diffusion comparison
- * (tools/compare_paths.c), on n x 2 row-major point sets. */
+ * (bench/compare_paths.c), on n x 2 row-major point sets. */
 #ifndef FMCL_COMPARE_METRICS_H
 #define FMCL_COMPARE_METRICS_H
 

@@ -1,5 +1,7 @@
 /* fmcl-compare's results (compare_paths.c) and their outputs: the tables on
- * stdout and the JSON file (compare_report.c), the figure (compare_plot.c). */
+ * stdout and the JSON file (compare_report.c), the figure (compare_plot.c).
+ * In bench/ because the figure uses the library's internals (compare_paths.c
+ * says why). */
 #ifndef FMCL_COMPARE_H
 #define FMCL_COMPARE_H
 
