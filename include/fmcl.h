@@ -11,6 +11,7 @@
  *   fmcl/plot.h      pictures: 2D densities, trajectories, loss, image grids
  *   fmcl/check.h     the self-check of every device op
  *   fmcl/bench.h     the benchmark workloads of fmcl bench and their files
+ *   fmcl/tune.h      searching CLBlast's parameters for a device (fmcl tune)
  */
 #ifndef FMCL_H
 #define FMCL_H
@@ -25,5 +26,6 @@
 #include "fmcl/plot.h"
 #include "fmcl/check.h"
 #include "fmcl/bench.h"
+#include "fmcl/tune.h"
 
 #endif

@@ -5,11 +5,13 @@
  * one, one for another driver, one with absurd values and one with
  * parameters missing are ignored with a warning note, a matching one is
  * applied and GEMM through the indirect kernel it tunes still matches the
- * double reference. */
+ * double reference. Last, on the first device, fmcl_tune_gemm on a tiny
+ * space (fmcl/tune.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fmcl/tune.h"
 #include "io/atomic.h"
 #include "runtime/tune.h"
 #include "testlib.h"
@@ -245,6 +247,123 @@ static void with_file(fmcl_ctx *ctx, const char *text, const char *want_note, in
     unlink(path);
 }
 
+/* What fmcl_tune_gemm reported, in order. */
+typedef struct {
+    int n, kernels, timed, bad_times, first, last;
+} events;
+
+static void record(void *user, const fmcl_tune_event *e)
+{
+    events *ev = user;
+    if (ev->n++ == 0) ev->first = (int)e->step;
+    ev->last = (int)e->step;
+    ev->kernels += e->step == FMCL_TUNE_KERNEL;
+    if (e->step == FMCL_TUNE_CANDIDATE || e->step == FMCL_TUNE_CURRENT ||
+        e->step == FMCL_TUNE_DEFAULTS) {
+        ev->timed++;
+        for (int i = 0; i < e->n_shapes; i++)
+            ev->bad_times += e->n_shapes != 2 || !(e->seconds[i] > 0) || !(e->score > 0);
+    }
+}
+
+/* The search on a tiny space (one candidate per kernel, two small shapes in
+ * two workloads) from a context without tuning: it reports every kernel,
+ * writes a file that parses, matches the device and passes the validity
+ * rules; a context that applied tuned parameters is refused. */
+static void search_tests(fmcl_ctx *ctx)
+{
+    const fmcl_device_info *info = fmcl_ctx_device(ctx);
+    char spec[32], err[512], path[1100];
+    snprintf(spec, sizeof spec, "%d:%d", info->platform_index, info->device_index);
+    snprintf(path, sizeof path, "%s/searched.txt", cache_dir);
+    setenv("FMCL_NO_TUNING", "1", 1);
+    fmcl_ctx *c2 = NULL;
+    fmcl_status st = fmcl_ctx_create(&c2, spec, err, sizeof err);
+    unsetenv("FMCL_NO_TUNING");
+    if (!tl_check(st == FMCL_OK, "context without tuning: %s", err)) return;
+    fmcl_tune_info where;
+    fmcl_tune_info_of(c2, &where);
+    char want_path[1024];
+    tl_check(where.from == FMCL_TUNED_OFF && fmcl_tune_path(info, want_path, sizeof want_path) &&
+                 !strcmp(where.path, want_path),
+             "info: tuning off (%d), the device's file %s", where.from, where.path);
+    fmcl_tune_config cfg;
+    fmcl_tune_config_default(&cfg);
+    tl_check(cfg.n_shapes == 6 && cfg.shapes[0].M == 4096 && cfg.shapes[5].workload == 1 &&
+                 !cfg.path,
+             "the default shapes: the two MLPs' hidden layers");
+    cfg.n_shapes = 2;
+    cfg.shapes[0] = (fmcl_tune_shape){0, 1, 48, 40, 32, 0};
+    cfg.shapes[1] = (fmcl_tune_shape){1, 0, 32, 24, 64, 1};
+    cfg.repeats = 1;
+    cfg.max_candidates = 1;
+    cfg.path = path;
+    events ev = {0};
+    fmcl_tune_result res;
+    st = fmcl_tune_gemm(c2, &cfg, record, &ev, &res);
+    if (tl_check(st == FMCL_OK, "tiny search: %s", fmcl_ctx_error(c2))) {
+        tl_check(ev.first == FMCL_TUNE_DEFAULTS && ev.last == FMCL_TUNE_SWITCH &&
+                     ev.kernels == 6 && ev.timed >= 2 && ev.bad_times == 0,
+                 "events: defaults first, switch last, 6 kernels, %d timed, %d bad times",
+                 ev.timed, ev.bad_times);
+        tl_check(!strcmp(res.path, path) && res.n_kernels >= 1 && res.switch_size > 0 &&
+                     res.default_seconds[1] > 0 && res.default_score > 1.99 &&
+                     res.default_score < 2.01,
+                 "result: %d kernels, switch %zu, the defaults' score %g", res.n_kernels,
+                 res.switch_size, res.default_score);
+        unsigned char *text = NULL;
+        size_t len = 0;
+        fmcl_tune_set got[2], id;
+        int n = 0, invalid = 0;
+        size_t lmem, max_wg;
+        fmcl_tune_identity(info, &id);
+        fmcl_tune_limits(c2, &lmem, &max_wg);
+        st = fmcl_read_file(path, 1 << 16, &text, &len, err, sizeof err);
+        if (st == FMCL_OK)
+            st = fmcl_tune_parse((const char *)text, len, got, 2, &n, err, sizeof err);
+        free(text);
+        if (tl_check(st == FMCL_OK && n == 1 && got[0].n_kernels == res.n_kernels,
+                     "the file parses: %s", err)) {
+            for (int i = 0; i < got[0].n_kernels; i++) {
+                char buf[128];
+                invalid += strcmp(got[0].kernel[i].name, "GemmRoutine") != 0 &&
+                           fmcl_tune_invalid(&got[0].kernel[i], max_wg, lmem, buf, sizeof buf);
+            }
+            tl_check(fmcl_tune_matches(&got[0], &id, err, sizeof err) && invalid == 0,
+                     "the file is the device's (%s) and its sets are valid (%d not)", err,
+                     invalid);
+        }
+        double sec[2] = {0, 0};
+        tl_check(fmcl_tune_time(c2, &cfg, sec) == FMCL_OK && sec[0] > 0 && sec[1] > 0,
+                 "timing the shapes: %s", fmcl_ctx_error(c2));
+    }
+    cfg.n_shapes = 0;
+    tl_check(fmcl_tune_gemm(c2, &cfg, NULL, NULL, &res) == FMCL_ERR_ARG &&
+                 strstr(fmcl_ctx_error(c2), "0 shapes"),
+             "no shapes refused: %s", fmcl_ctx_error(c2));
+    fmcl_ctx_free(c2);
+
+    /* The searched file as the device's: a context applies it, and refuses to search. */
+    unsigned char *text = NULL;
+    size_t len = 0;
+    if (fmcl_read_file(path, 1 << 16, &text, &len, err, sizeof err) != FMCL_OK) return;
+    const void *chunk = text;
+    st = fmcl_write_file_atomic(want_path, &chunk, &len, 1, err, sizeof err);
+    free(text);
+    if (tl_check(st == FMCL_OK, "%s", err) &&
+        tl_check(fmcl_ctx_create(&c2, spec, err, sizeof err) == FMCL_OK, "%s", err)) {
+        fmcl_tune_info_of(c2, &where);
+        fmcl_tune_config_default(&cfg);
+        tl_check(where.from == FMCL_TUNED_FILE, "the device's file applies (%d)", where.from);
+        tl_check(fmcl_tune_gemm(c2, &cfg, NULL, NULL, &res) == FMCL_ERR_ARG &&
+                     strstr(fmcl_ctx_error(c2), "FMCL_NO_TUNING=1"),
+                 "a tuned context is refused: %s", fmcl_ctx_error(c2));
+        fmcl_ctx_free(c2);
+    }
+    unlink(want_path);
+    unlink(path);
+}
+
 static int device_tests(fmcl_ctx *ctx, void *user)
 {
     (void)user;
@@ -282,6 +401,12 @@ static int device_tests(fmcl_ctx *ctx, void *user)
                      fmcl_tune_format(&s, NULL, text, sizeof text) < sizeof text,
                  "a file of this device's parameters"))
         with_file(ctx, text, "tuned CLBlast parameters applied from /", 1);
+    /* Each candidate recompiles CLBlast's GEMM program: about a minute of CPU per
+     * device with cold compiler caches, so the search runs on the first only. */
+    static int searched;
+    if (!searched++) search_tests(ctx);
+    else tl_skip("the tuning search on %s (it runs on the first device only)",
+                 fmcl_ctx_device(ctx)->device_name);
     return 0;
 }
 

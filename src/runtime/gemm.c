@@ -45,7 +45,8 @@ fmcl_status fmcl_gemm_override(fmcl_ctx *ctx, const fmcl_tune_kernel *k)
 }
 
 /* Applies every kernel of s; 1 when CLBlast took all of them. */
-static int apply_set(fmcl_ctx *ctx, const fmcl_tune_set *s, const char *from)
+static int apply_set(fmcl_ctx *ctx, const fmcl_tune_set *s, const char *from,
+                     fmcl_tuned_from source)
 {
     int all = 1;
     for (int i = 0; i < s->n_kernels; i++)
@@ -53,6 +54,8 @@ static int apply_set(fmcl_ctx *ctx, const fmcl_tune_set *s, const char *from)
             fmcl_note(ctx, "warning: %s: %s; CLBlast's defaults kept for it\n", from, ctx->err);
             ctx->err[0] = 0;
             all = 0;
+        } else {
+            ctx->tuned_from = source;
         }
     if (all) fmcl_note(ctx, "tuned CLBlast parameters applied from %s\n", from);
     return all;
@@ -107,7 +110,10 @@ static int valid_set(fmcl_ctx *ctx, const fmcl_tune_set *s, const char *from)
 void fmcl_gemm_apply_tuning(fmcl_ctx *ctx)
 {
     const char *env = getenv("FMCL_NO_TUNING");
-    if (env && *env && strcmp(env, "0") != 0) return;
+    if (env && *env && strcmp(env, "0") != 0) {
+        ctx->tuned_from = FMCL_TUNED_OFF;
+        return;
+    }
     fmcl_tune_set id, sets[MAX_SETS];
     fmcl_tune_identity(&ctx->info, &id);
     int n = 0;
@@ -122,7 +128,8 @@ void fmcl_gemm_apply_tuning(fmcl_ctx *ctx)
         if (s != FMCL_OK)
             fmcl_note(ctx, "warning: tuned CLBlast parameters in %s ignored: %s\n", path, err);
         const fmcl_tune_set *mine = s == FMCL_OK ? find_set(ctx, sets, n, &id, path) : NULL;
-        if (mine && valid_set(ctx, mine, path) && apply_set(ctx, mine, path)) return;
+        if (mine && valid_set(ctx, mine, path) && apply_set(ctx, mine, path, FMCL_TUNED_FILE))
+            return;
     }
     if (fmcl_tune_parse(fmcl_tuned_params, strlen(fmcl_tuned_params), sets, MAX_SETS, &n, err,
                         sizeof err) != FMCL_OK) {
@@ -131,7 +138,7 @@ void fmcl_gemm_apply_tuning(fmcl_ctx *ctx)
     }
     const fmcl_tune_set *shipped = find_set(ctx, sets, n, &id, "fmcl's data/clblast_tuned.txt");
     if (shipped && valid_set(ctx, shipped, "fmcl's data/clblast_tuned.txt"))
-        apply_set(ctx, shipped, "fmcl's data/clblast_tuned.txt");
+        apply_set(ctx, shipped, "fmcl's data/clblast_tuned.txt", FMCL_TUNED_SHIPPED);
 }
 
 fmcl_status fmcl_gemm_choose(fmcl_ctx *ctx)

@@ -83,6 +83,7 @@ struct fmcl_ctx {
     size_t notes_logged; /* notes[0 .. notes_logged) went to log, line by line */
     cl_event pace;                /* marker of the previous fmcl_pace period */
     struct fmcl_profile *prof;    /* profile.h: NULL unless a benchmark profiles */
+    int tuned_from;   /* fmcl_tuned_from: the tuned CLBlast parameters setup applied */
     char notes[1024]; /* what setup chose (tuned parameters), for the user */
     char err[8192];
 };

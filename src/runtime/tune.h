@@ -13,8 +13,8 @@
  * '#' lines and blank lines are comments. A file may hold several sections;
  * one without its "end" line is truncated and rejected. A section applies
  * only where platform, device, driver and CLBlast version all match. */
-#ifndef FMCL_TUNE_H
-#define FMCL_TUNE_H
+#ifndef FMCL_RUNTIME_TUNE_H
+#define FMCL_RUNTIME_TUNE_H
 
 #include <stddef.h>
 
@@ -78,6 +78,21 @@ void fmcl_tune_limits(const fmcl_ctx *ctx, size_t *local_mem, size_t *max_wg);
  * one is ignored. The text is a constant or written to buf[cap]. */
 const char *fmcl_tune_invalid(const fmcl_tune_kernel *k, size_t max_wg, size_t local_mem,
                               char *buf, size_t cap);
+
+/* The curated candidates fmcl_tune_gemm tries for one kernel (tune_space.c). */
+typedef struct {
+    const char *kernel; /* CLBlast's name */
+    const char *fixed;  /* parameters every candidate shares */
+    const char *const *list;
+    int n;
+} fmcl_tune_space;
+
+/* Searched in this order: the indirect kernel, its helpers, the direct one. */
+#define FMCL_TUNE_SPACES 6
+extern const fmcl_tune_space fmcl_tune_spaces[FMCL_TUNE_SPACES];
+
+/* Candidate i of sp as a kernel line; 0 if it does not parse. */
+int fmcl_tune_kernel_of(const fmcl_tune_space *sp, int i, fmcl_tune_kernel *k);
 
 /* Defined in gemm.c, the one file that includes CLBlast: the version fmcl
  * was built with ("1.5.3"), and CLBlastOverrideParameters for one kernel

@@ -1,10 +1,10 @@
-/* The curated candidates `fmcl tune` tries for each CLBlast 1.5.3 kernel of
- * the GEMM routine. The library's validity rules (fmcl_tune_invalid in
- * src/runtime/tune.c) skip an invalid set before CLBlast ever compiles it. */
+/* The curated candidates fmcl_tune_gemm (tune_search.c) tries for each
+ * CLBlast 1.5.3 kernel of the GEMM routine. fmcl_tune_invalid (tune.c)
+ * skips an invalid set before CLBlast ever compiles it. */
 #include <stdio.h>
 #include <string.h>
 
-#include "tune_space.h"
+#include "runtime/tune.h"
 
 /* Xgemm: GEMMK=0 (the tiled kernel), KREG=1, STRM=STRN=0 throughout. */
 static const char *const xgemm[] = {
@@ -60,7 +60,7 @@ static const char *const padtranspose[] = {
 };
 
 #define LIST(kernel, fixed, list) {kernel, fixed, list, (int)(sizeof list / sizeof list[0])}
-const tune_space tune_spaces[TUNE_SPACES] = {
+const fmcl_tune_space fmcl_tune_spaces[FMCL_TUNE_SPACES] = {
     LIST("Xgemm", "GEMMK=0 KREG=1 STRM=0 STRN=0", xgemm),
     LIST("Copy", "", copy),
     LIST("Pad", "", pad),
@@ -69,7 +69,7 @@ const tune_space tune_spaces[TUNE_SPACES] = {
     LIST("XgemmDirect", "", xgemm_direct),
 };
 
-int tune_kernel_of(const tune_space *sp, int i, fmcl_tune_kernel *k)
+int fmcl_tune_kernel_of(const fmcl_tune_space *sp, int i, fmcl_tune_kernel *k)
 {
     char buf[512], *save = NULL;
     memset(k, 0, sizeof *k);
