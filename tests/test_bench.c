@@ -216,9 +216,16 @@ static void file_tests(void)
                                 "\"loss_fnv1a\": \"0123456789abcde0\"", "bits.json"));
         tl_check(c.agreement == FMCL_BENCH_AGREE, "other bits, same rounded loss: agree (%d)",
                  c.agreement);
+        /* 6.3215 less a rounding error and 6.3215 round to neighbours: they agree. */
         c = versus(rep, variant(text,
                                 "\"loss_mean_4g\": 6.321, \"loss_fnv1a\": \"0123456789abcdef\"",
                                 "\"loss_mean_4g\": 6.322, \"loss_fnv1a\": \"0123456789abcde0\"",
+                                "near.json"));
+        tl_check(c.agreement == FMCL_BENCH_AGREE, "the next rounded loss: agree (%d)",
+                 c.agreement);
+        c = versus(rep, variant(text,
+                                "\"loss_mean_4g\": 6.321, \"loss_fnv1a\": \"0123456789abcdef\"",
+                                "\"loss_mean_4g\": 6.323, \"loss_fnv1a\": \"0123456789abcde0\"",
                                 "loss.json"));
         tl_check(c.comparable && c.agreement == FMCL_BENCH_DIFFER &&
                      !strcmp(fmcl_bench_agreement_name(c.agreement), "DIFFER"),

@@ -212,6 +212,8 @@ typedef struct {
     double value;         /* 0 when not measured */
     char checksum_of[48]; /* "loss mean of 6 steps"; "" where the row has no checksum */
     char checksum[96];    /* its value, rounded to 4 significant digits */
+    int n_sums;
+    double sums[4];       /* the values it shows, rounded so */
     uint64_t hash;        /* FNV-1a of the float32 bits behind it */
 } fmcl_bench_row;
 
@@ -223,6 +225,9 @@ typedef struct {
  * FMCL_BENCH_ROWS). */
 FMCL_API int fmcl_bench_rows(const fmcl_bench_result *r, fmcl_bench_row *rows);
 
+/* Checksums agree when each rounded value is equal or next to the other's
+ * (one unit apart in the 4th significant digit): two values a rounding
+ * error apart can round either side of a boundary. */
 typedef enum {
     FMCL_BENCH_NO_CHECKSUM = 0, /* the row has none, or the workloads differ */
     FMCL_BENCH_BITS_EQUAL,      /* the same float32 bits */

@@ -2,7 +2,9 @@
  * another (fmcl_bench_compare): which figures measure the same workload,
  * the speed ratio, and whether the checksums say the same thing was
  * computed. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench/workloads.h"
@@ -14,6 +16,14 @@ static fmcl_bench_row *row(fmcl_bench_row *rows, int *n, const char *unit, doubl
     snprintf(r->unit, sizeof r->unit, "%s", unit);
     r->value = value > 0 ? value : 0;
     return r;
+}
+
+/* v as the files hold it: to 4 significant digits. */
+static double round4(double v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.4g", v);
+    return strtod(buf, NULL);
 }
 
 int fmcl_bench_rows(const fmcl_bench_result *res, fmcl_bench_row *rows)
@@ -45,6 +55,7 @@ int fmcl_bench_rows(const fmcl_bench_result *res, fmcl_bench_row *rows)
         }
         if (!t->n_losses) r->checksum_of[0] = 0;
         snprintf(r->checksum, sizeof r->checksum, "%.4g", t->loss_mean);
+        r->sums[r->n_sums++] = round4(t->loss_mean);
         r->hash = t->loss_hash;
     }
     const fmcl_bench_sample *s = &res->sample;
@@ -56,6 +67,8 @@ int fmcl_bench_rows(const fmcl_bench_result *res, fmcl_bench_row *rows)
         if (s->nfe) snprintf(r->checksum_of, sizeof r->checksum_of, "samples' mean, std");
         snprintf(r->checksum, sizeof r->checksum, "(%.4g, %.4g), (%.4g, %.4g)", s->mean[0],
                  s->mean[1], s->std[0], s->std[1]);
+        const double v[4] = {s->mean[0], s->mean[1], s->std[0], s->std[1]};
+        for (int i = 0; i < 4; i++) r->sums[r->n_sums++] = round4(v[i]);
         r->hash = s->hash;
     }
     r = row(rows, &n, "s", res->first.seconds);
@@ -75,6 +88,24 @@ const char *fmcl_bench_agreement_name(fmcl_bench_agreement a)
     }
 }
 
+/* Whether each of a's checksum values is b's rounded to 4 significant
+ * digits, or next to it: a value a rounding error away from a boundary of
+ * that rounding can land on either side of it. The files hold the values
+ * rounded, so their bits decide nothing here. */
+static int sums_agree(const fmcl_bench_row *a, const fmcl_bench_row *b)
+{
+    if (a->n_sums != b->n_sums) return 0;
+    for (int i = 0; i < a->n_sums; i++) {
+        double x = a->sums[i], y = b->sums[i], m = fmax(fabs(x), fabs(y));
+        if (x == y) continue;
+        if (!isfinite(x) || !isfinite(y)) return 0;
+        /* one unit of the 4th significant digit of the larger, with room for its rounding */
+        double unit = pow(10, floor(log10(m)) - 3);
+        if (fabs(x - y) > 1.001 * unit) return 0;
+    }
+    return 1;
+}
+
 fmcl_bench_comparison fmcl_bench_compare(const fmcl_bench_row *base, const fmcl_bench_row *row)
 {
     fmcl_bench_comparison c = {0};
@@ -85,7 +116,7 @@ fmcl_bench_comparison fmcl_bench_compare(const fmcl_bench_row *base, const fmcl_
     }
     if (!base->checksum_of[0] || strcmp(base->checksum_of, row->checksum_of) != 0) return c;
     /* The rounded values decide; equal hashes only add that the bits agree too. */
-    if (strcmp(base->checksum, row->checksum) != 0) c.agreement = FMCL_BENCH_DIFFER;
+    if (!sums_agree(base, row)) c.agreement = FMCL_BENCH_DIFFER;
     else if (base->hash == row->hash) c.agreement = FMCL_BENCH_BITS_EQUAL;
     else c.agreement = FMCL_BENCH_AGREE;
     return c;
