@@ -101,9 +101,11 @@ static void draw_groups(fmcl_canvas *c, const chart *ch, int y)
             fmcl_canvas_fill(c, x0, y0, x1 > x0 ? x1 : x0 + 2, y1, PALETTE[i % 8], 1.f);
             char v[24];
             snprintf(v, sizeof v, "%.2fx", sp);
-            int right = x >= one;
-            fmcl_canvas_text(c, right ? x1 + 4.f : x0 - 4.f, y0 + BAR / 2.f, v, SMALL, INK,
-                             right ? 0.f : 1.f, 0);
+            /* After the bar's end; a slower bar's label goes before its start, or
+             * where the axis leaves no room there, after the 1x line. */
+            int after = x >= one || x0 - 4.f - fmcl_canvas_text_width(v, SMALL) < LEFT;
+            fmcl_canvas_text(c, x >= one ? x1 + 4.f : after ? one + 4.f : x0 - 4.f,
+                             y0 + BAR / 2.f, v, SMALL, INK, after ? 0.f : 1.f, 0);
         }
         y += h + GROUP_GAP;
     }
