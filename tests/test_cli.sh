@@ -236,6 +236,17 @@ usage_tests() {
     expect 1 "$tmp/none.json" bench --compare "$tmp/none.json"
     echo '{"devices": []}' >"$tmp/other.json"
     expect 1 'no fmcl bench file of a known format' bench --compare "$tmp/other.json"
+    # The example files of docs/BENCHMARKS.md: PoCL (the packed GEMM kernels), rusticl and
+    # PoCL through CLBlast computed the same losses and samples; [2] and [3] each agree with [1].
+    local docs ok='(agree|bit-identical)' num='[0-9.e+]+ +[0-9.]+x'
+    local both="$num $ok +$num $ok\$"
+    docs=$(cd "$(dirname "$0")/../docs" && pwd)
+    expect 0 "^  training, reference +steps/s +[0-9.e+]+ +$both" \
+        bench --compare "$docs/bench_pocl.json" "$docs/bench_rusticl.json" \
+        "$docs/bench_pocl_clblast.json"
+    check 'the example files agree on sampling' grep -qE "^  sampling .* $both" "$tmp/out"
+    check 'and on the small model' grep -qE "^  training, small .* $both" "$tmp/out"
+    check 'and on the U-Net' grep -qE "^  training, U-Net .* $both" "$tmp/out"
     expect 2 'unknown flag --all' tune --all
     expect 2 '--report does not take a value' tune --report=1
     expect 2 "unexpected argument 'now'" tune now
