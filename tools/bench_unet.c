@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "fmcl.h"
-#include "peer_python.h"
+#include "fmcl/peer_python.h"
 
 /* The torch interpreter, said aloud. */
 static const char *python(char *py, size_t cap)

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compare.h"
-#include "compare_metrics.h"
+#include "../bench/compare.h"
+#include "../bench/compare_metrics.h"
 #include "fmcl.h"
 
 #define STEP_REF UINT32_MAX /* as in fmcl-compare */

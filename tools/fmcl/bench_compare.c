@@ -102,7 +102,6 @@ static int plot(const entry *e, int n, const char *png)
     const fmcl_bench_result **res = calloc((size_t)n, sizeof *res);
     char(*label)[256] = calloc((size_t)n, sizeof *label);
     const char **labels = calloc((size_t)n, sizeof *labels);
-    char err[1024];
     int rc = CLI_OK;
     if (!res || !label || !labels) {
         rc = cli_error("out of host memory");
@@ -113,6 +112,7 @@ static int plot(const entry *e, int n, const char *png)
                      e[i].r->device.device_name);
             labels[i] = label[i];
         }
+        char err[1024];
         if (fmcl_bench_plot(png, res, labels, n, err, sizeof err) != FMCL_OK)
             rc = cli_error("%s", err);
         else
