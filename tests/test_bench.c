@@ -22,7 +22,8 @@ static char dir[] = "/tmp/fmcl_test_bench_XXXXXX";
 static void fill(fmcl_bench_report *rep)
 {
     rep->quick = 1;
-    rep->peer = (fmcl_bench_peer){.ran = 1, .about = "torch 2.5 (4 threads)",
+    rep->peer = (fmcl_bench_peer){.ran = 1,
+                                  .about = "torch 2.5 (4 threads)",
                                   .gemm_gflops = {100.25, 50.5},
                                   .steps_per_s = {5.1234, 66.5, 4.75},
                                   .points_nfe_per_s = 60600.5};
@@ -37,34 +38,66 @@ static void fill(fmcl_bench_report *rep)
     r->gemm_impl = FMCL_BENCH_PACKED;
     r->peak_gflops = 202.5;
     r->n_gemm = 2;
-    r->gemm[0] = (fmcl_bench_gemm){"reference hidden forward", 0, 1, 4096, 512, 512,
-                                   0.012345, 170.25, 40.5};
-    r->gemm[1] = (fmcl_bench_gemm){"small hidden weight grad", 1, 0, 128, 128, 1024,
-                                   0.000125, 33.5, 12.25};
+    r->gemm[0] = (fmcl_bench_gemm){
+        "reference hidden forward", 0, 1, 4096, 512, 512, 0.012345, 170.25, 40.5};
+    r->gemm[1] = (fmcl_bench_gemm){
+        "small hidden weight grad", 1, 0, 128, 128, 1024, 0.000125, 33.5, 12.25};
     fmcl_bench_train *t = &r->train[0];
-    *t = (fmcl_bench_train){.name = "reference", .width = 512, .depth = 4, .batch = 4096,
-                            .warmup = 1, .repeats = 3, .steps_per_repeat = 1,
-                            .profile_steps = 1, .params = 791042, .flop_per_example = 1577984,
-                            .ms_min = 150.125, .ms_median = 151.5, .ms_max = 160.25,
-                            .steps_per_s = 6.6007, .samples_per_s = 27036.5, .gflops = 64.5,
-                            .launches_per_step = 41, .gemms_per_step = 11,
-                            .syncs_per_step = 0.25, .paces_per_step = 0.06,
-                            .profiled_ms_per_step = 150.5, .n_top = 2,
-                            .n_losses = 5, .loss_mean = 6.321,
+    *t = (fmcl_bench_train){.name = "reference",
+                            .width = 512,
+                            .depth = 4,
+                            .batch = 4096,
+                            .warmup = 1,
+                            .repeats = 3,
+                            .steps_per_repeat = 1,
+                            .profile_steps = 1,
+                            .params = 791042,
+                            .flop_per_example = 1577984,
+                            .ms_min = 150.125,
+                            .ms_median = 151.5,
+                            .ms_max = 160.25,
+                            .steps_per_s = 6.6007,
+                            .samples_per_s = 27036.5,
+                            .gflops = 64.5,
+                            .launches_per_step = 41,
+                            .gemms_per_step = 11,
+                            .syncs_per_step = 0.25,
+                            .paces_per_step = 0.06,
+                            .profiled_ms_per_step = 150.5,
+                            .n_top = 2,
+                            .n_losses = 5,
+                            .loss_mean = 6.321,
                             .loss_hash = 0x0123456789abcdefULL};
     t->top[0] = (fmcl_bench_kernel){"gemm_packed", 117.25, 11};
     t->top[1] = (fmcl_bench_kernel){"adam_step", 0.5, 1};
-    r->train[2] = (fmcl_bench_train){.name = "U-Net", .model = FMCL_BENCH_MODEL_UNET,
-                                     .batch = 16, .warmup = 1, .repeats = 3,
-                                     .steps_per_repeat = 1, .profile_steps = 1,
-                                     .params = 1191233, .steps_per_s = 2.0625, .n_losses = 1,
-                                     .loss_mean = 0.9929, .loss_hash = 0xfedcba9876543210ULL};
-    r->sample = (fmcl_bench_sample){.width = 512, .depth = 4, .points = 16384, .steps = 2,
-                                    .nfe = 8, .seconds = 1.375, .points_nfe_per_s = 95600.5,
-                                    .mean = {-0.03057, 0.0316}, .std = {1.001, 1.02},
+    r->train[2] = (fmcl_bench_train){.name = "U-Net",
+                                     .model = FMCL_BENCH_MODEL_UNET,
+                                     .batch = 16,
+                                     .warmup = 1,
+                                     .repeats = 3,
+                                     .steps_per_repeat = 1,
+                                     .profile_steps = 1,
+                                     .params = 1191233,
+                                     .steps_per_s = 2.0625,
+                                     .n_losses = 1,
+                                     .loss_mean = 0.9929,
+                                     .loss_hash = 0xfedcba9876543210ULL};
+    r->sample = (fmcl_bench_sample){.width = 512,
+                                    .depth = 4,
+                                    .points = 16384,
+                                    .steps = 2,
+                                    .nfe = 8,
+                                    .seconds = 1.375,
+                                    .points_nfe_per_s = 95600.5,
+                                    .mean = {-0.03057, 0.0316},
+                                    .std = {1.001, 1.02},
                                     .hash = 42};
-    r->first = (fmcl_bench_first){.seconds = 0.438, .context = 0.08, .model = 0.004,
-                                  .trainer = 0.2, .step = 0.154, .process_seconds = 0.5};
+    r->first = (fmcl_bench_first){.seconds = 0.438,
+                                  .context = 0.08,
+                                  .model = 0.004,
+                                  .trainer = 0.2,
+                                  .step = 0.154,
+                                  .process_seconds = 0.5};
     /* The second device failed at once. */
     snprintf(rep->results[1].spec, sizeof rep->results[1].spec, "1:0");
     snprintf(rep->results[1].error, sizeof rep->results[1].error, "no such device");
@@ -79,8 +112,10 @@ static char *slurp(const char *path, size_t *len)
         return NULL;
     }
     char *s = realloc(text, *len + 1);
-    if (!s) free(text);
-    else s[*len] = 0;
+    if (!s)
+        free(text);
+    else
+        s[*len] = 0;
     return s;
 }
 
@@ -88,8 +123,8 @@ static fmcl_bench_report *read_ok(const char *path)
 {
     fmcl_bench_report *rep = NULL;
     char err[512] = "";
-    tl_check(fmcl_bench_read_json(path, &rep, err, sizeof err) == FMCL_OK && rep,
-             "reading %s: %s", path, err);
+    tl_check(fmcl_bench_read_json(path, &rep, err, sizeof err) == FMCL_OK && rep, "reading %s: %s",
+             path, err);
     return rep;
 }
 
@@ -153,16 +188,14 @@ static void file_tests(void)
     char path[256], again[256], err[512] = "";
     snprintf(path, sizeof path, "%s/bench.json", dir);
     snprintf(again, sizeof again, "%s/again.json", dir);
-    if (!tl_check(fmcl_bench_report_create(2, &rep) == FMCL_OK, "a report of two results"))
-        return;
+    if (!tl_check(fmcl_bench_report_create(2, &rep) == FMCL_OK, "a report of two results")) return;
     fill(rep);
     tl_check(fmcl_bench_write_json(path, rep, err, sizeof err) == FMCL_OK, "write: %s", err);
     fmcl_bench_report *back = read_ok(path);
     size_t la = 0, lb = 0;
     char *text = slurp(path, &la), *text2 = NULL;
     if (back) {
-        tl_check(fmcl_bench_write_json(again, back, err, sizeof err) == FMCL_OK, "write: %s",
-                 err);
+        tl_check(fmcl_bench_write_json(again, back, err, sizeof err) == FMCL_OK, "write: %s", err);
         text2 = slurp(again, &lb);
         tl_check(text && text2 && la == lb && memcmp(text, text2, la) == 0,
                  "read and written again: the same %zu bytes (%zu)", la, lb);
@@ -177,8 +210,8 @@ static void file_tests(void)
                  "strings, the device type, the GEMM implementation and transposes");
         tl_check(r->train[0].loss_hash == 0x0123456789abcdefULL &&
                      r->train[0].steps_per_s == 6.6007 && r->train[0].n_top == 2 &&
-                     !strcmp(r->train[0].top[1].kernel, "adam_step") &&
-                     r->train[1].name[0] == 0 && r->train[2].model == FMCL_BENCH_MODEL_UNET,
+                     !strcmp(r->train[0].top[1].kernel, "adam_step") && r->train[1].name[0] == 0 &&
+                     r->train[2].model == FMCL_BENCH_MODEL_UNET,
                  "the training workloads in their places, the one not run empty");
         tl_check(r->sample.mean[0] == -0.03057 && r->sample.hash == 42 &&
                      r->first.seconds == 0.438 && back->results[1].first.seconds < 0 &&
@@ -217,23 +250,21 @@ static void file_tests(void)
         tl_check(c.agreement == FMCL_BENCH_AGREE, "other bits, same rounded loss: agree (%d)",
                  c.agreement);
         /* 6.3215 less a rounding error and 6.3215 round to neighbours: they agree. */
-        c = versus(rep, variant(text,
-                                "\"loss_mean_4g\": 6.321, \"loss_fnv1a\": \"0123456789abcdef\"",
-                                "\"loss_mean_4g\": 6.322, \"loss_fnv1a\": \"0123456789abcde0\"",
-                                "near.json"));
-        tl_check(c.agreement == FMCL_BENCH_AGREE, "the next rounded loss: agree (%d)",
-                 c.agreement);
-        c = versus(rep, variant(text,
-                                "\"loss_mean_4g\": 6.321, \"loss_fnv1a\": \"0123456789abcdef\"",
-                                "\"loss_mean_4g\": 6.323, \"loss_fnv1a\": \"0123456789abcde0\"",
-                                "loss.json"));
+        c = versus(rep,
+                   variant(text, "\"loss_mean_4g\": 6.321, \"loss_fnv1a\": \"0123456789abcdef\"",
+                           "\"loss_mean_4g\": 6.322, \"loss_fnv1a\": \"0123456789abcde0\"",
+                           "near.json"));
+        tl_check(c.agreement == FMCL_BENCH_AGREE, "the next rounded loss: agree (%d)", c.agreement);
+        c = versus(rep,
+                   variant(text, "\"loss_mean_4g\": 6.321, \"loss_fnv1a\": \"0123456789abcdef\"",
+                           "\"loss_mean_4g\": 6.323, \"loss_fnv1a\": \"0123456789abcde0\"",
+                           "loss.json"));
         tl_check(c.comparable && c.agreement == FMCL_BENCH_DIFFER &&
                      !strcmp(fmcl_bench_agreement_name(c.agreement), "DIFFER"),
                  "another loss: DIFFER (%d)", c.agreement);
-        c = versus(rep, variant(text, "\"steps_per_s\": 6.6007", "\"steps_per_s\": 13.2014",
-                                "fast.json"));
-        tl_check(c.comparable && fabs(c.speed - 2) < 1e-12, "twice the steps/s: speed %g",
-                 c.speed);
+        c = versus(
+            rep, variant(text, "\"steps_per_s\": 6.6007", "\"steps_per_s\": 13.2014", "fast.json"));
+        tl_check(c.comparable && fabs(c.speed - 2) < 1e-12, "twice the steps/s: speed %g", c.speed);
         c = versus(rep, variant(text, "\"batch\": 4096", "\"batch\": 1024", "batch.json"));
         tl_check(!c.comparable && c.agreement == FMCL_BENCH_NO_CHECKSUM,
                  "another batch: no comparison (%d, %d)", c.comparable, c.agreement);
@@ -294,8 +325,13 @@ static int device_tests(fmcl_ctx *ctx, void *user)
     wait_counts(ctx);
     fmcl_bench_train w[2];
     for (int i = 0; i < 2; i++) {
-        w[i] = (fmcl_bench_train){.name = "tiny", .width = 8, .depth = 1, .batch = 64,
-                                  .warmup = 1, .repeats = 2, .steps_per_repeat = 2,
+        w[i] = (fmcl_bench_train){.name = "tiny",
+                                  .width = 8,
+                                  .depth = 1,
+                                  .batch = 64,
+                                  .warmup = 1,
+                                  .repeats = 2,
+                                  .steps_per_repeat = 2,
                                   .profile_steps = 1};
         if (!tl_check(fmcl_bench_train_run(ctx, &w[i]) == FMCL_OK, "tiny workload: %s",
                       fmcl_ctx_error(ctx)))

@@ -37,8 +37,7 @@ static int run_sample(fmcl_ctx *ctx, int B, int repeats, int torch)
     char py[1024];
     if (torch) python(py, sizeof py);
     for (int i = 0; i < 2; i++) {
-        fmcl_bench_unet_sampling s = {.n = B, .steps = 20, .repeats = repeats,
-                                      .guidance = w[i]};
+        fmcl_bench_unet_sampling s = {.n = B, .steps = 20, .repeats = repeats, .guidance = w[i]};
         if (fmcl_bench_unet_sample(ctx, &s) != FMCL_OK) {
             fprintf(stderr, "bench_unet: %s\n", fmcl_ctx_error(ctx));
             return 1;
@@ -50,11 +49,13 @@ static int run_sample(fmcl_ctx *ctx, int B, int repeats, int torch)
         fflush(stdout);
         if (!torch) continue;
         char args[160];
-        snprintf(args, sizeof args, "--batch %d --sample %d --guidance %g --steps %d", B,
-                 s.steps, (double)w[i], repeats);
+        snprintf(args, sizeof args, "--batch %d --sample %d --guidance %g --steps %d", B, s.steps,
+                 (double)w[i], repeats);
         double tms = peer_unet_torch(py, args, "torch sample ms");
-        if (tms > 0) printf("ratio: torch time / fmcl time = %.2f\n", tms / s.ms_median);
-        else printf("torch: tools/bench_unet_torch.py did not report a sampling time\n");
+        if (tms > 0)
+            printf("ratio: torch time / fmcl time = %.2f\n", tms / s.ms_median);
+        else
+            printf("torch: tools/bench_unet_torch.py did not report a sampling time\n");
     }
     return 0;
 }
@@ -73,12 +74,18 @@ int main(int argc, char **argv)
     const char *device = NULL;
     int B = 0, steps = 5, torch = 0, prof = 0, sample = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--torch")) torch = 1;
-        else if (!strcmp(argv[i], "--profile")) prof = 1;
-        else if (!strcmp(argv[i], "--sample")) sample = 1;
+        if (!strcmp(argv[i], "--device") && i + 1 < argc)
+            device = argv[++i];
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            B = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+            steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--torch"))
+            torch = 1;
+        else if (!strcmp(argv[i], "--profile"))
+            prof = 1;
+        else if (!strcmp(argv[i], "--sample"))
+            sample = 1;
         else {
             fprintf(stderr,
                     "usage: %s [--device SPEC] [--batch N] [--steps N] [--torch] [--profile] "

@@ -74,15 +74,15 @@ typedef struct {
     int warmup, repeats, steps_per_repeat, profile_steps; /* repeats: 1 to 16 */
     /* figures */
     int64_t params;
-    double flop_per_example;           /* one forward pass; a step counts 3 */
-    double ms_min, ms_median, ms_max;  /* per step, over the repeats */
+    double flop_per_example;          /* one forward pass; a step counts 3 */
+    double ms_min, ms_median, ms_max; /* per step, over the repeats */
     double steps_per_s, samples_per_s, gflops;
-    double launches_per_step;          /* of fmcl's kernels (packed GEMMs in, CLBlast's not) */
-    double gemms_per_step;             /* GEMM calls (CLBlast's or the packed kernels') */
-    double syncs_per_step;             /* host waits for the queue: finishes, blocking reads
-                                          and writes (a step needs none) */
-    double paces_per_step;             /* waits that only bound the queue's depth */
-    double profiled_ms_per_step;       /* from the first start to the last end */
+    double launches_per_step; /* of fmcl's kernels (packed GEMMs in, CLBlast's not) */
+    double gemms_per_step;    /* GEMM calls (CLBlast's or the packed kernels') */
+    /* host waits for the queue: finishes, blocking reads and writes (a step needs none) */
+    double syncs_per_step;
+    double paces_per_step;       /* waits that only bound the queue's depth */
+    double profiled_ms_per_step; /* from the first start to the last end */
     int n_top;
     fmcl_bench_kernel top[FMCL_BENCH_TOP];
     /* checksum: the MLPs' every loss, the U-Net's last; n_losses 0: not run */
@@ -103,10 +103,10 @@ typedef struct {
 
 /* The first training step of the reference workload in a fresh process. */
 typedef struct {
-    double seconds;                /* context creation to the step's end; < 0: not measured */
+    double seconds; /* context creation to the step's end; < 0: not measured */
     double context, model, trainer, step; /* its parts; trainer includes GEMM warm-up */
-    double process_seconds;        /* spawn to exit, when the caller measured it; else < 0 */
-    char note[256];                /* why it was not measured */
+    double process_seconds;               /* spawn to exit, when the caller measured it; else < 0 */
+    char note[256];                       /* why it was not measured */
 } fmcl_bench_first;
 
 /* Everything fmcl_bench_run measures on one device. */
@@ -174,7 +174,7 @@ typedef struct {
 
 /* One file: the results of one invocation on one or more devices. */
 typedef struct {
-    int format;           /* FMCL_BENCH_FORMAT it was written in */
+    int format; /* FMCL_BENCH_FORMAT it was written in */
     char fmcl_version[32];
     char clblast_version[32];
     int quick;
@@ -213,8 +213,8 @@ typedef struct {
     char checksum_of[48]; /* "loss mean of 6 steps"; "" where the row has no checksum */
     char checksum[96];    /* its value, rounded to 4 significant digits */
     int n_sums;
-    double sums[4];       /* the values it shows, rounded so */
-    uint64_t hash;        /* FNV-1a of the float32 bits behind it */
+    double sums[4]; /* the values it shows, rounded so */
+    uint64_t hash;  /* FNV-1a of the float32 bits behind it */
 } fmcl_bench_row;
 
 /* The most rows a result gives: the peak, each GEMM, each training
@@ -239,8 +239,8 @@ typedef enum {
 FMCL_API const char *fmcl_bench_agreement_name(fmcl_bench_agreement a);
 
 typedef struct {
-    int comparable;   /* the same workload, measured on both sides */
-    double speed;     /* row's speed relative to base's (> 1: faster); 0 unless comparable */
+    int comparable; /* the same workload, measured on both sides */
+    double speed;   /* row's speed relative to base's (> 1: faster); 0 unless comparable */
     fmcl_bench_agreement agreement;
 } fmcl_bench_comparison;
 

@@ -71,10 +71,10 @@ typedef enum {
 
 typedef struct {
     fmcl_tune_step step;
-    const char *kernel;    /* CLBlast's kernel name */
-    int candidate;         /* 1-based; 0: the parameters as they stand */
+    const char *kernel; /* CLBlast's kernel name */
+    int candidate;      /* 1-based; 0: the parameters as they stand */
     int n_candidates;
-    const char *params;    /* "MWG=64 NWG=64 ..." */
+    const char *params; /* "MWG=64 NWG=64 ..." */
     const char *why;
     int n_shapes;
     const double *seconds; /* per shape, best of the repeats */
@@ -88,10 +88,10 @@ typedef void (*fmcl_tune_fn)(void *user, const fmcl_tune_event *e);
 typedef struct {
     int n_shapes;
     double default_seconds[FMCL_TUNE_MAX_SHAPES]; /* CLBlast's defaults, as the search timed */
-    double default_score, score;  /* the defaults' and the chosen parameters' */
+    double default_score, score;                  /* the defaults' and the chosen parameters' */
     size_t switch_size;
-    int n_kernels;                /* parameter sets written, the switch included */
-    char path[1024];              /* the file written */
+    int n_kernels;   /* parameter sets written, the switch included */
+    char path[1024]; /* the file written */
 } fmcl_tune_result;
 
 /* Searches, verifies and saves as described above, reporting through fn
@@ -117,10 +117,11 @@ typedef enum {
 
 typedef struct {
     fmcl_tuned_from from;
-    char path[1024]; /* the device's file, where fmcl_tune_gemm writes by default (it need
-                        not exist); "" when there is no cache folder ($XDG_CACHE_HOME, $HOME) */
-    char clblast_version[32]; /* of the CLBlast fmcl runs with ("1.5.3"): files are kept per
-                                 version */
+    /* the device's file, where fmcl_tune_gemm writes by default (it need not
+     * exist); "" when there is no cache folder ($XDG_CACHE_HOME, $HOME) */
+    char path[1024];
+    /* of the CLBlast fmcl runs with ("1.5.3"): files are kept per version */
+    char clblast_version[32];
 } fmcl_tune_info;
 
 FMCL_API void fmcl_tune_info_of(const fmcl_ctx *ctx, fmcl_tune_info *out);

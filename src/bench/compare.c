@@ -49,8 +49,8 @@ int fmcl_bench_rows(const fmcl_bench_result *res, fmcl_bench_row *rows)
             snprintf(r->workload, sizeof r->workload, "U-Net 28x28x1, batch %d", t->batch);
             snprintf(r->checksum_of, sizeof r->checksum_of, "loss after %d steps", steps);
         } else {
-            snprintf(r->workload, sizeof r->workload, "MLP 3-%dx%d-2, batch %d", t->width,
-                     t->depth, t->batch);
+            snprintf(r->workload, sizeof r->workload, "MLP 3-%dx%d-2, batch %d", t->width, t->depth,
+                     t->batch);
             snprintf(r->checksum_of, sizeof r->checksum_of, "loss mean of %d steps", steps);
         }
         if (!t->n_losses) r->checksum_of[0] = 0;
@@ -116,8 +116,11 @@ fmcl_bench_comparison fmcl_bench_compare(const fmcl_bench_row *base, const fmcl_
     }
     if (!base->checksum_of[0] || strcmp(base->checksum_of, row->checksum_of) != 0) return c;
     /* The rounded values decide; equal hashes only add that the bits agree too. */
-    if (!sums_agree(base, row)) c.agreement = FMCL_BENCH_DIFFER;
-    else if (base->hash == row->hash) c.agreement = FMCL_BENCH_BITS_EQUAL;
-    else c.agreement = FMCL_BENCH_AGREE;
+    if (!sums_agree(base, row))
+        c.agreement = FMCL_BENCH_DIFFER;
+    else if (base->hash == row->hash)
+        c.agreement = FMCL_BENCH_BITS_EQUAL;
+    else
+        c.agreement = FMCL_BENCH_AGREE;
     return c;
 }

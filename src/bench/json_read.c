@@ -16,8 +16,8 @@ typedef struct {
     const char *path;
     char *err;
     size_t errlen;
-    fmcl_status s;   /* the first failure */
-    char where[64];  /* "devices[1].train[0]" */
+    fmcl_status s;  /* the first failure */
+    char where[64]; /* "devices[1].train[0]" */
 } reader;
 
 /* "PATH: devices[0].train[1].steps_per_s WHAT", or "PATH: WHAT" at the top. */
@@ -32,8 +32,8 @@ static void fail(reader *rd, const char *key, const char *what)
 
 /* obj's member key of type want, NULL when absent or null (fails when
  * required); a member of another type fails. */
-static const fmcl_json *get(reader *rd, const fmcl_json *obj, const char *key,
-                            fmcl_json_type want, int required)
+static const fmcl_json *get(reader *rd, const fmcl_json *obj, const char *key, fmcl_json_type want,
+                            int required)
 {
     const fmcl_json *v = obj ? fmcl_json_get(obj, key) : NULL;
     if (!v || v->type == FMCL_JSON_NULL) {
@@ -64,8 +64,7 @@ static void integer(reader *rd, const fmcl_json *obj, const char *key, int *out,
     if (!v) return;
     if (v->type != FMCL_JSON_INT || v->integer < lo || v->integer > hi) {
         char what[64];
-        snprintf(what, sizeof what, "is %g, expected an integer from %d to %d", v->number, lo,
-                 hi);
+        snprintf(what, sizeof what, "is %g, expected an integer from %d to %d", v->number, lo, hi);
         fail(rd, key, what);
         return;
     }
@@ -252,9 +251,12 @@ static void device(reader *rd, const fmcl_json *o, fmcl_bench_result *r)
         fmcl_bench_train w = {0};
         train(rd, &t->items[i], &w);
         int slot = workload_slot(w.name);
-        if (slot < 0) fail(rd, "name", "is none of fmcl bench's: reference, small, U-Net");
-        else if (r->train[slot].name[0]) fail(rd, "name", "appears twice");
-        else r->train[slot] = w;
+        if (slot < 0)
+            fail(rd, "name", "is none of fmcl bench's: reference, small, U-Net");
+        else if (r->train[slot].name[0])
+            fail(rd, "name", "appears twice");
+        else
+            r->train[slot] = w;
     }
     rd->where[keep] = 0;
     const fmcl_json *s = get(rd, o, "sample", FMCL_JSON_OBJECT, 0);
@@ -291,8 +293,9 @@ static void report(reader *rd, const fmcl_json *root, fmcl_bench_report **out)
     int format = 0, n = 0;
     const fmcl_json *f = get(rd, root, "fmcl_bench_format", FMCL_JSON_NUMBER, 0);
     if (!f) {
-        fail(rd, "", "is no fmcl bench file of a known format (no \"fmcl_bench_format\" key); "
-                     "run fmcl bench --json again to make one");
+        fail(rd, "",
+             "is no fmcl bench file of a known format (no \"fmcl_bench_format\" key); "
+             "run fmcl bench --json again to make one");
         return;
     }
     integer(rd, root, "fmcl_bench_format", &format, 1, 1 << 20);
@@ -307,8 +310,7 @@ static void report(reader *rd, const fmcl_json *root, fmcl_bench_report **out)
     if (rd->s == FMCL_OK && !devs) fail(rd, "devices", "is missing");
     if (rd->s != FMCL_OK) return;
     if (fmcl_bench_report_create(n, out) != FMCL_OK) {
-        rd->s = fmcl_errf(rd->err, rd->errlen, FMCL_ERR_NOMEM, "%s: out of host memory",
-                          rd->path);
+        rd->s = fmcl_errf(rd->err, rd->errlen, FMCL_ERR_NOMEM, "%s: out of host memory", rd->path);
         return;
     }
     fmcl_bench_report *rep = *out;
@@ -319,8 +321,10 @@ static void report(reader *rd, const fmcl_json *root, fmcl_bench_report **out)
     rep->quick = q && q->boolean;
     for (int i = 0; i < n && rd->s == FMCL_OK; i++) {
         enter(rd, "devices[%d]", i, 0);
-        if (devs->items[i].type != FMCL_JSON_OBJECT) fail(rd, "", "is not an object");
-        else device(rd, &devs->items[i], &rep->results[i]);
+        if (devs->items[i].type != FMCL_JSON_OBJECT)
+            fail(rd, "", "is not an object");
+        else
+            device(rd, &devs->items[i], &rep->results[i]);
     }
     rd->where[0] = 0;
     const fmcl_json *t = get(rd, root, "torch", FMCL_JSON_OBJECT, 0);
@@ -357,8 +361,10 @@ fmcl_status fmcl_bench_read_json(const char *path, fmcl_bench_report **out, char
                          path);
     if (s != FMCL_OK) return fmcl_errf(err, errlen, FMCL_ERR_FORMAT, "%s: %s", path, jerr);
     reader rd = {.path = path, .err = err, .errlen = errlen, .s = FMCL_OK};
-    if (root->type != FMCL_JSON_OBJECT) fail(&rd, "", "holds no JSON object");
-    else report(&rd, root, out);
+    if (root->type != FMCL_JSON_OBJECT)
+        fail(&rd, "", "holds no JSON object");
+    else
+        report(&rd, root, out);
     fmcl_json_free(root);
     if (rd.s != FMCL_OK) {
         fmcl_bench_report_free(*out);

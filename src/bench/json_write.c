@@ -48,8 +48,10 @@ static void num(fmcl_jbuf *b, const char *key, double v, const char *fmt)
     fmcl_jbuf_lit(b, ", ");
     fmcl_jbuf_str(b, key);
     fmcl_jbuf_lit(b, ": ");
-    if (isfinite(v)) snprintf(buf, sizeof buf, fmt, v);
-    else snprintf(buf, sizeof buf, "null");
+    if (isfinite(v))
+        snprintf(buf, sizeof buf, fmt, v);
+    else
+        snprintf(buf, sizeof buf, "null");
     fmcl_jbuf_lit(b, buf);
 }
 
@@ -159,8 +161,8 @@ static void device(fmcl_jbuf *b, const fmcl_bench_result *r)
         num(b, "points_nfe_per_s", s->points_nfe_per_s, "%.1f");
         fmcl_jbuf_lit(b, ", \"checksum\": {\"mean_4g\": [");
         char buf[128];
-        snprintf(buf, sizeof buf, "%.4g, %.4g], \"std_4g\": [%.4g, %.4g]", s->mean[0],
-                 s->mean[1], s->std[0], s->std[1]);
+        snprintf(buf, sizeof buf, "%.4g, %.4g], \"std_4g\": [%.4g, %.4g]", s->mean[0], s->mean[1],
+                 s->std[0], s->std[1]);
         fmcl_jbuf_lit(b, buf);
         hash(b, "fnv1a", s->hash);
         fmcl_jbuf_lit(b, "}}");

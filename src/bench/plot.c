@@ -13,8 +13,8 @@
 
 static const fmcl_rgb WHITE = {255, 255, 255}, INK = {38, 38, 38}, MUTED = {105, 105, 115};
 static const fmcl_rgb AXES_BG = {234, 234, 242};
-static const fmcl_rgb PALETTE[8] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},
-                                    {214, 39, 40},  {148, 103, 189}, {140, 86, 75},
+static const fmcl_rgb PALETTE[8] = {{31, 119, 180},  {255, 127, 14},  {44, 160, 44},
+                                    {214, 39, 40},   {148, 103, 189}, {140, 86, 75},
                                     {227, 119, 194}, {127, 127, 127}};
 
 #define MAX_RESULTS 32
@@ -26,7 +26,7 @@ static const fmcl_rgb PALETTE[8] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44
 #define LINE 18    /* a legend line */
 #define LABEL 1.5f /* text scales of the 5x7 font */
 #define SMALL 1.2f
-#define MAX_POW 6  /* the axis spans at most 1/64x to 64x; longer bars are cut */
+#define MAX_POW 6 /* the axis spans at most 1/64x to 64x; longer bars are cut */
 
 typedef struct {
     int n, rows;
@@ -74,8 +74,10 @@ static void draw_axis(fmcl_canvas *c, const chart *ch, int top, int bottom)
     for (int p = ch->lo; p <= ch->hi; p++) {
         float x = axis_x(ch, ldexp(1.0, p));
         char label[16];
-        if (p >= 0) snprintf(label, sizeof label, "%gx", ldexp(1.0, p));
-        else snprintf(label, sizeof label, "1/%gx", ldexp(1.0, -p));
+        if (p >= 0)
+            snprintf(label, sizeof label, "%gx", ldexp(1.0, p));
+        else
+            snprintf(label, sizeof label, "1/%gx", ldexp(1.0, -p));
         fmcl_canvas_fill(c, (int)x, top, (int)x + (p == 0 ? 2 : 1), bottom, p == 0 ? INK : WHITE,
                          1.f);
         fmcl_canvas_text(c, x, top - 10.f, label, LABEL, INK, 0.5f, 0);
@@ -104,7 +106,10 @@ static void draw_groups(fmcl_canvas *c, const chart *ch, int y)
             /* After the bar's end; a slower bar's label goes before its start, or
              * where the axis leaves no room there, after the 1x line. */
             int after = x >= one || x0 - 4.f - fmcl_canvas_text_width(v, SMALL) < LEFT;
-            fmcl_canvas_text(c, x >= one ? x1 + 4.f : after ? one + 4.f : x0 - 4.f,
+            fmcl_canvas_text(c,
+                             x >= one ? x1 + 4.f
+                             : after  ? one + 4.f
+                                      : x0 - 4.f,
                              y0 + BAR / 2.f, v, SMALL, INK, after ? 0.f : 1.f, 0);
         }
         y += h + GROUP_GAP;
@@ -138,8 +143,8 @@ fmcl_status fmcl_bench_plot(const char *path, const fmcl_bench_result *const *re
         char line[256];
         snprintf(line, sizeof line, "[%d] %s", i + 1, labels[i]);
         float room = LEFT + PLOT_W + RIGHT - 50.f, w = fmcl_canvas_text_width(line, LABEL);
-        fmcl_canvas_text(&c, 40.f, y, line, w > room ? fmaxf(1.f, LABEL * room / w) : LABEL,
-                         INK, 0.f, 0);
+        fmcl_canvas_text(&c, 40.f, y, line, w > room ? fmaxf(1.f, LABEL * room / w) : LABEL, INK,
+                         0.f, 0);
     }
     draw_axis(&c, ch, axis_top, height - 10);
     draw_groups(&c, ch, axis_top + 8);

@@ -111,8 +111,10 @@ static fmcl_status gemms(fmcl_ctx *ctx, int reps, fmcl_bench_result *r)
                 if (rep >= 0 && dt < best) best = dt;
             }
             double gflops = 2.0 * g.M * g.N * g.K / best / 1e9;
-            if (pass) g.seconds = best, g.gflops = gflops;
-            else g.other_gflops = gflops;
+            if (pass)
+                g.seconds = best, g.gflops = gflops;
+            else
+                g.other_gflops = gflops;
         }
         if (s == FMCL_OK) r->gemm[r->n_gemm++] = g;
     }
@@ -130,8 +132,8 @@ static fmcl_status sample(fmcl_ctx *ctx, fmcl_bench_sample *w)
     if (!x) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory");
     fmcl_status s = fmcl_bench_mlp(ctx, w->width, w->depth, 1, &m, NULL);
     /* Warm-up at the solve's chunk size (4096 rows or fewer). */
-    fmcl_sample_config sc = {.solver = FMCL_SOLVER_RK4, .steps = 1,
-                             .n = w->points < 4096 ? w->points : 4096, .seed = 0};
+    fmcl_sample_config sc = {
+        .solver = FMCL_SOLVER_RK4, .steps = 1, .n = w->points < 4096 ? w->points : 4096, .seed = 0};
     if (s == FMCL_OK) s = fmcl_sample(m, &sc, x, NULL, NULL);
     sc.steps = w->steps;
     sc.n = w->points;
@@ -159,8 +161,7 @@ static fmcl_status sample(fmcl_ctx *ctx, fmcl_bench_sample *w)
     return s;
 }
 
-fmcl_status fmcl_bench_first_step(const char *spec, fmcl_bench_first *out, char *err,
-                                  size_t errlen)
+fmcl_status fmcl_bench_first_step(const char *spec, fmcl_bench_first *out, char *err, size_t errlen)
 {
     *out = (fmcl_bench_first){.seconds = -1, .process_seconds = -1};
     double t0 = fmcl_bench_now();
@@ -183,8 +184,10 @@ fmcl_status fmcl_bench_first_step(const char *spec, fmcl_bench_first *out, char 
     if (s == FMCL_OK) s = fmcl_trainer_losses(t, 0, 1, &loss);
     double dt = fmcl_bench_now() - t0;
     out->step = dt - out->context - out->model - out->trainer;
-    if (s == FMCL_OK) out->seconds = dt;
-    else if (err && errlen) snprintf(err, errlen, "%s", fmcl_ctx_error(ctx));
+    if (s == FMCL_OK)
+        out->seconds = dt;
+    else if (err && errlen)
+        snprintf(err, errlen, "%s", fmcl_ctx_error(ctx));
     fmcl_trainer_free(t);
     fmcl_data_free(d);
     fmcl_model_free(m);
@@ -205,8 +208,8 @@ fmcl_status fmcl_bench_run(fmcl_ctx *ctx, const fmcl_bench_config *cfg, fmcl_ben
     int q = cfg->quick;
     for (int w = 0; w < FMCL_BENCH_TRAINS; w++)
         fmcl_bench_train_default(&r->train[w], (fmcl_bench_workload)w, cfg);
-    r->sample = (fmcl_bench_sample){.width = 512, .depth = 4, .points = q ? 4096 : 16384,
-                                    .steps = q ? 1 : 2};
+    r->sample = (fmcl_bench_sample){
+        .width = 512, .depth = 4, .points = q ? 4096 : 16384, .steps = q ? 1 : 2};
     fmcl_status s = peak(ctx, &r->peak_gflops);
     if (s == FMCL_OK) s = gemms(ctx, q ? 1 : 3, r);
     for (int i = 0; i < 2 && s == FMCL_OK; i++) s = fmcl_bench_train_run(ctx, &r->train[i]);

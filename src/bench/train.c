@@ -19,18 +19,32 @@ void fmcl_bench_train_default(fmcl_bench_train *w, fmcl_bench_workload which,
     memset(w, 0, sizeof *w);
     switch (which) {
     case FMCL_BENCH_SMALL:
-        *w = (fmcl_bench_train){.name = "small", .width = 128, .depth = 3, .batch = 1024,
-                                .warmup = 2, .repeats = q ? 1 : 3,
-                                .steps_per_repeat = q ? 3 : 10, .profile_steps = q ? 1 : 3};
+        *w = (fmcl_bench_train){.name = "small",
+                                .width = 128,
+                                .depth = 3,
+                                .batch = 1024,
+                                .warmup = 2,
+                                .repeats = q ? 1 : 3,
+                                .steps_per_repeat = q ? 3 : 10,
+                                .profile_steps = q ? 1 : 3};
         break;
     case FMCL_BENCH_UNET:
-        *w = (fmcl_bench_train){.name = "U-Net", .model = FMCL_BENCH_MODEL_UNET, .batch = 16,
-                                .warmup = 1, .repeats = q ? 1 : 3, .steps_per_repeat = 1,
+        *w = (fmcl_bench_train){.name = "U-Net",
+                                .model = FMCL_BENCH_MODEL_UNET,
+                                .batch = 16,
+                                .warmup = 1,
+                                .repeats = q ? 1 : 3,
+                                .steps_per_repeat = 1,
                                 .profile_steps = 1};
         break;
     default:
-        *w = (fmcl_bench_train){.name = "reference", .width = 512, .depth = 4, .batch = 4096,
-                                .warmup = 1, .repeats = q ? 1 : 3, .steps_per_repeat = 1,
+        *w = (fmcl_bench_train){.name = "reference",
+                                .width = 512,
+                                .depth = 4,
+                                .batch = 4096,
+                                .warmup = 1,
+                                .repeats = q ? 1 : 3,
+                                .steps_per_repeat = 1,
                                 .profile_steps = 1};
         break;
     }
@@ -48,9 +62,9 @@ static void profile_summary(fmcl_ctx *ctx, const fmcl_profile_sums *p, fmcl_benc
     double launches = 0;
     for (int k = 0; k < FMCL_PROF_GEMM; k++) launches += (double)p->calls[k];
     w->launches_per_step = launches / steps;
-    w->gemms_per_step =
-        (double)(p->calls[FMCL_PROF_GEMM] + p->calls[fmcl_kernel_slot(ctx, FMCL_K_gemm_packed)]) /
-        steps;
+    w->gemms_per_step = (double)(p->calls[FMCL_PROF_GEMM] +
+                                 p->calls[fmcl_kernel_slot(ctx, FMCL_K_gemm_packed)]) /
+                        steps;
     w->syncs_per_step = (double)p->syncs / steps;
     w->paces_per_step = (double)p->paces / steps;
     w->profiled_ms_per_step = 1e3 * p->span / steps;
@@ -87,8 +101,8 @@ fmcl_status fmcl_bench_mlp(fmcl_ctx *ctx, int width, int depth, uint64_t seed, f
     mc.mlp.width = width, mc.mlp.depth = depth;
     fmcl_status s = fmcl_model_create(ctx, &mc, seed, m);
     char err[256];
-    if (s == FMCL_OK && d && (s = fmcl_data_create_toy(FMCL_TOY_CHECKERBOARD, d, err,
-                                                        sizeof err)) != FMCL_OK)
+    if (s == FMCL_OK && d &&
+        (s = fmcl_data_create_toy(FMCL_TOY_CHECKERBOARD, d, err, sizeof err)) != FMCL_OK)
         s = fmcl_fail(ctx, s, "%s", err);
     return s;
 }
@@ -131,8 +145,7 @@ static fmcl_status mlp(fmcl_ctx *ctx, fmcl_bench_train *w)
         double sum = 0;
         for (int i = 0; i < tc.steps; i++) sum += loss[i];
         w->loss_mean = sum / tc.steps;
-        w->loss_hash = fmcl_bench_fnv1a(loss, (size_t)tc.steps * sizeof *loss,
-                                        FMCL_BENCH_FNV_INIT);
+        w->loss_hash = fmcl_bench_fnv1a(loss, (size_t)tc.steps * sizeof *loss, FMCL_BENCH_FNV_INIT);
         if (profiling) profile_summary(ctx, &sums, w);
     }
     fmcl_trainer_free(t);
@@ -190,7 +203,7 @@ fmcl_status fmcl_bench_train_run(fmcl_ctx *ctx, fmcl_bench_train *w)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "benchmark workload %s: batch %d, repeats %d (1 to %d), steps per "
                          "repeat %d, warm-up %d, profiled steps %d, width %d, depth %d",
-                         w->name, w->batch, w->repeats, MAX_REPEATS, w->steps_per_repeat,
-                         w->warmup, w->profile_steps, w->width, w->depth);
+                         w->name, w->batch, w->repeats, MAX_REPEATS, w->steps_per_repeat, w->warmup,
+                         w->profile_steps, w->width, w->depth);
     return w->model == FMCL_BENCH_MODEL_UNET ? unet(ctx, w) : mlp(ctx, w);
 }

@@ -18,10 +18,8 @@ fmcl_status fmcl_bench_unet_run(fmcl_ctx *ctx, fmcl_bench_unet_step *b, int k)
     const fmcl_t none = {NULL, 0}; /* unconditional */
     fmcl_status s = fmcl_unet_forward(b->u, &b->a, b->v, b->x, b->t, none, b->B);
     if (s == FMCL_OK) s = fmcl_mse_forward_backward(ctx, b->dv, b->loss, b->v, b->u_t, b->part, n);
-    if (s == FMCL_OK)
-        s = fmcl_unet_backward(b->u, &b->a, b->g, b->dv, b->x, none, none, b->B);
-    if (s == FMCL_OK)
-        s = fmcl_adam_step(ctx, b->u->params, b->g, b->m, b->s, b->loss, &ap, k, np);
+    if (s == FMCL_OK) s = fmcl_unet_backward(b->u, &b->a, b->g, b->dv, b->x, none, none, b->B);
+    if (s == FMCL_OK) s = fmcl_adam_step(ctx, b->u->params, b->g, b->m, b->s, b->loss, &ap, k, np);
     return s;
 }
 
@@ -35,8 +33,8 @@ fmcl_status fmcl_bench_unet_setup(fmcl_ctx *ctx, fmcl_bench_unet_step *b, int B)
     if (s == FMCL_OK) s = fmcl_unet_acts_create(b->u, B, &b->a);
     size_t n = (size_t)B * 28 * 28, np = b->u ? b->u->n_params : 0, off = 0;
     const size_t sizes[] = {n, (size_t)B, n, n, n, np, np, np, 1, fmcl_reduce_partials(n)};
-    fmcl_t *views[] = {&b->x, &b->t, &b->u_t, &b->v, &b->dv, &b->g, &b->m, &b->s, &b->loss,
-                       &b->part};
+    fmcl_t *views[] = {&b->x, &b->t, &b->u_t, &b->v,    &b->dv,
+                       &b->g, &b->m, &b->s,   &b->loss, &b->part};
     for (int i = 0; i < 10; i++) {
         views[i]->off = off;
         off += sizes[i];
@@ -84,8 +82,12 @@ fmcl_status fmcl_bench_unet_sample(fmcl_ctx *ctx, fmcl_bench_unet_sampling *w)
     fmcl_net m;
     if (s == FMCL_OK) fmcl_net_of_unet(&m, u);
     for (size_t i = 0; i < n && classes; i++) classes[i] = (int)(i % 10);
-    fmcl_sample_config sc = {.solver = FMCL_SOLVER_MIDPOINT, .steps = w->steps, .n = w->n,
-                             .seed = 2, .classes = classes, .guidance = w->guidance};
+    fmcl_sample_config sc = {.solver = FMCL_SOLVER_MIDPOINT,
+                             .steps = w->steps,
+                             .n = w->n,
+                             .seed = 2,
+                             .classes = classes,
+                             .guidance = w->guidance};
     for (int r = -1; r < w->repeats && s == FMCL_OK; r++) { /* r = -1: the warm-up */
         double t0 = fmcl_bench_now();
         s = fmcl_net_sample(&m, &sc, out, NULL, NULL);

@@ -45,7 +45,7 @@ typedef struct {
     fmcl_t buf, A, B, C;
     float *want[FMCL_TUNE_MAX_SHAPES]; /* CLBlast's default results, to catch wrong kernels */
     float *got;
-    double base[FMCL_TUNE_WORKLOADS];  /* each workload's GEMM seconds with the defaults */
+    double base[FMCL_TUNE_WORKLOADS]; /* each workload's GEMM seconds with the defaults */
 } tuner;
 
 static double seconds_now(void)
@@ -64,8 +64,7 @@ static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_tune_config *cfg)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "tuning: %d shapes (1 to %d), %d repeats (1 to 100), at most %d "
                          "candidates (0: all)",
-                         cfg->n_shapes, FMCL_TUNE_MAX_SHAPES, cfg->repeats,
-                         cfg->max_candidates);
+                         cfg->n_shapes, FMCL_TUNE_MAX_SHAPES, cfg->repeats, cfg->max_candidates);
     for (int i = 0; i < cfg->n_shapes; i++) {
         const fmcl_tune_shape *g = &cfg->shapes[i];
         if (g->M < 1 || g->N < 1 || g->K < 1 || g->M > 65536 || g->N > 65536 || g->K > 65536 ||
@@ -123,8 +122,8 @@ static int time_shapes(tuner *t, int reps, int verify, double *sec, char *why, s
         sec[i] = INFINITY;
         for (int rep = -1; rep < reps && s == FMCL_OK; rep++) {
             double t0 = seconds_now();
-            s = fmcl_gemm(t->ctx, g->ta, g->tb, g->M, g->N, g->K, 1.0f, t->A, lda, t->B, ldb,
-                          0.0f, t->C, g->N);
+            s = fmcl_gemm(t->ctx, g->ta, g->tb, g->M, g->N, g->K, 1.0f, t->A, lda, t->B, ldb, 0.0f,
+                          t->C, g->N);
             if (s == FMCL_OK) s = fmcl_finish(t->ctx);
             double dt = seconds_now() - t0;
             if (rep >= 0 && dt < sec[i]) sec[i] = dt;
@@ -173,8 +172,8 @@ static void report(const tuner *t, fmcl_tune_event e)
 
 static fmcl_status set_switch(fmcl_ctx *ctx, size_t size)
 {
-    fmcl_tune_kernel k = {.name = "GemmRoutine", .n = 1, .param = {"XGEMM_MIN_INDIRECT_SIZE"},
-                          .value = {size}};
+    fmcl_tune_kernel k = {
+        .name = "GemmRoutine", .n = 1, .param = {"XGEMM_MIN_INDIRECT_SIZE"}, .value = {size}};
     return fmcl_gemm_override(ctx, &k);
 }
 
@@ -189,16 +188,15 @@ static void search(tuner *t, const fmcl_tune_space *sp, fmcl_tune_set *chosen, d
     fmcl_tune_kernel k;
     int n = t->cfg->max_candidates && t->cfg->max_candidates < sp->n ? t->cfg->max_candidates
                                                                      : sp->n;
-    report(t, (fmcl_tune_event){.step = FMCL_TUNE_KERNEL, .kernel = sp->kernel,
-                                .n_candidates = n});
+    report(t, (fmcl_tune_event){.step = FMCL_TUNE_KERNEL, .kernel = sp->kernel, .n_candidates = n});
     if (!time_shapes(t, t->cfg->repeats, 1, best, why, sizeof why)) {
         report(t, (fmcl_tune_event){.step = FMCL_TUNE_SKIPPED, .kernel = sp->kernel, .why = why});
         return;
     }
     double base = score(t, best), top = base;
     int winner = -1;
-    report(t, (fmcl_tune_event){.step = FMCL_TUNE_CURRENT, .kernel = sp->kernel,
-                                .seconds = best, .score = base});
+    report(t, (fmcl_tune_event){
+                  .step = FMCL_TUNE_CURRENT, .kernel = sp->kernel, .seconds = best, .score = base});
     for (int i = 0; i < n; i++) {
         double sec[FMCL_TUNE_MAX_SHAPES];
         const char *bad = fmcl_tune_kernel_of(sp, i, &k)
@@ -210,8 +208,11 @@ static void search(tuner *t, const fmcl_tune_space *sp, fmcl_tune_set *chosen, d
             bad = why;
         }
         if (!bad && !time_shapes(t, t->cfg->repeats, 1, sec, why, sizeof why)) bad = why;
-        fmcl_tune_event e = {.step = FMCL_TUNE_CANDIDATE, .kernel = sp->kernel,
-                             .candidate = i + 1, .n_candidates = n, .params = sp->list[i]};
+        fmcl_tune_event e = {.step = FMCL_TUNE_CANDIDATE,
+                             .kernel = sp->kernel,
+                             .candidate = i + 1,
+                             .n_candidates = n,
+                             .params = sp->list[i]};
         if (bad) {
             e.step = FMCL_TUNE_SKIPPED, e.why = bad;
             report(t, e);
@@ -229,15 +230,19 @@ static void search(tuner *t, const fmcl_tune_space *sp, fmcl_tune_set *chosen, d
         fmcl_tune_kernel_of(sp, winner, &k);
         fmcl_gemm_override(t->ctx, &k);
         fmcl_tune_put(chosen, &k);
-        report(t, (fmcl_tune_event){.step = FMCL_TUNE_CHOSEN, .kernel = sp->kernel,
-                                    .candidate = winner + 1, .n_candidates = n,
-                                    .params = sp->list[winner], .score = top});
+        report(t, (fmcl_tune_event){.step = FMCL_TUNE_CHOSEN,
+                                    .kernel = sp->kernel,
+                                    .candidate = winner + 1,
+                                    .n_candidates = n,
+                                    .params = sp->list[winner],
+                                    .score = top});
     } else {
         /* CLBlast cannot restore its defaults: the last candidate tried stays
          * applied for the rest of the search (the later kernels are measured
          * against what stands), while the file keeps the defaults here. */
-        report(t, (fmcl_tune_event){.step = FMCL_TUNE_KEPT, .kernel = sp->kernel,
-                                    .n_candidates = n, .score = base});
+        report(t,
+               (fmcl_tune_event){
+                   .step = FMCL_TUNE_KEPT, .kernel = sp->kernel, .n_candidates = n, .score = base});
     }
 }
 
@@ -275,7 +280,8 @@ static fmcl_status run(tuner *t, fmcl_tune_set *chosen, fmcl_tune_result *out)
         return fmcl_fail(t->ctx, FMCL_ERR_GEMM, "CLBlast's default parameters fail: %s", why);
     for (int i = 0; i < n; i++) t->base[t->cfg->shapes[i].workload] += out->default_seconds[i];
     out->default_score = out->score = score(t, out->default_seconds);
-    report(t, (fmcl_tune_event){.step = FMCL_TUNE_DEFAULTS, .seconds = out->default_seconds,
+    report(t, (fmcl_tune_event){.step = FMCL_TUNE_DEFAULTS,
+                                .seconds = out->default_seconds,
                                 .score = out->default_score});
     fmcl_status s = set_switch(t->ctx, 1);
     if (s != FMCL_OK) return s;
@@ -286,8 +292,10 @@ static fmcl_status run(tuner *t, fmcl_tune_set *chosen, fmcl_tune_result *out)
     search(t, &fmcl_tune_spaces[FMCL_TUNE_SPACES - 1], chosen, dir);
     out->switch_size = choose_switch(t, ind, dir);
     if (out->switch_size) {
-        fmcl_tune_kernel k = {.name = "GemmRoutine", .n = 1,
-                              .param = {"XGEMM_MIN_INDIRECT_SIZE"}, .value = {out->switch_size}};
+        fmcl_tune_kernel k = {.name = "GemmRoutine",
+                              .n = 1,
+                              .param = {"XGEMM_MIN_INDIRECT_SIZE"},
+                              .value = {out->switch_size}};
         fmcl_tune_put(chosen, &k);
         double sec[FMCL_TUNE_MAX_SHAPES];
         for (int i = 0; i < n; i++) {
@@ -297,15 +305,15 @@ static fmcl_status run(tuner *t, fmcl_tune_set *chosen, fmcl_tune_result *out)
         }
         out->score = score(t, sec);
     }
-    report(t, (fmcl_tune_event){.step = FMCL_TUNE_SWITCH, .switch_size = out->switch_size,
-                                .score = out->score});
+    report(t, (fmcl_tune_event){
+                  .step = FMCL_TUNE_SWITCH, .switch_size = out->switch_size, .score = out->score});
     if (chosen->n_kernels == 0)
         return fmcl_fail(t->ctx, FMCL_ERR_GEMM, "no parameter set ran at these shapes");
     return FMCL_OK;
 }
 
-fmcl_status fmcl_tune_gemm(fmcl_ctx *ctx, const fmcl_tune_config *cfg, fmcl_tune_fn fn,
-                           void *user, fmcl_tune_result *out)
+fmcl_status fmcl_tune_gemm(fmcl_ctx *ctx, const fmcl_tune_config *cfg, fmcl_tune_fn fn, void *user,
+                           fmcl_tune_result *out)
 {
     fmcl_tune_config def;
     if (!cfg) fmcl_tune_config_default(&def), cfg = &def;
@@ -319,7 +327,8 @@ fmcl_status fmcl_tune_gemm(fmcl_ctx *ctx, const fmcl_tune_config *cfg, fmcl_tune
                          "create the context with FMCL_NO_TUNING=1 in the environment",
                          ctx->tuned_from == FMCL_TUNED_FILE ? "the device's file"
                                                             : "those fmcl ships");
-    if (cfg->path) snprintf(out->path, sizeof out->path, "%s", cfg->path);
+    if (cfg->path)
+        snprintf(out->path, sizeof out->path, "%s", cfg->path);
     else if (!fmcl_tune_path(&ctx->info, out->path, sizeof out->path))
         return fmcl_fail(ctx, FMCL_ERR_IO,
                          "no cache folder to write the tuned parameters to: neither "

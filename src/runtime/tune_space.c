@@ -59,7 +59,10 @@ static const char *const padtranspose[] = {
     "PADTRA_PAD=0 PADTRA_TILE=32 PADTRA_WPT=1",
 };
 
-#define LIST(kernel, fixed, list) {kernel, fixed, list, (int)(sizeof list / sizeof list[0])}
+#define LIST(kernel, fixed, list)                                                                  \
+    {                                                                                              \
+        kernel, fixed, list, (int)(sizeof list / sizeof list[0])                                   \
+    }
 const fmcl_tune_space fmcl_tune_spaces[FMCL_TUNE_SPACES] = {
     LIST("Xgemm", "GEMMK=0 KREG=1 STRM=0 STRN=0", xgemm),
     LIST("Copy", "", copy),

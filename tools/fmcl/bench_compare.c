@@ -32,8 +32,9 @@ static void print_entries(const entry *e, int n)
     for (int i = 0; i < n; i++) {
         const fmcl_device_info *d = &e[i].r->device;
         printf("  [%d] %s %s: %s / %s (%s, %u compute units), driver %s\n      fmcl %s, "
-               "CLBlast %s, GEMM through %s%s", i + 1, e[i].file, e[i].r->spec, d->platform_name,
-               d->device_name, fmcl_device_type_name(d->type), d->compute_units, d->driver_version,
+               "CLBlast %s, GEMM through %s%s",
+               i + 1, e[i].file, e[i].r->spec, d->platform_name, d->device_name,
+               fmcl_device_type_name(d->type), d->compute_units, d->driver_version,
                e[i].rep->fmcl_version, e[i].rep->clblast_version,
                e[i].r->gemm_impl == FMCL_BENCH_PACKED ? "the packed kernels" : "CLBlast",
                e[i].rep->quick ? ", --quick" : "");
@@ -48,7 +49,8 @@ static void print_entries(const entry *e, int n)
 static void print_speeds(const entry *e, int n)
 {
     printf("\nfigures, and against [1]: speed ratio (> 1: faster) and whether the checksums "
-           "agree\n  %-34s %-14s", "figure", "unit");
+           "agree\n  %-34s %-14s",
+           "figure", "unit");
     for (int i = 0; i < n; i++)
         printf(i && i < n - 1 ? " %7s[%d] %20s" : " %7s[%d]", "", i + 1, "");
     printf("\n");
@@ -87,7 +89,8 @@ static void print_checksums(const entry *e, int n)
         printf("  %s, %s:\n", base->name, base->checksum_of);
         for (int i = 0; i < n; i++) {
             const fmcl_bench_row *row = find(&e[i], base->name);
-            if (!row || !row->checksum_of[0]) printf("    [%d] -\n", i + 1);
+            if (!row || !row->checksum_of[0])
+                printf("    [%d] -\n", i + 1);
             else if (strcmp(row->checksum_of, base->checksum_of) != 0)
                 printf("    [%d] %s (of another workload: %s)\n", i + 1, row->checksum,
                        row->checksum_of);

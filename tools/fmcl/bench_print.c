@@ -13,10 +13,9 @@ static void print_train(const fmcl_bench_train *b, double torch_steps_per_s)
     else
         printf("\ntraining, %s: MLP 3-%dx%d-2, batch %d: %.3f steps/s, %.0f samples/s, "
                "%.1f GFLOP/s\n",
-               b->name, b->width, b->depth, b->batch, b->steps_per_s, b->samples_per_s,
-               b->gflops);
-    printf("  ms/step median %.1f (min %.1f, max %.1f over %d repeats of %d steps)\n",
-           b->ms_median, b->ms_min, b->ms_max, b->repeats, b->steps_per_repeat);
+               b->name, b->width, b->depth, b->batch, b->steps_per_s, b->samples_per_s, b->gflops);
+    printf("  ms/step median %.1f (min %.1f, max %.1f over %d repeats of %d steps)\n", b->ms_median,
+           b->ms_min, b->ms_max, b->repeats, b->steps_per_repeat);
     if (torch_steps_per_s > 0)
         printf("  PyTorch %.3f steps/s: fmcl/torch %.2f\n", torch_steps_per_s,
                b->steps_per_s / torch_steps_per_s);
@@ -25,9 +24,8 @@ static void print_train(const fmcl_bench_train *b, double torch_steps_per_s)
            b->launches_per_step, b->gemms_per_step, b->syncs_per_step, b->paces_per_step,
            b->profiled_ms_per_step);
     for (int k = 0; k < b->n_top; k++)
-        printf("    %-28s %8.2f ms %5.1f%% %6.1f calls\n", b->top[k].kernel,
-               b->top[k].ms_per_step, 100 * b->top[k].ms_per_step / b->profiled_ms_per_step,
-               b->top[k].calls_per_step);
+        printf("    %-28s %8.2f ms %5.1f%% %6.1f calls\n", b->top[k].kernel, b->top[k].ms_per_step,
+               100 * b->top[k].ms_per_step / b->profiled_ms_per_step, b->top[k].calls_per_step);
     printf("  checksum of the %d loss%s from seed 0: mean %.4g, fnv1a %016llx\n", b->n_losses,
            b->n_losses > 1 ? "es" : "", b->loss_mean, (unsigned long long)b->loss_hash);
 }
@@ -45,8 +43,7 @@ void bench_print(const fmcl_bench_result *r, const fmcl_bench_peer *t)
     int packed = r->gemm_impl == FMCL_BENCH_PACKED;
     printf("\n  GEMM through %s\n", packed ? "fmcl's packed kernels" : "CLBlast");
     printf("  %-32s %-22s %9s %8s %7s %8s%s\n", "GEMM (row-major, as the MLP)", "M x N x K", "ms",
-           "GFLOP/s", "%fma", packed ? "CLBlast" : "packed",
-           t->ran ? "   torch  fmcl/torch" : "");
+           "GFLOP/s", "%fma", packed ? "CLBlast" : "packed", t->ran ? "   torch  fmcl/torch" : "");
     for (int i = 0; i < r->n_gemm; i++) {
         const fmcl_bench_gemm *g = &r->gemm[i];
         char shape[48];

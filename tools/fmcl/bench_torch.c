@@ -28,11 +28,10 @@ static int suite(const char *py, const fmcl_bench_result *r, fmcl_bench_peer *t)
     for (int w = 0; w < 2; w++) { /* the MLPs; the U-Net has its own script */
         const fmcl_bench_train *b = &r->train[w];
         len += snprintf(cmd + len, sizeof cmd - (size_t)len, "%s%d,%d,%d,%d,%d", w ? ":" : "",
-                        b->width, b->depth, b->batch, b->warmup,
-                        b->repeats * b->steps_per_repeat);
+                        b->width, b->depth, b->batch, b->warmup, b->repeats * b->steps_per_repeat);
     }
-    snprintf(cmd + len, sizeof cmd - (size_t)len, " --sample %d,%d,%d,%d 2>&1",
-             r->sample.width, r->sample.depth, r->sample.points, r->sample.steps);
+    snprintf(cmd + len, sizeof cmd - (size_t)len, " --sample %d,%d,%d,%d 2>&1", r->sample.width,
+             r->sample.depth, r->sample.points, r->sample.steps);
     printf("running: %s\n", cmd);
     fflush(stdout);
     FILE *p = popen(cmd, "r");
@@ -42,8 +41,7 @@ static int suite(const char *py, const fmcl_bench_result *r, fmcl_bench_peer *t)
         fputs(line, stdout);
         int i;
         double v;
-        if (sscanf(line, "torch gemm %d gflops=%lf", &i, &v) == 2 && i >= 0 &&
-            i < FMCL_BENCH_GEMMS)
+        if (sscanf(line, "torch gemm %d gflops=%lf", &i, &v) == 2 && i >= 0 && i < FMCL_BENCH_GEMMS)
             t->gemm_gflops[i] = v;
         else if (sscanf(line, "torch train %d steps_per_s=%lf", &i, &v) == 2 && i >= 0 && i < 2)
             t->steps_per_s[i] = v;
@@ -71,8 +69,8 @@ void bench_torch(const fmcl_bench_result *r, fmcl_bench_peer *t)
     int rc = suite(py, r, t);
     t->ran = rc == 0 && t->steps_per_s[FMCL_BENCH_REFERENCE] > 0;
     if (!t->ran) {
-        printf("torch: %s did not finish with its figures (status %d)\n",
-               FMCL_BENCH_TORCH_SCRIPT, rc);
+        printf("torch: %s did not finish with its figures (status %d)\n", FMCL_BENCH_TORCH_SCRIPT,
+               rc);
         return;
     }
     /* The U-Net in its own script, same batch and number of timed steps. */

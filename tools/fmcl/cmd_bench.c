@@ -30,8 +30,8 @@ static void first_step_child(const char *self, fmcl_bench_result *r)
         return;
     }
     const char *p = strstr(v, " parts=");
-    if (!p || sscanf(p, " parts=%lf,%lf,%lf,%lf", &f->context, &f->model, &f->trainer,
-                     &f->step) != 4) {
+    if (!p ||
+        sscanf(p, " parts=%lf,%lf,%lf,%lf", &f->context, &f->model, &f->trainer, &f->step) != 4) {
         snprintf(f->note, sizeof f->note, "no breakdown from the child");
         return;
     }
@@ -84,30 +84,50 @@ int cmd_bench(int argc, char **argv)
     const char *device = NULL, *json = NULL, *png = NULL;
     int all = 0, torch = 0, quick = 0, first_step = 0, compare = 0;
     arg_spec specs[] = {
-        {.name = "device", .type = ARG_STR, .dest = &device, .metavar = "SPEC",
+        {.name = "device",
+         .type = ARG_STR,
+         .dest = &device,
+         .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
                  "device name",
          .default_text = "$FMCL_DEVICE, else the first GPU, else the first device"},
-        {.name = "all", .type = ARG_BOOL, .dest = &all,
+        {.name = "all",
+         .type = ARG_BOOL,
+         .dest = &all,
          .help = "run on every device of every platform, one after the other"},
-        {.name = "json", .type = ARG_STR, .dest = &json, .metavar = "FILE",
+        {.name = "json",
+         .type = ARG_STR,
+         .dest = &json,
+         .metavar = "FILE",
          .help = "also write the results as JSON to FILE (atomically)"},
-        {.name = "torch", .type = ARG_BOOL, .dest = &torch,
+        {.name = "torch",
+         .type = ARG_BOOL,
+         .dest = &torch,
          .help = "also run the workloads in PyTorch on the CPU (tools/bench_torch.py and "
                  "tools/bench_unet_torch.py with $FMCL_PYTHON, else tools/peer-venv.sh's "
                  "environment, else /usr/bin/python3) and print "
                  "fmcl / PyTorch"},
-        {.name = "quick", .type = ARG_BOOL, .dest = &quick,
+        {.name = "quick",
+         .type = ARG_BOOL,
+         .dest = &quick,
          .help = "fewer repeats and a smaller sampling run: about half the time, rougher "
                  "figures"},
-        {.name = "first-step", .type = ARG_BOOL, .dest = &first_step,
+        {.name = "first-step",
+         .type = ARG_BOOL,
+         .dest = &first_step,
          .help = "only time context creation to the end of the first reference training step "
                  "in this process (the full run does this in a child process)"},
-        {.name = "compare", .type = ARG_BOOL, .dest = &compare, .metavar = "FILE...",
+        {.name = "compare",
+         .type = ARG_BOOL,
+         .dest = &compare,
+         .metavar = "FILE...",
          .help = "run nothing: compare the --json files of earlier runs (of many machines) in "
                  "one table, each device's figures against the first file's, and whether their "
                  "checksums agree"},
-        {.name = "png", .type = ARG_STR, .dest = &png, .metavar = "FILE",
+        {.name = "png",
+         .type = ARG_STR,
+         .dest = &png,
+         .metavar = "FILE",
          .help = "with --compare, also draw the speeds relative to the first file as a bar "
                  "chart (PNG)"},
     };
@@ -119,7 +139,8 @@ int cmd_bench(int argc, char **argv)
                  "(3-512x4-2, batch 4096), of a small one (3-128x3-2, batch 1024) and of the\n"
                  "default 28x28 U-Net (batch 16) with steps/s, a per-kernel profile and\n"
                  "kernel launches per step, sampling throughput (points x NFE per second,\n"
-                 "RK4), and the first training step of a new process. Checksums of the losses and samples show\n"
+                 "RK4), and the first training step of a new process. Checksums of the losses and "
+                 "samples show\n"
                  "that two devices computed the same thing: the rounded ones should agree,\n"
                  "the FNV-1a hashes agree only for bit-identical runs. A benchmark: it prints\n"
                  "figures and asserts nothing.",
@@ -157,8 +178,8 @@ int cmd_bench(int argc, char **argv)
         fmcl_bench_first f;
         if (fmcl_bench_first_step(device, &f, err, sizeof err) != FMCL_OK)
             return cli_error("%s", err);
-        printf("first_step_seconds=%.4f parts=%.4f,%.4f,%.4f,%.4f\n", f.seconds, f.context,
-               f.model, f.trainer, f.step);
+        printf("first_step_seconds=%.4f parts=%.4f,%.4f,%.4f,%.4f\n", f.seconds, f.context, f.model,
+               f.trainer, f.step);
         return CLI_OK;
     }
     cli_device_spec *device_specs;
@@ -177,7 +198,8 @@ int cmd_bench(int argc, char **argv)
     cfg.quick = quick;
     int failed = 0;
     printf("fmcl bench %s%s: GFLOP/s count 2MNK per GEMM, 3x the forward GEMMs per training "
-           "step\n", FMCL_VERSION, quick ? " (quick)" : "");
+           "step\n",
+           FMCL_VERSION, quick ? " (quick)" : "");
     for (int i = 0; i < n; i++) {
         fmcl_bench_result *r = &rep->results[i];
         run_device(device_specs[i].spec[0] ? device_specs[i].spec : NULL, &cfg,

@@ -36,8 +36,7 @@ static void progress(void *user, const fmcl_tune_event *e)
         if (e->switch_size == 1)
             printf("indirect GEMM for every shape (XGEMM_MIN_INDIRECT_SIZE=1):\n");
         else
-            printf("direct GEMM for every shape (XGEMM_MIN_INDIRECT_SIZE=%zu):\n",
-                   e->switch_size);
+            printf("direct GEMM for every shape (XGEMM_MIN_INDIRECT_SIZE=%zu):\n", e->switch_size);
         break;
     case FMCL_TUNE_KERNEL: printf("%s (%d candidates):\n", e->kernel, e->n_candidates); break;
     case FMCL_TUNE_CURRENT: print_times("as it stands", e); break;
@@ -58,8 +57,8 @@ static void progress(void *user, const fmcl_tune_event *e)
         printf("  -> none beats what was there by 2%%: CLBlast's default stays\n");
         break;
     case FMCL_TUNE_SWITCH:
-        printf("switch: XGEMM_MIN_INDIRECT_SIZE=%zu (direct where m n k < %zu^3)\n",
-               e->switch_size, e->switch_size);
+        printf("switch: XGEMM_MIN_INDIRECT_SIZE=%zu (direct where m n k < %zu^3)\n", e->switch_size,
+               e->switch_size);
         break;
     }
     fflush(stdout);
@@ -113,8 +112,7 @@ static void print_report(const char *self, const char *spec, const fmcl_tune_con
     int n = cfg->n_shapes;
     double def[FMCL_TUNE_MAX_SHAPES], tun[FMCL_TUNE_MAX_SHAPES];
     char nd[2048], nt[2048];
-    printf("\ndefault vs tuned, each measured in a fresh process (best of %d):\n",
-           cfg->repeats);
+    printf("\ndefault vs tuned, each measured in a fresh process (best of %d):\n", cfg->repeats);
     if (!report_child(self, spec, 0, n, def, nd, sizeof nd) ||
         !report_child(self, spec, 1, n, tun, nt, sizeof nt)) {
         printf("  the report processes failed; run `fmcl tune --report` to see why\n");
@@ -138,11 +136,16 @@ int cmd_tune(int argc, char **argv)
     const char *device = NULL;
     int only_report = 0;
     arg_spec specs[] = {
-        {.name = "device", .type = ARG_STR, .dest = &device, .metavar = "SPEC",
+        {.name = "device",
+         .type = ARG_STR,
+         .dest = &device,
+         .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
                  "device name",
          .default_text = "$FMCL_DEVICE, else the first GPU, else the first device"},
-        {.name = "report", .type = ARG_BOOL, .dest = &only_report,
+        {.name = "report",
+         .type = ARG_BOOL,
+         .dest = &only_report,
          .help = "no search: time the shapes with the parameters that apply now (the tuned "
                  "file, or CLBlast's defaults with FMCL_NO_TUNING=1)"},
     };
@@ -190,7 +193,8 @@ int cmd_tune(int argc, char **argv)
     printf("fmcl tune: %s / %s (%s), driver %s, CLBlast %s\n", info->platform_name,
            info->device_name, spec, info->driver_version, where.clblast_version);
     printf("milliseconds per GEMM (best of %d) and score (each workload's GEMM time over the "
-           "defaults', summed; 2 = defaults):\n  %-34s", cfg.repeats, "");
+           "defaults', summed; 2 = defaults):\n  %-34s",
+           cfg.repeats, "");
     for (int i = 0; i < cfg.n_shapes; i++) {
         char label[8];
         snprintf(label, sizeof label, "%c%c-%s", cfg.shapes[i].ta ? 'T' : 'N',
