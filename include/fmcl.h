@@ -12,6 +12,7 @@
  *   fmcl/check.h     the self-check of every device op
  *   fmcl/bench.h     the benchmark workloads of fmcl bench and their files
  *   fmcl/tune.h      searching CLBlast's parameters for a device (fmcl tune)
+ *   fmcl/group.h     groups of ranks for data-parallel training (MPI, threads)
  */
 #ifndef FMCL_H
 #define FMCL_H
@@ -27,5 +28,6 @@
 #include "fmcl/check.h"
 #include "fmcl/bench.h"
 #include "fmcl/tune.h"
+#include "fmcl/group.h"
 
 #endif

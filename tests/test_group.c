@@ -63,7 +63,7 @@ static void *run_rank(void *arg)
         const double t0 = fmcl_group_now();
         if (j->rank == 0) {
             fmcl_group_abort(j->g, 3);
-            j->late = FMCL_ERR_IO;
+            j->late = FMCL_ERR_GROUP;
         } else {
             float x[4] = {0};
             j->late = fmcl_group_sum(j->g, x, 4);
@@ -214,11 +214,11 @@ static void check_timeout(int size)
     char name[32];
     snprintf(name, sizeof name, " rank %d", size - 1);
     for (int r = 0; r < size - 1; r++)
-        tl_check(jobs[r].late == FMCL_ERR_IO && jobs[r].late_s >= 0.29 && jobs[r].late_s < 0.9 &&
+        tl_check(jobs[r].late == FMCL_ERR_GROUP && jobs[r].late_s >= 0.29 && jobs[r].late_s < 0.9 &&
                      strstr(jobs[r].late_msg, name) && strstr(jobs[r].late_msg, "waited 0.3 s"),
                  "%d threads, rank %d: the late rank gave %d after %.2f s: '%s'", size, r,
                  jobs[r].late, jobs[r].late_s, jobs[r].late_msg);
-    tl_check(jobs[size - 1].late == FMCL_ERR_IO && jobs[size - 1].late_s < 0.1 &&
+    tl_check(jobs[size - 1].late == FMCL_ERR_GROUP && jobs[size - 1].late_s < 0.1 &&
                  strstr(jobs[size - 1].late_msg, "broken"),
              "%d threads: the late rank gave %d after %.2f s: '%s'", size, jobs[size - 1].late,
              jobs[size - 1].late_s, jobs[size - 1].late_msg);
@@ -230,7 +230,7 @@ static void check_abort(int size)
     job jobs[MAXN];
     if (!run_group(size, 2, jobs)) return;
     for (int r = 1; r < size; r++)
-        tl_check(jobs[r].late == FMCL_ERR_IO && jobs[r].late_s < 5 &&
+        tl_check(jobs[r].late == FMCL_ERR_GROUP && jobs[r].late_s < 5 &&
                      strstr(jobs[r].late_msg, "rank 0 stopped (status 3)"),
                  "%d threads, rank %d: after rank 0's abort %d after %.2f s: '%s'", size, r,
                  jobs[r].late, jobs[r].late_s, jobs[r].late_msg);
@@ -294,7 +294,7 @@ static void check_single_and_custom(void)
                  g && fmcl_group_rank(g) == 1 && fmcl_group_size(g) == 2,
              "custom: rank 1 of 2: '%s'", err);
     if (!g) return;
-    tl_check(fmcl_group_sum(g, x, 3) == FMCL_ERR_IO &&
+    tl_check(fmcl_group_sum(g, x, 3) == FMCL_ERR_GROUP &&
                  !strcmp(fmcl_group_error(g),
                          "rank 1 of 2: the sum over the group failed: the link is down"),
              "custom: a failing backend's sum gives '%s'", fmcl_group_error(g));

@@ -57,7 +57,9 @@ typedef enum {
     FMCL_ERR_NUMERIC = 9,      /* NaN or Inf appeared, or an adaptive solve failed to converge */
     FMCL_ERR_GEMM = 10,        /* CLBlast returned an error */
     FMCL_ERR_UNSUPPORTED = 11, /* the device lacks something fmcl needs (the message says what) */
-    FMCL_ERR_CANCELLED = 12    /* a progress callback asked to stop */
+    FMCL_ERR_CANCELLED = 12,   /* a progress callback asked to stop */
+    FMCL_ERR_GROUP = 13        /* a group of ranks broke: a rank stopped answering or died
+                                  (fmcl/group.h; the message names it) */
 } fmcl_status;
 
 /* "ok", "invalid argument", ...: a short name of the status. */

@@ -76,7 +76,7 @@ void fmcl_group_set_timeout(fmcl_group *g, double seconds)
 /* A backend's failure, prefixed with the rank that saw it. */
 static fmcl_status backend_failed(fmcl_group *g, const char *op, const char *why)
 {
-    return failf(g, FMCL_ERR_IO, "rank %d of %d: %s failed: %s", g->rank, g->size, op, why);
+    return failf(g, FMCL_ERR_GROUP, "rank %d of %d: %s failed: %s", g->rank, g->size, op, why);
 }
 
 fmcl_status fmcl_group_sum(fmcl_group *g, float *x, size_t n)
@@ -185,3 +185,26 @@ uint64_t fmcl_fnv1a(const void *p, size_t bytes, uint64_t h)
     for (size_t i = 0; i < bytes; i++) h = (h ^ b[i]) * 0x100000001b3ull;
     return h;
 }
+
+int fmcl_group_launched(void)
+{
+    /* Open MPI's mpirun, then the PMI of MPICH, Intel MPI and Slurm's srun. */
+    const char *names[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = getenv(names[i]);
+        if (v && atoi(v) >= 2) return 1;
+    }
+    return 0;
+}
+
+#if !FMCL_HAS_MPI
+fmcl_status fmcl_group_create_mpi(const void *comm, fmcl_group **out, char *err, size_t errlen)
+{
+    (void)comm;
+    *out = NULL;
+    if (err && errlen)
+        snprintf(err, errlen, "this fmcl was built without MPI: rebuild it with Open MPI's "
+                              "development files present (meson -Dmpi=enabled)");
+    return FMCL_ERR_UNSUPPORTED;
+}
+#endif

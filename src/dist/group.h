@@ -23,8 +23,6 @@
 
 #include "fmcl.h"
 
-typedef struct fmcl_group fmcl_group;
-
 /* A backend. Each operation returns 0, or non-zero after writing a message
  * to err (errlen bytes, at least 256). timeout: seconds a rank may wait for
  * the others before giving up with a message (0: wait for ever); a backend
@@ -57,33 +55,8 @@ fmcl_status fmcl_group_create_custom(int rank, int size, int local_rank, int loc
                                      const fmcl_group_ops *ops, void *impl, fmcl_group **out,
                                      char *err, size_t errlen);
 
-/* n groups of one process, one for each of n threads (rank r = members[r]):
- * each thread drives its own device and calls the operations on its own
- * member. Sums add rank 0's x, then rank 1's, ... in that order. Free each
- * member (the shared state goes with the last). */
-fmcl_status fmcl_group_create_threads(int n, fmcl_group **members, char *err, size_t errlen);
-
-/* The MPI group (dist/mpi.c; built when meson finds MPI, FMCL_HAS_MPI).
- * comm points to the caller's MPI_Comm, which the group duplicates; NULL
- * means MPI_COMM_WORLD, initialising MPI if the caller has not (freeing
- * the group then finalises it). Sums run a ring over fixed chunks: chunk c
- * (of size, split as evenly as possible) adds rank c's, then rank c + 1's,
- * ... rank c - 1's values (indices mod size). */
-fmcl_status fmcl_group_create_mpi(const void *comm, fmcl_group **out, char *err, size_t errlen);
-
-void fmcl_group_free(fmcl_group *g);
-
-/* NULL gives 0, 1, 0, 1. */
-int fmcl_group_rank(const fmcl_group *g);
-int fmcl_group_size(const fmcl_group *g);
-int fmcl_group_local_rank(const fmcl_group *g);
-int fmcl_group_local_size(const fmcl_group *g);
-/* The last failure's message ("" when none). */
-const char *fmcl_group_error(const fmcl_group *g);
-/* Seconds any operation may wait for the other ranks; 0 (the default)
- * waits for ever. A rank that stops answering (hung, stopped, on the far
- * side of a broken link) is then reported instead of hanging the group. */
-void fmcl_group_set_timeout(fmcl_group *g, double seconds);
+/* The public calls (create_mpi, create_threads, free, rank, size, error,
+ * timeout, agree, abort) are in fmcl/group.h. */
 
 /* x[n] <- the sum over the ranks, the same bits on every rank. */
 fmcl_status fmcl_group_sum(fmcl_group *g, float *x, size_t n);
@@ -95,23 +68,9 @@ fmcl_status fmcl_group_broadcast(fmcl_group *g, void *buf, size_t bytes, int roo
 /* Longest text of a rank that fmcl_group_agree passes on (longer is cut). */
 #define FMCL_GROUP_TEXT 480
 
-/* Each rank gives its own outcome: mine (FMCL_OK or the failure) and, on a
- * failure, why. FMCL_OK on every rank when every rank is fine; otherwise
- * every rank fails with the lowest failing rank's status and a message
- * naming each failing rank and its reason ("rank 1 of 4: ..."). Used after
- * each phase that can fail on one rank only (opening data, allocating on
- * the device, reading a checkpoint), so that no rank goes on alone. */
-fmcl_status fmcl_group_agree(fmcl_group *g, fmcl_status mine, const char *why);
-
 /* Checks that value is the same on every rank (a checksum of the weights):
  * FMCL_ERR_NUMERIC naming each rank that differs from rank 0, and `what`. */
 fmcl_status fmcl_group_same(fmcl_group *g, uint64_t value, const char *what);
-
-/* After a failure that left the ranks at different points (a failed
- * operation, a fault between two operations), stops the others from
- * waiting: MPI ends every rank's process with exit status code
- * (MPI_Abort); threads' operations fail at once; NULL does nothing. */
-void fmcl_group_abort(fmcl_group *g, int code);
 
 /* FNV-1a (64 bits) of bytes, continuing from h (FMCL_FNV1A_INIT to start):
  * the weight checksum that fmcl_group_same compares. */

@@ -52,7 +52,7 @@ fmcl_status fmcl_exchange_step(fmcl_ctx *ctx, fmcl_exchange *x, fmcl_t grads, fm
     if (x->host[x->n + 1] != 0.0f) {
         /* Some rank failed: every rank learns which and why, and stops. */
         s = fmcl_group_agree(x->group, mine, why);
-        return group_failed(ctx, x, s != FMCL_OK ? s : FMCL_ERR_IO);
+        return group_failed(ctx, x, s != FMCL_OK ? s : FMCL_ERR_GROUP);
     }
     s = fmcl_write(ctx, grads, x->host, x->n * sizeof *x->host);
     if (s == FMCL_OK) s = fmcl_write(ctx, loss, x->host + x->n, sizeof *x->host);

@@ -29,6 +29,7 @@ const char *fmcl_status_name(fmcl_status s)
     case FMCL_ERR_GEMM: return "CLBlast error";
     case FMCL_ERR_UNSUPPORTED: return "not supported by the device";
     case FMCL_ERR_CANCELLED: return "cancelled";
+    case FMCL_ERR_GROUP: return "group of ranks failed";
     }
     return "unknown status";
 }
