@@ -230,7 +230,7 @@ static void finite_differences(int K, float P)
     fmcl_unet_spec c = tiny();
     c.classes = K;
     c.dropout = P;
-    fd_mode = (fmcl_unet_mode){P > 0, 77, 5}; /* one fixed mask when dropping */
+    fd_mode = (fmcl_unet_mode){P > 0, 77, 5, 0}; /* one fixed mask when dropping */
     char err[512];
     fmcl_unet_plan *p;
     if (!tl_check(fmcl_unet_plan_create(&c, 2, &p, err, sizeof err) == FMCL_OK, "%s", err))
@@ -437,9 +437,9 @@ static int run_classes(fmcl_ctx *ctx, int K, float P)
         if (K) tl_buf_free(&by);
         free(x), free(t), free(dv), free(y);
         /* With dropout: the planned batch in training mode, the smaller in evaluation. */
-        a.mode = (fmcl_unet_mode){P > 0, 123, 4};
+        a.mode = (fmcl_unet_mode){P > 0, 123, 4, 0};
         against_ref(ctx, u, &a, B_TINY);
-        a.mode = (fmcl_unet_mode){0, 0, 0};
+        a.mode = (fmcl_unet_mode){0, 0, 0, 0};
         against_ref(ctx, u, &a, 2);
         tl_check(fmcl_unet_forward(u, &a, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0},
                                    (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0}, B_TINY + 1) ==

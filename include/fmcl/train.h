@@ -11,6 +11,7 @@
 
 #include "fmcl/core.h"
 #include "fmcl/data.h"
+#include "fmcl/group.h"
 #include "fmcl/model.h"
 
 #ifdef __cplusplus
@@ -95,10 +96,54 @@ typedef struct fmcl_trainer fmcl_trainer;
  * fits. */
 FMCL_API fmcl_status fmcl_trainer_create(fmcl_model *m, fmcl_data *d,
                                          const fmcl_train_config *cfg, fmcl_trainer **out);
+/* The same on each rank of group g (fmcl/group.h; NULL: one process, as
+ * fmcl_trainer_create), data-parallel (docs/DISTRIBUTED.md): every rank
+ * calls it with the same model (same config and seed), data and cfg, each
+ * on its own context. cfg->batch is the whole batch of a step over the
+ * group: rank r trains on examples [row0, row0 + rows) of it
+ * (fmcl_trainer_share), the batch split as evenly as it goes (the first
+ * batch % size ranks one example more), and every example draws its data,
+ * noise, t, label drop, dequantisation and dropout as one process drawing
+ * the whole batch does. The loss is the whole batch's mean; the gradients
+ * are summed over the group in a fixed order, so every rank applies the
+ * same update and a run with the same size on the same devices gives the
+ * same bits again. The OT coupling pairs the whole batch (gathered on every
+ * rank). A batch smaller than the group is FMCL_ERR_ARG. Every rank gets
+ * the same outcome: a failure on one rank fails every rank, with a message
+ * naming the rank and its reason. */
+FMCL_API fmcl_status fmcl_trainer_create_group(fmcl_model *m, fmcl_data *d,
+                                               const fmcl_train_config *cfg, fmcl_group *g,
+                                               fmcl_trainer **out);
 FMCL_API void fmcl_trainer_free(fmcl_trainer *t);
 
-/* Enqueues n steps (no host synchronisation: returns before they finish). */
+/* Enqueues n steps (no host synchronisation: returns before they finish;
+ * under a group of 2 or more each step waits for the device to sum the
+ * gradients over the group, and every FMCL_TRAINER_CHECK_EVERY steps the
+ * ranks compare a checksum of their weights: FMCL_ERR_NUMERIC naming the
+ * ranks that differ). */
 FMCL_API fmcl_status fmcl_trainer_run(fmcl_trainer *t, int n);
+#define FMCL_TRAINER_CHECK_EVERY 100
+/* Steps between weight checksums over the group; 0 turns them off. */
+FMCL_API void fmcl_trainer_set_check_every(fmcl_trainer *t, int steps);
+/* Under a group, after fmcl_trainer_run failed: 1 when every rank saw the
+ * failure (each returned it, the message naming the failing ranks), 0 when
+ * it was this rank's alone (a device fault after the gradients' sum): the
+ * other ranks then wait for this one, and the caller ends them with
+ * fmcl_group_abort. Always 1 without a group. */
+FMCL_API int fmcl_trainer_failure_shared(const fmcl_trainer *t);
+/* This rank's share of each batch: examples [*row0, *row0 + *rows). */
+FMCL_API void fmcl_trainer_share(const fmcl_trainer *t, int *row0, int *rows);
+/* What the gradient exchange of a group has cost so far (all 0 without a
+ * group): steps exchanged; seconds waiting for the device to finish the
+ * steps' work (compute); seconds of the exchanges themselves (reading the
+ * gradients, summing over the group, writing them back) and of the sums
+ * alone; bytes summed per rank. */
+typedef struct {
+    long steps;
+    double compute_seconds, exchange_seconds, sum_seconds;
+    double bytes;
+} fmcl_exchange_stats;
+FMCL_API void fmcl_trainer_exchange_stats(const fmcl_trainer *t, fmcl_exchange_stats *out);
 /* Waits for the device and copies the losses of steps [first, first + n)
  * (from 0) to out; FMCL_ERR_NUMERIC when one is not finite. */
 FMCL_API fmcl_status fmcl_trainer_losses(fmcl_trainer *t, int first, int n, float *out);
@@ -121,13 +166,20 @@ FMCL_API fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path);
  * one (steps may differ with a constant learning rate, as long as it is at
  * least the saved step): restores the EMA, the moments, the losses and the
  * step, so that running on gives the bits of the uninterrupted run on the
- * same device. FMCL_ERR_ARG names each setting that differs. */
+ * same device. FMCL_ERR_ARG names each setting that differs. Under a group
+ * every rank calls it (each reading path) and gets the same outcome. */
 FMCL_API fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path);
 /* The three calls above in one: loads the checkpoint's model and training
  * config, sets its steps (0 keeps the saved total), creates the trainer on
  * d and restores it. *m and *t are the caller's to free. */
 FMCL_API fmcl_status fmcl_trainer_resume(fmcl_ctx *ctx, const char *path, fmcl_data *d, int steps,
                                          fmcl_model **m, fmcl_trainer **t);
+/* The same on each rank of group g (fmcl_trainer_create_group), whatever
+ * the size of the group that wrote the checkpoint: a checkpoint holds
+ * nothing that depends on it. Every rank reads path. */
+FMCL_API fmcl_status fmcl_trainer_resume_group(fmcl_ctx *ctx, const char *path, fmcl_data *d,
+                                               int steps, fmcl_group *g, fmcl_model **m,
+                                               fmcl_trainer **t);
 
 /* The training config a checkpoint records (over fmcl_train_config_default)
  * and its step (may be NULL). FMCL_ERR_FORMAT naming the key when a value

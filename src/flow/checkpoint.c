@@ -315,7 +315,7 @@ static fmcl_status same_config(fmcl_trainer *t, const fmcl_st_file *f, const cha
     return FMCL_OK;
 }
 
-fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path)
+static fmcl_status restore_local(fmcl_trainer *t, const char *path)
 {
     fmcl_ctx *ctx = t->ctx;
     const fmcl_net *m = &t->m;
@@ -355,18 +355,34 @@ fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path)
     return s;
 }
 
-fmcl_status fmcl_trainer_resume(fmcl_ctx *ctx, const char *path, fmcl_data *d, int steps,
-                                fmcl_model **m, fmcl_trainer **t)
+/* Under a group every rank reads the file (each its own copy, or one on a
+ * shared file system); the ranks then agree that every one read it and
+ * holds the same weights and step. The checkpoint holds nothing that
+ * depends on the number of ranks, so any group resumes any run of the same
+ * batch. */
+fmcl_status fmcl_trainer_restore(fmcl_trainer *t, const char *path)
+{
+    return fmcl_trainer_agree(t, restore_local(t, path));
+}
+
+fmcl_status fmcl_trainer_resume_group(fmcl_ctx *ctx, const char *path, fmcl_data *d, int steps,
+                                      fmcl_group *g, fmcl_model **m, fmcl_trainer **t)
 {
     *m = NULL;
     *t = NULL;
     fmcl_train_config cfg;
     char err[1024];
+    fmcl_status s = FMCL_OK;
     if (fmcl_train_config_from_checkpoint(path, &cfg, NULL, err, sizeof err) != FMCL_OK)
-        return fmcl_fail(ctx, FMCL_ERR_FORMAT, "cannot resume: %s", err);
-    if (steps > 0) cfg.steps = steps;
-    fmcl_status s = fmcl_model_load(ctx, path, FMCL_WEIGHTS_RAW, m);
-    if (s == FMCL_OK) s = fmcl_trainer_create(*m, d, &cfg, t);
+        s = fmcl_fail(ctx, FMCL_ERR_FORMAT, "cannot resume: %s", err);
+    if (s == FMCL_OK && steps > 0) cfg.steps = steps;
+    if (s == FMCL_OK) s = fmcl_model_load(ctx, path, FMCL_WEIGHTS_RAW, m);
+    /* Every rank reaches the group's calls, whatever failed on it. */
+    if (fmcl_group_size(g) > 1) {
+        fmcl_status all = fmcl_group_agree(g, s, s != FMCL_OK ? fmcl_ctx_error(ctx) : NULL);
+        if (all != FMCL_OK) s = fmcl_fail(ctx, all, "%s", fmcl_group_error(g));
+    }
+    if (s == FMCL_OK) s = fmcl_trainer_create_group(*m, d, &cfg, g, t);
     if (s == FMCL_OK) s = fmcl_trainer_restore(*t, path);
     if (s != FMCL_OK) {
         fmcl_trainer_free(*t);
@@ -375,4 +391,10 @@ fmcl_status fmcl_trainer_resume(fmcl_ctx *ctx, const char *path, fmcl_data *d, i
         *t = NULL;
     }
     return s;
+}
+
+fmcl_status fmcl_trainer_resume(fmcl_ctx *ctx, const char *path, fmcl_data *d, int steps,
+                                fmcl_model **m, fmcl_trainer **t)
+{
+    return fmcl_trainer_resume_group(ctx, path, d, steps, NULL, m, t);
 }

@@ -12,7 +12,13 @@
  *   zeroes grads for the next step; the EMA of the weights
  * Everything is enqueued on the one in-order queue: no allocation and no host
  * synchronisation inside a step, except with the OT coupling, whose exact
- * assignment runs on the host (x1 is read back, reordered and written).
+ * assignment runs on the host (train_ot.c: x1 is read back, reordered and
+ * written), and in a group of ranks, which sums the gradients and the loss
+ * on the host after the backward pass (flow/exchange.h).
+ * Data-parallel: each rank computes the rows [row0, row0 + rows) of the
+ * batch, every draw keyed by the example's index in the whole batch, and
+ * its loss and gradients divided by the whole batch's size, so the sums
+ * over the ranks are the one-process values up to the order of additions.
  * Per-step losses stay on the device until fmcl_trainer_losses reads them at
  * a logging point. Every random draw of step k comes from Philox counters
  * (seed, k), so the step number is the whole state of the data stream
@@ -25,8 +31,8 @@
 #include "data/images.h"
 #include "data/source.h"
 #include "data/toy2d.h"
+#include "dist/backend.h"
 #include "flow/classes.h"
-#include "flow/coupling.h"
 #include "flow/flow_ops.h"
 #include "flow/paths.h"
 #include "flow/trainer.h"
@@ -104,41 +110,6 @@ static fmcl_status check_run(const fmcl_model *model, const fmcl_data *d,
     return FMCL_OK;
 }
 
-/* Host buffers of the OT coupling (allocated once, like the device's). */
-static fmcl_status coupling_alloc(fmcl_trainer *t)
-{
-    const size_t bd = (size_t)t->cfg.batch * t->m.dim;
-    t->h_x0 = malloc(bd * sizeof *t->h_x0);
-    t->h_x1 = malloc(bd * sizeof *t->h_x1);
-    t->h_x1p = malloc(bd * sizeof *t->h_x1p);
-    t->perm = malloc((size_t)t->cfg.batch * sizeof *t->perm);
-    t->pair_work = malloc(fmcl_ot_pairing_work(t->cfg.batch));
-    if (t->h_x0 && t->h_x1 && t->h_x1p && t->perm && t->pair_work) return FMCL_OK;
-    return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
-                     "out of host memory for the OT coupling's %.0f MiB of cost matrix; a "
-                     "smaller batch is needed",
-                     fmcl_ot_pairing_work(t->cfg.batch) / 1048576.0);
-}
-
-/* Reorders this step's x1 rows so row i pairs with row i of the noise the
- * path kernel draws (fmcl_path_noise_ref: the same Philox counters). */
-static fmcl_status couple(fmcl_trainer *t, uint32_t k)
-{
-    const int B = t->cfg.batch, D = t->m.dim;
-    const size_t row = (size_t)D * sizeof(float);
-    fmcl_status s = fmcl_read(t->ctx, t->x1, t->h_x1, (size_t)B * row);
-    if (s != FMCL_OK) return s;
-    fmcl_path_noise_ref(t->h_x0, t->cfg.seed, k, B, D);
-    if (fmcl_ot_pairing(t->h_x0, t->h_x1, B, D, t->perm, t->pair_work) != 0)
-        return fmcl_fail(t->ctx, FMCL_ERR_NUMERIC,
-                         "step %u: the batch holds a NaN or infinite point, so no OT coupling "
-                         "exists; check the data for non-finite values",
-                         (unsigned)k + 1);
-    for (int i = 0; i < B; i++)
-        memcpy(t->h_x1p + (size_t)i * D, t->h_x1 + (size_t)t->perm[i] * D, row);
-    return fmcl_write(t->ctx, t->x1, t->h_x1p, (size_t)B * row);
-}
-
 /* Device bytes of training with batch B: the parameters and their state,
  * the data, the per-step tensors (work_floats at B) and the activations; 0
  * when the activations cannot be planned for B at all. */
@@ -160,7 +131,7 @@ static size_t train_bytes(const fmcl_trainer *t, int B, size_t work_floats, size
 static fmcl_status check_memory(fmcl_trainer *t, size_t work_floats)
 {
     const fmcl_device_info *d = &t->ctx->info;
-    const int B = t->cfg.batch;
+    const int B = t->rows;
     const uint64_t avail = d->global_mem / 10 * 9; /* leave room for CLBlast and the driver */
     size_t largest, need = train_bytes(t, B, work_floats, &largest);
     t->device_bytes = need;
@@ -182,6 +153,14 @@ static fmcl_status check_memory(fmcl_trainer *t, size_t work_floats)
                  need / 1048576.0, largest / 1048576.0);
     else
         snprintf(needs, sizeof needs, "an activation buffer past 2^31 floats");
+    const int N = fmcl_group_size(t->group);
+    if (lo > 0 && N > 1)
+        return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
+                         "training a share of %d examples (batch %d over %d ranks) needs %s but "
+                         "%s has %.0f MiB (largest allocation %.0f MiB); a batch of %d fits (%d "
+                         "per rank)",
+                         B, t->cfg.batch, N, needs, d->device_name, d->global_mem / 1048576.0,
+                         d->max_alloc / 1048576.0, lo * N, lo);
     if (lo > 0)
         return fmcl_fail(t->ctx, FMCL_ERR_NOMEM,
                          "training with batch %d needs %s but %s has %.0f MiB (largest "
@@ -216,8 +195,10 @@ static fmcl_status record(fmcl_model *m, const fmcl_data *d, const fmcl_train_co
                         : fmcl_fail(m->ctx, FMCL_ERR_NOMEM, "out of host memory for metadata");
 }
 
-fmcl_status fmcl_trainer_create(fmcl_model *model, fmcl_data *d, const fmcl_train_config *cfg,
-                                fmcl_trainer **out)
+/* This rank's trainer, or a failure of this rank alone (fmcl_trainer_create_group
+ * then shares it with the group). */
+static fmcl_status create_local(fmcl_model *model, fmcl_data *d, const fmcl_train_config *cfg,
+                                fmcl_group *g, fmcl_trainer **out)
 {
     fmcl_ctx *ctx = model->ctx;
     const fmcl_net *m = &model->net;
@@ -226,18 +207,30 @@ fmcl_status fmcl_trainer_create(fmcl_model *model, fmcl_data *d, const fmcl_trai
     fmcl_train_data td;
     fmcl_status s = check_run(model, d, cfg, &td);
     if (s == FMCL_OK) s = fmcl_path_from_config(ctx, cfg, &path);
+    if (s == FMCL_OK && cfg->batch < fmcl_group_size(g))
+        s = fmcl_fail(ctx, FMCL_ERR_ARG,
+                      "a batch of %d cannot be shared by %d ranks: each needs at least one "
+                      "example; a batch of at least %d is needed",
+                      cfg->batch, fmcl_group_size(g), fmcl_group_size(g));
     if (s != FMCL_OK) return s;
     fmcl_trainer *t = calloc(1, sizeof *t);
     if (!t) return fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory creating the trainer");
+    *out = t;
     t->model = model;
     t->m = *m;
     t->ctx = ctx;
+    t->group = g;
+    size_t lo, hi;
+    fmcl_group_chunk((size_t)cfg->batch, fmcl_group_size(g), fmcl_group_rank(g), &lo, &hi);
+    t->row0 = (int)lo;
+    t->rows = (int)(hi - lo);
+    t->check_every = FMCL_TRAINER_CHECK_EVERY;
     t->cfg = *cfg;
     t->data_of = td;
     t->path = path;
     t->adam = (fmcl_adam_params){cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay,
                                  cfg->clip, 1};
-    int B = cfg->batch, D = m->dim, K = td.classes, W = m->in_width - K;
+    int B = t->rows, D = m->dim, K = td.classes, W = m->in_width - K;
     size_t n = m->n_params, bd = (size_t)B * D;
     size_t parts = fmcl_reduce_partials(bd > n ? bd : n);
     /* Plan the work buffer: x1, X, U, pred, dpred, partials, normsq, losses,
@@ -257,7 +250,8 @@ fmcl_status fmcl_trainer_create(fmcl_model *model, fmcl_data *d, const fmcl_trai
     if (s == FMCL_OK)
         s = fmcl_alloc(ctx, n_state * sizeof(float), &t->state, "gradients, Adam moments, EMA");
     if (s == FMCL_OK) s = fmcl_net_acts_create(m, B, &t->acts);
-    if (s == FMCL_OK && cfg->coupling == FMCL_COUPLING_OT) s = coupling_alloc(t);
+    if (s == FMCL_OK && cfg->coupling == FMCL_COUPLING_OT) s = fmcl_train_ot_alloc(t);
+    if (s == FMCL_OK) s = fmcl_exchange_init(ctx, &t->xch, g, n);
     if (s == FMCL_OK && d->kind == FMCL_DATA_POINTS) {
         size_t bytes = (size_t)d->n * D * sizeof(float);
         s = fmcl_alloc(ctx, bytes, &t->data, "training data");
@@ -293,12 +287,64 @@ fmcl_status fmcl_trainer_create(fmcl_model *model, fmcl_data *d, const fmcl_trai
     if (s == FMCL_OK) s = fmcl_fill(ctx, t->grads, 0.0f, (int)n);
     if (s == FMCL_OK) s = fmcl_finish(ctx);
     if (s == FMCL_OK) s = record(model, d, cfg);
+    return s;
+}
+
+/* A checksum of what every rank must share: the settings that decide the
+ * numbers, the model's size and its initial (or restored) weights. */
+static fmcl_status same_run(fmcl_trainer *t, const char *what)
+{
+    const fmcl_train_config *c = &t->cfg;
+    const double fields[] = {c->batch, c->steps, c->lr, c->beta1, c->beta2, c->eps,
+                             c->weight_decay, c->clip, c->path, c->sigma_min, c->poly_n,
+                             c->beta_min, c->beta_max, c->sigma_lo, c->sigma_hi, c->coupling,
+                             (double)c->seed, c->hflip, c->label_drop, c->ema, c->warmup,
+                             c->lr_schedule, (double)t->m.n_params, t->step,
+                             t->data_of.kind, t->data_of.n_points};
+    uint64_t h = fmcl_fnv1a(fields, sizeof fields, FMCL_FNV1A_INIT), w = 0;
+    const size_t n = t->m.n_params;
+    float *host = malloc(n * sizeof *host);
+    fmcl_status s = host ? fmcl_weights_checksum(t->ctx, t->m.params, n, host, &w)
+                         : fmcl_fail(t->ctx, FMCL_ERR_NOMEM, "out of host memory");
+    free(host);
+    s = fmcl_group_agree(t->group, s, s != FMCL_OK ? fmcl_ctx_error(t->ctx) : NULL);
+    if (s == FMCL_OK) s = fmcl_group_same(t->group, h ^ w, what);
+    return s == FMCL_OK ? FMCL_OK : fmcl_fail(t->ctx, s, "%s", fmcl_group_error(t->group));
+}
+
+fmcl_status fmcl_trainer_agree(fmcl_trainer *t, fmcl_status mine)
+{
+    fmcl_group *g = t->group;
+    if (fmcl_group_size(g) == 1) return mine;
+    fmcl_status s = fmcl_group_agree(g, mine, mine != FMCL_OK ? fmcl_ctx_error(t->ctx) : NULL);
+    if (s != FMCL_OK) return fmcl_fail(t->ctx, s, "%s", fmcl_group_error(g));
+    return same_run(t, "the training settings, the step or the weights");
+}
+
+fmcl_status fmcl_trainer_create_group(fmcl_model *m, fmcl_data *d, const fmcl_train_config *cfg,
+                                      fmcl_group *g, fmcl_trainer **out)
+{
+    *out = NULL;
+    fmcl_trainer *t = NULL;
+    fmcl_status s = create_local(m, d, cfg, g, &t);
+    if (fmcl_group_size(g) > 1) {
+        /* Every rank reaches this point, whatever failed on it. */
+        fmcl_status all = fmcl_group_agree(g, s, s != FMCL_OK ? fmcl_ctx_error(m->ctx) : NULL);
+        if (all != FMCL_OK) s = fmcl_fail(m->ctx, all, "%s", fmcl_group_error(g));
+        else s = same_run(t, "the training settings or the initial weights");
+    }
     if (s != FMCL_OK) {
         fmcl_trainer_free(t);
         return s;
     }
     *out = t;
     return FMCL_OK;
+}
+
+fmcl_status fmcl_trainer_create(fmcl_model *m, fmcl_data *d, const fmcl_train_config *cfg,
+                                fmcl_trainer **out)
+{
+    return fmcl_trainer_create_group(m, d, cfg, NULL, out);
 }
 
 void fmcl_trainer_free(fmcl_trainer *t)
@@ -309,11 +355,8 @@ void fmcl_trainer_free(fmcl_trainer *t)
     fmcl_release(&t->work);
     fmcl_release(&t->data);
     fmcl_release(&t->labels);
-    free(t->h_x0);
-    free(t->h_x1);
-    free(t->h_x1p);
-    free(t->perm);
-    free(t->pair_work);
+    fmcl_train_ot_free(t);
+    fmcl_exchange_free(&t->xch);
     free(t);
 }
 
@@ -321,45 +364,63 @@ int fmcl_trainer_step(const fmcl_trainer *t) { return t->step; }
 
 size_t fmcl_trainer_device_bytes(const fmcl_trainer *t) { return t->device_bytes; }
 
-static fmcl_status one_step(fmcl_trainer *t)
+/* Step k's forward and backward over this rank's share of the batch, then
+ * the gradients' and the loss's sums over the group (which every rank
+ * reaches, failed or not: *told is then set, the group knows the outcome),
+ * then the same update on every rank. */
+static fmcl_status one_step(fmcl_trainer *t, int *told)
 {
     fmcl_ctx *ctx = t->ctx;
     const fmcl_net *m = &t->m;
     const fmcl_train_config *c = &t->cfg;
     const fmcl_train_data *d = &t->data_of;
-    int B = c->batch, D = m->dim, n = (int)m->n_params;
+    const int B = t->rows, r0 = t->row0, D = m->dim, n = (int)m->n_params;
     uint32_t k = (uint32_t)t->step;
     fmcl_status s;
+    *told = 0;
     /* Without a coupling, built-in sets and arrays are drawn inside the path
      * kernel (fmcl_path_sample), the same values in one launch fewer. */
     int fused = c->coupling == FMCL_COUPLING_INDEPENDENT && d->kind != FMCL_KIND_IMAGES;
     if (fused)
-        s = fmcl_path_sample(ctx, t->X, t->U, d->kind, t->data, d->n_points, &t->path, c->seed,
-                             k, B, D, m->time_freqs);
+        s = fmcl_path_sample_at(ctx, t->X, t->U, d->kind, t->data, d->n_points, &t->path, c->seed,
+                                k, r0, B, D, m->time_freqs);
     else if (d->kind == FMCL_KIND_ARRAY)
-        s = fmcl_gather_rows(ctx, t->x1, t->data, c->seed, k, d->n_points, D, B);
+        s = fmcl_gather_rows_at(ctx, t->x1, t->data, c->seed, k, r0, d->n_points, D, B);
     else if (d->kind == FMCL_KIND_IMAGES)
-        s = fmcl_image_batch(ctx, t->x1, t->data, c->seed, k, d->n_points, d->img_c, d->img_h,
-                             d->img_w, c->hflip, B);
+        s = fmcl_image_batch_at(ctx, t->x1, t->data, c->seed, k, r0, d->n_points, d->img_c,
+                                d->img_h, d->img_w, c->hflip, B);
     else
-        s = fmcl_toy_sample(ctx, t->x1, d->kind, c->seed, k, B);
-    if (s == FMCL_OK && !fused && c->coupling == FMCL_COUPLING_OT) s = couple(t, k);
-    if (s == FMCL_OK && !fused)
-        s = fmcl_path_interp(ctx, t->X, t->U, t->x1, &t->path, c->seed, k, B, D,
-                             m->time_freqs);
+        s = fmcl_toy_sample_at(ctx, t->x1, d->kind, c->seed, k, r0, B);
     if (s == FMCL_OK && d->classes > 0)
-        s = fmcl_label_batch(ctx, t->y, t->labels, c->seed, k, d->n_points, c->label_drop, B);
+        s = fmcl_label_batch_at(ctx, t->y, t->labels, c->seed, k, r0, d->n_points, c->label_drop,
+                                B);
+    /* The coupling reorders x1 and y together, gathering the whole batch. */
+    if (!fused && c->coupling == FMCL_COUPLING_OT) {
+        s = fmcl_train_couple(t, k, s);
+        if (s != FMCL_OK) {
+            *told = 1;
+            return s;
+        }
+    }
+    if (s == FMCL_OK && !fused)
+        s = fmcl_path_interp_at(ctx, t->X, t->U, t->x1, &t->path, c->seed, k, r0, B, D,
+                                m->time_freqs);
     if (s == FMCL_OK && d->classes > 0)
         s = fmcl_class_concat(ctx, t->Xc, t->X, t->y, m->in_width - d->classes, d->classes, B, B);
-    /* The U-Net's dropout masks: drawn from (seed, k) inside its kernels. */
-    t->acts.unet.mode = (fmcl_unet_mode){1, c->seed, k};
+    /* The U-Net's dropout masks: drawn from (seed, k) and each row's index
+     * in the whole batch inside its kernels. */
+    t->acts.unet.mode = (fmcl_unet_mode){1, c->seed, k, r0};
     if (s == FMCL_OK) s = fmcl_net_forward(m, &t->acts, t->pred, t->in, B);
     if (s == FMCL_OK)
-        s = fmcl_mse_forward_backward(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U,
-                                      t->partials, B * D);
+        s = fmcl_mse_share(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U, t->partials,
+                           B * D, c->batch * D);
     /* grads are zero here: cleared at creation, then by each Adam step. */
     if (s == FMCL_OK)
         s = fmcl_net_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
+    if (fmcl_group_size(t->group) > 1) {
+        s = fmcl_exchange_step(ctx, &t->xch, t->grads, fmcl_at(t->losses, k), s, NULL);
+        *told = s != FMCL_OK;
+    }
     if (s == FMCL_OK && c->clip > 0) s = fmcl_sumsq(ctx, t->normsq, t->grads, t->partials, n);
     t->adam.lr = (float)fmcl_train_lr(c, t->step + 1);
     if (s == FMCL_OK)
@@ -373,16 +434,46 @@ static fmcl_status one_step(fmcl_trainer *t)
 
 fmcl_status fmcl_trainer_run(fmcl_trainer *t, int n)
 {
+    t->failure_local = 0;
     if (n < 0 || n > t->cfg.steps - t->step)
         return fmcl_fail(t->ctx, FMCL_ERR_ARG,
                          "cannot run %d steps: the trainer was planned for %d and has done %d", n,
                          t->cfg.steps, t->step);
     for (int i = 0; i < n; i++) {
-        fmcl_status s = one_step(t);
+        int told = 0;
+        fmcl_status s = one_step(t, &told);
         if (s == FMCL_OK && ++t->step % PACE_STEPS == 0) s = fmcl_pace(t->ctx);
-        if (s != FMCL_OK) return s;
+        if (s == FMCL_OK && fmcl_group_size(t->group) > 1 && t->check_every > 0 &&
+            t->step % t->check_every == 0) {
+            told = 1; /* a rank that cannot read its weights gives a checksum that differs */
+            s = fmcl_exchange_check_weights(t->ctx, &t->xch, t->m.params, t->step);
+        }
+        if (s != FMCL_OK) {
+            t->failure_local = !told && fmcl_group_size(t->group) > 1;
+            return s;
+        }
     }
     return FMCL_OK;
+}
+
+int fmcl_trainer_failure_shared(const fmcl_trainer *t) { return !t->failure_local; }
+
+void fmcl_trainer_set_check_every(fmcl_trainer *t, int steps)
+{
+    t->check_every = steps > 0 ? steps : 0;
+}
+
+void fmcl_trainer_share(const fmcl_trainer *t, int *row0, int *rows)
+{
+    *row0 = t->row0;
+    *rows = t->rows;
+}
+
+void fmcl_trainer_exchange_stats(const fmcl_trainer *t, fmcl_exchange_stats *out)
+{
+    const fmcl_exchange *x = &t->xch;
+    *out = (fmcl_exchange_stats){x->count, x->wait_seconds, x->seconds, x->sum_seconds,
+                                 (double)x->floats * sizeof(float)};
 }
 
 fmcl_status fmcl_trainer_losses(fmcl_trainer *t, int first, int n, float *out)

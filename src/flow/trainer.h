@@ -3,6 +3,8 @@
 #ifndef FMCL_TRAINER_H
 #define FMCL_TRAINER_H
 
+#include "dist/group.h"
+#include "flow/exchange.h"
 #include "flow/paths.h"
 #include "nn/model.h"
 #include "nn/nn_ops.h"
@@ -22,6 +24,14 @@ struct fmcl_trainer {
     fmcl_model *model; /* the caller's, trained in place */
     fmcl_net m;        /* its network */
     fmcl_ctx *ctx;
+    /* Data-parallel training (docs/DESIGN.md, "Data-parallel training"):
+     * this rank's share of every batch is examples [row0, row0 + rows) of
+     * cfg.batch; NULL group: one process, the whole batch. */
+    fmcl_group *group;
+    int rows, row0;
+    fmcl_exchange xch;
+    int check_every;   /* steps between weight checksums over the group */
+    int failure_local; /* the last failure was this rank's alone (fmcl_trainer_failure_shared) */
     fmcl_train_config cfg;
     fmcl_train_data data_of;
     fmcl_path path;
@@ -38,11 +48,28 @@ struct fmcl_trainer {
     fmcl_t y, Xc, in;
     int step;
     size_t device_bytes; /* what check_memory counted */
-    /* FMCL_COUPLING_OT only: host copies of the batch, the pairing, its scratch. */
-    float *h_x0, *h_x1, *h_x1p;
+    /* FMCL_COUPLING_OT only (train_ot.c): the whole batch's noise, data
+     * and labels on the host, every rank's share as gathered, this rank's
+     * share before and after pairing, the pairing and its scratch. */
+    float *h_x0, *h_x1, *h_y, *h_all, *h_mine, *h_x1p, *h_yp;
     int *perm;
     void *pair_work;
 };
+
+/* Under a group: every rank's outcome mine of a step that may fail on one
+ * rank alone, shared (fmcl_group_agree, the message naming the failing
+ * ranks), then a check that every rank holds the same settings, step and
+ * weights. mine itself without a group. */
+fmcl_status fmcl_trainer_agree(fmcl_trainer *t, fmcl_status mine);
+
+/* The OT coupling (train_ot.c). Allocates its host buffers. */
+fmcl_status fmcl_train_ot_alloc(fmcl_trainer *t);
+void fmcl_train_ot_free(fmcl_trainer *t);
+/* Pairs step k's whole batch, gathered from every rank, with its noise and
+ * reorders this rank's x1 rows (and labels y) to the data its rows pair
+ * with. mine: this rank's outcome so far; a rank that failed still takes
+ * part, and then every rank fails naming it. */
+fmcl_status fmcl_train_couple(fmcl_trainer *t, uint32_t k, fmcl_status mine);
 
 /* Every setting of c that applies to a run on d (a path's parameters only
  * for that path, hflip for images, label_drop for classes) against the

@@ -73,6 +73,11 @@ void fmcl_linear_small_dx_ref(float *dx, const float *dz, const float *W, int B,
 fmcl_status fmcl_mse_forward_backward(fmcl_ctx *ctx, fmcl_t dp, fmcl_t loss, fmcl_t p, fmcl_t u,
                                       fmcl_t partials, int n);
 double fmcl_mse_forward_backward_ref(float *dp, const float *p, const float *u, int n);
+/* The same over a share of n of the total elements of a batch split over
+ * ranks (the whole batch's mean): loss[0] = sum((p - u)^2) / total,
+ * dp = 2 (p - u) / total; summed over the shares, the whole batch's. */
+fmcl_status fmcl_mse_share(fmcl_ctx *ctx, fmcl_t dp, fmcl_t loss, fmcl_t p, fmcl_t u,
+                           fmcl_t partials, int n, int total);
 
 /* out[0] = sum x^2 over n elements. */
 fmcl_status fmcl_sumsq(fmcl_ctx *ctx, fmcl_t out, fmcl_t x, fmcl_t partials, int n);

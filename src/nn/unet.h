@@ -121,11 +121,14 @@ void fmcl_unet_init_ref(const fmcl_unet_plan *p, uint64_t seed, float *params);
 
 /* Training or evaluation. Evaluation (train 0, the default) skips dropout;
  * training drops with the masks of (seed, step): ResBlock k's dropout (in
- * op order) is site k of fmcl_dropout_forward over its [B, C, H, W]. */
+ * op order) is site k of fmcl_dropout_forward over its [B, C, H, W], these
+ * B images being rows [row0, row0 + B) of the step's whole batch (a rank's
+ * share), so a share drops what the whole batch drops in its rows. */
 typedef struct {
     int train;
     uint64_t seed;
     uint32_t step;
+    int row0;
 } fmcl_unet_mode;
 
 /* Activations for batches of up to B images, planned and allocated once.
