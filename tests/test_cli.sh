@@ -111,7 +111,7 @@ usage_tests() {
     expect 2 'usage: fmcl COMMAND' # no command at all
     expect 2 "unknown command 'frobnicate'" frobnicate
     expect 0 'usage: fmcl COMMAND' --help
-    expect 0 '^fmcl [0-9]+\.[0-9]+\.[0-9]+$' --version
+    expect 0 '^fmcl [0-9]+\.[0-9]+\.[0-9]+ \((with|without) MPI\)$' --version
 
     # Flags of train: unknown, missing, out of range, not a number.
     expect 2 'unknown flag --bogus' train --bogus

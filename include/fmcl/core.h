@@ -113,6 +113,16 @@ FMCL_API void fmcl_devices_free(fmcl_device_info *devs);
 FMCL_API fmcl_status fmcl_device_select(const fmcl_device_info *devs, int count, const char *spec,
                                         int *index, char *err, size_t errlen);
 
+/* The device of local rank r (the r-th process or thread of a group on this
+ * machine, fmcl/group.h): a comma-separated spec gives one spec per local
+ * rank ("0:0,1:0"), taken in turn and wrapping round; any other spec takes
+ * the r-th device it matches, wrapping round. NULL or "" means $FMCL_DEVICE
+ * if set, else every GPU, else every device of the first platform. Rank 0
+ * with a single spec selects what fmcl_device_select does. */
+FMCL_API fmcl_status fmcl_device_select_rank(const fmcl_device_info *devs, int count,
+                                             const char *spec, int local_rank, int *index,
+                                             char *err, size_t errlen);
+
 /* ---- contexts: one device, one in-order queue, fmcl's compiled kernels ---- */
 
 typedef struct fmcl_ctx fmcl_ctx;

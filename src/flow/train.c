@@ -318,7 +318,7 @@ fmcl_status fmcl_trainer_agree(fmcl_trainer *t, fmcl_status mine)
     if (fmcl_group_size(g) == 1) return mine;
     fmcl_status s = fmcl_group_agree(g, mine, mine != FMCL_OK ? fmcl_ctx_error(t->ctx) : NULL);
     if (s != FMCL_OK) return fmcl_fail(t->ctx, s, "%s", fmcl_group_error(g));
-    return same_run(t, "the training settings, the step or the weights");
+    return same_run(t, "the checksum of the training settings, the step and the weights");
 }
 
 fmcl_status fmcl_trainer_create_group(fmcl_model *m, fmcl_data *d, const fmcl_train_config *cfg,
@@ -331,7 +331,7 @@ fmcl_status fmcl_trainer_create_group(fmcl_model *m, fmcl_data *d, const fmcl_tr
         /* Every rank reaches this point, whatever failed on it. */
         fmcl_status all = fmcl_group_agree(g, s, s != FMCL_OK ? fmcl_ctx_error(m->ctx) : NULL);
         if (all != FMCL_OK) s = fmcl_fail(m->ctx, all, "%s", fmcl_group_error(g));
-        else s = same_run(t, "the training settings or the initial weights");
+        else s = same_run(t, "the checksum of the training settings and the initial weights");
     }
     if (s != FMCL_OK) {
         fmcl_trainer_free(t);

@@ -217,3 +217,53 @@ fmcl_status fmcl_runtime_open(const char *spec, cl_platform_id *pid, cl_device_i
     free(devs);
     return s;
 }
+
+/* Whether devs[i] is one that spec (not a list) matches. */
+static int matches(const fmcl_device_info *devs, int count, int i, const char *spec)
+{
+    int p, d;
+    char tail;
+    if (!spec || !*spec) { /* the GPUs, else the first device's platform */
+        for (int j = 0; j < count; j++)
+            if (devs[j].type == FMCL_DEVICE_GPU) return devs[i].type == FMCL_DEVICE_GPU;
+        return devs[i].platform_index == devs[0].platform_index;
+    }
+    if (sscanf(spec, "%d:%d%c", &p, &d, &tail) == 2)
+        return devs[i].platform_index == p && devs[i].device_index == d;
+    return contains_nocase(devs[i].platform_name, spec) ||
+           contains_nocase(devs[i].platform_vendor, spec) ||
+           contains_nocase(devs[i].device_name, spec);
+}
+
+fmcl_status fmcl_device_select_rank(const fmcl_device_info *devs, int count, const char *spec,
+                                    int local_rank, int *index, char *err, size_t errlen)
+{
+    if ((!spec || !*spec) && getenv("FMCL_DEVICE") && *getenv("FMCL_DEVICE"))
+        spec = getenv("FMCL_DEVICE");
+    if (local_rank < 0) local_rank = 0;
+    char one[256];
+    const char *comma = spec ? strchr(spec, ',') : NULL;
+    if (comma) { /* one spec per local rank, wrapping round the list */
+        int n = 1;
+        for (const char *c = spec; *c; c++) n += *c == ',';
+        const char *at = spec;
+        for (int k = local_rank % n; k > 0; k--) at = strchr(at, ',') + 1;
+        size_t len = strcspn(at, ",");
+        if (len == 0 || len >= sizeof one) {
+            snprintf(err, errlen, "the device list '%s' has an empty or overlong entry %d", spec,
+                     local_rank % n + 1);
+            return FMCL_ERR_NO_DEVICE;
+        }
+        snprintf(one, sizeof one, "%.*s", (int)len, at);
+        return fmcl_device_select(devs, count, one, index, err, errlen);
+    }
+    int n = 0;
+    for (int i = 0; i < count; i++) n += matches(devs, count, i, spec);
+    if (n == 0) return fmcl_device_select(devs, count, spec, index, err, errlen);
+    for (int i = 0, k = local_rank % n; i < count; i++)
+        if (matches(devs, count, i, spec) && k-- == 0) {
+            *index = i;
+            break;
+        }
+    return FMCL_OK;
+}

@@ -13,11 +13,19 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* "rank R of N: " under a group of ranks (cli_set_rank), else "". */
+static char who[48];
+
+void cli_set_rank(int rank, int size)
+{
+    snprintf(who, sizeof who, "rank %d of %d: ", rank, size);
+}
+
 int cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("fmcl: error: ", stderr);
+    fprintf(stderr, "fmcl: %serror: ", who);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -38,7 +46,7 @@ int cli_lib_error(const char *prefix, const char *msg)
     };
     const char *fit = strstr(msg, "a batch of ");
     int batch = 0;
-    fprintf(stderr, "fmcl: error: %s%s", prefix, msg);
+    fprintf(stderr, "fmcl: %serror: %s%s", who, prefix, msg);
     if (fit && sscanf(fit, "a batch of %d fits", &batch) == 1)
         fprintf(stderr, ": use --batch %d or smaller", batch);
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)

@@ -25,7 +25,9 @@ typedef struct {
  * error and returns CLI_FAIL when listing fails or finds no device. */
 int cli_device_specs(int all, const char *device, cli_device_spec **out, int *n);
 
-/* Prints "fmcl: error: MESSAGE" on stderr; returns CLI_FAIL. */
+/* Prints "fmcl: error: MESSAGE" on stderr ("fmcl: rank R of N: error: ..."
+ * after cli_set_rank, in a group of ranks); returns CLI_FAIL. */
+void cli_set_rank(int rank, int size);
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same for a message of the library (prefix: what the command was
  * doing, may be ""), followed by the flags that act on what it says: the

@@ -20,6 +20,7 @@
 #include "outputs.h"
 #include "runlock.h"
 #include "train_cond.h"
+#include "train_group.h"
 #include "train_model.h"
 #include "fmcl.h"
 #include "progress.h"
@@ -82,6 +83,9 @@ static void name_from_path(char *name, size_t size, const char *path)
         snprintf(name, size, "data");
 }
 
+/* Ranks after the first of a group print only their errors. */
+static int quiet;
+
 /* An image set: pixels kept as bytes for the device. */
 static int load_images(arg_cmd *cmd, const train_opts *o, const char *spec, train_data *d)
 {
@@ -102,7 +106,7 @@ static int load_images(arg_cmd *cmd, const train_opts *o, const char *spec, trai
         snprintf(trimmed, sizeof trimmed, "%.*s", (int)len, path);
         name_from_path(d->name, sizeof d->name, trimmed);
     }
-    fprintf(stderr, "data: %s\n", fmcl_data_describe(d->src));
+    if (!quiet) fprintf(stderr, "data: %s\n", fmcl_data_describe(d->src));
     return CLI_OK;
 }
 
@@ -207,10 +211,14 @@ static fmcl_status save_checkpoint(fmcl_trainer *tr, const char *dir)
 
 /* Runs the steps from the trainer's current one in chunks that end at
  * every log_every-th step (the progress line) and every ckpt_every-th (a
- * checkpoint is written atomically); stops early after SIGINT or SIGTERM. */
-static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const char *dir, float *loss,
-                             double *secs)
+ * checkpoint is written atomically); stops early after SIGINT or SIGTERM.
+ * *local: a failure this rank alone saw (writing a checkpoint, a device
+ * fault after the gradients' sum), which the other ranks of a group wait
+ * on. A group's throughput is rank 0's: every rank runs every step. */
+static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const train_rank *r,
+                             const char *dir, float *loss, double *secs, int *local)
 {
+    *local = 0;
     const int first = fmcl_trainer_step(tr), todo = o->steps - first;
     int every = o->log_every;
     if (every == 0) /* auto: ~100 updates of a terminal line, ~10 plain lines otherwise */
@@ -225,17 +233,25 @@ static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const char *
         if (o->ckpt_every > 0 && o->ckpt_every - done % o->ckpt_every < n)
             n = o->ckpt_every - done % o->ckpt_every;
         st = interrupt_train(tr, done, n, loss, &n); /* n: the steps run */
+        if (st != FMCL_OK) *local = !fmcl_trainer_failure_shared(tr);
         if (st == FMCL_OK && n > 0)
             progress_update(&pr, loss + done, n);
         if (interrupt_signal())
             break;
         if (st == FMCL_OK && o->ckpt_every > 0 && (done + n) % o->ckpt_every == 0 &&
-            done + n < o->steps)
+            done + n < o->steps && r->rank == 0) {
             st = save_checkpoint(tr, dir);
+            *local = st != FMCL_OK;
+        }
     }
     progress_end(&pr);
     *secs = cli_now() - pr.t0;
-    if (st == FMCL_OK && todo > 0 && !interrupt_signal())
+    if (st == FMCL_OK && todo > 0 && !interrupt_signal() && r->size > 1)
+        fprintf(stderr, "trained %d steps in %.1f s (%.1f steps/s, %.0f examples/s over %d "
+                "ranks), smoothed loss %.4f\n",
+                todo, *secs, todo / *secs, todo * (double)o->batch / *secs, r->size,
+                progress_loss(&pr));
+    else if (st == FMCL_OK && todo > 0 && !interrupt_signal())
         fprintf(stderr, "trained %d steps in %.1f s (%.1f steps/s), smoothed loss %.4f\n",
                 todo, *secs, todo / *secs, progress_loss(&pr));
     return st;
@@ -380,26 +396,27 @@ static int draw_image_pictures(fmcl_ctx *ctx, fmcl_model *m, const train_opts *o
  * it with (the trainer records the rest, and updates these in place). */
 static int make_trainer(arg_cmd *cmd, fmcl_ctx *ctx, const train_opts *o,
                         const fmcl_model_config *mc, const fmcl_train_config *tc,
-                        const train_data *d, const char *resume, fmcl_model **m,
-                        fmcl_trainer **tr)
+                        const train_data *d, const char *resume, const train_rank *r,
+                        fmcl_model **m, fmcl_trainer **tr)
 {
     int rc = train_model_make(cmd, ctx, o, mc, d->src, resume, m);
-    if (rc != CLI_OK) return rc;
+    if (train_group_failed(r, rc != CLI_OK, "could not make the model")) return CLI_FAIL;
     char every[16];
     snprintf(every, sizeof every, "%d", o->ckpt_every);
     fmcl_status s = fmcl_model_set_meta(*m, "data", o->data);
     if (s == FMCL_OK) s = fmcl_model_set_meta(*m, "fmcl_version", FMCL_VERSION);
     if (s == FMCL_OK) s = fmcl_model_set_meta(*m, "ckpt_every", every);
-    if (s == FMCL_OK) s = fmcl_trainer_create(*m, d->src, tc, tr);
+    if (s == FMCL_OK) s = fmcl_trainer_create_group(*m, d->src, tc, r->g, tr);
     if (s == FMCL_OK && resume) s = fmcl_trainer_restore(*tr, resume);
-    if (s != FMCL_OK) return cli_lib_error("", fmcl_ctx_error(ctx));
+    /* Under a group these failures are every rank's, named: rank 0 says it. */
+    if (s != FMCL_OK) return r->rank == 0 ? cli_lib_error("", fmcl_ctx_error(ctx)) : CLI_FAIL;
     return CLI_OK;
 }
 
 /* Everything that needs the device; the options are valid by now. resume:
  * the checkpoint to continue from, or NULL. */
 static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const char *dir,
-                 const char *resume)
+                 const char *resume, const train_rank *r)
 {
     char err[8192], path[4200], what[256];
     fmcl_ctx *ctx = NULL;
@@ -410,10 +427,9 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
     if (!loss)
         return cli_error("out of host memory for %d losses", o->steps);
     interrupt_train_start(dir, o->device);
-    if (fmcl_ctx_create(&ctx, o->device, err, sizeof err) != FMCL_OK) {
-        cli_lib_error("", err);
-        goto done;
-    }
+    int no_ctx = fmcl_ctx_create(&ctx, r->device, err, sizeof err) != FMCL_OK;
+    if (no_ctx) cli_lib_error("", err);
+    if (train_group_failed(r, no_ctx, "could not open its device")) goto done;
     const int images = d->kind == FMCL_DATA_IMAGES;
     fmcl_model_config mc;
     fmcl_model_config_default(&mc, FMCL_MODEL_MLP);
@@ -433,8 +449,17 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
     tc.seed = o->seed;
     tc.hflip = images && o->hflip;
     if (images && train_cond_config(o, d->src, &mc, &tc) != CLI_OK) goto done;
-    if ((rc = make_trainer(cmd, ctx, o, &mc, &tc, d, resume, &m, &tr)) != CLI_OK) goto done;
+    if ((rc = make_trainer(cmd, ctx, o, &mc, &tc, d, resume, r, &m, &tr)) != CLI_OK) goto done;
     rc = CLI_FAIL;
+    if (r->rank > 0) { /* the same steps as rank 0, which prints and writes */
+        if (fmcl_trainer_run(tr, o->steps - fmcl_trainer_step(tr)) == FMCL_OK) {
+            rc = CLI_OK;
+        } else if (!fmcl_trainer_failure_shared(tr)) {
+            cli_lib_error("", fmcl_ctx_error(ctx));
+            fmcl_group_abort(r->g, CLI_FAIL);
+        }
+        goto done;
+    }
     const fmcl_device_info *dev = fmcl_ctx_device(ctx);
     const fmcl_model_config *cfg = fmcl_model_get_config(m);
     if (resume)
@@ -447,6 +472,13 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
             tc.coupling == FMCL_COUPLING_OT ? " with OT coupling" : "", what, o->batch, o->steps,
             o->weight_decay > 0 ? "AdamW" : "Adam", o->lr, o->lr_schedule, o->warmup,
             o->ema > 0 ? ", EMA" : "", dev->device_name, dev->platform_name);
+    if (r->size > 1) {
+        int row0, rows;
+        fmcl_trainer_share(tr, &row0, &rows);
+        fprintf(stderr, "data-parallel over %d ranks (MPI): rank 0 trains %d of each batch's %d "
+                "examples on %s; the gradients are summed over the ranks every step\n",
+                r->size, rows, o->batch, r->device);
+    }
     if (cfg->kind == FMCL_MODEL_UNET)
         fprintf(stderr, "device memory of training: %.1f MiB at batch %d (activations, "
                 "parameters, gradients, Adam's moments, EMA, data)\n",
@@ -459,13 +491,18 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
     if (*fmcl_ctx_notes(ctx)) fprintf(stderr, "%s", fmcl_ctx_notes(ctx));
     double secs;
     const int start = fmcl_trainer_step(tr);
-    if (run_steps(tr, o, dir, loss, &secs) != FMCL_OK ||
-        (fmcl_trainer_step(tr) > start && save_checkpoint(tr, dir) != FMCL_OK)) {
+    int local = 0;
+    fmcl_status st = run_steps(tr, o, r, dir, loss, &secs, &local);
+    if (st == FMCL_OK && fmcl_trainer_step(tr) > start)
+        local = (st = save_checkpoint(tr, dir)) != FMCL_OK;
+    if (st != FMCL_OK) {
         cli_lib_error("", fmcl_ctx_error(ctx));
+        if (local) fmcl_group_abort(r->g, CLI_FAIL); /* the others wait for this rank */
         goto done;
     }
     if (interrupt_signal()) {
         rc = interrupt_train_report(dir, fmcl_trainer_step(tr), o->steps, o->device);
+        fmcl_group_abort(r->g, rc); /* the other ranks wait for this one's next step */
         goto done;
     }
     interrupt_train_finished(dir);
@@ -647,7 +684,8 @@ int cmd_train(int argc, char **argv)
          .default_text = "a new run"},
         {.name = "device", .type = ARG_STR, .dest = &o.device, .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
-                 "device name",
+                 "device name; under mpirun, local rank r takes the r-th device SPEC matches "
+                 "(wrapping round), or the r-th entry of a comma-separated list",
          .default_text = "$FMCL_DEVICE, else the first GPU, else the first device"},
         {.name = "out", .type = ARG_STR, .dest = &o.out, .metavar = "DIR",
          .help = "folder for model.safetensors, loss.csv and the PNG pictures",
@@ -699,42 +737,53 @@ int cmd_train(int argc, char **argv)
     int rc = args_parse(&cmd, argc, argv);
     if (rc != ARGS_OK)
         return rc == ARGS_HELP ? CLI_OK : rc;
+    train_rank r;
+    if ((rc = train_group_open(o.device, &r)) != CLI_OK) return rc;
+    quiet = r.rank > 0;
     char ckpt[4200];
     const char *resume = NULL;
-    int lock = -1; /* held until the process exits (runlock.h) */
+    int lock = -1; /* held until the process exits (runlock.h); rank 0's alone */
     if (o.resume) { /* locked before the checks that tidy the folder */
-        if (outputs_has_run(o.resume) && (lock = runlock_take(o.resume)) < 0) return CLI_FAIL;
-        if ((rc = train_resume_opts(&cmd, &o, ckpt, sizeof ckpt)) != CLI_OK) return rc;
+        if (r.rank == 0 && outputs_has_run(o.resume) && (lock = runlock_take(o.resume)) < 0)
+            rc = CLI_FAIL;
+        if (rc == CLI_OK) rc = train_resume_opts(&cmd, &o, ckpt, sizeof ckpt);
         resume = ckpt;
-    } else if ((rc = check_path_flags(&cmd, &o)) != CLI_OK ||
-               (rc = check_image_flags(&cmd, &o)) != CLI_OK ||
-               (rc = train_cond_flags(&cmd, &o)) != CLI_OK ||
-               (rc = train_model_flags(&cmd, &o)) != CLI_OK) {
-        return rc;
+    } else if ((rc = check_path_flags(&cmd, &o)) == CLI_OK &&
+               (rc = check_image_flags(&cmd, &o)) == CLI_OK &&
+               (rc = train_cond_flags(&cmd, &o)) == CLI_OK) {
+        rc = train_model_flags(&cmd, &o);
     }
-
+    if (train_group_failed(&r, rc != CLI_OK, "refused the flags or the run to resume")) {
+        train_group_close(&r);
+        return rc != CLI_OK ? rc : CLI_FAIL;
+    }
     train_data d;
     rc = load_data(&cmd, &o, o.data, &d);
-    if (rc != CLI_OK) {
+    if (train_group_failed(&r, rc != CLI_OK, "could not open the data")) {
         fmcl_data_free(d.src);
-        return rc;
+        train_group_close(&r);
+        return rc != CLI_OK ? rc : CLI_FAIL;
     }
     if (d.kind == FMCL_DATA_TOY) o.data = d.name; /* the canonical spelling */
     if (!resume && !args_find(&cmd, "batch")->seen && strcmp(o.model, "unet") == 0)
         o.batch = TRAIN_UNET_BATCH;
     if (!resume && !args_find(&cmd, "ema")->seen && d.kind == FMCL_DATA_IMAGES)
         o.ema = DEFAULT_EMA_IMAGES;
-    char dir[4096];
+    char dir[4096] = "";
     int created = 0;
-    rc = make_out_dir(&o, &d, dir, sizeof dir, &created);
-    if (rc == CLI_OK && lock < 0 && (lock = runlock_take(dir)) < 0) rc = CLI_FAIL;
-    if (rc == CLI_OK && !resume) rc = outputs_run_dir(dir, o.overwrite);
+    if (r.rank == 0) { /* rank 0 alone writes the run folder */
+        rc = make_out_dir(&o, &d, dir, sizeof dir, &created);
+        if (rc == CLI_OK && lock < 0 && (lock = runlock_take(dir)) < 0) rc = CLI_FAIL;
+        if (rc == CLI_OK && !resume) rc = outputs_run_dir(dir, o.overwrite);
+    }
+    if (train_group_failed(&r, rc != CLI_OK, "could not make the run folder") && rc == CLI_OK)
+        rc = CLI_FAIL;
     if (rc == CLI_OK) {
-        rc = train(&cmd, &o, &d, dir, resume);
-        if (rc == CLI_OK && d.kind == FMCL_DATA_IMAGES)
+        rc = train(&cmd, &o, &d, dir, resume, &r);
+        if (rc == CLI_OK && r.rank == 0 && d.kind == FMCL_DATA_IMAGES)
             printf("wrote %s/: model.safetensors loss.csv data.png samples.png loss.png\n"
                    "pictures: %s/data.png %s/samples.png %s/loss.png\n", dir, dir, dir, dir);
-        else if (rc == CLI_OK)
+        else if (rc == CLI_OK && r.rank == 0)
             printf("wrote %s/: model.safetensors loss.csv densities.png trajectories.png "
                    "loss.png\npictures: %s/densities.png %s/trajectories.png %s/loss.png\n",
                    dir, dir, dir, dir);
@@ -744,5 +793,6 @@ int cmd_train(int argc, char **argv)
         rmdir(dir); /* only succeeds while it is still empty */
     }
     fmcl_data_free(d.src);
+    train_group_close(&r);
     return rc;
 }

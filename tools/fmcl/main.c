@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(name, "--version") == 0) {
-        printf("fmcl %s\n", FMCL_VERSION);
+        printf("fmcl %s (%s MPI)\n", FMCL_VERSION, FMCL_HAS_MPI ? "with" : "without");
         return CLI_OK;
     }
     for (int i = 0; i < N_COMMANDS; i++)
