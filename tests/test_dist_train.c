@@ -14,7 +14,9 @@
  * the OT coupling (2 ranks, an odd batch).
  * Also: with the OT coupling and labels, each image keeps its own label
  * (the rows are reordered with their labels); a batch smaller than the
- * group and a failure on one rank are refused on every rank, naming it. */
+ * group and a failure on one rank are refused on every rank, naming it;
+ * weights that drift apart on one rank stop every rank at the next
+ * checksum, naming it. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -99,8 +101,10 @@ static void train(fmcl_ctx *ctx, fmcl_group *g, const dcase *c, fmcl_data *d, ou
     train_config(c, &tc);
     fmcl_status s = make_model(ctx, c, &m);
     /* Every rank reaches the collective create, whatever failed before. */
-    if (s != FMCL_OK) s = fmcl_group_agree(g, s, fmcl_ctx_error(ctx));
-    else s = fmcl_trainer_create_group(m, d, &tc, g, &t);
+    if (s != FMCL_OK)
+        s = fmcl_group_agree(g, s, fmcl_ctx_error(ctx));
+    else
+        s = fmcl_trainer_create_group(m, d, &tc, g, &t);
     if (s == FMCL_OK) {
         fmcl_trainer_share(t, &o->row0, &o->rows);
         o->in_width = t->m.in_width, o->dim = t->m.dim, o->n = t->m.n_params;
@@ -280,23 +284,74 @@ static void check_refusals(fmcl_ctx **ctxs)
         for (int r = 0; r < 2; r++) {
             tl_check(jobs[r].o.status == FMCL_ERR_ARG &&
                          strstr(jobs[r].o.msg, "a batch of 1 cannot be shared by 2 ranks"),
-                     "batch 1 over 2 ranks, rank %d: %d '%s'", r, jobs[r].o.status,
-                     jobs[r].o.msg);
+                     "batch 1 over 2 ranks, rank %d: %d '%s'", r, jobs[r].o.status, jobs[r].o.msg);
             outcome_free(&jobs[r].o);
         }
     c.batch = 8;
     ds[1] = bad;
     if (d && bad && run_ranks(ctxs, 2, &c, ds, jobs))
         for (int r = 0; r < 2; r++) {
-            tl_check(jobs[r].o.status == FMCL_ERR_ARG &&
-                         strstr(jobs[r].o.msg, "rank 1 of 2: ") &&
+            tl_check(jobs[r].o.status == FMCL_ERR_ARG && strstr(jobs[r].o.msg, "rank 1 of 2: ") &&
                          strstr(jobs[r].o.msg, "3 floats per example but the model's dim is 2"),
-                     "rank 1's data unfit, rank %d: %d '%s'", r, jobs[r].o.status,
-                     jobs[r].o.msg);
+                     "rank 1's data unfit, rank %d: %d '%s'", r, jobs[r].o.status, jobs[r].o.msg);
             outcome_free(&jobs[r].o);
         }
     fmcl_data_free(d);
     fmcl_data_free(bad);
+}
+
+/* Rank 1's weights drift (one changed float) after step 3; the checksum
+ * every 4 steps stops both ranks at step 4, naming rank 1. */
+static void *drift_main(void *arg)
+{
+    rank_job *j = arg;
+    fmcl_model *m = NULL;
+    fmcl_trainer *t = NULL;
+    fmcl_train_config tc;
+    train_config(j->c, &tc);
+    fmcl_status s = make_model(j->ctx, j->c, &m);
+    if (s == FMCL_OK) s = fmcl_trainer_create_group(m, j->d, &tc, j->g, &t);
+    if (s == FMCL_OK) {
+        fmcl_trainer_set_check_every(t, 4);
+        s = fmcl_trainer_run(t, 3);
+    }
+    const float odd = 0.5f;
+    if (s == FMCL_OK && fmcl_group_rank(j->g) == 1) s = fmcl_write(j->ctx, t->m.params, &odd, 4);
+    if (s == FMCL_OK) s = fmcl_trainer_run(t, 5);
+    j->o.status = s;
+    snprintf(j->o.msg, sizeof j->o.msg, "%s", fmcl_ctx_error(j->ctx));
+    j->o.row0 = t ? t->step : -1;
+    fmcl_trainer_free(t);
+    fmcl_model_free(m);
+    return NULL;
+}
+
+static void check_drift(fmcl_ctx **ctxs)
+{
+    fmcl_data *d = case_data(&cases[0]);
+    fmcl_group *g[2];
+    char err[256];
+    if (!d ||
+        !tl_check(fmcl_group_create_threads(2, g, err, sizeof err) == FMCL_OK, "group: %s", err)) {
+        fmcl_data_free(d);
+        return;
+    }
+    rank_job jobs[2];
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) {
+        jobs[r] = (rank_job){ctxs[r], g[r], &cases[0], d, {0}};
+        pthread_create(&th[r], NULL, drift_main, &jobs[r]);
+    }
+    for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+    for (int r = 0; r < 2; r++) {
+        tl_check(jobs[r].o.status == FMCL_ERR_NUMERIC && jobs[r].o.row0 == 4 &&
+                     strstr(jobs[r].o.msg, "checksum after step 4 differs between ranks") &&
+                     strstr(jobs[r].o.msg, ", rank 1 "),
+                 "rank 1's weights drifted, rank %d: %d after step %d '%s'", r, jobs[r].o.status,
+                 jobs[r].o.row0, jobs[r].o.msg);
+        fmcl_group_free(g[r]);
+    }
+    fmcl_data_free(d);
 }
 
 static int device_checks(fmcl_ctx *ctx, void *user)
@@ -313,6 +368,7 @@ static int device_checks(fmcl_ctx *ctx, void *user)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(ctxs, &cases[i]);
     check_labels_follow(ctx);
     check_refusals(ctxs);
+    check_drift(ctxs);
 done:
     for (int r = 1; r < MAX_RANKS; r++) fmcl_ctx_free(ctxs[r]);
     return 0;
