@@ -15,8 +15,8 @@
 
 #include "io/safetensors.h"
 
-static const char *const groups[] = {"optim.exp_avg_sq.", "optim.exp_avg.", "ema.",
-                                     "train.loss", ""};
+static const char *const groups[] = {"optim.exp_avg_sq.", "optim.exp_avg.", "ema.", "train.loss",
+                                     ""};
 #define N_GROUPS (sizeof groups / sizeof *groups)
 
 static int group_of(const char *name)

@@ -241,9 +241,9 @@ fmcl_status fmcl_device_select_rank(const fmcl_device_info *devs, int count, con
     if ((!spec || !*spec) && getenv("FMCL_DEVICE") && *getenv("FMCL_DEVICE"))
         spec = getenv("FMCL_DEVICE");
     if (local_rank < 0) local_rank = 0;
-    char one[256];
     const char *comma = spec ? strchr(spec, ',') : NULL;
     if (comma) { /* one spec per local rank, wrapping round the list */
+        char one[256];
         int n = 1;
         for (const char *c = spec; *c; c++) n += *c == ',';
         const char *at = spec;

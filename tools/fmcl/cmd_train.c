@@ -400,7 +400,8 @@ static int make_trainer(arg_cmd *cmd, fmcl_ctx *ctx, const train_opts *o,
                         fmcl_model **m, fmcl_trainer **tr)
 {
     int rc = train_model_make(cmd, ctx, o, mc, d->src, resume, m);
-    if (train_group_failed(r, rc != CLI_OK, "could not make the model")) return CLI_FAIL;
+    if (train_group_failed(r, rc != CLI_OK, "could not make the model"))
+        return rc != CLI_OK ? rc : CLI_FAIL; /* a usage error stays one */
     char every[16];
     snprintf(every, sizeof every, "%d", o->ckpt_every);
     fmcl_status s = fmcl_model_set_meta(*m, "data", o->data);

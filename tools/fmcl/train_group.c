@@ -16,8 +16,7 @@ static int pick_device(const char *device, int local_rank, train_rank *r)
     char err[4096];
     fmcl_device_info *devs = NULL;
     int count = 0, index = 0;
-    if (fmcl_devices_list(&devs, &count, err, sizeof err) != FMCL_OK)
-        return cli_error("%s", err);
+    if (fmcl_devices_list(&devs, &count, err, sizeof err) != FMCL_OK) return cli_error("%s", err);
     fmcl_status s = fmcl_device_select_rank(devs, count, device, local_rank, &index, err,
                                             sizeof err);
     if (s == FMCL_OK)

@@ -7,9 +7,9 @@
 #include "fmcl.h"
 
 typedef struct {
-    fmcl_group *g;     /* NULL: one process alone */
+    fmcl_group *g; /* NULL: one process alone */
     int rank, size;
-    char device[256];  /* this rank's device: "P:D", or --device as given alone */
+    char device[256]; /* this rank's device: "P:D", or --device as given alone */
 } train_rank;
 
 /* This process's place: the MPI group when mpirun (or another MPI launcher)
