@@ -203,8 +203,9 @@ fmcl_status fmcl_group_create_mpi(const void *comm, fmcl_group **out, char *err,
     (void)comm;
     *out = NULL;
     if (err && errlen)
-        snprintf(err, errlen, "this fmcl was built without MPI: rebuild it with Open MPI's "
-                              "development files present (meson -Dmpi=enabled)");
+        snprintf(err, errlen,
+                 "this fmcl was built without MPI: rebuild it with Open MPI's "
+                 "development files present (meson -Dmpi=enabled)");
     return FMCL_ERR_UNSUPPORTED;
 }
 #endif

@@ -295,12 +295,32 @@ static fmcl_status create_local(fmcl_model *model, fmcl_data *d, const fmcl_trai
 static fmcl_status same_run(fmcl_trainer *t, const char *what)
 {
     const fmcl_train_config *c = &t->cfg;
-    const double fields[] = {c->batch, c->steps, c->lr, c->beta1, c->beta2, c->eps,
-                             c->weight_decay, c->clip, c->path, c->sigma_min, c->poly_n,
-                             c->beta_min, c->beta_max, c->sigma_lo, c->sigma_hi, c->coupling,
-                             (double)c->seed, c->hflip, c->label_drop, c->ema, c->warmup,
-                             c->lr_schedule, (double)t->m.n_params, t->step,
-                             t->data_of.kind, t->data_of.n_points};
+    const double fields[] = {c->batch,
+                             c->steps,
+                             c->lr,
+                             c->beta1,
+                             c->beta2,
+                             c->eps,
+                             c->weight_decay,
+                             c->clip,
+                             c->path,
+                             c->sigma_min,
+                             c->poly_n,
+                             c->beta_min,
+                             c->beta_max,
+                             c->sigma_lo,
+                             c->sigma_hi,
+                             c->coupling,
+                             (double)c->seed,
+                             c->hflip,
+                             c->label_drop,
+                             c->ema,
+                             c->warmup,
+                             c->lr_schedule,
+                             (double)t->m.n_params,
+                             t->step,
+                             t->data_of.kind,
+                             t->data_of.n_points};
     uint64_t h = fmcl_fnv1a(fields, sizeof fields, FMCL_FNV1A_INIT), w = 0;
     const size_t n = t->m.n_params;
     float *host = malloc(n * sizeof *host);
@@ -330,8 +350,10 @@ fmcl_status fmcl_trainer_create_group(fmcl_model *m, fmcl_data *d, const fmcl_tr
     if (fmcl_group_size(g) > 1) {
         /* Every rank reaches this point, whatever failed on it. */
         fmcl_status all = fmcl_group_agree(g, s, s != FMCL_OK ? fmcl_ctx_error(m->ctx) : NULL);
-        if (all != FMCL_OK) s = fmcl_fail(m->ctx, all, "%s", fmcl_group_error(g));
-        else s = same_run(t, "the checksum of the training settings and the initial weights");
+        if (all != FMCL_OK)
+            s = fmcl_fail(m->ctx, all, "%s", fmcl_group_error(g));
+        else
+            s = same_run(t, "the checksum of the training settings and the initial weights");
     }
     if (s != FMCL_OK) {
         fmcl_trainer_free(t);
@@ -412,8 +434,8 @@ static fmcl_status one_step(fmcl_trainer *t, int *told)
     t->acts.unet.mode = (fmcl_unet_mode){1, c->seed, k, r0};
     if (s == FMCL_OK) s = fmcl_net_forward(m, &t->acts, t->pred, t->in, B);
     if (s == FMCL_OK)
-        s = fmcl_mse_share(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U, t->partials,
-                           B * D, c->batch * D);
+        s = fmcl_mse_share(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U, t->partials, B * D,
+                           c->batch * D);
     /* grads are zero here: cleared at creation, then by each Adam step. */
     if (s == FMCL_OK)
         s = fmcl_net_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);

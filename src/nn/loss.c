@@ -13,8 +13,10 @@ fmcl_status fmcl_mse_share(fmcl_ctx *ctx, fmcl_t dp, fmcl_t loss, fmcl_t p, fmcl
                            fmcl_t partials, int n, int total)
 {
     if (n <= 0 || total < n)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "mse: a share of %d of %d elements; pass a batch of "
-                         "at least one element", n, total);
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "mse: a share of %d of %d elements; pass a batch of "
+                         "at least one element",
+                         n, total);
     size_t groups = fmcl_reduce_partials((size_t)n);
     fmcl_status s = fmcl_run1_local(ctx, FMCL_K_mse_partial, groups * FMCL_REDUCE_WG,
                                     FMCL_REDUCE_WG, "ttttii", dp, partials, p, u, n, total);

@@ -185,8 +185,7 @@ static fmcl_status forward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op
     case UNET_DROP:
         if (!r->mode.train) return fmcl_copy(ctx, out, in, (size_t)B * op->C);
         return fmcl_dropout_forward(ctx, out, in, r->p->cfg.dropout, r->mode.seed, r->mode.step,
-                                    (uint32_t)op->K, (uint32_t)r->mode.row0 * op->C,
-                                    B * op->C);
+                                    (uint32_t)op->K, (uint32_t)r->mode.row0 * op->C, B * op->C);
     }
     return fmcl_fail(ctx, FMCL_ERR_ARG, "U-Net plan holds an unknown op %d", op->kind);
 }
@@ -233,9 +232,8 @@ static fmcl_status backward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *o
                          op->C);
     case UNET_DROP:
         if (!r->mode.train) return fmcl_copy(ctx, din, dout, (size_t)B * op->C);
-        return fmcl_dropout_backward(ctx, din, dout, r->p->cfg.dropout, r->mode.seed,
-                                     r->mode.step, (uint32_t)op->K,
-                                     (uint32_t)r->mode.row0 * op->C, B * op->C);
+        return fmcl_dropout_backward(ctx, din, dout, r->p->cfg.dropout, r->mode.seed, r->mode.step,
+                                     (uint32_t)op->K, (uint32_t)r->mode.row0 * op->C, B * op->C);
     }
     return fmcl_fail(ctx, FMCL_ERR_ARG, "U-Net plan holds an unknown op %d", op->kind);
 }

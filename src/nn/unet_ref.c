@@ -67,8 +67,7 @@ static void forward_op(const ref_run *r, const unet_op *op)
     case UNET_DROP:
         if (r->mode.train)
             fmcl_dropout_ref(out, in, r->p->cfg.dropout, r->mode.seed, r->mode.step,
-                             (uint32_t)op->K, (uint32_t)r->mode.row0 * op->C,
-                             B * op->C);
+                             (uint32_t)op->K, (uint32_t)r->mode.row0 * op->C, B * op->C);
         else
             memcpy(out, in, (size_t)B * op->C * sizeof *out);
         break;
@@ -121,8 +120,7 @@ static void backward_op(const ref_run *r, const unet_op *op, float *grads)
     case UNET_DROP:
         if (r->mode.train)
             fmcl_dropout_ref(din, dout, r->p->cfg.dropout, r->mode.seed, r->mode.step,
-                             (uint32_t)op->K, (uint32_t)r->mode.row0 * op->C,
-                             B * op->C);
+                             (uint32_t)op->K, (uint32_t)r->mode.row0 * op->C, B * op->C);
         else
             memcpy(din, dout, (size_t)B * op->C * sizeof *din);
         break;

@@ -16,10 +16,7 @@
 /* "rank R of N: " under a group of ranks (cli_set_rank), else "". */
 static char who[48];
 
-void cli_set_rank(int rank, int size)
-{
-    snprintf(who, sizeof who, "rank %d of %d: ", rank, size);
-}
+void cli_set_rank(int rank, int size) { snprintf(who, sizeof who, "rank %d of %d: ", rank, size); }
 
 int cli_error(const char *fmt, ...)
 {

@@ -247,7 +247,8 @@ static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const train_
     progress_end(&pr);
     *secs = cli_now() - pr.t0;
     if (st == FMCL_OK && todo > 0 && !interrupt_signal() && r->size > 1)
-        fprintf(stderr, "trained %d steps in %.1f s (%.1f steps/s, %.0f examples/s over %d "
+        fprintf(stderr,
+                "trained %d steps in %.1f s (%.1f steps/s, %.0f examples/s over %d "
                 "ranks), smoothed loss %.4f\n",
                 todo, *secs, todo / *secs, todo * (double)o->batch / *secs, r->size,
                 progress_loss(&pr));
@@ -476,7 +477,8 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
     if (r->size > 1) {
         int row0, rows;
         fmcl_trainer_share(tr, &row0, &rows);
-        fprintf(stderr, "data-parallel over %d ranks (MPI): rank 0 trains %d of each batch's %d "
+        fprintf(stderr,
+                "data-parallel over %d ranks (MPI): rank 0 trains %d of each batch's %d "
                 "examples on %s; the gradients are summed over the ranks every step\n",
                 r->size, rows, o->batch, r->device);
     }
