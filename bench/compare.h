@@ -36,23 +36,23 @@ typedef struct {
 #define CMP_DIRS 64 /* sliced W2's directions */
 
 typedef struct {
-    int step;         /* measured after this many training steps */
+    int step;           /* measured after this many training steps */
     double nll, nll_se; /* nats, mean and standard error over the points */
     int nll_nfe;
-    double nll_s;     /* seconds the NLL took */
-    double *logp;     /* n_nll values, for the paired difference of the two paths */
+    double nll_s; /* seconds the NLL took */
+    double *logp; /* n_nll values, for the paired difference of the two paths */
 } cmp_eval;
 
 typedef struct {
-    float *pts;        /* n_samples x 2; NULL when the solver cannot make the NFE */
-    int steps;         /* fixed-step solvers' uniform steps */
+    float *pts; /* n_samples x 2; NULL when the solver cannot make the NFE */
+    int steps;  /* fixed-step solvers' uniform steps */
     int nfe, accepted, rejected;
     double sw2, board; /* sliced W2 to cmp_data.ref; fraction on the board */
 } cmp_samples;
 
 typedef struct {
-    int path;          /* fmcl_path_kind */
-    float *loss;       /* per training step */
+    int path;    /* fmcl_path_kind */
+    float *loss; /* per training step */
     cmp_eval *evals;
     int n_evals;
     cmp_samples fixed[CMP_FIXED][CMP_NFES];
@@ -74,7 +74,6 @@ fmcl_status cmp_write_json(const char *path, const cmp_opts *o, const cmp_data *
 /* Samples of every path x solver at every NFE beside held-out data, and the
  * NLL and loss curves. */
 fmcl_status cmp_plot(const char *path, const cmp_opts *o, const cmp_data *d,
-                     const cmp_path paths[2], const int nfes[CMP_NFES], char *err,
-                     size_t errlen);
+                     const cmp_path paths[2], const int nfes[CMP_NFES], char *err, size_t errlen);
 
 #endif

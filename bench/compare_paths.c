@@ -33,11 +33,11 @@
 #include "fmcl.h"
 
 /* Held-out points come from data-stream steps no training run reaches. */
-#define STEP_REF UINT32_MAX               /* the reference set samples are scored against */
-#define STEP_NLL (UINT32_MAX - 1)         /* the NLL's points */
-#define STEP_FLOOR (UINT32_MAX - 2)       /* data sets of the samples' size: the floor, */
-                                          /* downwards from here */
-#define SAMPLE_SEED 1                     /* x0 of every sampler, both paths */
+#define STEP_REF UINT32_MAX         /* the reference set samples are scored against */
+#define STEP_NLL (UINT32_MAX - 1)   /* the NLL's points */
+#define STEP_FLOOR (UINT32_MAX - 2) /* data sets of the samples' size: the floor, */
+                                    /* downwards from here */
+#define SAMPLE_SEED 1               /* x0 of every sampler, both paths */
 
 static const int NFES[CMP_NFES] = {4, 8, 10, 20};
 static const int SOLVERS[CMP_FIXED] = {FMCL_SOLVER_EULER, FMCL_SOLVER_MIDPOINT, FMCL_SOLVER_RK4};
@@ -71,8 +71,8 @@ static int parse_num(const char *flag, const char *v, double lo, double hi, doub
     char *end;
     double x = v ? strtod(v, &end) : 0;
     if (!v || *v == 0 || *end != 0 || !(x >= lo && x <= hi)) {
-        fprintf(stderr, "fmcl-compare: %s needs a number in [%g, %g] (got %s; see --help)\n",
-                flag, lo, hi, v ? v : "nothing");
+        fprintf(stderr, "fmcl-compare: %s needs a number in [%g, %g] (got %s; see --help)\n", flag,
+                lo, hi, v ? v : "nothing");
         return 0;
     }
     *out = x;
@@ -82,30 +82,38 @@ static int parse_num(const char *flag, const char *v, double lo, double hi, doub
 /* 0 ok, 1 --help, 2 usage error. */
 static int parse_args(int argc, char **argv, cmp_opts *o)
 {
-    *o = (cmp_opts){.out = ".", .width = 128, .depth = 3, .batch = 1024, .steps = 2000,
-                    .eval_every = 250, .lr = 2e-3, .samples = 4096, .nll_points = 1000};
+    *o = (cmp_opts){.out = ".",
+                    .width = 128,
+                    .depth = 3,
+                    .batch = 1024,
+                    .steps = 2000,
+                    .eval_every = 250,
+                    .lr = 2e-3,
+                    .samples = 4096,
+                    .nll_points = 1000};
     double seed = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return 1;
-        struct { const char *flag; double lo, hi; int *i; double *d; } nums[] = {
-            {"--width", 1, 4096, &o->width, NULL},
-            {"--depth", 1, 16, &o->depth, NULL},
-            {"--batch", 1, 1 << 20, &o->batch, NULL},
-            {"--steps", 1, 1000000, &o->steps, NULL},
-            {"--eval-every", 1, 1000000, &o->eval_every, NULL},
-            {"--samples", 2, 32768, &o->samples, NULL},
-            {"--nll-points", 1, 1 << 20, &o->nll_points, NULL},
-            {"--lr", 1e-7, 10, NULL, &o->lr},
-            {"--seed", 0, 4294967295.0, NULL, &seed}};
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 1;
+        struct {
+            const char *flag;
+            double lo, hi;
+            int *i;
+            double *d;
+        } nums[] = {{"--width", 1, 4096, &o->width, NULL},
+                    {"--depth", 1, 16, &o->depth, NULL},
+                    {"--batch", 1, 1 << 20, &o->batch, NULL},
+                    {"--steps", 1, 1000000, &o->steps, NULL},
+                    {"--eval-every", 1, 1000000, &o->eval_every, NULL},
+                    {"--samples", 2, 32768, &o->samples, NULL},
+                    {"--nll-points", 1, 1 << 20, &o->nll_points, NULL},
+                    {"--lr", 1e-7, 10, NULL, &o->lr},
+                    {"--seed", 0, 4294967295.0, NULL, &seed}};
         int matched = 0;
         for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
-            if (strcmp(a, nums[k].flag) != 0)
-                continue;
+            if (strcmp(a, nums[k].flag) != 0) continue;
             double x;
-            if (!parse_num(a, v, nums[k].lo, nums[k].hi, &x))
-                return 2;
+            if (!parse_num(a, v, nums[k].lo, nums[k].hi, &x)) return 2;
             if (nums[k].i && x != floor(x)) {
                 fprintf(stderr, "fmcl-compare: %s needs an integer (got %s)\n", a, v);
                 return 2;
@@ -117,8 +125,7 @@ static int parse_args(int argc, char **argv, cmp_opts *o)
             matched = 1;
             i++;
         }
-        if (matched)
-            continue;
+        if (matched) continue;
         const char **str = strcmp(a, "--device") == 0 ? &o->device
                            : strcmp(a, "--out") == 0  ? &o->out
                                                       : NULL;
@@ -192,8 +199,7 @@ static int score(fmcl_ctx *ctx, fmcl_model *m, const cmp_data *d, fmcl_sample_co
         fprintf(stderr, "fmcl-compare: error: out of host memory\n");
         return 1;
     }
-    if (fmcl_sample(m, &sc, s->pts, NULL, &s->nfe) != FMCL_OK)
-        return fail(ctx, "sampling");
+    if (fmcl_sample(m, &sc, s->pts, NULL, &s->nfe) != FMCL_OK) return fail(ctx, "sampling");
     s->steps = sc.steps;
     s->accepted = st.accepted;
     s->rejected = st.rejected;
@@ -215,8 +221,7 @@ static int run_path(fmcl_ctx *ctx, const cmp_opts *o, const cmp_data *d, cmp_pat
     fmcl_data *board = NULL;
     fmcl_trainer *t = NULL;
     int rc = 1;
-    if (fmcl_model_create(ctx, &mc, o->seed, &m) != FMCL_OK)
-        return fail(ctx, "model");
+    if (fmcl_model_create(ctx, &mc, o->seed, &m) != FMCL_OK) return fail(ctx, "model");
     fmcl_train_config tc;
     fmcl_train_config_default(&tc); /* VP keeps the paper's beta_min 0.1, beta_max 20 */
     tc.batch = o->batch;
@@ -233,15 +238,14 @@ static int run_path(fmcl_ctx *ctx, const cmp_opts *o, const cmp_data *d, cmp_pat
         cmp_eval *e = &r->evals[k];
         int todo = e->step - fmcl_trainer_step(t);
         double t0 = now();
-        if (todo > 0 && (fmcl_trainer_run(t, todo) != FMCL_OK ||
-                         fmcl_trainer_losses(t, e->step - todo, todo, r->loss + e->step - todo) !=
-                             FMCL_OK)) {
+        if (todo > 0 &&
+            (fmcl_trainer_run(t, todo) != FMCL_OK ||
+             fmcl_trainer_losses(t, e->step - todo, todo, r->loss + e->step - todo) != FMCL_OK)) {
             fail(ctx, "training");
             goto done;
         }
         r->train_s += now() - t0;
-        if (measure_nll(ctx, m, d, e))
-            goto done;
+        if (measure_nll(ctx, m, d, e)) goto done;
         fprintf(stderr, "  %s step %5d: NLL %.4f nats (NFE %d, %.1f s)\n",
                 fmcl_name(FMCL_NAMES_PATH, r->path), e->step, e->nll, e->nll_nfe, e->nll_s);
     }
@@ -249,15 +253,12 @@ static int run_path(fmcl_ctx *ctx, const cmp_opts *o, const cmp_data *d, cmp_pat
     for (int s = 0; s < CMP_FIXED; s++)
         for (int j = 0; j < CMP_NFES; j++) {
             int per = fmcl_solver_nfe_per_step(SOLVERS[s]);
-            if (NFES[j] % per != 0)
-                continue;
+            if (NFES[j] % per != 0) continue;
             fmcl_sample_config sc = {.solver = SOLVERS[s], .steps = NFES[j] / per};
-            if (score(ctx, m, d, sc, &r->fixed[s][j]))
-                goto done;
+            if (score(ctx, m, d, sc, &r->fixed[s][j])) goto done;
         }
     fmcl_sample_config sc = {.solver = FMCL_SOLVER_DOPRI5}; /* atol = rtol = 1e-5 */
-    if (score(ctx, m, d, sc, &r->dopri5))
-        goto done;
+    if (score(ctx, m, d, sc, &r->dopri5)) goto done;
     r->sample_s = now() - t0;
     rc = 0;
 done:
@@ -270,12 +271,10 @@ done:
 static void free_path(cmp_path *r)
 {
     free(r->loss);
-    for (int k = 0; r->evals && k < r->n_evals; k++)
-        free(r->evals[k].logp);
+    for (int k = 0; r->evals && k < r->n_evals; k++) free(r->evals[k].logp);
     free(r->evals);
     for (int s = 0; s < CMP_FIXED; s++)
-        for (int j = 0; j < CMP_NFES; j++)
-            free(r->fixed[s][j].pts);
+        for (int j = 0; j < CMP_NFES; j++) free(r->fixed[s][j].pts);
     free(r->dopri5.pts);
 }
 
@@ -287,13 +286,14 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (a == 2)
-        return 2;
+    if (a == 2) return 2;
     /* The outputs come after minutes of work: make sure they have a home first. */
     struct stat st;
     if (mkdir(o.out, 0777) != 0 && (stat(o.out, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        fprintf(stderr, "fmcl-compare: error: --out %s is not a folder and cannot be created "
-                        "(its parent must exist)\n", o.out);
+        fprintf(stderr,
+                "fmcl-compare: error: --out %s is not a folder and cannot be created "
+                "(its parent must exist)\n",
+                o.out);
         return 1;
     }
     if (o.samples > 4096)
@@ -318,24 +318,20 @@ int main(int argc, char **argv)
         paths[p].n_evals = n_evals;
         paths[p].loss = malloc(sizeof(float) * (size_t)o.steps);
         paths[p].evals = calloc((size_t)n_evals, sizeof(cmp_eval));
-        if (!paths[p].loss || !paths[p].evals)
-            goto oom;
+        if (!paths[p].loss || !paths[p].evals) goto oom;
         for (int k = 0; k < n_evals; k++) /* step 0 (untrained), every eval_every, the last */
             paths[p].evals[k].step = k * o.eval_every < o.steps ? k * o.eval_every : o.steps;
     }
-    if (!ref || !d.floor || !d.nll)
-        goto oom;
+    if (!ref || !d.floor || !d.nll) goto oom;
     draw_board(o.seed, STEP_REF, n_ref, ref);
     draw_board(o.seed, STEP_NLL, o.nll_points, d.nll);
-    if (cmp_ref_init(&d.ref, ref, n_ref, CMP_DIRS) != 0)
-        goto oom;
+    if (cmp_ref_init(&d.ref, ref, n_ref, CMP_DIRS) != 0) goto oom;
     double s1 = 0, s2 = 0;
     for (int k = 0; k < CMP_FLOOR_SETS; k++) {
         float *f = d.floor + 2 * (size_t)k * o.samples;
         draw_board(o.seed, STEP_FLOOR - k, o.samples, f);
         double w = cmp_sliced_w2(&d.ref, f, o.samples);
-        if (w < 0)
-            goto oom;
+        if (w < 0) goto oom;
         s1 += w;
         s2 += w * w;
     }
@@ -346,8 +342,7 @@ int main(int argc, char **argv)
     const fmcl_device_info *dev = fmcl_ctx_device(ctx);
     fprintf(stderr, "fmcl-compare: %s / %s\n", dev->platform_name, dev->device_name);
     for (int p = 0; p < 2; p++)
-        if (run_path(ctx, &o, &d, &paths[p]))
-            goto done;
+        if (run_path(ctx, &o, &d, &paths[p])) goto done;
     double total = now() - t_start;
     cmp_print(stdout, &o, &d, paths, NFES, total);
     char path[4096];
@@ -368,8 +363,7 @@ int main(int argc, char **argv)
 oom:
     fprintf(stderr, "fmcl-compare: error: out of host memory; lower --samples or --steps\n");
 done:
-    for (int p = 0; p < 2; p++)
-        free_path(&paths[p]);
+    for (int p = 0; p < 2; p++) free_path(&paths[p]);
     free(ref);
     cmp_ref_free(&d.ref);
     free(d.floor);

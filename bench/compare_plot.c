@@ -21,8 +21,8 @@ static const fmcl_rgb WHITE = {255, 255, 255}, INK = {38, 38, 38}, MUTED = {105,
 static const fmcl_rgb AXES_BG = {234, 234, 242};
 static const fmcl_rgb PATH_COL[2] = {{31, 119, 180}, {230, 85, 13}};
 
-#define PANEL 96  /* histogram side in pixels */
-#define BINS 48   /* histogram bins per side */
+#define PANEL 96    /* histogram side in pixels */
+#define BINS 48     /* histogram bins per side */
 #define EXTENT 4.8f /* the square [-EXTENT, EXTENT]^2 shown; the board reaches 4.44 */
 #define GAP 8
 #define CAPTION 18 /* room under a panel for its numbers */
@@ -44,8 +44,7 @@ static void histogram(fmcl_canvas *c, int x0, int y0, const float *pts, int n)
         if (fx >= 0 && fx < BINS && fy >= 0 && fy < BINS) /* NaN fails too */
             cnt[(int)fy * BINS + (int)fx]++;
     }
-    for (int i = 0; i < BINS * BINS; i++)
-        top = cnt[i] > top ? cnt[i] : top;
+    for (int i = 0; i < BINS * BINS; i++) top = cnt[i] > top ? cnt[i] : top;
     double norm = top ? 1.0 / log1p((double)top) : 0;
     const int bs = PANEL / BINS;
     for (int by = 0; by < BINS; by++)
@@ -56,10 +55,7 @@ static void histogram(fmcl_canvas *c, int x0, int y0, const float *pts, int n)
         }
 }
 
-static int col_x(int col)
-{
-    return LEFT + col * (PANEL + GAP) + (col == CMP_NFES ? SPLIT : 0);
-}
+static int col_x(int col) { return LEFT + col * (PANEL + GAP) + (col == CMP_NFES ? SPLIT : 0); }
 
 static void panel(fmcl_canvas *c, int row, int col, const float *pts, int n, const char *caption)
 {
@@ -87,8 +83,7 @@ static float cx(const chart *a, double x)
 }
 static float cy(const chart *a, double y)
 {
-    if (a->logy)
-        y = log10(y);
+    if (a->logy) y = log10(y);
     return a->y + a->h - (float)((y - a->y0) / (a->y1 - a->y0) * a->h);
 }
 
@@ -111,8 +106,7 @@ static void chart_frame(fmcl_canvas *c, const chart *a, const char *title)
         for (int e = (int)floor(a->y0); e <= (int)ceil(a->y1); e++)
             for (int k = 0; k < nm; k++) {
                 double v = ms[k] * pow(10.0, e);
-                if (log10(v) < a->y0 || log10(v) > a->y1)
-                    continue;
+                if (log10(v) < a->y0 || log10(v) > a->y1) continue;
                 int py = (int)cy(a, v);
                 fmcl_canvas_fill(c, a->x, py, a->x + a->w, py + 1, WHITE, 1.f);
                 snprintf(s, sizeof s, "%g", v);
@@ -135,8 +129,7 @@ static void polyline(fmcl_canvas *c, const chart *a, const double *x, const doub
     fmcl_canvas_clip(c, a->x, a->y, a->x + a->w, a->y + a->h);
     for (int i = 0; i + 1 < n; i++)
         fmcl_canvas_line(c, cx(a, x[i]), cy(a, y[i]), cx(a, x[i + 1]), cy(a, y[i + 1]), 2.f);
-    for (int i = 0; n <= 12 && i < n; i++)
-        fmcl_canvas_disc(c, cx(a, x[i]), cy(a, y[i]), 3.f);
+    for (int i = 0; n <= 12 && i < n; i++) fmcl_canvas_disc(c, cx(a, x[i]), cy(a, y[i]), 3.f);
     fmcl_canvas_paint(c, col, 1.f);
     fmcl_canvas_clip(c, 0, 0, c->w, c->h);
 }
@@ -176,8 +169,7 @@ static int nll_chart(fmcl_canvas *c, chart *a, const cmp_path paths[2])
     fmcl_canvas_text(c, a->x + 6.f, cy(a, 3.6817) - 8.f, "data", 1.f, MUTED, 0.f, 0);
     int n = paths[0].n_evals - 1;
     double *x = malloc(sizeof *x * (size_t)(2 * n + 1));
-    if (!x)
-        return -1;
+    if (!x) return -1;
     double *y = x + n;
     for (int p = 0; p < 2; p++) {
         for (int k = 0; k < n; k++)
@@ -208,14 +200,12 @@ static void loss_chart(fmcl_canvas *c, chart *a, const cmp_path paths[2])
     }
     a->x0 = 0;
     a->x1 = steps;
-    if (!(lo <= hi))
-        lo = 0, hi = 1;
+    if (!(lo <= hi)) lo = 0, hi = 1;
     a->y0 = lo - 0.05 * (hi - lo + 0.1);
     a->y1 = hi + 0.05 * (hi - lo + 0.1);
     a->logy = 1;
     chart_frame(c, a, "training loss (log scale)");
-    for (int p = 0; p < 2; p++)
-        polyline(c, a, x[p], y[p], n, PATH_COL[p]);
+    for (int p = 0; p < 2; p++) polyline(c, a, x[p], y[p], n, PATH_COL[p]);
     legend(c, a, paths);
 }
 
@@ -238,8 +228,7 @@ fmcl_status cmp_plot(const char *path, const cmp_opts *o, const cmp_data *d,
             snprintf(s, sizeof s, "NFE %d", nfes[j]);
         else
             snprintf(s, sizeof s, "dopri5");
-        fmcl_canvas_text(&c, col_x(j) + PANEL / 2.f, TOP - 12.f, s, 1.5f, INK,
-                         0.5f, 0);
+        fmcl_canvas_text(&c, col_x(j) + PANEL / 2.f, TOP - 12.f, s, 1.5f, INK, 0.5f, 0);
     }
     for (int p = 0; p < 2; p++)
         for (int r = 0; r < CMP_FIXED; r++) {
@@ -251,8 +240,7 @@ fmcl_status cmp_plot(const char *path, const cmp_opts *o, const cmp_data *d,
             for (int j = 0; j < CMP_NFES; j++) {
                 const cmp_samples *a = &paths[p].fixed[r][j];
                 if (!a->pts) {
-                    fmcl_canvas_text(&c, col_x(j) + PANEL / 2.f, y, "-", 2.f,
-                                     MUTED, 0.5f, 0);
+                    fmcl_canvas_text(&c, col_x(j) + PANEL / 2.f, y, "-", 2.f, MUTED, 0.5f, 0);
                     continue;
                 }
                 snprintf(s, sizeof s, "%.3f / %.2f", a->sw2, a->board);
@@ -279,8 +267,7 @@ fmcl_status cmp_plot(const char *path, const cmp_opts *o, const cmp_data *d,
     int len = 0;
     unsigned char *png = stbi_write_png_to_mem(c.px, c.w * 3, c.w, c.h, 3, &len);
     fmcl_canvas_free(&c);
-    if (!png)
-        return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory encoding %s", path);
+    if (!png) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory encoding %s", path);
     const void *data[1] = {png};
     size_t lens[1] = {(size_t)len};
     fmcl_status st = fmcl_write_file_atomic(path, data, lens, 1, err, errlen);

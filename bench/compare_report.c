@@ -27,15 +27,11 @@ static void paired(const cmp_eval *ot, const cmp_eval *vp, int n, double *mean, 
 double cmp_loss_mean(const cmp_path *r, int from, int to)
 {
     double s = 0;
-    for (int i = from; i < to; i++)
-        s += r->loss[i];
+    for (int i = from; i < to; i++) s += r->loss[i];
     return s / (to - from);
 }
 
-static const char *short_name(int path)
-{
-    return path == FMCL_PATH_OT ? "OT" : "VP";
-}
+static const char *short_name(int path) { return path == FMCL_PATH_OT ? "OT" : "VP"; }
 
 static void print_cell(FILE *f, const cmp_samples *s)
 {
@@ -52,11 +48,12 @@ void cmp_print(FILE *f, const cmp_opts *o, const cmp_data *d, const cmp_path pat
             "checkerboard, MLP 3-%dx%d-2 (SiLU), batch %d, %d steps, Adam lr %g, seed %llu, the "
             "same for both paths; VP with beta_min 0.1, beta_max 20\n\n",
             o->width, o->depth, o->batch, o->steps, o->lr, (unsigned long long)o->seed);
-    fprintf(f, "Training loss (mean over the steps since the row above; the two paths' losses\n"
-               "are on different scales) and exact NLL of %d held-out points in nats (dopri5,\n"
-               "atol = rtol = 1e-5, exact divergence; mean +- standard error, NFE of the solve),\n"
-               "and OT - VP over the same points (paired standard error). The data's own NLL is\n"
-               "ln(8 / 0.45^2) = %.4f.\n",
+    fprintf(f,
+            "Training loss (mean over the steps since the row above; the two paths' losses\n"
+            "are on different scales) and exact NLL of %d held-out points in nats (dopri5,\n"
+            "atol = rtol = 1e-5, exact divergence; mean +- standard error, NFE of the solve),\n"
+            "and OT - VP over the same points (paired standard error). The data's own NLL is\n"
+            "ln(8 / 0.45^2) = %.4f.\n",
             d->n_nll, BOARD_NLL);
     fprintf(f, "   step   OT loss   OT NLL             NFE    VP loss   VP NLL             NFE"
                "    OT - VP\n");
@@ -84,14 +81,12 @@ void cmp_print(FILE *f, const cmp_opts *o, const cmp_data *d, const cmp_path pat
             d->n_samples, d->ref.m, CMP_DIRS, CMP_FLOOR_SETS, d->n_samples, d->floor_sw2,
             d->floor_sw2_sd, d->floor_board);
     fprintf(f, "  path solver  ");
-    for (int j = 0; j < CMP_NFES; j++)
-        fprintf(f, "  %14s%-2d", "NFE ", nfes[j]);
+    for (int j = 0; j < CMP_NFES; j++) fprintf(f, "  %14s%-2d", "NFE ", nfes[j]);
     fprintf(f, "\n");
     for (int p = 0; p < 2; p++) {
         for (int s = 0; s < CMP_FIXED; s++) {
             fprintf(f, "  %-4s %-9s", short_name(paths[p].path), cmp_solver_names[s]);
-            for (int j = 0; j < CMP_NFES; j++)
-                print_cell(f, &paths[p].fixed[s][j]);
+            for (int j = 0; j < CMP_NFES; j++) print_cell(f, &paths[p].fixed[s][j]);
             fprintf(f, "\n");
         }
         const cmp_samples *a = &paths[p].dopri5;
@@ -101,8 +96,7 @@ void cmp_print(FILE *f, const cmp_opts *o, const cmp_data *d, const cmp_path pat
     fprintf(f, "\nTime: ");
     for (int p = 0; p < 2; p++) {
         double nll_s = 0;
-        for (int k = 0; k < paths[p].n_evals; k++)
-            nll_s += paths[p].evals[k].nll_s;
+        for (int k = 0; k < paths[p].n_evals; k++) nll_s += paths[p].evals[k].nll_s;
         fprintf(f, "%s training %.1f s, NLL %.1f s, sampling %.1f s; ", short_name(paths[p].path),
                 paths[p].train_s, nll_s, paths[p].sample_s);
     }
@@ -174,10 +168,10 @@ static void json_path(FILE *f, const cmp_path *r, const cmp_path *ot, int n_nll)
     int first = 1;
     for (int s = 0; s < CMP_FIXED; s++)
         for (int j = 0; j < CMP_NFES; j++) {
-            if (!r->fixed[s][j].pts)
-                continue;
-            fprintf(f, "%s\n       {\"solver\": \"%s\", \"steps\": %d, \"result\": ",
-                    first ? "" : ",", cmp_solver_names[s], r->fixed[s][j].steps);
+            if (!r->fixed[s][j].pts) continue;
+            fprintf(f,
+                    "%s\n       {\"solver\": \"%s\", \"steps\": %d, \"result\": ", first ? "" : ",",
+                    cmp_solver_names[s], r->fixed[s][j].steps);
             json_samples(f, &r->fixed[s][j]);
             fprintf(f, "}");
             first = 0;
@@ -197,8 +191,7 @@ fmcl_status cmp_write_json(const char *path, const cmp_opts *o, const cmp_data *
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory writing %s", path);
+    if (!f) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory writing %s", path);
     fprintf(f, "{\n  \"program\": \"fmcl-compare\", \"fmcl_version\": \"%s\",\n", FMCL_VERSION);
     fprintf(f, "  \"device\": \"");
     jstr(f, dev->platform_name);

@@ -30,9 +30,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: this example wants an unconditional 2D model\n", argv[1]);
         goto done;
     }
-    printf("%s: %s, %zu parameters (%s weights)\n", argv[1],
-           fmcl_name(FMCL_NAMES_MODEL, mc->kind), fmcl_model_param_count(model),
-           fmcl_model_is_ema(model) ? "EMA" : "trained");
+    printf("%s: %s, %zu parameters (%s weights)\n", argv[1], fmcl_name(FMCL_NAMES_MODEL, mc->kind),
+           fmcl_model_param_count(model), fmcl_model_is_ema(model) ? "EMA" : "trained");
 
     /* v(x, t) at three points, at the start and the end of the flow. */
     const float x[3 * 2] = {0.5f, 0.5f, -1.0f, 2.0f, 3.0f, -3.0f};

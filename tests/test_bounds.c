@@ -74,11 +74,11 @@ static void gzip_bomb(void)
     fmcl_status s = fmcl_idx_load(at("bomb-idx3-ubyte.gz"), NULL, 0, &im, err, sizeof err);
     const long grew = peak_rss_kib() - before;
     expect_error("gzip bomb IDX", s, FMCL_ERR_FORMAT, err, "more bytes follow", "784 bytes");
-    tl_check(grew < 32 * 1024, "the gzip bomb (%zu bytes, %d MiB inflated) raised peak memory "
+    tl_check(grew < 32 * 1024,
+             "the gzip bomb (%zu bytes, %d MiB inflated) raised peak memory "
              "by %ld KiB; the reader must stop at the 800 bytes its header implies",
              hl + ZEROS_MIB * tl, ZEROS_MIB, grew);
-    printf("  gzip bomb: %zu-byte file, peak memory grew by %ld KiB\n", hl + ZEROS_MIB * tl,
-           grew);
+    printf("  gzip bomb: %zu-byte file, peak memory grew by %ld KiB\n", hl + ZEROS_MIB * tl, grew);
 }
 
 static void on_alarm(int sig)
@@ -160,8 +160,8 @@ static void images(void)
     fmcl_images im;
     mkdir(at("tga"), 0777);
     /* An RLE true-colour TGA of 8192 x 8192: one packet of 128 black pixels. */
-    const unsigned char tga[22] = {0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x20, 0x00, 0x20,
-                                   24, 0, 0xff, 0, 0, 0};
+    const unsigned char tga[22] = {0, 0,    10,   0,    0,    0,  0, 0,    0, 0, 0,
+                                   0, 0x00, 0x20, 0x00, 0x20, 24, 0, 0xff, 0, 0, 0};
     put(at("tga/a.png"), tga, sizeof tga);
     fmcl_status s = fmcl_imgdir_load(at("tga"), 4, 3, 0, &im, err, sizeof err);
     expect_error("TGA named .png", s, FMCL_ERR_FORMAT, err, "a.png", "neither PNG nor JPEG");
@@ -182,8 +182,7 @@ static void images(void)
     stbi_write_jpg(at("jpeg/x.jpg"), 64, 64, 3, px, 90);
     unsigned char *file = NULL;
     size_t len = 0;
-    if (tl_check(fmcl_read_file(at("jpeg/x.jpg"), 1 << 20, &file, &len, err, sizeof err) ==
-                     FMCL_OK,
+    if (tl_check(fmcl_read_file(at("jpeg/x.jpg"), 1 << 20, &file, &len, err, sizeof err) == FMCL_OK,
                  "%s", err)) {
         s = fmcl_imgdir_load(at("jpeg"), 4, 1, 0, &im, err, sizeof err);
         tl_check(s == FMCL_OK, "the whole JPEG: %s", err);
@@ -200,19 +199,19 @@ static void images(void)
 static int huge_models(fmcl_ctx *ctx, void *user)
 {
     (void)user;
-    const char *mlp[] = {"format", "fmcl-mlp", "dim", "2", "width", "16384", "depth", "63",
-                         "time_freqs", "0"};
-    const char *unet[] = {"format", "fmcl-unet", "channels", "1", "height", "4", "width", "4",
-                          "base", "1024", "blocks", "1", "attn_levels", "0", "heads", "1",
-                          "groups", "1", "mult", "16"};
+    const char *mlp[] = {"format", "fmcl-mlp", "dim", "2",          "width",
+                         "16384",  "depth",    "63",  "time_freqs", "0"};
+    const char *unet[] = {"format", "fmcl-unet", "channels", "1", "height",      "4", "width", "4",
+                          "base",   "1024",      "blocks",   "1", "attn_levels", "0", "heads", "1",
+                          "groups", "1",         "mult",     "16"};
     const struct {
         const char *name, *const *meta;
         int pairs;
     } files[] = {{"mlp.safetensors", mlp, 5}, {"unet.safetensors", unet, 10}};
     for (int i = 0; i < 2; i++) {
         char err[512];
-        if (!tl_check(fmcl_st_write(at(files[i].name), NULL, 0, files[i].meta, files[i].pairs,
-                                    err, sizeof err) == FMCL_OK,
+        if (!tl_check(fmcl_st_write(at(files[i].name), NULL, 0, files[i].meta, files[i].pairs, err,
+                                    sizeof err) == FMCL_OK,
                       "%s", err))
             continue;
         fmcl_model *m = NULL;

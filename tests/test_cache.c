@@ -162,10 +162,14 @@ static void check_path(void)
     setenv("HOME", "/home/u", 1);
     tl_check(!fmcl_cache_path(key, path, 40), "a path that does not fit");
     /* The drivers' own caches live there too. */
-    if (xdg) setenv("XDG_CACHE_HOME", xdg, 1);
-    else unsetenv("XDG_CACHE_HOME");
-    if (home) setenv("HOME", home, 1);
-    else unsetenv("HOME");
+    if (xdg)
+        setenv("XDG_CACHE_HOME", xdg, 1);
+    else
+        unsetenv("XDG_CACHE_HOME");
+    if (home)
+        setenv("HOME", home, 1);
+    else
+        unsetenv("HOME");
     free(xdg);
     free(home);
 }
@@ -218,8 +222,8 @@ static void check_entry_file(void)
     unsigned char *bad = malloc(rawlen + 1);
     struct {
         const char *what, *want;
-        size_t at;      /* byte to flip, or SIZE_MAX */
-        size_t len;     /* bytes written */
+        size_t at;  /* byte to flip, or SIZE_MAX */
+        size_t len; /* bytes written */
     } cases[] = {
         {"payload byte flipped", "checksum", FMCL_CACHE_HEADER_BYTES + n / 2, rawlen},
         {"key byte flipped", "key mismatch", FMCL_CACHE_OFF_KEY + 31, rawlen},
@@ -282,8 +286,7 @@ static int run_ops(fmcl_ctx *ctx, float *out)
              tl_buf_new(ctx, &b, OPS_N, bias) && tl_buf_new(ctx, &sq, 1, NULL) &&
              tl_buf_new(ctx, &part, np, NULL) && tl_buf_new(ctx, &m, OPS_COUNT, NULL) &&
              tl_buf_new(ctx, &v, OPS_COUNT, NULL);
-    fmcl_adam_params ap = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                           .clip = 1.f};
+    fmcl_adam_params ap = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .clip = 1.f};
     ok = ok && fmcl_randn(ctx, x.t, 12345, FMCL_STREAM_NOISE, 3, OPS_COUNT) == FMCL_OK &&
          tl_buf_read(ctx, &x, out) &&
          fmcl_bias_silu_forward(ctx, x.t, h.t, b.t, OPS_B, OPS_N) == FMCL_OK &&
@@ -391,8 +394,7 @@ static int device_checks(fmcl_ctx *first, void *user)
     for (size_t c = 0; bad && c < sizeof cases / sizeof cases[0]; c++) {
         memcpy(bad, raw, len);
         if (cases[c].at != SIZE_MAX) bad[cases[c].at] ^= 0x10;
-        if (!tl_check(write_bytes(path, bad, cases[c].n), "writing '%s'", cases[c].what))
-            continue;
+        if (!tl_check(write_bytes(path, bad, cases[c].n), "writing '%s'", cases[c].what)) continue;
         expect_note(cases[c].what, cases[c].want);
         unsigned char *again = NULL;
         size_t n2 = 0;

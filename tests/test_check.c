@@ -49,25 +49,72 @@ static int run_all(fmcl_ctx *ctx, const fmcl_check_options *opt, results *rs)
  * images.h and runtime.h, the ODE drivers and the MLP. */
 static void check_coverage(const results *rs)
 {
-    static const char *ops[] = {
-        "randn", "toy_sample", "gather_rows", "ot_interp", "path_interp", "time_input",
-        "axpy_to", "axpy_to in place", "rk4_update", "heun_update", "rk38_update", "dopri5_stage",
-        "dopri5_error", "scaled_sumsq", "integrate", "integrate_grid", "integrate_adaptive",
-        "rademacher", "onehot_rows", "div_column", "div_probe", "gemm NN", "gemm NT", "gemm TN",
-        "gemm TT", "mlp_forward", "mlp_backward", "bias_silu_forward", "bias_forward",
-        "silu_backward", "silu_backward in place", "bias_backward", "mse_forward_backward",
-        "sumsq", "fill", "adam_step", "adam_step AdamW clipped", "adam_step zero_grad",
-        "ema_update",
-        "path_sample", "silu_forward", "dropout_forward", "dropout_backward",
-        "linear_small_forward", "linear_small_wgrad", "linear_small_dx", "image_batch",
-        "label_batch", "class_concat", "guidance",
-        "conv2d_forward", "conv2d_backward",
-        "groupnorm_forward", "groupnorm_backward", "upsample2x_forward", "upsample2x_backward",
-        "concat_forward", "concat_backward", "time_embedding", "attention_forward",
-        "attention_backward", "peak_fma",
-        "unet_forward", "unet_backward",
-        "training loss",
-        "training params"};
+    static const char *ops[] = {"randn",
+                                "toy_sample",
+                                "gather_rows",
+                                "ot_interp",
+                                "path_interp",
+                                "time_input",
+                                "axpy_to",
+                                "axpy_to in place",
+                                "rk4_update",
+                                "heun_update",
+                                "rk38_update",
+                                "dopri5_stage",
+                                "dopri5_error",
+                                "scaled_sumsq",
+                                "integrate",
+                                "integrate_grid",
+                                "integrate_adaptive",
+                                "rademacher",
+                                "onehot_rows",
+                                "div_column",
+                                "div_probe",
+                                "gemm NN",
+                                "gemm NT",
+                                "gemm TN",
+                                "gemm TT",
+                                "mlp_forward",
+                                "mlp_backward",
+                                "bias_silu_forward",
+                                "bias_forward",
+                                "silu_backward",
+                                "silu_backward in place",
+                                "bias_backward",
+                                "mse_forward_backward",
+                                "sumsq",
+                                "fill",
+                                "adam_step",
+                                "adam_step AdamW clipped",
+                                "adam_step zero_grad",
+                                "ema_update",
+                                "path_sample",
+                                "silu_forward",
+                                "dropout_forward",
+                                "dropout_backward",
+                                "linear_small_forward",
+                                "linear_small_wgrad",
+                                "linear_small_dx",
+                                "image_batch",
+                                "label_batch",
+                                "class_concat",
+                                "guidance",
+                                "conv2d_forward",
+                                "conv2d_backward",
+                                "groupnorm_forward",
+                                "groupnorm_backward",
+                                "upsample2x_forward",
+                                "upsample2x_backward",
+                                "concat_forward",
+                                "concat_backward",
+                                "time_embedding",
+                                "attention_forward",
+                                "attention_backward",
+                                "peak_fma",
+                                "unet_forward",
+                                "unet_backward",
+                                "training loss",
+                                "training params"};
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
         int seen = 0;
         for (int i = 0; i < rs->n; i++) seen += strcmp(rs->r[i].op, ops[k]) == 0;
@@ -88,7 +135,7 @@ static void check_coverage(const results *rs)
 
 typedef struct {
     const char *op;
-    long at;          /* element from the first output value; negative: the guard before */
+    long at; /* element from the first output value; negative: the guard before */
     float value;
     int relative;     /* value multiplies instead of replacing */
     const char *want; /* in the reason of every result of op */
@@ -186,8 +233,7 @@ static void check_classification(fmcl_ctx *ctx)
         snprintf(want, sizeof want, "reason %zu", k);
         tl_check(!ran && !after && r.status == cases[k].want && strcmp(r.reason, want) == 0,
                  "status %s: reported %s (%s), want %s", fmcl_status_name(cases[k].st),
-                 fmcl_check_status_name(r.status), r.reason,
-                 fmcl_check_status_name(cases[k].want));
+                 fmcl_check_status_name(r.status), r.reason, fmcl_check_status_name(cases[k].want));
     }
     int failures = -1;
     tl_check(chk_suite_end(&s, &failures) == FMCL_OK && failures == 3,

@@ -53,8 +53,10 @@ static void label_batch(fmcl_ctx *ctx, float p, uint64_t seed)
         uint32_t r[4];
         fmcl_philox(seed, (uint32_t)b, 0, FMCL_STREAM_INDEX, 5, r);
         const int row = (int)(((uint64_t)r[0] * N) >> 32);
-        if (got[b] == -1.0f) dropped++;
-        else wrong += got[b] != (float)(row % 7);
+        if (got[b] == -1.0f)
+            dropped++;
+        else
+            wrong += got[b] != (float)(row % 7);
     }
     const double frac = (double)dropped / B, sd = sqrt(p * (1.0 - p) / B);
     printf("  p=%g: dropped %.4f of %d rows (5 sd = %.4f)\n", (double)p, frac, B, 5 * sd);
@@ -137,8 +139,13 @@ static void guided_sampling(fmcl_ctx *ctx)
     const float ws[3] = {0.0f, 1.7f, 0.6f};
     for (int j = 0; j < 3; j++) {
         fmcl_sample_stats st = {0};
-        fmcl_sample_config sc = {.solver = FMCL_SOLVER_EULER, .steps = steps, .n = n, .x0 = x0,
-                                 .classes = cls, .guidance = ws[j], .stats = &st};
+        fmcl_sample_config sc = {.solver = FMCL_SOLVER_EULER,
+                                 .steps = steps,
+                                 .n = n,
+                                 .x0 = x0,
+                                 .classes = cls,
+                                 .guidance = ws[j],
+                                 .stats = &st};
         double want[n * D];
         for (int i = 0; i < n * D; i++) want[i] = x0[i];
         euler_ref(m->mlp, P, want, cls, n, steps, ws[j]);
@@ -146,16 +153,16 @@ static void guided_sampling(fmcl_ctx *ctx)
         snprintf(what, sizeof what, "guided Euler w=%g vs double reference", (double)ws[j]);
         if (ok(ctx, fmcl_sample(m, &sc, got, NULL, NULL), what)) {
             tl_close(what, got, want, n * D, 1e-4, 1e-3);
-            tl_check(st.nfe == steps, "w=%g: NFE %d counts guided evaluations (%d)",
-                     (double)ws[j], st.nfe, steps);
+            tl_check(st.nfe == steps, "w=%g: NFE %d counts guided evaluations (%d)", (double)ws[j],
+                     st.nfe, steps);
         }
     }
     /* The classes matter: the same noise under other classes moves elsewhere. */
     int shifted[n];
     float alt[n * D];
     for (int i = 0; i < n; i++) shifted[i] = (cls[i] + 2) % K;
-    fmcl_sample_config sc = {.solver = FMCL_SOLVER_EULER, .steps = steps, .n = n, .x0 = x0,
-                             .classes = shifted};
+    fmcl_sample_config sc = {
+        .solver = FMCL_SOLVER_EULER, .steps = steps, .n = n, .x0 = x0, .classes = shifted};
     if (ok(ctx, fmcl_sample(m, &sc, alt, NULL, NULL), "other classes"))
         tl_check(memcmp(alt, got, sizeof alt) != 0, "other classes give other samples");
     /* Refusals: a class out of range, guidance without classes. */
@@ -288,7 +295,4 @@ static int run(fmcl_ctx *ctx, void *user)
     return 0;
 }
 
-int main(void)
-{
-    return tl_for_each_device(run, NULL);
-}
+int main(void) { return tl_for_each_device(run, NULL); }

@@ -16,17 +16,13 @@
 
 #define N 3001
 
-static double rel(double a, double b)
-{
-    return fabs(a - b) / fabs(b);
-}
+static double rel(double a, double b) { return fabs(a - b) / fabs(b); }
 
 /* Sliced W2 of a against a reference built from b (m points). */
 static double sw2(const float *a, int n, const float *b, int m, int dirs)
 {
     cmp_ref r;
-    if (!tl_check(cmp_ref_init(&r, b, m, dirs) == 0, "reference of %d points", m))
-        return -2;
+    if (!tl_check(cmp_ref_init(&r, b, m, dirs) == 0, "reference of %d points", m)) return -2;
     double d = cmp_sliced_w2(&r, a, n);
     cmp_ref_free(&r);
     return d;
@@ -48,11 +44,11 @@ static void translation(const float *x)
     double want = hypot(c[0], c[1]) / sqrt(2.0);
     for (int L = 2; L <= 64; L *= 4) {
         double got = sw2(y, N, x, N, L), got_k = sw2(y, N, xk, N * K, L);
-        printf("  translation: L = %2d: %.7f, reference x%d: %.7f, closed form %.7f\n", L, got,
-               K, got_k, want);
+        printf("  translation: L = %2d: %.7f, reference x%d: %.7f, closed form %.7f\n", L, got, K,
+               got_k, want);
         tl_check(rel(got, want) < 1e-5, "translation by |c|: %.7f, want %.7f", got, want);
-        tl_check(rel(got_k, want) < 1e-5, "translation, reference x%d: %.7f, want %.7f", K,
-                 got_k, want);
+        tl_check(rel(got_k, want) < 1e-5, "translation, reference x%d: %.7f, want %.7f", K, got_k,
+                 want);
     }
     double self = sw2(x, N, xk, N * K, 16);
     tl_check(self == 0, "a set against %d copies of itself: %g, want 0", K, self);
@@ -132,11 +128,9 @@ static void properties(const float *x, const float *z)
     printf("  checkerboard data against %d more: n = %d: %.4f, n = %d: %.4f\n", REF, SMALL, small,
            BIG, big);
     tl_check(small > 0 && small < 0.2, "%d data points: %.4f, want in (0, 0.2)", SMALL, small);
-    tl_check(big < 0.75 * small, "4x the points should shrink the floor: %.4f vs %.4f", big,
-             small);
+    tl_check(big < 0.75 * small, "4x the points should shrink the floor: %.4f vs %.4f", big, small);
     /* A scale error of 10%, far above that floor, must show. */
-    for (int i = 0; i < BIG; i++)
-        u[2 * i] *= 0.9f, u[2 * i + 1] *= 0.9f;
+    for (int i = 0; i < BIG; i++) u[2 * i] *= 0.9f, u[2 * i + 1] *= 0.9f;
     double shrunk = sw2(u, BIG, ref, REF, 64);
     printf("  the same %d points shrunk by 10%%: %.4f\n", BIG, shrunk);
     tl_check(shrunk > 2 * big, "a 10%% contraction: %.4f, not above twice the floor %.4f", shrunk,

@@ -108,8 +108,8 @@ static void same_bits(int impl, int k, const float *got, size_t n, const char *w
     } else if (impl == FMCL_CONV_TILED && first[k] && first_n[k] == n) {
         size_t differ = 0;
         for (size_t i = 0; i < n; i++) differ += memcmp(&got[i], &first[k][i], 4) != 0;
-        tl_check(differ == 0, "%s: %zu values differ in their bits from the packed variant's",
-                 what, differ);
+        tl_check(differ == 0, "%s: %zu values differ in their bits from the packed variant's", what,
+                 differ);
     }
 }
 
@@ -210,16 +210,16 @@ static void refusals(fmcl_ctx *ctx)
     const fmcl_conv_shape good = {3, 5, 7, 9, 4, 3, 1, 1, 3};
     fmcl_conv_shape bad[6];
     for (int i = 0; i < 6; i++) bad[i] = good;
-    bad[0].pad = 3;          /* padding >= kernel */
-    bad[1].chunk = 4;        /* chunk > B */
+    bad[0].pad = 3;   /* padding >= kernel */
+    bad[1].chunk = 4; /* chunk > B */
     bad[2].stride = 0;
     bad[3].C = 0;
     bad[4].H = 1, bad[4].pad = 0; /* image smaller than the kernel */
     bad[5].B = 1 << 20, bad[5].chunk = 1 << 20, bad[5].C = 1 << 10; /* over 2^31 floats */
     for (int i = 0; i < 6; i++) {
         fmcl_status s = fmcl_conv2d_forward(ctx, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0},
-                                            (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0},
-                                            (fmcl_t){NULL, 0}, &bad[i]);
+                                            (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0},
+                                            &bad[i]);
         tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "conv2d: "),
                  "bad shape %d: status %d, '%s'", i, (int)s, fmcl_ctx_error(ctx));
         tl_check(fmcl_conv_scratch(&bad[i]) == 0, "bad shape %d has a scratch size", i);
@@ -232,14 +232,19 @@ static int run(fmcl_ctx *ctx, void *user)
     (void)user;
     /* B, C, H, W, K, ksize, stride, pad, chunk */
     const fmcl_conv_shape cases[] = {
-        {3, 5, 7, 9, 4, 3, 1, 1, 3},   {3, 5, 7, 9, 4, 3, 1, 1, 2},
-        {3, 5, 7, 9, 6, 3, 2, 1, 1},   {3, 5, 8, 9, 6, 3, 2, 1, 3},
-        {3, 5, 7, 9, 7, 1, 1, 0, 2},   {2, 3, 7, 5, 4, 3, 1, 1, 2},
-        {2, 17, 13, 11, 33, 3, 2, 1, 2}, {2, 17, 13, 11, 33, 3, 1, 1, 2},
+        {3, 5, 7, 9, 4, 3, 1, 1, 3},
+        {3, 5, 7, 9, 4, 3, 1, 1, 2},
+        {3, 5, 7, 9, 6, 3, 2, 1, 1},
+        {3, 5, 8, 9, 6, 3, 2, 1, 3},
+        {3, 5, 7, 9, 7, 1, 1, 0, 2},
+        {2, 3, 7, 5, 4, 3, 1, 1, 2},
+        {2, 17, 13, 11, 33, 3, 2, 1, 2},
+        {2, 17, 13, 11, 33, 3, 1, 1, 2},
         {1, 2, 12, 23, 37, 3, 1, 1, 1}, /* rows of whole interior blocks, 3 panels */
         /* Rows of 14 and 7: float16 blocks of 7 pixels whose window reaches
          * the padding on the right, on both sides. */
-        {2, 3, 6, 14, 5, 3, 1, 1, 2},  {2, 4, 7, 7, 3, 3, 1, 1, 2},
+        {2, 3, 6, 14, 5, 3, 1, 1, 2},
+        {2, 4, 7, 7, 3, 3, 1, 1, 2},
     };
     const int n = (int)(sizeof cases / sizeof cases[0]), chosen = ctx->conv_impl;
     /* Every variant on every device: each case packed, then tiled (whose bits

@@ -202,8 +202,8 @@ static void test_resize(void)
                 for (int x = 0; x < 2; x++) sum += src[(2 * by + y) * 6 + 1 + 2 * bx + x];
             want[by * 2 + bx] = (unsigned char)lround(sum / 4.0);
         }
-    tl_check(memcmp(dst, want, 4) == 0, "area average: %d %d %d %d, expected %d %d %d %d",
-             dst[0], dst[1], dst[2], dst[3], want[0], want[1], want[2], want[3]);
+    tl_check(memcmp(dst, want, 4) == 0, "area average: %d %d %d %d, expected %d %d %d %d", dst[0],
+             dst[1], dst[2], dst[3], want[0], want[1], want[2], want[3]);
     /* Shrinking 3 -> 2: output 0 covers pixel 0 and half of pixel 1. */
     unsigned char row3[9] = {0, 90, 180, 30, 60, 90, 200, 100, 0}, d2[4];
     tl_check(fmcl_image_square_resize(d2, 2, row3, 3, 3, 1) == 0, "resize 3 x 3");
@@ -247,7 +247,7 @@ static void test_imgdir(void)
         int ok = 1;
         for (int p = 0; p < 4; p++)
             for (int c = 0; c < 3; c++) {
-                ok &= im.pixels[c * 4 + p] == grey[p];           /* a.png first, grey to RGB */
+                ok &= im.pixels[c * 4 + p] == grey[p];             /* a.png first, grey to RGB */
                 ok &= im.pixels[12 + c * 4 + p] == rgb[p * 3 + c]; /* CHW planes */
             }
         tl_check(ok, "image folder: name order, channel-major planes, values kept");
@@ -308,9 +308,9 @@ static void test_imgdir(void)
 static void test_decoders(void)
 {
     static const char *const files[] = {
-        "grey8.png", "grey1.png", "grey16.png", "grey_alpha.png", "rgb.png", "rgba16.png",
-        "palette.png", "palette2.png", "interlaced.png", "grey.jpg", "rgb.jpg",
-        "progressive.jpg", "restart.jpg"};
+        "grey8.png",  "grey1.png",       "grey16.png",   "grey_alpha.png", "rgb.png",
+        "rgba16.png", "palette.png",     "palette2.png", "interlaced.png", "grey.jpg",
+        "rgb.jpg",    "progressive.jpg", "restart.jpg"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         for (int ch = 1; ch <= 3; ch += 2) {
             char path[256], err[512];
@@ -318,8 +318,7 @@ static void test_decoders(void)
             unsigned char *file = NULL, *px = NULL, *want = NULL;
             size_t len = 0;
             int w = 0, h = 0, sw = 0, sh = 0, comp = 0;
-            if (!tl_check(fmcl_read_file(path, 1 << 20, &file, &len, err, sizeof err) ==
-                              FMCL_OK,
+            if (!tl_check(fmcl_read_file(path, 1 << 20, &file, &len, err, sizeof err) == FMCL_OK,
                           "%s", err))
                 continue;
             fmcl_status s = fmcl_image_decode(file, len, ch, FMCL_IMAGE_MAX_PIXELS, &px, &w, &h,
@@ -332,10 +331,12 @@ static void test_decoders(void)
                 for (size_t k = 0; k < (size_t)w * h * ch; k++)
                     if (abs(px[k] - want[k]) > worst) worst = abs(px[k] - want[k]);
                 const int jpeg = strstr(files[i], ".jpg") != NULL;
-                tl_check(worst <= (jpeg ? 3 : 0), "%s, %d channel(s): differs from stb_image by "
-                         "up to %d levels", files[i], ch, worst);
-                if (ch == 3) printf("  %-16s %2d x %-2d  stb_image differs by %d\n", files[i], w,
-                                    h, worst);
+                tl_check(worst <= (jpeg ? 3 : 0),
+                         "%s, %d channel(s): differs from stb_image by "
+                         "up to %d levels",
+                         files[i], ch, worst);
+                if (ch == 3)
+                    printf("  %-16s %2d x %-2d  stb_image differs by %d\n", files[i], w, h, worst);
             }
             free(file);
             free(px);
@@ -403,7 +404,8 @@ static int test_batch(fmcl_ctx *ctx, void *user)
                 }
             cells &= match;
             flipped += mirror;
-            for (int d = 0; d < D; d++) usum += (want[b * D + d] + 1.0) * 128.0 - floor((want[b * D + d] + 1.0) * 128.0);
+            for (int d = 0; d < D; d++)
+                usum += (want[b * D + d] + 1.0) * 128.0 - floor((want[b * D + d] + 1.0) * 128.0);
         }
         tl_check(cells, "every batch row is a dequantised image of the set");
         const double umean = usum / (B * D);

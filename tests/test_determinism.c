@@ -151,9 +151,9 @@ static void same_device(fmcl_ctx *ctx)
  * FP_CONTRACT OFF then holds on every device. */
 static void check_build_options(fmcl_ctx *ctx)
 {
-    static const char *const loose[] = {"-cl-fast-relaxed-math", "-cl-mad-enable",
+    static const char *const loose[] = {"-cl-fast-relaxed-math",         "-cl-mad-enable",
                                         "-cl-unsafe-math-optimizations", "-cl-finite-math-only",
-                                        "-cl-no-signed-zeros", "-cl-denorms-are-zero"};
+                                        "-cl-no-signed-zeros",           "-cl-denorms-are-zero"};
     char opts[512] = "";
     cl_int rc = clGetProgramBuildInfo(ctx->program, ctx->device, CL_PROGRAM_BUILD_OPTIONS,
                                       sizeof opts - 1, opts, NULL);
@@ -214,11 +214,10 @@ static int device_words(fmcl_ctx *ctx, uint64_t seed, uint32_t *words)
         if (rc == CL_SUCCESS) rc = clSetKernelArg(k, 2, sizeof step, &step);
         if (rc == CL_SUCCESS) rc = clSetKernelArg(k, 3, sizeof B, &B);
         if (rc == CL_SUCCESS) rc = clSetKernelArg(k, 4, sizeof blocks, &blocks);
-        if (rc == CL_SUCCESS) rc = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL,
-                                                          0, NULL, NULL);
+        if (rc == CL_SUCCESS)
+            rc = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, 0, NULL, NULL);
         good = rc == CL_SUCCESS &&
-               fmcl_read(ctx, out, words + 4 * step * per_step, per_step * 16) ==
-                   FMCL_OK;
+               fmcl_read(ctx, out, words + 4 * step * per_step, per_step * 16) == FMCL_OK;
     }
     tl_check(good, "noise words kernel: %s %s", fmcl_cl_strerror(rc), fmcl_ctx_error(ctx));
     fmcl_release(&out);
@@ -315,8 +314,8 @@ static int device_run_200(fmcl_ctx *ctx, device_run *r)
     tc.steps = RUN_STEPS;
     tc.lr = 3e-3f;
     tc.seed = 11;
-    fmcl_sample_config sc = {.solver = FMCL_SOLVER_MIDPOINT, .steps = 20, .n = RUN_SAMPLES,
-                             .seed = 12};
+    fmcl_sample_config sc = {
+        .solver = FMCL_SOLVER_MIDPOINT, .steps = 20, .n = RUN_SAMPLES, .seed = 12};
     float *x = malloc(2 * RUN_SAMPLES * sizeof *x);
     int good = m && d && ok(ctx, fmcl_trainer_create(m, d, &tc, &t), "trainer") &&
                ok(ctx, fmcl_trainer_run(t, RUN_STEPS), "training") &&
@@ -351,8 +350,9 @@ static void compare_devices(const device_run *a, const device_run *b)
     int same_rows = memcmp(a->rows, b->rows, sizeof a->rows) == 0;
     int same_t = memcmp(a->t, b->t, sizeof a->t) == 0;
     int same_words = memcmp(a->words, b->words, sizeof a->words) == 0;
-    printf("    integer streams: rows %s, t %s, noise words %s\n", same_rows ? "identical" : "DIFFER",
-           same_t ? "identical" : "DIFFER", same_words ? "identical" : "DIFFER");
+    printf("    integer streams: rows %s, t %s, noise words %s\n",
+           same_rows ? "identical" : "DIFFER", same_t ? "identical" : "DIFFER",
+           same_words ? "identical" : "DIFFER");
     tl_check(same_rows && same_t && same_words, "integer random streams differ across devices");
     tl_close_f("noise normals (device log/sqrt/cospi)", b->x0, a->x0,
                sizeof a->x0 / sizeof a->x0[0], TOL_NOISE_ABS, TOL_NOISE_REL);
@@ -367,8 +367,7 @@ static void compare_devices(const device_run *a, const device_run *b)
     printf("    losses: max relative difference %.3g over the first 10 steps, %.3g over %d "
            "(step %d); tolerance %g\n",
            at_10, worst, RUN_STEPS, worst_step, TOL_LOSS_REL);
-    tl_check(worst <= TOL_LOSS_REL, "losses differ by %.3g relative at step %d", worst,
-             worst_step);
+    tl_check(worst <= TOL_LOSS_REL, "losses differ by %.3g relative at step %d", worst, worst_step);
     double dm = max_abs_diff(a->mean, b->mean, 2), dc = max_abs_diff(a->cov, b->cov, 3);
     double ds = fabs(a->support - b->support);
     printf("    samples: |d mean| %.3g (tol %g), |d cov| %.3g (tol %g), |d support| %.3g (tol "
@@ -394,8 +393,10 @@ static int per_device(fmcl_ctx *ctx, void *user)
     }
     check_streams_against_host(r, seed);
     if (n_runs > 0) compare_devices(runs[0], r);
-    if (n_runs < MAX_DEVICES) runs[n_runs++] = r;
-    else free(r);
+    if (n_runs < MAX_DEVICES)
+        runs[n_runs++] = r;
+    else
+        free(r);
     return 0;
 }
 
@@ -409,7 +410,8 @@ int main(void)
     if (tl_run_devices(per_device, NULL) > 0 && n_runs < 2)
         tl_skip("cross-device agreement: needs two devices whose runs completed, found %d; "
                 "install mesa-opencl-icd and set RUSTICL_ENABLE=llvmpipe for Mesa's rusticl on "
-                "the CPU", n_runs);
+                "the CPU",
+                n_runs);
     for (int i = 0; i < n_runs; i++) free(runs[i]);
     rmdir(tmpdir);
     return tl_summary();

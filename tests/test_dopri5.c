@@ -43,8 +43,7 @@ static fmcl_status velocity(void *user, fmcl_t v, fmcl_t x, float t)
     switch (f->kind) {
     case LINEAR: return fmcl_axpy_to(f->ctx, v, f->zero, (float)f->lambda, x, f->n);
     case COSINE: return fmcl_axpy_to(f->ctx, v, f->zero, cosf(t), x, f->n);
-    case NAN_AFTER_HALF:
-        return fmcl_axpy_to(f->ctx, v, f->zero, t > 0.5f ? NAN : -1.0f, x, f->n);
+    case NAN_AFTER_HALF: return fmcl_axpy_to(f->ctx, v, f->zero, t > 0.5f ? NAN : -1.0f, x, f->n);
     default: { /* [u, w]: u' = -omega w, w' = omega u */
         fmcl_status s = fmcl_axpy_to(f->ctx, v, f->zero, (float)-OMEGA, fmcl_at(x, m), m);
         return s == FMCL_OK ? fmcl_axpy_to(f->ctx, fmcl_at(v, m), f->zero, (float)OMEGA, x, m) : s;
@@ -57,9 +56,12 @@ static void velocity_ref(void *user, double *v, const double *x, double t)
     const field *f = user;
     const int m = f->n / 2;
     for (int i = 0; i < f->n; i++) {
-        if (f->kind == LINEAR) v[i] = f->lambda * x[i];
-        else if (f->kind == COSINE) v[i] = cos(t) * x[i];
-        else v[i] = i < m ? -OMEGA * x[i + m] : OMEGA * x[i - m];
+        if (f->kind == LINEAR)
+            v[i] = f->lambda * x[i];
+        else if (f->kind == COSINE)
+            v[i] = cos(t) * x[i];
+        else
+            v[i] = i < m ? -OMEGA * x[i + m] : OMEGA * x[i - m];
     }
 }
 
@@ -69,9 +71,12 @@ static void exact(const field *f, const float *x0, double t0, double t1, double 
     const int m = f->n / 2;
     const double c = cos(OMEGA * (t1 - t0)), s = sin(OMEGA * (t1 - t0));
     for (int i = 0; i < f->n; i++) {
-        if (f->kind == LINEAR) out[i] = x0[i] * exp(f->lambda * (t1 - t0));
-        else if (f->kind == COSINE) out[i] = x0[i] * exp(sin(t1) - sin(t0));
-        else out[i] = i < m ? c * x0[i] - s * x0[i + m] : s * x0[i - m] + c * x0[i];
+        if (f->kind == LINEAR)
+            out[i] = x0[i] * exp(f->lambda * (t1 - t0));
+        else if (f->kind == COSINE)
+            out[i] = x0[i] * exp(sin(t1) - sin(t0));
+        else
+            out[i] = i < m ? c * x0[i] - s * x0[i + m] : s * x0[i - m] + c * x0[i];
     }
 }
 
@@ -139,7 +144,8 @@ static void model_linear(double lambda, double *x, int n, double atol, double rt
     double *a = malloc(n * sizeof *a), *y = malloc(n * sizeof *y);
     memset(r, 0, sizeof *r);
     for (int i = 0; i < n; i++) a[i] = lambda * x[i];
-    const double d0 = rms_scaled(x, x, NULL, atol, rtol, n), d1 = rms_scaled(a, x, NULL, atol, rtol, n);
+    const double d0 = rms_scaled(x, x, NULL, atol, rtol, n),
+                 d1 = rms_scaled(a, x, NULL, atol, rtol, n);
     double h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * d0 / d1;
     h0 = fmin(h0, span);
     for (int i = 0; i < n; i++) a[i] = lambda * (x[i] + dir * h0 * lambda * x[i]) - lambda * x[i];
@@ -216,8 +222,8 @@ static void check_nfe(const char *what, const run_result *r, int selected)
 {
     const int want = 1 + selected + 6 * (r->st.accepted + r->st.rejected);
     tl_check(r->counted == r->st.nfe && r->st.nfe == want,
-             "%s: NFE counted %d, reported %d, formula 1 + %d + 6 (%d + %d) = %d", what,
-             r->counted, r->st.nfe, selected, r->st.accepted, r->st.rejected, want);
+             "%s: NFE counted %d, reported %d, formula 1 + %d + 6 (%d + %d) = %d", what, r->counted,
+             r->st.nfe, selected, r->st.accepted, r->st.rejected, want);
     tl_check(r->log.count == r->st.accepted && r->log.bad == 0,
              "%s: %d step callbacks for %d accepted steps (%d out of order)", what, r->log.count,
              r->st.accepted, r->log.bad);
@@ -243,8 +249,7 @@ static void check_steps(const char *what, const run_result *r, const double *t, 
         worst = fmax(worst, fabs(r->log.t[k] - t[k]));
     printf("  %-44s steps %d+%d rejected (reference %d+%d), |dt| first %.2g, max %.2g\n", what,
            r->st.accepted, r->st.rejected, accepted, rejected, first, same ? worst : NAN);
-    if (strict)
-        tl_check(same && worst <= dt, "%s: device steps differ from the reference", what);
+    if (strict) tl_check(same && worst <= dt, "%s: device steps differ from the reference", what);
     tl_check(first <= 1e-6, "%s: first step ends %.3g from the reference's", what, first);
 }
 
@@ -280,8 +285,8 @@ static void check_linear(fmcl_ctx *ctx, field *f, const float *x0)
         f->kind = LINEAR;
         f->lambda = lambdas[c / 6];
         char what[96];
-        snprintf(what, sizeof what, "x' = %gx %s, tol %g%s", f->lambda,
-                 back ? "1 to 0" : "0 to 1", o.atol, o.h0 > 0 ? ", h0 0.1" : "");
+        snprintf(what, sizeof what, "x' = %gx %s, tol %g%s", f->lambda, back ? "1 to 0" : "0 to 1",
+                 o.atol, o.h0 > 0 ? ", h0 0.1" : "");
         if (!run_device(ctx, f, &o, t0, t1, x0, got, r)) continue;
         tl_check(r->status == FMCL_OK, "%s: %s", what, fmcl_ctx_error(ctx));
         for (int i = 0; i < n; i++) x[i] = x0[i];
@@ -376,8 +381,8 @@ static void check_tolerances(fmcl_ctx *ctx, field *f, const float *x0, int kind)
         tl_check(r->status == FMCL_OK, "%s: %s", what, fmcl_ctx_error(ctx));
         check_global(what, got, want, n, &o, r->st.accepted);
         tl_check(e < prev_err && r->st.nfe > prev_nfe,
-                 "tol %g: error %.3g (before %.3g), NFE %d (before %d): not shrinking", tols[j],
-                 e, prev_err, r->st.nfe, prev_nfe);
+                 "tol %g: error %.3g (before %.3g), NFE %d (before %d): not shrinking", tols[j], e,
+                 prev_err, r->st.nfe, prev_nfe);
         check_nfe("tolerance sweep", r, 1);
         prev_err = e;
         prev_nfe = r->st.nfe;
@@ -426,8 +431,8 @@ static void check_stops(fmcl_ctx *ctx, field *f, const float *x0)
         fmcl_status s = fmcl_integrate_adaptive(ctx, &o, 0, 1, x.t, n, work.t, velocity, f,
                                                 log_step, &r.log, &r.st);
         r.counted = f->nfe;
-        tl_check(s == FMCL_OK && sl.calls == 3 && sl.bad == 0,
-                 "stops: %d calls, %d wrong (%s)", sl.calls, sl.bad, fmcl_ctx_error(ctx));
+        tl_check(s == FMCL_OK && sl.calls == 3 && sl.bad == 0, "stops: %d calls, %d wrong (%s)",
+                 sl.calls, sl.bad, fmcl_ctx_error(ctx));
         check_nfe("stops, given h0", &r, 0);
         int landed = 0;
         for (int k = 0; k < r.log.count; k++)
@@ -518,8 +523,8 @@ static void check_refusals(fmcl_ctx *ctx, field *f, const float *x0)
             f->nfe = 0;
             fmcl_status s = fmcl_integrate_adaptive(ctx, &o, 0, cases[c].t1, x1.t, cases[c].len,
                                                     w1.t, velocity, f, NULL, NULL, NULL);
-            tl_check(s == FMCL_ERR_ARG && ctx->err[0] && f->nfe == 0,
-                     "%s: status %d, message '%s'", cases[c].what, s, ctx->err);
+            tl_check(s == FMCL_ERR_ARG && ctx->err[0] && f->nfe == 0, "%s: status %d, message '%s'",
+                     cases[c].what, s, ctx->err);
         }
     }
     tl_buf_free(&x1);
@@ -574,8 +579,8 @@ static void check_ops(fmcl_ctx *ctx, int n)
         }
         tl_guard_ok(ctx, &bxs, "dopri5_stage");
         /* x_new for the error norm: the stage-7 state just written */
-        tl_check(fmcl_dopri5_error(ctx, bs.t, bx.t, bxs.t, bk1.t, bkm.t, bk7.t, h, atol, rtol,
-                                   bp.t, n) == FMCL_OK &&
+        tl_check(fmcl_dopri5_error(ctx, bs.t, bx.t, bxs.t, bk1.t, bkm.t, bk7.t, h, atol, rtol, bp.t,
+                                   n) == FMCL_OK &&
                      fmcl_scaled_sumsq(ctx, fmcl_at(bs.t, 1), bk1.t, bx.t, atol, rtol, bp.t, n) ==
                          FMCL_OK &&
                      fmcl_read(ctx, bs.t, sc, sizeof sc) == FMCL_OK,
@@ -612,10 +617,21 @@ static void check_sample(fmcl_ctx *ctx)
           *traj = malloc(sizeof(float) * 3 * N * 2), *rtraj = malloc(sizeof(float) * 2 * N * 2);
     fmcl_sample_stats st = {0}, rst = {0};
     int nfe = 0;
-    fmcl_sample_config dc = {.solver = FMCL_SOLVER_DOPRI5, .n = N, .seed = 3, .atol = 1e-6,
-                             .rtol = 1e-6, .times = times, .n_times = 3, .stats = &st};
-    fmcl_sample_config rc = {.solver = FMCL_SOLVER_RK4, .steps = 200, .n = N, .seed = 3,
-                             .times = half, .n_times = 1, .stats = &rst};
+    fmcl_sample_config dc = {.solver = FMCL_SOLVER_DOPRI5,
+                             .n = N,
+                             .seed = 3,
+                             .atol = 1e-6,
+                             .rtol = 1e-6,
+                             .times = times,
+                             .n_times = 3,
+                             .stats = &st};
+    fmcl_sample_config rc = {.solver = FMCL_SOLVER_RK4,
+                             .steps = 200,
+                             .n = N,
+                             .seed = 3,
+                             .times = half,
+                             .n_times = 1,
+                             .stats = &rst};
     fmcl_status s1 = fmcl_sample(m, &dc, d, traj, &nfe);
     tl_check(s1 == FMCL_OK, "sample dopri5: %s", fmcl_ctx_error(ctx));
     fmcl_status s2 = fmcl_sample(m, &rc, rk, rtraj, NULL);

@@ -27,7 +27,8 @@ static double support_fraction(const float *x, int n)
 
 static double sample_fraction(fmcl_model *m, float *out)
 {
-    fmcl_sample_config sc = {.solver = FMCL_SOLVER_MIDPOINT, .steps = 20, .n = N_SAMPLES, .seed = 5};
+    fmcl_sample_config sc = {
+        .solver = FMCL_SOLVER_MIDPOINT, .steps = 20, .n = N_SAMPLES, .seed = 5};
     int nfe = 0;
     if (!tl_check(fmcl_sample(m, &sc, out, NULL, &nfe) == FMCL_OK, "sample failed")) return -1;
     tl_check(nfe == 40, "midpoint with 20 steps should take 40 NFE, reported %d", nfe);
@@ -75,7 +76,8 @@ static int run(fmcl_ctx *ctx, void *user)
             /* Measured 0.85 on PoCL and rusticl; a well-trained reference model
              * reaches ~0.9 (edges stay soft), N(0, I) about 0.5. */
             tl_check(f1 > 0.80, "trained samples on the support: %.3f, want > 0.80", f1);
-            tl_check(f1 > f0 + 0.2, "training did not beat the untrained model by 0.2 (%.3f vs %.3f)", f1, f0);
+            tl_check(f1 > f0 + 0.2,
+                     "training did not beat the untrained model by 0.2 (%.3f vs %.3f)", f1, f0);
         }
         free(loss);
         fmcl_trainer_free(t);

@@ -25,7 +25,10 @@ typedef struct {
     long count;
 } rank_job;
 
-static void values(float *x, int n, int rank) { tl_fill(x, (size_t)n, -2.f, 2.f, 40u + (uint32_t)rank); }
+static void values(float *x, int n, int rank)
+{
+    tl_fill(x, (size_t)n, -2.f, 2.f, 40u + (uint32_t)rank);
+}
 
 static void *run(void *arg)
 {

@@ -72,10 +72,9 @@ static toy_law toy_law_of(int kind)
         return (toy_law){kind, (9 + 5.0625 + 2.25 + 0.5625) / 8 + 0.0064,
                          (9 + 5.0625 + 2.25 + 0.5625) / 8 + 0.0064};
     default: /* spirals: (E n^2 - E[n cos n]/2 + E[n sin n]/2 + 1/6) / 9, n = 3 pi sqrt(u) */
-        return (toy_law){kind,
-                         (9 * pi * pi / 2 + 2 / (3 * pi) + (9 * pi * pi - 4) / (9 * pi * pi) +
-                          1.0 / 6) / 9,
-                         -1};
+        return (toy_law){
+            kind,
+            (9 * pi * pi / 2 + 2 / (3 * pi) + (9 * pi * pi - 4) / (9 * pi * pi) + 1.0 / 6) / 9, -1};
     }
 }
 
@@ -115,8 +114,10 @@ static void check_checkerboard(const float *p, int n)
             near_edge++;
             continue;
         }
-        if (fabs(a) > 2 || fabs(b) > 2 || ((long)(fa + fb)) % 2 != 0) off_support++;
-        else cell[(int)(fa + 2) * 4 + (int)(fb + 2)]++;
+        if (fabs(a) > 2 || fabs(b) > 2 || ((long)(fa + fb)) % 2 != 0)
+            off_support++;
+        else
+            cell[(int)(fa + 2) * 4 + (int)(fb + 2)]++;
     }
     printf("  checkerboard: %zu off the support, %zu on a cell edge\n", off_support, near_edge);
     tl_check(off_support == 0, "checkerboard: %zu points off the support", off_support);
@@ -125,8 +126,10 @@ static void check_checkerboard(const float *p, int n)
         const int black = ((c / 4) + (c % 4)) % 2 == 0;
         char what[64];
         snprintf(what, sizeof what, "checkerboard cell %d", c);
-        if (black) check_frac(what, cell[c], n - near_edge, 1.0 / 8);
-        else tl_check(cell[c] == 0, "%s is white but holds %zu points", what, cell[c]);
+        if (black)
+            check_frac(what, cell[c], n - near_edge, 1.0 / 8);
+        else
+            tl_check(cell[c] == 0, "%s is white but holds %zu points", what, cell[c]);
     }
 }
 
@@ -140,8 +143,8 @@ static void check_8gaussians(const float *p, int n)
         for (int k = 0; k < 8; k++) {
             const double cx = 4 * cos(2 * M_PI * k / 8) / 1.414,
                          cy = 4 * sin(2 * M_PI * k / 8) / 1.414;
-            const double d =
-                (p[2 * i] - cx) * (p[2 * i] - cx) + (p[2 * i + 1] - cy) * (p[2 * i + 1] - cy);
+            const double d = (p[2 * i] - cx) * (p[2 * i] - cx) +
+                             (p[2 * i + 1] - cy) * (p[2 * i + 1] - cy);
             if (d < bd) bd = d, best = k;
         }
         cnt[best]++;
@@ -212,8 +215,10 @@ static void check_gather(fmcl_ctx *ctx)
             int bad = 0;
             for (int b = 0; b < B; b++) {
                 const int row = (int)got[(size_t)b * D];
-                if (row < 0 || row >= N) bad++;
-                else cnt[row]++;
+                if (row < 0 || row >= N)
+                    bad++;
+                else
+                    cnt[row]++;
             }
             double chi2 = 0, e = (double)B / N;
             for (int i = 0; i < N; i++) chi2 += (cnt[i] - e) * (cnt[i] - e) / e;
@@ -233,8 +238,8 @@ static void check_gather(fmcl_ctx *ctx)
 
 /* ---- OT interpolant and time features ---- */
 
-static void interp_run(fmcl_ctx *ctx, const float *x1h, tl_buf *x1, int B, int D, int F,
-                       float smin, float *X, float *U)
+static void interp_run(fmcl_ctx *ctx, const float *x1h, tl_buf *x1, int B, int D, int F, float smin,
+                       float *X, float *U)
 {
     const int W = fmcl_input_width(D, F);
     tl_buf bX, bU;

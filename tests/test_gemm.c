@@ -14,7 +14,7 @@
 
 #include "testlib.h"
 
-static const int shapes[][3] = {{1, 1, 1},    {37, 129, 3},  {13, 2, 67},     {128, 64, 33},
+static const int shapes[][3] = {{1, 1, 1},    {37, 129, 3},   {13, 2, 67},    {128, 64, 33},
                                 {5, 300, 17}, {203, 77, 300}, {150, 130, 120}};
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -41,8 +41,8 @@ static void plain(fmcl_ctx *ctx, int packed, size_t si, int ta, int tb)
     memcpy(ref, C, nc * 4);
     memcpy(twin, C, nc * 4);
     fmcl_gemm_ref(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, ref, ldc);
-    fmcl_gemm_packed_ref(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, twin, ldc,
-                         FMCL_GEMM_PLAIN, NULL, NULL);
+    fmcl_gemm_packed_ref(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, twin, ldc, FMCL_GEMM_PLAIN,
+                         NULL, NULL);
     for (size_t i = 0; i < nc; i++) want[i] = ref[i];
     tl_buf a, b, c;
     if (tl_buf_new(ctx, &a, na, A) && tl_buf_new(ctx, &b, nb, Bm) && tl_buf_new(ctx, &c, nc, C)) {
@@ -59,8 +59,8 @@ static void plain(fmcl_ctx *ctx, int packed, size_t si, int ta, int tb)
             tl_guard_ok(ctx, &c, what);
             if (packed) {
                 size_t d = bit_diffs(got, twin, nc);
-                tl_check(d == 0, "%s: %zu of %zu elements differ from the float twin's bits",
-                         what, d, nc);
+                tl_check(d == 0, "%s: %zu of %zu elements differ from the float twin's bits", what,
+                         d, nc);
             }
         }
     }
@@ -108,17 +108,18 @@ static void epilogue(fmcl_ctx *ctx, size_t si, fmcl_gemm_epi epi)
     char what[96];
     snprintf(what, sizeof what, "gemm packed %s %dx%dx%d", names[epi], M, N, K);
     tl_buf a, b, bv, c, h;
-    if (tl_buf_new(ctx, &a, na, A) && tl_buf_new(ctx, &b, nb, Bm) &&
-        tl_buf_new(ctx, &bv, nv, v) && tl_buf_new(ctx, &c, nc, C) &&
-        tl_buf_new(ctx, &h, nc, H)) {
+    if (tl_buf_new(ctx, &a, na, A) && tl_buf_new(ctx, &b, nb, Bm) && tl_buf_new(ctx, &bv, nv, v) &&
+        tl_buf_new(ctx, &c, nc, C) && tl_buf_new(ctx, &h, nc, H)) {
         fmcl_status s = fmcl_gemm_epilogue(ctx, 0, tb, M, N, K, a.t, lda, b.t, ldb, c.t, ldc, epi,
                                            bv.t, epi == FMCL_GEMM_BIAS_SILU ? h.t : (fmcl_t){0});
         if (tl_check(s == FMCL_OK, "%s: %s", what, fmcl_ctx_error(ctx)) &&
             tl_buf_read(ctx, &c, gotC) && tl_buf_read(ctx, &h, gotH)) {
             double tol = 1e-5 * sqrt((double)K) + 1e-6;
             tl_close(what, gotC, wantC, nc, 3 * tol, 1e-5);
-            if (epi == FMCL_GEMM_BIAS_SILU) tl_close(what, gotH, wantH, nc, 3 * tol, 1e-5);
-            else tl_close(what, gotH, wantH, nc, 0, 0); /* H untouched */
+            if (epi == FMCL_GEMM_BIAS_SILU)
+                tl_close(what, gotH, wantH, nc, 3 * tol, 1e-5);
+            else
+                tl_close(what, gotH, wantH, nc, 0, 0); /* H untouched */
             tl_guard_ok(ctx, &c, what);
             tl_guard_ok(ctx, &h, what);
         }
@@ -128,8 +129,7 @@ static void epilogue(fmcl_ctx *ctx, size_t si, fmcl_gemm_epi epi)
     tl_buf_free(&bv);
     tl_buf_free(&c);
     tl_buf_free(&h);
-    free(A), free(Bm), free(v), free(C), free(H), free(gotC), free(gotH), free(wantC),
-        free(wantH);
+    free(A), free(Bm), free(v), free(C), free(H), free(gotC), free(gotH), free(wantC), free(wantH);
 }
 
 /* The weight gradient's shape with its bias gradient: C += op(A) B and v[i]
@@ -150,8 +150,8 @@ static void rowsum(fmcl_ctx *ctx, size_t si, int ta)
     tl_fill(v, (size_t)M, -1, 1, 24 + (uint32_t)si);
     memcpy(twinC, C, nc * 4);
     memcpy(twinv, v, (size_t)M * 4);
-    fmcl_gemm_packed_ref(ta, 0, M, N, K, 1.0f, A, lda, Bm, ldb, 1.0f, twinC, ldc,
-                         FMCL_GEMM_ROWSUM, twinv, NULL);
+    fmcl_gemm_packed_ref(ta, 0, M, N, K, 1.0f, A, lda, Bm, ldb, 1.0f, twinC, ldc, FMCL_GEMM_ROWSUM,
+                         twinv, NULL);
     for (int i = 0; i < M; i++) {
         double sum = v[i];
         for (int k = 0; k < K; k++) sum += ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
@@ -167,8 +167,10 @@ static void rowsum(fmcl_ctx *ctx, size_t si, int ta)
         if (tl_check(s == FMCL_OK, "%s: %s", what, fmcl_ctx_error(ctx)) &&
             tl_buf_read(ctx, &c, gotC) && tl_buf_read(ctx, &bv, gotv)) {
             size_t dc = bit_diffs(gotC, twinC, nc), dv = bit_diffs(gotv, twinv, (size_t)M);
-            tl_check(dc == 0 && dv == 0, "%s: %zu of %zu elements of C, %zu of %d of v differ "
-                     "from the float twin's bits", what, dc, nc, dv, M);
+            tl_check(dc == 0 && dv == 0,
+                     "%s: %zu of %zu elements of C, %zu of %d of v differ "
+                     "from the float twin's bits",
+                     what, dc, nc, dv, M);
             tl_close(what, gotv, wantv, (size_t)M, 1e-5 * sqrt((double)K) + 1e-6, 1e-5);
             tl_guard_ok(ctx, &c, what);
             tl_guard_ok(ctx, &bv, what);
@@ -205,8 +207,8 @@ static int run(fmcl_ctx *ctx, void *user)
         tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "packed"),
                  "an epilogue through CLBlast: status %d, %s", (int)s, fmcl_ctx_error(ctx));
         fmcl_gemm_use(ctx, 1);
-        s = fmcl_gemm_packed(ctx, 0, 1, 2, 2, 2, 0.5f, x.t, 2, x.t, 2, 0.0f, x.t, 2,
-                             FMCL_GEMM_BIAS, x.t, (fmcl_t){0}, x.t, 64);
+        s = fmcl_gemm_packed(ctx, 0, 1, 2, 2, 2, 0.5f, x.t, 2, x.t, 2, 0.0f, x.t, 2, FMCL_GEMM_BIAS,
+                             x.t, (fmcl_t){0}, x.t, 64);
         tl_check(s == FMCL_ERR_ARG && strstr(fmcl_ctx_error(ctx), "alpha"),
                  "an epilogue with alpha 0.5: status %d, %s", (int)s, fmcl_ctx_error(ctx));
         s = fmcl_gemm_packed(ctx, 0, 0, 2, 2, 2, 1.0f, x.t, 2, x.t, 2, 0.0f, x.t, 2,

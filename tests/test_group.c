@@ -87,8 +87,7 @@ static void *run_rank(void *arg)
         j->gather_ok &= all[3 * r] == r && all[3 * r + 1] == 10 * r && all[3 * r + 2] == -r;
 
     char block[3000];
-    for (size_t i = 0; i < sizeof block; i++)
-        block[i] = (char)(j->rank == j->size - 1 ? i * 7 : 0);
+    for (size_t i = 0; i < sizeof block; i++) block[i] = (char)(j->rank == j->size - 1 ? i * 7 : 0);
     j->bcast_ok = fmcl_group_broadcast(j->g, block, sizeof block, j->size - 1) == FMCL_OK;
     for (size_t i = 0; i < sizeof block; i++) j->bcast_ok &= block[i] == (char)(i * 7);
 
@@ -119,9 +118,8 @@ static int run_group(int size, int mode, job *jobs)
         jobs[r] = (job){.g = g[r], .rank = r, .size = size, .mode = mode};
         tl_check(fmcl_group_rank(g[r]) == r && fmcl_group_size(g[r]) == size &&
                      fmcl_group_local_rank(g[r]) == r && fmcl_group_local_size(g[r]) == size,
-                 "member %d of %d: rank %d size %d local %d of %d", r, size,
-                 fmcl_group_rank(g[r]), fmcl_group_size(g[r]), fmcl_group_local_rank(g[r]),
-                 fmcl_group_local_size(g[r]));
+                 "member %d of %d: rank %d size %d local %d of %d", r, size, fmcl_group_rank(g[r]),
+                 fmcl_group_size(g[r]), fmcl_group_local_rank(g[r]), fmcl_group_local_size(g[r]));
     }
     for (int r = 0; r < size; r++) pthread_create(&th[r], NULL, run_rank, &jobs[r]);
     for (int r = 0; r < size; r++) pthread_join(th[r], NULL);
@@ -156,8 +154,7 @@ static void check_operations(int size)
                  "%d threads, sum of %zu floats: %zu ranks differ from rank order", size, n,
                  differ);
         if (n == LARGEST && size > 2)
-            tl_check(reordered > 0, "%d threads: the test data hides the order of additions",
-                     size);
+            tl_check(reordered > 0, "%d threads: the test data hides the order of additions", size);
         if (n == LARGEST) {
             double worst = 0;
             for (size_t i = 0; i < n; i++) {
@@ -166,8 +163,7 @@ static void check_operations(int size)
                 double e = fabs(want[i] - d) / (mag + 1e-30);
                 worst = e > worst ? e : worst;
             }
-            tl_check(worst <= size * 6e-8, "%d threads: sum off the double sum by %g", size,
-                     worst);
+            tl_check(worst <= size * 6e-8, "%d threads: sum off the double sum by %g", size, worst);
         }
     }
     for (int r = 0; r < size; r++) {
@@ -176,12 +172,11 @@ static void check_operations(int size)
         tl_check(jobs[r].gather_ok, "%d threads, rank %d: gather", size, r);
         tl_check(jobs[r].bcast_ok, "%d threads, rank %d: broadcast from rank %d", size, r,
                  size - 1);
-        tl_check(jobs[r].agree_ok == FMCL_OK, "%d threads, rank %d: agree when all are fine",
-                 size, r);
+        tl_check(jobs[r].agree_ok == FMCL_OK, "%d threads, rank %d: agree when all are fine", size,
+                 r);
         if (size > 1) {
             char want_msg[128];
-            snprintf(want_msg, sizeof want_msg, "rank 1 of %d: the device ran out of memory",
-                     size);
+            snprintf(want_msg, sizeof want_msg, "rank 1 of %d: the device ran out of memory", size);
             tl_check(jobs[r].agree_fail == FMCL_ERR_NOMEM && strstr(jobs[r].agree_msg, want_msg),
                      "%d threads, rank %d: agree with rank 1 failing gave %d '%s'", size, r,
                      jobs[r].agree_fail, jobs[r].agree_msg);
@@ -195,8 +190,8 @@ static void check_operations(int size)
             tl_check(jobs[r].agree_fail == FMCL_OK && jobs[r].same_fail == FMCL_OK,
                      "one thread: agree %d, same %d", jobs[r].agree_fail, jobs[r].same_fail);
         }
-        tl_check(jobs[r].same_ok == FMCL_OK, "%d threads, rank %d: equal checksums refused",
-                 size, r);
+        tl_check(jobs[r].same_ok == FMCL_OK, "%d threads, rank %d: equal checksums refused", size,
+                 r);
         for (size_t k = 0; k < NSIZES; k++) free(jobs[r].sums[k]);
         free(jobs[r].again);
         free(x[r]);
@@ -217,8 +212,9 @@ static void check_timeout(int size)
     char name[32];
     snprintf(name, sizeof name, " rank %d", size - 1);
     for (int r = 0; r < size - 1; r++)
-        tl_check(jobs[r].late == FMCL_ERR_GROUP && jobs[r].late_s >= 0.25 && jobs[r].late_s < 0.95 &&
-                     strstr(jobs[r].late_msg, name) && strstr(jobs[r].late_msg, "waited 0.3 s"),
+        tl_check(jobs[r].late == FMCL_ERR_GROUP && jobs[r].late_s >= 0.25 &&
+                     jobs[r].late_s < 0.95 && strstr(jobs[r].late_msg, name) &&
+                     strstr(jobs[r].late_msg, "waited 0.3 s"),
                  "%d threads, rank %d: the late rank gave %d after %.2f s: '%s'", size, r,
                  jobs[r].late, jobs[r].late_s, jobs[r].late_msg);
     tl_check(jobs[size - 1].late == FMCL_ERR_GROUP && jobs[size - 1].late_s < 0.5 &&
@@ -246,8 +242,8 @@ static int fake_sum(void *impl, float *x, size_t n, double timeout, char *err, s
     return 1;
 }
 
-static int fake_move(void *impl, const void *in, void *out, size_t bytes, double timeout,
-                     char *err, size_t errlen)
+static int fake_move(void *impl, const void *in, void *out, size_t bytes, double timeout, char *err,
+                     size_t errlen)
 {
     (void)impl, (void)in, (void)out, (void)bytes, (void)timeout, (void)err, (void)errlen;
     return 0;
@@ -287,11 +283,13 @@ static void check_single_and_custom(void)
                  !g && strstr(err, "rank must be in [0, size)"),
              "custom: rank 2 of 2 refused: '%s'", err);
     tl_check(fmcl_group_create_custom(0, 2, 1, 1, &ops, NULL, &g, err, sizeof err) ==
-                     FMCL_ERR_ARG && strstr(err, "local rank"),
+                     FMCL_ERR_ARG &&
+                 strstr(err, "local rank"),
              "custom: local rank 1 of 1 refused: '%s'", err);
     fmcl_group_ops no_sum = {NULL, fake_move, fake_bcast, NULL, NULL};
     tl_check(fmcl_group_create_custom(0, 2, 0, 1, &no_sum, NULL, &g, err, sizeof err) ==
-                     FMCL_ERR_ARG && strstr(err, "sum, gather and broadcast are required"),
+                     FMCL_ERR_ARG &&
+                 strstr(err, "sum, gather and broadcast are required"),
              "custom: missing sum refused: '%s'", err);
     tl_check(fmcl_group_create_custom(1, 2, 0, 1, &ops, NULL, &g, err, sizeof err) == FMCL_OK &&
                  g && fmcl_group_rank(g) == 1 && fmcl_group_size(g) == 2,

@@ -22,10 +22,9 @@ static void reject(const char *text, size_t len, const char *want)
     fmcl_json *v = (fmcl_json *)1;
     fmcl_status s = fmcl_json_parse(text, len, &v, err, sizeof err);
     tl_check(s == FMCL_ERR_FORMAT && v == NULL && strstr(err, want),
-             "JSON %.60s: status %d, message \"%s\", expected one containing \"%s\"", text, s,
-             err, want);
-    if (s == FMCL_OK)
-        fmcl_json_free(v);
+             "JSON %.60s: status %d, message \"%s\", expected one containing \"%s\"", text, s, err,
+             want);
+    if (s == FMCL_OK) fmcl_json_free(v);
 }
 
 static void test_values(void)

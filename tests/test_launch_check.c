@@ -70,8 +70,8 @@ static int run(fmcl_ctx *ctx, void *user)
     refused(ctx, fmcl_run1(ctx, FMCL_K_fill, N, "tf", t, 2.0), "one argument less",
             "kernel fill|declares 4 arguments|gives 3", &x);
     /* uint against int: randn(x, x_off, ulong seed, uint stream, uint step, int n). */
-    refused(ctx, fmcl_run1(ctx, FMCL_K_randn, N, "tliui", t, (uint64_t)1, 2, 3u, N),
-            "int for uint", "kernel randn|argument 3|uint stream|'i'", &x);
+    refused(ctx, fmcl_run1(ctx, FMCL_K_randn, N, "tliui", t, (uint64_t)1, 2, 3u, N), "int for uint",
+            "kernel randn|argument 3|uint stream|'i'", &x);
     accepted(ctx, &x, 3.0f, "after refusals");
     accepted(ctx, &x, 4.0f, "checked once");
     tl_check(strcmp(ctx->checked[fmcl_kernel_slot(ctx, FMCL_K_fill)], "tfi") == 0,

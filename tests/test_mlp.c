@@ -46,8 +46,8 @@ static void check_config(fmcl_ctx *ctx, fmcl_mlp_spec cfg, int B, int fd)
     float *P = malloc(np * 4), *X = malloc(nx * 4), *got = malloc((np > nx ? np : nx) * 4);
     double *R = malloc(no * 8), *g = calloc(np, 8), *dX = calloc(nx, 8), *out = malloc(no * 8);
     float *Rf = malloc(no * 4);
-    tl_check(fmcl_read(ctx, m->params, P, np * 4) == FMCL_OK,
-             "%s: read parameters: %s", tag, fmcl_ctx_error(ctx));
+    tl_check(fmcl_read(ctx, m->params, P, np * 4) == FMCL_OK, "%s: read parameters: %s", tag,
+             fmcl_ctx_error(ctx));
     tl_fill(X, nx, -2, 2, 11);
     tl_fill(Rf, no, -1, 1, 12);
     for (size_t i = 0; i < no; i++) R[i] = Rf[i];
@@ -87,12 +87,14 @@ static void check_config(fmcl_ctx *ctx, fmcl_mlp_spec cfg, int B, int fd)
         tl_buf_new(ctx, &bdx, nx, NULL)) {
         fmcl_mlp_forward_ref(m, P, X, B, out);
         fmcl_status s = fmcl_mlp_forward(m, &a, bout.t, bx.t, B);
-        if (tl_check(s == FMCL_OK, "forward: %s", fmcl_ctx_error(ctx)) && tl_buf_read(ctx, &bout, got)) {
+        if (tl_check(s == FMCL_OK, "forward: %s", fmcl_ctx_error(ctx)) &&
+            tl_buf_read(ctx, &bout, got)) {
             tl_close("mlp forward", got, out, no, 1e-4, 1e-4);
             tl_guard_ok(ctx, &bout, "mlp forward");
         }
         s = fmcl_mlp_backward(m, &a, bg.t, bdout.t, bx.t, bdx.t, B);
-        if (tl_check(s == FMCL_OK, "backward: %s", fmcl_ctx_error(ctx)) && tl_buf_read(ctx, &bg, got)) {
+        if (tl_check(s == FMCL_OK, "backward: %s", fmcl_ctx_error(ctx)) &&
+            tl_buf_read(ctx, &bg, got)) {
             tl_close("mlp backward: parameter gradients", got, g, np, 1e-4, 1e-3);
             tl_guard_ok(ctx, &bg, "mlp gradients");
             tl_buf_read(ctx, &bdx, got);

@@ -96,8 +96,8 @@ static void tensors(fmcl_ctx *ctx, fmcl_model *m, const char *first, int count)
         total += info.numel;
         if (i == 0) tl_check(!strcmp(info.name, first), "tensor 0 is %s, not %s", info.name, first);
     }
-    tl_check(total == fmcl_model_param_count(m), "%s: tensors hold %zu floats of %zu", first,
-             total, fmcl_model_param_count(m));
+    tl_check(total == fmcl_model_param_count(m), "%s: tensors hold %zu floats of %zu", first, total,
+             fmcl_model_param_count(m));
     refused(fmcl_model_tensor_info(m, n, &info), FMCL_ERR_ARG, fmcl_ctx_error(ctx), "tensors",
             "a tensor index past the last");
     /* The last tensor: read, changed, written, read back. */
@@ -108,8 +108,7 @@ static void tensors(fmcl_ctx *ctx, fmcl_model *m, const char *first, int count)
         for (size_t j = 0; j < info.numel; j++) a[j] = 0.25f * (float)j - 1.0f;
         if (ok(ctx, fmcl_model_tensor_write(m, info.name, a, info.numel), "write") &&
             ok(ctx, fmcl_model_tensor_read(m, info.name, b, info.numel), "read back"))
-            tl_check(!memcmp(a, b, info.numel * sizeof *a), "%s reads back as written",
-                     info.name);
+            tl_check(!memcmp(a, b, info.numel * sizeof *a), "%s reads back as written", info.name);
     }
     if (a) {
         refused(fmcl_model_tensor_read(m, info.name, a, info.numel + 1), FMCL_ERR_ARG,

@@ -69,8 +69,7 @@ static void test_ops(fmcl_ctx *ctx)
     tl_guard_ok(ctx, &bz, "rademacher");
 
     float u[ROWS * D], ur[ROWS * D];
-    tl_check(fmcl_onehot_rows(ctx, bz.t, 2, ROWS, D) == FMCL_OK, "onehot: %s",
-             fmcl_ctx_error(ctx));
+    tl_check(fmcl_onehot_rows(ctx, bz.t, 2, ROWS, D) == FMCL_OK, "onehot: %s", fmcl_ctx_error(ctx));
     tl_buf_read(ctx, &bz, u);
     fmcl_onehot_rows_ref(ur, 2, ROWS, D);
     tl_close_f("onehot_rows", u, ur, n, 0, 0);
@@ -107,10 +106,10 @@ enum { F_CONST, F_GAUSS, F_LINEAR };
 typedef struct {
     fmcl_ctx *ctx;
     int kind, D, nfe;
-    double c[MAXD], x0_std;   /* constant field, from N(0, x0_std^2 I) */
-    double m[MAXD], s, smin;  /* Gaussian data N(m, s^2 I), OT path */
-    double a, b;              /* linear field A = [[a, b], [0, a]] */
-    float t;                  /* of the last velocity call */
+    double c[MAXD], x0_std;  /* constant field, from N(0, x0_std^2 I) */
+    double m[MAXD], s, smin; /* Gaussian data N(m, s^2 I), OT path */
+    double a, b;             /* linear field A = [[a, b], [0, a]] */
+    float t;                 /* of the last velocity call */
     float *hx, *hv;
 } host_field;
 
@@ -137,9 +136,12 @@ static fmcl_status hf_velocity(void *user, fmcl_t v, fmcl_t x, float t, int rows
         const float *xr = f->hx + r * D;
         float *vr = f->hv + r * D;
         for (int j = 0; j < D; j++) {
-            if (f->kind == F_CONST) vr[j] = (float)f->c[j];
-            else if (f->kind == F_GAUSS) vr[j] = (float)(f->m[j] + a * (xr[j] - t * f->m[j]));
-            else vr[j] = (float)(f->a * xr[j] + (j == 0 ? f->b * xr[1] : 0));
+            if (f->kind == F_CONST)
+                vr[j] = (float)f->c[j];
+            else if (f->kind == F_GAUSS)
+                vr[j] = (float)(f->m[j] + a * (xr[j] - t * f->m[j]));
+            else
+                vr[j] = (float)(f->a * xr[j] + (j == 0 ? f->b * xr[1] : 0));
         }
     }
     return s == FMCL_OK ? fmcl_write(f->ctx, v, f->hv, sizeof(float) * rows * D) : s;
@@ -157,9 +159,12 @@ static fmcl_status hf_vjp(void *user, fmcl_t g, fmcl_t u, int rows)
         const float *ur = f->hx + r * D;
         float *gr = hg + r * ld;
         for (int j = 0; j < D; j++) {
-            if (f->kind == F_CONST) gr[j] = 0;
-            else if (f->kind == F_GAUSS) gr[j] = (float)(a * ur[j]);
-            else gr[j] = (float)(f->a * ur[j] + (j == 1 ? f->b * ur[0] : 0));
+            if (f->kind == F_CONST)
+                gr[j] = 0;
+            else if (f->kind == F_GAUSS)
+                gr[j] = (float)(a * ur[j]);
+            else
+                gr[j] = (float)(f->a * ur[j] + (j == 1 ? f->b * ur[0] : 0));
         }
         for (int j = D; j < ld; j++) gr[j] = 1e30f;
     }
@@ -189,15 +194,19 @@ static double hf_exact(const host_field *f, const float *x)
 
 /* Runs fmcl_field_log_prob on n points, rows at a time; returns the largest
  * |logp - want|, want[i] from hf_exact plus shift[i] (may be NULL). */
-static double run_field(host_field *f, const fmcl_nll_config *cfg, const float *x, int n,
-                        int rows, const double *shift, const char *what)
+static double run_field(host_field *f, const fmcl_nll_config *cfg, const float *x, int n, int rows,
+                        const double *shift, const char *what)
 {
     f->hx = malloc(sizeof(float) * rows * (f->D + LDG_PAD));
     f->hv = malloc(sizeof(float) * rows * f->D);
     double *lp = malloc(sizeof(double) * n), worst = 0;
-    fmcl_field fld = {.dim = f->D, .ldg = f->D + LDG_PAD, .max_rows = rows,
+    fmcl_field fld = {.dim = f->D,
+                      .ldg = f->D + LDG_PAD,
+                      .max_rows = rows,
                       .x0_std = f->kind == F_CONST ? (float)f->x0_std : 1.0f,
-                      .velocity = hf_velocity, .vjp = hf_vjp, .user = f};
+                      .velocity = hf_velocity,
+                      .vjp = hf_vjp,
+                      .user = f};
     int nfe = -1;
     f->nfe = 0;
     fmcl_sample_stats st;
@@ -210,18 +219,21 @@ static double run_field(host_field *f, const fmcl_nll_config *cfg, const float *
             worst = d > worst || d != d ? d : worst;
         }
     const int K = cfg->hutchinson > 0 ? cfg->hutchinson : 1, chunks = (n + rows - 1) / rows;
-    tl_check(st.solves == K * chunks && st.nfe == f->nfe, "%s: %d solves, NFE %d, expected %d "
-             "solves and the field's count %d", what, st.solves, st.nfe, K * chunks, f->nfe);
+    tl_check(st.solves == K * chunks && st.nfe == f->nfe,
+             "%s: %d solves, NFE %d, expected %d "
+             "solves and the field's count %d",
+             what, st.solves, st.nfe, K * chunks, f->nfe);
     if (cfg->solver == FMCL_SOLVER_DOPRI5) { /* 1 + 1 (first step) + 6 per attempt */
         tl_check(st.nfe == 2 * st.solves + 6 * (st.accepted + st.rejected) && nfe <= st.nfe &&
-                 nfe * st.solves >= st.nfe, "%s: dopri5 NFE %d (most %d) for %d + %d steps",
-                 what, st.nfe, nfe, st.accepted, st.rejected);
+                     nfe * st.solves >= st.nfe,
+                 "%s: dopri5 NFE %d (most %d) for %d + %d steps", what, st.nfe, nfe, st.accepted,
+                 st.rejected);
         printf("  dopri5: %d solves, NFE %d (most %d), %d accepted, %d rejected\n", st.solves,
                st.nfe, nfe, st.accepted, st.rejected);
     } else {
         const int per_solve = cfg->steps * fmcl_solver_nfe_per_step(cfg->solver);
         tl_check(nfe == per_solve && st.nfe == per_solve * K * chunks &&
-                 st.accepted == cfg->steps * K * chunks && st.rejected == 0,
+                     st.accepted == cfg->steps * K * chunks && st.rejected == 0,
                  "%s: NFE %d per solve and %d in all, expected %d and %d", what, nfe, st.nfe,
                  per_solve, per_solve * K * chunks);
     }
@@ -249,7 +261,8 @@ static void test_closed_forms(fmcl_ctx *ctx)
     tl_fill(x, N * 3, -3, 4, 21);
     cfg.solver = FMCL_SOLVER_EULER;
     cfg.steps = 1;
-    expect_small("constant field, Euler 1 step", run_field(&cf, &cfg, x, N, 16, NULL, "const"), 2e-5);
+    expect_small("constant field, Euler 1 step", run_field(&cf, &cfg, x, N, 16, NULL, "const"),
+                 2e-5);
     cfg.solver = FMCL_SOLVER_RK4;
     cfg.steps = 5;
     cfg.hutchinson = 2;
@@ -263,8 +276,8 @@ static void test_closed_forms(fmcl_ctx *ctx)
     /* Gaussian data through the OT path's exact field: points from the data
      * and from its tails. Hutchinson is exact here (J = a_t I). */
     for (int k = 0; k < 2; k++) {
-        host_field gf = {.ctx = ctx, .kind = F_GAUSS, .D = 3, .m = {0.5, -1, 2}, .s = 0.4,
-                         .smin = k ? 0.1 : 0};
+        host_field gf = {
+            .ctx = ctx, .kind = F_GAUSS, .D = 3, .m = {0.5, -1, 2}, .s = 0.4, .smin = k ? 0.1 : 0};
         tl_fill(x, N * 3, -2, 2, 22);
         for (int i = 0; i < N * 3; i++) x[i] = (float)(gf.m[i % 3] + gf.s * x[i]);
         char what[96];
@@ -300,8 +313,7 @@ static void test_closed_forms(fmcl_ctx *ctx)
         double e25 = run_field(&gf, &cfg, x, N, N, NULL, "gauss");
         cfg.steps = 50;
         double e50 = run_field(&gf, &cfg, x, N, N, NULL, "gauss");
-        printf("  Euler errors: 25 steps %.3g, 50 steps %.3g (ratio %.2f)\n", e25, e50,
-               e25 / e50);
+        printf("  Euler errors: 25 steps %.3g, 50 steps %.3g (ratio %.2f)\n", e25, e50, e25 / e50);
         tl_check(e25 / e50 > 1.7 && e25 / e50 < 2.3 && e50 > 10 * e_rk4,
                  "Euler's error should halve with the step: %.3g, %.3g", e25, e50);
     }
@@ -310,7 +322,8 @@ static void test_closed_forms(fmcl_ctx *ctx)
     host_field lf = {.ctx = ctx, .kind = F_LINEAR, .D = 2, .a = 0.3, .b = 0.8};
     tl_fill(x, N * 2, -2, 2, 23);
     cfg = (fmcl_nll_config){.solver = FMCL_SOLVER_RK4, .steps = 8, .seed = 5};
-    expect_small("linear field, exact divergence", run_field(&lf, &cfg, x, N, 16, NULL, "lin"), 5e-5);
+    expect_small("linear field, exact divergence", run_field(&lf, &cfg, x, N, 16, NULL, "lin"),
+                 5e-5);
     double shift[N];
     for (int K = 1; K <= 16; K += 15) {
         int flips = 0;
@@ -387,8 +400,7 @@ static int mlp_ref_init(fmcl_ctx *ctx, fmcl_mlp_spec cfg, uint64_t seed, mlp_ref
     r->P = malloc(sizeof(float) * r->m->n_params);
     r->grads = calloc(r->m->n_params, sizeof(double));
     if (tl_check(r->P && r->grads, "no host memory for %zu parameters", r->m->n_params) &&
-        tl_check(fmcl_read(ctx, r->m->params, r->P,
-                           sizeof(float) * r->m->n_params) == FMCL_OK,
+        tl_check(fmcl_read(ctx, r->m->params, r->P, sizeof(float) * r->m->n_params) == FMCL_OK,
                  "read parameters: %s", fmcl_ctx_error(ctx)))
         return 1;
     mlp_ref_free(r);
@@ -406,8 +418,7 @@ static void test_mlp_divergence(fmcl_ctx *ctx, fmcl_mlp_spec cfg)
     if (!mlp_ref_init(ctx, cfg, 9, &r)) return;
     fmcl_net_field mf;
     fmcl_field f;
-    if (!tl_check(fmcl_net_field_create(&r.model->net, 1.0f, ROWS, &mf, &f) == FMCL_OK,
-                  "field: %s",
+    if (!tl_check(fmcl_net_field_create(&r.model->net, 1.0f, ROWS, &mf, &f) == FMCL_OK, "field: %s",
                   fmcl_ctx_error(ctx))) {
         mlp_ref_free(&r);
         return;
@@ -572,8 +583,7 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
     if (!mlp_ref_init(ctx, mc, 4, &r)) return;
     const fmcl_mlp *m = r.m;
     for (size_t j = m->w_off[m->n_layers - 1]; j < m->n_params; j++) r.P[j] *= 3;
-    if (!tl_check(fmcl_write(ctx, m->params, r.P, sizeof(float) * m->n_params) ==
-                      FMCL_OK,
+    if (!tl_check(fmcl_write(ctx, m->params, r.P, sizeof(float) * m->n_params) == FMCL_OK,
                   "write parameters: %s", fmcl_ctx_error(ctx))) {
         mlp_ref_free(&r);
         return;
@@ -623,8 +633,7 @@ static void test_mlp_log_prob(fmcl_ctx *ctx)
     double ex[N], hk[N], one[N], sq[N] = {0}, worst = 0;
     fmcl_net_field mf;
     fmcl_field f;
-    if (!tl_check(fmcl_net_field_create(&r.model->net, 1.0f, N, &mf, &f) == FMCL_OK,
-                  "field: %s",
+    if (!tl_check(fmcl_net_field_create(&r.model->net, 1.0f, N, &mf, &f) == FMCL_OK, "field: %s",
                   fmcl_ctx_error(ctx))) {
         mlp_ref_free(&r);
         return;
@@ -695,8 +704,7 @@ static int run(fmcl_ctx *ctx, void *user)
     test_ops(ctx);
     test_closed_forms(ctx);
     test_mlp_divergence(ctx, (fmcl_mlp_spec){.dim = 3, .width = 19, .depth = 2});
-    test_mlp_divergence(ctx, (fmcl_mlp_spec){.dim = 2, .width = 13, .depth = 3,
-                                               .time_freqs = 3});
+    test_mlp_divergence(ctx, (fmcl_mlp_spec){.dim = 2, .width = 13, .depth = 3, .time_freqs = 3});
     test_mlp_log_prob(ctx);
     test_errors(ctx);
     return 0;
@@ -712,8 +720,9 @@ static void test_stats(void)
     const double se = sqrt((4.0 + 1 + 0 + 9) / 3 / 4);
     tl_check(fabs(st.nll - 3) < 1e-12 && fabs(st.nll_se - se) < 1e-12,
              "stats: nll %g +- %g, expected 3 +- %g", st.nll, st.nll_se, se);
-    tl_check(fabs(st.bpd - 3 / (2 * log(2.0))) < 1e-12 && fabs(st.bpd_se - se / (2 * log(2.0))) <
-             1e-12, "stats: %g +- %g bits/dim", st.bpd, st.bpd_se);
+    tl_check(fabs(st.bpd - 3 / (2 * log(2.0))) < 1e-12 &&
+                 fabs(st.bpd_se - se / (2 * log(2.0))) < 1e-12,
+             "stats: %g +- %g bits/dim", st.bpd, st.bpd_se);
     double nll[4], mean_bpd = 0;
     fmcl_nll_per_point(lp, 4, 2, 0, nll);
     tl_check(nll[0] == 1 && nll[1] == 2 && nll[2] == 3 && nll[3] == 6,
@@ -760,8 +769,8 @@ static void test_heatmap(void)
         /* Columns 0-3 of 7 low, 4-6 high: high / low = 3 / 4 of the panel. */
         double ratio = (double)n_hi / (n_lo > 0 ? n_lo : 1);
         tl_check(n_lo > 10000 && ratio > 0.7 && ratio < 0.8 && max_lo < min_hi,
-                 "heatmap: %ld low and %ld high pixels, low up to x %ld, high from %ld", n_lo,
-                 n_hi, max_lo, min_hi);
+                 "heatmap: %ld low and %ld high pixels, low up to x %ld, high from %ld", n_lo, n_hi,
+                 max_lo, min_hi);
         stbi_image_free(px);
     }
     char bad[256];

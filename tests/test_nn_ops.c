@@ -308,8 +308,8 @@ static void test_fill(fmcl_ctx *ctx, int n)
 static void test_adam(fmcl_ctx *ctx, const char *name, float weight_decay, float clip_frac)
 {
     enum { n = 4099, steps = 5 };
-    fmcl_adam_params ap = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                           .weight_decay = weight_decay};
+    fmcl_adam_params ap = {
+        .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = weight_decay};
     float *p = malloc(n * sizeof *p), *m = calloc(n, sizeof *m), *v = calloc(n, sizeof *v);
     float *g = malloc(n * sizeof *g), *got = malloc(n * sizeof *got);
     tl_fill(p, n, -1.f, 1.f, 31);

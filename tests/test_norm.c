@@ -19,8 +19,8 @@ typedef struct {
 } gn_shape;
 
 /* L = sum(y * R) of the reference forward. */
-static double loss_of(gn_shape s, const float *x, const float *ga, const float *be,
-                      const float *ss, const float *R)
+static double loss_of(gn_shape s, const float *x, const float *ga, const float *be, const float *ss,
+                      const float *R)
 {
     size_t n = (size_t)s.B * s.C * s.HW;
     float *y = malloc(n * 4), *m = malloc(s.B * s.G * 4), *r = malloc(s.B * s.G * 4);
@@ -66,19 +66,25 @@ static void finite_differences(gn_shape s)
     double worst = 0;
     size_t nv = n + 2 * (size_t)s.C + (s.ss ? nss : 0);
     for (size_t i = 0; i < nv; i++) {
-        float *v = i < n ? &x[i] : i < n + s.C ? &ga[i - n] : i < n + 2 * s.C ? &be[i - n - s.C]
-                                                                             : &ss[i - n - 2 * s.C];
-        double an = i < n ? dx[i] : i < n + s.C ? dga[i - n] : i < n + 2 * s.C ? dbe[i - n - s.C]
-                                                                              : dss[i - n - 2 * s.C];
+        float *v = i < n             ? &x[i]
+                   : i < n + s.C     ? &ga[i - n]
+                   : i < n + 2 * s.C ? &be[i - n - s.C]
+                                     : &ss[i - n - 2 * s.C];
+        double an = i < n             ? dx[i]
+                    : i < n + s.C     ? dga[i - n]
+                    : i < n + 2 * s.C ? dbe[i - n - s.C]
+                                      : dss[i - n - 2 * s.C];
         double e = fabs(central(s, x, ga, be, ss, R, v) - an) / (1e-2 + fabs(an));
         worst = e > worst ? e : worst;
     }
     printf("  B%d C%d HW%d G%d%s%s: reference backward vs finite differences: max rel err %.2e\n",
            s.B, s.C, s.HW, s.G, s.ss ? " scale-shift" : "", s.silu ? " silu" : "", worst);
-    tl_check(worst < 1e-3, "groupnorm B%d C%d HW%d G%d ss %d silu %d: backward vs finite "
-             "differences %.2e", s.B, s.C, s.HW, s.G, s.ss, s.silu, worst);
-    free(x), free(R), free(ga), free(be), free(y), free(m), free(r), free(dx), free(dga),
-        free(dbe), free(ss), free(dss);
+    tl_check(worst < 1e-3,
+             "groupnorm B%d C%d HW%d G%d ss %d silu %d: backward vs finite "
+             "differences %.2e",
+             s.B, s.C, s.HW, s.G, s.ss, s.silu, worst);
+    free(x), free(R), free(ga), free(be), free(y), free(m), free(r), free(dx), free(dga), free(dbe),
+        free(ss), free(dss);
 }
 
 /* A group holding 1, 2, ..., n has mean (n + 1) / 2 and variance (n^2 - 1) / 12. */

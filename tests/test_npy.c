@@ -19,8 +19,8 @@ static void file_path(char *out, size_t cap, const char *name)
 }
 
 /* Writes magic, version, header dict (padded to 64 bytes with '\n') and data. */
-static void put_npy(const char *name, int major, const char *dict, const void *data,
-                    size_t nbytes, size_t cut)
+static void put_npy(const char *name, int major, const char *dict, const void *data, size_t nbytes,
+                    size_t cut)
 {
     size_t pre = major == 1 ? 10 : 12, dl = strlen(dict);
     size_t total = (pre + dl + 1 + 63) / 64 * 64, hlen = total - pre;
@@ -28,13 +28,11 @@ static void put_npy(const char *name, int major, const char *dict, const void *d
     memcpy(b, "\x93NUMPY", 6);
     b[6] = (unsigned char)major;
     b[7] = 0;
-    for (size_t i = 0; i < pre - 8; i++)
-        b[8 + i] = (unsigned char)(hlen >> (8 * i));
+    for (size_t i = 0; i < pre - 8; i++) b[8 + i] = (unsigned char)(hlen >> (8 * i));
     memcpy(b + pre, dict, dl);
     memset(b + pre + dl, ' ', total - pre - dl - 1);
     b[total - 1] = '\n';
-    if (nbytes)
-        memcpy(b + total, data, nbytes);
+    if (nbytes) memcpy(b + total, data, nbytes);
     char path[300], err[256];
     file_path(path, sizeof path, name);
     const void *chunk = b;
@@ -52,18 +50,16 @@ static void reject(const char *name, const char *want)
     int ndim = -1;
     fmcl_status s = fmcl_npy_read(path, &d, shape, &ndim, err, sizeof err);
     tl_check(s == FMCL_ERR_FORMAT && d == NULL && strstr(err, want) && strstr(err, path),
-             "%s: status %d, message \"%s\", expected one with the path and \"%s\"", name, s,
-             err, want);
-    if (s == FMCL_OK)
-        free(d);
+             "%s: status %d, message \"%s\", expected one with the path and \"%s\"", name, s, err,
+             want);
+    if (s == FMCL_OK) free(d);
     remove(path);
 }
 
 static void round_trip(const int64_t *shape, int ndim, const char *shape_text)
 {
     size_t n = 1;
-    for (int i = 0; i < ndim; i++)
-        n *= (size_t)shape[i];
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
     float *x = malloc((n ? n : 1) * sizeof *x);
     tl_fill(x, n, -5, 5, (uint32_t)ndim + 7);
     if (n > 2) {
@@ -94,8 +90,7 @@ static void round_trip(const int64_t *shape, int ndim, const char *shape_text)
                      raw[10 + hlen - 1] == '\n',
                  "header text is %s", want);
         size_t sp = 10 + strlen(want);
-        while (sp + 1 < 10 + hlen && raw[sp] == ' ')
-            sp++;
+        while (sp + 1 < 10 + hlen && raw[sp] == ' ') sp++;
         tl_check(sp + 1 == 10 + hlen, "padding is spaces");
         tl_check(n == 0 || memcmp(raw + 10 + hlen, x, n * 4) == 0, "data stored raw");
     }
@@ -107,8 +102,7 @@ static void round_trip(const int64_t *shape, int ndim, const char *shape_text)
     s = fmcl_npy_read(path, &y, got, &gnd, err, sizeof err);
     if (tl_check(s == FMCL_OK, "read %s: %s", shape_text, err)) {
         int same = gnd == ndim;
-        for (int i = 0; same && i < ndim; i++)
-            same = got[i] == shape[i];
+        for (int i = 0; same && i < ndim; i++) same = got[i] == shape[i];
         tl_check(same, "shape %s read back", shape_text);
         tl_check(n == 0 || memcmp(x, y, n * sizeof *x) == 0, "values %s identical", shape_text);
         free(y);
@@ -188,24 +182,24 @@ static void test_rejections(void)
     reject("int.npy", "dtype '<i4' is not little-endian float32 or float64");
     put_npy("u8.npy", 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (6,), }", f, 6, 0);
     reject("u8.npy", "dtype '|u1'");
-    put_npy("be.npy", 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (3, 2), }", f,
-            sizeof f, 0);
+    put_npy("be.npy", 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (3, 2), }", f, sizeof f,
+            0);
     reject("be.npy", "dtype '>f4'");
     put_npy("struct.npy", 1, "{'descr': [('x', '<f4')], 'fortran_order': False, 'shape': (6,), }",
             f, sizeof f, 0);
     reject("struct.npy", "structured arrays");
     put_npy("truncated.npy", 1, good, f, sizeof f, 1);
     reject("truncated.npy", "23 bytes of data follow the header, but the shape and dtype need 24");
-    put_npy("long.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", f,
-            sizeof f, 0);
+    put_npy("long.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", f, sizeof f,
+            0);
     reject("long.npy", "24 bytes of data follow the header, but the shape and dtype need 20");
     put_npy("noshape.npy", 1, "{'descr': '<f4', 'fortran_order': False}", f, sizeof f, 0);
     reject("noshape.npy", "lacks 'shape'");
     put_npy("negshape.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (-3, 2)}", f,
             sizeof f, 0);
     reject("negshape.npy", "'shape' in the header is malformed");
-    put_npy("extra.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}",
-            f, sizeof f, 0);
+    put_npy("extra.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), 'x': 1}", f,
+            sizeof f, 0);
     reject("extra.npy", "unexpected key 'x'");
 
     /* Header length past the end: the file stops inside the header. */
@@ -232,8 +226,7 @@ static void test_write_failure(void)
     float x[2] = {1, 2};
     int64_t shape[1] = {2};
     char err[512] = "";
-    fmcl_status s =
-        fmcl_npy_write("/nonexistent-fmcl-dir/x.npy", x, shape, 1, err, sizeof err);
+    fmcl_status s = fmcl_npy_write("/nonexistent-fmcl-dir/x.npy", x, shape, 1, err, sizeof err);
     tl_check(s == FMCL_ERR_IO && strstr(err, "does the folder exist"),
              "write into a missing folder: %s", err);
     int64_t neg[1] = {-2};

@@ -30,11 +30,16 @@ typedef struct {
 } path_case;
 
 static const path_case cases[] = {
-    {"ot", FMCL_PATH_OT, 0, 0},         {"ot smin=0.05", FMCL_PATH_OT, 0.05f, 0},
-    {"vp", FMCL_PATH_VP, 0, 0},         {"vp beta 0.5..5", FMCL_PATH_VP, 0.5f, 5.0f},
-    {"ve", FMCL_PATH_VE, 0, 0},         {"ve sigma 0.1..3", FMCL_PATH_VE, 0.1f, 3.0f},
-    {"cosine", FMCL_PATH_COSINE, 0, 0}, {"poly", FMCL_PATH_POLY, 0, 0},
-    {"poly n=1", FMCL_PATH_POLY, 1, 0}, {"poly n=3.5", FMCL_PATH_POLY, 3.5f, 0},
+    {"ot", FMCL_PATH_OT, 0, 0},
+    {"ot smin=0.05", FMCL_PATH_OT, 0.05f, 0},
+    {"vp", FMCL_PATH_VP, 0, 0},
+    {"vp beta 0.5..5", FMCL_PATH_VP, 0.5f, 5.0f},
+    {"ve", FMCL_PATH_VE, 0, 0},
+    {"ve sigma 0.1..3", FMCL_PATH_VE, 0.1f, 3.0f},
+    {"cosine", FMCL_PATH_COSINE, 0, 0},
+    {"poly", FMCL_PATH_POLY, 0, 0},
+    {"poly n=1", FMCL_PATH_POLY, 1, 0},
+    {"poly n=3.5", FMCL_PATH_POLY, 3.5f, 0},
     {"linear-vp", FMCL_PATH_LINEAR_VP, 0, 0},
 };
 #define N_CASES (int)(sizeof cases / sizeof cases[0])
@@ -85,8 +90,8 @@ static void check_derivatives(const path_case *pc)
             const double fd = (sp[q] - sm[q]) / (2 * h), want = s[2 + q];
             const double err = fabs(fd - want) / (1e-6 * fabs(want) + 1e-9);
             if (err > worst) worst = err;
-            tl_check(err <= 1, "%s: d%s/dt at t=%.6g is %.12g, central difference %.12g",
-                     pc->name, q ? "sigma" : "alpha", t, want, fd);
+            tl_check(err <= 1, "%s: d%s/dt at t=%.6g is %.12g, central difference %.12g", pc->name,
+                     q ? "sigma" : "alpha", t, want, fd);
         }
     }
     printf("  %-16s derivatives vs central differences: max err/tol %.3g\n", pc->name, worst);
@@ -167,8 +172,8 @@ static void check_config_rules(void)
         if (singular) {
             double s[4];
             fmcl_path_schedule(&p, p.t_max, s);
-            tl_check(isfinite(s[3]) && fabs(s[3]) < 300, "%s: sigma' at t_max is %g",
-                     cases[i].name, s[3]);
+            tl_check(isfinite(s[3]) && fabs(s[3]) < 300, "%s: sigma' at t_max is %g", cases[i].name,
+                     s[3]);
         }
     }
     fmcl_train_config c;
@@ -212,8 +217,10 @@ static int is_permutation(const int *perm, int n)
     int ok = 1;
     char *hit = calloc((size_t)n, 1);
     for (int i = 0; i < n; i++) {
-        if (perm[i] < 0 || perm[i] >= n || hit[perm[i]]) ok = 0;
-        else hit[perm[i]] = 1;
+        if (perm[i] < 0 || perm[i] >= n || hit[perm[i]])
+            ok = 0;
+        else
+            hit[perm[i]] = 1;
     }
     free(hit);
     return ok;
@@ -436,8 +443,8 @@ static void check_start(fmcl_ctx *ctx, fmcl_model *m, float x0_std, double want_
     float *out = malloc(N * D * sizeof *out), *traj = malloc(2 * N * D * sizeof *traj);
     float *z = malloc(N * D * sizeof *z);
     double *want = malloc(N * D * sizeof *want);
-    fmcl_sample_config sc = {.solver = FMCL_SOLVER_EULER, .steps = 1, .n = N, .seed = 9,
-                             .x0_std = x0_std};
+    fmcl_sample_config sc = {
+        .solver = FMCL_SOLVER_EULER, .steps = 1, .n = N, .seed = 9, .x0_std = x0_std};
     if (ok(ctx, fmcl_sample(m, &sc, out, traj, NULL), what)) {
         fmcl_randn_ref(z, 9, FMCL_STREAM_SAMPLE, 0, N * D);
         for (int i = 0; i < N * D; i++) want[i] = want_std * z[i];
@@ -479,8 +486,8 @@ static void check_sampler_start(fmcl_ctx *ctx)
         if (!saved || !ok(ctx, fmcl_model_load(ctx, path, FMCL_WEIGHTS_DEFAULT, &loaded), "load"))
             break;
         const fmcl_status s = fmcl_model_x0_std(loaded, &std);
-        tl_check(s == metas[i].want, "metadata #%zu: status %d, want %d (%s)", i, s,
-                 metas[i].want, fmcl_ctx_error(ctx));
+        tl_check(s == metas[i].want, "metadata #%zu: status %d, want %d (%s)", i, s, metas[i].want,
+                 fmcl_ctx_error(ctx));
         if (s == FMCL_OK) {
             tl_check(std == (float)metas[i].std, "metadata #%zu: x0_std %g", i, std);
             check_start(ctx, loaded, 0, metas[i].std, "start: from the checkpoint's path");
@@ -520,8 +527,8 @@ static void check_coupled_training(fmcl_ctx *ctx)
     train_losses(ctx, FMCL_COUPLING_INDEPENDENT, c);
     int finite = 1;
     for (int i = 0; i < 6; i++) finite &= isfinite(a[i]) && a[i] > 0;
-    printf("  coupled VP training losses: %.4f .. %.4f (independent: %.4f .. %.4f)\n", a[0],
-           a[5], c[0], c[5]);
+    printf("  coupled VP training losses: %.4f .. %.4f (independent: %.4f .. %.4f)\n", a[0], a[5],
+           c[0], c[5]);
     tl_check(finite, "coupled training: a loss is not finite and positive");
     tl_check(!memcmp(a, b, sizeof a), "coupled training: a repeated run differs");
     tl_check(memcmp(a, c, sizeof a) != 0, "coupled training: same losses as uncoupled");

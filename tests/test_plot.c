@@ -73,8 +73,7 @@ static int find_areas(const image *im, area *out, int max)
     unsigned *v = malloc(sizeof *v * (size_t)im->w * im->h), bg = 0;
     for (int y = 0; v && y < im->h; y++)
         for (int x = 0; x < im->w; x++)
-            if (rgb(im, x, y) != 0xffffff)
-                v[n++] = rgb(im, x, y);
+            if (rgb(im, x, y) != 0xffffff) v[n++] = rgb(im, x, y);
     qsort(v, n, sizeof *v, cmp_u);
     size_t best = 0, run = 0;
     for (size_t i = 0; i < n; i++) {
@@ -97,8 +96,7 @@ static int find_areas(const image *im, area *out, int max)
         if (y1 < 0) {
             gap++;
         } else if (gap > 3) {
-            if (count == max)
-                return max + 1;
+            if (count == max) return max + 1;
             out[count++] = (area){x, y0, x, y1, bg};
             gap = 0;
         } else {
@@ -142,8 +140,7 @@ static int dark_near(const image *im, const area *a, int x, int y)
 {
     for (int dy = -1; dy <= 1; dy++)
         for (int dx = -1; dx <= 1; dx++)
-            if (lum(rgb(im, x + dx, y + dy)) < lum(a->bg) - 20)
-                return 1;
+            if (lum(rgb(im, x + dx, y + dy)) < lum(a->bg) - 20) return 1;
     return 0;
 }
 
@@ -160,8 +157,7 @@ static void test_cluster(void)
     char err[512] = "";
     int s = fmcl_plot_densities(path, d, N, NULL, 0, -3.f, 3.f, err, sizeof err);
     image im;
-    if (!tl_check(s == FMCL_OK, "densities: %d %s", s, err) || !load(path, &im))
-        return;
+    if (!tl_check(s == FMCL_OK, "densities: %d %s", s, err) || !load(path, &im)) return;
     area pa[2], l, r;
     tl_check(find_areas(&im, pa, 2) == 2, "two panels");
     l = pa[0];
@@ -189,8 +185,7 @@ static void test_cluster(void)
     tl_check(far == 0, "%d data-panel pixels away from the cluster differ from empty", far);
     int bright = 0;
     for (int y = r.y0; y <= r.y1; y++)
-        for (int x = r.x0; x <= r.x1; x++)
-            bright += rgb(&im, x, y) != r.bg;
+        for (int x = r.x0; x <= r.x1; x++) bright += rgb(&im, x, y) != r.bg;
     tl_check(bright == 0, "empty sample panel has %d non-empty pixels", bright);
     stbi_image_free(im.p);
 }
@@ -208,8 +203,7 @@ static void test_single(int *width)
     char err[512] = "";
     int s = fmcl_plot_density(path, "one cluster \xc3\xa9\n", p, N, -3.f, 3.f, err, sizeof err);
     image im;
-    if (!tl_check(s == FMCL_OK, "density: %d %s", s, err) || !load(path, &im))
-        return;
+    if (!tl_check(s == FMCL_OK, "density: %d %s", s, err) || !load(path, &im)) return;
     *width = im.w;
     area a = find_area(&im);
     square_area(&a, "single panel");
@@ -289,8 +283,7 @@ static void test_checkerboard(int single_width)
     tl_check(s == FMCL_OK, "trajectories: %d %s", s, err);
     float *loss = malloc(sizeof *loss * 3000);
     tl_fill(loss, 3000, -0.3f, 0.3f, 3);
-    for (int i = 0; i < 3000; i++)
-        loss[i] = (1.5f * expf(-i / 300.f) + 0.02f) * expf(loss[i]);
+    for (int i = 0; i < 3000; i++) loss[i] = (1.5f * expf(-i / 300.f) + 0.02f) * expf(loss[i]);
     s = fmcl_plot_loss(at("loss.png"), loss, 3000, err, sizeof err);
     tl_check(s == FMCL_OK, "loss: %d %s", s, err);
     if (load(at("loss.png"), &im)) {
@@ -325,8 +318,7 @@ static void test_trajectories(void)
     char err[512] = "";
     int s = fmcl_plot_trajectories(path, t, S, P, 2, -3.f, 3.f, err, sizeof err);
     image im;
-    if (!tl_check(s == FMCL_OK, "trajectories: %d %s", s, err) || !load(path, &im))
-        return;
+    if (!tl_check(s == FMCL_OK, "trajectories: %d %s", s, err) || !load(path, &im)) return;
     area a = find_area(&im);
     square_area(&a, "trajectories");
     int x, y, miss = 0;
@@ -363,16 +355,14 @@ static void test_loss(void)
 {
     enum { N = 400 };
     float loss[N];
-    for (int i = 0; i < N; i++)
-        loss[i] = 10.f * expf(-i / 60.f);
+    for (int i = 0; i < N; i++) loss[i] = 10.f * expf(-i / 60.f);
     loss[200] = NAN;
     loss[201] = -1.f;
     const char *path = at("decay.png");
     char err[512] = "";
     int s = fmcl_plot_loss(path, loss, N, err, sizeof err);
     image im;
-    if (!tl_check(s == FMCL_OK, "loss: %d %s", s, err) || !load(path, &im))
-        return;
+    if (!tl_check(s == FMCL_OK, "loss: %d %s", s, err) || !load(path, &im)) return;
     area a = find_area(&im);
     int row[3];
     const double frac[3] = {0.2, 0.45, 0.7};
@@ -397,8 +387,7 @@ static int entries(const char *d)
     DIR *dp = opendir(d);
     for (struct dirent *e; dp && (e = readdir(dp));)
         n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    if (dp)
-        closedir(dp);
+    if (dp) closedir(dp);
     return n;
 }
 
@@ -479,8 +468,7 @@ int main(int argc, char **argv)
     if (!keep) {
         const char *names[] = {"cluster.png", "single.png", "checkerboard.png", "trajectories.png",
                                "loss.png",    "paths.png",  "decay.png"};
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            remove(at(names[i]));
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) remove(at(names[i]));
         tl_check(rmdir(dir) == 0, "temporary folder %s left empty", dir);
     }
     return tl_summary();

@@ -22,8 +22,7 @@ static double dot(const float *a, const float *b, size_t n)
 static void adjoints(void)
 {
     enum { B = 2, C = 3, H = 5, W = 7, Ca = 2, Cb = 3, HW = 11 };
-    static float x[B * C * H * W], y[4 * B * C * H * W], r[4 * B * C * H * W],
-        dx[B * C * H * W];
+    static float x[B * C * H * W], y[4 * B * C * H * W], r[4 * B * C * H * W], dx[B * C * H * W];
     tl_fill(x, B * C * H * W, -1, 1, 1);
     tl_fill(r, 4 * B * C * H * W, -1, 1, 2);
     fmcl_upsample2x_forward_ref(y, x, B, C, H, W);
@@ -64,7 +63,8 @@ static void expect(fmcl_ctx *ctx, const char *what, tl_buf *b, const float *want
     double *w = malloc(b->n * 8);
     for (size_t i = 0; i < b->n; i++) w[i] = want[i];
     if (tl_buf_read(ctx, b, got)) {
-        if (tol > 0) tl_close(what, got, w, b->n, tol, tol);
+        if (tol > 0)
+            tl_close(what, got, w, b->n, tol, tol);
         else if (tl_check(memcmp(got, want, b->n * 4) == 0, "%s differs from the reference", what))
             printf("  %-40s n=%-8zu bitwise equal\n", what, b->n);
     }
@@ -90,8 +90,8 @@ static void upsample_case(fmcl_ctx *ctx, int B, int C, int H, int W)
             expect(ctx, what, &by, y, 0); /* a copy: bitwise */
         snprintf(what, sizeof what, "upsample2x B%d C%d %dx%d backward", B, C, H, W);
         fmcl_upsample2x_backward_ref(dx, dy, B, C, H, W);
-        if (tl_check(fmcl_upsample2x_backward(ctx, bdx.t, bdy.t, B, C, H, W) == FMCL_OK,
-                     "%s: %s", what, fmcl_ctx_error(ctx)))
+        if (tl_check(fmcl_upsample2x_backward(ctx, bdx.t, bdy.t, B, C, H, W) == FMCL_OK, "%s: %s",
+                     what, fmcl_ctx_error(ctx)))
             expect(ctx, what, &bdx, dx, 1e-6);
     }
     tl_buf_free(&bx), tl_buf_free(&by), tl_buf_free(&bdy), tl_buf_free(&bdx);
@@ -115,8 +115,8 @@ static void concat_case(fmcl_ctx *ctx, int B, int Ca, int Cb, int HW)
         tl_buf_new(ctx, &bda, na, da) && tl_buf_new(ctx, &bdb, nb, db)) {
         snprintf(what, sizeof what, "concat B%d C%d+%d HW%d forward", B, Ca, Cb, HW);
         fmcl_concat_forward_ref(y, a, b, B, Ca, Cb, HW);
-        if (tl_check(fmcl_concat_forward(ctx, by.t, ba.t, bb.t, B, Ca, Cb, HW) == FMCL_OK,
-                     "%s: %s", what, fmcl_ctx_error(ctx)))
+        if (tl_check(fmcl_concat_forward(ctx, by.t, ba.t, bb.t, B, Ca, Cb, HW) == FMCL_OK, "%s: %s",
+                     what, fmcl_ctx_error(ctx)))
             expect(ctx, what, &by, y, 0);
         fmcl_concat_backward_ref(da, db, dy, B, Ca, Cb, HW);
         if (tl_check(fmcl_concat_backward(ctx, bda.t, bdb.t, bdy.t, B, Ca, Cb, HW) == FMCL_OK,

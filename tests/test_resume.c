@@ -119,8 +119,8 @@ static void resume_case(fmcl_ctx *ctx, run_case *rc)
     fmcl_train_config tc;
     int step = -1;
     char err[1024];
-    if (!tl_check(fmcl_train_config_from_checkpoint(half, &tc, &step, err, sizeof err) ==
-                      FMCL_OK, "%s: config from the checkpoint: %s", rc->name, err))
+    if (!tl_check(fmcl_train_config_from_checkpoint(half, &tc, &step, err, sizeof err) == FMCL_OK,
+                  "%s: config from the checkpoint: %s", rc->name, err))
         goto done;
     tl_check(step == STEPS / 2, "%s: the checkpoint records step %d (want %d)", rc->name, step,
              STEPS / 2);
@@ -130,8 +130,10 @@ static void resume_case(fmcl_ctx *ctx, run_case *rc)
         !ok(c2, fmcl_trainer_restore(t2, half), "restore") ||
         !tl_check(read_state(t2, &s_restored), "%s: reading the restored state", rc->name))
         goto done;
-    tl_check(same_state(&s_half, &s_restored), "%s: the restored state is bit for bit the saved "
-             "one", rc->name);
+    tl_check(same_state(&s_half, &s_restored),
+             "%s: the restored state is bit for bit the saved "
+             "one",
+             rc->name);
     tl_check(fmcl_trainer_step(t2) == STEPS / 2, "%s: resumed at step %d", rc->name,
              fmcl_trainer_step(t2));
     /* fmcl_trainer_resume does the same in one call. */
@@ -143,15 +145,19 @@ static void resume_case(fmcl_ctx *ctx, run_case *rc)
         !ok(c2, fmcl_trainer_save(t2, again), "save resumed") ||
         !tl_check(read_state(t2, &s_resumed), "%s: reading the state", rc->name))
         goto done;
-    tl_check(same_state(&s_full, &s_resumed), "%s: N steps equal N/2 + checkpoint + N/2 bit for "
-             "bit (weights, EMA, moments, losses)", rc->name);
+    tl_check(same_state(&s_full, &s_resumed),
+             "%s: N steps equal N/2 + checkpoint + N/2 bit for "
+             "bit (weights, EMA, moments, losses)",
+             rc->name);
     unsigned char *a = NULL, *b = NULL;
     size_t la = 0, lb = 0;
     if (tl_check(fmcl_read_file(full, 1 << 26, &a, &la, err, sizeof err) == FMCL_OK &&
                      fmcl_read_file(again, 1 << 26, &b, &lb, err, sizeof err) == FMCL_OK,
                  "%s: reading the final checkpoints: %s", rc->name, err))
-        tl_check(la == lb && memcmp(a, b, la) == 0, "%s: the two final checkpoints are the same "
-                 "bytes", rc->name);
+        tl_check(la == lb && memcmp(a, b, la) == 0,
+                 "%s: the two final checkpoints are the same "
+                 "bytes",
+                 rc->name);
     free(a);
     free(b);
 done:
@@ -323,8 +329,10 @@ static void schedule_tests(void)
     const int s[] = {1, 2, 4, 8, 12};
     const double want[] = {0.125, 0.25, 0.5, 0.25, 0.0};
     for (int i = 0; i < 5; i++)
-        tl_check(fabs(fmcl_train_lr(&c, s[i]) - want[i]) < 1e-12, "cosine lr at step %d: %g, "
-                 "want %g", s[i], fmcl_train_lr(&c, s[i]), want[i]);
+        tl_check(fabs(fmcl_train_lr(&c, s[i]) - want[i]) < 1e-12,
+                 "cosine lr at step %d: %g, "
+                 "want %g",
+                 s[i], fmcl_train_lr(&c, s[i]), want[i]);
     tl_check(fabs(fmcl_train_lr(&c, 6) - 0.25 * (1 + cos(3.14159265358979 / 4))) < 1e-12,
              "cosine lr at step 6");
     c.lr_schedule = FMCL_LR_CONSTANT;
@@ -340,10 +348,17 @@ static void schedule_tests(void)
 /* Removes the checkpoints the tests wrote, then their folder. */
 static void cleanup(void)
 {
-    static const char *const names[] = {
-        "plain-half", "plain-full", "plain-again", "clip-cosine-warmup-ema-half",
-        "clip-cosine-warmup-ema-full", "clip-cosine-warmup-ema-again", "images-half",
-        "images-full", "images-again", "trunc", "shape"};
+    static const char *const names[] = {"plain-half",
+                                        "plain-full",
+                                        "plain-again",
+                                        "clip-cosine-warmup-ema-half",
+                                        "clip-cosine-warmup-ema-full",
+                                        "clip-cosine-warmup-ema-again",
+                                        "images-half",
+                                        "images-full",
+                                        "images-again",
+                                        "trunc",
+                                        "shape"};
     char path[128];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(path, sizeof path, "%s/%s.safetensors", dir, names[i]);

@@ -35,11 +35,9 @@ static unsigned char *image(const char *header, size_t data_len, size_t *len)
     size_t h = strlen(header);
     *len = 8 + h + data_len;
     unsigned char *b = malloc(*len);
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)((uint64_t)h >> (8 * i));
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)h >> (8 * i));
     memcpy(b + 8, header, h);
-    for (size_t i = 0; i < data_len; i++)
-        b[8 + h + i] = (unsigned char)i;
+    for (size_t i = 0; i < data_len; i++) b[8 + h + i] = (unsigned char)i;
     return b;
 }
 
@@ -50,8 +48,7 @@ static void reject(const char *what, const unsigned char *b, size_t len, const c
     fmcl_status s = fmcl_st_parse(b, len, &f, err, sizeof err);
     tl_check(s == FMCL_ERR_FORMAT && strstr(err, want) && f.count == 0 && !f.blob,
              "%s: status %d, message \"%s\", expected one containing \"%s\"", what, s, err, want);
-    if (s == FMCL_OK)
-        fmcl_st_free(&f);
+    if (s == FMCL_OK) fmcl_st_free(&f);
 }
 
 static void reject_header(const char *what, const char *header, size_t data_len, const char *want)
@@ -71,14 +68,10 @@ static void test_round_trip(void)
     uint32_t u32[4 * 1 * 2];
     uint8_t u8[11];
     tl_fill(f32, 15, -3, 3, 1);
-    for (int i = 0; i < 7; i++)
-        f64[i] = 1.0 / (i + 3) - 0.25;
-    for (int i = 0; i < 6; i++)
-        i64[i] = (int64_t)(i - 3) * 1000000000000LL;
-    for (int i = 0; i < 8; i++)
-        u32[i] = 0xfedcba98u - (uint32_t)i * 7919u;
-    for (int i = 0; i < 11; i++)
-        u8[i] = (uint8_t)(250 + i);
+    for (int i = 0; i < 7; i++) f64[i] = 1.0 / (i + 3) - 0.25;
+    for (int i = 0; i < 6; i++) i64[i] = (int64_t)(i - 3) * 1000000000000LL;
+    for (int i = 0; i < 8; i++) u32[i] = 0xfedcba98u - (uint32_t)i * 7919u;
+    for (int i = 0; i < 11; i++) u8[i] = (uint8_t)(250 + i);
     /* U8 of odd size before F32 data: the data section is packed, not aligned. */
     fmcl_st_tensor t[] = {
         {"net.0.weight", FMCL_ST_F32, 2, {3, 5}, f32, sizeof f32},
@@ -90,33 +83,29 @@ static void test_round_trip(void)
         {"empty \"quoted\" \xc3\xa9", FMCL_ST_F32, 2, {0, 4}, NULL, 0},
     };
     const int n = (int)(sizeof t / sizeof t[0]);
-    const char *meta[] = {"config", "{\"dim\": 2, \"note\": \"tab\\t\"}\n\x01", "step", "1234",
+    const char *meta[] = {"config",       "{\"dim\": 2, \"note\": \"tab\\t\"}\n\x01",
+                          "step",         "1234",
                           "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
     char path[300], path2[300], err[1024] = "";
     snprintf(path, sizeof path, "%s/rt.safetensors", dir);
     snprintf(path2, sizeof path2, "%s/rt2.safetensors", dir);
     fmcl_status s = fmcl_st_write(path, t, n, meta, 3, err, sizeof err);
-    if (!tl_check(s == FMCL_OK, "write: %s", err))
-        return;
+    if (!tl_check(s == FMCL_OK, "write: %s", err)) return;
 
     /* Layout, from the raw bytes. */
     size_t len;
     unsigned char *raw = slurp(path, &len);
-    if (!raw)
-        return;
+    if (!raw) return;
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--)
-        hlen = hlen << 8 | raw[i];
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | raw[i];
     size_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += t[i].nbytes;
+    for (int i = 0; i < n; i++) total += t[i].nbytes;
     tl_check(hlen % 8 == 0, "header length %llu is a multiple of 8", (unsigned long long)hlen);
     tl_check(len == 8 + hlen + total, "file is %zu bytes, want 8 + %llu + %zu", len,
              (unsigned long long)hlen, total);
     tl_check(raw[8] == '{', "header starts with '{'");
     size_t close = 8 + hlen - 1;
-    while (close > 8 && raw[close] == ' ')
-        close--;
+    while (close > 8 && raw[close] == ' ') close--;
     tl_check(raw[close] == '}' && 8 + hlen - 1 - close < 8,
              "header is JSON then fewer than 8 spaces of padding");
     size_t off = 8 + hlen;
@@ -136,8 +125,7 @@ static void test_round_trip(void)
             const fmcl_st_tensor *r = &f.tensors[i];
             int same = !strcmp(r->name, t[i].name) && r->dtype == t[i].dtype &&
                        r->ndim == t[i].ndim && r->nbytes == t[i].nbytes;
-            for (int d = 0; same && d < r->ndim; d++)
-                same = r->shape[d] == t[i].shape[d];
+            for (int d = 0; same && d < r->ndim; d++) same = r->shape[d] == t[i].shape[d];
             tl_check(same, "tensor %d (%s) keeps name, dtype, shape and size in order", i,
                      t[i].name);
             tl_check(r->nbytes == 0 || memcmp(r->data, t[i].data, r->nbytes) == 0,
@@ -173,8 +161,8 @@ static void test_round_trip(void)
                  "expect rejects a missing tensor: %s", err);
 
         /* Writing what was read gives the same file. */
-        s = fmcl_st_write(path2, f.tensors, f.count, (const char *const *)f.meta, f.meta_count,
-                          err, sizeof err);
+        s = fmcl_st_write(path2, f.tensors, f.count, (const char *const *)f.meta, f.meta_count, err,
+                          sizeof err);
         size_t len2 = 0;
         unsigned char *raw2 = s == FMCL_OK ? slurp(path2, &len2) : NULL;
         tl_check(raw2 && len2 == len && memcmp(raw, raw2, len) == 0,
@@ -339,8 +327,7 @@ static void test_malformed(void)
     fmcl_status s = fmcl_st_parse(b, len, &f, err, sizeof err);
     tl_check(s == FMCL_OK && f.count == 2 && ((const unsigned char *)f.tensors[0].data)[0] == 6,
              "gaps in the data section are accepted: %s", err);
-    if (s == FMCL_OK)
-        fmcl_st_free(&f);
+    if (s == FMCL_OK) fmcl_st_free(&f);
     free(b);
 }
 
@@ -431,10 +418,8 @@ static int leftover_temp_files(void)
 {
     DIR *d = opendir(dir);
     int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
-        n += strstr(e->d_name, ".tmp.") != NULL;
-    if (d)
-        closedir(d);
+    for (struct dirent *e; d && (e = readdir(d));) n += strstr(e->d_name, ".tmp.") != NULL;
+    if (d) closedir(d);
     return n;
 }
 

@@ -39,8 +39,7 @@ static void names(void)
 }
 
 /* v passes s's check (want 1) or fails it with a message holding text. */
-static void expect(fmcl_setting_scope scope, const char *key, double v, int want,
-                   const char *text)
+static void expect(fmcl_setting_scope scope, const char *key, double v, int want, const char *text)
 {
     char err[256] = "";
     const fmcl_setting *s = fmcl_setting_find(scope, key);

@@ -35,9 +35,9 @@ struct op {
     int kind; /* the op's own parameter: a data kind, a path kind, hflip */
 };
 
-static float data[N_DATA * 5];           /* array source, D = 5 */
+static float data[N_DATA * 5];          /* array source, D = 5 */
 static unsigned char pix[N_DATA * 105]; /* images of 3 x 5 x 7 */
-static float x1[B * 5];                  /* the x1 rows of path_interp */
+static float x1[B * 5];                 /* the x1 rows of path_interp */
 
 static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
 {
@@ -91,8 +91,8 @@ static int sample_dev(fmcl_ctx *ctx, const op *o, int base, int a, int n, float 
     if (tl_buf_new(ctx, &X, (size_t)n * W, NULL) && tl_buf_new(ctx, &U, (size_t)n * D, NULL) &&
         tl_buf_new(ctx, &d, sizeof data / sizeof *data, data))
         r = ok(ctx,
-               fmcl_path_sample_at(ctx, X.t, U.t, o->kind, d.t, N_DATA, &p, SEED, STEP, base + a,
-                                   n, D, F),
+               fmcl_path_sample_at(ctx, X.t, U.t, o->kind, d.t, N_DATA, &p, SEED, STEP, base + a, n,
+                                   D, F),
                o->name) &&
             read_xu(ctx, &X, &U, n, W, D, out) && tl_guard_ok(ctx, &X, o->name) &&
             tl_guard_ok(ctx, &U, o->name);
@@ -179,8 +179,7 @@ static void toy_ref(const op *o, int base, int a, int n, float *out)
     fmcl_toy_sample_ref(out, o->kind, SEED, STEP, base + a, n);
 }
 
-static fmcl_status gather_launch(fmcl_ctx *ctx, const op *o, fmcl_t y, fmcl_t x, int row0,
-                                 int n)
+static fmcl_status gather_launch(fmcl_ctx *ctx, const op *o, fmcl_t y, fmcl_t x, int row0, int n)
 {
     return fmcl_gather_rows_at(ctx, y, x, SEED, STEP, row0, N_DATA, o->w, n);
 }
@@ -251,16 +250,15 @@ static void drop_ref(const op *o, int base, int a, int n, float *out)
 
 /* Rows of the whole batch against the shares', for one form (device or
  * reference) and one base. */
-static void compare(const op *o, const char *form, int base, const float *whole,
-                    const float *split)
+static void compare(const op *o, const char *form, int base, const float *whole, const float *split)
 {
     const size_t row = (size_t)o->w * sizeof *whole;
     for (int k = 0; k + 1 < NCUTS; k++) {
         const int a = cuts[k], b = cuts[k + 1];
-        tl_check(memcmp(whole + (size_t)a * o->w, split + (size_t)a * o->w, (size_t)(b - a) * row)
-                     == 0,
-                 "%s (%s, base %d): rows [%d, %d) drawn as a share differ from the whole batch's",
-                 o->name, form, base, a, b);
+        tl_check(
+            memcmp(whole + (size_t)a * o->w, split + (size_t)a * o->w, (size_t)(b - a) * row) == 0,
+            "%s (%s, base %d): rows [%d, %d) drawn as a share differ from the whole batch's",
+            o->name, form, base, a, b);
     }
     /* Draws that ignored the row would repeat rows. */
     int repeats = 0;

@@ -70,8 +70,8 @@ static fmcl_status after_step(void *user, int k, float t)
 /* Integrates x0 (n values) with `solver` and `steps` from t0 to t1, or on
  * the grid ts when it is non-NULL; out gets the result. Checks NFE, the step
  * callbacks and the work buffer's guards. */
-static int integrate_on(fmcl_ctx *ctx, velocity_field *f, int solver, float t0, float t1,
-                        int steps, const double *ts, const float *x0, float *out)
+static int integrate_on(fmcl_ctx *ctx, velocity_field *f, int solver, float t0, float t1, int steps,
+                        const double *ts, const float *x0, float *out)
 {
     const int n = f->n;
     tl_buf x, work;
@@ -82,11 +82,10 @@ static int integrate_on(fmcl_ctx *ctx, velocity_field *f, int solver, float t0, 
     }
     step_log log = {0, steps, 0, t0, t1, ts};
     f->nfe = 0;
-    fmcl_status s =
-        ts ? fmcl_integrate_grid(ctx, solver, ts, steps + 1, x.t, n, work.t, velocity, f,
-                                 after_step, &log)
-           : fmcl_integrate(ctx, solver, t0, t1, steps, x.t, n, work.t, velocity, f, after_step,
-                            &log);
+    fmcl_status s = ts ? fmcl_integrate_grid(ctx, solver, ts, steps + 1, x.t, n, work.t, velocity,
+                                             f, after_step, &log)
+                       : fmcl_integrate(ctx, solver, t0, t1, steps, x.t, n, work.t, velocity, f,
+                                        after_step, &log);
     int ok = tl_check(s == FMCL_OK, "fmcl_integrate %s: %s", fmcl_name(FMCL_NAMES_SOLVER, solver),
                       fmcl_ctx_error(ctx)) &&
              tl_buf_read(ctx, &x, out);
@@ -229,7 +228,8 @@ static void check_names(fmcl_ctx *ctx, velocity_field *f)
 {
     for (int j = 0; j < N_FIXED; j++)
         tl_check(fmcl_name_value(FMCL_NAMES_SOLVER, fmcl_name(FMCL_NAMES_SOLVER, fixed[j])) ==
-                         fixed[j] && fmcl_solver_work(fixed[j]) >= 1,
+                         fixed[j] &&
+                     fmcl_solver_work(fixed[j]) >= 1,
                  "solver %d name round trip", fixed[j]);
     tl_check(fmcl_name_value(FMCL_NAMES_SOLVER, "dopri5") == FMCL_SOLVER_DOPRI5 &&
                  fmcl_name_value(FMCL_NAMES_SOLVER, "heun") == FMCL_SOLVER_HEUN,
@@ -303,18 +303,16 @@ static void check_grid(fmcl_ctx *ctx, velocity_field *f, const float *x0)
 
 static void check_grid_validation(void)
 {
-    static const double ok[4] = {0, 0.1, 0.7, 1}, start[3] = {0.1, 0.5, 1},
-                        end[3] = {0, 0.5, 0.9}, flat[4] = {0, 0.5, 0.5, 1},
-                        down[4] = {0, 0.6, 0.4, 1};
+    static const double ok[4] = {0, 0.1, 0.7, 1}, start[3] = {0.1, 0.5, 1}, end[3] = {0, 0.5, 0.9},
+                        flat[4] = {0, 0.5, 0.5, 1}, down[4] = {0, 0.6, 0.4, 1};
     const double nan_grid[3] = {0, NAN, 1};
     struct {
         const double *g;
         int n;
         const char *says; /* what the message must contain */
     } bad[] = {
-        {ok, 1, "at least 2 points"},     {NULL, 4, "at least 2 points"},
-        {start, 3, "t[0] = 0.1"},         {end, 3, "t[2] = 0.9"},
-        {flat, 4, "t[2] = 0.5"},          {down, 4, "not greater"},
+        {ok, 1, "at least 2 points"},  {NULL, 4, "at least 2 points"}, {start, 3, "t[0] = 0.1"},
+        {end, 3, "t[2] = 0.9"},        {flat, 4, "t[2] = 0.5"},        {down, 4, "not greater"},
         {nan_grid, 3, "not a finite"},
     };
     char err[256];

@@ -58,8 +58,8 @@ static void points(const char *dir)
     fmcl_data *d = tl_points(x, N, D);
     if (d) {
         x[0] = 99; /* the source holds a copy */
-        tl_check(fmcl_data_points(d)[0] != 99 && fmcl_data_count(d) == N &&
-                     fmcl_data_dim(d) == D && !strcmp(fmcl_data_spec(d), "points") &&
+        tl_check(fmcl_data_points(d)[0] != 99 && fmcl_data_count(d) == N && fmcl_data_dim(d) == D &&
+                     !strcmp(fmcl_data_spec(d), "points") &&
                      fmcl_data_get_kind(d) == FMCL_DATA_POINTS,
                  "points are copied, counted, named");
         tl_check(fmcl_data_rows(d, 3, 2, 0, rows, err, sizeof err) == FMCL_OK &&
@@ -76,8 +76,7 @@ static void points(const char *dir)
     if (tl_check(fmcl_npy_write(path, x, shape, 2, err, sizeof err) == FMCL_OK, "%s", err))
         tl_check(fmcl_data_open(path, NULL, &f, err, sizeof err) == FMCL_OK &&
                      fmcl_data_count(f) == N && fmcl_data_dim(f) == D &&
-                     !strcmp(fmcl_data_spec(f), path) &&
-                     !memcmp(fmcl_data_points(f), x, sizeof x),
+                     !strcmp(fmcl_data_spec(f), path) && !memcmp(fmcl_data_points(f), x, sizeof x),
                  "a .npy file opens as its points: %s", err);
     fmcl_data_free(f);
     f = NULL;
@@ -118,8 +117,7 @@ static void pixels(void)
              "a zero-height image is refused: %s", err);
     fmcl_image_options opt;
     fmcl_image_options_default(&opt);
-    tl_check(opt.split == FMCL_SPLIT_TRAIN && opt.limit == 0 && opt.size == 0 &&
-                 opt.channels == 3,
+    tl_check(opt.split == FMCL_SPLIT_TRAIN && opt.limit == 0 && opt.size == 0 && opt.channels == 3,
              "image options default to the whole training split, 3 channels");
     tl_check(fmcl_data_spec_is_images("fashion-mnist") && fmcl_data_spec_is_images("idx:f") &&
                  !fmcl_data_spec_is_images("moons"),

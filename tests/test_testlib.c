@@ -130,8 +130,10 @@ static int child(const char *scenario, const char *devices)
     out[n] = 0;
     int status = p ? pclose(p) : -1;
     if (devices) {
-        if (saved) setenv("FMCL_TEST_DEVICES", saved, 1);
-        else unsetenv("FMCL_TEST_DEVICES");
+        if (saved)
+            setenv("FMCL_TEST_DEVICES", saved, 1);
+        else
+            unsetenv("FMCL_TEST_DEVICES");
     }
     free(saved);
     return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -179,7 +181,8 @@ int main(int argc, char **argv)
     int count = 0;
     char err[1024], first[32] = "";
     const char *env = getenv("FMCL_TEST_DEVICES");
-    if (env && *env) snprintf(first, sizeof first, "%.*s", (int)strcspn(env, ";"), env);
+    if (env && *env)
+        snprintf(first, sizeof first, "%.*s", (int)strcspn(env, ";"), env);
     else if (fmcl_devices_list(&devs, &count, err, sizeof err) == FMCL_OK && count > 0)
         snprintf(first, sizeof first, "%d:%d", devs[0].platform_index, devs[0].device_index);
     fmcl_devices_free(devs);

@@ -89,7 +89,7 @@ static fmcl_conv_shape conv_shape(const conv_case *cc, const int64_t *xs, const 
                                   int chunk)
 {
     return (fmcl_conv_shape){(int)xs[0], (int)xs[1], (int)xs[2], (int)xs[3], (int)ws[0],
-                             cc->ksize, cc->stride, cc->pad, chunk};
+                             cc->ksize,  cc->stride, cc->pad,    chunk};
 }
 
 /* ctx NULL: the CPU reference; else the device. */
@@ -104,14 +104,22 @@ static void check_conv(fmcl_ctx *ctx, const conv_case *cc)
     for (int k = 0; k < 8; k++) {
         snprintf(key, sizeof key, "%s.%s", cc->name, names[k]);
         int nd = k == 2 || k == 7 ? 1 : 4;
-        t[k] = load(key, nd, k == 0 ? xs : k == 1 ? ws : k == 3 ? ys : NULL,
-                    k == 0 ? &nx : k == 1 ? &nw : k == 2 ? &nb : k == 3 ? &ny : NULL);
+        t[k] = load(key, nd,
+                    k == 0   ? xs
+                    : k == 1 ? ws
+                    : k == 3 ? ys
+                             : NULL,
+                    k == 0   ? &nx
+                    : k == 1 ? &nw
+                    : k == 2 ? &nb
+                    : k == 3 ? &ny
+                             : NULL);
         ok &= t[k] != NULL;
     }
     fmcl_conv_shape cs = conv_shape(cc, xs, ws, 2);
-    if (ok && !tl_check(fmcl_conv_out_h(&cs) == ys[2] && fmcl_conv_out_w(&cs) == ys[3] &&
-                            ys[1] == ws[0],
-                        "%s: output shape disagrees with PyTorch's", cc->name))
+    if (ok &&
+        !tl_check(fmcl_conv_out_h(&cs) == ys[2] && fmcl_conv_out_w(&cs) == ys[3] && ys[1] == ws[0],
+                  "%s: output shape disagrees with PyTorch's", cc->name))
         ok = 0;
     if (ok && !ctx) {
         float *x = narrow(t[0], nx), *w = narrow(t[1], nw), *b = narrow(t[2], nb);
@@ -189,9 +197,9 @@ static void check_groupnorm(fmcl_ctx *ctx)
                 upload(ctx, &bs, NULL, fmcl_groupnorm_scratch(B, C, HW)) &&
                 tl_check(fmcl_groupnorm_forward(ctx, by.t, bm.t, br.t, bx.t, bga.t, bbe.t, none, 0,
                                                 B, C, HW, G) == FMCL_OK &&
-                             fmcl_groupnorm_backward(ctx, bdx.t, bdga.t, bdbe.t, none, bdy.t,
-                                                     bx.t, bm.t, br.t, bga.t, bbe.t, none, 0,
-                                                     bs.t, B, C, HW, G) == FMCL_OK,
+                             fmcl_groupnorm_backward(ctx, bdx.t, bdga.t, bdbe.t, none, bdy.t, bx.t,
+                                                     bm.t, br.t, bga.t, bbe.t, none, 0, bs.t, B, C,
+                                                     HW, G) == FMCL_OK,
                          "groupnorm: %s", fmcl_ctx_error(ctx))) {
                 compare(ctx, "gn y", &by, y);
                 compare(ctx, "gn dx", &bdx, dx);
@@ -269,8 +277,8 @@ static void check_attention(fmcl_ctx *ctx)
                 tl_check(fmcl_attention_reserve(ctx, B, C, P, heads) == FMCL_OK &&
                              fmcl_attention_forward(ctx, by.t, batt.t, bq.t, B, C, P, heads) ==
                                  FMCL_OK &&
-                             fmcl_attention_backward(ctx, bg.t, bdy.t, bq.t, batt.t, bs.t, B, C,
-                                                     P, heads) == FMCL_OK,
+                             fmcl_attention_backward(ctx, bg.t, bdy.t, bq.t, batt.t, bs.t, B, C, P,
+                                                     heads) == FMCL_OK,
                          "attention: %s", fmcl_ctx_error(ctx))) {
                 compare(ctx, "attn y", &by, y);
                 compare(ctx, "attn dqkv", &bg, dqkv);

@@ -38,8 +38,7 @@ static int load(const ref_t *r, const char *name, size_t n, double *out)
 {
     const fmcl_st_tensor *t = fmcl_st_find(&r->f, name);
     size_t es = t && t->dtype == FMCL_ST_F64 ? 8 : 4;
-    if (!tl_check(t && (t->dtype == FMCL_ST_F32 || t->dtype == FMCL_ST_F64) &&
-                      t->nbytes == n * es,
+    if (!tl_check(t && (t->dtype == FMCL_ST_F32 || t->dtype == FMCL_ST_F64) && t->nbytes == n * es,
                   "%s: tensor '%s' missing or not %zu floats", REF_PATH, name, n))
         return 0;
     for (size_t i = 0; i < n; i++) {
@@ -78,8 +77,8 @@ static int load_flat(const ref_t *r, const fmcl_mlp *m, const char *prefix, doub
 }
 
 /* tl_close for double results (the CPU references): |got - want| <= atol + rtol |want|. */
-static void close_dd(const char *what, const double *got, const double *want, size_t n,
-                     double atol, double rtol)
+static void close_dd(const char *what, const double *got, const double *want, size_t n, double atol,
+                     double rtol)
 {
     double worst = 0;
     int ok = 1;
@@ -135,8 +134,8 @@ static void check_cpu_refs(const ref_t *r, const fmcl_mlp *m, const float *P0, c
     double *g = malloc(np * 8), *dX = malloc(nx * 8), *losses = malloc(r->steps * 8);
     float *P = malloc(np * 4), *gf = malloc(np * 4), *m1 = malloc(np * 4), *m2 = malloc(np * 4);
     float *pred = malloc(no * 4), *dp = malloc(no * 4), *lf = malloc(r->steps * 4);
-    if (!want || !out || !dout || !g || !dX || !losses || !P || !gf || !m1 || !m2 || !pred ||
-        !dp || !lf) {
+    if (!want || !out || !dout || !g || !dX || !losses || !P || !gf || !m1 || !m2 || !pred || !dp ||
+        !lf) {
         tl_check(0, "out of host memory");
         goto done;
     }
@@ -198,16 +197,16 @@ static fmcl_status run_optimizer(fmcl_ctx *ctx, fmcl_mlp *m, fmcl_mlp_acts *a, b
     for (int k = 0; s == FMCL_OK && k < steps; k++) {
         s = fmcl_mlp_forward(m, a, b->pred.t, b->X.t, B);
         if (s == FMCL_OK)
-            s = fmcl_mse_forward_backward(ctx, b->dpred.t, fmcl_at(b->loss.t, k), b->pred.t,
-                                          b->U.t, b->partials.t, B * D);
+            s = fmcl_mse_forward_backward(ctx, b->dpred.t, fmcl_at(b->loss.t, k), b->pred.t, b->U.t,
+                                          b->partials.t, B * D);
         if (s == FMCL_OK) s = fmcl_fill(ctx, b->grads.t, 0.0f, n);
         if (s == FMCL_OK)
             s = fmcl_mlp_backward(m, a, b->grads.t, b->dpred.t, b->X.t, (fmcl_t){0}, B);
         if (s == FMCL_OK && ap->clip > 0)
             s = fmcl_sumsq(ctx, b->normsq.t, b->grads.t, b->partials.t, n);
         if (s == FMCL_OK)
-            s = fmcl_adam_step(ctx, m->params, b->grads.t, b->m1.t, b->m2.t,
-                               b->normsq.t, ap, k + 1, n);
+            s = fmcl_adam_step(ctx, m->params, b->grads.t, b->m1.t, b->m2.t, b->normsq.t, ap, k + 1,
+                               n);
     }
     return s == FMCL_OK ? fmcl_finish(ctx) : s;
 }
@@ -274,8 +273,8 @@ static void check_device(fmcl_ctx *ctx, const ref_t *r, fmcl_mlp *m, const float
             load(r, run ? "adamw_clip_losses" : "adam_losses", r->steps, want))
             tl_close(what, got, want, r->steps, 0, LOSS_RTOL);
         snprintf(what, sizeof what, "%s: final parameters", name);
-        if (tl_check(fmcl_read(ctx, m->params, got, np * 4) == FMCL_OK,
-                     "read parameters: %s", fmcl_ctx_error(ctx)) &&
+        if (tl_check(fmcl_read(ctx, m->params, got, np * 4) == FMCL_OK, "read parameters: %s",
+                     fmcl_ctx_error(ctx)) &&
             load_flat(r, m, run ? "adamw_clip_final." : "adam_final.", want))
             tl_close(what, got, want, np, PARAM_ATOL, 0);
         tl_guard_ok(ctx, &b.m1, "Adam first moment");
@@ -283,8 +282,8 @@ static void check_device(fmcl_ctx *ctx, const ref_t *r, fmcl_mlp *m, const float
     }
 done:
     fmcl_mlp_acts_free(&a);
-    tl_buf *all[] = {&b.X, &b.U, &b.pred, &b.dpred, &b.loss, &b.grads, &b.dX, &b.m1, &b.m2,
-                     &b.partials, &b.normsq};
+    tl_buf *all[] = {&b.X,  &b.U,  &b.pred, &b.dpred,    &b.loss,  &b.grads,
+                     &b.dX, &b.m1, &b.m2,   &b.partials, &b.normsq};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tl_buf_free(all[i]);
     free(want);
     free(got);

@@ -71,14 +71,13 @@ static int read_config(fmcl_unet_spec *c, int *batch)
     *c = cfg;
     char err[512];
     return tl_check(*batch >= 1 && fmcl_unet_check_spec(&cfg, err, sizeof err) == FMCL_OK,
-                    "%s: configuration in the metadata: %s", REF_PATH,
-                    *batch < 1 ? "batch" : err);
+                    "%s: configuration in the metadata: %s", REF_PATH, *batch < 1 ? "batch" : err);
 }
 
 /* One case: what the plan is made of and the reference tensors. */
 typedef struct {
     const char *label, *prefix, *tname, *names_key; /* U-Net: "", "t", "names" */
-    int unet;                               /* else a block: the fields below */
+    int unet;                                       /* else a block: the fields below */
     fmcl_unet_spec cfg;
     int attention, Cin, Cout, H, W, emb, heads, groups, B;
     size_t np, nx, nt, ny;
@@ -141,8 +140,7 @@ static int load_case(ref_case *c)
 {
     char err[512];
     fmcl_unet_plan *p;
-    if (!tl_check(make_plan(c, &p, err, sizeof err) == FMCL_OK, "%s: %s", c->label, err))
-        return 0;
+    if (!tl_check(make_plan(c, &p, err, sizeof err) == FMCL_OK, "%s: %s", c->label, err)) return 0;
     check_names(c, p);
     size_t out_per = (size_t)(c->unet ? c->cfg.channels : c->Cout) * c->H * c->W;
     c->np = fmcl_unet_plan_params(p);
@@ -225,12 +223,32 @@ int main(void)
     if (!tl_check(fmcl_st_read(REF_PATH, &ref, err, sizeof err) == FMCL_OK, "%s", err))
         return tl_summary();
     ref_case cases[N_CASES] = {
-        {.label = "ResBlock", .prefix = "res", .tname = "emb", .names_key = "res_names",
-         .attention = 0, .Cin = 6, .Cout = 4, .H = 5, .W = 7, .emb = 12, .heads = 1,
-         .groups = 2, .B = 3},
-        {.label = "AttentionBlock", .prefix = "attn", .tname = "emb", .names_key = "attn_names",
-         .attention = 1, .Cin = 6, .Cout = 6, .H = 3, .W = 5, .emb = 12, .heads = 2,
-         .groups = 3, .B = 2},
+        {.label = "ResBlock",
+         .prefix = "res",
+         .tname = "emb",
+         .names_key = "res_names",
+         .attention = 0,
+         .Cin = 6,
+         .Cout = 4,
+         .H = 5,
+         .W = 7,
+         .emb = 12,
+         .heads = 1,
+         .groups = 2,
+         .B = 3},
+        {.label = "AttentionBlock",
+         .prefix = "attn",
+         .tname = "emb",
+         .names_key = "attn_names",
+         .attention = 1,
+         .Cin = 6,
+         .Cout = 6,
+         .H = 3,
+         .W = 5,
+         .emb = 12,
+         .heads = 2,
+         .groups = 3,
+         .B = 2},
         {.label = "U-Net", .prefix = "", .tname = "t", .names_key = "names", .unet = 1}};
     int ok = read_config(&cases[2].cfg, &cases[2].B);
     cases[2].H = cases[2].cfg.height, cases[2].W = cases[2].cfg.width;

@@ -32,14 +32,14 @@ static fmcl_tune_kernel kernel(const char *name, const char *spec)
 }
 
 /* CLBlast 1.5.3's Xgemm parameters, a valid set (CLBlast's tuner constraints). */
-#define XGEMM_OK                                                                               \
-    "GEMMK=0 MWG=32 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=4 VWN=4 STRM=0 " \
+#define XGEMM_OK                                                                                   \
+    "GEMMK=0 MWG=32 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=4 VWN=4 STRM=0 "       \
     "STRN=0 SA=0 SB=0 KREG=1"
 
 /* The same with a tile CLBlast would pad every matrix to: it meets CLBlast's
  * own rules, yet every GEMM fails for want of memory. */
-#define XGEMM_ABSURD                                                                                \
-    "GEMMK=0 MWG=1000000 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=4 VWN=4 STRM=0 " \
+#define XGEMM_ABSURD                                                                               \
+    "GEMMK=0 MWG=1000000 NWG=64 KWG=32 MDIMC=8 NDIMC=8 MDIMA=8 NDIMB=8 KWI=2 VWM=4 VWN=4 STRM=0 "  \
     "STRN=0 SA=0 SB=0 KREG=1"
 
 static fmcl_tune_set sample_set(void)
@@ -49,8 +49,8 @@ static fmcl_tune_set sample_set(void)
     snprintf(s.device, sizeof s.device, "dev-42 (x)");
     snprintf(s.driver, sizeof s.driver, "3.1+debian");
     snprintf(s.clblast, sizeof s.clblast, "1.5.3");
-    fmcl_tune_kernel a = kernel("Xgemm", XGEMM_OK), b = kernel("GemmRoutine",
-                                                               "XGEMM_MIN_INDIRECT_SIZE=128");
+    fmcl_tune_kernel a = kernel("Xgemm", XGEMM_OK),
+                     b = kernel("GemmRoutine", "XGEMM_MIN_INDIRECT_SIZE=128");
     tl_check(fmcl_tune_put(&s, &a) && fmcl_tune_put(&s, &b) && s.n_kernels == 2,
              "a set of two kernels");
     return s;
@@ -85,8 +85,8 @@ static void host_tests(void)
     /* Two sections, comments and blank lines between, CRLF line ends. */
     char two[8192];
     snprintf(two, sizeof two, "# a comment\r\n\r\n%s\n%s", text, text);
-    tl_check(fmcl_tune_parse(two, strlen(two), got, 4, &n, err, sizeof err) == FMCL_OK &&
-                 n == 2 && same_set(&s, &got[1]),
+    tl_check(fmcl_tune_parse(two, strlen(two), got, 4, &n, err, sizeof err) == FMCL_OK && n == 2 &&
+                 same_set(&s, &got[1]),
              "two sections: %s (n %d)", err, n);
     tl_check(fmcl_tune_parse(two, strlen(two), got, 1, &n, err, sizeof err) == FMCL_ERR_FORMAT,
              "more sections than room are rejected");
@@ -109,9 +109,9 @@ static void host_tests(void)
     /* Malformed sections, each rejected whole. */
     const char *head = "fmcl-clblast-params 1\nplatform P\ndevice D\ndriver 1\nclblast 1.5.3\n";
     const char *bad[] = {
-        "platform P\n",                               /* no header */
-        "fmcl-clblast-params 2\n",                    /* unknown version */
-        "kernel Xgemm MWG=32\nend\n",                 /* used after head: fine; see below */
+        "platform P\n",               /* no header */
+        "fmcl-clblast-params 2\n",    /* unknown version */
+        "kernel Xgemm MWG=32\nend\n", /* used after head: fine; see below */
         "kernel Xgemm MWG=abc\nend\n",
         "kernel Xgemm MWG=-1\nend\n",
         "kernel Xgemm MWG=99999999\nend\n",
@@ -231,7 +231,8 @@ static void with_file(fmcl_ctx *ctx, const char *text, const char *want_note, in
             tl_buf_new(c2, &cb, M * N, NULL)) {
             fmcl_gemm_use(c2, 0); /* CLBlast, also on PoCL, which takes the packed kernels */
             fmcl_status st = fmcl_gemm_reserve(c2, 0, 1, M, N, K, K, K, N);
-            if (st == FMCL_OK) st = fmcl_gemm(c2, 0, 1, M, N, K, 1.0f, a.t, K, b.t, K, 0.0f, cb.t, N);
+            if (st == FMCL_OK)
+                st = fmcl_gemm(c2, 0, 1, M, N, K, 1.0f, a.t, K, b.t, K, 0.0f, cb.t, N);
             if (tl_check(st == FMCL_OK, "tuned gemm: %s", fmcl_ctx_error(c2)) &&
                 tl_buf_read(c2, &cb, C)) {
                 tl_close("tuned gemm NT 150x130x120", C, want, M * N, 1e-5 * 11 + 1e-6, 1e-5);
@@ -302,10 +303,10 @@ static void search_tests(fmcl_ctx *ctx)
     fmcl_tune_result res;
     st = fmcl_tune_gemm(c2, &cfg, record, &ev, &res);
     if (tl_check(st == FMCL_OK, "tiny search: %s", fmcl_ctx_error(c2))) {
-        tl_check(ev.first == FMCL_TUNE_DEFAULTS && ev.last == FMCL_TUNE_SWITCH &&
-                     ev.kernels == 6 && ev.timed >= 2 && ev.bad_times == 0,
-                 "events: defaults first, switch last, 6 kernels, %d timed, %d bad times",
-                 ev.timed, ev.bad_times);
+        tl_check(ev.first == FMCL_TUNE_DEFAULTS && ev.last == FMCL_TUNE_SWITCH && ev.kernels == 6 &&
+                     ev.timed >= 2 && ev.bad_times == 0,
+                 "events: defaults first, switch last, 6 kernels, %d timed, %d bad times", ev.timed,
+                 ev.bad_times);
         tl_check(!strcmp(res.path, path) && res.n_kernels >= 1 && res.switch_size > 0 &&
                      res.default_seconds[1] > 0 && res.default_score > 1.99 &&
                      res.default_score < 2.01,
@@ -330,8 +331,7 @@ static void search_tests(fmcl_ctx *ctx)
                            fmcl_tune_invalid(&got[0].kernel[i], max_wg, lmem, buf, sizeof buf);
             }
             tl_check(fmcl_tune_matches(&got[0], &id, err, sizeof err) && invalid == 0,
-                     "the file is the device's (%s) and its sets are valid (%d not)", err,
-                     invalid);
+                     "the file is the device's (%s) and its sets are valid (%d not)", err, invalid);
         }
         double sec[2] = {0, 0};
         tl_check(fmcl_tune_time(c2, &cfg, sec) == FMCL_OK && sec[0] > 0 && sec[1] > 0,
@@ -404,9 +404,11 @@ static int device_tests(fmcl_ctx *ctx, void *user)
     /* Each candidate recompiles CLBlast's GEMM program: about a minute of CPU per
      * device with cold compiler caches, so the search runs on the first only. */
     static int searched;
-    if (!searched++) search_tests(ctx);
-    else tl_skip("the tuning search on %s (it runs on the first device only)",
-                 fmcl_ctx_device(ctx)->device_name);
+    if (!searched++)
+        search_tests(ctx);
+    else
+        tl_skip("the tuning search on %s (it runs on the first device only)",
+                fmcl_ctx_device(ctx)->device_name);
     return 0;
 }
 
@@ -422,8 +424,10 @@ int main(void)
      * recompile the whole program (a minute on rusticl). */
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     char base[1024] = "", pocl[1100];
-    if (xdg && xdg[0] == '/') snprintf(base, sizeof base, "%s", xdg);
-    else if (home && home[0]) snprintf(base, sizeof base, "%s/.cache", home);
+    if (xdg && xdg[0] == '/')
+        snprintf(base, sizeof base, "%s", xdg);
+    else if (home && home[0])
+        snprintf(base, sizeof base, "%s/.cache", home);
     if (base[0]) {
         snprintf(pocl, sizeof pocl, "%s/pocl/kcache", base);
         setenv("POCL_CACHE_DIR", pocl, 0);

@@ -89,19 +89,20 @@ static void configs(void)
     }
     fmcl_unet_spec c = tiny();
     c.groups = 5; /* 8 channels are not a multiple of 5 */
-    tl_check(fmcl_unet_check_spec(&c, err, sizeof err) == FMCL_ERR_ARG &&
-                 strstr(err, "groups"), "groups 5 refused: %s", err);
+    tl_check(fmcl_unet_check_spec(&c, err, sizeof err) == FMCL_ERR_ARG && strstr(err, "groups"),
+             "groups 5 refused: %s", err);
     c = tiny();
     c.height = 13; /* not divisible by 2 */
-    tl_check(fmcl_unet_check_spec(&c, err, sizeof err) == FMCL_ERR_ARG &&
-                 strstr(err, "divisible"), "height 13 refused: %s", err);
+    tl_check(fmcl_unet_check_spec(&c, err, sizeof err) == FMCL_ERR_ARG && strstr(err, "divisible"),
+             "height 13 refused: %s", err);
     c = tiny();
     c.heads = 3;
     tl_check(fmcl_unet_check_spec(&c, err, sizeof err) == FMCL_ERR_ARG && strstr(err, "heads"),
              "heads 3 refused: %s", err);
     c = tiny();
     tl_check(fmcl_unet_peak_bytes(&c, 4) > fmcl_unet_peak_bytes(&c, 2) &&
-                 fmcl_unet_peak_bytes(&c, 2) > 0, "peak memory grows with the batch");
+                 fmcl_unet_peak_bytes(&c, 2) > 0,
+             "peak memory grows with the batch");
     fmcl_unet_plan *p;
     if (tl_check(fmcl_unet_plan_create(&c, 3, &p, err, sizeof err) == FMCL_OK, "%s", err)) {
         size_t want = (fmcl_unet_plan_floats(p) + 4 * fmcl_unet_plan_params(p)) * sizeof(float);
@@ -132,8 +133,8 @@ static void table(const fmcl_unet_plan *p)
 /* The mode finite differences run in (evaluation unless set). */
 static fmcl_unet_mode fd_mode;
 
-static double loss_of(const fmcl_unet_plan *p, const float *params, const float *x,
-                      const float *t, const float *y, const float *dv, size_t nx)
+static double loss_of(const fmcl_unet_plan *p, const float *params, const float *x, const float *t,
+                      const float *y, const float *dv, size_t nx)
 {
     float *v = malloc(nx * sizeof *v);
     fmcl_unet_forward_ref_mode(p, &fd_mode, params, x, t, y, v);
@@ -174,8 +175,7 @@ static void init_by_name(void)
     fmcl_unet_spec c = tiny();
     char err[512];
     fmcl_unet_plan *p;
-    if (!tl_check(fmcl_unet_plan_create(&c, 1, &p, err, sizeof err) == FMCL_OK, "%s", err))
-        return;
+    if (!tl_check(fmcl_unet_plan_create(&c, 1, &p, err, sizeof err) == FMCL_OK, "%s", err)) return;
     float *w = malloc(fmcl_unet_plan_params(p) * 4);
     fmcl_unet_init_ref(p, 7, w);
     int bad = 0, fan = 1;
@@ -205,18 +205,18 @@ static void init_by_name(void)
     /* Conditional: label_emb.weight [K, 4 base] right after time_embed.2,
      * N(0, 1) as nn.Embedding's (mean and spread of its K 4 base values). */
     c.classes = 8;
-    if (!tl_check(fmcl_unet_plan_create(&c, 1, &p, err, sizeof err) == FMCL_OK, "%s", err))
-        return;
+    if (!tl_check(fmcl_unet_plan_create(&c, 1, &p, err, sizeof err) == FMCL_OK, "%s", err)) return;
     w = malloc(fmcl_unet_plan_params(p) * 4);
     fmcl_unet_init_ref(p, 7, w);
     const fmcl_unet_param *e = fmcl_unet_plan_tensor(p, 4);
     double m = 0, v2 = 0;
-    for (size_t j = 0; j < e->n; j++) m += w[e->off + j], v2 += (double)w[e->off + j] * w[e->off + j];
+    for (size_t j = 0; j < e->n; j++)
+        m += w[e->off + j], v2 += (double)w[e->off + j] * w[e->off + j];
     m /= (double)e->n, v2 = v2 / (double)e->n - m * m;
     tl_check(strcmp(e->name, "label_emb.weight") == 0 && e->ndim == 2 && e->shape[0] == 8 &&
                  e->shape[1] == 4 * c.base && fabs(m) < 0.15 && fabs(sqrt(v2) - 1) < 0.15,
-             "label_emb.weight [8, %d] after time_embed.2, N(0, 1): mean %.3f std %.3f",
-             4 * c.base, m, sqrt(v2));
+             "label_emb.weight [8, %d] after time_embed.2, N(0, 1): mean %.3f std %.3f", 4 * c.base,
+             m, sqrt(v2));
     free(w);
     fmcl_unet_plan_free(p);
 }
@@ -233,8 +233,7 @@ static void finite_differences(int K, float P)
     fd_mode = (fmcl_unet_mode){P > 0, 77, 5, 0}; /* one fixed mask when dropping */
     char err[512];
     fmcl_unet_plan *p;
-    if (!tl_check(fmcl_unet_plan_create(&c, 2, &p, err, sizeof err) == FMCL_OK, "%s", err))
-        return;
+    if (!tl_check(fmcl_unet_plan_create(&c, 2, &p, err, sizeof err) == FMCL_OK, "%s", err)) return;
     table(p);
     size_t np = fmcl_unet_plan_params(p), nx = 2 * (size_t)c.channels * c.height * c.width;
     float *params = malloc(np * 4), *g = calloc(np, 4), *x = malloc(nx * 4), *t = malloc(8);
@@ -273,7 +272,8 @@ static void finite_differences(int K, float P)
         for (size_t k = 0; k < E; k++) g0 = fmax(g0, fabs(g[e->off + k]));
         tl_check(g0 == 0 && fabs(fd0) < 1e-4 && fabs(g[e->off + E + E / 2]) > 1e-3,
                  "label_emb: no gradient for an absent class (max %g, fd %g), some for a present "
-                 "one (%g)", g0, fd0, g[e->off + E + E / 2]);
+                 "one (%g)",
+                 g0, fd0, g[e->off + E + E / 2]);
         checked += 2;
     }
     for (size_t k = 0; k < 12; k++) {
@@ -284,21 +284,21 @@ static void finite_differences(int K, float P)
         checked++;
     }
     printf("  reference gradients vs finite differences (%d classes, dropout %g, %d values): "
-           "max rel err %.2e\n", K, (double)P, checked, worst);
+           "max rel err %.2e\n",
+           K, (double)P, checked, worst);
     tl_check(worst < 1e-3, "U-Net reference gradients vs finite differences: %.2e", worst);
     free(params), free(g), free(x), free(t), free(dv), free(dx), free(y);
     fmcl_unet_plan_free(p);
 }
 
 /* The device's initial parameters, and v = 0 from them. */
-static void initial(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, tl_buf *x, tl_buf *t,
-                    fmcl_t y, size_t nx)
+static void initial(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, tl_buf *x, tl_buf *t, fmcl_t y,
+                    size_t nx)
 {
     float *want = malloc(u->n_params * 4), *got = malloc(u->n_params * 4), *v = malloc(nx * 4);
     fmcl_unet_init_ref(u->plan, 5, want);
     tl_buf bv;
-    if (tl_check(fmcl_read(ctx, u->params, got, u->n_params * 4) == FMCL_OK,
-                 "read parameters") &&
+    if (tl_check(fmcl_read(ctx, u->params, got, u->n_params * 4) == FMCL_OK, "read parameters") &&
         tl_buf_new(ctx, &bv, nx, NULL)) {
         tl_check(memcmp(want, got, u->n_params * 4) == 0, "initial parameters equal the host's");
         fmcl_status s = fmcl_unet_forward(u, a, bv.t, x->t, t->t, y, B_TINY);
@@ -340,9 +340,8 @@ static void against_ref(fmcl_ctx *ctx, fmcl_unet *u, fmcl_unet_acts *a, int B)
     fmcl_status s = ok ? fmcl_write(ctx, u->params, params, np * 4) : FMCL_ERR_ARG;
     if (s == FMCL_OK) s = fmcl_unet_forward(u, a, bv.t, bx.t, bt.t, by.t, B);
     if (s == FMCL_OK) s = fmcl_unet_backward(u, a, bg.t, bdv.t, bx.t, by.t, bdx.t, B);
-    if (tl_check(s == FMCL_OK, "B=%d dropout %g (%s) forward/backward: %s", B,
-                 (double)c->dropout, a->mode.train ? "training" : "evaluation",
-                 fmcl_ctx_error(ctx)) &&
+    if (tl_check(s == FMCL_OK, "B=%d dropout %g (%s) forward/backward: %s", B, (double)c->dropout,
+                 a->mode.train ? "training" : "evaluation", fmcl_ctx_error(ctx)) &&
         tl_buf_read(ctx, &bv, gv) && tl_buf_read(ctx, &bg, gg) && tl_buf_read(ctx, &bdx, gdx)) {
         /* GEMM-based ops (docs/DESIGN.md, "Tolerances": |d| <= 1e-3 or rel <= 5e-3). */
         tl_close_f("v", gv, v, nx, 1e-3, 5e-3);
@@ -383,10 +382,11 @@ static void dropout_kernels(fmcl_ctx *ctx, float P)
     size_t kept = 0;
     for (int i = 0; i < N; i++) kept += got[i] != 0.0f;
     const double mean = N * (1.0 - P), sd = sqrt(N * (double)P * (1.0 - P));
-    printf("  dropout %g: %zu of %d kept (expected %.0f, sd %.0f)\n", (double)P, kept, N, mean,
-           sd);
-    tl_check(fabs((double)kept - mean) <= 5 * sd, "dropout keeps %zu of %d, expected %.0f +- 5 "
-             "x %.0f", kept, N, mean, sd);
+    printf("  dropout %g: %zu of %d kept (expected %.0f, sd %.0f)\n", (double)P, kept, N, mean, sd);
+    tl_check(fabs((double)kept - mean) <= 5 * sd,
+             "dropout keeps %zu of %d, expected %.0f +- 5 "
+             "x %.0f",
+             kept, N, mean, sd);
     s = fmcl_dropout_backward(ctx, bd.t, bx.t, P, 0xd120ull, 41, 3, 0, N);
     if (tl_check(s == FMCL_OK, "dropout_backward: %s", fmcl_ctx_error(ctx)) &&
         tl_buf_read(ctx, &bd, again))
@@ -432,7 +432,8 @@ static int run_classes(fmcl_ctx *ctx, int K, float P)
         if (ok) initial(ctx, u, &a, &bx, &bt, by.t, nx);
         if (K)
             tl_check(fmcl_unet_forward(u, &a, bx.t, bx.t, bt.t, (fmcl_t){NULL, 0}, B_TINY) ==
-                         FMCL_ERR_ARG, "a conditional forward without labels is refused");
+                         FMCL_ERR_ARG,
+                     "a conditional forward without labels is refused");
         tl_buf_free(&bx), tl_buf_free(&bt);
         if (K) tl_buf_free(&by);
         free(x), free(t), free(dv), free(y);
@@ -441,9 +442,8 @@ static int run_classes(fmcl_ctx *ctx, int K, float P)
         against_ref(ctx, u, &a, B_TINY);
         a.mode = (fmcl_unet_mode){0, 0, 0, 0};
         against_ref(ctx, u, &a, 2);
-        tl_check(fmcl_unet_forward(u, &a, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0},
-                                   (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0}, B_TINY + 1) ==
-                     FMCL_ERR_ARG,
+        tl_check(fmcl_unet_forward(u, &a, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0},
+                                   (fmcl_t){NULL, 0}, B_TINY + 1) == FMCL_ERR_ARG,
                  "a batch above the planned one is refused");
         fmcl_unet_acts_free(&a);
     }
@@ -455,8 +455,7 @@ static int run(fmcl_ctx *ctx, void *user)
 {
     (void)user;
     dropout_kernels(ctx, 0.3f);
-    return run_classes(ctx, 0, 0.0f) | run_classes(ctx, K_TINY, 0.0f) |
-           run_classes(ctx, 0, 0.3f);
+    return run_classes(ctx, 0, 0.0f) | run_classes(ctx, K_TINY, 0.0f) | run_classes(ctx, 0, 0.3f);
 }
 
 int main(void)

@@ -93,8 +93,7 @@ static void null_class_is_unconditional(const fmcl_unet_spec *c, const fmcl_unet
     uc.classes = 0;
     fmcl_unet_plan *q;
     char err[256];
-    if (!tl_check(fmcl_unet_plan_create(&uc, B, &q, err, sizeof err) == FMCL_OK, "%s", err))
-        return;
+    if (!tl_check(fmcl_unet_plan_create(&uc, B, &q, err, sizeof err) == FMCL_OK, "%s", err)) return;
     const fmcl_unet_param *e = fmcl_unet_plan_tensor(p, 4); /* label_emb.weight */
     const size_t nq = fmcl_unet_plan_params(q);
     float *w = malloc(nq * sizeof *w), v[B * D];
@@ -218,8 +217,8 @@ static void resume(fmcl_ctx *ctx, int K, float P)
     if (!tl_check(fmcl_ctx_create(&c2, spec, err, sizeof err) == FMCL_OK, "context: %s", err))
         goto done;
     fmcl_train_config tc2;
-    if (!tl_check(fmcl_train_config_from_checkpoint(half, &tc2, NULL, err, sizeof err) ==
-                      FMCL_OK, "config from the checkpoint: %s", err))
+    if (!tl_check(fmcl_train_config_from_checkpoint(half, &tc2, NULL, err, sizeof err) == FMCL_OK,
+                  "config from the checkpoint: %s", err))
         goto done;
     if (!ok(c2, fmcl_model_load(c2, half, FMCL_WEIGHTS_RAW, &m2), "load") ||
         !tl_check(m2->net.kind == FMCL_MODEL_UNET && m2->net.n_params == m->n_params,
@@ -230,16 +229,17 @@ static void resume(fmcl_ctx *ctx, int K, float P)
         !ok(c2, fmcl_trainer_save(t2, again), "save resumed") ||
         !tl_check(read_state(t2, &s_resumed), "reading the resumed state"))
         goto done;
-    tl_check(same_state(&s_full, &s_resumed), "U-Net (%d classes, dropout %g): %d steps equal "
-             "%d + checkpoint + %d bit for bit (weights, EMA, moments, losses)", K, (double)P,
-             STEPS, STEPS / 2, STEPS - STEPS / 2);
+    tl_check(same_state(&s_full, &s_resumed),
+             "U-Net (%d classes, dropout %g): %d steps equal "
+             "%d + checkpoint + %d bit for bit (weights, EMA, moments, losses)",
+             K, (double)P, STEPS, STEPS / 2, STEPS - STEPS / 2);
     unsigned char *a = NULL, *b = NULL;
     size_t la = 0, lb = 0;
     if (tl_check(fmcl_read_file(full, 1 << 26, &a, &la, err, sizeof err) == FMCL_OK &&
                      fmcl_read_file(again, 1 << 26, &b, &lb, err, sizeof err) == FMCL_OK,
                  "reading the final checkpoints: %s", err))
         tl_check(la == lb && memcmp(a, b, la) == 0, "the two final checkpoints are the same "
-                 "bytes");
+                                                    "bytes");
     free(a);
     free(b);
     if (ok(c2, fmcl_model_load(c2, full, FMCL_WEIGHTS_DEFAULT, &ema), "load the EMA")) {

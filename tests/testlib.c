@@ -27,8 +27,10 @@ static tl_count *here(void) { return current >= 0 ? &devices[current] : &host; }
 static void vfail(tl_count *c, const char *fmt, va_list ap)
 {
     c->fails++;
-    if (c == &host) printf("FAIL ");
-    else printf("FAIL [%s] ", c->spec);
+    if (c == &host)
+        printf("FAIL ");
+    else
+        printf("FAIL [%s] ", c->spec);
     vprintf(fmt, ap);
     printf("\n");
 }

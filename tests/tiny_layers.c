@@ -28,8 +28,7 @@ static int ok(fmcl_ctx *ctx, fmcl_status s, const char *what)
     return tl_check(s == FMCL_OK, "%s: %s", what, fmcl_ctx_error(ctx));
 }
 
-static const char *const conv_impls[] = {"im2col", "implicit GEMM packed",
-                                          "implicit GEMM tiled"};
+static const char *const conv_impls[] = {"im2col", "implicit GEMM packed", "implicit GEMM tiled"};
 
 static void conv_once(fmcl_ctx *ctx, tl_buf *b, fmcl_conv_shape cs, const char *what, int impl)
 {
@@ -44,14 +43,14 @@ static void conv_once(fmcl_ctx *ctx, tl_buf *b, fmcl_conv_shape cs, const char *
         tl_buf_new(ctx, &b[6], nw, NULL) && tl_buf_new(ctx, &b[7], cs.K, NULL) &&
         ok(ctx, fmcl_conv_reserve(ctx, &cs), what) &&
         ok(ctx, fmcl_conv2d_forward(ctx, b[3].t, b[0].t, b[1].t, b[2].t, b[4].t, &cs), what) &&
-        ok(ctx, fmcl_conv2d_backward(ctx, b[5].t, b[6].t, b[7].t, b[3].t, b[0].t, b[1].t, b[4].t,
-                                     &cs),
+        ok(ctx,
+           fmcl_conv2d_backward(ctx, b[5].t, b[6].t, b[7].t, b[3].t, b[0].t, b[1].t, b[4].t, &cs),
            what)) {
         all_finite(ctx, &b[5], what);
         all_finite(ctx, &b[6], what);
         if (impl != FMCL_CONV_IM2COL &&
-            ok(ctx, fmcl_convgemm_forward(ctx, b[3].t, b[0].t, b[1].t, b[2].t, b[3].t, b[4].t,
-                                          &cs), what))
+            ok(ctx, fmcl_convgemm_forward(ctx, b[3].t, b[0].t, b[1].t, b[2].t, b[3].t, b[4].t, &cs),
+               what))
             all_finite(ctx, &b[3], what);
     }
     printf("  image layers: %s, %s\n", what, conv_impls[impl]);
@@ -79,8 +78,9 @@ static void attention(fmcl_ctx *ctx, tl_buf *b, const float *x, int B, int C, in
         tl_buf_new(ctx, &b[4], nq, NULL) &&
         ok(ctx, fmcl_attention_reserve(ctx, B, C, P, heads), what) &&
         ok(ctx, fmcl_attention_forward(ctx, b[1].t, b[2].t, b[0].t, B, C, P, heads), what) &&
-        ok(ctx, fmcl_attention_backward(ctx, b[4].t, b[1].t, b[0].t, b[2].t, b[3].t, B, C, P,
-                                        heads), what))
+        ok(ctx,
+           fmcl_attention_backward(ctx, b[4].t, b[1].t, b[0].t, b[2].t, b[3].t, B, C, P, heads),
+           what))
         all_finite(ctx, &b[4], what);
     printf("  image layers: %s\n", what);
     for (int i = 0; i < 5; i++) tl_buf_free(&b[i]);
@@ -115,13 +115,19 @@ void tiny_layers(fmcl_ctx *ctx)
         tl_buf_new(ctx, bdss, B * 2 * C, NULL) && tl_buf_new(ctx, bemb, B * D, NULL) &&
         /* y = groupnorm(x), z = silu(scale_shift(groupnorm(x))) and back,
          * with x standing in for dz, bup as the backward's scratch. */
-        ok(ctx, fmcl_groupnorm_forward(ctx, by->t, bmean->t, brstd->t, bx->t, bgamma->t,
-                                       bgamma->t, (fmcl_t){NULL, 0}, 0, B, C, HW, G), what) &&
-        ok(ctx, fmcl_groupnorm_forward(ctx, bz->t, bmean->t, brstd->t, bx->t, bgamma->t,
-                                       bgamma->t, bss->t, 1, B, C, HW, G), what) &&
-        ok(ctx, fmcl_groupnorm_backward(ctx, bdx->t, bdgamma->t, bdgamma->t, bdss->t, bx->t,
-                                        bx->t, bmean->t, brstd->t, bgamma->t, bgamma->t, bss->t,
-                                        1, bup->t, B, C, HW, G), what) &&
+        ok(ctx,
+           fmcl_groupnorm_forward(ctx, by->t, bmean->t, brstd->t, bx->t, bgamma->t, bgamma->t,
+                                  (fmcl_t){NULL, 0}, 0, B, C, HW, G),
+           what) &&
+        ok(ctx,
+           fmcl_groupnorm_forward(ctx, bz->t, bmean->t, brstd->t, bx->t, bgamma->t, bgamma->t,
+                                  bss->t, 1, B, C, HW, G),
+           what) &&
+        ok(ctx,
+           fmcl_groupnorm_backward(ctx, bdx->t, bdgamma->t, bdgamma->t, bdss->t, bx->t, bx->t,
+                                   bmean->t, brstd->t, bgamma->t, bgamma->t, bss->t, 1, bup->t, B,
+                                   C, HW, G),
+           what) &&
         ok(ctx, fmcl_upsample2x_forward(ctx, bup->t, bx->t, B, C, H, W), what) &&
         ok(ctx, fmcl_upsample2x_backward(ctx, bdx->t, bup->t, B, C, H, W), what) &&
         ok(ctx, fmcl_concat_forward(ctx, bcat->t, bx->t, by->t, B, C, C, HW), what) &&

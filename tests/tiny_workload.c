@@ -82,8 +82,10 @@ static void train(fmcl_ctx *ctx, int piece, int width)
         tc.coupling = second ? FMCL_COUPLING_OT : FMCL_COUPLING_INDEPENDENT;
         d = tl_points(data, points, dim);
         tc.weight_decay = 0.01f;
-        snprintf(what, sizeof what, "training: array data of %d dimensions, time features, "
-                 "AdamW%s", dim, second ? ", OT coupling" : "");
+        snprintf(what, sizeof what,
+                 "training: array data of %d dimensions, time features, "
+                 "AdamW%s",
+                 dim, second ? ", OT coupling" : "");
     }
     fmcl_model *m = tl_mlp(ctx, dim, width, depth, F, 0, 1);
     fmcl_trainer *t = NULL;
@@ -108,8 +110,8 @@ static void evaluate(fmcl_ctx *ctx, int k, int likelihood)
     memcpy(x, given, sizeof x);
     if (!likelihood) {
         int solver = k <= LAST_SOLVER ? k : FMCL_SOLVER_EULER;
-        fmcl_sample_config sc = {.solver = solver, .steps = 2, .n = N, .seed = 3,
-                                 .atol = 1e-3, .rtol = 1e-3};
+        fmcl_sample_config sc = {
+            .solver = solver, .steps = 2, .n = N, .seed = 3, .atol = 1e-3, .rtol = 1e-3};
         if (k > LAST_SOLVER) sc.x0 = given;
         const char *name = fmcl_name(FMCL_NAMES_SOLVER, solver);
         if (ok(ctx, fmcl_sample(m, &sc, x, NULL, NULL), name))
@@ -134,8 +136,12 @@ static void evaluate(fmcl_ctx *ctx, int k, int likelihood)
 static void sample_classes(fmcl_ctx *ctx, fmcl_model *m, float *x, int D)
 {
     const int classes[N] = {0, 2, -1, 1, 2};
-    fmcl_sample_config sc = {.solver = FMCL_SOLVER_EULER, .steps = 2, .n = N, .seed = 3,
-                             .classes = classes, .guidance = 1.5f};
+    fmcl_sample_config sc = {.solver = FMCL_SOLVER_EULER,
+                             .steps = 2,
+                             .n = N,
+                             .seed = 3,
+                             .classes = classes,
+                             .guidance = 1.5f};
     if (ok(ctx, fmcl_sample(m, &sc, x, NULL, NULL), "guided sampling"))
         tl_check(all_finite(x, (size_t)N * D), "guided sampling: samples not finite");
     printf("  sampling: classifier-free guidance\n");
@@ -155,8 +161,8 @@ static void train_images(fmcl_ctx *ctx, int cond)
     tc.steps = STEPS;
     tc.hflip = 1;
     if (cond) tc.label_drop = 0.5f;
-    const char *what =
-        cond ? "training: 8-bit images with classes" : "training: 8-bit images, mirrored";
+    const char *what = cond ? "training: 8-bit images with classes"
+                            : "training: 8-bit images, mirrored";
     fmcl_model *m = tl_mlp(ctx, C * H * W, 5, 1, 0, cond ? 3 : 0, 1);
     fmcl_data *d = tl_pixels(pixels, cond ? labels : NULL, images, C, H, W);
     fmcl_trainer *t = NULL;
@@ -189,16 +195,22 @@ static void peak(fmcl_ctx *ctx)
 static int run(fmcl_ctx *ctx, void *user)
 {
     const int piece = *(const int *)user;
-    if (piece < N_TRAIN) train(ctx, piece, 9);
-    else if (piece < N_TRAIN + N_SAMPLE) evaluate(ctx, piece - N_TRAIN, 0);
-    else if (piece < N_TRAIN + N_SAMPLE + N_LIKELIHOOD) evaluate(ctx, piece - N_TRAIN - N_SAMPLE, 1);
-    else if (piece < N_PIECES - 3) train_images(ctx, piece == N_PIECES - 4);
+    if (piece < N_TRAIN)
+        train(ctx, piece, 9);
+    else if (piece < N_TRAIN + N_SAMPLE)
+        evaluate(ctx, piece - N_TRAIN, 0);
+    else if (piece < N_TRAIN + N_SAMPLE + N_LIKELIHOOD)
+        evaluate(ctx, piece - N_TRAIN - N_SAMPLE, 1);
+    else if (piece < N_PIECES - 3)
+        train_images(ctx, piece == N_PIECES - 4);
     else if (piece < N_PIECES - 2) {
         fmcl_gemm_use(ctx, 1);
         printf("  packed GEMM kernels:\n");
         train(ctx, FMCL_PATH_OT, 33);
-    } else if (piece < N_PIECES - 1) peak(ctx);
-    else tiny_layers(ctx); /* the image layers, tiny_layers.c */
+    } else if (piece < N_PIECES - 1)
+        peak(ctx);
+    else
+        tiny_layers(ctx); /* the image layers, tiny_layers.c */
     return 0;
 }
 

@@ -80,8 +80,10 @@ int main(int argc, char **argv)
         return 1;
     }
     if (ndim != 2 || shape[1] != 2 || shape[0] < 1 || shape[0] > INT32_MAX / 2 / CMP_REF_FACTOR) {
-        fprintf(stderr, "fmcl-score: error: %s is not an N x 2 array of 2D points with "
-                        "1 <= N <= %d\n", path, INT32_MAX / 2 / CMP_REF_FACTOR);
+        fprintf(stderr,
+                "fmcl-score: error: %s is not an N x 2 array of 2D points with "
+                "1 <= N <= %d\n",
+                path, INT32_MAX / 2 / CMP_REF_FACTOR);
         fmcl_npy_free(x);
         return 1;
     }

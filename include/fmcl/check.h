@@ -22,12 +22,12 @@ FMCL_API const char *fmcl_check_status_name(fmcl_check_status s);
  * |device - reference| <= tol_scale * max(atol, rtol |reference|); norm_err is
  * the largest ratio of the two sides over every output (<= 1 passes). */
 typedef struct {
-    const char *op;     /* "bias_silu_forward", "gemm NT", "mlp_backward", "training loss" */
-    char shape[64];     /* "B=37 N=129" */
+    const char *op; /* "bias_silu_forward", "gemm NT", "mlp_backward", "training loss" */
+    char shape[64]; /* "B=37 N=129" */
     fmcl_check_status status;
-    double norm_err;    /* max |err| / tolerance */
-    double max_err;     /* max |err| (relative for the training loss) */
-    char reason[512];   /* why it failed or is not supported; "" when OK */
+    double norm_err;  /* max |err| / tolerance */
+    double max_err;   /* max |err| (relative for the training loss) */
+    char reason[512]; /* why it failed or is not supported; "" when OK */
 } fmcl_check_result;
 
 typedef void (*fmcl_check_fn)(void *user, const fmcl_check_result *r);
@@ -49,8 +49,8 @@ typedef struct {
  * once per op and shape. *failures (may be NULL) receives the number of FAIL
  * results. Returns FMCL_OK when the suite ran, whatever its verdicts; an
  * error only when it could not run (host memory). opt may be NULL. */
-FMCL_API fmcl_status fmcl_check_ops(fmcl_ctx *ctx, const fmcl_check_options *opt,
-                                    fmcl_check_fn fn, void *user, int *failures);
+FMCL_API fmcl_status fmcl_check_ops(fmcl_ctx *ctx, const fmcl_check_options *opt, fmcl_check_fn fn,
+                                    void *user, int *failures);
 
 /* A short training run (MLP 3-16-16-2, batch 64, 30 Adam steps on the
  * checkerboard) on the device and on the CPU reference path side by side:

@@ -88,15 +88,15 @@ typedef struct {
     char platform_name[128];
     char platform_vendor[128];
     char device_name[128];
-    char device_version[64];  /* CL_DEVICE_VERSION */
+    char device_version[64]; /* CL_DEVICE_VERSION */
     char driver_version[64];
     char opencl_c_version[64];
     fmcl_device_type type;
     unsigned compute_units;
-    uint64_t global_mem;      /* bytes */
-    uint64_t max_alloc;       /* bytes */
+    uint64_t global_mem; /* bytes */
+    uint64_t max_alloc;  /* bytes */
     size_t max_work_group;
-    int fp16, fp64;           /* 1 when the device has the extension */
+    int fp16, fp64; /* 1 when the device has the extension */
 } fmcl_device_info;
 
 /* Every device of every platform, in platform then device order, in

@@ -110,8 +110,8 @@ FMCL_API fmcl_status fmcl_data_draw(const fmcl_data *d, uint64_t seed, uint64_t 
  * images dequantised with noise from seed at the data stream's last step,
  * which no training run reaches: the fixed dequantisation `fmcl nll` uses).
  * Not for built-in sets (FMCL_ERR_ARG). */
-FMCL_API fmcl_status fmcl_data_rows(const fmcl_data *d, int first, int n, uint64_t seed,
-                                    float *out, char *err, size_t errlen);
+FMCL_API fmcl_status fmcl_data_rows(const fmcl_data *d, int first, int n, uint64_t seed, float *out,
+                                    char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

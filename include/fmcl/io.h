@@ -26,8 +26,8 @@ FMCL_API void fmcl_npy_free(float *data);
 /* Writes a float32 array (or, _f64, a float64 one) atomically. */
 FMCL_API fmcl_status fmcl_npy_write(const char *path, const float *data, const int64_t *shape,
                                     int ndim, char *err, size_t errlen);
-FMCL_API fmcl_status fmcl_npy_write_f64(const char *path, const double *data,
-                                        const int64_t *shape, int ndim, char *err, size_t errlen);
+FMCL_API fmcl_status fmcl_npy_write_f64(const char *path, const double *data, const int64_t *shape,
+                                        int ndim, char *err, size_t errlen);
 
 /* ---- checkpoints (safetensors) without a device ---- */
 

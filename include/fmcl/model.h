@@ -31,15 +31,15 @@ typedef struct {
 } fmcl_mlp_config;
 
 typedef struct {
-    int channels, height, width; /* the images; height and width divisible by 2^(levels - 1) */
-    int base;                    /* channels of the first level */
-    int levels;                  /* entries of mult: each level after the first halves H, W */
+    int channels, height, width;    /* the images; height and width divisible by 2^(levels - 1) */
+    int base;                       /* channels of the first level */
+    int levels;                     /* entries of mult: each level after the first halves H, W */
     int mult[FMCL_UNET_MAX_LEVELS]; /* channel multiplier of each level */
-    int blocks;                  /* residual blocks per level */
-    unsigned attn_levels;        /* bit l: self-attention at level l (resolution H / 2^l) */
-    int heads;                   /* attention heads */
-    int groups;                  /* GroupNorm groups */
-    float dropout;               /* in [0, 1): dropout in each residual block while training */
+    int blocks;                     /* residual blocks per level */
+    unsigned attn_levels;           /* bit l: self-attention at level l (resolution H / 2^l) */
+    int heads;                      /* attention heads */
+    int groups;                     /* GroupNorm groups */
+    float dropout;                  /* in [0, 1): dropout in each residual block while training */
 } fmcl_unet_config;
 
 typedef struct {
@@ -128,8 +128,8 @@ FMCL_API fmcl_status fmcl_model_tensor_write(fmcl_model *m, const char *name, co
  * times, y n classes in [-1, classes) for a conditional model (-1 the null
  * class; NULL means the null class everywhere) and NULL otherwise. Runs in
  * chunks on the device; waits for the result. */
-FMCL_API fmcl_status fmcl_model_forward(fmcl_model *m, const float *x, const float *t,
-                                        const int *y, int n, float *v);
+FMCL_API fmcl_status fmcl_model_forward(fmcl_model *m, const float *x, const float *t, const int *y,
+                                        int n, float *v);
 
 /* ---- metadata ----
  * String pairs kept with the model and written into its checkpoint's

@@ -101,8 +101,8 @@ typedef struct {
      * K > 0: Hutchinson's estimate with one Rademacher probe per solve, K
      * solves averaged. */
     int hutchinson;
-    uint64_t seed;     /* of the probes */
-    fmcl_sample_stats *stats;  /* optional: what the solves took, summed */
+    uint64_t seed;            /* of the probes */
+    fmcl_sample_stats *stats; /* optional: what the solves took, summed */
     /* optional: called after every model evaluation (each with its
      * divergence), counted over every solve of every chunk */
     fmcl_progress_fn progress;
@@ -117,8 +117,8 @@ FMCL_API void fmcl_nll_config_default(fmcl_nll_config *cfg);
  * point, in order. *nfe (may be NULL) gets the model evaluations of one
  * solve (the most any took). Conditional models are evaluated with the null
  * class. FMCL_ERR_NUMERIC when a value is not finite. */
-FMCL_API fmcl_status fmcl_log_prob(fmcl_model *m, const fmcl_nll_config *cfg, const float *x,
-                                   int n, double *logp, int *nfe);
+FMCL_API fmcl_status fmcl_log_prob(fmcl_model *m, const fmcl_nll_config *cfg, const float *x, int n,
+                                   double *logp, int *nfe);
 
 typedef struct {
     int n, dim;

@@ -25,8 +25,8 @@ typedef enum {
     FMCL_NAMES_LR_SCHEDULE, /* fmcl_lr_schedule: "constant", "cosine" */
     FMCL_NAMES_SOLVER,      /* fmcl_solver: euler, midpoint, heun, rk4, dopri5, rk4-38 */
     FMCL_NAMES_MODEL,       /* fmcl_model_kind: "mlp", "unet" */
-    FMCL_NAMES_TOY,         /* fmcl_toy: "checkerboard", "8gaussians", "moons", "rings", "spirals" */
-    FMCL_NAMES_WEIGHTS,     /* fmcl_weights: "default", "raw", "ema" */
+    FMCL_NAMES_TOY,     /* fmcl_toy: "checkerboard", "8gaussians", "moons", "rings", "spirals" */
+    FMCL_NAMES_WEIGHTS, /* fmcl_weights: "default", "raw", "ema" */
     FMCL_NAMES_COUNT
 } fmcl_names;
 
@@ -74,8 +74,7 @@ FMCL_API const fmcl_setting *fmcl_setting_find(fmcl_setting_scope scope, const c
 /* FMCL_OK when v is an acceptable value of s (for NAME, a value of its
  * list), else FMCL_ERR_ARG with a message naming the key and the range in
  * err ("sigma_min must be in [0, 0.999]"). */
-FMCL_API fmcl_status fmcl_setting_check(const fmcl_setting *s, double v, char *err,
-                                        size_t errlen);
+FMCL_API fmcl_status fmcl_setting_check(const fmcl_setting *s, double v, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

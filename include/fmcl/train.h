@@ -42,19 +42,19 @@ typedef enum { FMCL_LR_CONSTANT = 0, FMCL_LR_COSINE } fmcl_lr_schedule;
 
 typedef struct {
     int batch;
-    int steps;           /* the run's length (the cosine schedule ends there) */
+    int steps; /* the run's length (the cosine schedule ends there) */
     float lr;
     float beta1, beta2, eps;
-    float weight_decay;  /* 0: Adam; > 0: AdamW (decoupled) */
-    float clip;          /* clip the global gradient norm to this; 0 disables */
+    float weight_decay; /* 0: Adam; > 0: AdamW (decoupled) */
+    float clip;         /* clip the global gradient norm to this; 0 disables */
     fmcl_path_kind path;
-    float sigma_min;     /* FMCL_PATH_OT */
-    float poly_n;        /* FMCL_PATH_POLY's exponent n >= 1 */
+    float sigma_min;          /* FMCL_PATH_OT */
+    float poly_n;             /* FMCL_PATH_POLY's exponent n >= 1 */
     float beta_min, beta_max; /* FMCL_PATH_VP, 0 <= beta_min <= beta_max */
     float sigma_lo, sigma_hi; /* FMCL_PATH_VE, 0 < sigma_lo < sigma_hi */
     fmcl_coupling coupling;
     uint64_t seed;
-    int hflip;           /* images: mirror each example left-right with probability 1/2 */
+    int hflip; /* images: mirror each example left-right with probability 1/2 */
     /* Conditional models: each example's label is replaced by the null class
      * with this probability (classifier-free guidance needs both fields). */
     float label_drop;
@@ -94,8 +94,8 @@ typedef struct fmcl_trainer fmcl_trainer;
  * "pixel_scaling"). FMCL_ERR_ARG names the setting or the mismatch;
  * FMCL_ERR_NOMEM says how much device memory was needed and which batch
  * fits. */
-FMCL_API fmcl_status fmcl_trainer_create(fmcl_model *m, fmcl_data *d,
-                                         const fmcl_train_config *cfg, fmcl_trainer **out);
+FMCL_API fmcl_status fmcl_trainer_create(fmcl_model *m, fmcl_data *d, const fmcl_train_config *cfg,
+                                         fmcl_trainer **out);
 /* The same on each rank of group g (fmcl/group.h; NULL: one process, as
  * fmcl_trainer_create), data-parallel (docs/DISTRIBUTED.md): every rank
  * calls it with the same model (same config and seed), data and cfg, each

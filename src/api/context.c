@@ -13,6 +13,5 @@ fmcl_status fmcl_ctx_create(fmcl_ctx **out, const char *spec, char *err, size_t 
      * helpers of nn's and data's, never the reverse. */
     static const fmcl_kernel_set *const sets[] = {&fmcl_nn_kernels, &fmcl_data_kernels,
                                                   &fmcl_flow_kernels};
-    return fmcl_runtime_ctx_create(out, spec, sets, (int)(sizeof sets / sizeof *sets), err,
-                                   errlen);
+    return fmcl_runtime_ctx_create(out, spec, sets, (int)(sizeof sets / sizeof *sets), err, errlen);
 }

@@ -163,15 +163,15 @@ static float *read_guarded(chk_case *c, const char *name, fmcl_t out, size_t n)
     size_t total = n + 2 * CHK_GUARD;
     float *h = chk_host(c, total);
     if (!h || !chk_status(c, fmcl_read(c->s->ctx, (fmcl_t){out.mem, out.off - CHK_GUARD}, h,
-                                      total * sizeof *h)))
+                                       total * sizeof *h)))
         return NULL;
     if (c->s->opt.tamper) c->s->opt.tamper(c->s->opt.tamper_user, c->r.op, h, n, CHK_GUARD);
     for (size_t i = 0; i < CHK_GUARD; i++) {
         size_t hi = CHK_GUARD + n + i;
         if (h[i] != sentinel || h[hi] != sentinel) {
             long at = h[i] != sentinel ? -(long)(CHK_GUARD - i) : (long)(n + i);
-            chk_fail(c, "%s: wrote outside its output (element %ld of %zu changed to %g)", name,
-                     at, n, (double)h[h[i] != sentinel ? i : hi]);
+            chk_fail(c, "%s: wrote outside its output (element %ld of %zu changed to %g)", name, at,
+                     n, (double)h[h[i] != sentinel ? i : hi]);
             break;
         }
     }

@@ -64,7 +64,8 @@ static void ot_interp(chk_suite *s, int B, int D, int F)
     const float smin = 0.01f;
     const size_t W = (size_t)fmcl_input_width(D, F);
     chk_begin(&c, s, "ot_interp", "B=%d D=%d F=%d", B, D, F);
-    float *x1 = chk_host(&c, (size_t)B * D), *X = chk_host(&c, B * W), *U = chk_host(&c, (size_t)B * D);
+    float *x1 = chk_host(&c, (size_t)B * D), *X = chk_host(&c, B * W),
+          *U = chk_host(&c, (size_t)B * D);
     if (chk_ok(&c)) chk_fill(x1, (size_t)B * D, -2.f, 2.f, 22);
     fmcl_t tx1 = chk_buf(&c, x1, (size_t)B * D), tX = chk_buf(&c, NULL, B * W),
            tU = chk_buf(&c, NULL, (size_t)B * D);
@@ -91,7 +92,8 @@ static void path_interp(chk_suite *s, int kind, int B, int D, int F)
     fmcl_path p;
     chk_begin(&c, s, "path_interp", "%s B=%d D=%d F=%d", fmcl_name(FMCL_NAMES_PATH, kind), B, D, F);
     chk_status(&c, fmcl_path_from_config(s->ctx, &tc, &p));
-    float *x1 = chk_host(&c, (size_t)B * D), *X = chk_host(&c, B * W), *U = chk_host(&c, (size_t)B * D);
+    float *x1 = chk_host(&c, (size_t)B * D), *X = chk_host(&c, B * W),
+          *U = chk_host(&c, (size_t)B * D);
     if (chk_ok(&c)) chk_fill(x1, (size_t)B * D, -2.f, 2.f, 29);
     fmcl_t tx1 = chk_buf(&c, x1, (size_t)B * D), tX = chk_buf(&c, NULL, B * W),
            tU = chk_buf(&c, NULL, (size_t)B * D);

@@ -32,16 +32,13 @@ static void gemm(chk_suite *s, int ta, int tb, int M, int N, int K)
 static int imax(int a, int b) { return a > b ? a : b; }
 
 /* A model with its activations for B rows; the parameters read back into P. */
-static fmcl_mlp *make_mlp(chk_case *c, const fmcl_mlp_spec *cfg, int B, fmcl_mlp_acts *a,
-                          float **P)
+static fmcl_mlp *make_mlp(chk_case *c, const fmcl_mlp_spec *cfg, int B, fmcl_mlp_acts *a, float **P)
 {
     fmcl_mlp *m = NULL;
     *P = NULL;
     if (!chk_status(c, fmcl_mlp_create(c->s->ctx, cfg, 7, &m))) return NULL;
-    if (!chk_status(c, fmcl_mlp_acts_create(m, B, a)) ||
-        !(*P = chk_host(c, m->n_params)) ||
-        !chk_status(c, fmcl_read(c->s->ctx, m->params, *P,
-                                 m->n_params * sizeof(float)))) {
+    if (!chk_status(c, fmcl_mlp_acts_create(m, B, a)) || !(*P = chk_host(c, m->n_params)) ||
+        !chk_status(c, fmcl_read(c->s->ctx, m->params, *P, m->n_params * sizeof(float)))) {
         fmcl_mlp_acts_free(a);
         fmcl_mlp_free(m);
         return NULL;
@@ -97,8 +94,7 @@ static void mlp_backward(chk_suite *s, fmcl_mlp_spec cfg, int B)
         chk_fill(dout, no, -1.f, 1.f, 36);
         chk_fill(g0, np, -0.5f, 0.5f, 37);
     }
-    double *dout_d = chk_widen(&c, dout, no), *g = chk_widen(&c, g0, np),
-           *dX = chk_host_d(&c, nx);
+    double *dout_d = chk_widen(&c, dout, no), *g = chk_widen(&c, g0, np), *dX = chk_host_d(&c, nx);
     fmcl_t tX = chk_buf(&c, X, nx), tout = chk_buf(&c, NULL, no), tdout = chk_buf(&c, dout, no);
     fmcl_t tg = chk_buf(&c, g0, np), tdX = chk_buf(&c, NULL, nx);
     if (chk_ok(&c) && chk_status(&c, fmcl_mlp_forward(m, &a, tout, tX, B))) {
@@ -123,7 +119,8 @@ void chk_gemm_ops(chk_suite *s)
     };
     static const int batch[] = {5, 9, 130};
     for (int k = 0; k < 3; k++)
-        for (int t = 0; t < 4; t++) gemm(s, t >> 1, t & 1, shapes[k][0], shapes[k][1], shapes[k][2]);
+        for (int t = 0; t < 4; t++)
+            gemm(s, t >> 1, t & 1, shapes[k][0], shapes[k][1], shapes[k][2]);
     for (int k = 0; k < 3; k++) {
         mlp_forward(s, cfgs[k], batch[k]);
         mlp_backward(s, cfgs[k], batch[k]);

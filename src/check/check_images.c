@@ -13,8 +13,8 @@ static void image_batch(chk_suite *s, int N, int C, int H, int W, int hflip, int
 {
     chk_case c;
     const size_t D = (size_t)C * H * W, words = (N * D + 3) / 4;
-    chk_begin(&c, s, "image_batch", "N=%d C=%d H=%d W=%d%s B=%d", N, C, H, W,
-              hflip ? " hflip" : "", B);
+    chk_begin(&c, s, "image_batch", "N=%d C=%d H=%d W=%d%s B=%d", N, C, H, W, hflip ? " hflip" : "",
+              B);
     float *packed = chk_host(&c, words), *want = chk_host(&c, (size_t)B * D);
     if (chk_ok(&c)) { /* bytes of every value 0..255, packed four to a float */
         unsigned char *px = (unsigned char *)packed;
@@ -24,8 +24,8 @@ static void image_batch(chk_suite *s, int N, int C, int H, int W, int hflip, int
     fmcl_t pix = chk_buf(&c, packed, words), x = chk_buf(&c, NULL, (size_t)B * D);
     if (chk_ok(&c)) {
         chk_status(&c, fmcl_image_batch(s->ctx, x, pix, 0xfeedull, 17, N, C, H, W, hflip, B));
-        fmcl_image_batch_ref(want, (const unsigned char *)packed, 0xfeedull, 17, 0, N, C, H,
-                             W, hflip, B);
+        fmcl_image_batch_ref(want, (const unsigned char *)packed, 0xfeedull, 17, 0, N, C, H, W,
+                             hflip, B);
     }
     chk_expect_f(&c, "x1", x, (size_t)B * D, want, chk_elem(DEQUANT_ATOL));
     chk_end(&c);

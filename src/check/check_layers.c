@@ -12,8 +12,8 @@ static void conv(chk_suite *s, fmcl_conv_shape cs, const char *how)
     int P = fmcl_conv_out_h(&cs) * fmcl_conv_out_w(&cs), taps = cs.C * cs.ksize * cs.ksize;
     size_t nx = (size_t)cs.B * cs.C * cs.H * cs.W, nw = (size_t)cs.K * taps,
            ny = (size_t)cs.B * cs.K * P, ns = fmcl_conv_scratch(&cs);
-    chk_begin(&c, s, "conv2d_forward", "B=%d C=%d %dx%d K=%d k%d s%d chunk=%d %s", cs.B, cs.C,
-              cs.H, cs.W, cs.K, cs.ksize, cs.stride, cs.chunk, how);
+    chk_begin(&c, s, "conv2d_forward", "B=%d C=%d %dx%d K=%d k%d s%d chunk=%d %s", cs.B, cs.C, cs.H,
+              cs.W, cs.K, cs.ksize, cs.stride, cs.chunk, how);
     float *x = chk_host(&c, nx), *w = chk_host(&c, nw), *b = chk_host(&c, cs.K);
     float *y = chk_host(&c, ny);
     if (chk_ok(&c)) {
@@ -30,8 +30,7 @@ static void conv(chk_suite *s, fmcl_conv_shape cs, const char *how)
     chk_expect_f(&c, "y", ty, ny, y, chk_gemm_tol(taps + 1));
     if (s->ctx->conv_impl != FMCL_CONV_IM2COL) { /* y = conv(x) + bias + res, res = old y */
         fmcl_t ty2 = chk_buf(&c, NULL, ny);
-        if (chk_ok(&c))
-            chk_status(&c, fmcl_convgemm_forward(s->ctx, ty2, tx, tw, tb, ty, ts, &cs));
+        if (chk_ok(&c)) chk_status(&c, fmcl_convgemm_forward(s->ctx, ty2, tx, tw, tb, ty, ts, &cs));
         for (size_t i = 0; chk_ok(&c) && i < ny; i++) y[i] *= 2.0f;
         chk_expect_f(&c, "y + residual", ty2, ny, y, chk_gemm_tol(taps + 2));
     }
@@ -87,8 +86,8 @@ static void groupnorm(chk_suite *s, int B, int C, int HW, int G, int ss, int sil
     fmcl_t ty = chk_buf(&c, NULL, n), tm = chk_buf(&c, NULL, ng), tr = chk_buf(&c, NULL, ng);
     fmcl_t tss = ss ? chk_buf(&c, sv, nss) : (fmcl_t){NULL, 0};
     if (chk_ok(&c)) {
-        chk_status(&c, fmcl_groupnorm_forward(s->ctx, ty, tm, tr, tx, tga, tbe, tss, silu, B, C,
-                                              HW, G));
+        chk_status(
+            &c, fmcl_groupnorm_forward(s->ctx, ty, tm, tr, tx, tga, tbe, tss, silu, B, C, HW, G));
         fmcl_groupnorm_forward_ref(y, m, r, x, ga, be, ss ? sv : NULL, silu, B, C, HW, G);
     }
     chk_expect_f(&c, "y", ty, n, y, chk_gemm_tol(per_group));
@@ -124,8 +123,7 @@ static void groupnorm(chk_suite *s, int B, int C, int HW, int G, int ss, int sil
     if (chk_ok(&c)) {
         chk_status(&c, fmcl_groupnorm_backward(s->ctx, tdx, tdga, tdbe, tdss, tdy, tx, tm, tr, tga,
                                                tga, tss, silu, tscr, B, C, HW, G));
-        fmcl_groupnorm_backward_ref(dx, dga, dbe, dss, dy, x, m, r, ga, ga, sv, silu, B, C, HW,
-                                    G);
+        fmcl_groupnorm_backward_ref(dx, dga, dbe, dss, dy, x, m, r, ga, ga, sv, silu, B, C, HW, G);
     }
     chk_expect_f(&c, "dx", tdx, n, dx, chk_gemm_tol(per_group));
     chk_expect_f(&c, "dgamma", tdga, C, dga, chk_gemm_tol(B * HW + 1));
@@ -243,8 +241,8 @@ static void attention(chk_suite *s, int B, int C, int P, int heads)
     fmcl_t tdout = chk_buf(&c, dout, no), tdqkv = chk_buf(&c, dqkv, n);
     fmcl_t ts = chk_buf(&c, NULL, na);
     if (chk_ok(&c) && chk_status(&c, fmcl_attention_reserve(s->ctx, B, C, P, heads))) {
-        chk_status(&c, fmcl_attention_backward(s->ctx, tdqkv, tdout, tqkv, tatt, ts, B, C, P,
-                                               heads));
+        chk_status(&c,
+                   fmcl_attention_backward(s->ctx, tdqkv, tdout, tqkv, tatt, ts, B, C, P, heads));
         fmcl_attention_backward_ref(dqkv, dout, qkv, B, C, P, heads);
     }
     chk_expect_f(&c, "dqkv", tdqkv, n, dqkv, chk_gemm_tol(P));

@@ -35,15 +35,13 @@ static void bias_silu_forward(chk_suite *s, int B, int N)
 static void dropout(chk_suite *s, int backward, float p, int n)
 {
     chk_case c;
-    chk_begin(&c, s, backward ? "dropout_backward" : "dropout_forward", "p=%g n=%d", (double)p,
-              n);
+    chk_begin(&c, s, backward ? "dropout_backward" : "dropout_forward", "p=%g n=%d", (double)p, n);
     float *x = chk_host(&c, (size_t)n), *y = chk_host(&c, (size_t)n);
     if (chk_ok(&c)) chk_fill(x, (size_t)n, -2.f, 2.f, 27);
     fmcl_t tx = chk_buf(&c, x, (size_t)n), ty = chk_buf(&c, NULL, (size_t)n);
     if (chk_ok(&c)) {
-        chk_status(&c, backward
-                           ? fmcl_dropout_backward(s->ctx, ty, tx, p, 0xd120ull, 17, 2, 0, n)
-                           : fmcl_dropout_forward(s->ctx, ty, tx, p, 0xd120ull, 17, 2, 0, n));
+        chk_status(&c, backward ? fmcl_dropout_backward(s->ctx, ty, tx, p, 0xd120ull, 17, 2, 0, n)
+                                : fmcl_dropout_forward(s->ctx, ty, tx, p, 0xd120ull, 17, 2, 0, n));
         fmcl_dropout_ref(y, x, p, 0xd120ull, 17, 2, 0, n);
     }
     chk_expect_f(&c, backward ? "dx" : "y", ty, (size_t)n, y, chk_elem(0));
@@ -230,13 +228,16 @@ static void fill(chk_suite *s, int n)
 
 /* Several Adam(W) steps with fresh gradients; with clipping the device reads
  * ||g||^2 from fmcl_sumsq, as training does; zero_grad clears each g read. */
-static void adam(chk_suite *s, const char *name, float weight_decay, float clip_frac,
-                 int zero_grad)
+static void adam(chk_suite *s, const char *name, float weight_decay, float clip_frac, int zero_grad)
 {
     enum { n = 4099, steps = 5 };
     chk_case c;
-    fmcl_adam_params ap = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                           .weight_decay = weight_decay, .zero_grad = zero_grad};
+    fmcl_adam_params ap = {.lr = 1e-2f,
+                           .beta1 = 0.9f,
+                           .beta2 = 0.999f,
+                           .eps = 1e-8f,
+                           .weight_decay = weight_decay,
+                           .zero_grad = zero_grad};
     chk_begin(&c, s, name, "n=%d steps=%d", n, steps);
     float *p = chk_host(&c, n), *m = chk_host(&c, n), *v = chk_host(&c, n);
     float *g = chk_host(&c, (size_t)steps * n);

@@ -123,9 +123,9 @@ static void dopri5_norm(chk_suite *s, int scaled, int n)
         chk_status(&c, fmcl_scaled_sumsq(s->ctx, out, tk, tx, DP_ATOL, DP_RTOL, tpart, n));
         want[0] = fmcl_scaled_sumsq_ref(k, x, DP_ATOL, DP_RTOL, n);
     } else if (chk_ok(&c)) {
-        chk_status(&c, fmcl_dopri5_error(s->ctx, out, tx, txn, tk, fmcl_at(tk, n),
-                                         fmcl_at(tk, 6 * (size_t)n), DP_H, DP_ATOL, DP_RTOL, tpart,
-                                         n));
+        chk_status(&c,
+                   fmcl_dopri5_error(s->ctx, out, tx, txn, tk, fmcl_at(tk, n),
+                                     fmcl_at(tk, 6 * (size_t)n), DP_H, DP_ATOL, DP_RTOL, tpart, n));
         want[0] = fmcl_dopri5_error_ref(x, xn, k, k + n, k + 6 * (size_t)n, DP_H, DP_ATOL, DP_RTOL,
                                         n);
     }
@@ -203,8 +203,8 @@ static void integrate(chk_suite *s, int solver, int n, int backwards)
     if (chk_ok(&c)) {
         chk_status(&c, backwards ? fmcl_integrate_grid(s->ctx, solver, ts, points, tx, n, work,
                                                        linear_field, &f, NULL, NULL)
-                                 : fmcl_integrate(s->ctx, solver, 0.f, 1.f, points - 1, tx, n,
-                                                  work, linear_field, &f, NULL, NULL));
+                                 : fmcl_integrate(s->ctx, solver, 0.f, 1.f, points - 1, tx, n, work,
+                                                  linear_field, &f, NULL, NULL));
         double g = growth(solver, ts, points);
         for (int i = 0; i < n; i++) want[i] = g * x[i];
     }

@@ -57,8 +57,8 @@ static double ref_step(ref_run *r, const fmcl_train_config *tc, const fmcl_adam_
 }
 
 /* The host run from parameters P0: each step's loss; final parameters in *P_out. */
-static void ref_train(chk_case *c, const fmcl_mlp *m, const float *P0,
-                      const fmcl_train_config *tc, double *losses, float **P_out)
+static void ref_train(chk_case *c, const fmcl_mlp *m, const float *P0, const fmcl_train_config *tc,
+                      double *losses, float **P_out)
 {
     const int D = m->cfg.dim, np = (int)m->n_params, W = m->in[0];
     ref_run r = {.m = m, .np = np};
@@ -78,8 +78,8 @@ static void ref_train(chk_case *c, const fmcl_mlp *m, const float *P0,
 
 /* The device run on the checkerboard: per-step losses and final
  * parameters; P0 the initial ones. */
-static fmcl_model *device_train(chk_case *c, const fmcl_train_config *tc, float **P0,
-                                float *losses, float **P_end)
+static fmcl_model *device_train(chk_case *c, const fmcl_train_config *tc, float **P0, float *losses,
+                                float **P_end)
 {
     fmcl_ctx *ctx = c->s->ctx;
     fmcl_model_config mc;
@@ -94,8 +94,7 @@ static fmcl_model *device_train(chk_case *c, const fmcl_train_config *tc, float 
     *P0 = chk_host(c, np);
     *P_end = chk_host(c, np);
     if (chk_ok(c) && chk_status(c, fmcl_read(ctx, m->net.params, *P0, np * 4)) &&
-        chk_status(c,
-                   fmcl_data_create_toy(FMCL_TOY_CHECKERBOARD, &d, ctx->err, sizeof ctx->err)) &&
+        chk_status(c, fmcl_data_create_toy(FMCL_TOY_CHECKERBOARD, &d, ctx->err, sizeof ctx->err)) &&
         chk_status(c, fmcl_trainer_create(m, d, tc, &tr)) &&
         chk_status(c, fmcl_trainer_run(tr, STEPS)) &&
         chk_status(c, fmcl_trainer_losses(tr, 0, STEPS, losses)))
@@ -118,8 +117,8 @@ fmcl_status fmcl_check_training(fmcl_ctx *ctx, const fmcl_check_options *opt, fm
     tc.seed = SEED;
 
     chk_case cl, cp;
-    chk_begin(&cl, &s, "training loss", "MLP 3-%dx%d-2 B=%d %d Adam steps", WIDTH, DEPTH,
-              BATCH, STEPS);
+    chk_begin(&cl, &s, "training loss", "MLP 3-%dx%d-2 B=%d %d Adam steps", WIDTH, DEPTH, BATCH,
+              STEPS);
     float *P0, *P_dev, *P_ref = NULL, *loss_dev = chk_host(&cl, STEPS);
     double *loss_ref = chk_host_d(&cl, STEPS);
     fmcl_model *m = device_train(&cl, &tc, &P0, loss_dev, &P_dev);

@@ -30,8 +30,8 @@ static void unet_case(chk_suite *s, int backward)
     fmcl_unet_plan *p = NULL;
     chk_case c;
     chk_begin(&c, s, backward ? "unet_backward" : "unet_forward",
-              "B=%d %dx%dx%d base %d mult (1, 2) attention at level 1", B, cfg.channels,
-              cfg.height, cfg.width, cfg.base);
+              "B=%d %dx%dx%d base %d mult (1, 2) attention at level 1", B, cfg.channels, cfg.height,
+              cfg.width, cfg.base);
     if (chk_status(&c, fmcl_unet_create(s->ctx, &cfg, 1, &u)) &&
         chk_status(&c, fmcl_unet_acts_create(u, B, &a)))
         chk_status(&c, fmcl_unet_plan_create(&cfg, B, &p, s->ctx->err, sizeof s->ctx->err));

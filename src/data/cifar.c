@@ -37,8 +37,7 @@ static fmcl_status append_batch(const char *path, fmcl_images *out, int room, ch
         free(b);
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
                          "%s: the set grows beyond the %llu bytes accepted; load fewer images",
-                         path,
-                         (unsigned long long)FMCL_IMAGES_MAX_BYTES);
+                         path, (unsigned long long)FMCL_IMAGES_MAX_BYTES);
     }
     unsigned char *px = realloc(out->pixels, (out->n + recs) * CIFAR_PIXELS);
     unsigned char *lb = px ? realloc(out->labels, out->n + recs) : NULL;

@@ -32,8 +32,9 @@ static fmcl_status gz_fill(gz_reader *g, size_t want, char *err, size_t errlen)
             size_t ncap = g->cap < (1u << 16) ? (1u << 16) : g->cap * 2;
             if (ncap > want) ncap = want;
             unsigned char *nb = realloc(g->buf, ncap);
-            if (!nb) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory inflating %s",
-                                      g->path);
+            if (!nb)
+                return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory inflating %s",
+                                 g->path);
             g->buf = nb;
             g->cap = ncap;
         }

@@ -69,8 +69,7 @@ static fmcl_status load_idx_file(const char *path, int limit, fmcl_images *out, 
 }
 
 fmcl_status fmcl_images_open(const char *spec, int test, int size, int channels, int limit,
-                             fmcl_images *out, char *what, size_t whatlen, char *err,
-                             size_t errlen)
+                             fmcl_images *out, char *what, size_t whatlen, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!fmcl_images_is_spec(spec))
@@ -115,8 +114,8 @@ fmcl_status fmcl_images_open(const char *spec, int test, int size, int channels,
     if (s == FMCL_OK && what) {
         char classes[32] = "";
         if (out->labels) snprintf(classes, sizeof classes, ", %d classes", out->classes);
-        snprintf(what, whatlen, "%s%s (%d images of %d x %d x %d%s)", spec, split, out->n,
-                 out->c, out->h, out->w, classes);
+        snprintf(what, whatlen, "%s%s (%d images of %d x %d x %d%s)", spec, split, out->n, out->c,
+                 out->h, out->w, classes);
     }
     return s;
 }

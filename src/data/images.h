@@ -24,7 +24,10 @@ typedef struct {
 } fmcl_images;
 
 void fmcl_images_free(fmcl_images *im);
-static inline size_t fmcl_images_dim(const fmcl_images *im) { return (size_t)im->c * im->h * im->w; }
+static inline size_t fmcl_images_dim(const fmcl_images *im)
+{
+    return (size_t)im->c * im->h * im->w;
+}
 
 /* Largest file (after gunzip) and largest set accepted: 2^31 bytes keeps every
  * pixel index within the kernels' 32-bit arithmetic. */
@@ -51,8 +54,8 @@ fmcl_status fmcl_cifar_load(const char *path, int test, int limit, fmcl_images *
  * area averaging along an axis that shrinks, bilinear interpolation (pixel
  * centres, edges clamped) along one that grows; rounded to the nearest byte.
  * No labels. */
-fmcl_status fmcl_imgdir_load(const char *dir, int size, int channels, int limit,
-                             fmcl_images *out, char *err, size_t errlen);
+fmcl_status fmcl_imgdir_load(const char *dir, int size, int channels, int limit, fmcl_images *out,
+                             char *err, size_t errlen);
 /* Decodes a PNG or JPEG file image, file[0, len), recognised by its
  * signature whatever the file's name, into *px: w x h x channels bytes
  * (1: grey, 3: RGB), interleaved, malloc'ed. Any other format, a corrupt or
@@ -67,8 +70,8 @@ fmcl_status fmcl_image_decode(const unsigned char *file, size_t len, int channel
 /* The resampling of fmcl_imgdir_load on one image: src is h x w x channels
  * (interleaved, as decoded), dst size x size x channels. 0, or -1 when out
  * of memory. */
-int fmcl_image_square_resize(unsigned char *dst, int size, const unsigned char *src, int w,
-                             int h, int channels);
+int fmcl_image_square_resize(unsigned char *dst, int size, const unsigned char *src, int w, int h,
+                             int channels);
 
 /* ---- data-set specifications (the --data values of the fmcl command) ----
  *   fashion-mnist        Debian's dataset-fashion-mnist (FMCL_FASHION_MNIST_DIR)
@@ -102,9 +105,8 @@ fmcl_status fmcl_images_open(const char *spec, int test, int size, int channels,
  * u01(word d % 4 of philox(seed; g, d / 4, FMCL_STREAM_PIXELS, step)) for
  * element d. pix views N x D bytes; like every fmcl_t its offset counts
  * 4-byte words. */
-fmcl_status fmcl_image_batch_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed,
-                                uint32_t step, int row0, int N, int C, int H, int W, int hflip,
-                                int B);
+fmcl_status fmcl_image_batch_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed, uint32_t step,
+                                int row0, int N, int C, int H, int W, int hflip, int B);
 fmcl_status fmcl_image_batch(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed, uint32_t step,
                              int N, int C, int H, int W, int hflip, int B);
 void fmcl_image_batch_ref(float *x1, const unsigned char *pix, uint64_t seed, uint32_t step,

@@ -47,8 +47,8 @@ static const char *other_format(const unsigned char *b, size_t len)
     static const struct {
         const char *magic, *name;
         size_t len;
-    } known[] = {{"GIF8", "GIF", 4},       {"BM", "BMP", 2},         {"8BPS", "PSD", 4},
-                 {"#?RADIANCE", "HDR", 10}, {"#?RGBE", "HDR", 6},     {"II*\0", "TIFF", 4},
+    } known[] = {{"GIF8", "GIF", 4},        {"BM", "BMP", 2},           {"8BPS", "PSD", 4},
+                 {"#?RADIANCE", "HDR", 10}, {"#?RGBE", "HDR", 6},       {"II*\0", "TIFF", 4},
                  {"MM\0*", "TIFF", 4},      {"RIFF", "RIFF (WebP?)", 4}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (len >= known[i].len && memcmp(b, known[i].magic, known[i].len) == 0)
@@ -171,8 +171,10 @@ static fmcl_status decode_png(const unsigned char *file, size_t len, int channel
     const int ch = png_get_channels(png, info);
     const size_t rowbytes = png_get_rowbytes(png, info);
     if (ch < 1 || ch > 4 || rowbytes != (size_t)pw * ch) {
-        s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT, "PNG of an unexpected layout (%d samples "
-                      "per pixel)", ch);
+        s = fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
+                      "PNG of an unexpected layout (%d samples "
+                      "per pixel)",
+                      ch);
         goto done;
     }
     px = malloc(rowbytes * ph);
@@ -265,8 +267,8 @@ static fmcl_status decode_jpeg(const unsigned char *file, size_t len, int channe
         goto done;
     }
     /* Grey from a colour JPEG is its own luma, Y (libjpeg drops Cb and Cr). */
-    d.out_color_space =
-        channels == 1 || d.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
+    d.out_color_space = channels == 1 || d.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE
+                                                                             : JCS_RGB;
     jpeg_start_decompress(&d);
     const int ch = d.output_components;
     const size_t stride = (size_t)d.output_width * ch;

@@ -46,8 +46,8 @@ static void axis_taps(int m, int s, int i, int *first, int *count, double *wt)
     }
 }
 
-int fmcl_image_square_resize(unsigned char *dst, int size, const unsigned char *src, int w,
-                             int h, int channels)
+int fmcl_image_square_resize(unsigned char *dst, int size, const unsigned char *src, int w, int h,
+                             int channels)
 {
     const int m = w < h ? w : h, x0 = (w - m) / 2, y0 = (h - m) / 2, ch = channels;
     double *tmp = malloc(sizeof(double) * (size_t)m * size * ch); /* m rows x size columns */
@@ -76,7 +76,9 @@ int fmcl_image_square_resize(unsigned char *dst, int size, const unsigned char *
                 for (int k = 0; k < count; k++)
                     acc += wt[k] * tmp[((size_t)(first + k) * size + x) * ch + c];
                 long v = lround(acc);
-                dst[((size_t)i * size + x) * ch + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+                dst[((size_t)i * size + x) * ch + c] = (unsigned char)(v < 0     ? 0
+                                                                       : v > 255 ? 255
+                                                                                 : v);
             }
     }
     free(tmp);
@@ -100,8 +102,7 @@ static int by_name(const void *a, const void *b)
 static fmcl_status list_images(const char *dir, char ***names, int *n, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
-    if (!d)
-        return fmcl_errf(err, errlen, FMCL_ERR_IO, "cannot open the image folder %s", dir);
+    if (!d) return fmcl_errf(err, errlen, FMCL_ERR_IO, "cannot open the image folder %s", dir);
     char **v = NULL;
     int count = 0, cap = 0;
     fmcl_status s = FMCL_OK;
@@ -137,8 +138,8 @@ static fmcl_status list_images(const char *dir, char ***names, int *n, char *err
 }
 
 /* Decodes one file into dst (size x size x channels, interleaved). */
-static fmcl_status load_one(const char *path, int size, int channels, unsigned char *dst,
-                            char *err, size_t errlen)
+static fmcl_status load_one(const char *path, int size, int channels, unsigned char *dst, char *err,
+                            size_t errlen)
 {
     unsigned char *file = NULL, *px = NULL;
     size_t len = 0;
@@ -146,8 +147,7 @@ static fmcl_status load_one(const char *path, int size, int channels, unsigned c
     if (s != FMCL_OK) return s;
     char why[512];
     int w = 0, h = 0;
-    s = fmcl_image_decode(file, len, channels, FMCL_IMAGE_MAX_PIXELS, &px, &w, &h, why,
-                          sizeof why);
+    s = fmcl_image_decode(file, len, channels, FMCL_IMAGE_MAX_PIXELS, &px, &w, &h, why, sizeof why);
     free(file);
     if (s != FMCL_OK)
         return fmcl_errf(err, errlen, s, "%s: %s; replace the file or remove it from the folder",
@@ -158,8 +158,8 @@ static fmcl_status load_one(const char *path, int size, int channels, unsigned c
                    : fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory resizing %s", path);
 }
 
-fmcl_status fmcl_imgdir_load(const char *dir, int size, int channels, int limit,
-                             fmcl_images *out, char *err, size_t errlen)
+fmcl_status fmcl_imgdir_load(const char *dir, int size, int channels, int limit, fmcl_images *out,
+                             char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (size < 1 || size > 4096 || (channels != 1 && channels != 3))
@@ -176,9 +176,8 @@ fmcl_status fmcl_imgdir_load(const char *dir, int size, int channels, int limit,
     unsigned char *hwc = malloc(D);
     if ((uint64_t)n * D > FMCL_IMAGES_MAX_BYTES)
         s = fmcl_errf(err, errlen, FMCL_ERR_ARG,
-                      "%d images of %zu bytes exceed the %llu bytes accepted; load fewer images",
-                      n, D,
-                      (unsigned long long)FMCL_IMAGES_MAX_BYTES);
+                      "%d images of %zu bytes exceed the %llu bytes accepted; load fewer images", n,
+                      D, (unsigned long long)FMCL_IMAGES_MAX_BYTES);
     else if (!hwc || !(out->pixels = malloc((size_t)n * D)))
         s = fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory for %d images of %zu bytes", n,
                       D);

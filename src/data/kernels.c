@@ -10,5 +10,5 @@ static const char *const names[] = {
 #undef FMCL_KERNEL
 };
 
-const fmcl_kernel_set fmcl_data_kernels = {
-    FMCL_KSET_DATA, "data", fmcl_data_kernel_source, names, (int)(sizeof names / sizeof *names)};
+const fmcl_kernel_set fmcl_data_kernels = {FMCL_KSET_DATA, "data", fmcl_data_kernel_source, names,
+                                           (int)(sizeof names / sizeof *names)};

@@ -47,9 +47,8 @@ fmcl_status fmcl_image_batch(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed
     return fmcl_image_batch_at(ctx, x1, pix, seed, step, 0, N, C, H, W, hflip, B);
 }
 
-fmcl_status fmcl_image_batch_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed,
-                                uint32_t step, int row0, int N, int C, int H, int W, int hflip,
-                                int B)
+fmcl_status fmcl_image_batch_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t seed, uint32_t step,
+                                int row0, int N, int C, int H, int W, int hflip, int B)
 {
     if (C < 1 || H < 1 || W < 1 || N < 1 || B < 0 || row0 < 0)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
@@ -63,8 +62,8 @@ fmcl_status fmcl_image_batch_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t pix, uint64_t s
                          "kernel's 32-bit indices; train on fewer images or a smaller batch",
                          N, (unsigned long long)D, B);
     return fmcl_run2(ctx, FMCL_K_image_batch, (size_t)D, (size_t)B, "ttluiiiiiii", x1,
-                     (fmcl_t){pix.mem, 4 * pix.off}, seed, (unsigned)step, row0, N, C, H, W,
-                     hflip, B);
+                     (fmcl_t){pix.mem, 4 * pix.off}, seed, (unsigned)step, row0, N, C, H, W, hflip,
+                     B);
 }
 
 void fmcl_images_dequantize(float *x, const unsigned char *pix, int first, int n, int D,

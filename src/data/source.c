@@ -43,8 +43,7 @@ fmcl_status fmcl_data_create_toy(fmcl_toy which, fmcl_data **out, char *err, siz
     if (!d) return FMCL_ERR_NOMEM;
     d->toy = which;
     d->dim = 2;
-    snprintf(d->what, sizeof d->what, "%s (a built-in 2D set, drawn afresh for every batch)",
-             name);
+    snprintf(d->what, sizeof d->what, "%s (a built-in 2D set, drawn afresh for every batch)", name);
     *out = d;
     return FMCL_OK;
 }
@@ -72,8 +71,8 @@ fmcl_status fmcl_data_create_points(const float *x, int n, int dim, fmcl_data **
     *out = NULL;
     if (!x || n < 1 || dim < 1)
         return fmcl_errf(err, errlen, FMCL_ERR_ARG,
-                         "points need an array of n >= 1 rows of dim >= 1 floats (got %d x %d)",
-                         n, dim);
+                         "points need an array of n >= 1 rows of dim >= 1 floats (got %d x %d)", n,
+                         dim);
     const size_t bytes = (size_t)n * (size_t)dim * sizeof *x;
     float *copy = malloc(bytes);
     if (!copy) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of host memory for %d points", n);
@@ -91,13 +90,12 @@ static fmcl_status open_npy(const char *path, fmcl_data **out, char *err, size_t
     float *x = NULL;
     fmcl_status s = fmcl_npy_read(path, &x, shape, &ndim, err, errlen);
     if (s != FMCL_OK) return s;
-    if (ndim != 2 || shape[0] < 1 || shape[0] > INT32_MAX || shape[1] < 1 ||
-        shape[1] > INT32_MAX) {
+    if (ndim != 2 || shape[0] < 1 || shape[0] > INT32_MAX || shape[1] < 1 || shape[1] > INT32_MAX) {
         char dims[256] = "";
         size_t used = 0;
         for (int i = 0; i < ndim && used < sizeof dims; i++)
-            used += (size_t)snprintf(dims + used, sizeof dims - used, "%s%" PRId64,
-                                     i ? ", " : "", shape[i]);
+            used += (size_t)snprintf(dims + used, sizeof dims - used, "%s%" PRId64, i ? ", " : "",
+                                     shape[i]);
         free(x);
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
                          "%s: expected an N x D array of points with N >= 1, found shape (%s)",
@@ -113,8 +111,10 @@ fmcl_status fmcl_data_create_images(const char *spec, const fmcl_image_options *
 {
     *out = NULL;
     fmcl_image_options o;
-    if (opt) o = *opt;
-    else fmcl_image_options_default(&o);
+    if (opt)
+        o = *opt;
+    else
+        fmcl_image_options_default(&o);
     fmcl_data *d = new_source(FMCL_DATA_IMAGES, spec ? spec : "", err, errlen);
     if (!d) return FMCL_ERR_NOMEM;
     fmcl_status s = fmcl_images_open(spec, o.split == FMCL_SPLIT_TEST, o.size, o.channels, o.limit,
@@ -130,8 +130,7 @@ fmcl_status fmcl_data_create_images(const char *spec, const fmcl_image_options *
 }
 
 fmcl_status fmcl_data_create_pixels(const uint8_t *pixels, const uint8_t *labels, int n,
-                                    const int shape[3], fmcl_data **out, char *err,
-                                    size_t errlen)
+                                    const int shape[3], fmcl_data **out, char *err, size_t errlen)
 {
     *out = NULL;
     const int C = shape[0], H = shape[1], W = shape[2];
@@ -210,7 +209,7 @@ int fmcl_data_image_shape(const fmcl_data *d, int shape[3])
 
 int fmcl_data_source_kind(const fmcl_data *d)
 {
-    return d->kind == FMCL_DATA_TOY ? d->toy
+    return d->kind == FMCL_DATA_TOY      ? d->toy
            : d->kind == FMCL_DATA_POINTS ? FMCL_KIND_ARRAY
                                          : FMCL_KIND_IMAGES;
 }
@@ -223,8 +222,7 @@ fmcl_status fmcl_data_draw(const fmcl_data *d, uint64_t seed, uint64_t step, int
                          "drawing %d examples at step %" PRIu64 ": n must be >= 0 with an "
                          "output, the step below 2^32",
                          n, step);
-    if (d->kind == FMCL_DATA_TOY)
-        return fmcl_toy_sample_host(d->toy, seed, step, n, out);
+    if (d->kind == FMCL_DATA_TOY) return fmcl_toy_sample_host(d->toy, seed, step, n, out);
     if (d->kind == FMCL_DATA_POINTS)
         fmcl_gather_rows_ref(out, d->points, seed, (uint32_t)step, 0, d->n, d->dim, n);
     else

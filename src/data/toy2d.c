@@ -109,14 +109,13 @@ fmcl_status fmcl_toy_sample_at(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed
                          "8gaussians, moons, rings or spirals",
                          kind);
     if (B < 0 || row0 < 0)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_toy_sample: negative batch %d or first row %d",
-                         B, row0);
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_toy_sample: negative batch %d or first row %d", B,
+                         row0);
     return fmcl_run1(ctx, FMCL_K_toy_sample, (size_t)B, "tiluii", x1, kind, seed, (unsigned)step,
                      row0, B);
 }
 
-fmcl_status fmcl_toy_sample(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step,
-                            int B)
+fmcl_status fmcl_toy_sample(fmcl_ctx *ctx, fmcl_t x1, int kind, uint64_t seed, uint32_t step, int B)
 {
     return fmcl_toy_sample_at(ctx, x1, kind, seed, step, 0, B);
 }
@@ -141,8 +140,8 @@ void fmcl_gather_rows_ref(float *x1, const float *data, uint64_t seed, uint32_t 
     }
 }
 
-fmcl_status fmcl_gather_rows_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed,
-                                uint32_t step, int row0, int N, int D, int B)
+fmcl_status fmcl_gather_rows_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed, uint32_t step,
+                                int row0, int N, int D, int B)
 {
     if (B < 0 || D < 0 || row0 < 0 || (B > 0 && D > 0 && N < 1))
         return fmcl_fail(ctx, FMCL_ERR_ARG,

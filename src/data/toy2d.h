@@ -29,8 +29,8 @@ void fmcl_toy_sample_ref(float *x1, int kind, uint64_t seed, uint32_t step, int 
 fmcl_status fmcl_toy_sample_host(int kind, uint64_t seed, uint64_t step, int n, float *out);
 
 /* x1: [B, D] rows of data: [N, D] chosen uniformly with replacement by Philox. */
-fmcl_status fmcl_gather_rows_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed,
-                                uint32_t step, int row0, int N, int D, int B);
+fmcl_status fmcl_gather_rows_at(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed, uint32_t step,
+                                int row0, int N, int D, int B);
 fmcl_status fmcl_gather_rows(fmcl_ctx *ctx, fmcl_t x1, fmcl_t data, uint64_t seed, uint32_t step,
                              int N, int D, int B);
 void fmcl_gather_rows_ref(float *x1, const float *data, uint64_t seed, uint32_t step, int row0,

@@ -34,7 +34,8 @@ fmcl_status fmcl_group_create_custom(int rank, int size, int local_rank, int loc
 {
     *out = NULL;
     const char *bad = NULL;
-    if (size < 1 || rank < 0 || rank >= size) bad = "rank must be in [0, size) and size >= 1";
+    if (size < 1 || rank < 0 || rank >= size)
+        bad = "rank must be in [0, size) and size >= 1";
     else if (local_size < 1 || local_size > size || local_rank < 0 || local_rank >= local_size)
         bad = "local rank must be in [0, local size) and local size in [1, size]";
     else if (!ops || !ops->sum || !ops->gather || !ops->broadcast)

@@ -22,8 +22,8 @@
 typedef struct {
     MPI_Comm comm;
     int rank, size;
-    int finalize;  /* MPI was initialised here: finalise it with the group */
-    float *recv;   /* a chunk received during a sum */
+    int finalize; /* MPI was initialised here: finalise it with the group */
+    float *recv;  /* a chunk received during a sum */
     size_t recv_cap;
 } mpi_impl;
 
@@ -124,8 +124,7 @@ static int mpi_sum(void *impl, float *x, size_t n, double timeout, char *err, si
     for (int s = 0; s < N - 1; s++) {
         const int c = (r - s + N) % N;
         fmcl_group_chunk(n, N, c, &lo, &hi);
-        if (ring_step(m, x, n, (r - s + 1 + N) % N, x + lo, c, timeout, err, errlen) != 0)
-            return 1;
+        if (ring_step(m, x, n, (r - s + 1 + N) % N, x + lo, c, timeout, err, errlen) != 0) return 1;
     }
     return 0;
 }
@@ -150,8 +149,8 @@ static int mpi_gather(void *impl, const void *in, void *out, size_t bytes, doubl
     return wait_all(&req, 1, timeout, late, err, errlen);
 }
 
-static int mpi_broadcast(void *impl, void *buf, size_t bytes, int root, double timeout,
-                         char *err, size_t errlen)
+static int mpi_broadcast(void *impl, void *buf, size_t bytes, int root, double timeout, char *err,
+                         size_t errlen)
 {
     mpi_impl *m = impl;
     const size_t piece = (size_t)1 << 30;
@@ -164,8 +163,8 @@ static int mpi_broadcast(void *impl, void *buf, size_t bytes, int root, double t
             return 1;
         }
         char late[96];
-        snprintf(late, sizeof late, "rank %d: the broadcast from rank %d did not finish",
-                 m->rank, root);
+        snprintf(late, sizeof late, "rank %d: the broadcast from rank %d did not finish", m->rank,
+                 root);
         if (wait_all(&req, 1, timeout, late, err, errlen) != 0) return 1;
     }
     return 0;
@@ -235,8 +234,8 @@ fmcl_status fmcl_group_create_mpi(const void *comm, fmcl_group **out, char *err,
         free(m);
         return FMCL_ERR_IO;
     }
-    fmcl_status s = fmcl_group_create_custom(m->rank, m->size, local_rank, local_size, &mpi_ops,
-                                             m, out, err, errlen);
+    fmcl_status s = fmcl_group_create_custom(m->rank, m->size, local_rank, local_size, &mpi_ops, m,
+                                             out, err, errlen);
     if (s != FMCL_OK) mpi_free(m);
     return s;
 }

@@ -17,9 +17,9 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int n, arrived, members_left;
-    unsigned gen;       /* barrier generation */
-    unsigned *reached;  /* per rank: the generation it last reached, + 1 */
-    int broken;         /* a rank timed out or aborted: every operation fails */
+    unsigned gen;      /* barrier generation */
+    unsigned *reached; /* per rank: the generation it last reached, + 1 */
+    int broken;        /* a rank timed out or aborted: every operation fails */
     char broken_why[256];
     const void **in;    /* per rank: the buffer it posted */
     size_t *len;        /* per rank: its size */
@@ -250,8 +250,10 @@ fmcl_status fmcl_group_create_threads(int n, fmcl_group **members, char *err, si
             s = fmcl_group_create_custom(r, n, r, n, &threads_ops, m[r], &members[r], err, errlen);
     }
     for (int r = 0; s != FMCL_OK && r < n; r++) {
-        if (members[r]) fmcl_group_free(members[r]);
-        else threads_free(m[r]);
+        if (members[r])
+            fmcl_group_free(members[r]);
+        else
+            threads_free(m[r]);
         members[r] = NULL;
     }
     free(m);

@@ -42,16 +42,25 @@ typedef struct {
 static const key_spec keys[] = {
     {"data_kind", K_KIND, offsetof(fmcl_train_data, kind), -1, 0},
     {"n_points", D(n_points), -1, 0},
-    {"img_c", D(img_c), -1, 1},                {"img_h", D(img_h), -1, 1},
-    {"img_w", D(img_w), -1, 1},                {"hflip", F(hflip), -1, 1},
+    {"img_c", D(img_c), -1, 1},
+    {"img_h", D(img_h), -1, 1},
+    {"img_w", D(img_w), -1, 1},
+    {"hflip", F(hflip), -1, 1},
     {"label_drop", F(label_drop), -1, 2},
-    {"batch", F(batch), -1, 0},                {"steps", F(steps), -1, 0},
-    {"lr", F(lr), -1, 0},                      {"warmup", F(warmup), -1, 0},
-    {"lr_schedule", F(lr_schedule), -1, 0},    {"beta1", F(beta1), -1, 0},
-    {"beta2", F(beta2), -1, 0},                {"eps", F(eps), -1, 0},
-    {"weight_decay", F(weight_decay), -1, 0},  {"clip", F(clip), -1, 0},
-    {"ema", F(ema), -1, 0},                    {"seed", F(seed), -1, 0},
-    {"path", F(path), -1, 0},                  {"coupling", F(coupling), -1, 0},
+    {"batch", F(batch), -1, 0},
+    {"steps", F(steps), -1, 0},
+    {"lr", F(lr), -1, 0},
+    {"warmup", F(warmup), -1, 0},
+    {"lr_schedule", F(lr_schedule), -1, 0},
+    {"beta1", F(beta1), -1, 0},
+    {"beta2", F(beta2), -1, 0},
+    {"eps", F(eps), -1, 0},
+    {"weight_decay", F(weight_decay), -1, 0},
+    {"clip", F(clip), -1, 0},
+    {"ema", F(ema), -1, 0},
+    {"seed", F(seed), -1, 0},
+    {"path", F(path), -1, 0},
+    {"coupling", F(coupling), -1, 0},
     {"sigma_min", F(sigma_min), FMCL_PATH_OT, 0},
     {"beta_min", F(beta_min), FMCL_PATH_VP, 0},
     {"beta_max", F(beta_max), FMCL_PATH_VP, 0},
@@ -67,8 +76,7 @@ static const key_spec keys[] = {
 static int key_applies(const key_spec *k, const fmcl_train_config *c, const fmcl_train_data *d)
 {
     return (k->path < 0 || k->path == (int)c->path) &&
-           (k->when != 1 || d->kind == FMCL_KIND_IMAGES) &&
-           (k->when != 2 || d->classes > 0);
+           (k->when != 1 || d->kind == FMCL_KIND_IMAGES) && (k->when != 2 || d->classes > 0);
 }
 
 static const fmcl_setting *setting_of(const key_spec *k)
@@ -92,8 +100,8 @@ static double key_value(const key_spec *k, const fmcl_train_config *c, const fmc
     return *(const int *)p;
 }
 
-fmcl_status fmcl_train_config_check(const fmcl_train_config *c, const fmcl_train_data *d,
-                                    char *err, size_t errlen)
+fmcl_status fmcl_train_config_check(const fmcl_train_config *c, const fmcl_train_data *d, char *err,
+                                    size_t errlen)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
         const fmcl_setting *st = setting_of(&keys[i]);
@@ -240,9 +248,9 @@ fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path)
     const size_t n_kv = FMCL_NET_META_PAIRS + N_KEYS + 1 + (size_t)t->model->meta.count;
     float *host = malloc((N_BUFS * n + (size_t)t->step + 1) * sizeof *host);
     fmcl_st_tensor *tens = calloc(N_BUFS * per + 1, sizeof *tens);
-    char (*names)[FMCL_NET_NAME_LEN] = calloc(N_BUFS * per, FMCL_NET_NAME_LEN);
+    char(*names)[FMCL_NET_NAME_LEN] = calloc(N_BUFS * per, FMCL_NET_NAME_LEN);
     const char **kv = calloc(2 * n_kv, sizeof *kv);
-    char (*text)[TEXT_LEN] = calloc(N_KEYS + 1, TEXT_LEN);
+    char(*text)[TEXT_LEN] = calloc(N_KEYS + 1, TEXT_LEN);
     fmcl_status s = FMCL_OK;
     if (!host || !tens || !names || !kv || !text)
         s = fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory saving %s", path);
@@ -258,8 +266,11 @@ fmcl_status fmcl_trainer_save(fmcl_trainer *t, const char *path)
     if (s == FMCL_OK && t->step > 0)
         s = fmcl_read(ctx, t->losses, loss, (size_t)t->step * sizeof *loss);
     if (s == FMCL_OK) {
-        tens[nt++] = (fmcl_st_tensor){.name = LOSS_NAME, .dtype = FMCL_ST_F32, .ndim = 1,
-                                      .shape = {t->step}, .data = loss,
+        tens[nt++] = (fmcl_st_tensor){.name = LOSS_NAME,
+                                      .dtype = FMCL_ST_F32,
+                                      .ndim = 1,
+                                      .shape = {t->step},
+                                      .data = loss,
                                       .nbytes = (size_t)t->step * sizeof *loss};
         char mbuf[FMCL_NET_META_PAIRS - 1][FMCL_NET_META_TEXT], err[512];
         int pairs = fmcl_net_meta_kv(m, mbuf, kv);

@@ -22,10 +22,7 @@ typedef struct {
     char *seen;           /* column reached (its distance is final) */
 } assign_work;
 
-size_t fmcl_assign_work(int n)
-{
-    return (size_t)n * (3 * sizeof(double) + 5 * sizeof(int) + 1);
-}
+size_t fmcl_assign_work(int n) { return (size_t)n * (3 * sizeof(double) + 5 * sizeof(int) + 1); }
 
 static assign_work carve(void *work, int n)
 {
@@ -105,10 +102,7 @@ int fmcl_assign(const double *C, int n, int *perm, void *work)
     return 0;
 }
 
-size_t fmcl_ot_pairing_work(int B)
-{
-    return (size_t)B * B * sizeof(double) + fmcl_assign_work(B);
-}
+size_t fmcl_ot_pairing_work(int B) { return (size_t)B * B * sizeof(double) + fmcl_assign_work(B); }
 
 int fmcl_ot_pairing(const float *x0, const float *x1, int B, int D, int *perm, void *work)
 {

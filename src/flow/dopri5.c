@@ -26,7 +26,7 @@ static const double A[6][6] = {
     {35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84},
 };
 static const double C[7] = {0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1};
-static const double E[7] = {71.0 / 57600,      0,           -71.0 / 16695, 71.0 / 1920,
+static const double E[7] = {71.0 / 57600,      0,          -71.0 / 16695, 71.0 / 1920,
                             -17253.0 / 339200, 22.0 / 525, -1.0 / 40};
 
 /* The controller of scipy's RK45: factors on the step size after a step. */
@@ -63,8 +63,8 @@ fmcl_status fmcl_dopri5_stage(fmcl_ctx *ctx, fmcl_t xs, fmcl_t x, fmcl_t k1, fmc
                               float h, int n)
 {
     if (n < 0 || stage < 2 || stage > 7)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_dopri5_stage: stage %d (2..7), length %d",
-                         stage, n);
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_dopri5_stage: stage %d (2..7), length %d", stage,
+                         n);
     return fmcl_run1(ctx, FMCL_K_dopri5_stage, (size_t)n, "ttttifi", xs, x, k1, km, stage,
                      (double)h, n);
 }
@@ -83,15 +83,16 @@ double fmcl_dopri5_error_ref(const float *x, const float *xn, const float *k1, c
     return n > 0 ? sum / n : 0;
 }
 
-fmcl_status fmcl_dopri5_error(fmcl_ctx *ctx, fmcl_t out, fmcl_t x, fmcl_t xn, fmcl_t k1,
-                              fmcl_t km, fmcl_t k7, float h, float atol, float rtol,
-                              fmcl_t partials, int n)
+fmcl_status fmcl_dopri5_error(fmcl_ctx *ctx, fmcl_t out, fmcl_t x, fmcl_t xn, fmcl_t k1, fmcl_t km,
+                              fmcl_t k7, float h, float atol, float rtol, fmcl_t partials, int n)
 {
     if (n < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_dopri5_error: length %d", n);
     const size_t groups = fmcl_reduce_partials((size_t)n);
-    fmcl_status s = fmcl_run1_local(ctx, FMCL_K_dopri5_error_partial, groups * FMCL_REDUCE_WG,
-                                    FMCL_REDUCE_WG, "tttttt" "fffi", partials, x, xn, k1, km, k7,
-                                    (double)h, (double)atol, (double)rtol, n);
+    fmcl_status s = fmcl_run1_local(
+        ctx, FMCL_K_dopri5_error_partial, groups * FMCL_REDUCE_WG, FMCL_REDUCE_WG,
+        "tttttt"
+        "fffi",
+        partials, x, xn, k1, km, k7, (double)h, (double)atol, (double)rtol, n);
     return s == FMCL_OK ? fmcl_reduce_final(ctx, out, partials, n, 1.0 / n) : s;
 }
 
@@ -105,8 +106,8 @@ double fmcl_scaled_sumsq_ref(const float *a, const float *x, float atol, float r
     return n > 0 ? sum / n : 0;
 }
 
-fmcl_status fmcl_scaled_sumsq(fmcl_ctx *ctx, fmcl_t out, fmcl_t a, fmcl_t x, float atol,
-                              float rtol, fmcl_t partials, int n)
+fmcl_status fmcl_scaled_sumsq(fmcl_ctx *ctx, fmcl_t out, fmcl_t a, fmcl_t x, float atol, float rtol,
+                              fmcl_t partials, int n)
 {
     if (n < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_scaled_sumsq: length %d", n);
     const size_t groups = fmcl_reduce_partials((size_t)n);
@@ -272,8 +273,7 @@ fmcl_status fmcl_integrate_adaptive(fmcl_ctx *ctx, const fmcl_adaptive_opts *opt
         const double d0 = sqrt(ms[0]), d1 = sqrt(ms[1]);
         if (!isfinite(d0) || !isfinite(d1)) {
             s = fmcl_fail(ctx, FMCL_ERR_NUMERIC,
-                          "dopri5: the starting state or the field at t = %g holds NaN or Inf",
-                          t0);
+                          "dopri5: the starting state or the field at t = %g holds NaN or Inf", t0);
             goto done;
         }
         const double h0 = probe_step(&c, d0, d1);

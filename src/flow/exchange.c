@@ -72,8 +72,7 @@ fmcl_status fmcl_weights_checksum(fmcl_ctx *ctx, fmcl_t params, size_t n, float 
     return s;
 }
 
-fmcl_status fmcl_exchange_check_weights(fmcl_ctx *ctx, fmcl_exchange *x, fmcl_t params,
-                                        int step)
+fmcl_status fmcl_exchange_check_weights(fmcl_ctx *ctx, fmcl_exchange *x, fmcl_t params, int step)
 {
     if (fmcl_group_size(x->group) == 1) return FMCL_OK;
     uint64_t h = 0;

@@ -44,7 +44,6 @@ fmcl_status fmcl_weights_checksum(fmcl_ctx *ctx, fmcl_t params, size_t n, float 
                                   uint64_t *out);
 /* Compares the weights' checksum over the group after step `step`:
  * FMCL_ERR_NUMERIC naming the ranks whose weights differ from rank 0's. */
-fmcl_status fmcl_exchange_check_weights(fmcl_ctx *ctx, fmcl_exchange *x, fmcl_t params,
-                                        int step);
+fmcl_status fmcl_exchange_check_weights(fmcl_ctx *ctx, fmcl_exchange *x, fmcl_t params, int step);
 
 #endif

@@ -160,14 +160,13 @@ void fmcl_dopri5_stage_ref(float *xs, const float *x, const float *k1, const flo
                            float h, int n);
 /* out[0] = mean over n of (h sum_j e_j k_j / (atol + rtol max(|x|, |xn|)))^2;
  * partials: fmcl_reduce_partials(n) floats. */
-fmcl_status fmcl_dopri5_error(fmcl_ctx *ctx, fmcl_t out, fmcl_t x, fmcl_t xn, fmcl_t k1,
-                              fmcl_t km, fmcl_t k7, float h, float atol, float rtol,
-                              fmcl_t partials, int n);
+fmcl_status fmcl_dopri5_error(fmcl_ctx *ctx, fmcl_t out, fmcl_t x, fmcl_t xn, fmcl_t k1, fmcl_t km,
+                              fmcl_t k7, float h, float atol, float rtol, fmcl_t partials, int n);
 double fmcl_dopri5_error_ref(const float *x, const float *xn, const float *k1, const float *km,
                              const float *k7, float h, float atol, float rtol, int n);
 /* out[0] = mean over n of (a / (atol + rtol |x|))^2. */
-fmcl_status fmcl_scaled_sumsq(fmcl_ctx *ctx, fmcl_t out, fmcl_t a, fmcl_t x, float atol,
-                              float rtol, fmcl_t partials, int n);
+fmcl_status fmcl_scaled_sumsq(fmcl_ctx *ctx, fmcl_t out, fmcl_t a, fmcl_t x, float atol, float rtol,
+                              fmcl_t partials, int n);
 double fmcl_scaled_sumsq_ref(const float *a, const float *x, float atol, float rtol, int n);
 
 #endif

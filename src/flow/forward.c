@@ -15,8 +15,7 @@ fmcl_status fmcl_model_forward(fmcl_model *model, const float *x, const float *t
     fmcl_ctx *ctx = m->ctx;
     const int D = m->dim, W = m->in_width, K = m->classes;
     if (n < 1 || !x || !t || !v)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "forward needs n >= 1 points (got %d), x, t and v",
-                         n);
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "forward needs n >= 1 points (got %d), x, t and v", n);
     if (y && K == 0)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "the model is unconditional: evaluate it without classes");

@@ -10,5 +10,5 @@ static const char *const names[] = {
 #undef FMCL_KERNEL
 };
 
-const fmcl_kernel_set fmcl_flow_kernels = {
-    FMCL_KSET_FLOW, "flow", fmcl_flow_kernel_source, names, (int)(sizeof names / sizeof *names)};
+const fmcl_kernel_set fmcl_flow_kernels = {FMCL_KSET_FLOW, "flow", fmcl_flow_kernel_source, names,
+                                           (int)(sizeof names / sizeof *names)};

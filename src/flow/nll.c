@@ -36,8 +36,8 @@ void fmcl_rademacher_ref(float *z, uint64_t seed, uint32_t first, uint32_t solve
     }
 }
 
-fmcl_status fmcl_rademacher(fmcl_ctx *ctx, fmcl_t z, uint64_t seed, uint32_t first,
-                            uint32_t solve, int n)
+fmcl_status fmcl_rademacher(fmcl_ctx *ctx, fmcl_t z, uint64_t seed, uint32_t first, uint32_t solve,
+                            int n)
 {
     if (n < 0 || (uint64_t)first + (uint64_t)n > UINT32_MAX + 1ull)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
@@ -73,10 +73,9 @@ fmcl_status fmcl_div_column(fmcl_ctx *ctx, fmcl_t div, fmcl_t g, int ldg, int co
                             int rows)
 {
     if (rows < 0 || col < 0 || col >= ldg)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_div_column: column %d of rows of stride %d",
-                         col, ldg);
-    return fmcl_run1(ctx, FMCL_K_div_column, (size_t)rows, "ttiiii", div, g, ldg, col, add,
-                     rows);
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_div_column: column %d of rows of stride %d", col,
+                         ldg);
+    return fmcl_run1(ctx, FMCL_K_div_column, (size_t)rows, "ttiiii", div, g, ldg, col, add, rows);
 }
 
 void fmcl_div_probe_ref(float *div, const float *g, int ldg, const float *z, int rows, int D)
@@ -88,19 +87,18 @@ void fmcl_div_probe_ref(float *div, const float *g, int ldg, const float *z, int
     }
 }
 
-fmcl_status fmcl_div_probe(fmcl_ctx *ctx, fmcl_t div, fmcl_t g, int ldg, fmcl_t z, int rows,
-                           int D)
+fmcl_status fmcl_div_probe(fmcl_ctx *ctx, fmcl_t div, fmcl_t g, int ldg, fmcl_t z, int rows, int D)
 {
     if (rows < 0 || D < 1 || ldg < D)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_div_probe: %d rows of width %d, stride %d",
-                         rows, D, ldg);
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_div_probe: %d rows of width %d, stride %d", rows,
+                         D, ldg);
     return fmcl_run1(ctx, FMCL_K_div_probe, (size_t)rows, "ttitii", div, g, ldg, z, D, rows);
 }
 
 /* ---- divergence and the augmented ODE ----------------------------------------- */
 
-fmcl_status fmcl_field_div(fmcl_ctx *ctx, const fmcl_field *f, fmcl_t div, fmcl_t probe,
-                           fmcl_t u, fmcl_t g, int rows)
+fmcl_status fmcl_field_div(fmcl_ctx *ctx, const fmcl_field *f, fmcl_t div, fmcl_t probe, fmcl_t u,
+                           fmcl_t g, int rows)
 {
     if (probe.mem) {
         TRY(f->vjp(f->user, g, probe, rows));
@@ -127,7 +125,7 @@ static fmcl_status aug_rhs(void *user, fmcl_t ds, fmcl_t s, float t)
 {
     aug_ode *a = user;
     const size_t xd = (size_t)a->rows * a->f->dim;
-    if (++a->nfe % 16 == 0) TRY(fmcl_pace(a->ctx)); /* bounded queue */
+    if (++a->nfe % 16 == 0) TRY(fmcl_pace(a->ctx));         /* bounded queue */
     TRY(fmcl_progress_step(a->ctx, &a->progress, 1.0 - t)); /* from t = 1 down to 0 */
     TRY(a->f->velocity(a->f->user, ds, s, t, a->rows));
     return fmcl_field_div(a->ctx, a->f, fmcl_at(ds, xd), a->probe, a->u, a->g, a->rows);
@@ -155,12 +153,15 @@ static fmcl_status check_config(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_n
     if (n < 1) return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: needs at least one point");
     if (f->dim < 1 || f->ldg < f->dim || f->max_rows < 1 || !(f->x0_std > 0) ||
         !isfinite(f->x0_std))
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: field of dimension %d, stride %d, %d "
-                         "rows, noise std %g", f->dim, f->ldg, f->max_rows, (double)f->x0_std);
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "likelihood: field of dimension %d, stride %d, %d "
+                         "rows, noise std %g",
+                         f->dim, f->ldg, f->max_rows, (double)f->x0_std);
     if (cfg->hutchinson > 0 && (uint64_t)n * (uint64_t)f->dim > UINT32_MAX)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "likelihood: %d points of dimension %d exceed the "
-                         "probe counter's 2^32 elements; evaluate fewer points per call", n,
-                         f->dim);
+        return fmcl_fail(ctx, FMCL_ERR_ARG,
+                         "likelihood: %d points of dimension %d exceed the "
+                         "probe counter's 2^32 elements; evaluate fewer points per call",
+                         n, f->dim);
     return FMCL_OK;
 }
 
@@ -171,8 +172,8 @@ static fmcl_status integrate(aug_ode *a, const fmcl_nll_config *cfg, fmcl_t stat
     a->nfe = 0;
     st->solves++;
     if (cfg->solver != FMCL_SOLVER_DOPRI5) {
-        TRY(fmcl_integrate(a->ctx, cfg->solver, 1.0f, 0.0f, cfg->steps, state, n, work, aug_rhs,
-                           a, NULL, NULL));
+        TRY(fmcl_integrate(a->ctx, cfg->solver, 1.0f, 0.0f, cfg->steps, state, n, work, aug_rhs, a,
+                           NULL, NULL));
         st->nfe += a->nfe;
         st->accepted += cfg->steps;
         return FMCL_OK;
@@ -183,8 +184,8 @@ static fmcl_status integrate(aug_ode *a, const fmcl_nll_config *cfg, fmcl_t stat
     if (cfg->rtol > 0) o.rtol = cfg->rtol;
     if (cfg->max_steps > 0) o.max_steps = cfg->max_steps;
     fmcl_adaptive_stats as;
-    fmcl_status s = fmcl_integrate_adaptive(a->ctx, &o, 1.0, 0.0, state, n, work, aug_rhs, a,
-                                            NULL, NULL, &as);
+    fmcl_status s = fmcl_integrate_adaptive(a->ctx, &o, 1.0, 0.0, state, n, work, aug_rhs, a, NULL,
+                                            NULL, &as);
     st->nfe += a->nfe;
     st->accepted += as.accepted;
     st->rejected += as.rejected;
@@ -202,8 +203,7 @@ static fmcl_status solve_chunk(aug_ode *a, const fmcl_nll_config *cfg, fmcl_t st
     TRY(fmcl_write(ctx, state, x, xd * sizeof(float)));
     TRY(fmcl_fill(ctx, fmcl_at(state, xd), 0.0f, rows));
     if (a->probe.mem)
-        TRY(fmcl_rademacher(ctx, a->probe, cfg->seed, (uint32_t)(row0 * D), (uint32_t)k,
-                            (int)xd));
+        TRY(fmcl_rademacher(ctx, a->probe, cfg->seed, (uint32_t)(row0 * D), (uint32_t)k, (int)xd));
     TRY(integrate(a, cfg, state, (int)(xd + rows), work, st));
     TRY(fmcl_read(ctx, state, host, (xd + rows) * sizeof(float)));
     const double var = (double)a->f->x0_std * a->f->x0_std;
@@ -231,18 +231,21 @@ fmcl_status fmcl_field_log_prob(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_n
     float *host = malloc(aug * sizeof *host);
     double *lp = malloc((size_t)R * sizeof *lp);
     fmcl_status s = host && lp ? FMCL_OK
-                               : fmcl_fail(ctx, FMCL_ERR_NOMEM, "out of host memory for the "
-                                           "likelihood of %d points", R);
+                               : fmcl_fail(ctx, FMCL_ERR_NOMEM,
+                                           "out of host memory for the "
+                                           "likelihood of %d points",
+                                           R);
     const fmcl_t state = buf, work = fmcl_at(state, aug), z = fmcl_at(work, wk),
                  u = fmcl_at(z, (size_t)R * D), g = fmcl_at(u, (size_t)R * D);
     aug_ode a = {.ctx = ctx, .f = f, .u = u, .g = g};
     if (cfg->hutchinson > 0) a.probe = z;
-    a.progress = (fmcl_progress){
-        .fn = cfg->progress, .user = cfg->progress_user,
-        .per_solve = cfg->solver == FMCL_SOLVER_DOPRI5
-                         ? 0
-                         : (long)cfg->steps * fmcl_solver_nfe_per_step(cfg->solver),
-        .solves = (n + R - 1) / R * K};
+    a.progress = (fmcl_progress){.fn = cfg->progress,
+                                 .user = cfg->progress_user,
+                                 .per_solve = cfg->solver == FMCL_SOLVER_DOPRI5
+                                                  ? 0
+                                                  : (long)cfg->steps *
+                                                        fmcl_solver_nfe_per_step(cfg->solver),
+                                 .solves = (n + R - 1) / R * K};
     fmcl_sample_stats st = {0};
     int most = 0;
     for (int r0 = 0; s == FMCL_OK && r0 < n; r0 += R) {
@@ -250,16 +253,17 @@ fmcl_status fmcl_field_log_prob(fmcl_ctx *ctx, const fmcl_field *f, const fmcl_n
         for (int r = 0; r < a.rows; r++) logp[r0 + r] = 0;
         for (int k = 0; s == FMCL_OK && k < K; k++) {
             fmcl_progress_solve(&a.progress, r0 / R * K + k);
-            s = solve_chunk(&a, cfg, state, work, x + (size_t)r0 * D, k, (size_t)r0, host, lp,
-                            &st);
+            s = solve_chunk(&a, cfg, state, work, x + (size_t)r0 * D, k, (size_t)r0, host, lp, &st);
             most = a.nfe > most ? a.nfe : most;
             for (int r = 0; s == FMCL_OK && r < a.rows; r++) logp[r0 + r] += lp[r] / K;
         }
         for (int r = 0; s == FMCL_OK && r < a.rows; r++)
             if (!isfinite(logp[r0 + r]))
-                s = fmcl_fail(ctx, FMCL_ERR_NUMERIC, "log-density of point %d is not finite "
+                s = fmcl_fail(ctx, FMCL_ERR_NUMERIC,
+                              "log-density of point %d is not finite "
                               "(%g): the reverse-time solve diverged; try more steps or another "
-                              "solver", r0 + r, logp[r0 + r]);
+                              "solver",
+                              r0 + r, logp[r0 + r]);
     }
     if (nfe) *nfe = most;
     if (cfg->stats) *cfg->stats = st;
@@ -287,8 +291,8 @@ static fmcl_status model_vjp(void *user, fmcl_t g, fmcl_t u, int rows)
     return fmcl_net_backward(&mf->m, &mf->acts, mf->grads, u, mf->X, g, rows);
 }
 
-fmcl_status fmcl_net_field_create(const fmcl_net *m, float x0_std, int max_rows,
-                                  fmcl_net_field *mf, fmcl_field *f)
+fmcl_status fmcl_net_field_create(const fmcl_net *m, float x0_std, int max_rows, fmcl_net_field *mf,
+                                  fmcl_field *f)
 {
     memset(mf, 0, sizeof *mf);
     mf->m = *m;
@@ -310,8 +314,13 @@ fmcl_status fmcl_net_field_create(const fmcl_net *m, float x0_std, int max_rows,
         return s;
     }
     mf->X = mf->mem;
-    *f = (fmcl_field){.dim = m->dim, .ldg = m->dx_stride, .max_rows = max_rows, .x0_std = x0_std,
-                      .velocity = model_velocity, .vjp = model_vjp, .user = mf};
+    *f = (fmcl_field){.dim = m->dim,
+                      .ldg = m->dx_stride,
+                      .max_rows = max_rows,
+                      .x0_std = x0_std,
+                      .velocity = model_velocity,
+                      .vjp = model_vjp,
+                      .user = mf};
     return FMCL_OK;
 }
 

@@ -12,8 +12,8 @@
 
 /* A velocity field on D-dimensional points, evaluated on up to max_rows rows. */
 typedef struct {
-    int dim;      /* D */
-    int ldg;      /* row stride (>= D) of what vjp writes */
+    int dim; /* D */
+    int ldg; /* row stride (>= D) of what vjp writes */
     int max_rows;
     float x0_std; /* the noise at t = 0 is N(0, x0_std^2 I) */
     /* v: [rows, D] = v(x, t) for x: [rows, D]; keeps what vjp needs. */
@@ -28,8 +28,8 @@ typedef struct {
  * probe.mem NULL: exact, sum over i of (e_i^T dv/dx)_i, D VJPs through u:
  * [rows, D]. Otherwise Hutchinson's z^T (dv/dx) z for z = probe: [rows, D],
  * one VJP. g: [rows, ldg] scratch. */
-fmcl_status fmcl_field_div(fmcl_ctx *ctx, const fmcl_field *f, fmcl_t div, fmcl_t probe,
-                           fmcl_t u, fmcl_t g, int rows);
+fmcl_status fmcl_field_div(fmcl_ctx *ctx, const fmcl_field *f, fmcl_t div, fmcl_t probe, fmcl_t u,
+                           fmcl_t g, int rows);
 
 /* fmcl_log_prob for any field (see include/fmcl.h): logp[n] in nats, points
  * taken max_rows at a time; probe k of a Hutchinson run is drawn for global
@@ -50,8 +50,8 @@ typedef struct {
     fmcl_t grads; /* the U-Net's scratch parameter gradients; none for the MLP */
 } fmcl_net_field;
 
-fmcl_status fmcl_net_field_create(const fmcl_net *m, float x0_std, int max_rows,
-                                  fmcl_net_field *mf, fmcl_field *f);
+fmcl_status fmcl_net_field_create(const fmcl_net *m, float x0_std, int max_rows, fmcl_net_field *mf,
+                                  fmcl_field *f);
 void fmcl_net_field_free(fmcl_net_field *mf);
 /* fmcl_log_prob (include/fmcl/sample.h) for a network whose path starts
  * from N(0, x0_std^2 I). */
@@ -60,8 +60,8 @@ fmcl_status fmcl_net_log_prob(const fmcl_net *m, float x0_std, const fmcl_nll_co
 
 /* z[n] = +-1: element i is global element e = first + i, the sign bit of word
  * e % 4 of philox(seed; e / 4, 0, FMCL_STREAM_PROBE, solve). */
-fmcl_status fmcl_rademacher(fmcl_ctx *ctx, fmcl_t z, uint64_t seed, uint32_t first,
-                            uint32_t solve, int n);
+fmcl_status fmcl_rademacher(fmcl_ctx *ctx, fmcl_t z, uint64_t seed, uint32_t first, uint32_t solve,
+                            int n);
 void fmcl_rademacher_ref(float *z, uint64_t seed, uint32_t first, uint32_t solve, int n);
 
 /* u: [rows, D], every row e_col. */
@@ -74,8 +74,7 @@ fmcl_status fmcl_div_column(fmcl_ctx *ctx, fmcl_t div, fmcl_t g, int ldg, int co
 void fmcl_div_column_ref(float *div, const float *g, int ldg, int col, int add, int rows);
 
 /* div: [rows] = sum_j g[r, j] z[r, j], j < D; g: [rows, ldg], z: [rows, D]. */
-fmcl_status fmcl_div_probe(fmcl_ctx *ctx, fmcl_t div, fmcl_t g, int ldg, fmcl_t z, int rows,
-                           int D);
+fmcl_status fmcl_div_probe(fmcl_ctx *ctx, fmcl_t div, fmcl_t g, int ldg, fmcl_t z, int rows, int D);
 void fmcl_div_probe_ref(float *div, const float *g, int ldg, const float *z, int rows, int D);
 
 #endif

@@ -74,8 +74,7 @@ void fmcl_path_interp_ref(float *X, float *U, const float *x1, const fmcl_path *
         fmcl_path_schedule(p, t, s);
         float *xr = X + (size_t)row * W, z[4];
         for (int d = 0; d < D; d++) {
-            const double x0 = noise_at(seed, step, row0 + row, d, z),
-                         xd = x1[(size_t)row * D + d];
+            const double x0 = noise_at(seed, step, row0 + row, d, z), xd = x1[(size_t)row * D + d];
             xr[d] = (float)(s[0] * xd + s[1] * x0);
             U[(size_t)row * D + d] = (float)(s[2] * xd + s[3] * x0);
         }
@@ -104,8 +103,8 @@ fmcl_status fmcl_path_interp(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, fmcl_t x1, const
 }
 
 void fmcl_path_sample_ref(float *X, float *U, float *x1, int kind, const float *data, int n_data,
-                          const fmcl_path *p, uint64_t seed, uint32_t step, int row0, int B,
-                          int D, int time_freqs)
+                          const fmcl_path *p, uint64_t seed, uint32_t step, int row0, int B, int D,
+                          int time_freqs)
 {
     if (kind == FMCL_KIND_ARRAY)
         fmcl_gather_rows_ref(x1, data, seed, step, row0, n_data, D, B);
@@ -114,12 +113,11 @@ void fmcl_path_sample_ref(float *X, float *U, float *x1, int kind, const float *
     fmcl_path_interp_ref(X, U, x1, p, seed, step, row0, B, D, time_freqs);
 }
 
-fmcl_status fmcl_path_sample(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmcl_t data,
-                             int n_data, const fmcl_path *p, uint64_t seed, uint32_t step, int B,
-                             int D, int time_freqs)
+fmcl_status fmcl_path_sample(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmcl_t data, int n_data,
+                             const fmcl_path *p, uint64_t seed, uint32_t step, int B, int D,
+                             int time_freqs)
 {
-    return fmcl_path_sample_at(ctx, X, U, kind, data, n_data, p, seed, step, 0, B, D,
-                               time_freqs);
+    return fmcl_path_sample_at(ctx, X, U, kind, data, n_data, p, seed, step, 0, B, D, time_freqs);
 }
 
 fmcl_status fmcl_path_sample_at(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmcl_t data,
@@ -138,9 +136,9 @@ fmcl_status fmcl_path_sample_at(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmc
         return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_path_sample: t_max %g is outside (0, 1]",
                          (double)p->t_max);
     if (!data.mem) data = X; /* not read */
-    return fmcl_run1(ctx, FMCL_K_path_interp, (size_t)B, "ttttiiluiifffiii", X, U, X, data,
-                     kind, n_data, seed, (unsigned)step, row0, p->kind, (double)p->p0,
-                     (double)p->p1, (double)p->t_max, B, D, time_freqs);
+    return fmcl_run1(ctx, FMCL_K_path_interp, (size_t)B, "ttttiiluiifffiii", X, U, X, data, kind,
+                     n_data, seed, (unsigned)step, row0, p->kind, (double)p->p0, (double)p->p1,
+                     (double)p->t_max, B, D, time_freqs);
 }
 
 void fmcl_ot_interp_ref(float *X, float *U, const float *x1, uint64_t seed, uint32_t step,

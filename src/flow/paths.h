@@ -67,11 +67,11 @@ void fmcl_path_interp_ref(float *X, float *U, const float *x1, const fmcl_path *
 fmcl_status fmcl_path_sample_at(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmcl_t data,
                                 int n_data, const fmcl_path *p, uint64_t seed, uint32_t step,
                                 int row0, int B, int D, int time_freqs);
-fmcl_status fmcl_path_sample(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmcl_t data,
-                             int n_data, const fmcl_path *p, uint64_t seed, uint32_t step, int B,
-                             int D, int time_freqs);
+fmcl_status fmcl_path_sample(fmcl_ctx *ctx, fmcl_t X, fmcl_t U, int kind, fmcl_t data, int n_data,
+                             const fmcl_path *p, uint64_t seed, uint32_t step, int B, int D,
+                             int time_freqs);
 void fmcl_path_sample_ref(float *X, float *U, float *x1, int kind, const float *data, int n_data,
-                          const fmcl_path *p, uint64_t seed, uint32_t step, int row0, int B,
-                          int D, int time_freqs);
+                          const fmcl_path *p, uint64_t seed, uint32_t step, int row0, int B, int D,
+                          int time_freqs);
 
 #endif

@@ -21,6 +21,8 @@ fmcl_status fmcl_progress_step(fmcl_ctx *ctx, fmcl_progress *p, double f)
     }
     if (total < p->done) total = p->done;
     if (p->fn(p->user, p->done, total) == 0) return FMCL_OK;
-    return fmcl_fail(ctx, FMCL_ERR_CANCELLED, "cancelled by the progress callback after %ld of "
-                     "about %ld model evaluations", p->done, total);
+    return fmcl_fail(ctx, FMCL_ERR_CANCELLED,
+                     "cancelled by the progress callback after %ld of "
+                     "about %ld model evaluations",
+                     p->done, total);
 }

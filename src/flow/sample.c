@@ -34,11 +34,11 @@ typedef struct {
     /* trajectory recording: slot j of traj holds the state at time j */
     fmcl_t state;
     float *traj;
-    size_t stride; /* floats per recorded state (n * dim) */
-    size_t row0;   /* first row of this chunk */
+    size_t stride;    /* floats per recorded state (n * dim) */
+    size_t row0;      /* first row of this chunk */
     const int *rec_k; /* fixed-step: the grid step of each slot; NULL: every step */
     int n_rec, next;
-    int stop_slot0;   /* dopri5: slot of its first stop (1 when time 0 is recorded) */
+    int stop_slot0; /* dopri5: slot of its first stop (1 when time 0 is recorded) */
 } sampler;
 
 static fmcl_status velocity(void *user, fmcl_t v, fmcl_t x, float t)
@@ -155,8 +155,7 @@ static fmcl_status check_config(const fmcl_sample_config *cfg, int traj, int *re
                          "states");
     if (!cfg->times) return FMCL_OK;
     if (cfg->n_times < 1)
-        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "times given but n_times is %d",
-                         cfg->n_times);
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "times given but n_times is %d", cfg->n_times);
     for (int j = 0; j < cfg->n_times; j++) {
         const double t = cfg->times[j];
         if (!(t >= 0 && t <= 1) || (j > 0 && !(t > cfg->times[j - 1])))
@@ -191,8 +190,7 @@ static fmcl_status check_solver(fmcl_ctx *ctx, const fmcl_sample_config *cfg, co
                                 int **rec_k)
 {
     *rec_k = NULL;
-    const int slots = traj && cfg->times && cfg->n_times > 0 &&
-                      cfg->solver != FMCL_SOLVER_DOPRI5;
+    const int slots = traj && cfg->times && cfg->n_times > 0 && cfg->solver != FMCL_SOLVER_DOPRI5;
     if (slots && !(*rec_k = malloc(sizeof(int) * (size_t)cfg->n_times)))
         return fmcl_fail(ctx, FMCL_ERR_NOMEM, "no host memory for %d times", cfg->n_times);
     fmcl_status s = check_config(cfg, traj != NULL, *rec_k, ctx->err, sizeof ctx->err);
@@ -226,8 +224,8 @@ static fmcl_status solve(sampler *sp, const fmcl_sample_config *cfg, fmcl_t work
             o.stop_user = sp;
         }
         fmcl_adaptive_stats as;
-        s = fmcl_integrate_adaptive(ctx, &o, 0.0, 1.0, sp->state, n, work, velocity, sp, NULL,
-                                    NULL, &as);
+        s = fmcl_integrate_adaptive(ctx, &o, 0.0, 1.0, sp->state, n, work, velocity, sp, NULL, NULL,
+                                    &as);
         st->accepted += as.accepted;
         st->rejected += as.rejected;
     } else {
@@ -249,8 +247,8 @@ void fmcl_sample_config_default(fmcl_sample_config *cfg)
     *cfg = (fmcl_sample_config){.solver = FMCL_SOLVER_MIDPOINT, .steps = 20, .n = 1};
 }
 
-fmcl_status fmcl_sample(fmcl_model *model, const fmcl_sample_config *cfg, float *out,
-                        float *traj, int *nfe)
+fmcl_status fmcl_sample(fmcl_model *model, const fmcl_sample_config *cfg, float *out, float *traj,
+                        int *nfe)
 {
     fmcl_sample_config c = *cfg;
     if (c.x0_std == 0.0f && !c.x0) {
@@ -296,8 +294,12 @@ fmcl_status fmcl_net_sample(const fmcl_net *m, const fmcl_sample_config *cfg, fl
                    "sampling buffers");
     /* x0 is recorded as slot 0: every fixed grid point, or time 0 asked for */
     const int slot0 = traj && (!cfg->times || (rec_k ? rec_k[0] == 0 : cfg->times[0] == 0));
-    sampler sp = {.m = m, .acts = &acts, .traj = traj, .stride = (size_t)cfg->n * D,
-                  .rec_k = rec_k, .n_rec = traj && cfg->times ? cfg->n_times : 0,
+    sampler sp = {.m = m,
+                  .acts = &acts,
+                  .traj = traj,
+                  .stride = (size_t)cfg->n * D,
+                  .rec_k = rec_k,
+                  .n_rec = traj && cfg->times ? cfg->n_times : 0,
                   .stop_slot0 = slot0};
     fmcl_t x0 = buf, state = fmcl_at(buf, (size_t)cfg->n * D), work = fmcl_at(state, cd);
     sp.X = fmcl_at(work, wk);
@@ -315,11 +317,11 @@ fmcl_status fmcl_net_sample(const fmcl_net *m, const fmcl_sample_config *cfg, fl
         if (s == FMCL_OK && x0_std != 1.0f)
             s = fmcl_axpy_to(ctx, x0, x0, x0_std - 1.0f, x0, cfg->n * D);
     }
-    if (s == FMCL_OK && slot0)
-        s = fmcl_read(ctx, x0, traj, (size_t)cfg->n * D * sizeof(float));
+    if (s == FMCL_OK && slot0) s = fmcl_read(ctx, x0, traj, (size_t)cfg->n * D * sizeof(float));
     fmcl_sample_stats st = {0};
     const int fixed = cfg->grid ? cfg->grid_points - 1 : cfg->steps;
-    fmcl_progress pr = {.fn = cfg->progress, .user = cfg->progress_user,
+    fmcl_progress pr = {.fn = cfg->progress,
+                        .user = cfg->progress_user,
                         .per_solve = cfg->solver == FMCL_SOLVER_DOPRI5
                                          ? 0
                                          : (long)fixed * fmcl_solver_nfe_per_step(cfg->solver),

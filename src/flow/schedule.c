@@ -11,10 +11,7 @@
 #include "io/settings.h"
 #include "nn/model.h"
 
-fmcl_path fmcl_path_ot(float sigma_min)
-{
-    return (fmcl_path){FMCL_PATH_OT, sigma_min, 0.0f, 1.0f};
-}
+fmcl_path fmcl_path_ot(float sigma_min) { return (fmcl_path){FMCL_PATH_OT, sigma_min, 0.0f, 1.0f}; }
 
 fmcl_status fmcl_path_from_config(fmcl_ctx *ctx, const fmcl_train_config *c, fmcl_path *p)
 {

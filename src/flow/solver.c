@@ -44,8 +44,7 @@ fmcl_status fmcl_rk4_update(fmcl_ctx *ctx, fmcl_t x, fmcl_t k1, fmcl_t k2, fmcl_
                             float h, int n)
 {
     if (n < 0) return fmcl_fail(ctx, FMCL_ERR_ARG, "fmcl_rk4_update: negative length %d", n);
-    return fmcl_run1(ctx, FMCL_K_rk4_update, (size_t)n, "tttttfi", x, k1, k2, k3, k4, (double)h,
-                     n);
+    return fmcl_run1(ctx, FMCL_K_rk4_update, (size_t)n, "tttttfi", x, k1, k2, k3, k4, (double)h, n);
 }
 
 void fmcl_rk38_stage_ref(float *xs, const float *x, const float *k1, const float *k2,
@@ -110,9 +109,7 @@ static fmcl_status step_once(fmcl_ctx *ctx, int solver, fmcl_t x, int n, fmcl_t 
     const float t = (float)ta, tm = (float)(ta + 0.5 * (tb - ta)), te = (float)tb,
                 h = (float)(tb - ta);
     switch (solver) {
-    case FMCL_SOLVER_EULER:
-        TRY(f(fuser, k1, x, t));
-        return fmcl_axpy_to(ctx, x, x, h, k1, n);
+    case FMCL_SOLVER_EULER: TRY(f(fuser, k1, x, t)); return fmcl_axpy_to(ctx, x, x, h, k1, n);
     case FMCL_SOLVER_MIDPOINT: /* k2 = f(x + h/2 k1, t + h/2); x += h k2 (k2 reuses k1) */
         TRY(f(fuser, k1, x, t));
         TRY(fmcl_axpy_to(ctx, k2, x, 0.5f * h, k1, n));
@@ -156,9 +153,8 @@ static double grid_t(const grid *g, int k)
     return g->ts ? g->ts[k] : g->t0 + k * g->span / g->steps;
 }
 
-static fmcl_status integrate(fmcl_ctx *ctx, int solver, const grid *g, fmcl_t x, int n,
-                             fmcl_t work, fmcl_velocity_fn f, void *fuser, fmcl_step_fn after_step,
-                             void *suser)
+static fmcl_status integrate(fmcl_ctx *ctx, int solver, const grid *g, fmcl_t x, int n, fmcl_t work,
+                             fmcl_velocity_fn f, void *fuser, fmcl_step_fn after_step, void *suser)
 {
     if (!fixed_solver(solver))
         return fmcl_fail(ctx, FMCL_ERR_ARG,
@@ -205,10 +201,14 @@ fmcl_status fmcl_grid_check(const double *ts, int points, char *err, size_t errl
         return FMCL_ERR_ARG;
     }
     for (at = 0; at < points && !why; at++) {
-        if (!isfinite(ts[at])) why = "is not a finite number";
-        else if (at == 0 && ts[at] != 0) why = "must be exactly 0 (sampling starts at t = 0)";
-        else if (at > 0 && ts[at] <= ts[at - 1]) why = "is not greater than the point before it";
-        else if (at == points - 1 && ts[at] != 1) why = "must be exactly 1 (sampling ends at t = 1)";
+        if (!isfinite(ts[at]))
+            why = "is not a finite number";
+        else if (at == 0 && ts[at] != 0)
+            why = "must be exactly 0 (sampling starts at t = 0)";
+        else if (at > 0 && ts[at] <= ts[at - 1])
+            why = "is not greater than the point before it";
+        else if (at == points - 1 && ts[at] != 1)
+            why = "must be exactly 1 (sampling ends at t = 1)";
     }
     if (!why) return FMCL_OK;
     at--;

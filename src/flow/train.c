@@ -73,8 +73,8 @@ static fmcl_status check_run(const fmcl_model *model, const fmcl_data *d,
 {
     fmcl_ctx *ctx = model->ctx;
     const fmcl_net *m = &model->net;
-    *td = (fmcl_train_data){.kind = fmcl_data_source_kind(d), .n_points = d->n,
-                            .classes = m->classes};
+    *td = (fmcl_train_data){
+        .kind = fmcl_data_source_kind(d), .n_points = d->n, .classes = m->classes};
     if (d->kind == FMCL_DATA_IMAGES) td->img_c = d->im.c, td->img_h = d->im.h, td->img_w = d->im.w;
     char err[256];
     if (fmcl_train_config_check(c, td, err, sizeof err) != FMCL_OK)
@@ -143,14 +143,16 @@ static fmcl_status check_memory(fmcl_trainer *t, size_t work_floats)
     while (hi - lo > 1) {
         int mid = lo + (hi - lo) / 2;
         size_t big, n = train_bytes(t, mid, per_row * (size_t)mid + fixed_work, &big);
-        if (n > 0 && n <= avail && big <= d->max_alloc) lo = mid;
-        else hi = mid;
+        if (n > 0 && n <= avail && big <= d->max_alloc)
+            lo = mid;
+        else
+            hi = mid;
     }
     const char *what = t->m.kind == FMCL_MODEL_UNET ? "base or mult" : "width or depth";
     char needs[96];
     if (need > 0)
-        snprintf(needs, sizeof needs, "about %.0f MiB (%.0f MiB in one buffer)",
-                 need / 1048576.0, largest / 1048576.0);
+        snprintf(needs, sizeof needs, "about %.0f MiB (%.0f MiB in one buffer)", need / 1048576.0,
+                 largest / 1048576.0);
     else
         snprintf(needs, sizeof needs, "an activation buffer past 2^31 floats");
     const int N = fmcl_group_size(t->group);
@@ -185,9 +187,12 @@ static fmcl_status record(fmcl_model *m, const fmcl_data *d, const fmcl_train_co
         snprintf(num[0], sizeof num[0], "%d", d->im.c);
         snprintf(num[1], sizeof num[1], "%d", d->im.h);
         snprintf(num[2], sizeof num[2], "%d", d->im.w);
-        const char *kv[] = {"image_channels", num[0], "image_height", num[1], "image_width",
-                            num[2], "pixel_bits", "8", "pixel_scaling",
-                            "x = 2 (k + u) / 256 - 1, u ~ U[0, 1) per pixel and batch"};
+        const char *kv[] = {
+            "image_channels", num[0],
+            "image_height",   num[1],
+            "image_width",    num[2],
+            "pixel_bits",     "8",
+            "pixel_scaling",  "x = 2 (k + u) / 256 - 1, u ~ U[0, 1) per pixel and batch"};
         for (size_t i = 0; s == FMCL_OK && i < sizeof kv / sizeof *kv; i += 2)
             s = fmcl_meta_set(&m->meta, kv[i], kv[i + 1]);
     }
@@ -228,17 +233,25 @@ static fmcl_status create_local(fmcl_model *model, fmcl_data *d, const fmcl_trai
     t->cfg = *cfg;
     t->data_of = td;
     t->path = path;
-    t->adam = (fmcl_adam_params){cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay,
-                                 cfg->clip, 1};
+    t->adam = (fmcl_adam_params){cfg->lr,           cfg->beta1, cfg->beta2, cfg->eps,
+                                 cfg->weight_decay, cfg->clip,  1};
     int B = t->rows, D = m->dim, K = td.classes, W = m->in_width - K;
     size_t n = m->n_params, bd = (size_t)B * D;
     size_t parts = fmcl_reduce_partials(bd > n ? bd : n);
     /* Plan the work buffer: x1, X, U, pred, dpred, partials, normsq, losses,
      * and for conditional training y and Xc (empty otherwise). */
-    const size_t sizes[10] = {bd, (size_t)B * W, bd, bd, bd, parts, 1, (size_t)cfg->steps,
-                        K > 0 ? (size_t)B : 0, K > 0 ? (size_t)B * (W + K) : 0};
-    fmcl_t *views[10] = {&t->x1, &t->X, &t->U, &t->pred, &t->dpred, &t->partials, &t->normsq,
-                         &t->losses, &t->y, &t->Xc};
+    const size_t sizes[10] = {bd,
+                              (size_t)B * W,
+                              bd,
+                              bd,
+                              bd,
+                              parts,
+                              1,
+                              (size_t)cfg->steps,
+                              K > 0 ? (size_t)B : 0,
+                              K > 0 ? (size_t)B * (W + K) : 0};
+    fmcl_t *views[10] = {&t->x1,       &t->X,      &t->U,      &t->pred, &t->dpred,
+                         &t->partials, &t->normsq, &t->losses, &t->y,    &t->Xc};
     size_t off = 0;
     for (int i = 0; i < 10; i++) {
         views[i]->off = off;
@@ -282,8 +295,7 @@ static fmcl_status create_local(fmcl_model *model, fmcl_data *d, const fmcl_trai
     /* Warm every kernel and GEMM shape of a step on scratch: the first real
      * step is then not charged with compilation. Nothing of the model changes. */
     if (s == FMCL_OK) s = fmcl_net_forward(m, &t->acts, t->pred, t->in, B);
-    if (s == FMCL_OK)
-        s = fmcl_net_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
+    if (s == FMCL_OK) s = fmcl_net_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
     if (s == FMCL_OK) s = fmcl_fill(ctx, t->grads, 0.0f, (int)n);
     if (s == FMCL_OK) s = fmcl_finish(ctx);
     if (s == FMCL_OK) s = record(model, d, cfg);
@@ -437,8 +449,7 @@ static fmcl_status one_step(fmcl_trainer *t, int *told)
         s = fmcl_mse_share(ctx, t->dpred, fmcl_at(t->losses, k), t->pred, t->U, t->partials, B * D,
                            c->batch * D);
     /* grads are zero here: cleared at creation, then by each Adam step. */
-    if (s == FMCL_OK)
-        s = fmcl_net_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
+    if (s == FMCL_OK) s = fmcl_net_backward(m, &t->acts, t->grads, t->dpred, t->in, (fmcl_t){0}, B);
     if (fmcl_group_size(t->group) > 1) {
         s = fmcl_exchange_step(ctx, &t->xch, t->grads, fmcl_at(t->losses, k), s, NULL);
         *told = s != FMCL_OK;
@@ -446,11 +457,10 @@ static fmcl_status one_step(fmcl_trainer *t, int *told)
     if (s == FMCL_OK && c->clip > 0) s = fmcl_sumsq(ctx, t->normsq, t->grads, t->partials, n);
     t->adam.lr = (float)fmcl_train_lr(c, t->step + 1);
     if (s == FMCL_OK)
-        s = fmcl_adam_step(ctx, m->params, t->grads, t->m1, t->m2, t->normsq,
-                           &t->adam, t->step + 1, n);
+        s = fmcl_adam_step(ctx, m->params, t->grads, t->m1, t->m2, t->normsq, &t->adam, t->step + 1,
+                           n);
     if (s == FMCL_OK && c->ema > 0)
-        s = fmcl_ema_update(ctx, t->ema, m->params,
-                            fmcl_ema_decay(c->ema, t->step + 1), n);
+        s = fmcl_ema_update(ctx, t->ema, m->params, fmcl_ema_decay(c->ema, t->step + 1), n);
     return s;
 }
 

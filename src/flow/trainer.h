@@ -37,9 +37,9 @@ struct fmcl_trainer {
     fmcl_path path;
     fmcl_adam_params adam;
     fmcl_net_acts acts;
-    fmcl_t state; /* grads, Adam moments, EMA (when cfg.ema > 0): 3 or 4 x n_params */
-    fmcl_t work;  /* per-step tensors below */
-    fmcl_t data;  /* the user's points, n_points x dim */
+    fmcl_t state;  /* grads, Adam moments, EMA (when cfg.ema > 0): 3 or 4 x n_params */
+    fmcl_t work;   /* per-step tensors below */
+    fmcl_t data;   /* the user's points, n_points x dim */
     fmcl_t labels; /* class-conditional training: n_points label bytes */
     fmcl_t grads, m1, m2, ema;
     fmcl_t x1, X, U, pred, dpred, partials, normsq, losses;
@@ -74,8 +74,8 @@ fmcl_status fmcl_train_couple(fmcl_trainer *t, uint32_t k, fmcl_status mine);
 /* Every setting of c that applies to a run on d (a path's parameters only
  * for that path, hflip for images, label_drop for classes) against the
  * settings table: FMCL_ERR_ARG and a message in err. */
-fmcl_status fmcl_train_config_check(const fmcl_train_config *c, const fmcl_train_data *d,
-                                    char *err, size_t errlen);
+fmcl_status fmcl_train_config_check(const fmcl_train_config *c, const fmcl_train_data *d, char *err,
+                                    size_t errlen);
 /* Records in the model's metadata the text of the settings of c a sampler
  * needs ("path" and its parameters), as checkpoints write them. */
 fmcl_status fmcl_train_record_path(fmcl_model *m, const fmcl_train_config *c);

@@ -27,8 +27,7 @@ static int write_all(int fd, const unsigned char *p, size_t len)
     while (len) {
         ssize_t w = write(fd, p, len);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         p += w;
@@ -43,8 +42,7 @@ static void sync_parent_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return;
+    if (!dir) return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
         fsync(fd);
@@ -77,8 +75,7 @@ fmcl_status fmcl_write_file_atomic(const char *path, const void *const *data, co
 
     size_t plen = strlen(path);
     char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
-    if (!tmp)
-        return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory writing %s", path);
+    if (!tmp) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory writing %s", path);
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
 
@@ -93,13 +90,10 @@ fmcl_status fmcl_write_file_atomic(const char *path, const void *const *data, co
     }
 
     const char *what = NULL;
-    if (fchmod(fd, mode) != 0)
-        what = "set permissions of";
+    if (fchmod(fd, mode) != 0) what = "set permissions of";
     for (int i = 0; !what && i < n; i++)
-        if (write_all(fd, data[i], len[i]) != 0)
-            what = "write";
-    if (!what && fsync(fd) != 0)
-        what = "flush (fsync)";
+        if (write_all(fd, data[i], len[i]) != 0) what = "write";
+    if (!what && fsync(fd) != 0) what = "flush (fsync)";
     int e = errno;
     if (close(fd) != 0 && !what) {
         what = "close";
@@ -191,19 +185,16 @@ fmcl_status fmcl_read_file(const char *path, size_t max_bytes, unsigned char **o
         }
         /* cppcheck-suppress nullPointerArithmeticRedundantCheck ; buf != NULL in the loop */
         ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
+        if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
             s = fmcl_errf(err, errlen, FMCL_ERR_IO, "cannot read %s: %s", path, strerror(errno));
             break;
         }
-        if (r == 0)
-            break;
+        if (r == 0) break;
         n += (size_t)r;
     }
     close(fd);
-    if (!buf)
-        return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory reading %s", path);
+    if (!buf) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory reading %s", path);
     if (s == FMCL_OK && n > max_bytes)
         s = fmcl_errf(err, errlen, FMCL_ERR_IO, "%s is more than the %zu bytes accepted", path,
                       max_bytes);

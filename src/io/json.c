@@ -34,11 +34,9 @@ static fmcl_status fail(parser *p, const char *fmt, ...)
 
 static fmcl_status fail_char(parser *p, const char *expected)
 {
-    if (p->pos >= p->len)
-        return fail(p, "expected %s, found the end of the text", expected);
+    if (p->pos >= p->len) return fail(p, "expected %s, found the end of the text", expected);
     unsigned c = p->s[p->pos];
-    if (c >= 0x20 && c < 0x7f)
-        return fail(p, "expected %s, found '%c'", expected, (char)c);
+    if (c >= 0x20 && c < 0x7f) return fail(p, "expected %s, found '%c'", expected, (char)c);
     return fail(p, "expected %s, found byte 0x%02x", expected, c);
 }
 
@@ -55,29 +53,22 @@ static size_t utf8_seq(const unsigned char *s, size_t avail)
     unsigned c = s[0];
     unsigned lo = 0x80, hi = 0xbf;
     size_t n;
-    if (c < 0x80)
-        return 1;
+    if (c < 0x80) return 1;
     if (c >= 0xc2 && c <= 0xdf)
         n = 2;
     else if (c >= 0xe0 && c <= 0xef) {
         n = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        if (c == 0xed)
-            hi = 0x9f; /* surrogates */
+        if (c == 0xe0) lo = 0xa0; /* overlong */
+        if (c == 0xed) hi = 0x9f; /* surrogates */
     } else if (c >= 0xf0 && c <= 0xf4) {
         n = 4;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong */
-        if (c == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
+        if (c == 0xf0) lo = 0x90; /* overlong */
+        if (c == 0xf4) hi = 0x8f; /* above U+10FFFF */
     } else
         return 0;
-    if (avail < n || s[1] < lo || s[1] > hi)
-        return 0;
+    if (avail < n || s[1] < lo || s[1] > hi) return 0;
     for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
+        if (s[i] < 0x80 || s[i] > 0xbf) return 0;
     return n;
 }
 
@@ -86,8 +77,7 @@ int fmcl_utf8_valid(const char *s, size_t len)
     const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         size_t n = utf8_seq(u + i, len - i);
-        if (!n)
-            return 0;
+        if (!n) return 0;
         i += n;
     }
     return 1;
@@ -137,13 +127,10 @@ static char *put_utf8(char *o, unsigned cp)
 static fmcl_status parse_string(parser *p, char **out)
 {
     size_t end = p->pos + 1;
-    while (end < p->len && p->s[end] != '"')
-        end += p->s[end] == '\\' ? 2 : 1;
-    if (end >= p->len)
-        return fail(p, "unterminated string");
+    while (end < p->len && p->s[end] != '"') end += p->s[end] == '\\' ? 2 : 1;
+    if (end >= p->len) return fail(p, "unterminated string");
     char *buf = malloc(end - p->pos);
-    if (!buf)
-        return fmcl_errf(p->err, p->errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");
+    if (!buf) return fmcl_errf(p->err, p->errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");
     char *o = buf;
     p->pos++;
     fmcl_status s = FMCL_OK;
@@ -208,28 +195,20 @@ static fmcl_status parse_number(parser *p, fmcl_json *v)
         neg = 1;
         i++;
     }
-    if (!is_digit(p, i))
-        return fail(p, "invalid number");
-    if (p->s[i] == '0' && is_digit(p, i + 1))
-        return fail(p, "number with a leading zero");
-    while (is_digit(p, i))
-        i++;
+    if (!is_digit(p, i)) return fail(p, "invalid number");
+    if (p->s[i] == '0' && is_digit(p, i + 1)) return fail(p, "number with a leading zero");
+    while (is_digit(p, i)) i++;
     if (i < p->len && p->s[i] == '.') {
         is_int = 0;
-        if (!is_digit(p, ++i))
-            return fail(p, "a decimal point must be followed by digits");
-        while (is_digit(p, i))
-            i++;
+        if (!is_digit(p, ++i)) return fail(p, "a decimal point must be followed by digits");
+        while (is_digit(p, i)) i++;
     }
     if (i < p->len && (p->s[i] == 'e' || p->s[i] == 'E')) {
         is_int = 0;
         i++;
-        if (i < p->len && (p->s[i] == '+' || p->s[i] == '-'))
-            i++;
-        if (!is_digit(p, i))
-            return fail(p, "an exponent must have digits");
-        while (is_digit(p, i))
-            i++;
+        if (i < p->len && (p->s[i] == '+' || p->s[i] == '-')) i++;
+        if (!is_digit(p, i)) return fail(p, "an exponent must have digits");
+        while (is_digit(p, i)) i++;
     }
     int span = (int)(i - start > 64 ? 64 : i - start); /* for messages */
 
@@ -242,8 +221,8 @@ static fmcl_status parse_number(parser *p, fmcl_json *v)
             mag = mag * 10 + d;
         }
         v->type = FMCL_JSON_INT;
-        v->integer =
-            neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
+        v->integer = neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag)
+                         : (int64_t)mag;
         v->number = (double)v->integer;
         p->pos = i;
         return FMCL_OK;
@@ -253,8 +232,7 @@ static fmcl_status parse_number(parser *p, fmcl_json *v)
     const char *dp = localeconv()->decimal_point;
     size_t dpl = dp && *dp ? strlen(dp) : 1;
     char *tmp = malloc(i - start + dpl + 1), *o = tmp;
-    if (!tmp)
-        return fmcl_errf(p->err, p->errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");
+    if (!tmp) return fmcl_errf(p->err, p->errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");
     for (size_t k = start; k < i; k++) {
         if (p->s[k] == '.') {
             memcpy(o, dp && *dp ? dp : ".", dpl);
@@ -267,8 +245,7 @@ static fmcl_status parse_number(parser *p, fmcl_json *v)
     double d = strtod(tmp, &endp);
     int ok = *endp == 0 && isfinite(d);
     free(tmp);
-    if (!ok)
-        return fail(p, "number %.*s is out of range", span, p->s + start);
+    if (!ok) return fail(p, "number %.*s is out of range", span, p->s + start);
     v->type = FMCL_JSON_NUMBER;
     v->number = d;
     p->pos = i;
@@ -277,8 +254,7 @@ static fmcl_status parse_number(parser *p, fmcl_json *v)
 
 static void clear(fmcl_json *v)
 {
-    for (int i = 0; i < v->count; i++)
-        clear(&v->items[i]);
+    for (int i = 0; i < v->count; i++) clear(&v->items[i]);
     free(v->items);
     free(v->key);
     free(v->string);
@@ -288,12 +264,10 @@ static void clear(fmcl_json *v)
 static fmcl_status append(parser *p, fmcl_json *v, int *cap, fmcl_json *child)
 {
     if (v->count == *cap) {
-        if (*cap > (1 << 28))
-            return fail(p, "too many elements in one array or object");
+        if (*cap > (1 << 28)) return fail(p, "too many elements in one array or object");
         int ncap = *cap ? *cap * 2 : 4;
         fmcl_json *n = realloc(v->items, (size_t)ncap * sizeof *n);
-        if (!n)
-            return fmcl_errf(p->err, p->errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");
+        if (!n) return fmcl_errf(p->err, p->errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");
         v->items = n;
         *cap = ncap;
     }
@@ -309,13 +283,10 @@ static int cmp_key(const void *a, const void *b)
 
 static fmcl_status check_duplicates(parser *p, const fmcl_json *v)
 {
-    if (v->count < 2)
-        return FMCL_OK;
+    if (v->count < 2) return FMCL_OK;
     const char **keys = malloc((size_t)v->count * sizeof *keys);
-    if (!keys)
-        return fmcl_errf(p->err, p->errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");
-    for (int i = 0; i < v->count; i++)
-        keys[i] = v->items[i].key;
+    if (!keys) return fmcl_errf(p->err, p->errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");
+    for (int i = 0; i < v->count; i++) keys[i] = v->items[i].key;
     qsort(keys, (size_t)v->count, sizeof *keys, cmp_key);
     fmcl_status s = FMCL_OK;
     for (int i = 1; i < v->count && s == FMCL_OK; i++)
@@ -347,8 +318,7 @@ static fmcl_status parse_container(parser *p, fmcl_json *v, int depth)
         fmcl_status s = FMCL_OK;
         if (is_obj) {
             skip_ws(p);
-            if (p->pos >= p->len || p->s[p->pos] != '"')
-                return fail_char(p, "a string key");
+            if (p->pos >= p->len || p->s[p->pos] != '"') return fail_char(p, "a string key");
             s = parse_string(p, &child.key);
             skip_ws(p);
             if (s == FMCL_OK) {
@@ -358,10 +328,8 @@ static fmcl_status parse_container(parser *p, fmcl_json *v, int depth)
                     s = fail_char(p, "':' after a key");
             }
         }
-        if (s == FMCL_OK)
-            s = parse_value(p, &child, depth + 1);
-        if (s == FMCL_OK)
-            s = append(p, v, &cap, &child);
+        if (s == FMCL_OK) s = parse_value(p, &child, depth + 1);
+        if (s == FMCL_OK) s = append(p, v, &cap, &child);
         if (s != FMCL_OK) {
             clear(&child);
             return s;
@@ -382,8 +350,7 @@ static fmcl_status parse_container(parser *p, fmcl_json *v, int depth)
 static int literal(parser *p, const char *word)
 {
     size_t n = strlen(word);
-    if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0)
-        return 0;
+    if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0) return 0;
     p->pos += n;
     return 1;
 }
@@ -394,15 +361,11 @@ static fmcl_status parse_value(parser *p, fmcl_json *v, int depth)
     if (++p->values > FMCL_JSON_MAX_VALUES)
         return fail(p, "more than %d values, the most fmcl reads in one text",
                     FMCL_JSON_MAX_VALUES);
-    if (p->pos >= p->len)
-        return fail_char(p, "a value");
+    if (p->pos >= p->len) return fail_char(p, "a value");
     switch (p->s[p->pos]) {
     case '{':
-    case '[':
-        return parse_container(p, v, depth);
-    case '"':
-        v->type = FMCL_JSON_STRING;
-        return parse_string(p, &v->string);
+    case '[': return parse_container(p, v, depth);
+    case '"': v->type = FMCL_JSON_STRING; return parse_string(p, &v->string);
     case 't':
     case 'f':
     case 'n':
@@ -417,8 +380,7 @@ static fmcl_status parse_value(parser *p, fmcl_json *v, int depth)
         }
         return fail_char(p, "a value");
     default:
-        if (p->s[p->pos] == '-' || isdigit(p->s[p->pos]))
-            return parse_number(p, v);
+        if (p->s[p->pos] == '-' || isdigit(p->s[p->pos])) return parse_number(p, v);
         return fail_char(p, "a value");
     }
 }
@@ -430,13 +392,11 @@ fmcl_status fmcl_json_parse(const char *text, size_t len, fmcl_json **out, char 
     *out = NULL;
     parser p = {(const unsigned char *)text, len, 0, 0, err, errlen};
     fmcl_json *v = calloc(1, sizeof *v);
-    if (!v)
-        return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");
+    if (!v) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory parsing JSON");
     fmcl_status s = parse_value(&p, v, 0);
     if (s == FMCL_OK) {
         skip_ws(&p);
-        if (p.pos != len)
-            s = fail_char(&p, "the end of the text after the JSON value");
+        if (p.pos != len) s = fail_char(&p, "the end of the text after the JSON value");
     }
     if (s != FMCL_OK) {
         fmcl_json_free(v);
@@ -448,47 +408,36 @@ fmcl_status fmcl_json_parse(const char *text, size_t len, fmcl_json **out, char 
 
 void fmcl_json_free(fmcl_json *v)
 {
-    if (!v)
-        return;
+    if (!v) return;
     clear(v);
     free(v);
 }
 
 const fmcl_json *fmcl_json_get(const fmcl_json *v, const char *key)
 {
-    if (!v || v->type != FMCL_JSON_OBJECT || !key)
-        return NULL;
+    if (!v || v->type != FMCL_JSON_OBJECT || !key) return NULL;
     for (int i = 0; i < v->count; i++)
-        if (strcmp(v->items[i].key, key) == 0)
-            return &v->items[i];
+        if (strcmp(v->items[i].key, key) == 0) return &v->items[i];
     return NULL;
 }
 
 const char *fmcl_json_type_name(fmcl_json_type t)
 {
     switch (t) {
-    case FMCL_JSON_NULL:
-        return "null";
-    case FMCL_JSON_BOOL:
-        return "a boolean";
-    case FMCL_JSON_INT:
-        return "an integer";
-    case FMCL_JSON_NUMBER:
-        return "a number";
-    case FMCL_JSON_STRING:
-        return "a string";
-    case FMCL_JSON_ARRAY:
-        return "an array";
-    case FMCL_JSON_OBJECT:
-        return "an object";
+    case FMCL_JSON_NULL: return "null";
+    case FMCL_JSON_BOOL: return "a boolean";
+    case FMCL_JSON_INT: return "an integer";
+    case FMCL_JSON_NUMBER: return "a number";
+    case FMCL_JSON_STRING: return "a string";
+    case FMCL_JSON_ARRAY: return "an array";
+    case FMCL_JSON_OBJECT: return "an object";
     }
     return "an unknown value";
 }
 
 void fmcl_jbuf_raw(fmcl_jbuf *b, const char *s, size_t n)
 {
-    if (b->failed)
-        return;
+    if (b->failed) return;
     if (n + 1 > b->cap - b->len || !b->data) {
         size_t ncap = b->cap ? b->cap : 256;
         while (ncap - b->len < n + 1) {

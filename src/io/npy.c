@@ -41,17 +41,14 @@ static int eat(cursor *c, char ch)
 static int quoted(cursor *c, char *out, size_t cap)
 {
     ws(c);
-    if (c->pos >= c->len || (c->s[c->pos] != '\'' && c->s[c->pos] != '"'))
-        return 0;
+    if (c->pos >= c->len || (c->s[c->pos] != '\'' && c->s[c->pos] != '"')) return 0;
     char q = c->s[c->pos++];
     size_t n = 0;
     while (c->pos < c->len && c->s[c->pos] != q) {
-        if (c->s[c->pos] == '\\' || n + 1 >= cap)
-            return 0;
+        if (c->s[c->pos] == '\\' || n + 1 >= cap) return 0;
         out[n++] = c->s[c->pos++];
     }
-    if (c->pos >= c->len)
-        return 0;
+    if (c->pos >= c->len) return 0;
     c->pos++;
     out[n] = 0;
     return 1;
@@ -61,8 +58,7 @@ static int word(cursor *c, const char *w)
 {
     ws(c);
     size_t n = strlen(w);
-    if (c->len - c->pos < n || memcmp(c->s + c->pos, w, n) != 0)
-        return 0;
+    if (c->len - c->pos < n || memcmp(c->s + c->pos, w, n) != 0) return 0;
     c->pos += n;
     return 1;
 }
@@ -71,11 +67,9 @@ static int word(cursor *c, const char *w)
 static int shape_tuple(cursor *c, int64_t *shape, int *ndim)
 {
     *ndim = 0;
-    if (!eat(c, '('))
-        return 0;
+    if (!eat(c, '(')) return 0;
     for (;;) {
-        if (eat(c, ')'))
-            return 1;
+        if (eat(c, ')')) return 1;
         ws(c);
         if (c->pos >= c->len || c->s[c->pos] < '0' || c->s[c->pos] > '9' ||
             *ndim == FMCL_NPY_MAX_DIMS)
@@ -83,13 +77,11 @@ static int shape_tuple(cursor *c, int64_t *shape, int *ndim)
         int64_t v = 0;
         while (c->pos < c->len && c->s[c->pos] >= '0' && c->s[c->pos] <= '9') {
             int d = c->s[c->pos++] - '0';
-            if (v > (INT64_MAX - d) / 10)
-                return 0;
+            if (v > (INT64_MAX - d) / 10) return 0;
             v = v * 10 + d;
         }
         shape[(*ndim)++] = v;
-        if (!eat(c, ','))
-            return eat(c, ')');
+        if (!eat(c, ',')) return eat(c, ')');
     }
 }
 
@@ -164,8 +156,7 @@ static fmcl_status read_image(const unsigned char *b, size_t len, float **data, 
     if (len < pre)
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT, "the file ends inside the preamble");
     uint32_t hlen = (uint32_t)b[8] | (uint32_t)b[9] << 8;
-    if (major > 1)
-        hlen |= (uint32_t)b[10] << 16 | (uint32_t)b[11] << 24;
+    if (major > 1) hlen |= (uint32_t)b[10] << 16 | (uint32_t)b[11] << 24;
     if (hlen > NPY_MAX_HEADER)
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
                          "header length %u is absurd (over 1 MiB): a corrupt file", hlen);
@@ -178,8 +169,7 @@ static fmcl_status read_image(const unsigned char *b, size_t len, float **data, 
     int fortran = 0;
     fmcl_status s = parse_header((const char *)b + pre, hlen, descr, sizeof descr, &fortran, shape,
                                  ndim, err, errlen);
-    if (s != FMCL_OK)
-        return s;
+    if (s != FMCL_OK) return s;
     if (fortran)
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
                          "the array is in Fortran order: save numpy.ascontiguousarray(a) instead");
@@ -241,8 +231,7 @@ fmcl_status fmcl_npy_read(const char *path, float **data, int64_t *shape, int *n
     unsigned char *b;
     size_t len;
     fmcl_status s = fmcl_read_file(path, SIZE_MAX, &b, &len, err, errlen);
-    if (s != FMCL_OK)
-        return s;
+    if (s != FMCL_OK) return s;
     char msg[512];
     s = read_image(b, len, data, shape, ndim, msg, sizeof msg);
     free(b);
@@ -302,8 +291,8 @@ fmcl_status fmcl_npy_write(const char *path, const float *data, const int64_t *s
     return write_array(path, data, sizeof *data, "<f4", shape, ndim, err, errlen);
 }
 
-fmcl_status fmcl_npy_write_f64(const char *path, const double *data, const int64_t *shape,
-                               int ndim, char *err, size_t errlen)
+fmcl_status fmcl_npy_write_f64(const char *path, const double *data, const int64_t *shape, int ndim,
+                               char *err, size_t errlen)
 {
     return write_array(path, data, sizeof *data, "<f8", shape, ndim, err, errlen);
 }

@@ -64,8 +64,7 @@ static void lin_ticks(ticks *t, double lo, double hi, int target, double min_ste
 {
     double raw = (hi - lo) / target, p = pow(10.0, floor(log10(raw))), m = raw / p;
     double step = (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
-    if (step < min_step)
-        step = min_step;
+    if (step < min_step) step = min_step;
     int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
     int sci = step < 1e-4 || fmax(fabs(lo), fabs(hi)) >= 1e7; /* too long as decimals */
     t->n = 0;
@@ -84,8 +83,7 @@ static void lin_ticks(ticks *t, double lo, double hi, int target, double min_ste
 static float ticks_width(const ticks *t)
 {
     float w = 0;
-    for (int i = 0; i < t->n; i++)
-        w = fmaxf(w, fmcl_canvas_text_width(t->s[i], LABEL_SCALE));
+    for (int i = 0; i < t->n; i++) w = fmaxf(w, fmcl_canvas_text_width(t->s[i], LABEL_SCALE));
     return w;
 }
 
@@ -94,8 +92,7 @@ static void lin_ticks_fit(ticks *t, double lo, double hi, int target, double min
 {
     for (;; target--) {
         lin_ticks(t, lo, hi, target, min_step);
-        if (target <= 2 || (ticks_width(t) + 16.f) * t->n <= room)
-            return;
+        if (target <= 2 || (ticks_width(t) + 16.f) * t->n <= room) return;
     }
 }
 
@@ -113,18 +110,15 @@ static void log_ticks(ticks *t, double l0, double l1)
                 double v = log10(sets[k][j]) + e;
                 count += v >= l0 - 1e-9 && v <= l1 + 1e-9;
             }
-        if (count < 2)
-            continue;
+        if (count < 2) continue;
         int stride = k == 0 ? (count + 6) / 7 : 1; /* at most about 7 labels */
         t->n = 0;
         for (int e = e0; e <= e1; e++)
             for (int m = 1; m <= 9; m++) {
                 double v = log10(m) + e;
-                if (v < l0 - 1e-9 || v > l1 + 1e-9)
-                    continue;
+                if (v < l0 - 1e-9 || v > l1 + 1e-9) continue;
                 int major = 0;
-                for (int j = 0; j < nset[k]; j++)
-                    major |= sets[k][j] == m;
+                for (int j = 0; j < nset[k]; j++) major |= sets[k][j] == m;
                 major &= k > 0 || ((e % stride) + stride) % stride == 0;
                 char s[16] = "";
                 if (major && e >= -4 && e <= 4)
@@ -132,8 +126,7 @@ static void log_ticks(ticks *t, double l0, double l1)
                 else if (major)
                     snprintf(s, sizeof s, "%de%d", m, e);
                 int minor = k == 1 || (k == 0 && (m == 1 ? count <= 30 : e1 - e0 <= 5));
-                if (major || minor)
-                    tick_add(t, v, s);
+                if (major || minor) tick_add(t, v, s);
             }
         return;
     }
@@ -142,8 +135,7 @@ static void log_ticks(ticks *t, double l0, double l1)
     lin_ticks(&lin, pow(10.0, l0), pow(10.0, l1), 4, 0);
     t->n = 0;
     for (int i = 0; i < lin.n; i++)
-        if (lin.v[i] > 0)
-            tick_add(t, log10(lin.v[i]), lin.s[i]);
+        if (lin.v[i] > 0) tick_add(t, log10(lin.v[i]), lin.s[i]);
 }
 
 /* Grid style (trajectories, loss): light background, white grid lines.
@@ -153,8 +145,7 @@ static void draw_axes(fmcl_canvas *c, const axes *a, const ticks *tx, const tick
                       int ylabels)
 {
     float cap = fmcl_canvas_text_cap(LABEL_SCALE), gap = grid ? 8.f : 10.f;
-    if (grid)
-        fmcl_canvas_fill(c, a->x, a->y, a->x + a->w, a->y + a->h, AXES_BG, 1.f);
+    if (grid) fmcl_canvas_fill(c, a->x, a->y, a->x + a->w, a->y + a->h, AXES_BG, 1.f);
     for (int i = 0; i < tx->n; i++) {
         float px = ax_px(a, tx->v[i]);
         int col = (int)floorf(px), major = tx->s[i][0] != 0;
@@ -173,8 +164,7 @@ static void draw_axes(fmcl_canvas *c, const axes *a, const ticks *tx, const tick
             fmcl_canvas_fill(c, a->x, row, a->x + a->w, row + 1, WHITE, major ? 1.f : 0.5f);
         else
             fmcl_canvas_fill(c, a->x - (major ? 5 : 3), row, a->x, row + 1, INK, 1.f);
-        if (ylabels)
-            fmcl_canvas_text(c, a->x - gap, py, ty->s[i], LABEL_SCALE, INK, 1.f, 0);
+        if (ylabels) fmcl_canvas_text(c, a->x - gap, py, ty->s[i], LABEL_SCALE, INK, 1.f, 0);
     }
     if (!grid) {
         fmcl_canvas_fill(c, a->x - 1, a->y - 1, a->x + a->w + 1, a->y, INK, 1.f);
@@ -189,8 +179,7 @@ static void text_fit(fmcl_canvas *c, float x, float y, const char *s, float scal
                      fmcl_rgb col)
 {
     float w = fmcl_canvas_text_width(s, scale);
-    if (w > width)
-        scale = fmaxf(1.f, scale * width / w);
+    if (w > width) scale = fmaxf(1.f, scale * width / w);
     fmcl_canvas_text(c, x, y, s, scale, col, 0.5f, 0);
 }
 
@@ -208,8 +197,7 @@ static void fmt_count(char *out, size_t len, long long v)
     char d[32];
     int n = snprintf(d, sizeof d, "%lld", v), o = 0;
     for (int i = 0; i < n && o + 2 < (int)len; i++) {
-        if (i > 0 && d[i - 1] != '-' && (n - i) % 3 == 0)
-            out[o++] = ',';
+        if (i > 0 && d[i - 1] != '-' && (n - i) % 3 == 0) out[o++] = ',';
         out[o++] = d[i];
     }
     out[o] = 0;
@@ -241,8 +229,7 @@ typedef struct {
 static void legend_size(legend *l)
 {
     float tw = 0;
-    for (int i = 0; i < l->n; i++)
-        tw = fmaxf(tw, fmcl_canvas_text_width(l->label[i], LABEL_SCALE));
+    for (int i = 0; i < l->n; i++) tw = fmaxf(tw, fmcl_canvas_text_width(l->label[i], LABEL_SCALE));
     l->w = (int)tw + 44;
     l->h = l->n * 20 + 12;
 }
@@ -264,8 +251,7 @@ static void legend_draw(fmcl_canvas *c, const axes *a, const legend *l)
     static const int order[4] = {1, 0, 3, 2};
     int best = 1;
     for (int k = 0; k < 4; k++)
-        if (l->counts[order[k]] < l->counts[best])
-            best = order[k];
+        if (l->counts[order[k]] < l->counts[best]) best = order[k];
     int x = best & 1 ? a->x + a->w - l->w - 10 : a->x + 10;
     int y = best & 2 ? a->y + a->h - l->h - 10 : a->y + 10;
     fmcl_canvas_clip(c, 0, 0, c->w, c->h);
@@ -370,8 +356,7 @@ static void hist_coarse(const hist *hs, int f, unsigned *out)
     int bins = HBINS / f;
     memset(out, 0, sizeof *out * (size_t)bins * bins);
     for (int y = 0; y < HBINS; y++)
-        for (int x = 0; x < HBINS; x++)
-            out[(y / f) * bins + x / f] += hs->h[y * HBINS + x];
+        for (int x = 0; x < HBINS; x++) out[(y / f) * bins + x / f] += hs->h[y * HBINS + x];
 }
 
 /* Bins per side: halved (down to 64) while the occupied bins average fewer
@@ -382,10 +367,8 @@ static int hist_bins(const hist *hs, unsigned *tmp)
     for (; bins > 64; bins /= 2) {
         hist_coarse(hs, HBINS / bins, tmp);
         long long occupied = 0;
-        for (int i = 0; i < bins * bins; i++)
-            occupied += tmp[i] > 0;
-        if (hs->shown >= 4 * occupied)
-            break;
+        for (int i = 0; i < bins * bins; i++) occupied += tmp[i] > 0;
+        if (hs->shown >= 4 * occupied) break;
     }
     return bins;
 }
@@ -395,8 +378,7 @@ static int hist_bins(const hist *hs, unsigned *tmp)
 static void hist_draw(fmcl_canvas *c, const axes *a, const unsigned *cnt, int bins)
 {
     unsigned top = 0;
-    for (int i = 0; i < bins * bins; i++)
-        top = cnt[i] > top ? cnt[i] : top;
+    for (int i = 0; i < bins * bins; i++) top = cnt[i] > top ? cnt[i] : top;
     double norm = top ? 1.0 / log1p((double)top) : 0;
     int bs = PANEL / bins;
     for (int by = 0; by < bins; by++)
@@ -451,8 +433,7 @@ static fmcl_status density_figure(const char *path, int panels, const char *cons
         }
         s = fmcl_plot_save_png(path, &c, err, errlen);
     }
-    for (int p = 0; p < panels; p++)
-        free(hs[p].h);
+    for (int p = 0; p < panels; p++) free(hs[p].h);
     free(tmp);
     return s;
 }
@@ -463,14 +444,10 @@ fmcl_status fmcl_plot_densities(const char *path, const float *data, int n_data,
 {
     const char *fn = "fmcl_plot_densities";
     fmcl_status s = check_common(fn, path, err, errlen);
-    if (s == FMCL_OK)
-        s = check_points(fn, "data", data, n_data, err, errlen);
-    if (s == FMCL_OK)
-        s = check_points(fn, "samples", samples, n_samples, err, errlen);
-    if (s == FMCL_OK)
-        s = check_square(fn, lo, hi, err, errlen);
-    if (s != FMCL_OK)
-        return s;
+    if (s == FMCL_OK) s = check_points(fn, "data", data, n_data, err, errlen);
+    if (s == FMCL_OK) s = check_points(fn, "samples", samples, n_samples, err, errlen);
+    if (s == FMCL_OK) s = check_square(fn, lo, hi, err, errlen);
+    if (s != FMCL_OK) return s;
     const char *titles[2] = {"data", "samples"};
     const float *pts[2] = {data, samples};
     int n[2] = {n_data, n_samples};
@@ -482,28 +459,25 @@ fmcl_status fmcl_plot_density(const char *path, const char *title, const float *
 {
     const char *fn = "fmcl_plot_density";
     fmcl_status s = check_common(fn, path, err, errlen);
-    if (s == FMCL_OK)
-        s = check_points(fn, "points", pts, n, err, errlen);
-    if (s == FMCL_OK)
-        s = check_square(fn, lo, hi, err, errlen);
-    if (s != FMCL_OK)
-        return s;
+    if (s == FMCL_OK) s = check_points(fn, "points", pts, n, err, errlen);
+    if (s == FMCL_OK) s = check_square(fn, lo, hi, err, errlen);
+    if (s != FMCL_OK) return s;
     const char *titles[1] = {title && *title ? title : "samples"};
     return density_figure(path, 1, titles, &pts, &n, lo, hi, err, errlen);
 }
 
-fmcl_status fmcl_plot_heatmap(const char *path, const char *title, const char *sub,
-                              const float *v, int g, float lo, float hi, char *err, size_t errlen)
+fmcl_status fmcl_plot_heatmap(const char *path, const char *title, const char *sub, const float *v,
+                              int g, float lo, float hi, char *err, size_t errlen)
 {
     const char *fn = "fmcl_plot_heatmap";
     fmcl_status s = check_common(fn, path, err, errlen);
     if (s == FMCL_OK && (g < 1 || g > PANEL || !v))
-        s = fmcl_errf(err, errlen, FMCL_ERR_ARG, "%s: needs 1 to %d cells per side and their "
-                      "values (got %d)", fn, PANEL, g);
-    if (s == FMCL_OK)
-        s = check_square(fn, lo, hi, err, errlen);
-    if (s != FMCL_OK)
-        return s;
+        s = fmcl_errf(err, errlen, FMCL_ERR_ARG,
+                      "%s: needs 1 to %d cells per side and their "
+                      "values (got %d)",
+                      fn, PANEL, g);
+    if (s == FMCL_OK) s = check_square(fn, lo, hi, err, errlen);
+    if (s != FMCL_OK) return s;
     float vmin = INFINITY, vmax = -INFINITY;
     long long bad = 0;
     for (int i = 0; i < g * g; i++) {
@@ -551,10 +525,8 @@ fmcl_status fmcl_plot_trajectories(const char *path, const float *traj, int n_st
                       n_states, n_points, n_show);
     if (s == FMCL_OK && n_points > 0 && !traj)
         s = fmcl_errf(err, errlen, FMCL_ERR_ARG, "%s: traj is NULL with %d points", fn, n_points);
-    if (s == FMCL_OK)
-        s = check_square(fn, lo, hi, err, errlen);
-    if (s != FMCL_OK)
-        return s;
+    if (s == FMCL_OK) s = check_square(fn, lo, hi, err, errlen);
+    if (s != FMCL_OK) return s;
 
     const int side = 560, mt = 72, mb = 44;
     ticks t;
@@ -581,8 +553,7 @@ fmcl_status fmcl_plot_trajectories(const char *path, const float *traj, int n_st
             int fin = isfinite(q[0]) && isfinite(q[1]);
             nonfinite += !fin;
             float x = fin ? ax_px(&a, q[0]) : 0, y = fin ? ax_py(&a, q[1]) : 0;
-            if (fin && prev)
-                fmcl_canvas_line(&c, px, py, x, y, 1.f);
+            if (fin && prev) fmcl_canvas_line(&c, px, py, x, y, 1.f);
             prev = fin;
             px = x;
             py = y;
@@ -603,8 +574,7 @@ fmcl_status fmcl_plot_trajectories(const char *path, const float *traj, int n_st
     for (int end = 0; end < 2; end++)
         for (int p = 0; p < k; p++) {
             const float *q = traj + ((size_t)(end ? n_states - 1 : 0) * n_points + p) * 2;
-            if (!isfinite(q[0]) || !isfinite(q[1]))
-                continue;
+            if (!isfinite(q[0]) || !isfinite(q[1])) continue;
             float x = ax_px(&a, q[0]), y = ax_py(&a, q[1]);
             legend_avoid(&l, &a, x, y);
             fmcl_canvas_disc(&c, x, y, radius);
@@ -628,16 +598,13 @@ fmcl_status fmcl_plot_loss(const char *path, const float *loss, int n, char *err
 {
     const char *fn = "fmcl_plot_loss";
     fmcl_status s = check_common(fn, path, err, errlen);
-    if (s == FMCL_OK)
-        s = check_points(fn, "loss", loss, n, err, errlen);
-    if (s != FMCL_OK)
-        return s;
+    if (s == FMCL_OK) s = check_points(fn, "loss", loss, n, err, errlen);
+    if (s != FMCL_OK) return s;
 
     /* Smoothing in log space (a running geometric mean) matches the log axis;
      * the weights are renormalised so the first steps are not pulled to 0. */
     double *sm = malloc(sizeof *sm * (size_t)(n > 0 ? n : 1));
-    if (!sm)
-        return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory drawing %s", path);
+    if (!sm) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory drawing %s", path);
     double span = n / 50.0 > 1.0 ? n / 50.0 : 1.0, beta = 1.0 - 1.0 / span;
     double acc = 0, wsum = 0, lmin = INFINITY, lmax = -INFINITY, best = INFINITY;
     long long skipped = 0;
@@ -686,8 +653,7 @@ fmcl_status fmcl_plot_loss(const char *path, const float *loss, int n, char *err
     legend_size(&l);
     fmcl_canvas_clip(&c, a.x, a.y, a.x + a.w, a.y + a.h);
     for (int i = 0; i < n; i++) {
-        if (!(isfinite(loss[i]) && loss[i] > 0.f))
-            continue;
+        if (!(isfinite(loss[i]) && loss[i] > 0.f)) continue;
         float x = ax_px(&a, i + 1), y = ax_py(&a, log10(loss[i]));
         legend_avoid(&l, &a, x, y);
         if (i > 0 && isfinite(loss[i - 1]) && loss[i - 1] > 0.f)

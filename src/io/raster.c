@@ -54,10 +54,8 @@ void fmcl_canvas_clip(fmcl_canvas *c, int x0, int y0, int x1, int y1)
 
 static void blend(unsigned char *p, fmcl_rgb col, float a)
 {
-    if (!(a > 0.f))
-        return;
-    if (a > 1.f)
-        a = 1.f;
+    if (!(a > 0.f)) return;
+    if (a > 1.f) a = 1.f;
     p[0] = (unsigned char)(p[0] + (col.r - p[0]) * a + 0.5f);
     p[1] = (unsigned char)(p[1] + (col.g - p[1]) * a + 0.5f);
     p[2] = (unsigned char)(p[2] + (col.b - p[2]) * a + 0.5f);
@@ -70,8 +68,7 @@ void fmcl_canvas_fill(fmcl_canvas *c, int x0, int y0, int x1, int y1, fmcl_rgb c
     y0 = clampi(y0, 0, c->h);
     y1 = clampi(y1, 0, c->h);
     for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++)
-            blend(&c->px[3 * ((size_t)y * c->w + x)], col, alpha);
+        for (int x = x0; x < x1; x++) blend(&c->px[3 * ((size_t)y * c->w + x)], col, alpha);
 }
 
 /* Float pixel range [lo, hi] to clipped integer pixel indices, safe for
@@ -80,13 +77,10 @@ static int pix_lo(float v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : 
 
 static void cov_put(fmcl_canvas *c, int x, int y, float v)
 {
-    if (v <= 0.f)
-        return;
+    if (v <= 0.f) return;
     int i = y * c->w + x;
-    if (c->cov[i] == 0.f)
-        c->touched[c->n_touched++] = i;
-    if (v > c->cov[i])
-        c->cov[i] = v > 1.f ? 1.f : v;
+    if (c->cov[i] == 0.f) c->touched[c->n_touched++] = i;
+    if (v > c->cov[i]) c->cov[i] = v > 1.f ? 1.f : v;
 }
 
 /* Coverage of a pixel centre by a round-capped stroke: its distance to the
@@ -102,8 +96,7 @@ static float seg_cov(float px, float py, float x0, float y0, float dx, float dy,
 
 void fmcl_canvas_line(fmcl_canvas *c, float x0, float y0, float x1, float y1, float width)
 {
-    if (!isfinite(x0) || !isfinite(y0) || !isfinite(x1) || !isfinite(y1))
-        return;
+    if (!isfinite(x0) || !isfinite(y0) || !isfinite(x1) || !isfinite(y1)) return;
     float hw = 0.5f * width, reach = hw + 1.5f;
     float dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
     /* Walk the major axis; across it, cover the pixels a stroke of this
@@ -131,8 +124,7 @@ void fmcl_canvas_line(fmcl_canvas *c, float x0, float y0, float x1, float y1, fl
 
 void fmcl_canvas_disc(fmcl_canvas *c, float x, float y, float radius)
 {
-    if (!isfinite(x) || !isfinite(y))
-        return;
+    if (!isfinite(x) || !isfinite(y)) return;
     int x0 = pix_lo(x - radius - 1.f, c->cx0, c->cx1),
         x1 = pix_lo(x + radius + 2.f, c->cx0, c->cx1);
     int y0 = pix_lo(y - radius - 1.f, c->cy0, c->cy1),
@@ -163,8 +155,7 @@ void fmcl_canvas_paint(fmcl_canvas *c, fmcl_rgb col, float alpha)
 static void text_clean(char *out, const char *s)
 {
     size_t n = 0;
-    for (; s && s[n] && n < TEXT_MAX; n++)
-        out[n] = s[n] >= 32 && s[n] < 127 ? s[n] : '?';
+    for (; s && s[n] && n < TEXT_MAX; n++) out[n] = s[n] >= 32 && s[n] < 127 ? s[n] : '?';
     out[n] = 0;
 }
 
@@ -183,12 +174,10 @@ void fmcl_canvas_text(fmcl_canvas *c, float x, float y, const char *s, float sca
 {
     char buf[TEXT_MAX + 1];
     text_clean(buf, s);
-    if (!buf[0])
-        return;
+    if (!buf[0]) return;
     int vbytes = (int)strlen(buf) * 1024; /* a glyph takes at most 16 quads of 64 bytes */
     unsigned char *vb = malloc((size_t)vbytes);
-    if (!vb)
-        return;
+    if (!vb) return;
     int nq = stb_easy_font_print(0.f, 0.f, buf, NULL, vb, vbytes);
     float u0 = -align * fmcl_canvas_text_width(buf, 1.f), v0 = -3.5f;
 
@@ -245,12 +234,10 @@ void fmcl_canvas_text(fmcl_canvas *c, float x, float y, const char *s, float sca
     }
     for (int py = 0; py < ph; py++) {
         int iy = py0 + py;
-        if (iy < 0 || iy >= c->h)
-            continue;
+        if (iy < 0 || iy >= c->h) continue;
         for (int px = 0; px < pw; px++) {
             int ix = px0 + px;
-            if (ix < 0 || ix >= c->w)
-                continue;
+            if (ix < 0 || ix >= c->w) continue;
             int n = 0;
             for (int j = 0; j < TEXT_SS; j++)
                 for (int i = 0; i < TEXT_SS; i++)
@@ -272,10 +259,8 @@ fmcl_rgb fmcl_viridis(float t)
         {68, 1, 84},    {71, 44, 122}, {59, 82, 139},  {44, 113, 142}, {33, 145, 140},
         {39, 173, 129}, {92, 200, 99}, {170, 220, 50}, {253, 231, 37},
     };
-    if (!(t > 0.f))
-        t = 0.f;
-    if (t > 1.f)
-        t = 1.f;
+    if (!(t > 0.f)) t = 0.f;
+    if (t > 1.f) t = 1.f;
     float f = t * 8.f;
     int i = f >= 8.f ? 7 : (int)f;
     float w = f - i;

@@ -36,8 +36,7 @@ static void fmt_shape(char *buf, size_t cap, int ndim, const int64_t *shape)
     size_t n = (size_t)snprintf(buf, cap, "[");
     for (int i = 0; i < ndim && n < cap; i++)
         n += (size_t)snprintf(buf + n, cap - n, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (n < cap)
-        snprintf(buf + n, cap - n, "]");
+    if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
 /* Bytes a tensor of this dtype and shape needs; -1 if the count overflows. */
@@ -46,8 +45,7 @@ static int64_t shape_bytes(int dtype, int ndim, const int64_t *shape)
     uint64_t n = st_dtypes[dtype].size;
     for (int i = 0; i < ndim; i++) {
         uint64_t d = (uint64_t)shape[i];
-        if (d && n > (uint64_t)INT64_MAX / d)
-            return -1;
+        if (d && n > (uint64_t)INT64_MAX / d) return -1;
         n *= d;
     }
     return (int64_t)n;
@@ -127,8 +125,7 @@ static fmcl_status read_tensor(const fmcl_json *e, uint64_t data_len, fmcl_st_te
 
     t->dtype = -1;
     for (int d = 0; d < ST_NDTYPES; d++)
-        if (strcmp(dt->string, st_dtypes[d].name) == 0)
-            t->dtype = d;
+        if (strcmp(dt->string, st_dtypes[d].name) == 0) t->dtype = d;
     if (t->dtype < 0)
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
                          "tensor \"%.100s\" has dtype \"%.20s\", which fmcl does not read "
@@ -201,8 +198,7 @@ static fmcl_status parse_blob(unsigned char *blob, size_t len, fmcl_st_file *f, 
                          len);
     }
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--)
-        hlen = hlen << 8 | blob[i];
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | blob[i];
     if (hlen > ST_MAX_HEADER) {
         fmcl_st_free(f);
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
@@ -248,8 +244,7 @@ static fmcl_status parse_blob(unsigned char *blob, size_t len, fmcl_st_file *f, 
         fmcl_st_tensor *t = &f->tensors[f->count];
         span sp;
         s = read_tensor(e, data_len, t, &sp, err, errlen);
-        if (s != FMCL_OK)
-            break;
+        if (s != FMCL_OK) break;
         t->name = strdup(e->key);
         f->count++;
         if (!t->name) {
@@ -276,8 +271,7 @@ static fmcl_status parse_blob(unsigned char *blob, size_t len, fmcl_st_file *f, 
 done:
     free(spans);
     fmcl_json_free(h);
-    if (s != FMCL_OK)
-        fmcl_st_free(f);
+    if (s != FMCL_OK) fmcl_st_free(f);
     return s;
 }
 
@@ -291,8 +285,7 @@ fmcl_status fmcl_st_parse(const unsigned char *buf, size_t len, fmcl_st_file *ou
         memset(out, 0, sizeof *out);
         return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory copying a safetensors image");
     }
-    if (len)
-        memcpy(blob, buf, len);
+    if (len) memcpy(blob, buf, len);
     return parse_blob(blob, len, out, err, errlen);
 }
 
@@ -304,8 +297,7 @@ fmcl_status fmcl_st_read(const char *path, fmcl_st_file *out, char *err, size_t 
     unsigned char *blob;
     size_t len;
     fmcl_status s = fmcl_read_file(path, SIZE_MAX, &blob, &len, err, errlen);
-    if (s != FMCL_OK)
-        return s;
+    if (s != FMCL_OK) return s;
     char msg[1024];
     s = parse_blob(blob, len, out, msg, sizeof msg);
     if (s != FMCL_OK)
@@ -315,12 +307,9 @@ fmcl_status fmcl_st_read(const char *path, fmcl_st_file *out, char *err, size_t 
 
 void fmcl_st_free(fmcl_st_file *f)
 {
-    if (!f)
-        return;
-    for (int i = 0; i < f->count; i++)
-        free(f->tensors[i].name);
-    for (int i = 0; i < 2 * f->meta_count; i++)
-        free(f->meta[i]);
+    if (!f) return;
+    for (int i = 0; i < f->count; i++) free(f->tensors[i].name);
+    for (int i = 0; i < 2 * f->meta_count; i++) free(f->meta[i]);
     free(f->tensors);
     free(f->meta);
     free(f->blob);
@@ -330,16 +319,14 @@ void fmcl_st_free(fmcl_st_file *f)
 const fmcl_st_tensor *fmcl_st_find(const fmcl_st_file *f, const char *name)
 {
     for (int i = 0; f && name && i < f->count; i++)
-        if (strcmp(f->tensors[i].name, name) == 0)
-            return &f->tensors[i];
+        if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
     return NULL;
 }
 
 const char *fmcl_st_meta(const fmcl_st_file *f, const char *key)
 {
     for (int i = 0; f && key && i < f->meta_count; i++)
-        if (strcmp(f->meta[2 * i], key) == 0)
-            return f->meta[2 * i + 1];
+        if (strcmp(f->meta[2 * i], key) == 0) return f->meta[2 * i + 1];
     return NULL;
 }
 
@@ -361,8 +348,7 @@ static fmcl_status expect(const fmcl_st_file *f, const char *name, int dtype, in
                           const int64_t *shape, const fmcl_st_tensor **out, char *err,
                           size_t errlen)
 {
-    if (out)
-        *out = NULL;
+    if (out) *out = NULL;
     if (!f || !name || ndim < 0 || ndim > FMCL_ST_MAX_DIMS || (ndim && !shape))
         return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_st_expect: bad arguments");
     const fmcl_st_tensor *t = fmcl_st_find(f, name);
@@ -381,8 +367,7 @@ static fmcl_status expect(const fmcl_st_file *f, const char *name, int dtype, in
                          "F16, BF16 or F64)",
                          name, fmcl_st_dtype_name(t->dtype));
     int same = t->ndim == ndim;
-    for (int i = 0; same && i < ndim; i++)
-        same = t->shape[i] == shape[i];
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same) {
         char got[200], want[200];
         fmt_shape(got, sizeof got, t->ndim, t->shape);
@@ -392,8 +377,7 @@ static fmcl_status expect(const fmcl_st_file *f, const char *name, int dtype, in
                          "a different configuration?",
                          name, got, want);
     }
-    if (out)
-        *out = t;
+    if (out) *out = t;
     return FMCL_OK;
 }
 
@@ -515,15 +499,11 @@ static fmcl_status check_write_args(const fmcl_st_tensor *t, int n, const char *
 
     int most = n > meta_count ? n : meta_count;
     const char **names = malloc(((size_t)most + 1) * sizeof *names);
-    if (!names)
-        return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory writing safetensors");
-    for (int i = 0; i < n; i++)
-        names[i] = t[i].name;
+    if (!names) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory writing safetensors");
+    for (int i = 0; i < n; i++) names[i] = t[i].name;
     fmcl_status s = check_names(names, n, "tensor name", err, errlen);
-    for (int i = 0; i < meta_count; i++)
-        names[i] = meta_kv[2 * i];
-    if (s == FMCL_OK)
-        s = check_names(names, meta_count, "metadata key", err, errlen);
+    for (int i = 0; i < meta_count; i++) names[i] = meta_kv[2 * i];
+    if (s == FMCL_OK) s = check_names(names, meta_count, "metadata key", err, errlen);
     free(names);
     return s;
 }
@@ -534,8 +514,7 @@ fmcl_status fmcl_st_write(const char *path, const fmcl_st_tensor *t, int n,
     if (!path || n < 0 || (n && !t) || meta_count < 0 || (meta_count && !meta_kv) || n > (1 << 24))
         return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl_st_write: bad arguments");
     fmcl_status s = check_write_args(t, n, meta_kv, meta_count, err, errlen);
-    if (s != FMCL_OK)
-        return s;
+    if (s != FMCL_OK) return s;
 
     /* Header as the reference writes it: compact JSON, metadata first,
      * tensors in the given order with consecutive data ranges. */
@@ -544,8 +523,7 @@ fmcl_status fmcl_st_write(const char *path, const fmcl_st_tensor *t, int n,
     if (meta_count) {
         fmcl_jbuf_lit(&h, "\"__metadata__\":{");
         for (int i = 0; i < meta_count; i++) {
-            if (i)
-                fmcl_jbuf_lit(&h, ",");
+            if (i) fmcl_jbuf_lit(&h, ",");
             fmcl_jbuf_str(&h, meta_kv[2 * i]);
             fmcl_jbuf_lit(&h, ":");
             fmcl_jbuf_str(&h, meta_kv[2 * i + 1]);
@@ -554,15 +532,13 @@ fmcl_status fmcl_st_write(const char *path, const fmcl_st_tensor *t, int n,
     }
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
-        if (i)
-            fmcl_jbuf_lit(&h, ",");
+        if (i) fmcl_jbuf_lit(&h, ",");
         fmcl_jbuf_str(&h, t[i].name);
         fmcl_jbuf_lit(&h, ":{\"dtype\":\"");
         fmcl_jbuf_lit(&h, st_dtypes[t[i].dtype].name);
         fmcl_jbuf_lit(&h, "\",\"shape\":[");
         for (int d = 0; d < t[i].ndim; d++) {
-            if (d)
-                fmcl_jbuf_lit(&h, ",");
+            if (d) fmcl_jbuf_lit(&h, ",");
             fmcl_jbuf_int(&h, t[i].shape[d]);
         }
         fmcl_jbuf_lit(&h, "],\"data_offsets\":[");
@@ -578,8 +554,7 @@ fmcl_status fmcl_st_write(const char *path, const fmcl_st_tensor *t, int n,
         fmcl_jbuf_lit(&h, "]}");
     }
     fmcl_jbuf_lit(&h, "}");
-    while (!h.failed && h.len % 8)
-        fmcl_jbuf_lit(&h, " ");
+    while (!h.failed && h.len % 8) fmcl_jbuf_lit(&h, " ");
     if (h.failed) {
         fmcl_jbuf_free(&h);
         return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory writing %s", path);
@@ -592,8 +567,7 @@ fmcl_status fmcl_st_write(const char *path, const fmcl_st_tensor *t, int n,
     }
 
     unsigned char lenbytes[8];
-    for (int i = 0; i < 8; i++)
-        lenbytes[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
+    for (int i = 0; i < 8; i++) lenbytes[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
     const void **chunks = malloc(((size_t)n + 2) * sizeof *chunks);
     size_t *lens = malloc(((size_t)n + 2) * sizeof *lens);
     if (!chunks || !lens) {
@@ -621,8 +595,7 @@ struct fmcl_checkpoint {
     fmcl_st_file f;
 };
 
-fmcl_status fmcl_checkpoint_open(const char *path, fmcl_checkpoint **out, char *err,
-                                 size_t errlen)
+fmcl_status fmcl_checkpoint_open(const char *path, fmcl_checkpoint **out, char *err, size_t errlen)
 {
     *out = calloc(1, sizeof **out);
     if (!*out) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of host memory reading %s", path);

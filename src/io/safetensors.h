@@ -28,7 +28,8 @@ typedef struct {
     int dtype;
     int ndim;
     int64_t shape[FMCL_ST_MAX_DIMS];
-    const void *data; /* points into the file's data section (reader) or the caller's memory (writer) */
+    const void
+        *data; /* points into the file's data section (reader) or the caller's memory (writer) */
     size_t nbytes;
 } fmcl_st_tensor;
 

@@ -16,13 +16,13 @@ static const char *const schedule_names[] = {"constant", "cosine", NULL};
 static const char *const solver_names[] = {"euler",  "midpoint", "heun", "rk4",
                                            "dopri5", "rk4-38",   NULL};
 static const char *const model_names[] = {"mlp", "unet", NULL};
-static const char *const toy_names[] = {"checkerboard", "8gaussians", "moons", "rings", "spirals",
-                                        NULL};
+static const char *const toy_names[] = {"checkerboard", "8gaussians", "moons",
+                                        "rings",        "spirals",    NULL};
 static const char *const weights_names[] = {"default", "raw", "ema", NULL};
 
 static const char *const *const lists[FMCL_NAMES_COUNT] = {
-    path_names, coupling_names, schedule_names, solver_names, model_names, toy_names,
-    weights_names};
+    path_names,  coupling_names, schedule_names, solver_names,
+    model_names, toy_names,      weights_names};
 
 const char *const *fmcl_names_of(fmcl_names list)
 {
@@ -45,10 +45,18 @@ int fmcl_name_value(fmcl_names list, const char *name)
     return -1;
 }
 
-#define INT(scope, key, lo, hi, about) {scope, key, FMCL_SETTING_INT, lo, hi, 0, 0, 0, about}
-#define REAL(scope, key, lo, hi, lo_open, hi_open, about)                                        \
-    {scope, key, FMCL_SETTING_REAL, lo, hi, lo_open, hi_open, 0, about}
-#define NAME(scope, key, list, about) {scope, key, FMCL_SETTING_NAME, 0, 0, 0, 0, list, about}
+#define INT(scope, key, lo, hi, about)                                                             \
+    {                                                                                              \
+        scope, key, FMCL_SETTING_INT, lo, hi, 0, 0, 0, about                                       \
+    }
+#define REAL(scope, key, lo, hi, lo_open, hi_open, about)                                          \
+    {                                                                                              \
+        scope, key, FMCL_SETTING_REAL, lo, hi, lo_open, hi_open, 0, about                          \
+    }
+#define NAME(scope, key, list, about)                                                              \
+    {                                                                                              \
+        scope, key, FMCL_SETTING_NAME, 0, 0, 0, 0, list, about                                     \
+    }
 #define TRAIN FMCL_SCOPE_TRAIN
 #define SAMPLE FMCL_SCOPE_SAMPLE
 #define NLL FMCL_SCOPE_NLL
@@ -153,8 +161,8 @@ fmcl_status fmcl_setting_check(const fmcl_setting *s, double v, char *err, size_
         if (v == floor(v) && fmcl_name(s->names, (int)v)) return FMCL_OK;
         for (size_t i = 0, n = 0; list && list[i] && n < sizeof names; i++)
             n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", list[i]);
-        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "%s must be one of %s (got %g)", s->key,
-                         names, v);
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "%s must be one of %s (got %g)", s->key, names,
+                         v);
     case FMCL_SETTING_INT:
     case FMCL_SETTING_REAL: break;
     }
@@ -169,13 +177,13 @@ fmcl_status fmcl_setting_check(const fmcl_setting *s, double v, char *err, size_
     return fmcl_errf(err, errlen, FMCL_ERR_ARG, "%s must be %s (got %.10g)", s->key, range, v);
 }
 
-fmcl_status fmcl_setting_check_key(fmcl_setting_scope scope, const char *key, double v,
-                                   char *err, size_t errlen)
+fmcl_status fmcl_setting_check_key(fmcl_setting_scope scope, const char *key, double v, char *err,
+                                   size_t errlen)
 {
     const fmcl_setting *s = fmcl_setting_find(scope, key);
     if (!s)
-        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl knows no setting '%s' (scope %d)",
-                         key, (int)scope);
+        return fmcl_errf(err, errlen, FMCL_ERR_ARG, "fmcl knows no setting '%s' (scope %d)", key,
+                         (int)scope);
     return fmcl_setting_check(s, v, err, errlen);
 }
 

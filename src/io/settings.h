@@ -8,8 +8,8 @@
 #include "fmcl.h"
 
 /* fmcl_setting_check of the setting (scope, key); the key must exist. */
-fmcl_status fmcl_setting_check_key(fmcl_setting_scope scope, const char *key, double v,
-                                   char *err, size_t errlen);
+fmcl_status fmcl_setting_check_key(fmcl_setting_scope scope, const char *key, double v, char *err,
+                                   size_t errlen);
 /* A value of a config field and the setting it must satisfy. */
 typedef struct {
     fmcl_setting_scope scope;

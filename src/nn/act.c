@@ -109,16 +109,15 @@ void fmcl_dropout_ref(float *y, const float *x, float p, uint64_t seed, uint32_t
 }
 
 static fmcl_status dropout_run(fmcl_ctx *ctx, int kernel, const char *op, fmcl_t out, fmcl_t in,
-                               float p, uint64_t seed, uint32_t step, uint32_t site,
-                               uint32_t first, int n)
+                               float p, uint64_t seed, uint32_t step, uint32_t site, uint32_t first,
+                               int n)
 {
     if (n < 0 || !(p >= 0.0f && p < 1.0f))
         return fmcl_fail(ctx, FMCL_ERR_ARG,
-                         "%s: %d elements with probability %g; needs n >= 0 and p in [0, 1)", op,
-                         n, (double)p);
+                         "%s: %d elements with probability %g; needs n >= 0 and p in [0, 1)", op, n,
+                         (double)p);
     return fmcl_run1(ctx, kernel, (size_t)n, "ttluuuufi", out, in, seed, (unsigned)step,
-                     (unsigned)site, (unsigned)first, dropout_p24(p), (double)dropout_scale(p),
-                     n);
+                     (unsigned)site, (unsigned)first, dropout_p24(p), (double)dropout_scale(p), n);
 }
 
 fmcl_status fmcl_dropout_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, float p, uint64_t seed,

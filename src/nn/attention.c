@@ -51,8 +51,8 @@ static fmcl_status xty(fmcl_ctx *ctx, fmcl_t S, fmcl_t X, int xs, fmcl_t Y, int 
                        int B, int C, int P, int heads)
 {
     int rows = B * heads * P;
-    return fmcl_run2(ctx, FMCL_K_attention_xty, (size_t)P, (size_t)rows, "ttitifiiii", S, X, xs,
-                     Y, ys, (double)alpha, heads, C / heads, P, rows);
+    return fmcl_run2(ctx, FMCL_K_attention_xty, (size_t)P, (size_t)rows, "ttitifiiii", S, X, xs, Y,
+                     ys, (double)alpha, heads, C / heads, P, rows);
 }
 
 /* Z (+)= alpha Y Mᵀ (trans 0) or alpha Y M (trans 1) per image and head
@@ -61,8 +61,8 @@ static fmcl_status ym(fmcl_ctx *ctx, fmcl_t Z, int zs, fmcl_t Y, int ys, fmcl_t 
                       float alpha, int accumulate, int B, int C, int P, int heads)
 {
     int rows = B * C;
-    return fmcl_run2(ctx, FMCL_K_attention_ym, (size_t)P, (size_t)rows, "tititiifiiiii", Z, zs,
-                     Y, ys, M, trans ? 1 : P, trans ? P : 1, (double)alpha, accumulate, heads,
+    return fmcl_run2(ctx, FMCL_K_attention_ym, (size_t)P, (size_t)rows, "tititiifiiiii", Z, zs, Y,
+                     ys, M, trans ? 1 : P, trans ? P : 1, (double)alpha, accumulate, heads,
                      C / heads, P, rows);
 }
 
@@ -82,13 +82,12 @@ fmcl_status fmcl_attention_forward(fmcl_ctx *ctx, fmcl_t out, fmcl_t att, fmcl_t
         s = fmcl_run1_local(ctx, FMCL_K_softmax_rows, (size_t)B * heads * P * FMCL_REDUCE_WG,
                             FMCL_REDUCE_WG, "ti", att, P);
     if (s == FMCL_OK)
-        s = ym(ctx, out, CP, fmcl_at(qkv, 2 * (size_t)CP), 3 * CP, att, 0, 1.0f, 0, B, C, P,
-               heads);
+        s = ym(ctx, out, CP, fmcl_at(qkv, 2 * (size_t)CP), 3 * CP, att, 0, 1.0f, 0, B, C, P, heads);
     return s;
 }
 
-fmcl_status fmcl_attention_backward(fmcl_ctx *ctx, fmcl_t dqkv, fmcl_t dout, fmcl_t qkv,
-                                    fmcl_t att, fmcl_t scratch, int B, int C, int P, int heads)
+fmcl_status fmcl_attention_backward(fmcl_ctx *ctx, fmcl_t dqkv, fmcl_t dout, fmcl_t qkv, fmcl_t att,
+                                    fmcl_t scratch, int B, int C, int P, int heads)
 {
     fmcl_status s = check_shape(ctx, "attention_backward", B, C, P, heads);
     if (s != FMCL_OK) return s;
@@ -97,16 +96,16 @@ fmcl_status fmcl_attention_backward(fmcl_ctx *ctx, fmcl_t dqkv, fmcl_t dout, fmc
     float alpha = (float)(1.0 / sqrt((double)(C / heads)));
     if (P <= FUSED_MAXP)
         return fmcl_run1_local(ctx, FMCL_K_attention_fused_backward,
-                               (size_t)B * heads * FMCL_REDUCE_WG, FMCL_REDUCE_WG, "ttttiiif",
-                               dqkv, dout, qkv, att, heads, C / heads, P, (double)alpha);
+                               (size_t)B * heads * FMCL_REDUCE_WG, FMCL_REDUCE_WG, "ttttiiif", dqkv,
+                               dout, qkv, att, heads, C / heads, P, (double)alpha);
     fmcl_t q = qkv, k = fmcl_at(qkv, cp), v = fmcl_at(qkv, 2 * cp);
     fmcl_t dq = dqkv, dk = fmcl_at(dqkv, cp), dv = fmcl_at(dqkv, 2 * cp);
     s = ym(ctx, dv, 3 * CP, dout, CP, att, 1, 1.0f, 1, B, C, P, heads);
     if (s == FMCL_OK) s = xty(ctx, scratch, dout, CP, v, 3 * CP, 1.0f, B, C, P, heads);
     if (s == FMCL_OK)
         s = fmcl_run1_local(ctx, FMCL_K_softmax_backward_rows,
-                            (size_t)B * heads * P * FMCL_REDUCE_WG, FMCL_REDUCE_WG, "tti",
-                            scratch, att, P);
+                            (size_t)B * heads * P * FMCL_REDUCE_WG, FMCL_REDUCE_WG, "tti", scratch,
+                            att, P);
     if (s == FMCL_OK) s = ym(ctx, dq, 3 * CP, k, 3 * CP, scratch, 0, alpha, 1, B, C, P, heads);
     if (s == FMCL_OK) s = ym(ctx, dk, 3 * CP, q, 3 * CP, scratch, 1, alpha, 1, B, C, P, heads);
     return s;

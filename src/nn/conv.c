@@ -21,8 +21,8 @@
 static int shape_problem(const fmcl_conv_shape *cs, char *msg, size_t cap)
 {
     if (cs->B < 1 || cs->C < 1 || cs->H < 1 || cs->W < 1 || cs->K < 1) {
-        snprintf(msg, cap, "shape B=%d C=%d H=%d W=%d K=%d has a size below 1", cs->B, cs->C,
-                 cs->H, cs->W, cs->K);
+        snprintf(msg, cap, "shape B=%d C=%d H=%d W=%d K=%d has a size below 1", cs->B, cs->C, cs->H,
+                 cs->W, cs->K);
         return 1;
     }
     if (cs->ksize < 1 || cs->ksize > 15 || cs->stride < 1 || cs->pad < 0 || cs->pad >= cs->ksize) {
@@ -66,8 +66,7 @@ static int shape_problem(const fmcl_conv_shape *cs, char *msg, size_t cap)
 fmcl_status fmcl_conv_validate(fmcl_ctx *ctx, const fmcl_conv_shape *cs)
 {
     char msg[256];
-    if (shape_problem(cs, msg, sizeof msg))
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "conv2d: %s", msg);
+    if (shape_problem(cs, msg, sizeof msg)) return fmcl_fail(ctx, FMCL_ERR_ARG, "conv2d: %s", msg);
     return FMCL_OK;
 }
 
@@ -102,14 +101,14 @@ fmcl_status fmcl_conv_reserve(fmcl_ctx *ctx, const fmcl_conv_shape *cs)
 }
 
 /* cols of images [b0, b0 + nb) into scratch. */
-static fmcl_status im2col(fmcl_ctx *ctx, fmcl_t cols, fmcl_t x, const fmcl_conv_shape *cs,
-                          int b0, int nb)
+static fmcl_status im2col(fmcl_ctx *ctx, fmcl_t cols, fmcl_t x, const fmcl_conv_shape *cs, int b0,
+                          int nb)
 {
     int Ho = fmcl_conv_out_h(cs), Wo = fmcl_conv_out_w(cs);
     int n1 = cs->C * cs->ksize * cs->ksize * nb * Ho;
     fmcl_t xb = fmcl_at(x, (size_t)b0 * cs->C * cs->H * cs->W);
-    return fmcl_run1(ctx, FMCL_K_conv_im2col, (size_t)n1, "ttiiiiiiiiii", cols, xb, n1, Wo, Ho,
-                     nb, cs->C, cs->H, cs->W, cs->ksize, cs->stride, cs->pad);
+    return fmcl_run1(ctx, FMCL_K_conv_im2col, (size_t)n1, "ttiiiiiiiiii", cols, xb, n1, Wo, Ho, nb,
+                     cs->C, cs->H, cs->W, cs->ksize, cs->stride, cs->pad);
 }
 
 fmcl_status fmcl_conv2d_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, fmcl_t w, fmcl_t bias,
@@ -156,8 +155,8 @@ fmcl_status fmcl_conv2d_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dw, fmcl_t dbi
         int nb = cs->B - b0 < cs->chunk ? cs->B - b0 : cs->chunk, N = nb * P;
         if (!implicit) s = im2col(ctx, cols, x, cs, b0, nb);
         if (s == FMCL_OK)
-            s = fmcl_run2(ctx, FMCL_K_conv_gather_dy, (size_t)P, (size_t)cs->K * nb, "ttiii",
-                          dyt, fmcl_at(dy, (size_t)b0 * cs->K * P), P, cs->K, nb);
+            s = fmcl_run2(ctx, FMCL_K_conv_gather_dy, (size_t)P, (size_t)cs->K * nb, "ttiii", dyt,
+                          fmcl_at(dy, (size_t)b0 * cs->K * P), P, cs->K, nb);
         if (s == FMCL_OK && !implicit)
             s = fmcl_gemm(ctx, 0, 1, cs->K, rows, N, 1.0f, dyt, N, cols, N, 1.0f, dw, rows);
         if (s != FMCL_OK || !dx.mem) continue;

@@ -55,8 +55,10 @@ static void blocking(const fmcl_ctx *ctx, size_t pm, size_t qn, int *pa, int *qb
     *pa = 4;
     *qb = 4;
     while ((*pa > 1 || *qb > 1) && panels(pm, (size_t)*pa) * panels(qn, (size_t)*qb) < want) {
-        if (*pa >= *qb) *pa /= 2;
-        else *qb /= 2;
+        if (*pa >= *qb)
+            *pa /= 2;
+        else
+            *qb /= 2;
     }
 }
 
@@ -69,9 +71,9 @@ static fmcl_status product(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, fmcl_t Wp, fmcl_t 
     size_t M = (size_t)j->B * j->Ho * j->Wo;
     if (ctx->conv_impl == FMCL_CONV_TILED) {
         size_t tn = panels((size_t)j->Ko, TN), tm = panels(M, TM);
-        return fmcl_run1_local(ctx, FMCL_K_convgemm_tiled, tn * tm * WG, WG,
-                               "tttttiiiiiiiiiiii", y, x, Wp, bias, res, j->B, j->Ci, j->H, j->W,
-                               j->Ko, j->Ho, j->Wo, j->ks, j->stride, j->pad, j->mode, (int)tn);
+        return fmcl_run1_local(ctx, FMCL_K_convgemm_tiled, tn * tm * WG, WG, "tttttiiiiiiiiiiii", y,
+                               x, Wp, bias, res, j->B, j->Ci, j->H, j->W, j->Ko, j->Ho, j->Wo,
+                               j->ks, j->stride, j->pad, j->mode, (int)tn);
     }
     /* Blocks of CONV_MR pixels within one output row. */
     size_t pm = (size_t)j->B * j->Ho * panels((size_t)j->Wo, mr(ctx));
@@ -93,8 +95,17 @@ fmcl_status fmcl_convgemm_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t x, fmcl_t w, f
                                   fmcl_t res, fmcl_t scratch, const fmcl_conv_shape *cs)
 {
     const int ks = cs->ksize;
-    conv_job j = {cs->B, cs->C, cs->H, cs->W, cs->K, fmcl_conv_out_h(cs), fmcl_conv_out_w(cs),
-                  ks, cs->stride, cs->pad, res.mem ? MODE_BIAS_ADD : MODE_BIAS};
+    conv_job j = {cs->B,
+                  cs->C,
+                  cs->H,
+                  cs->W,
+                  cs->K,
+                  fmcl_conv_out_h(cs),
+                  fmcl_conv_out_w(cs),
+                  ks,
+                  cs->stride,
+                  cs->pad,
+                  res.mem ? MODE_BIAS_ADD : MODE_BIAS};
     fmcl_status s = pack(ctx, scratch, w, cs->K, cs->C * ks * ks, ks, 0);
     return s == FMCL_OK ? product(ctx, y, x, scratch, bias, res, &j) : s;
 }
@@ -108,8 +119,17 @@ fmcl_status fmcl_convgemm_dgrad(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dy, fmcl_t w, f
     if (cs->stride != 1)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "conv2d: the implicit input gradient needs stride 1");
     const int ks = cs->ksize;
-    conv_job j = {cs->B, cs->K, fmcl_conv_out_h(cs), fmcl_conv_out_w(cs), cs->C, cs->H, cs->W,
-                  ks, 1, ks - 1 - cs->pad, MODE_ACC};
+    conv_job j = {cs->B,
+                  cs->K,
+                  fmcl_conv_out_h(cs),
+                  fmcl_conv_out_w(cs),
+                  cs->C,
+                  cs->H,
+                  cs->W,
+                  ks,
+                  1,
+                  ks - 1 - cs->pad,
+                  MODE_ACC};
     fmcl_status s = pack(ctx, scratch, w, cs->C, cs->K * ks * ks, ks, 1);
     return s == FMCL_OK ? product(ctx, dx, dy, scratch, (fmcl_t){NULL, 0}, (fmcl_t){NULL, 0}, &j)
                         : s;
@@ -124,16 +144,16 @@ fmcl_status fmcl_convgemm_wgrad(fmcl_ctx *ctx, fmcl_t dw, fmcl_t dy, fmcl_t x, f
     const int Ho = fmcl_conv_out_h(cs), Wo = fmcl_conv_out_w(cs), P = Ho * Wo, M = cs->B * P;
     const int R = cs->C * cs->ksize * cs->ksize;
     size_t qn = panels((size_t)cs->K, nr(ctx));
-    fmcl_status s = fmcl_run2(ctx, FMCL_K_convgemm_pack_dy, (size_t)M, qn, "ttiii", scratch, dy,
-                              M, cs->K, P);
+    fmcl_status s = fmcl_run2(ctx, FMCL_K_convgemm_pack_dy, (size_t)M, qn, "ttiii", scratch, dy, M,
+                              cs->K, P);
     if (s != FMCL_OK) return s;
     if (ctx->conv_impl == FMCL_CONV_TILED) {
         size_t tr = panels((size_t)R, TN), to = panels((size_t)cs->K, TM);
-        return fmcl_run1_local(ctx, FMCL_K_convgemm_wgrad_tiled, tr * to * WG, WG,
-                               "tttiiiiiiiiiii", dw, x, scratch, cs->B, cs->C, cs->H, cs->W,
-                               cs->K, Ho, Wo, cs->ksize, cs->stride, cs->pad, (int)tr);
+        return fmcl_run1_local(ctx, FMCL_K_convgemm_wgrad_tiled, tr * to * WG, WG, "tttiiiiiiiiiii",
+                               dw, x, scratch, cs->B, cs->C, cs->H, cs->W, cs->K, Ho, Wo, cs->ksize,
+                               cs->stride, cs->pad, (int)tr);
     }
-    return fmcl_run2(ctx, FMCL_K_convgemm_wgrad_packed, qn, panels((size_t)R, WR),
-                     "tttiiiiiiiiii", dw, x, scratch, cs->B, cs->C, cs->H, cs->W, cs->K, Ho, Wo,
-                     cs->ksize, cs->stride, cs->pad);
+    return fmcl_run2(ctx, FMCL_K_convgemm_wgrad_packed, qn, panels((size_t)R, WR), "tttiiiiiiiiii",
+                     dw, x, scratch, cs->B, cs->C, cs->H, cs->W, cs->K, Ho, Wo, cs->ksize,
+                     cs->stride, cs->pad);
 }

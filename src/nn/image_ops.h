@@ -117,15 +117,14 @@ fmcl_status fmcl_upsample2x_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dy, int B,
 void fmcl_upsample2x_backward_ref(float *dx, const float *dy, int B, int C, int H, int W);
 
 /* y: [B, Ca + Cb, HW] = a: [B, Ca, HW] and b: [B, Cb, HW] along channels. */
-fmcl_status fmcl_concat_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t a, fmcl_t b, int B, int Ca,
-                                int Cb, int HW);
+fmcl_status fmcl_concat_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t a, fmcl_t b, int B, int Ca, int Cb,
+                                int HW);
 void fmcl_concat_forward_ref(float *y, const float *a, const float *b, int B, int Ca, int Cb,
                              int HW);
 /* da += dy[:, :Ca], db += dy[:, Ca:]. */
 fmcl_status fmcl_concat_backward(fmcl_ctx *ctx, fmcl_t da, fmcl_t db, fmcl_t dy, int B, int Ca,
                                  int Cb, int HW);
-void fmcl_concat_backward_ref(float *da, float *db, const float *dy, int B, int Ca, int Cb,
-                              int HW);
+void fmcl_concat_backward_ref(float *da, float *db, const float *dy, int B, int Ca, int Cb, int HW);
 
 /* ---- Time conditioning (cond.c, kernels/cond.cl) -------------------------- */
 
@@ -170,8 +169,8 @@ fmcl_status fmcl_attention_forward(fmcl_ctx *ctx, fmcl_t out, fmcl_t att, fmcl_t
 void fmcl_attention_forward_ref(float *out, float *att, const float *qkv, int B, int C, int P,
                                 int heads);
 /* dqkv: [B, 3C, P] +=; dout: [B, C, P]; qkv and att from the forward. */
-fmcl_status fmcl_attention_backward(fmcl_ctx *ctx, fmcl_t dqkv, fmcl_t dout, fmcl_t qkv,
-                                    fmcl_t att, fmcl_t scratch, int B, int C, int P, int heads);
+fmcl_status fmcl_attention_backward(fmcl_ctx *ctx, fmcl_t dqkv, fmcl_t dout, fmcl_t qkv, fmcl_t att,
+                                    fmcl_t scratch, int B, int C, int P, int heads);
 /* Recomputes the probabilities from qkv in double. */
 void fmcl_attention_backward_ref(float *dqkv, const float *dout, const float *qkv, int B, int C,
                                  int P, int heads);

@@ -10,5 +10,5 @@ static const char *const names[] = {
 #undef FMCL_KERNEL
 };
 
-const fmcl_kernel_set fmcl_nn_kernels = {
-    FMCL_KSET_NN, "nn", fmcl_nn_kernel_source, names, (int)(sizeof names / sizeof *names)};
+const fmcl_kernel_set fmcl_nn_kernels = {FMCL_KSET_NN, "nn", fmcl_nn_kernel_source, names,
+                                         (int)(sizeof names / sizeof *names)};

@@ -20,17 +20,17 @@ static fmcl_status check_shape(fmcl_ctx *ctx, const char *op, int B, int N, int 
                      op, B, N, K, INT_MAX);
 }
 
-fmcl_status fmcl_linear_small_forward(fmcl_ctx *ctx, fmcl_t z, fmcl_t x, fmcl_t W, fmcl_t b,
-                                      int B, int N, int K)
+fmcl_status fmcl_linear_small_forward(fmcl_ctx *ctx, fmcl_t z, fmcl_t x, fmcl_t W, fmcl_t b, int B,
+                                      int N, int K)
 {
     fmcl_status s = check_shape(ctx, "linear_small_forward", B, N, K);
     if (s != FMCL_OK) return s;
-    return fmcl_run2(ctx, FMCL_K_linear_small_forward, (size_t)N, (size_t)B, "ttttiii", z, x, W,
-                     b, B, N, K);
+    return fmcl_run2(ctx, FMCL_K_linear_small_forward, (size_t)N, (size_t)B, "ttttiii", z, x, W, b,
+                     B, N, K);
 }
 
-void fmcl_linear_small_forward_ref(float *z, const float *x, const float *W, const float *b,
-                                   int B, int N, int K)
+void fmcl_linear_small_forward_ref(float *z, const float *x, const float *W, const float *b, int B,
+                                   int N, int K)
 {
     for (int r = 0; r < B; r++)
         for (int j = 0; j < N; j++) {
@@ -83,8 +83,7 @@ void fmcl_linear_small_wgrad_ref(float *dW, float *db, const float *dz, const fl
     }
 }
 
-fmcl_status fmcl_linear_small_dx(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dz, fmcl_t W, int B, int N,
-                                 int K)
+fmcl_status fmcl_linear_small_dx(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dz, fmcl_t W, int B, int N, int K)
 {
     fmcl_status s = check_shape(ctx, "linear_small_dx", B, N, K);
     if (s != FMCL_OK) return s;

@@ -16,10 +16,11 @@
 
 fmcl_status fmcl_mlp_check_spec(const fmcl_mlp_spec *c, char *err, size_t errlen)
 {
-    const fmcl_setting_value v[] = {
-        {FMCL_SCOPE_MODEL, "dim", c->dim},        {FMCL_SCOPE_MLP, "width", c->width},
-        {FMCL_SCOPE_MLP, "depth", c->depth},      {FMCL_SCOPE_MLP, "time_freqs", c->time_freqs},
-        {FMCL_SCOPE_MODEL, "classes", c->classes}};
+    const fmcl_setting_value v[] = {{FMCL_SCOPE_MODEL, "dim", c->dim},
+                                    {FMCL_SCOPE_MLP, "width", c->width},
+                                    {FMCL_SCOPE_MLP, "depth", c->depth},
+                                    {FMCL_SCOPE_MLP, "time_freqs", c->time_freqs},
+                                    {FMCL_SCOPE_MODEL, "classes", c->classes}};
     char why[256];
     fmcl_status s = fmcl_settings_check(v, (int)(sizeof v / sizeof *v), why, sizeof why);
     if (s != FMCL_OK) snprintf(err, errlen, "invalid MLP configuration: %s", why);
@@ -92,8 +93,7 @@ static void init_params(const fmcl_mlp *m, uint64_t seed, float *p)
     }
 }
 
-fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_spec *cfg, uint64_t seed,
-                            fmcl_mlp **out)
+fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_spec *cfg, uint64_t seed, fmcl_mlp **out)
 {
     fmcl_mlp *m;
     fmcl_status s = fmcl_mlp_alloc(ctx, cfg, &m);
@@ -192,8 +192,8 @@ fmcl_status fmcl_mlp_forward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t out, fmcl_t X
         int last = l == m->n_layers - 1;
         fmcl_t z = last ? out : a->z[l], W = fmcl_at(P, m->w_off[l]), b = fmcl_at(P, m->b_off[l]);
         if (fmcl_gemm_fuses(ctx)) { /* packed GEMMs add the bias and SiLU as they store */
-            s = fmcl_gemm_epilogue(ctx, 0, 1, B, m->out[l], m->in[l], in, m->in[l], W, m->in[l],
-                                   z, m->out[l], last ? FMCL_GEMM_BIAS : FMCL_GEMM_BIAS_SILU, b,
+            s = fmcl_gemm_epilogue(ctx, 0, 1, B, m->out[l], m->in[l], in, m->in[l], W, m->in[l], z,
+                                   m->out[l], last ? FMCL_GEMM_BIAS : FMCL_GEMM_BIAS_SILU, b,
                                    last ? no_h : a->h[l]);
             in = a->h[l];
             continue;
@@ -204,8 +204,8 @@ fmcl_status fmcl_mlp_forward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t out, fmcl_t X
             in = a->h[l];
             continue;
         }
-        s = fmcl_gemm(ctx, 0, 1, B, m->out[l], m->in[l], 1.0f, in, m->in[l], W, m->in[l], 0.0f,
-                      z, m->out[l]);
+        s = fmcl_gemm(ctx, 0, 1, B, m->out[l], m->in[l], 1.0f, in, m->in[l], W, m->in[l], 0.0f, z,
+                      m->out[l]);
         if (s != FMCL_OK) break;
         if (last)
             s = fmcl_bias_forward(ctx, z, b, B, m->out[l]);
@@ -221,8 +221,7 @@ fmcl_status fmcl_mlp_backward(fmcl_mlp *m, fmcl_mlp_acts *a, fmcl_t grads, fmcl_
 {
     fmcl_ctx *ctx = m->ctx;
     if (B < 1 || B > a->B)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "backward of %d rows with activations for %d", B,
-                         a->B);
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "backward of %d rows with activations for %d", B, a->B);
     fmcl_t P = m->params;
     fmcl_t dz = dout;
     fmcl_status s = FMCL_OK;

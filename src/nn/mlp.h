@@ -31,10 +31,10 @@ typedef struct {
 typedef struct {
     fmcl_ctx *ctx;
     fmcl_mlp_spec cfg;
-    int n_layers;                       /* depth + 1 Linear layers */
-    int in[FMCL_MLP_MAX_LAYERS];        /* fan-in of layer l */
-    int out[FMCL_MLP_MAX_LAYERS];       /* fan-out of layer l */
-    size_t w_off[FMCL_MLP_MAX_LAYERS];  /* element offsets into the flat buffer */
+    int n_layers;                      /* depth + 1 Linear layers */
+    int in[FMCL_MLP_MAX_LAYERS];       /* fan-in of layer l */
+    int out[FMCL_MLP_MAX_LAYERS];      /* fan-out of layer l */
+    size_t w_off[FMCL_MLP_MAX_LAYERS]; /* element offsets into the flat buffer */
     size_t b_off[FMCL_MLP_MAX_LAYERS];
     size_t n_params;
     fmcl_t params;
@@ -71,8 +71,7 @@ size_t fmcl_mlp_params_of(const fmcl_mlp_spec *cfg);
 fmcl_status fmcl_mlp_alloc(fmcl_ctx *ctx, const fmcl_mlp_spec *cfg, fmcl_mlp **out);
 /* Parameters initialised as PyTorch's nn.Linear default: W, b ~
  * U(-1/sqrt(in), 1/sqrt(in)), drawn from Philox with the given seed. */
-fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_spec *cfg, uint64_t seed,
-                            fmcl_mlp **out);
+fmcl_status fmcl_mlp_create(fmcl_ctx *ctx, const fmcl_mlp_spec *cfg, uint64_t seed, fmcl_mlp **out);
 void fmcl_mlp_free(fmcl_mlp *m);
 /* Allocates acts for B rows and sizes the GEMM scratch for every shape of
  * forward and backward at this B. */

@@ -17,9 +17,9 @@ int fmcl_mlp_meta_kv(const fmcl_mlp *m, char (*buf)[16], const char **kv)
     snprintf(buf[2], 16, "%d", m->cfg.depth);
     snprintf(buf[3], 16, "%d", m->cfg.time_freqs);
     snprintf(buf[4], 16, "%d", m->cfg.classes);
-    const char *own[2 * FMCL_MLP_META_PAIRS] = {"format", "fmcl-mlp", "dim", buf[0], "width",
-                                                buf[1], "depth", buf[2], "time_freqs", buf[3],
-                                                "classes", buf[4]};
+    const char *own[2 * FMCL_MLP_META_PAIRS] = {"format",     "fmcl-mlp", "dim",     buf[0],
+                                                "width",      buf[1],     "depth",   buf[2],
+                                                "time_freqs", buf[3],     "classes", buf[4]};
     const int pairs = m->cfg.classes > 0 ? FMCL_MLP_META_PAIRS : FMCL_MLP_META_PAIRS - 1;
     memcpy(kv, own, sizeof(*own) * 2 * pairs);
     return pairs;
@@ -34,8 +34,7 @@ static fmcl_status meta_int(const fmcl_st_file *f, const char *path, fmcl_settin
     if (fmcl_setting_read(fmcl_setting_find(scope, key), fmcl_st_meta(f, key), &x, why,
                           sizeof why) != FMCL_OK)
         return fmcl_errf(err, errlen, FMCL_ERR_FORMAT,
-                         "%s: metadata '%s': %s (is this an fmcl MLP checkpoint?)", path, key,
-                         why);
+                         "%s: metadata '%s': %s (is this an fmcl MLP checkpoint?)", path, key, why);
     *out = (int)x;
     return FMCL_OK;
 }

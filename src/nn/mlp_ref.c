@@ -25,7 +25,8 @@ static void forward_all(const fmcl_mlp *m, const float *P, const float *X, int B
         for (int r = 0; r < B; r++)
             for (int j = 0; j < o; j++) {
                 double acc = b[j];
-                for (int k = 0; k < in; k++) acc += xs[l][(size_t)r * in + k] * W[(size_t)j * in + k];
+                for (int k = 0; k < in; k++)
+                    acc += xs[l][(size_t)r * in + k] * W[(size_t)j * in + k];
                 zs[l][(size_t)r * o + j] = acc;
                 if (l + 1 < m->n_layers) xs[l + 1][(size_t)r * o + j] = silu(acc);
             }
@@ -80,14 +81,17 @@ void fmcl_mlp_backward_ref(const fmcl_mlp *m, const float *params, const float *
                 for (int j = 0; j < o; j++) {
                     double d = dz[(size_t)r * o + j];
                     gb[j] += d;
-                    for (int k = 0; k < in; k++) gW[(size_t)j * in + k] += d * xs[l][(size_t)r * in + k];
+                    for (int k = 0; k < in; k++)
+                        gW[(size_t)j * in + k] += d * xs[l][(size_t)r * in + k];
                 }
             if (l == 0 && !dX) break;
             for (int r = 0; r < B; r++)
                 for (int k = 0; k < in; k++) {
                     double acc = 0;
-                    for (int j = 0; j < o; j++) acc += dz[(size_t)r * o + j] * W[(size_t)j * in + k];
-                    dn[(size_t)r * in + k] = l > 0 ? acc * silu_grad(zs[l - 1][(size_t)r * in + k]) : acc;
+                    for (int j = 0; j < o; j++)
+                        acc += dz[(size_t)r * o + j] * W[(size_t)j * in + k];
+                    dn[(size_t)r * in + k] = l > 0 ? acc * silu_grad(zs[l - 1][(size_t)r * in + k])
+                                                   : acc;
                 }
             if (l == 0) memcpy(dX, dn, (size_t)B * in * sizeof(double));
             double *t = dz;

@@ -12,18 +12,30 @@
 
 void fmcl_net_of_mlp(fmcl_net *m, fmcl_mlp *mlp)
 {
-    *m = (fmcl_net){.kind = FMCL_MODEL_MLP, .ctx = mlp->ctx, .dim = mlp->cfg.dim,
-                      .in_width = mlp->in[0], .time_freqs = mlp->cfg.time_freqs,
-                      .classes = mlp->cfg.classes, .dx_stride = mlp->in[0],
-                      .n_params = mlp->n_params, .params = mlp->params, .mlp = mlp};
+    *m = (fmcl_net){.kind = FMCL_MODEL_MLP,
+                    .ctx = mlp->ctx,
+                    .dim = mlp->cfg.dim,
+                    .in_width = mlp->in[0],
+                    .time_freqs = mlp->cfg.time_freqs,
+                    .classes = mlp->cfg.classes,
+                    .dx_stride = mlp->in[0],
+                    .n_params = mlp->n_params,
+                    .params = mlp->params,
+                    .mlp = mlp};
 }
 
 void fmcl_net_of_unet(fmcl_net *m, fmcl_unet *u)
 {
     const int D = u->cfg.channels * u->cfg.height * u->cfg.width, K = u->cfg.classes;
-    *m = (fmcl_net){.kind = FMCL_MODEL_UNET, .ctx = u->ctx, .dim = D, .in_width = D + 1 + K,
-                      .classes = K, .dx_stride = D, .n_params = u->n_params,
-                      .params = u->params, .unet = u};
+    *m = (fmcl_net){.kind = FMCL_MODEL_UNET,
+                    .ctx = u->ctx,
+                    .dim = D,
+                    .in_width = D + 1 + K,
+                    .classes = K,
+                    .dx_stride = D,
+                    .n_params = u->n_params,
+                    .params = u->params,
+                    .unet = u};
 }
 
 static size_t unet_floats(const fmcl_unet_spec *cfg, int B)
@@ -149,8 +161,11 @@ void fmcl_net_st_tensors(const fmcl_net *m, const char *prefix, const float *fla
         size_t off;
         fmcl_net_tensor(m, i, &info, &off);
         snprintf(names[i], FMCL_NET_NAME_LEN, "%s%s", prefix, info.name);
-        t[i] = (fmcl_st_tensor){.name = names[i], .dtype = FMCL_ST_F32, .ndim = info.ndim,
-                                .data = flat + off, .nbytes = info.numel * sizeof(float)};
+        t[i] = (fmcl_st_tensor){.name = names[i],
+                                .dtype = FMCL_ST_F32,
+                                .ndim = info.ndim,
+                                .data = flat + off,
+                                .nbytes = info.numel * sizeof(float)};
         memcpy(t[i].shape, info.shape, sizeof info.shape);
     }
 }
@@ -192,10 +207,10 @@ int fmcl_net_meta_kv(const fmcl_net *m, char (*buf)[FMCL_NET_META_TEXT], const c
         return pairs;
     }
     const fmcl_unet_spec *c = &m->unet->cfg;
-    const int vals[8] = {c->channels, c->height, c->width,           c->base,
+    const int vals[8] = {c->channels, c->height,           c->width, c->base,
                          c->blocks,   (int)c->attn_levels, c->heads, c->groups};
-    static const char *const keys[9] = {"channels", "height", "width", "base", "blocks",
-                                        "attn_levels", "heads", "groups", "mult"};
+    static const char *const keys[9] = {"channels",    "height", "width",  "base", "blocks",
+                                        "attn_levels", "heads",  "groups", "mult"};
     for (int i = 0; i < 8; i++) snprintf(buf[i], FMCL_NET_META_TEXT, "%d", vals[i]);
     /* At most 6 levels of multipliers up to 16 (unet_plan.c): 17 characters. */
     size_t len = 0;
@@ -229,22 +244,31 @@ static int meta_int(const fmcl_st_file *f, fmcl_setting_scope scope, const char 
     return 1;
 }
 
-fmcl_status fmcl_unet_spec_from_file(const fmcl_st_file *f, const char *path,
-                                     fmcl_unet_spec *cfg, char *err, size_t errlen)
+fmcl_status fmcl_unet_spec_from_file(const fmcl_st_file *f, const char *path, fmcl_unet_spec *cfg,
+                                     char *err, size_t errlen)
 {
     const fmcl_setting_scope U = FMCL_SCOPE_UNET;
     memset(cfg, 0, sizeof *cfg);
     int attn = 0;
     const char *bad = NULL, *fmt = fmcl_st_meta(f, "format");
-    if (!fmt || strcmp(fmt, "fmcl-unet") != 0) bad = "format";
-    else if (!meta_int(f, U, "channels", &cfg->channels)) bad = "channels";
-    else if (!meta_int(f, U, "height", &cfg->height)) bad = "height";
-    else if (!meta_int(f, U, "width", &cfg->width)) bad = "width";
-    else if (!meta_int(f, U, "base", &cfg->base)) bad = "base";
-    else if (!meta_int(f, U, "blocks", &cfg->blocks)) bad = "blocks";
-    else if (!meta_int(f, U, "attn_levels", &attn)) bad = "attn_levels";
-    else if (!meta_int(f, U, "heads", &cfg->heads)) bad = "heads";
-    else if (!meta_int(f, U, "groups", &cfg->groups)) bad = "groups";
+    if (!fmt || strcmp(fmt, "fmcl-unet") != 0)
+        bad = "format";
+    else if (!meta_int(f, U, "channels", &cfg->channels))
+        bad = "channels";
+    else if (!meta_int(f, U, "height", &cfg->height))
+        bad = "height";
+    else if (!meta_int(f, U, "width", &cfg->width))
+        bad = "width";
+    else if (!meta_int(f, U, "base", &cfg->base))
+        bad = "base";
+    else if (!meta_int(f, U, "blocks", &cfg->blocks))
+        bad = "blocks";
+    else if (!meta_int(f, U, "attn_levels", &attn))
+        bad = "attn_levels";
+    else if (!meta_int(f, U, "heads", &cfg->heads))
+        bad = "heads";
+    else if (!meta_int(f, U, "groups", &cfg->groups))
+        bad = "groups";
     /* classes and dropout are written when set only (0 is no valid value) */
     else if (fmcl_st_meta(f, "classes") &&
              (!meta_int(f, FMCL_SCOPE_MODEL, "classes", &cfg->classes) || cfg->classes == 0))
@@ -279,7 +303,7 @@ fmcl_status fmcl_unet_spec_from_file(const fmcl_st_file *f, const char *path,
                          path, bad, fmcl_st_meta(f, bad) ? "not valid" : "missing");
     char why[256];
     if (fmcl_unet_check_spec(cfg, why, sizeof why) != FMCL_OK)
-        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT, "%s: its U-Net config is invalid: %s",
-                         path, why);
+        return fmcl_errf(err, errlen, FMCL_ERR_FORMAT, "%s: its U-Net config is invalid: %s", path,
+                         why);
     return FMCL_OK;
 }

@@ -16,16 +16,16 @@
 #include "nn/unet.h"
 
 typedef struct {
-    int kind;        /* fmcl_model_kind */
+    int kind; /* fmcl_model_kind */
     fmcl_ctx *ctx;
-    int dim;         /* D: floats of one point (C H W for the U-Net) */
-    int in_width;    /* floats of one input row, one-hot included */
-    int time_freqs;  /* the time features the path kernels append (0: t itself) */
-    int classes;     /* K > 0: the rows end with a K-wide one-hot */
-    int dx_stride;   /* row stride of the input gradient backward writes */
+    int dim;        /* D: floats of one point (C H W for the U-Net) */
+    int in_width;   /* floats of one input row, one-hot included */
+    int time_freqs; /* the time features the path kernels append (0: t itself) */
+    int classes;    /* K > 0: the rows end with a K-wide one-hot */
+    int dx_stride;  /* row stride of the input gradient backward writes */
     size_t n_params;
     fmcl_t params;
-    fmcl_mlp *mlp;   /* the network, by kind */
+    fmcl_mlp *mlp; /* the network, by kind */
     fmcl_unet *unet;
 } fmcl_net;
 
@@ -43,7 +43,7 @@ void fmcl_meta_free(fmcl_meta *m);
 struct fmcl_model {
     fmcl_ctx *ctx;
     fmcl_model_config cfg;
-    fmcl_net net;   /* views mlp or unet, which the model owns */
+    fmcl_net net; /* views mlp or unet, which the model owns */
     fmcl_mlp *mlp;
     fmcl_unet *unet;
     fmcl_meta meta; /* a loaded checkpoint's, then what trainers and callers set */
@@ -67,7 +67,7 @@ void fmcl_net_of_unet(fmcl_net *m, fmcl_unet *u);
 typedef struct {
     fmcl_mlp_acts mlp;
     fmcl_unet_acts unet;
-    fmcl_t io;     /* U-Net: the rows split into x and t (and [t, y], then y) */
+    fmcl_t io; /* U-Net: the rows split into x and t (and [t, y], then y) */
     fmcl_t x, t, y, ty;
 } fmcl_net_acts;
 
@@ -94,7 +94,7 @@ fmcl_status fmcl_net_backward(const fmcl_net *m, fmcl_net_acts *a, fmcl_t grads,
 int fmcl_net_chunk(const fmcl_net *m);
 
 /* Checkpoint pieces. Tensor names are prefix + the PyTorch state_dict name. */
-#define FMCL_NET_NAME_LEN 80 /* the longest prefix and U-Net name */
+#define FMCL_NET_NAME_LEN 80   /* the longest prefix and U-Net name */
 #define FMCL_NET_META_PAIRS 12 /* the most fmcl_net_meta_kv writes */
 #define FMCL_NET_META_TEXT 32
 int fmcl_net_tensor_count(const fmcl_net *m);
@@ -114,7 +114,7 @@ int fmcl_net_meta_kv(const fmcl_net *m, char (*buf)[FMCL_NET_META_TEXT], const c
 
 /* The U-Net's config from a checkpoint's metadata ("format" "fmcl-unet");
  * FMCL_ERR_FORMAT naming the key otherwise. */
-fmcl_status fmcl_unet_spec_from_file(const fmcl_st_file *f, const char *path,
-                                     fmcl_unet_spec *cfg, char *err, size_t errlen);
+fmcl_status fmcl_unet_spec_from_file(const fmcl_st_file *f, const char *path, fmcl_unet_spec *cfg,
+                                     char *err, size_t errlen);
 
 #endif

@@ -20,17 +20,27 @@ void fmcl_model_config_default(fmcl_model_config *cfg, fmcl_model_kind kind)
 
 void fmcl_mlp_spec_of(const fmcl_model_config *cfg, fmcl_mlp_spec *s)
 {
-    *s = (fmcl_mlp_spec){.dim = cfg->dim, .width = cfg->mlp.width, .depth = cfg->mlp.depth,
-                         .time_freqs = cfg->mlp.time_freqs, .classes = cfg->classes};
+    *s = (fmcl_mlp_spec){.dim = cfg->dim,
+                         .width = cfg->mlp.width,
+                         .depth = cfg->mlp.depth,
+                         .time_freqs = cfg->mlp.time_freqs,
+                         .classes = cfg->classes};
 }
 
 void fmcl_unet_spec_of(const fmcl_model_config *cfg, fmcl_unet_spec *s)
 {
     const fmcl_unet_config *u = &cfg->unet;
-    *s = (fmcl_unet_spec){.channels = u->channels, .height = u->height, .width = u->width,
-                          .base = u->base, .levels = u->levels, .blocks = u->blocks,
-                          .attn_levels = u->attn_levels, .heads = u->heads, .groups = u->groups,
-                          .classes = cfg->classes, .dropout = u->dropout};
+    *s = (fmcl_unet_spec){.channels = u->channels,
+                          .height = u->height,
+                          .width = u->width,
+                          .base = u->base,
+                          .levels = u->levels,
+                          .blocks = u->blocks,
+                          .attn_levels = u->attn_levels,
+                          .heads = u->heads,
+                          .groups = u->groups,
+                          .classes = cfg->classes,
+                          .dropout = u->dropout};
     for (int l = 0; l < u->levels && l < FMCL_UNET_MAX_LEVELS; l++) s->mult[l] = u->mult[l];
 }
 
@@ -39,8 +49,7 @@ void fmcl_model_config_of_mlp(fmcl_model_config *cfg, const fmcl_mlp_spec *s)
     cfg->kind = FMCL_MODEL_MLP;
     cfg->dim = s->dim;
     cfg->classes = s->classes;
-    cfg->mlp = (fmcl_mlp_config){.width = s->width, .depth = s->depth,
-                                 .time_freqs = s->time_freqs};
+    cfg->mlp = (fmcl_mlp_config){.width = s->width, .depth = s->depth, .time_freqs = s->time_freqs};
 }
 
 void fmcl_model_config_of_unet(fmcl_model_config *cfg, const fmcl_unet_spec *s)
@@ -48,10 +57,15 @@ void fmcl_model_config_of_unet(fmcl_model_config *cfg, const fmcl_unet_spec *s)
     cfg->kind = FMCL_MODEL_UNET;
     cfg->dim = s->channels * s->height * s->width;
     cfg->classes = s->classes;
-    cfg->unet = (fmcl_unet_config){.channels = s->channels, .height = s->height,
-                                   .width = s->width, .base = s->base, .levels = s->levels,
-                                   .blocks = s->blocks, .attn_levels = s->attn_levels,
-                                   .heads = s->heads, .groups = s->groups,
+    cfg->unet = (fmcl_unet_config){.channels = s->channels,
+                                   .height = s->height,
+                                   .width = s->width,
+                                   .base = s->base,
+                                   .levels = s->levels,
+                                   .blocks = s->blocks,
+                                   .attn_levels = s->attn_levels,
+                                   .heads = s->heads,
+                                   .groups = s->groups,
                                    .dropout = s->dropout};
     memcpy(cfg->unet.mult, s->mult, sizeof cfg->unet.mult);
 }
@@ -148,16 +162,14 @@ fmcl_status fmcl_model_tensor_read(fmcl_model *m, const char *name, float *out, 
 {
     size_t off;
     fmcl_status s = find_tensor(m, name, n, &off);
-    return s == FMCL_OK ? fmcl_read(m->ctx, fmcl_at(m->net.params, off), out, n * sizeof *out)
-                        : s;
+    return s == FMCL_OK ? fmcl_read(m->ctx, fmcl_at(m->net.params, off), out, n * sizeof *out) : s;
 }
 
 fmcl_status fmcl_model_tensor_write(fmcl_model *m, const char *name, const float *in, size_t n)
 {
     size_t off;
     fmcl_status s = find_tensor(m, name, n, &off);
-    return s == FMCL_OK ? fmcl_write(m->ctx, fmcl_at(m->net.params, off), in, n * sizeof *in)
-                        : s;
+    return s == FMCL_OK ? fmcl_write(m->ctx, fmcl_at(m->net.params, off), in, n * sizeof *in) : s;
 }
 
 /* ---- metadata ---- */
@@ -208,9 +220,9 @@ const char *fmcl_model_meta(const fmcl_model *m, const char *key)
 /* The keys the library writes from the config of either kind. */
 static int config_key(const char *key)
 {
-    static const char *const keys[] = {"format", "dim", "width", "depth", "time_freqs",
-                                       "classes", "channels", "height", "base", "blocks",
-                                       "attn_levels", "heads", "groups", "mult", "dropout"};
+    static const char *const keys[] = {"format",      "dim",      "width",  "depth", "time_freqs",
+                                       "classes",     "channels", "height", "base",  "blocks",
+                                       "attn_levels", "heads",    "groups", "mult",  "dropout"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (strcmp(key, keys[i]) == 0) return 1;
     return 0;

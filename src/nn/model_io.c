@@ -16,8 +16,8 @@
 #define EMA_PREFIX "ema."
 
 /* The config the metadata records; its problem in err otherwise. */
-static fmcl_status config_of_file(const fmcl_st_file *f, const char *path,
-                                  fmcl_model_config *cfg, char *err, size_t errlen)
+static fmcl_status config_of_file(const fmcl_st_file *f, const char *path, fmcl_model_config *cfg,
+                                  char *err, size_t errlen)
 {
     const char *fmt = fmcl_st_meta(f, "format");
     const int unet = fmt && strcmp(fmt, "fmcl-unet") == 0;
@@ -81,8 +81,7 @@ static const char *weights_prefix(fmcl_model *m, const fmcl_st_file *f, const ch
 }
 
 /* Every weight finite, or FMCL_ERR_NUMERIC naming the first tensor that is not. */
-static fmcl_status check_finite(fmcl_model *m, const float *p, const char *prefix,
-                                const char *path)
+static fmcl_status check_finite(fmcl_model *m, const float *p, const char *prefix, const char *path)
 {
     for (int i = 0; i < fmcl_net_tensor_count(&m->net); i++) {
         fmcl_tensor_info info;
@@ -99,8 +98,7 @@ static fmcl_status check_finite(fmcl_model *m, const float *p, const char *prefi
     return FMCL_OK;
 }
 
-fmcl_status fmcl_model_load(fmcl_ctx *ctx, const char *path, fmcl_weights which,
-                            fmcl_model **out)
+fmcl_status fmcl_model_load(fmcl_ctx *ctx, const char *path, fmcl_weights which, fmcl_model **out)
 {
     *out = NULL;
     if (which < FMCL_WEIGHTS_DEFAULT || which > FMCL_WEIGHTS_EMA)
@@ -143,7 +141,7 @@ fmcl_status fmcl_model_save(fmcl_model *m, const char *path)
     const int nt = fmcl_net_tensor_count(net);
     float *p = malloc(net->n_params * sizeof *p);
     fmcl_st_tensor *t = calloc((size_t)nt, sizeof *t);
-    char (*names)[FMCL_NET_NAME_LEN] = calloc((size_t)nt, FMCL_NET_NAME_LEN);
+    char(*names)[FMCL_NET_NAME_LEN] = calloc((size_t)nt, FMCL_NET_NAME_LEN);
     const char **kv = calloc(2 * ((size_t)m->meta.count + FMCL_NET_META_PAIRS), sizeof *kv);
     fmcl_status s = FMCL_OK;
     if (!p || !t || !names || !kv)

@@ -51,10 +51,10 @@ void fmcl_dropout_ref(float *y, const float *x, float p, uint64_t seed, uint32_t
 /* Linear layers with a narrow side (src/nn/linear.c), where GEMM tiles would
  * be mostly padding. x: [B, K], W: [N, K] (nn.Linear's layout), z, dz: [B, N].
  * Sums run in index order. Forward: z = x W^T + b. */
-fmcl_status fmcl_linear_small_forward(fmcl_ctx *ctx, fmcl_t z, fmcl_t x, fmcl_t W, fmcl_t b,
-                                      int B, int N, int K);
-void fmcl_linear_small_forward_ref(float *z, const float *x, const float *W, const float *b,
-                                   int B, int N, int K);
+fmcl_status fmcl_linear_small_forward(fmcl_ctx *ctx, fmcl_t z, fmcl_t x, fmcl_t W, fmcl_t b, int B,
+                                      int N, int K);
+void fmcl_linear_small_forward_ref(float *z, const float *x, const float *W, const float *b, int B,
+                                   int N, int K);
 /* dW: [N, K] += dz^T x; db: [N] += column sums of dz. Two launches: sums
  * over chunks of rows into part (fmcl_linear_small_wgrad_scratch floats),
  * then the chunks added in order. */

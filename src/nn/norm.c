@@ -37,16 +37,13 @@ fmcl_status fmcl_groupnorm_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t mean, fmcl_t 
         s = fmcl_run1(ctx, FMCL_K_groupnorm_stats, (size_t)B * G, "tttiif", mean, rstd, x, B * G,
                       C / G * HW, (double)FMCL_GROUPNORM_EPS);
     if (s == FMCL_OK)
-        s = fmcl_run2(ctx, FMCL_K_groupnorm_act_forward, chunks(HW), (size_t)B * C,
-                      "tttttttiiiiii", y, x, mean, rstd, gamma, beta, ss.mem ? ss : x, B * C, C,
-                      HW, G, ss.mem != NULL, silu != 0);
+        s = fmcl_run2(ctx, FMCL_K_groupnorm_act_forward, chunks(HW), (size_t)B * C, "tttttttiiiiii",
+                      y, x, mean, rstd, gamma, beta, ss.mem ? ss : x, B * C, C, HW, G,
+                      ss.mem != NULL, silu != 0);
     return s;
 }
 
-size_t fmcl_groupnorm_scratch(int B, int C, int HW)
-{
-    return (size_t)B * C * ((size_t)HW + 4);
-}
+size_t fmcl_groupnorm_scratch(int B, int C, int HW) { return (size_t)B * C * ((size_t)HW + 4); }
 
 fmcl_status fmcl_groupnorm_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dgamma, fmcl_t dbeta,
                                     fmcl_t dss, fmcl_t dy, fmcl_t x, fmcl_t mean, fmcl_t rstd,
@@ -92,9 +89,9 @@ static void gn_forward_ref(float *y, float *mean, float *rstd, const float *x, c
     }
 }
 
-static void gn_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy,
-                            const float *x, const float *mean, const float *rstd,
-                            const float *gamma, int B, int C, int HW, int G)
+static void gn_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                            const float *mean, const float *rstd, const float *gamma, int B, int C,
+                            int HW, int G)
 {
     const size_t n = (size_t)C / G * HW;
     for (int c = 0; c < C; c++) {
@@ -151,10 +148,14 @@ void fmcl_groupnorm_backward_ref(float *dx, float *dgamma, float *dbeta, float *
         }
         memcpy(u, xn, n * sizeof *u);
         if (ss) fmcl_scale_shift_forward_ref(u, xn, ss, B, C, HW);
-        if (silu) fmcl_silu_backward_ref(du, dy, u, B, C * HW);
-        else memcpy(du, dy, n * sizeof *du);
-        if (ss) fmcl_scale_shift_backward_ref(dxn, dss, du, xn, ss, B, C, HW);
-        else memcpy(dxn, du, n * sizeof *dxn);
+        if (silu)
+            fmcl_silu_backward_ref(du, dy, u, B, C * HW);
+        else
+            memcpy(du, dy, n * sizeof *du);
+        if (ss)
+            fmcl_scale_shift_backward_ref(dxn, dss, du, xn, ss, B, C, HW);
+        else
+            memcpy(dxn, du, n * sizeof *dxn);
         gn_backward_ref(dx, dgamma, dbeta, dxn, x, mean, rstd, gamma, B, C, HW, G);
     }
     free(xn), free(u), free(du), free(dxn);

@@ -45,8 +45,8 @@ fmcl_status fmcl_adam_step(fmcl_ctx *ctx, fmcl_t p, fmcl_t g, fmcl_t m, fmcl_t v
     /* normsq is not read without clipping; any valid buffer keeps drivers happy. */
     if (ap->clip <= 0) normsq = p;
     return fmcl_run1(ctx, FMCL_K_adam_step, (size_t)n, "tttttfffffffii", p, g, m, v, normsq,
-                     (double)ap->beta1, (double)ap->beta2, (double)ap->eps, (double)ap->clip,
-                     decay, ap->lr / bc1, sqrt(bc2), ap->zero_grad != 0, n);
+                     (double)ap->beta1, (double)ap->beta2, (double)ap->eps, (double)ap->clip, decay,
+                     ap->lr / bc1, sqrt(bc2), ap->zero_grad != 0, n);
 }
 
 void fmcl_adam_step_ref(float *p, float *g, float *m, float *v, double normsq,
@@ -72,8 +72,8 @@ void fmcl_adam_step_ref(float *p, float *g, float *m, float *v, double normsq,
 fmcl_status fmcl_ema_update(fmcl_ctx *ctx, fmcl_t e, fmcl_t p, float decay, int n)
 {
     if (n < 0 || !(decay >= 0 && decay <= 1))
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "ema: need n >= 0 and decay in [0, 1] (got %d, %g)",
-                         n, decay);
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "ema: need n >= 0 and decay in [0, 1] (got %d, %g)", n,
+                         decay);
     return fmcl_run1(ctx, FMCL_K_ema_update, (size_t)n, "ttfi", e, p, (double)decay, n);
 }
 

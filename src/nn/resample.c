@@ -8,12 +8,11 @@
 
 /* The largest tensor, B * C * H * W * scale floats, must fit the kernels'
  * int indices (for concatenation H is the pixel count and W 1). */
-static fmcl_status check_sizes(fmcl_ctx *ctx, const char *op, int B, int C, int H, int W,
-                               int scale)
+static fmcl_status check_sizes(fmcl_ctx *ctx, const char *op, int B, int C, int H, int W, int scale)
 {
     if (B < 1 || C < 1 || H < 1 || W < 1)
-        return fmcl_fail(ctx, FMCL_ERR_ARG, "%s: B=%d C=%d H=%d W=%d: sizes must be >= 1", op,
-                         B, C, H, W);
+        return fmcl_fail(ctx, FMCL_ERR_ARG, "%s: B=%d C=%d H=%d W=%d: sizes must be >= 1", op, B, C,
+                         H, W);
     if ((double)B * C * H * W * scale > INT_MAX)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "%s: B=%d C=%d H=%d W=%d makes a tensor of more than 2^31 - 1 floats; "
@@ -37,8 +36,8 @@ fmcl_status fmcl_upsample2x_backward(fmcl_ctx *ctx, fmcl_t dx, fmcl_t dy, int B,
     fmcl_status s = check_sizes(ctx, "upsample2x_backward", B, C, H, W, 4);
     if (s != FMCL_OK) return s;
     int rows = B * C * H;
-    return fmcl_run2(ctx, FMCL_K_upsample2x_backward, (size_t)W, (size_t)rows, "ttii", dx, dy,
-                     rows, W);
+    return fmcl_run2(ctx, FMCL_K_upsample2x_backward, (size_t)W, (size_t)rows, "ttii", dx, dy, rows,
+                     W);
 }
 
 /* B blocks of C * HW floats between tensors whose samples are dst_c and
@@ -51,8 +50,8 @@ static fmcl_status copy_channels(fmcl_ctx *ctx, fmcl_t dst, fmcl_t src, int B, i
                      dst_c * HW, src_c * HW, accumulate);
 }
 
-fmcl_status fmcl_concat_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t a, fmcl_t b, int B, int Ca,
-                                int Cb, int HW)
+fmcl_status fmcl_concat_forward(fmcl_ctx *ctx, fmcl_t y, fmcl_t a, fmcl_t b, int B, int Ca, int Cb,
+                                int HW)
 {
     int C = Ca < 1 || Cb < 1 || Ca > INT_MAX - Cb ? 0 : Ca + Cb;
     fmcl_status s = check_sizes(ctx, "concat_forward", B, C, HW, 1, 1);
@@ -103,14 +102,15 @@ void fmcl_concat_forward_ref(float *y, const float *a, const float *b, int B, in
         }
 }
 
-void fmcl_concat_backward_ref(float *da, float *db, const float *dy, int B, int Ca, int Cb,
-                              int HW)
+void fmcl_concat_backward_ref(float *da, float *db, const float *dy, int B, int Ca, int Cb, int HW)
 {
     for (int n = 0; n < B; n++)
         for (int c = 0; c < Ca + Cb; c++)
             for (int p = 0; p < HW; p++) {
                 float g = dy[((size_t)n * (Ca + Cb) + c) * HW + p];
-                if (c < Ca) da[((size_t)n * Ca + c) * HW + p] += g;
-                else db[((size_t)n * Cb + c - Ca) * HW + p] += g;
+                if (c < Ca)
+                    da[((size_t)n * Ca + c) * HW + p] += g;
+                else
+                    db[((size_t)n * Cb + c - Ca) * HW + p] += g;
             }
 }

@@ -156,8 +156,7 @@ static fmcl_t grad(const dev_run *r, int s)
     return g == SIZE_MAX ? (fmcl_t){NULL, 0} : fmcl_at(r->mem, g);
 }
 
-static fmcl_status forward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op, fmcl_t P,
-                              int B)
+static fmcl_status forward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op, fmcl_t P, int B)
 {
     fmcl_t in = act(r, op->in), out = act(r, op->out), w = fmcl_at(P, op->w), b = fmcl_at(P, op->b);
     fmcl_t scratch = fmcl_at(r->mem, r->p->scratch_off);
@@ -171,8 +170,8 @@ static fmcl_status forward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *op
     case UNET_SILU: return fmcl_silu_forward(ctx, out, in, B, op->C);
     case UNET_GN:
         return fmcl_groupnorm_forward(ctx, out, act(r, op->aux), act(r, op->aux2), in, w, b,
-                                      op->in2 >= 0 ? act(r, op->in2) : (fmcl_t){NULL, 0}, op->K,
-                                      B, op->C, op->H, op->G);
+                                      op->in2 >= 0 ? act(r, op->in2) : (fmcl_t){NULL, 0}, op->K, B,
+                                      op->C, op->H, op->G);
     case UNET_CONV: return fmcl_conv2d_forward(ctx, out, in, w, b, scratch, &cs);
     case UNET_ADD: return fmcl_axpy_to(ctx, out, in, 1.0f, act(r, op->in2), B * op->C);
     case UNET_UP: return fmcl_upsample2x_forward(ctx, out, in, B, op->C, op->H, op->W);
@@ -210,10 +209,9 @@ static fmcl_status backward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *o
     case UNET_SILU: return din.mem ? fmcl_silu_backward(ctx, din, dout, in, B, op->C) : FMCL_OK;
     case UNET_GN: {
         fmcl_t none = {NULL, 0}, ss = op->in2 >= 0 ? act(r, op->in2) : none;
-        return fmcl_groupnorm_backward(ctx, din, dw, db, op->in2 >= 0 ? grad(r, op->in2) : none,
-                                       dout, in, act(r, op->aux), act(r, op->aux2), w,
-                                       fmcl_at(P, op->b), ss, op->K, scratch, B, op->C, op->H,
-                                       op->G);
+        return fmcl_groupnorm_backward(
+            ctx, din, dw, db, op->in2 >= 0 ? grad(r, op->in2) : none, dout, in, act(r, op->aux),
+            act(r, op->aux2), w, fmcl_at(P, op->b), ss, op->K, scratch, B, op->C, op->H, op->G);
     }
     case UNET_CONV: return fmcl_conv2d_backward(ctx, din, dw, db, dout, in, w, scratch, &cs);
     case UNET_ADD: {
@@ -228,8 +226,7 @@ static fmcl_status backward_op(fmcl_ctx *ctx, const dev_run *r, const unet_op *o
         return fmcl_attention_backward(ctx, din, dout, in, act(r, op->aux), scratch, B, op->C,
                                        op->H, op->heads);
     case UNET_EMBED:
-        return fmcl_gemm(ctx, 1, 0, op->K, op->C, B, 1.0f, in, op->K, dout, op->C, 1.0f, dw,
-                         op->C);
+        return fmcl_gemm(ctx, 1, 0, op->K, op->C, B, 1.0f, in, op->K, dout, op->C, 1.0f, dw, op->C);
     case UNET_DROP:
         if (!r->mode.train) return fmcl_copy(ctx, din, dout, (size_t)B * op->C);
         return fmcl_dropout_backward(ctx, din, dout, r->p->cfg.dropout, r->mode.seed, r->mode.step,
@@ -253,7 +250,8 @@ static fmcl_status labels_ok(fmcl_unet *u, const fmcl_unet_acts *a, fmcl_t y)
     if (a->plan->label_slot >= 0 && !y.mem)
         return fmcl_fail(u->ctx, FMCL_ERR_ARG,
                          "the U-Net is conditioned on %d classes: pass the one-hot labels y "
-                         "(zeros for the null class)", a->plan->cfg.classes);
+                         "(zeros for the null class)",
+                         a->plan->cfg.classes);
     return FMCL_OK;
 }
 
@@ -269,8 +267,8 @@ fmcl_status fmcl_unet_forward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t v, fmcl_t 
     return s;
 }
 
-fmcl_status fmcl_unet_backward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t grads, fmcl_t dv,
-                               fmcl_t x, fmcl_t y, fmcl_t dx, int B)
+fmcl_status fmcl_unet_backward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t grads, fmcl_t dv, fmcl_t x,
+                               fmcl_t y, fmcl_t dx, int B)
 {
     fmcl_status s = batch_ok(u, a, B, "backward");
     if (s == FMCL_OK) s = labels_ok(u, a, y);
@@ -278,8 +276,7 @@ fmcl_status fmcl_unet_backward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t grads, fm
     dev_run r = {p, a->mem, x, {NULL, 0}, y, {NULL, 0}, dv, dx, a->mode};
     /* Every layer's backward accumulates: each gradient is cleared right
      * before its first writer (it shares memory with others), dx first. */
-    if (s == FMCL_OK && dx.mem)
-        s = fmcl_fill(u->ctx, dx, 0.0f, B * (int)p->slots[UNET_SLOT_X].per);
+    if (s == FMCL_OK && dx.mem) s = fmcl_fill(u->ctx, dx, 0.0f, B * (int)p->slots[UNET_SLOT_X].per);
     for (int i = p->n_ops - 1; s == FMCL_OK && i >= 0; i--) {
         for (int k = 0; k < p->n_slots && s == FMCL_OK; k++) {
             const unet_slot *sl = &p->slots[k];

@@ -37,12 +37,12 @@ typedef struct {
     int base;                    /* channels of level 0 (ADM's model_channels) */
     int levels;                  /* entries of mult */
     int mult[FMCL_UNET_MAX_LEVELS];
-    int blocks;                  /* ResBlocks per level on the way down (num_res_blocks) */
-    unsigned attn_levels;        /* bit l: attention at level l (resolution H / 2^l) */
-    int heads;                   /* attention heads; every attending width a multiple */
-    int groups;                  /* GroupNorm groups; every normalised width a multiple */
-    int classes;                 /* K > 0: class-conditional (label_emb [K, 4 base]); 0: not */
-    float dropout;               /* P in [0, 1): each ResBlock's dropout; 0: no dropout op */
+    int blocks;           /* ResBlocks per level on the way down (num_res_blocks) */
+    unsigned attn_levels; /* bit l: attention at level l (resolution H / 2^l) */
+    int heads;            /* attention heads; every attending width a multiple */
+    int groups;           /* GroupNorm groups; every normalised width a multiple */
+    int classes;          /* K > 0: class-conditional (label_emb [K, 4 base]); 0: not */
+    float dropout;        /* P in [0, 1): each ResBlock's dropout; 0: no dropout op */
 } fmcl_unet_spec;
 
 /* Defaults for 28x28x1 (Fashion-MNIST) and 32x32x3 (CIFAR-10): base 32,
@@ -70,8 +70,8 @@ typedef struct fmcl_unet_plan fmcl_unet_plan;
 
 /* Plans a checked configuration for up to B images (FMCL_ERR_ARG, with a
  * batch that fits, when the buffer would pass 2^31 - 1 floats). */
-fmcl_status fmcl_unet_plan_create(const fmcl_unet_spec *cfg, int B, fmcl_unet_plan **out,
-                                  char *err, size_t errlen);
+fmcl_status fmcl_unet_plan_create(const fmcl_unet_spec *cfg, int B, fmcl_unet_plan **out, char *err,
+                                  size_t errlen);
 void fmcl_unet_plan_free(fmcl_unet_plan *p);
 /* One block alone, for the tests: a ResBlock (attention 0: Cin -> Cout) or an
  * AttentionBlock (Cin = Cout) on x [B, Cin, H, W], conditioned on emb
@@ -158,8 +158,8 @@ fmcl_status fmcl_unet_forward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t v, fmcl_t 
 /* grads (flat, parameter layout) += dL/dparams given dv = dL/dv; dx = dL/dx
  * when dx.mem is non-NULL. Needs the forward's a, x and y, which it leaves
  * unchanged (so several backwards may follow one forward). */
-fmcl_status fmcl_unet_backward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t grads, fmcl_t dv,
-                               fmcl_t x, fmcl_t y, fmcl_t dx, int B);
+fmcl_status fmcl_unet_backward(fmcl_unet *u, fmcl_unet_acts *a, fmcl_t grads, fmcl_t dv, fmcl_t x,
+                               fmcl_t y, fmcl_t dx, int B);
 
 /* The same on the host with the layers' _ref functions (float tensors,
  * double sums) for the plan's B images: v = v(x, t, y) (y: NULL when
@@ -170,8 +170,8 @@ void fmcl_unet_forward_ref(const fmcl_unet_plan *p, const float *params, const f
 void fmcl_unet_grad_ref(const fmcl_unet_plan *p, const float *params, const float *x,
                         const float *t, const float *y, const float *dv, float *grads, float *dx);
 void fmcl_unet_forward_ref_mode(const fmcl_unet_plan *p, const fmcl_unet_mode *mode,
-                                const float *params, const float *x, const float *t,
-                                const float *y, float *v);
+                                const float *params, const float *x, const float *t, const float *y,
+                                float *v);
 void fmcl_unet_grad_ref_mode(const fmcl_unet_plan *p, const fmcl_unet_mode *mode,
                              const float *params, const float *x, const float *t, const float *y,
                              const float *dv, float *grads, float *dx);

@@ -39,7 +39,7 @@ typedef struct {
     int oom;
     char *err; /* the first shape problem, for fmcl_unet_check_spec */
     size_t errlen;
-    int emb;   /* slot of SiLU(emb), shared by every ResBlock's emb_layers */
+    int emb; /* slot of SiLU(emb), shared by every ResBlock's emb_layers */
     int emb_dim;
     int drop_sites; /* dropout ops so far: the next one's site */
 } builder;
@@ -115,8 +115,8 @@ static size_t param(builder *bd, const char *prefix, const char *suffix, int ini
     return e->off;
 }
 
-static void weight_bias(builder *bd, const char *prefix, int zero, int K, int C, int ks,
-                        int conv1d, size_t *w, size_t *b)
+static void weight_bias(builder *bd, const char *prefix, int zero, int K, int C, int ks, int conv1d,
+                        size_t *w, size_t *b)
 {
     int init = zero ? FMCL_UNET_INIT_ZERO : FMCL_UNET_INIT_UNIFORM, fan = C * ks * ks;
     /* ADM's attention convolutions are conv1d on [B, C, HW]: weights [K, C, 1] */
@@ -445,19 +445,24 @@ static int layout(fmcl_unet_plan *p)
 /* The fields against the settings table, then how they fit together. */
 static fmcl_status field_problem(const fmcl_unet_spec *c, char *why, size_t len)
 {
-    const fmcl_setting_value v[] = {
-        {FMCL_SCOPE_UNET, "channels", c->channels}, {FMCL_SCOPE_UNET, "height", c->height},
-        {FMCL_SCOPE_UNET, "width", c->width},       {FMCL_SCOPE_UNET, "base", c->base},
-        {FMCL_SCOPE_UNET, "levels", c->levels},     {FMCL_SCOPE_UNET, "blocks", c->blocks},
-        {FMCL_SCOPE_UNET, "attn_levels", c->attn_levels}, {FMCL_SCOPE_UNET, "heads", c->heads},
-        {FMCL_SCOPE_UNET, "groups", c->groups},     {FMCL_SCOPE_MODEL, "classes", c->classes},
-        {FMCL_SCOPE_UNET, "dropout", c->dropout}};
+    const fmcl_setting_value v[] = {{FMCL_SCOPE_UNET, "channels", c->channels},
+                                    {FMCL_SCOPE_UNET, "height", c->height},
+                                    {FMCL_SCOPE_UNET, "width", c->width},
+                                    {FMCL_SCOPE_UNET, "base", c->base},
+                                    {FMCL_SCOPE_UNET, "levels", c->levels},
+                                    {FMCL_SCOPE_UNET, "blocks", c->blocks},
+                                    {FMCL_SCOPE_UNET, "attn_levels", c->attn_levels},
+                                    {FMCL_SCOPE_UNET, "heads", c->heads},
+                                    {FMCL_SCOPE_UNET, "groups", c->groups},
+                                    {FMCL_SCOPE_MODEL, "classes", c->classes},
+                                    {FMCL_SCOPE_UNET, "dropout", c->dropout}};
     fmcl_status s = fmcl_settings_check(v, (int)(sizeof v / sizeof *v), why, len);
     for (int l = 0; s == FMCL_OK && l < c->levels; l++)
         s = fmcl_setting_check_key(FMCL_SCOPE_UNET, "mult", c->mult[l], why, len);
     if (s != FMCL_OK) return s;
     const char *bad = NULL;
-    if (c->attn_levels >> c->levels) bad = "attn_levels names a level beyond the last";
+    if (c->attn_levels >> c->levels)
+        bad = "attn_levels names a level beyond the last";
     else if (c->height % (1 << (c->levels - 1)) || c->width % (1 << (c->levels - 1)))
         bad = "height and width must be divisible by 2^(levels - 1), so that upsampling "
               "restores each level's size; use fewer levels or pad the images";
@@ -475,8 +480,8 @@ fmcl_status fmcl_unet_check_spec(const fmcl_unet_spec *c, char *err, size_t errl
     return s;
 }
 
-fmcl_status fmcl_unet_plan_create(const fmcl_unet_spec *cfg, int B, fmcl_unet_plan **out,
-                                  char *err, size_t errlen)
+fmcl_status fmcl_unet_plan_create(const fmcl_unet_spec *cfg, int B, fmcl_unet_plan **out, char *err,
+                                  size_t errlen)
 {
     *out = NULL;
     char why[256];
@@ -508,8 +513,10 @@ fmcl_status fmcl_unet_plan_create(const fmcl_unet_spec *cfg, int B, fmcl_unet_pl
     for (int i = 0; i < p->n_slots; i++)
         if (p->slots[i].per > biggest) biggest = p->slots[i].per;
     if (!msg[0] && (double)biggest * B > INT_MAX)
-        snprintf(msg, sizeof msg, "a batch of %d needs activations of more than 2^31 - 1 floats; "
-                 "use a batch of at most %zu", B, (size_t)INT_MAX / biggest);
+        snprintf(msg, sizeof msg,
+                 "a batch of %d needs activations of more than 2^31 - 1 floats; "
+                 "use a batch of at most %zu",
+                 B, (size_t)INT_MAX / biggest);
     if (msg[0]) {
         fmcl_unet_plan_free(p);
         snprintf(err, errlen, "invalid U-Net configuration: %s", msg);
@@ -523,8 +530,10 @@ fmcl_status fmcl_unet_plan_create(const fmcl_unet_spec *cfg, int B, fmcl_unet_pl
     if (p->total > INT_MAX) { /* kernels take int sizes and 32-bit offsets */
         size_t fit = (size_t)INT_MAX / (p->total / B + 1);
         fmcl_unet_plan_free(p);
-        snprintf(err, errlen, "a U-Net batch of %d needs an activation buffer of more than "
-                 "2^31 - 1 floats; use a batch of at most %zu", B, fit);
+        snprintf(err, errlen,
+                 "a U-Net batch of %d needs an activation buffer of more than "
+                 "2^31 - 1 floats; use a batch of at most %zu",
+                 B, fit);
         return FMCL_ERR_ARG;
     }
     *out = p;
@@ -536,8 +545,8 @@ fmcl_status fmcl_unet_plan_block(int attention, int Cin, int Cout, int H, int W,
                                  size_t errlen)
 {
     *out = NULL;
-    if (B < 1 || Cin < 1 || Cout < 1 || H < 1 || W < 1 || emb_dim < 1 || heads < 1 ||
-        groups < 1 || (attention && Cin != Cout)) {
+    if (B < 1 || Cin < 1 || Cout < 1 || H < 1 || W < 1 || emb_dim < 1 || heads < 1 || groups < 1 ||
+        (attention && Cin != Cout)) {
         snprintf(err, errlen, "U-Net block: sizes must be >= 1 (and Cin = Cout for attention)");
         return FMCL_ERR_ARG;
     }
@@ -552,8 +561,8 @@ fmcl_status fmcl_unet_plan_block(int attention, int Cin, int Cout, int H, int W,
     p->cfg.heads = heads, p->cfg.groups = groups;
     p->B = B;
     p->label_slot = -1;
-    new_slot(&bd, (size_t)Cin * H * W, 1);  /* UNET_SLOT_X */
-    new_slot(&bd, (size_t)emb_dim, 0);      /* UNET_SLOT_T holds emb itself */
+    new_slot(&bd, (size_t)Cin * H * W, 1); /* UNET_SLOT_X */
+    new_slot(&bd, (size_t)emb_dim, 0);     /* UNET_SLOT_T holds emb itself */
     bd.emb_dim = emb_dim;
     bd.emb = unary(&bd, UNET_SILU, UNET_SLOT_T, (size_t)emb_dim);
     int y = attention ? attnblock(&bd, "", UNET_SLOT_X, Cin, H, W)

@@ -51,7 +51,7 @@ typedef struct {
 struct fmcl_unet_plan {
     fmcl_unet_spec cfg;
     int B;
-    int label_slot;               /* the one-hot labels' slot; -1: unconditional */
+    int label_slot; /* the one-hot labels' slot; -1: unconditional */
     unet_op *ops;
     int n_ops;
     unet_slot *slots;
@@ -59,16 +59,16 @@ struct fmcl_unet_plan {
     fmcl_unet_param *tensors;
     int n_tensors;
     size_t n_params;
-    size_t scratch_off;           /* conv, attention and bias-gradient scratch */
-    size_t total;                 /* floats of the activation buffer */
+    size_t scratch_off; /* conv, attention and bias-gradient scratch */
+    size_t total;       /* floats of the activation buffer */
     double flops;
 };
 
 /* conv shape of an op for a batch of B. */
 static inline fmcl_conv_shape unet_conv_shape(const unet_op *op, int B)
 {
-    return (fmcl_conv_shape){B, op->C, op->H, op->W, op->K, op->ks, op->stride, op->pad,
-                             op->chunk < B ? op->chunk : B};
+    return (fmcl_conv_shape){
+        B, op->C, op->H, op->W, op->K, op->ks, op->stride, op->pad, op->chunk < B ? op->chunk : B};
 }
 
 #endif

@@ -111,9 +111,7 @@ static void backward_op(const ref_run *r, const unet_op *op, float *grads)
     case UNET_CAT:
         fmcl_concat_backward_ref(din, grad(r, op->in2), dout, B, op->C, op->K, op->H);
         break;
-    case UNET_ATTN:
-        fmcl_attention_backward_ref(din, dout, in, B, op->C, op->H, op->heads);
-        break;
+    case UNET_ATTN: fmcl_attention_backward_ref(din, dout, in, B, op->C, op->H, op->heads); break;
     case UNET_EMBED:
         fmcl_gemm_ref(1, 0, op->K, op->C, B, 1.0f, in, op->K, dout, op->C, 1.0f, dw, op->C);
         break;
@@ -145,11 +143,11 @@ void fmcl_unet_grad_ref(const fmcl_unet_plan *p, const float *params, const floa
 }
 
 void fmcl_unet_forward_ref_mode(const fmcl_unet_plan *p, const fmcl_unet_mode *mode,
-                                const float *params, const float *x, const float *t,
-                                const float *y, float *v)
+                                const float *params, const float *x, const float *t, const float *y,
+                                float *v)
 {
-    ref_run r = {p, calloc(p->total, sizeof(float)), params, x, t, y, v, NULL, NULL,
-                 mode_or_eval(mode)};
+    ref_run r = {
+        p, calloc(p->total, sizeof(float)), params, x, t, y, v, NULL, NULL, mode_or_eval(mode)};
     for (int i = 0; r.buf && i < p->n_ops; i++) forward_op(&r, &p->ops[i]);
     free(r.buf);
 }
@@ -161,8 +159,8 @@ void fmcl_unet_grad_ref_mode(const fmcl_unet_plan *p, const fmcl_unet_mode *mode
     size_t nx = (size_t)p->B * p->slots[UNET_SLOT_X].per;
     size_t nv = (size_t)p->B * p->slots[p->ops[p->n_ops - 1].out].per;
     float *v = malloc(nv * sizeof *v), *dvc = malloc(nv * sizeof *dvc);
-    ref_run r = {p, calloc(p->total, sizeof(float)), params, x, t, y, v, dvc, dx,
-                 mode_or_eval(mode)};
+    ref_run r = {
+        p, calloc(p->total, sizeof(float)), params, x, t, y, v, dvc, dx, mode_or_eval(mode)};
     if (r.buf && v && dvc) {
         memcpy(dvc, dv, nv * sizeof *dvc);
         if (dx) memset(dx, 0, nx * sizeof *dx);

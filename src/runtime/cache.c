@@ -75,9 +75,9 @@ void fmcl_cache_key(const fmcl_program_id *id, uint8_t key[FMCL_CACHE_KEY_BYTES]
     put_u32(fmt, FORMAT_VERSION);
     fmcl_sha256_update(&s, magic, sizeof magic);
     fmcl_sha256_update(&s, fmt, sizeof fmt);
-    const char *fields[] = {id->source,         id->options,        id->platform_name,
+    const char *fields[] = {id->source,          id->options,          id->platform_name,
                             id->platform_vendor, id->platform_version, id->device_name,
-                            id->device_version, id->driver_version, id->library_version};
+                            id->device_version,  id->driver_version,   id->library_version};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) hash_field(&s, fields[i]);
     fmcl_sha256_final(&s, key);
 }
@@ -250,10 +250,10 @@ fmcl_status fmcl_cache_store_program(cl_program prog, const char *path,
     if (!bin) return fmcl_errf(err, errlen, FMCL_ERR_NOMEM, "out of memory");
     unsigned char *bins[1] = {bin};
     rc = clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL);
-    fmcl_status s = rc == CL_SUCCESS ? fmcl_cache_write(path, key, bin, size, err, errlen)
-                                     : fmcl_errf(err, errlen, FMCL_ERR_OPENCL,
-                                                 "reading the program binary failed (%s)",
-                                                 fmcl_cl_strerror(rc));
+    fmcl_status s = rc == CL_SUCCESS
+                        ? fmcl_cache_write(path, key, bin, size, err, errlen)
+                        : fmcl_errf(err, errlen, FMCL_ERR_OPENCL,
+                                    "reading the program binary failed (%s)", fmcl_cl_strerror(rc));
     free(bin);
     return s;
 }

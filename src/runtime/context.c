@@ -91,8 +91,8 @@ fmcl_status fmcl_cl(fmcl_ctx *ctx, cl_int rc, const char *what)
                          "%s: the device ran out of memory (%s, %d); a smaller batch or model "
                          "needs less",
                          what, fmcl_cl_strerror(rc), rc);
-    return fmcl_fail(ctx, FMCL_ERR_OPENCL, "%s failed: %s (%d) on %s", what,
-                     fmcl_cl_strerror(rc), rc, ctx->info.device_name);
+    return fmcl_fail(ctx, FMCL_ERR_OPENCL, "%s failed: %s (%d) on %s", what, fmcl_cl_strerror(rc),
+                     rc, ctx->info.device_name);
 }
 
 /* Hands the log callback every line of the notes completed since the last
@@ -128,8 +128,8 @@ static fmcl_status build_from_source(fmcl_ctx *ctx, const char *opts)
     rc = clBuildProgram(ctx->program, 1, &ctx->device, opts, NULL, NULL);
     if (rc != CL_SUCCESS) {
         char log[6000] = "";
-        clGetProgramBuildInfo(ctx->program, ctx->device, CL_PROGRAM_BUILD_LOG, sizeof log - 1,
-                              log, NULL);
+        clGetProgramBuildInfo(ctx->program, ctx->device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log,
+                              NULL);
         log[sizeof log - 1] = 0;
         return fmcl_fail(ctx, FMCL_ERR_BUILD,
                          "building fmcl's kernels for %s failed (%s); driver build log:\n%s",
@@ -203,10 +203,10 @@ static fmcl_status build_program(fmcl_ctx *ctx)
         fmcl_note(ctx, "fmcl program: built from source (binary cache off: %s)\n", off);
     else if (fmcl_cache_store_program(ctx->program, path, key, err, sizeof err) == FMCL_OK)
         fmcl_note(ctx, "fmcl program: built from source (%s); cache entry written to %s\n", why,
-                 path);
+                  path);
     else
-        fmcl_note(ctx, "fmcl program: built from source (%s); cache entry not written: %s\n",
-                 why, err);
+        fmcl_note(ctx, "fmcl program: built from source (%s); cache entry not written: %s\n", why,
+                  err);
     return FMCL_OK;
 }
 
@@ -220,7 +220,7 @@ static fmcl_status register_sets(fmcl_ctx *ctx, const fmcl_kernel_set *const *se
     for (int j = -1; j < n_sets; j++) {
         const fmcl_kernel_set *ks = j < 0 ? &fmcl_runtime_kernels : sets[j];
         const char *why = ks->id < 0 || ks->id >= FMCL_KSETS ? "its set id is out of range"
-                          : ctx->sets[ks->id]                 ? "its set id is taken"
+                          : ctx->sets[ks->id]                ? "its set id is taken"
                           : ks->count > 1 << FMCL_KSET_BITS ||
                                   ctx->n_kern + ks->count > FMCL_KERNELS_MAX
                               ? "it has too many kernels"
@@ -272,8 +272,7 @@ fmcl_status fmcl_runtime_ctx_create(fmcl_ctx **out, const char *spec,
         return s;
     }
     cl_int rc;
-    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform,
-                                     0};
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
     ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &rc);
     s = fmcl_cl(ctx, rc, "clCreateContext");
     if (s == FMCL_OK) {

@@ -23,10 +23,9 @@ fmcl_status fmcl_conv_choose(fmcl_ctx *ctx)
         ctx->conv_impl = i;
     }
     fmcl_note(ctx, "convolutions: %s\n",
-              ctx->conv_impl == FMCL_CONV_IM2COL
-                  ? "im2col + GEMM"
-                  : ctx->conv_impl == FMCL_CONV_PACKED ? "implicit GEMM, packed panels"
-                                                       : "implicit GEMM, local-memory tiles");
+              ctx->conv_impl == FMCL_CONV_IM2COL   ? "im2col + GEMM"
+              : ctx->conv_impl == FMCL_CONV_PACKED ? "implicit GEMM, packed panels"
+                                                   : "implicit GEMM, local-memory tiles");
     return FMCL_OK;
 }
 

@@ -20,8 +20,7 @@ static void copy_info(cl_device_id d, cl_device_info what, char *dst, size_t cap
 static int has_extension(cl_device_id d, const char *ext)
 {
     size_t len = 0;
-    if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &len) != CL_SUCCESS || len == 0)
-        return 0;
+    if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &len) != CL_SUCCESS || len == 0) return 0;
     char *s = malloc(len + 1);
     if (!s) return 0;
     int found = 0;
@@ -48,8 +47,7 @@ static void fill_info(fmcl_device_info *info, cl_platform_id p, cl_device_id d, 
     copy_info(d, CL_DEVICE_NAME, info->device_name, sizeof info->device_name);
     copy_info(d, CL_DEVICE_VERSION, info->device_version, sizeof info->device_version);
     copy_info(d, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
-    copy_info(d, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version,
-              sizeof info->opencl_c_version);
+    copy_info(d, CL_DEVICE_OPENCL_C_VERSION, info->opencl_c_version, sizeof info->opencl_c_version);
     cl_device_type type = 0;
     clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL);
     info->type = (type & CL_DEVICE_TYPE_GPU)           ? FMCL_DEVICE_GPU
@@ -138,7 +136,8 @@ static int contains_nocase(const char *hay, const char *needle)
     size_t n = strlen(needle);
     for (; *hay; hay++) {
         size_t i = 0;
-        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+        while (i < n && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
             i++;
         if (i == n) return 1;
     }

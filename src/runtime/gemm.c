@@ -25,8 +25,7 @@ extern const char fmcl_tuned_params[];
 
 const char *fmcl_clblast_version(void)
 {
-    return STR(CLBLAST_VERSION_MAJOR) "." STR(CLBLAST_VERSION_MINOR) "." STR(
-        CLBLAST_VERSION_PATCH);
+    return STR(CLBLAST_VERSION_MAJOR) "." STR(CLBLAST_VERSION_MINOR) "." STR(CLBLAST_VERSION_PATCH);
 }
 
 fmcl_status fmcl_gemm_override(fmcl_ctx *ctx, const fmcl_tune_kernel *k)
@@ -36,7 +35,7 @@ fmcl_status fmcl_gemm_override(fmcl_ctx *ctx, const fmcl_tune_kernel *k)
     CLBlastStatusCode rc = CLBlastOverrideParameters(ctx->device, k->name, CLBlastPrecisionSingle,
                                                      (size_t)k->n, names, k->value);
     if (rc == CLBlastSuccess) return FMCL_OK;
-    const char *why = rc == CLBlastInvalidOverrideKernel     ? "no such kernel"
+    const char *why = rc == CLBlastInvalidOverrideKernel      ? "no such kernel"
                       : rc == CLBlastMissingOverrideParameter ? "not every parameter given"
                       : rc == CLBlastInvalidLocalMemUsage     ? "too much local memory"
                                                               : "refused";
@@ -122,8 +121,8 @@ void fmcl_gemm_apply_tuning(fmcl_ctx *ctx)
         unsigned char *text = NULL;
         size_t len = 0;
         fmcl_status s = fmcl_read_file(path, 1 << 16, &text, &len, err, sizeof err);
-        if (s == FMCL_OK) s = fmcl_tune_parse((const char *)text, len, sets, MAX_SETS, &n, err,
-                                              sizeof err);
+        if (s == FMCL_OK)
+            s = fmcl_tune_parse((const char *)text, len, sets, MAX_SETS, &n, err, sizeof err);
         free(text);
         if (s != FMCL_OK)
             fmcl_note(ctx, "warning: tuned CLBlast parameters in %s ignored: %s\n", path, err);
@@ -144,14 +143,17 @@ void fmcl_gemm_apply_tuning(fmcl_ctx *ctx)
 fmcl_status fmcl_gemm_choose(fmcl_ctx *ctx)
 {
     const char *env = getenv("FMCL_GEMM");
-    if (env && strcmp(env, "clblast") == 0) ctx->gemm_packed = 0;
-    else if (env && strcmp(env, "packed") == 0) ctx->gemm_packed = 1;
+    if (env && strcmp(env, "clblast") == 0)
+        ctx->gemm_packed = 0;
+    else if (env && strcmp(env, "packed") == 0)
+        ctx->gemm_packed = 1;
     else if (env && *env)
         return fmcl_fail(ctx, FMCL_ERR_ARG,
                          "FMCL_GEMM=%s: expected \"clblast\" or \"packed\" (or unset: packed "
                          "kernels on PoCL's CPU devices, CLBlast elsewhere)",
                          env);
-    else ctx->gemm_packed = ctx->sched.packed_gemm;
+    else
+        ctx->gemm_packed = ctx->sched.packed_gemm;
     fmcl_note(ctx, "GEMM: %s\n", ctx->gemm_packed ? "fmcl's packed kernels" : "CLBlast");
     return FMCL_OK;
 }
@@ -173,16 +175,16 @@ static fmcl_status gemm_fail(fmcl_ctx *ctx, CLBlastStatusCode rc, const char *wh
                      K, (int)rc, ctx->info.device_name);
 }
 
-fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, int lda,
-                              int ldb, int ldc)
+fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, int lda, int ldb,
+                              int ldc)
 {
     size_t bytes = 0;
     if (ctx->gemm_packed) {
         bytes = fmcl_gemm_packed_scratch(ta, M, N, K) * sizeof(float);
     } else {
         CLBlastStatusCode rc = CLBlastSGemmTempBufferSize(
-            CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M, (size_t)N, (size_t)K, 0,
-            (size_t)lda, 0, (size_t)ldb, 0, (size_t)ldc, &ctx->queue, &bytes);
+            CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M, (size_t)N, (size_t)K, 0, (size_t)lda,
+            0, (size_t)ldb, 0, (size_t)ldc, &ctx->queue, &bytes);
         if (rc != CLBlastSuccess) return gemm_fail(ctx, rc, "sizing GEMM scratch", M, N, K);
     }
     if (bytes <= ctx->gemm_tmp_bytes && ctx->gemm_tmp.mem) return FMCL_OK;
@@ -197,8 +199,8 @@ fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K
 
 /* The packed path on the context's scratch, grown only when no
  * fmcl_gemm_reserve covered the shape. */
-static fmcl_status packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha,
-                          fmcl_t A, int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc,
+static fmcl_status packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha, fmcl_t A,
+                          int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc,
                           fmcl_gemm_epi epi, fmcl_t v, fmcl_t H)
 {
     fmcl_status s = fmcl_gemm_reserve(ctx, ta, tb, M, N, K, lda, ldb, ldc);
@@ -218,14 +220,14 @@ fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float 
     CLBlastStatusCode rc;
     cl_event *ev = fmcl_profile_slot(ctx, FMCL_PROF_GEMM); /* NULL unless profiling */
     if (ctx->gemm_tmp.mem)
-        rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M,
-                                        (size_t)N, (size_t)K, alpha, A.mem, A.off, (size_t)lda,
-                                        B.mem, B.off, (size_t)ldb, beta, C.mem, C.off,
-                                        (size_t)ldc, &ctx->queue, ev, ctx->gemm_tmp.mem);
+        rc = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M, (size_t)N,
+                                        (size_t)K, alpha, A.mem, A.off, (size_t)lda, B.mem, B.off,
+                                        (size_t)ldb, beta, C.mem, C.off, (size_t)ldc, &ctx->queue,
+                                        ev, ctx->gemm_tmp.mem);
     else
         rc = CLBlastSgemm(CLBlastLayoutRowMajor, tr(ta), tr(tb), (size_t)M, (size_t)N, (size_t)K,
-                          alpha, A.mem, A.off, (size_t)lda, B.mem, B.off, (size_t)ldb, beta,
-                          C.mem, C.off, (size_t)ldc, &ctx->queue, ev);
+                          alpha, A.mem, A.off, (size_t)lda, B.mem, B.off, (size_t)ldb, beta, C.mem,
+                          C.off, (size_t)ldc, &ctx->queue, ev);
     fmcl_profile_done(ctx, ev, rc == CLBlastSuccess);
     return rc == CLBlastSuccess ? FMCL_OK : gemm_fail(ctx, rc, "GEMM", M, N, K);
 }

@@ -38,8 +38,10 @@ static void blocking(const fmcl_ctx *ctx, size_t pm, size_t qn, size_t *pa, size
     *pa = 4;
     *qb = 4;
     while ((*pa > 1 || *qb > 1) && panels(pm, *pa) * panels(qn, *qb) < want) {
-        if (*pa >= *qb) *pa /= 2;
-        else *qb /= 2;
+        if (*pa >= *qb)
+            *pa /= 2;
+        else
+            *qb /= 2;
     }
 }
 
@@ -72,8 +74,8 @@ fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K,
     size_t pa, qb;
     blocking(ctx, pm, qn, &pa, &qb);
     if (s == FMCL_OK)
-        s = fmcl_run2(ctx, FMCL_K_gemm_packed, panels(qn, qb), panels(pm, pa), "ttttiitiiiiffiii", C,
-                      H, v, ta ? Ap : A, lda, ta, Bp, M, N, K, ldc, (double)alpha, (double)beta,
+        s = fmcl_run2(ctx, FMCL_K_gemm_packed, panels(qn, qb), panels(pm, pa), "ttttiitiiiiffiii",
+                      C, H, v, ta ? Ap : A, lda, ta, Bp, M, N, K, ldc, (double)alpha, (double)beta,
                       (int)epi, (int)pa, (int)qb);
     return s;
 }
@@ -86,9 +88,9 @@ static float sigmoid_pair(float z, float *one_minus)
     return z >= 0.0f ? r : er;
 }
 
-void fmcl_gemm_packed_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A,
-                          int lda, const float *B, int ldb, float beta, float *C, int ldc,
-                          fmcl_gemm_epi epi, float *v, float *H)
+void fmcl_gemm_packed_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, float *C, int ldc, fmcl_gemm_epi epi,
+                          float *v, float *H)
 {
     for (int i = 0; i < M; i++) {
         if (epi == FMCL_GEMM_ROWSUM) {

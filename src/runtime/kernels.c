@@ -10,6 +10,6 @@ static const char *const names[] = {
 #undef FMCL_KERNEL
 };
 
-const fmcl_kernel_set fmcl_runtime_kernels = {
-    FMCL_KSET_RUNTIME, "runtime", fmcl_runtime_kernel_source, names,
-    (int)(sizeof names / sizeof *names)};
+const fmcl_kernel_set fmcl_runtime_kernels = {FMCL_KSET_RUNTIME, "runtime",
+                                              fmcl_runtime_kernel_source, names,
+                                              (int)(sizeof names / sizeof *names)};

@@ -16,9 +16,9 @@ typedef struct {
     int count;
 } fmcl_kernel_set;
 
-#define FMCL_KSET_BITS 8      /* index bits of a kernel id: up to 256 kernels per set */
-#define FMCL_KSETS 8          /* set ids 0 .. FMCL_KSETS - 1 */
-#define FMCL_KERNELS_MAX 256  /* kernels of all sets of one context */
+#define FMCL_KSET_BITS 8     /* index bits of a kernel id: up to 256 kernels per set */
+#define FMCL_KSETS 8         /* set ids 0 .. FMCL_KSETS - 1 */
+#define FMCL_KERNELS_MAX 256 /* kernels of all sets of one context */
 #define FMCL_KID(set, index) ((set) << FMCL_KSET_BITS | (index))
 
 /* The runtime's own kernels (runtime/kernels.def), set 0 of every context. */

@@ -44,9 +44,9 @@ static fmcl_status staged_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size
     fmcl_t tmp;
     fmcl_status s = fmcl_alloc(ctx, bytes, &tmp, "a staging buffer");
     if (s == FMCL_OK)
-        s = fmcl_cl(ctx, clEnqueueWriteBuffer(ctx->queue, tmp.mem, CL_TRUE, 0, bytes, src, 0, NULL,
-                                              NULL),
-                    "clEnqueueWriteBuffer");
+        s = fmcl_cl(
+            ctx, clEnqueueWriteBuffer(ctx->queue, tmp.mem, CL_TRUE, 0, bytes, src, 0, NULL, NULL),
+            "clEnqueueWriteBuffer");
     if (s == FMCL_OK) s = fmcl_copy(ctx, dst, tmp, bytes / 4);
     fmcl_release(&tmp); /* the enqueued copy keeps it alive until done */
     return s;
@@ -61,18 +61,20 @@ fmcl_status fmcl_write(fmcl_ctx *ctx, fmcl_t dst, const void *src, size_t bytes)
         clGetMemObjectInfo(dst.mem, CL_MEM_SIZE, sizeof size, &size, NULL);
         if (dst.off != 0 || bytes != size) return staged_write(ctx, dst, src, bytes);
     }
-    return fmcl_cl(ctx, clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_TRUE, dst.off * 4, bytes, src,
-                                             0, NULL, NULL),
-                   "clEnqueueWriteBuffer");
+    return fmcl_cl(
+        ctx,
+        clEnqueueWriteBuffer(ctx->queue, dst.mem, CL_TRUE, dst.off * 4, bytes, src, 0, NULL, NULL),
+        "clEnqueueWriteBuffer");
 }
 
 fmcl_status fmcl_read(fmcl_ctx *ctx, fmcl_t src, void *dst, size_t bytes)
 {
     if (bytes == 0) return FMCL_OK;
     fmcl_profile_wait(ctx, 0);
-    return fmcl_cl(ctx, clEnqueueReadBuffer(ctx->queue, src.mem, CL_TRUE, src.off * 4, bytes, dst,
-                                            0, NULL, NULL),
-                   "clEnqueueReadBuffer");
+    return fmcl_cl(
+        ctx,
+        clEnqueueReadBuffer(ctx->queue, src.mem, CL_TRUE, src.off * 4, bytes, dst, 0, NULL, NULL),
+        "clEnqueueReadBuffer");
 }
 
 fmcl_status fmcl_finish(fmcl_ctx *ctx)
@@ -140,8 +142,7 @@ static fmcl_status set_args(fmcl_ctx *ctx, int slot, const char *sig, va_list ap
             rc = clSetKernelArg(k, i++, bytes, NULL);
             break;
         }
-        default:
-            return fmcl_fail(ctx, FMCL_ERR_ARG, "bad kernel signature character '%c'", *c);
+        default: return fmcl_fail(ctx, FMCL_ERR_ARG, "bad kernel signature character '%c'", *c);
         }
     }
     return fmcl_cl(ctx, rc, "clSetKernelArg");
@@ -226,8 +227,8 @@ fmcl_status fmcl_run1_local(fmcl_ctx *ctx, int kid, size_t n, size_t local, cons
      * reqd_work_group_size(64) and runs them (vendor.c). */
     int fits = local <= ctx->sched.max_wg && local <= ctx->sched.max_items[0];
     cl_event *ev = fits ? fmcl_profile_slot(ctx, k) : NULL;
-    cl_int rc = fits ? clEnqueueNDRangeKernel(ctx->queue, ctx->kern[k], 1, NULL, &global, &local,
-                                              0, NULL, ev)
+    cl_int rc = fits ? clEnqueueNDRangeKernel(ctx->queue, ctx->kern[k], 1, NULL, &global, &local, 0,
+                                              NULL, ev)
                      : CL_INVALID_WORK_GROUP_SIZE;
     fmcl_profile_done(ctx, ev, rc == CL_SUCCESS);
     if (rc == CL_INVALID_WORK_GROUP_SIZE || rc == CL_INVALID_WORK_ITEM_SIZE) {

@@ -32,9 +32,8 @@ static cl_int query(cl_kernel k, cl_uint i, param *p)
                                    NULL);
     if (rc == CL_SUCCESS)
         rc = clGetKernelArgInfo(k, i, CL_KERNEL_ARG_TYPE_NAME, sizeof p->type - 1, p->type, NULL);
-    if (rc == CL_SUCCESS &&
-        clGetKernelArgInfo(k, i, CL_KERNEL_ARG_NAME, sizeof p->name - 1, p->name, NULL) !=
-            CL_SUCCESS)
+    if (rc == CL_SUCCESS && clGetKernelArgInfo(k, i, CL_KERNEL_ARG_NAME, sizeof p->name - 1,
+                                               p->name, NULL) != CL_SUCCESS)
         p->name[0] = 0; /* the name is for messages only */
     return rc;
 }

@@ -5,8 +5,7 @@ fmcl_status fmcl_peak_fma(fmcl_ctx *ctx, fmcl_t out, float a, float b, int iters
 {
     if (n < 0 || iters < 0)
         return fmcl_fail(ctx, FMCL_ERR_ARG, "peak_fma: negative size (n %d, iters %d)", n, iters);
-    return fmcl_run1(ctx, FMCL_K_peak_fma, (size_t)n, "tffii", out, (double)a, (double)b, iters,
-                     n);
+    return fmcl_run1(ctx, FMCL_K_peak_fma, (size_t)n, "tffii", out, (double)a, (double)b, iters, n);
 }
 
 void fmcl_peak_fma_ref(float *out, float a, float b, int iters, int n)

@@ -13,7 +13,7 @@
 #include <string.h>
 
 struct fmcl_profile {
-    int switched;  /* the queue was replaced by a profiling one */
+    int switched; /* the queue was replaced by a profiling one */
     int recording;
     size_t n, cap; /* records used, allocated (the first is a marker) */
     int *slot;
@@ -34,8 +34,8 @@ static fmcl_status switch_queue(fmcl_ctx *ctx)
     if (ctx->pace) clReleaseEvent(ctx->pace); /* belongs to the old queue, already done */
     ctx->pace = NULL;
     cl_int rc;
-    cl_command_queue q =
-        clCreateCommandQueue(ctx->context, ctx->device, CL_QUEUE_PROFILING_ENABLE, &rc);
+    cl_command_queue q = clCreateCommandQueue(ctx->context, ctx->device, CL_QUEUE_PROFILING_ENABLE,
+                                              &rc);
     if (rc != CL_SUCCESS) return fmcl_cl(ctx, rc, "creating a profiling command queue");
     clReleaseCommandQueue(ctx->queue);
     ctx->queue = q;
@@ -90,22 +90,25 @@ void fmcl_profile_done(fmcl_ctx *ctx, const cl_event *ev, int ok)
 {
     if (!ev) return;
     struct fmcl_profile *p = ctx->prof;
-    if (ok) p->n++;
-    else p->calls[p->slot[p->n]]--;
+    if (ok)
+        p->n++;
+    else
+        p->calls[p->slot[p->n]]--;
 }
 
 void fmcl_profile_wait(fmcl_ctx *ctx, int pace)
 {
     struct fmcl_profile *p = ctx->prof;
     if (!p || !p->recording) return;
-    if (pace) p->paces++;
-    else p->syncs++;
+    if (pace)
+        p->paces++;
+    else
+        p->syncs++;
 }
 
 static cl_int stamps(cl_event ev, cl_ulong *start, cl_ulong *end)
 {
-    cl_int rc = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof *start, start,
-                                        NULL);
+    cl_int rc = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof *start, start, NULL);
     if (rc == CL_SUCCESS)
         rc = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof *end, end, NULL);
     return rc;
@@ -123,7 +126,8 @@ fmcl_status fmcl_profile_end(fmcl_ctx *ctx, fmcl_profile_sums *out)
     for (size_t i = 0; i < p->n && s == FMCL_OK; i++) {
         s = fmcl_cl(ctx, stamps(p->ev[i], &start, &end), "reading profiling events");
         if (s != FMCL_OK) break;
-        if (i == 0) first = end;
+        if (i == 0)
+            first = end;
         else if (p->slot[i] == FMCL_PROF_GEMM)
             out->secs[FMCL_PROF_GEMM] += end > prev_end ? 1e-9 * (double)(end - prev_end) : 0;
         else

@@ -12,13 +12,13 @@
 #define FMCL_PROF_SLOTS (FMCL_KERNELS_MAX + 1)
 
 typedef struct {
-    double secs[FMCL_PROF_SLOTS];       /* device seconds per kernel (see profile.c for GEMM) */
+    double secs[FMCL_PROF_SLOTS]; /* device seconds per kernel (see profile.c for GEMM) */
     unsigned long calls[FMCL_PROF_SLOTS];
-    double span;                        /* seconds from the first start to the last end */
-    unsigned long dropped;              /* launches past the capacity, counted but not timed */
-    unsigned long syncs;                /* host waits for the queue: finishes, blocking
+    double span;           /* seconds from the first start to the last end */
+    unsigned long dropped; /* launches past the capacity, counted but not timed */
+    unsigned long syncs;   /* host waits for the queue: finishes, blocking
                                            reads and writes */
-    unsigned long paces;                /* waits of fmcl_pace, which bound the queue's depth */
+    unsigned long paces;   /* waits of fmcl_pace, which bound the queue's depth */
 } fmcl_profile_sums;
 
 /* Drains the queue and replaces it with one that has profiling enabled (once

@@ -13,9 +13,8 @@ size_t fmcl_reduce_partials(size_t n)
     return g < FMCL_REDUCE_MAX_GROUPS ? g : FMCL_REDUCE_MAX_GROUPS;
 }
 
-fmcl_status fmcl_reduce_final(fmcl_ctx *ctx, fmcl_t out, fmcl_t partials, int n,
-                              double scale)
+fmcl_status fmcl_reduce_final(fmcl_ctx *ctx, fmcl_t out, fmcl_t partials, int n, double scale)
 {
-    return fmcl_run1_local(ctx, FMCL_K_reduce_final, FMCL_REDUCE_WG, FMCL_REDUCE_WG, "ttif",
-                           out, partials, (int)fmcl_reduce_partials((size_t)n), scale);
+    return fmcl_run1_local(ctx, FMCL_K_reduce_final, FMCL_REDUCE_WG, FMCL_REDUCE_WG, "ttif", out,
+                           partials, (int)fmcl_reduce_partials((size_t)n), scale);
 }

@@ -12,7 +12,6 @@
 size_t fmcl_reduce_partials(size_t n);
 
 /* out[0] = sum(partials[0..fmcl_reduce_partials(n))) * scale. */
-fmcl_status fmcl_reduce_final(fmcl_ctx *ctx, fmcl_t out, fmcl_t partials, int n,
-                              double scale);
+fmcl_status fmcl_reduce_final(fmcl_ctx *ctx, fmcl_t out, fmcl_t partials, int n, double scale);
 
 #endif

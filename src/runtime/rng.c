@@ -35,8 +35,7 @@ void fmcl_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t o
     out[3] = c3;
 }
 
-void fmcl_philox(uint64_t seed, uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
-                 uint32_t out[4])
+void fmcl_philox(uint64_t seed, uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t out[4])
 {
     const uint32_t ctr[4] = {c0, c1, c2, c3};
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};

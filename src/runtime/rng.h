@@ -12,15 +12,15 @@
 #include "runtime/runtime.h"
 
 enum {
-    FMCL_STREAM_DATA = 1,   /* built-in 2D data */
-    FMCL_STREAM_TIME = 2,   /* t ~ U[0, 1) per training sample */
-    FMCL_STREAM_NOISE = 3,  /* x0 ~ N(0, I) per training sample */
-    FMCL_STREAM_INIT = 4,   /* parameter initialisation */
-    FMCL_STREAM_SAMPLE = 5, /* x0 for sampling */
-    FMCL_STREAM_INDEX = 6,  /* row indices into a user's array */
-    FMCL_STREAM_PROBE = 7,  /* Hutchinson probes of the likelihood */
-    FMCL_STREAM_PIXELS = 8, /* dequantisation noise and flips of 8-bit images */
-    FMCL_STREAM_LABEL = 9,  /* label dropout of class-conditional training */
+    FMCL_STREAM_DATA = 1,    /* built-in 2D data */
+    FMCL_STREAM_TIME = 2,    /* t ~ U[0, 1) per training sample */
+    FMCL_STREAM_NOISE = 3,   /* x0 ~ N(0, I) per training sample */
+    FMCL_STREAM_INIT = 4,    /* parameter initialisation */
+    FMCL_STREAM_SAMPLE = 5,  /* x0 for sampling */
+    FMCL_STREAM_INDEX = 6,   /* row indices into a user's array */
+    FMCL_STREAM_PROBE = 7,   /* Hutchinson probes of the likelihood */
+    FMCL_STREAM_PIXELS = 8,  /* dequantisation noise and flips of 8-bit images */
+    FMCL_STREAM_LABEL = 9,   /* label dropout of class-conditional training */
     FMCL_STREAM_DROPOUT = 10 /* the U-Net's dropout masks */
 };
 

@@ -18,7 +18,11 @@ typedef struct {
     size_t off;
 } fmcl_t;
 
-static inline fmcl_t fmcl_at(fmcl_t t, size_t elems) { t.off += elems; return t; }
+static inline fmcl_t fmcl_at(fmcl_t t, size_t elems)
+{
+    t.off += elems;
+    return t;
+}
 
 /* Work-group size of every reduction: fixed so that the order of additions,
  * and so the result, is the same on every device. */
@@ -43,12 +47,12 @@ const char *fmcl_impl_name(fmcl_impl impl);
  * (vendor.c); they change speed, never results. */
 typedef struct {
     fmcl_impl impl;
-    size_t max_wg;              /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
-    size_t max_items[2];        /* CL_DEVICE_MAX_WORK_ITEM_SIZES, dimensions 0 and 1 */
+    size_t max_wg;                  /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+    size_t max_items[2];            /* CL_DEVICE_MAX_WORK_ITEM_SIZES, dimensions 0 and 1 */
     size_t local[FMCL_KERNELS_MAX]; /* 1D local size of each kernel, by slot */
-    int whole_writes;           /* host writes to part of a buffer go through a kernel */
-    int packed_gemm;            /* GEMMs by kernels/gemm.cl rather than CLBlast */
-    int conv;                   /* fmcl_conv_impl the device prefers */
+    int whole_writes;               /* host writes to part of a buffer go through a kernel */
+    int packed_gemm;                /* GEMMs by kernels/gemm.cl rather than CLBlast */
+    int conv;                       /* fmcl_conv_impl the device prefers */
 } fmcl_sched;
 
 /* How convolutions run (src/nn/conv.c, conv_gemm.c): im2col + GEMM, or an
@@ -69,22 +73,22 @@ struct fmcl_ctx {
     char *source;
     cl_program program;
     cl_kernel kern[FMCL_KERNELS_MAX];
-    size_t kern_wg[FMCL_KERNELS_MAX]; /* CL_KERNEL_WORK_GROUP_SIZE per kernel */
-    int check_launches;               /* fmcl_launch_checks_wanted, and the driver can */
+    size_t kern_wg[FMCL_KERNELS_MAX];   /* CL_KERNEL_WORK_GROUP_SIZE per kernel */
+    int check_launches;                 /* fmcl_launch_checks_wanted, and the driver can */
     char checked[FMCL_KERNELS_MAX][24]; /* per kernel the signature found right, or "" */
     fmcl_sched sched;
-    int gemm_packed;              /* GEMMs by kernels/gemm.cl, not CLBlast (gemm.c) */
-    int conv_impl;                /* fmcl_conv_impl (conv_choice.c) */
-    int vw;                       /* float width of gemm.cl's and convgemm.cl's register blocks */
-    fmcl_t gemm_tmp;              /* CLBlast's temporary buffer or the packed panels */
+    int gemm_packed; /* GEMMs by kernels/gemm.cl, not CLBlast (gemm.c) */
+    int conv_impl;   /* fmcl_conv_impl (conv_choice.c) */
+    int vw;          /* float width of gemm.cl's and convgemm.cl's register blocks */
+    fmcl_t gemm_tmp; /* CLBlast's temporary buffer or the packed panels */
     size_t gemm_tmp_bytes;
     fmcl_log_fn log;
     void *log_user;
-    size_t notes_logged; /* notes[0 .. notes_logged) went to log, line by line */
-    cl_event pace;                /* marker of the previous fmcl_pace period */
-    struct fmcl_profile *prof;    /* profile.h: NULL unless a benchmark profiles */
-    int tuned_from;   /* fmcl_tuned_from: the tuned CLBlast parameters setup applied */
-    char notes[1024]; /* what setup chose (tuned parameters), for the user */
+    size_t notes_logged;       /* notes[0 .. notes_logged) went to log, line by line */
+    cl_event pace;             /* marker of the previous fmcl_pace period */
+    struct fmcl_profile *prof; /* profile.h: NULL unless a benchmark profiles */
+    int tuned_from;            /* fmcl_tuned_from: the tuned CLBlast parameters setup applied */
+    char notes[1024];          /* what setup chose (tuned parameters), for the user */
     char err[8192];
 };
 
@@ -160,12 +164,12 @@ fmcl_status fmcl_launch_check(fmcl_ctx *ctx, int slot, const char *sig);
 /* GEMM, row-major: C[M,N] = alpha op(A) op(B) + beta C, op(A) is M x K,
  * op(B) is K x N; ta/tb nonzero transpose. Through CLBlast, or fmcl's
  * packed kernels (gemm_packed.c); see fmcl_gemm_choose. */
-fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha,
-                      fmcl_t A, int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc);
+fmcl_status fmcl_gemm(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha, fmcl_t A,
+                      int lda, fmcl_t B, int ldb, float beta, fmcl_t C, int ldc);
 /* Setup only: grows the shared temporary buffer to fit this shape, so later
  * calls of the shape allocate nothing. */
-fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, int lda,
-                              int ldb, int ldc);
+fmcl_status fmcl_gemm_reserve(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K, int lda, int ldb,
+                              int ldc);
 
 /* Setup: the packed kernels where vendor.c prefers them, CLBlast elsewhere;
  * $FMCL_GEMM = "clblast" or "packed" overrides (anything else is an error). */
@@ -214,9 +218,9 @@ fmcl_status fmcl_gemm_packed(fmcl_ctx *ctx, int ta, int tb, int M, int N, int K,
                              size_t scratch_n);
 /* The packed kernels' twin in float: the same fma chain, so the same bits
  * (v, H as for fmcl_gemm_packed; NULL for PLAIN). */
-void fmcl_gemm_packed_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A,
-                          int lda, const float *B, int ldb, float beta, float *C, int ldc,
-                          fmcl_gemm_epi epi, float *v, float *H);
+void fmcl_gemm_packed_ref(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, float *C, int ldc, fmcl_gemm_epi epi,
+                          float *v, float *H);
 /* Applies the tuned CLBlast parameters shipped for this device, if any
  * (disabled by FMCL_NO_TUNING=1). */
 void fmcl_gemm_apply_tuning(fmcl_ctx *ctx);

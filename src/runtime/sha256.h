@@ -8,9 +8,9 @@
 
 typedef struct {
     uint32_t h[8];
-    uint64_t bytes;   /* message length so far */
+    uint64_t bytes; /* message length so far */
     uint8_t block[64];
-    size_t used;      /* bytes waiting in block */
+    size_t used; /* bytes waiting in block */
 } fmcl_sha256;
 
 void fmcl_sha256_init(fmcl_sha256 *s);

@@ -90,8 +90,8 @@ static const char *missing_param(const fmcl_tune_kernel *k, char *buf, size_t ca
     return NULL;
 }
 
-const char *fmcl_tune_invalid(const fmcl_tune_kernel *k, size_t max_wg, size_t local_mem,
-                              char *buf, size_t cap)
+const char *fmcl_tune_invalid(const fmcl_tune_kernel *k, size_t max_wg, size_t local_mem, char *buf,
+                              size_t cap)
 {
     char name[32];
     const char *miss = missing_param(k, name, sizeof name);
@@ -181,8 +181,8 @@ static const char *parse_kernel(char *rest, fmcl_tune_kernel *k)
     if (!tok) return "a kernel line needs a name";
     /* Only the GEMM routine's kernels: CLBlast answers other names with an
      * error it also prints on stderr. */
-    static const char *const known[] = {"Xgemm", "XgemmDirect", "Copy", "Pad", "Transpose",
-                                        "Padtranspose", "GemmRoutine"};
+    static const char *const known[] = {"Xgemm",     "XgemmDirect",  "Copy",       "Pad",
+                                        "Transpose", "Padtranspose", "GemmRoutine"};
     size_t i = 0;
     while (i < sizeof known / sizeof known[0] && strcmp(tok, known[i]) != 0) i++;
     if (i == sizeof known / sizeof known[0])
@@ -211,11 +211,14 @@ static const char *parse_kernel(char *rest, fmcl_tune_kernel *k)
 /* One identity field: its destination, or NULL when key is not one. */
 static char *field(fmcl_tune_set *s, const char *key, size_t *cap)
 {
-    struct { const char *key; char *dst; size_t cap; } f[] = {
-        {"platform", s->platform, sizeof s->platform},
-        {"device", s->device, sizeof s->device},
-        {"driver", s->driver, sizeof s->driver},
-        {"clblast", s->clblast, sizeof s->clblast}};
+    struct {
+        const char *key;
+        char *dst;
+        size_t cap;
+    } f[] = {{"platform", s->platform, sizeof s->platform},
+             {"device", s->device, sizeof s->device},
+             {"driver", s->driver, sizeof s->driver},
+             {"clblast", s->clblast, sizeof s->clblast}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (strcmp(key, f[i].key) == 0) {
             *cap = f[i].cap;
@@ -244,7 +247,8 @@ static const char *section_line(fmcl_tune_set *s, char *line, int *done)
     *sp = 0;
     char *rest = sp + 1;
     if (strcmp(line, "kernel") == 0) {
-        if (!identity_complete(s)) return "a kernel line before platform, device, driver and clblast";
+        if (!identity_complete(s))
+            return "a kernel line before platform, device, driver and clblast";
         if (s->n_kernels == FMCL_TUNE_MAX_KERNELS) return "too many kernel lines";
         fmcl_tune_kernel k;
         const char *why = parse_kernel(rest, &k);
@@ -284,8 +288,10 @@ fmcl_status fmcl_tune_parse(const char *text, size_t len, fmcl_tune_set *sets, i
         if (l == 0 || line[0] == '#') continue;
         const char *why = NULL;
         if (strcmp(line, HEADER) == 0) {
-            if (open_at) why = "a new section before the previous one's 'end'";
-            else if (*n == cap) why = "too many sections";
+            if (open_at)
+                why = "a new section before the previous one's 'end'";
+            else if (*n == cap)
+                why = "too many sections";
             else {
                 memset(&sets[*n], 0, sizeof sets[*n]);
                 open_at = lineno;
@@ -330,11 +336,11 @@ int fmcl_tune_matches(const fmcl_tune_set *s, const fmcl_tune_set *id, char *why
 size_t fmcl_tune_format(const fmcl_tune_set *s, const char *comment, char *buf, size_t cap)
 {
     size_t used = 0;
-#define PUT(...)                                                                            \
-    do {                                                                                    \
-        int w_ = snprintf(used < cap ? buf + used : NULL, used < cap ? cap - used : 0,      \
-                          __VA_ARGS__);                                                     \
-        used += w_ > 0 ? (size_t)w_ : 0;                                                    \
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(used < cap ? buf + used : NULL, used < cap ? cap - used : 0,             \
+                          __VA_ARGS__);                                                            \
+        used += w_ > 0 ? (size_t)w_ : 0;                                                           \
     } while (0)
     if (comment)
         for (const char *p = comment; *p;) {
@@ -379,15 +385,15 @@ int fmcl_tune_path(const fmcl_device_info *info, char *path, size_t cap)
         n = snprintf(path, cap, "%s/fmcl/clblast/%02x%02x%02x%02x%02x%02x%02x%02x.txt", xdg, d[0],
                      d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
     else if (home && *home)
-        n = snprintf(path, cap, "%s/.cache/fmcl/clblast/%02x%02x%02x%02x%02x%02x%02x%02x.txt",
-                     home, d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
+        n = snprintf(path, cap, "%s/.cache/fmcl/clblast/%02x%02x%02x%02x%02x%02x%02x%02x.txt", home,
+                     d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
     else
         return 0;
     return n > 0 && (size_t)n < cap;
 }
 
-fmcl_status fmcl_tune_save(const char *path, const fmcl_tune_set *s, const char *comment,
-                           char *err, size_t errlen)
+fmcl_status fmcl_tune_save(const char *path, const fmcl_tune_set *s, const char *comment, char *err,
+                           size_t errlen)
 {
     size_t len = fmcl_tune_format(s, comment, NULL, 0);
     char *buf = malloc(len + 1);

@@ -63,8 +63,8 @@ int fmcl_tune_path(const fmcl_device_info *info, char *path, size_t cap);
 
 /* Writes s atomically to path (folders created): an interrupted write leaves
  * the previous file as it was. */
-fmcl_status fmcl_tune_save(const char *path, const fmcl_tune_set *s, const char *comment,
-                           char *err, size_t errlen);
+fmcl_status fmcl_tune_save(const char *path, const fmcl_tune_set *s, const char *comment, char *err,
+                           size_t errlen);
 
 /* The device's local memory in bytes and its largest work-group, the limits
  * a candidate parameter set must respect. */
@@ -76,8 +76,8 @@ void fmcl_tune_limits(const fmcl_ctx *ctx, size_t *local_mem, size_t *max_wg);
  * work-group size and local memory, and bounds on tile sizes and work per
  * work-item (tune.c). fmcl tune skips such candidates; a loaded file with
  * one is ignored. The text is a constant or written to buf[cap]. */
-const char *fmcl_tune_invalid(const fmcl_tune_kernel *k, size_t max_wg, size_t local_mem,
-                              char *buf, size_t cap);
+const char *fmcl_tune_invalid(const fmcl_tune_kernel *k, size_t max_wg, size_t local_mem, char *buf,
+                              size_t cap);
 
 /* The curated candidates fmcl_tune_gemm tries for one kernel (tune_space.c). */
 typedef struct {

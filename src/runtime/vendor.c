@@ -85,9 +85,9 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
      * blocked variant where the packed GEMM runs, the local-memory tiles on
      * GPUs; elsewhere (llvmpipe) im2col and CLBlast, which spread over its
      * SIMD lanes as they were written to. */
-    s->conv = s->packed_gemm                        ? FMCL_CONV_PACKED
+    s->conv = s->packed_gemm                      ? FMCL_CONV_PACKED
               : ctx->info.type == FMCL_DEVICE_GPU ? FMCL_CONV_TILED
-                                                    : FMCL_CONV_IM2COL;
+                                                  : FMCL_CONV_IM2COL;
     size_t items[3] = {0};
     cl_int rc = clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items,
                                 NULL);
@@ -127,7 +127,7 @@ fmcl_status fmcl_sched_init(fmcl_ctx *ctx)
     fmcl_note(ctx, "launches on %s: work-groups of %zu", fmcl_impl_name(s->impl), lo);
     if (hi != lo) fmcl_note(ctx, "-%zu", hi);
     fmcl_note(ctx, " (kernel limit >= %zu, preferred multiple <= %zu), reductions of %d\n", kmin,
-             pm_max, FMCL_REDUCE_WG);
+              pm_max, FMCL_REDUCE_WG);
     return FMCL_OK;
 }
 

@@ -15,8 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned char *payload = NULL;
     size_t len = 0;
     char why[512];
-    if (fmcl_cache_read(fuzz_file(0, data, size), key, &payload, &len, why, sizeof why) !=
-        FMCL_OK)
+    if (fmcl_cache_read(fuzz_file(0, data, size), key, &payload, &len, why, sizeof why) != FMCL_OK)
         return 0;
     if (len == 0 || len > size) fuzz_fail("a payload of impossible length");
     unsigned sum = 0;

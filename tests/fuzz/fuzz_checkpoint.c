@@ -16,8 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[1024];
     fmcl_train_config cfg;
     int step = -1;
-    if (fmcl_train_config_from_checkpoint(fuzz_file(0, data, size), &cfg, &step, err,
-                                          sizeof err) == FMCL_OK &&
+    if (fmcl_train_config_from_checkpoint(fuzz_file(0, data, size), &cfg, &step, err, sizeof err) ==
+            FMCL_OK &&
         step < 0)
         fuzz_fail("a checkpoint without a step");
 

@@ -9,8 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fmcl_images im;
     char err[1024];
-    if (fmcl_cifar_load(fuzz_file(0, data, size), 0, 0, &im, err, sizeof err) != FMCL_OK)
-        return 0;
+    if (fmcl_cifar_load(fuzz_file(0, data, size), 0, 0, &im, err, sizeof err) != FMCL_OK) return 0;
     unsigned sum = 0;
     for (size_t i = 0; i < (size_t)im.n * fmcl_images_dim(&im); i++) sum += im.pixels[i];
     for (int i = 0; i < im.n; i++)

@@ -23,8 +23,7 @@ const char *fuzz_file(int slot, const uint8_t *data, size_t size)
         if (fd[slot] < 0) fuzz_fail("memfd_create failed");
         snprintf(path[slot], sizeof path[slot], "/proc/self/fd/%d", fd[slot]);
     }
-    if (ftruncate(fd[slot], 0) != 0 ||
-        (size && pwrite(fd[slot], data, size, 0) != (ssize_t)size))
+    if (ftruncate(fd[slot], 0) != 0 || (size && pwrite(fd[slot], data, size, 0) != (ssize_t)size))
         fuzz_fail("cannot write the memfd");
     return path[slot];
 }

@@ -12,8 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t shape[FMCL_NPY_MAX_DIMS];
     int ndim = 0;
     char err[1024];
-    if (fmcl_npy_read(fuzz_file(0, data, size), &x, shape, &ndim, err, sizeof err) !=
-        FMCL_OK)
+    if (fmcl_npy_read(fuzz_file(0, data, size), &x, shape, &ndim, err, sizeof err) != FMCL_OK)
         return 0;
     size_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];

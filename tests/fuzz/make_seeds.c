@@ -73,11 +73,14 @@ static void safetensors(void)
     static const int64_t step = 42;
     static const double d = 0.25;
     const fmcl_st_tensor t[] = {
-        {.name = "0.weight", .dtype = FMCL_ST_F32, .ndim = 2, .shape = {2, 3}, .data = w,
+        {.name = "0.weight",
+         .dtype = FMCL_ST_F32,
+         .ndim = 2,
+         .shape = {2, 3},
+         .data = w,
          .nbytes = sizeof w},
         {.name = "mask", .dtype = FMCL_ST_U8, .ndim = 1, .shape = {4}, .data = u8, .nbytes = 4},
-        {.name = "step", .dtype = FMCL_ST_I64, .ndim = 1, .shape = {1}, .data = &step,
-         .nbytes = 8},
+        {.name = "step", .dtype = FMCL_ST_I64, .ndim = 1, .shape = {1}, .data = &step, .nbytes = 8},
         {.name = "scalar", .dtype = FMCL_ST_F64, .ndim = 0, .data = &d, .nbytes = 8},
         {.name = "empty", .dtype = FMCL_ST_F32, .ndim = 2, .shape = {0, 5}, .nbytes = 0},
     };
@@ -125,14 +128,21 @@ static void safetensors(void)
 static void checkpoints(void)
 {
     static const float loss[3] = {1.5f, 1.25f, 1.0f};
-    const fmcl_st_tensor lt = {.name = "train.loss", .dtype = FMCL_ST_F32, .ndim = 1,
-                               .shape = {3}, .data = loss, .nbytes = sizeof loss};
+    const fmcl_st_tensor lt = {.name = "train.loss",
+                               .dtype = FMCL_ST_F32,
+                               .ndim = 1,
+                               .shape = {3},
+                               .data = loss,
+                               .nbytes = sizeof loss};
     const char *mlp[] = {
-        "format", "fmcl-mlp", "dim", "2", "width", "8", "depth", "2", "time_freqs", "0",
-        "data_kind", "checkerboard", "n_points", "0", "batch", "64", "steps", "3", "lr",
-        "0.001", "warmup", "0", "lr_schedule", "constant", "beta1", "0.9", "beta2", "0.999",
-        "eps", "1e-08", "weight_decay", "0", "clip", "0", "ema", "0", "seed", "1", "path", "ot",
-        "coupling", "independent", "sigma_min", "0", "step", "3"};
+        "format",       "fmcl-mlp", "dim",        "2",     "width",       "8",
+        "depth",        "2",        "time_freqs", "0",     "data_kind",   "checkerboard",
+        "n_points",     "0",        "batch",      "64",    "steps",       "3",
+        "lr",           "0.001",    "warmup",     "0",     "lr_schedule", "constant",
+        "beta1",        "0.9",      "beta2",      "0.999", "eps",         "1e-08",
+        "weight_decay", "0",        "clip",       "0",     "ema",         "0",
+        "seed",         "1",        "path",       "ot",    "coupling",    "independent",
+        "sigma_min",    "0",        "step",       "3"};
     char err[512];
     check(fmcl_st_write(at("checkpoint/mlp.safetensors"), &lt, 1, mlp,
                         (int)(sizeof mlp / sizeof mlp[0] / 2), err, sizeof err) == FMCL_OK,
@@ -152,20 +162,27 @@ static void checkpoints(void)
     float *flat = calloc(fmcl_unet_plan_params(plan) + 1, sizeof *flat);
     for (int i = 0; t && flat && i < n; i++) {
         const fmcl_unet_param *p = fmcl_unet_plan_tensor(plan, i);
-        t[i] = (fmcl_st_tensor){.name = (char *)p->name, .dtype = FMCL_ST_F32, .ndim = p->ndim,
-                                .data = flat + p->off, .nbytes = p->n * sizeof *flat};
+        t[i] = (fmcl_st_tensor){.name = (char *)p->name,
+                                .dtype = FMCL_ST_F32,
+                                .ndim = p->ndim,
+                                .data = flat + p->off,
+                                .nbytes = p->n * sizeof *flat};
         for (int d = 0; d < p->ndim; d++) t[i].shape[d] = p->shape[d];
     }
     t[n] = lt;
-    const char *unet[] = {"format", "fmcl-unet", "channels", "1", "height", "4", "width", "4",
-                          "base", "4", "blocks", "1", "attn_levels", "1", "heads", "1",
-                          "groups", "2", "classes", "2", "mult", "1", "data_kind", "images",
-                          "n_points", "0", "img_c", "1", "img_h", "4", "img_w", "4", "hflip",
-                          "0", "label_drop", "0.1", "batch", "4", "steps", "3", "lr", "0.0002",
-                          "warmup", "0", "lr_schedule", "cosine", "beta1", "0.9", "beta2",
-                          "0.999", "eps", "1e-08", "weight_decay", "0", "clip", "1", "ema",
-                          "0.999", "seed", "7", "path", "vp", "coupling", "ot", "beta_min", "0.1",
-                          "beta_max", "20", "step", "3"};
+    const char *unet[] = {
+        "format",      "fmcl-unet", "channels",    "1",      "height",       "4",
+        "width",       "4",         "base",        "4",      "blocks",       "1",
+        "attn_levels", "1",         "heads",       "1",      "groups",       "2",
+        "classes",     "2",         "mult",        "1",      "data_kind",    "images",
+        "n_points",    "0",         "img_c",       "1",      "img_h",        "4",
+        "img_w",       "4",         "hflip",       "0",      "label_drop",   "0.1",
+        "batch",       "4",         "steps",       "3",      "lr",           "0.0002",
+        "warmup",      "0",         "lr_schedule", "cosine", "beta1",        "0.9",
+        "beta2",       "0.999",     "eps",         "1e-08",  "weight_decay", "0",
+        "clip",        "1",         "ema",         "0.999",  "seed",         "7",
+        "path",        "vp",        "coupling",    "ot",     "beta_min",     "0.1",
+        "beta_max",    "20",        "step",        "3"};
     check(t && flat &&
               fmcl_st_write(at("checkpoint/unet.safetensors"), t, n + 1, unet,
                             (int)(sizeof unet / sizeof unet[0] / 2), err, sizeof err) == FMCL_OK,
@@ -179,14 +196,11 @@ static void npy(void)
 {
     static const float x[6] = {0.5f, -1, 2, 3, -4.25f, 1e-3f};
     char err[512];
-    check(fmcl_npy_write(at("npy/f4_2x3.npy"), x, (int64_t[]){2, 3}, 2, err, sizeof err) ==
-              FMCL_OK,
+    check(fmcl_npy_write(at("npy/f4_2x3.npy"), x, (int64_t[]){2, 3}, 2, err, sizeof err) == FMCL_OK,
           err);
-    check(fmcl_npy_write(at("npy/f4_6.npy"), x, (int64_t[]){6}, 1, err, sizeof err) ==
-              FMCL_OK,
+    check(fmcl_npy_write(at("npy/f4_6.npy"), x, (int64_t[]){6}, 1, err, sizeof err) == FMCL_OK,
           err);
-    check(fmcl_npy_write(at("npy/f4_scalar.npy"), x, NULL, 0, err, sizeof err) == FMCL_OK,
-          err);
+    check(fmcl_npy_write(at("npy/f4_scalar.npy"), x, NULL, 0, err, sizeof err) == FMCL_OK, err);
     /* Version 2.0 (4-byte header length), float64, written as NumPy does. */
     static const double y[2] = {1.0 / 3, -2.5};
     unsigned char b[12 + 52 + sizeof y];
@@ -322,8 +336,7 @@ static void images(void)
     /* Issue 14: the 9-byte JPEG that wrote out of bounds in stb_image, and a
      * 22-byte TGA declaring 8192 x 8192. */
     put("image/stb_huffman.jpg", "\xff\xd8\xff\xc4\x10\x03\x03\xff\xd9", 9);
-    put("image/tga.png",
-        "\0\0\x0a\0\0\0\0\0\0\0\0\0\x00\x20\x00\x20\x18\0\xff\0\0\0", 22);
+    put("image/tga.png", "\0\0\x0a\0\0\0\0\0\0\0\0\0\x00\x20\x00\x20\x18\0\xff\0\0\0", 22);
 }
 
 static void tune(void)
@@ -351,8 +364,8 @@ static void cache(void)
     for (int i = 0; i < FMCL_CACHE_KEY_BYTES; i++) key[i] = (uint8_t)i;
     static const char payload[] = "a driver's program binary";
     char err[512];
-    check(fmcl_cache_write(at("cache/entry.bin"), key, payload, sizeof payload, err,
-                           sizeof err) == FMCL_OK,
+    check(fmcl_cache_write(at("cache/entry.bin"), key, payload, sizeof payload, err, sizeof err) ==
+              FMCL_OK,
           err);
 }
 

@@ -12,7 +12,7 @@
 
 #define HELP_COL 26   /* where the description column starts */
 #define HELP_WIDTH 79 /* wrap descriptions before this column */
-#define GLUE '\x01'    /* a space that never breaks a line: "(default: 512)" */
+#define GLUE '\x01'   /* a space that never breaks a line: "(default: 512)" */
 
 int args_usage(const arg_cmd *cmd, const char *fmt, ...)
 {
@@ -21,16 +21,14 @@ int args_usage(const arg_cmd *cmd, const char *fmt, ...)
     fprintf(stderr, "%s: ", cmd->prog);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nRun '%s --help' to see every flag with its range and default.\n",
-            cmd->prog);
+    fprintf(stderr, "\nRun '%s --help' to see every flag with its range and default.\n", cmd->prog);
     return ARGS_USAGE;
 }
 
 arg_spec *args_find(arg_cmd *cmd, const char *name)
 {
     for (int i = 0; i < cmd->n; i++)
-        if (strcmp(cmd->specs[i].name, name) == 0)
-            return &cmd->specs[i];
+        if (strcmp(cmd->specs[i].name, name) == 0) return &cmd->specs[i];
     return NULL;
 }
 
@@ -92,8 +90,7 @@ static int parse_integer(const char *s, long long *out)
     }
     errno = 0;
     double d = strtod(s, &end);
-    if (end != s && *end == '\0' && errno == 0 && isfinite(d) && d == floor(d) &&
-        fabs(d) < 9e18) {
+    if (end != s && *end == '\0' && errno == 0 && isfinite(d) && d == floor(d) && fabs(d) < 9e18) {
         *out = (long long)d;
         return 1;
     }
@@ -132,8 +129,7 @@ static int set_value(arg_cmd *cmd, arg_spec *s, const char *val)
         errno = 0;
         double v = strtod(val, &end);
         if (end == val || *end != '\0' || !isfinite(v))
-            return args_usage(cmd, "--%s: '%s' is not a number (expected %s)", s->name, val,
-                              range);
+            return args_usage(cmd, "--%s: '%s' is not a number (expected %s)", s->name, val, range);
         if (v < s->lo || (s->lo_open && v == s->lo) || v > s->hi)
             return args_usage(cmd, "--%s %s is out of range (expected %s)", s->name, val, range);
         *(double *)s->dest = v;
@@ -147,12 +143,10 @@ static int set_value(arg_cmd *cmd, arg_spec *s, const char *val)
             }
         return args_usage(cmd, "--%s: unknown value '%s' (expected %s)", s->name, val, range);
     case ARG_STR:
-        if (val[0] == '\0')
-            return args_usage(cmd, "--%s needs a non-empty value", s->name);
+        if (val[0] == '\0') return args_usage(cmd, "--%s needs a non-empty value", s->name);
         *(const char **)s->dest = val;
         return ARGS_OK;
-    case ARG_BOOL:
-        break;
+    case ARG_BOOL: break;
     }
     return args_usage(cmd, "--%s does not take a value", s->name);
 }
@@ -174,12 +168,10 @@ int args_parse(arg_cmd *cmd, int argc, char **argv)
         for (int k = 0; k < cmd->n; k++)
             if (strlen(cmd->specs[k].name) == len && strncmp(cmd->specs[k].name, name, len) == 0)
                 s = &cmd->specs[k];
-        if (!s)
-            return args_usage(cmd, "unknown flag --%.*s", (int)len, name);
+        if (!s) return args_usage(cmd, "unknown flag --%.*s", (int)len, name);
         s->seen = 1;
         if (s->type == ARG_BOOL) {
-            if (eq)
-                return args_usage(cmd, "--%s does not take a value", s->name);
+            if (eq) return args_usage(cmd, "--%s does not take a value", s->name);
             *(int *)s->dest = 1;
             continue;
         }
@@ -193,8 +185,7 @@ int args_parse(arg_cmd *cmd, int argc, char **argv)
             val = argv[++i];
         }
         int rc = set_value(cmd, s, val);
-        if (rc != ARGS_OK)
-            return rc;
+        if (rc != ARGS_OK) return rc;
     }
     return ARGS_OK;
 }
@@ -213,8 +204,7 @@ static void default_text(const arg_spec *s, char *buf, size_t len)
     case ARG_REAL: snprintf(buf, len, "%g", *(const double *)s->dest); break;
     case ARG_STR:
     case ARG_CHOICE:
-        if (*(const char *const *)s->dest)
-            snprintf(buf, len, "%s", *(const char *const *)s->dest);
+        if (*(const char *const *)s->dest) snprintf(buf, len, "%s", *(const char *const *)s->dest);
         break;
     case ARG_BOOL: break;
     }
@@ -225,8 +215,7 @@ static void default_text(const arg_spec *s, char *buf, size_t len)
 static void print_wrapped(FILE *f, const char *text, int col)
 {
     while (*text) {
-        while (*text == ' ')
-            text++;
+        while (*text == ' ') text++;
         size_t w = strcspn(text, " ");
         if (col > HELP_COL && col + 1 + (int)w > HELP_WIDTH) {
             fprintf(f, "\n%*s", HELP_COL, "");
@@ -235,8 +224,7 @@ static void print_wrapped(FILE *f, const char *text, int col)
             fputc(' ', f);
             col++;
         }
-        for (size_t i = 0; i < w; i++)
-            fputc(text[i] == GLUE ? ' ' : text[i], f);
+        for (size_t i = 0; i < w; i++) fputc(text[i] == GLUE ? ' ' : text[i], f);
         col += (int)w;
         text += w;
     }
@@ -262,11 +250,9 @@ void args_help(const arg_cmd *cmd, FILE *f)
         int n = snprintf(text, sizeof text, "%s", s->help);
         if (range[0] && s->type != ARG_U64)
             n += snprintf(text + n, sizeof text - (size_t)n, "; %s", range);
-        if (def[0])
-            snprintf(text + n, sizeof text - (size_t)n, " (default:%c%s)", GLUE, def);
+        if (def[0]) snprintf(text + n, sizeof text - (size_t)n, " (default:%c%s)", GLUE, def);
         print_wrapped(f, text, HELP_COL);
     }
     fprintf(f, "%-*sshow this help and exit\n", HELP_COL, "  --help, -h");
-    if (cmd->epilog)
-        fprintf(f, "\n%s", cmd->epilog);
+    if (cmd->epilog) fprintf(f, "\n%s", cmd->epilog);
 }

@@ -10,16 +10,16 @@
 #include "fmcl.h"
 
 typedef enum {
-    ARG_BOOL,   /* int *: set to 1 by the bare flag */
-    ARG_INT,    /* int *, within [lo, hi] */
-    ARG_U64,    /* uint64_t *, any non-negative integer */
-    ARG_REAL,   /* double *, finite, within [lo, hi] ((lo, hi] when lo_open) */
-    ARG_STR,    /* const char ** */
-    ARG_CHOICE  /* const char **, one of choices */
+    ARG_BOOL,  /* int *: set to 1 by the bare flag */
+    ARG_INT,   /* int *, within [lo, hi] */
+    ARG_U64,   /* uint64_t *, any non-negative integer */
+    ARG_REAL,  /* double *, finite, within [lo, hi] ((lo, hi] when lo_open) */
+    ARG_STR,   /* const char ** */
+    ARG_CHOICE /* const char **, one of choices */
 } arg_type;
 
 typedef struct {
-    const char *name;    /* without the leading "--" */
+    const char *name; /* without the leading "--" */
     arg_type type;
     void *dest;
     const char *metavar; /* shown after the flag in the help: N, X, DIR */

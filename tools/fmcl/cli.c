@@ -79,10 +79,10 @@ int cli_device_specs(int all, const char *device, cli_device_spec **out, int *n)
     }
     for (int i = 0; i < *n; i++) {
         if (all)
-            snprintf((*out)[i].spec, sizeof (*out)[i].spec, "%d:%d", devs[i].platform_index,
+            snprintf((*out)[i].spec, sizeof(*out)[i].spec, "%d:%d", devs[i].platform_index,
                      devs[i].device_index);
         else if (device)
-            snprintf((*out)[i].spec, sizeof (*out)[i].spec, "%s", device);
+            snprintf((*out)[i].spec, sizeof(*out)[i].spec, "%s", device);
     }
     fmcl_devices_free(devs);
     return CLI_OK;
@@ -132,8 +132,7 @@ int cli_mkdir_p(const char *dir, char *err, size_t errlen)
     }
     /* Create each prefix ending before a '/', then the whole path. */
     for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
+        if (*p != '/' && *p != '\0') continue;
         char c = *p;
         *p = '\0';
         struct stat st;
@@ -146,8 +145,7 @@ int cli_mkdir_p(const char *dir, char *err, size_t errlen)
             return -1;
         }
         *p = c;
-        if (c == '\0')
-            return 0;
+        if (c == '\0') return 0;
     }
 }
 
@@ -174,8 +172,7 @@ float cli_plot_extent(const float *pts, int n)
     for (int i = 0; i < n; i++) {
         float a = fabsf(pts[2 * i]), b = fabsf(pts[2 * i + 1]);
         float v = a > b ? a : b;
-        if (isfinite(v))
-            r[m++] = v;
+        if (isfinite(v)) r[m++] = v;
     }
     float q = 0.0f;
     if (m > 0) {

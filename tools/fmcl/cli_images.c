@@ -39,7 +39,7 @@ int cli_write_grid(const char *path, const float *x, int n, const int shape[3])
     const int shown = n < CLI_GRID_MAX ? n : CLI_GRID_MAX;
     const int cols = (int)ceil(sqrt((double)shown));
     if (fmcl_plot_images(path, x, shown, shape[0], shape[1], shape[2], cols, GRID_BORDER, err,
-                            sizeof err) != FMCL_OK)
+                         sizeof err) != FMCL_OK)
         return cli_error("%s", err);
     printf("wrote %s (%d sample%s of %d x %d x %d in a grid of %d columns%s)\n", path, shown,
            shown == 1 ? "" : "s", shape[0], shape[1], shape[2], cols,
@@ -47,8 +47,7 @@ int cli_write_grid(const char *path, const float *x, int n, const int shape[3])
     return CLI_OK;
 }
 
-int cli_write_class_grid(const char *path, const float *x, int classes, int per,
-                         const int shape[3])
+int cli_write_class_grid(const char *path, const float *x, int classes, int per, const int shape[3])
 {
     char err[1024];
     const size_t D = (size_t)shape[0] * shape[1] * shape[2];
@@ -58,7 +57,7 @@ int cli_write_class_grid(const char *path, const float *x, int classes, int per,
     for (int k = 0; k < classes; k++) /* the first cols samples of class k */
         memcpy(tiles + (size_t)k * cols * D, x + (size_t)k * per * D, sizeof(float) * D * cols);
     fmcl_status s = fmcl_plot_images(path, tiles, classes * cols, shape[0], shape[1], shape[2],
-                                        cols, GRID_BORDER, err, sizeof err);
+                                     cols, GRID_BORDER, err, sizeof err);
     free(tiles);
     if (s != FMCL_OK) return cli_error("%s", err);
     printf("wrote %s (one row per class: %d rows of %d samples of %d x %d x %d)\n", path, classes,
@@ -78,8 +77,8 @@ int cli_write_trajectory(const char *path, const float *traj, int n_times, int n
         for (int j = 0; j < n_times; j++)
             memcpy(tiles + ((size_t)r * n_times + j) * D, traj + ((size_t)j * n + r) * D,
                    sizeof(float) * D);
-    fmcl_status s = fmcl_plot_images(path, tiles, rows * n_times, shape[0], shape[1],
-                                        shape[2], n_times, GRID_BORDER, err, sizeof err);
+    fmcl_status s = fmcl_plot_images(path, tiles, rows * n_times, shape[0], shape[1], shape[2],
+                                     n_times, GRID_BORDER, err, sizeof err);
     free(tiles);
     if (s != FMCL_OK) return cli_error("%s", err);
     printf("wrote %s (%d samples in rows, their states at %d times in columns)\n", path, rows,

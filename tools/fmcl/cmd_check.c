@@ -88,10 +88,12 @@ static void check_device(const char *spec, int json, device_summary *d)
     if (json) {
         printf("%s], \"ok\": %d, \"fail\": %d, \"not_supported\": %d, \"seconds\": %.2f, "
                "\"error\": ",
-               rep.first_result ? "" : "\n    ", d->count[FMCL_CHECK_OK],
-               d->count[FMCL_CHECK_FAIL], d->count[FMCL_CHECK_NOT_SUPPORTED], d->secs);
-        if (d->error[0]) cli_json_string(stdout, d->error);
-        else printf("null");
+               rep.first_result ? "" : "\n    ", d->count[FMCL_CHECK_OK], d->count[FMCL_CHECK_FAIL],
+               d->count[FMCL_CHECK_NOT_SUPPORTED], d->secs);
+        if (d->error[0])
+            cli_json_string(stdout, d->error);
+        else
+            printf("null");
         printf("}");
     } else if (!d->error[0]) {
         printf("\n");
@@ -118,7 +120,7 @@ static void print_summary(const device_summary *d, int n)
         printf("  %-5s %s: %d OK, %d FAIL, %d NOT SUPPORTED in %.1f s: %s\n", s->spec, s->name,
                s->count[FMCL_CHECK_OK], s->count[FMCL_CHECK_FAIL],
                s->count[FMCL_CHECK_NOT_SUPPORTED], s->secs,
-               device_passed(s) ? "passed"
+               device_passed(s)                           ? "passed"
                : s->count[FMCL_CHECK_FAIL] || s->error[0] ? "FAILED (wrong results or errors)"
                                                           : "cannot run fmcl (NOT SUPPORTED)");
     }
@@ -129,13 +131,20 @@ int cmd_check(int argc, char **argv)
     const char *device = NULL;
     int all = 0, json = 0;
     arg_spec specs[] = {
-        {.name = "device", .type = ARG_STR, .dest = &device, .metavar = "SPEC",
+        {.name = "device",
+         .type = ARG_STR,
+         .dest = &device,
+         .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
                  "device name",
          .default_text = "$FMCL_DEVICE, else the first GPU, else the first device"},
-        {.name = "all", .type = ARG_BOOL, .dest = &all,
+        {.name = "all",
+         .type = ARG_BOOL,
+         .dest = &all,
          .help = "check every device of every platform, one after the other"},
-        {.name = "json", .type = ARG_BOOL, .dest = &json,
+        {.name = "json",
+         .type = ARG_BOOL,
+         .dest = &json,
          .help = "print the results as JSON instead of a table"},
     };
     arg_cmd cmd = {
@@ -176,8 +185,10 @@ int cmd_check(int argc, char **argv)
         check_device(spec, json, &sum[i]);
         passed &= device_passed(&sum[i]);
     }
-    if (json) printf("\n  ], \"passed\": %s}\n", passed ? "true" : "false");
-    else print_summary(sum, n);
+    if (json)
+        printf("\n  ], \"passed\": %s}\n", passed ? "true" : "false");
+    else
+        print_summary(sum, n);
     free(sum);
     free(device_specs);
     return passed ? CLI_OK : CLI_FAIL;

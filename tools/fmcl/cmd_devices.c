@@ -42,8 +42,7 @@ static void print_json(const fmcl_device_info *d, int count, int def)
 static const char *c_version(const char *v, char *buf, size_t len)
 {
     const char *prefix = "OpenCL C ";
-    if (strncmp(v, prefix, strlen(prefix)) == 0)
-        v += strlen(prefix);
+    if (strncmp(v, prefix, strlen(prefix)) == 0) v += strlen(prefix);
     snprintf(buf, len, "%.*s", (int)strcspn(v, " "), v);
     return buf;
 }
@@ -61,15 +60,16 @@ static void print_table(const fmcl_device_info *d, int count, int def)
                c_version(d[i].opencl_c_version, ver, sizeof ver), d[i].fp16 ? "yes" : "no",
                d[i].fp64 ? "yes" : "no", d[i].platform_name, d[i].device_name);
     }
-    if (def >= 0)
-        printf("\n* the device used when no --device is given\n");
+    if (def >= 0) printf("\n* the device used when no --device is given\n");
 }
 
 int cmd_devices(int argc, char **argv)
 {
     int json = 0;
     arg_spec specs[] = {
-        {.name = "json", .type = ARG_BOOL, .dest = &json,
+        {.name = "json",
+         .type = ARG_BOOL,
+         .dest = &json,
          .help = "print the devices as a JSON array instead of a table"},
     };
     arg_cmd cmd = {
@@ -82,14 +82,12 @@ int cmd_devices(int argc, char **argv)
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
     int rc = args_parse(&cmd, argc, argv);
-    if (rc != ARGS_OK)
-        return rc == ARGS_HELP ? CLI_OK : rc;
+    if (rc != ARGS_OK) return rc == ARGS_HELP ? CLI_OK : rc;
 
     fmcl_device_info *devs = NULL;
     int count = 0;
     char err[2048];
-    if (fmcl_devices_list(&devs, &count, err, sizeof err) != FMCL_OK)
-        return cli_error("%s", err);
+    if (fmcl_devices_list(&devs, &count, err, sizeof err) != FMCL_OK) return cli_error("%s", err);
     int def = -1;
     if (count > 0 && fmcl_device_select(devs, count, NULL, &def, err, sizeof err) != FMCL_OK) {
         fprintf(stderr, "fmcl devices: note: %s\n", err);

@@ -58,8 +58,8 @@ static int load_images(arg_cmd *cmd, const nll_opts *o, const char *spec, nll_da
     d->images = 1;
     d->x = malloc(sizeof(float) * (size_t)d->dim * (size_t)d->n);
     if (d->x) s = fmcl_data_rows(src, 0, d->n, o->seed, d->x, err, sizeof err);
-    snprintf(d->what, sizeof d->what, "%s, dequantised with seed %" PRIu64,
-             fmcl_data_describe(src), o->seed);
+    snprintf(d->what, sizeof d->what, "%s, dequantised with seed %" PRIu64, fmcl_data_describe(src),
+             o->seed);
     fmcl_data_free(src);
     if (!d->x) return cli_error("out of host memory for %d images; use --limit", d->n);
     return s == FMCL_OK ? CLI_OK : cli_data_error(spec, err);
@@ -73,9 +73,11 @@ static int load_points(arg_cmd *cmd, const nll_opts *o, const char *spec, nll_da
     if (!cli_is_npy(spec)) {
         fmcl_data *src = NULL;
         if (fmcl_data_open(spec, NULL, &src, err, sizeof err) != FMCL_OK)
-            return args_usage(cmd, "--data: unknown data set '%s' (expected checkerboard, "
+            return args_usage(cmd,
+                              "--data: unknown data set '%s' (expected checkerboard, "
                               "8gaussians, moons, rings, spirals, or a FILE.npy of N x D "
-                              "points)", spec);
+                              "points)",
+                              spec);
         d->n = o->n;
         d->dim = 2;
         d->x = malloc(sizeof(float) * 2 * (size_t)d->n);
@@ -95,12 +97,12 @@ static int load_points(arg_cmd *cmd, const nll_opts *o, const char *spec, nll_da
         return cli_error("--data: %s", err);
     if (ndim != 2 || shape[0] < 1 || shape[0] > INT_MAX || shape[1] < 1 || shape[1] > INT_MAX)
         return cli_error("--data %s: expected an N x D array of points (D the model's "
-                         "dimension), found %d dimension(s)", spec, ndim);
+                         "dimension), found %d dimension(s)",
+                         spec, ndim);
     d->n = (int)shape[0];
     d->dim = (int)shape[1];
     if (args_find(cmd, "n")->seen) {
-        if (o->n > d->n)
-            return cli_error("--n %d: %s holds only %d points", o->n, spec, d->n);
+        if (o->n > d->n) return cli_error("--n %d: %s holds only %d points", o->n, spec, d->n);
         d->n = o->n;
     }
     snprintf(d->what, sizeof d->what, "%d points of %s", d->n, spec);
@@ -155,7 +157,8 @@ static int draw_density(fmcl_ctx *ctx, fmcl_model *m, const nll_opts *o, fmcl_nl
         goto done;
     }
     printf("wrote %s (density on a %d x %d grid over [%.2f, %.2f]^2; it holds %.3f of the "
-           "mass)\n", o->png, g, g, -r, r, mass);
+           "mass)\n",
+           o->png, g, g, -r, r, mass);
     rc = CLI_OK;
 done:
     free(pts);
@@ -255,24 +258,28 @@ static int nll(const nll_opts *o, const nll_data *d)
         const double bpd_x = s.bpd;
         fmcl_nll_stats_dequantized(&s, 8);
         printf("NLL %.*f +- %.*f nats, %.*f +- %.*f bits/dim (of the dequantised 8-bit data; "
-               "mean +- standard error over %d images, D = %d)\n", six_digits(s.nll), s.nll,
-               six_digits(s.nll), s.nll_se, six_digits(s.bpd), s.bpd, six_digits(s.bpd),
-               s.bpd_se, s.n, dim);
+               "mean +- standard error over %d images, D = %d)\n",
+               six_digits(s.nll), s.nll, six_digits(s.nll), s.nll_se, six_digits(s.bpd), s.bpd,
+               six_digits(s.bpd), s.bpd_se, s.n, dim);
         printf("(bits/dim = -log p(x) / (D ln 2) + 7: the model's density of x = 2 (k + u) / "
                "256 - 1 in [-1, 1]^D gives %.4f, and the scaling's Jacobian 1/128 per pixel adds "
-               "log2(128) = 7)\n", bpd_x);
+               "log2(128) = 7)\n",
+               bpd_x);
     } else {
         printf("NLL %.*f +- %.*f nats, %.*f +- %.*f bits/dim (mean +- standard error over %d "
-               "points, D = %d)\n", six_digits(s.nll), s.nll, six_digits(s.nll), s.nll_se,
-               six_digits(s.bpd), s.bpd, six_digits(s.bpd), s.bpd_se, s.n, dim);
+               "points, D = %d)\n",
+               six_digits(s.nll), s.nll, six_digits(s.nll), s.nll_se, six_digits(s.bpd), s.bpd,
+               six_digits(s.bpd), s.bpd_se, s.n, dim);
     }
     if (o->out && write_per_point(o, d, lp, dim) != CLI_OK) goto done;
     if (o->png && dim != 2)
         printf("no PNG: the model is %d-dimensional, density pictures are for 2D models\n", dim);
     if (o->png && dim == 2) {
         char stop[4200];
-        snprintf(stop, sizeof stop, "interrupted while drawing the density: the NLL above is "
-                 "complete; %s was not written", o->png);
+        snprintf(stop, sizeof stop,
+                 "interrupted while drawing the density: the NLL above is "
+                 "complete; %s was not written",
+                 o->png);
         interrupt_mode(1, NULL, stop);
         rc = draw_density(ctx, m, o, cfg, d);
     } else {
@@ -287,56 +294,114 @@ done:
 
 int cmd_nll(int argc, char **argv)
 {
-    nll_opts o = {.solver = "dopri5", .n = 2000, .steps = 32, .atol = 1e-5, .rtol = 1e-5,
-                  .max_steps = 1000, .grid = 100};
+    nll_opts o = {.solver = "dopri5",
+                  .n = 2000,
+                  .steps = 32,
+                  .atol = 1e-5,
+                  .rtol = 1e-5,
+                  .max_steps = 1000,
+                  .grid = 100};
     arg_spec specs[] = {
-        {.name = "ckpt", .type = ARG_STR, .dest = &o.ckpt, .metavar = "PATH",
+        {.name = "ckpt",
+         .type = ARG_STR,
+         .dest = &o.ckpt,
+         .metavar = "PATH",
          .help = "checkpoint written by fmcl train (model.safetensors); required"},
-        {.name = "data", .type = ARG_STR, .dest = &o.data, .metavar = "NAME|FILE.npy|SET",
+        {.name = "data",
+         .type = ARG_STR,
+         .dest = &o.data,
+         .metavar = "NAME|FILE.npy|SET",
          .help = "points to evaluate: fresh draws of a built-in 2D set (checkerboard, "
                  "8gaussians, moons, rings, spirals), an N x D float32/float64 .npy file, or "
                  "the test split of an image set (fashion-mnist, mnist:DIR, idx:FILE, "
                  "cifar10:PATH, images:DIR), dequantised with --seed",
          .default_text = "the set the checkpoint was trained on"},
-        {.name = "limit", .type = ARG_INT, .dest = &o.limit, .metavar = "N",
+        {.name = "limit",
+         .type = ARG_INT,
+         .dest = &o.limit,
+         .metavar = "N",
          .help = "image sets: the first N images only",
          .default_text = "all"},
-        {.name = "n", .type = ARG_INT, .dest = &o.n, .metavar = "N",
-         .help = "points drawn from a built-in set; with a file, its first N rows", .lo = 1,
-         .hi = 100000000, .default_text = "2000 drawn, or every row of the file"},
-        {.name = "raw-weights", .type = ARG_BOOL, .dest = &o.raw_weights,
+        {.name = "n",
+         .type = ARG_INT,
+         .dest = &o.n,
+         .metavar = "N",
+         .help = "points drawn from a built-in set; with a file, its first N rows",
+         .lo = 1,
+         .hi = 100000000,
+         .default_text = "2000 drawn, or every row of the file"},
+        {.name = "raw-weights",
+         .type = ARG_BOOL,
+         .dest = &o.raw_weights,
          .help = "use the trained weights even when the checkpoint holds an EMA of them (the "
                  "default then)"},
-        {.name = "exact", .type = ARG_BOOL, .dest = &o.exact,
+        {.name = "exact",
+         .type = ARG_BOOL,
+         .dest = &o.exact,
          .help = "exact divergence: D vector-Jacobian products per model evaluation (the "
                  "default, except for image sets)"},
-        {.name = "hutchinson", .type = ARG_INT, .dest = &o.hutchinson, .metavar = "K",
+        {.name = "hutchinson",
+         .type = ARG_INT,
+         .dest = &o.hutchinson,
+         .metavar = "K",
          .help = "Hutchinson's divergence estimate instead: one Rademacher probe per solve, K "
                  "solves averaged (one VJP per evaluation)",
          .default_text = "off; 1 for image sets"},
-        {.name = "solver", .type = ARG_CHOICE, .dest = &o.solver, .metavar = "NAME",
+        {.name = "solver",
+         .type = ARG_CHOICE,
+         .dest = &o.solver,
+         .metavar = "NAME",
          .help = "ODE solver from t = 1 back to 0: adaptive dopri5, or a fixed-step one (rk4 is "
                  "the classic scheme; torchdiffeq's 'rk4' is rk4-38, the 3/8 rule)"},
-        {.name = "steps", .type = ARG_INT, .dest = &o.steps, .metavar = "N",
+        {.name = "steps",
+         .type = ARG_INT,
+         .dest = &o.steps,
+         .metavar = "N",
          .help = "uniform steps of a fixed-step solver"},
-        {.name = "atol", .type = ARG_REAL, .dest = &o.atol, .metavar = "X",
+        {.name = "atol",
+         .type = ARG_REAL,
+         .dest = &o.atol,
+         .metavar = "X",
          .help = "dopri5's absolute tolerance per element of [x, delta log p]"},
-        {.name = "rtol", .type = ARG_REAL, .dest = &o.rtol, .metavar = "X",
+        {.name = "rtol",
+         .type = ARG_REAL,
+         .dest = &o.rtol,
+         .metavar = "X",
          .help = "dopri5's relative tolerance"},
-        {.name = "max-steps", .type = ARG_INT, .dest = &o.max_steps, .metavar = "N",
+        {.name = "max-steps",
+         .type = ARG_INT,
+         .dest = &o.max_steps,
+         .metavar = "N",
          .help = "dopri5's attempted steps per solve before it gives up"},
-        {.name = "seed", .type = ARG_U64, .dest = &o.seed, .metavar = "N",
+        {.name = "seed",
+         .type = ARG_U64,
+         .dest = &o.seed,
+         .metavar = "N",
          .help = "seed of the drawn points and of the Hutchinson probes"},
-        {.name = "out", .type = ARG_STR, .dest = &o.out, .metavar = "FILE.npy",
+        {.name = "out",
+         .type = ARG_STR,
+         .dest = &o.out,
+         .metavar = "FILE.npy",
          .help = "also write each point's NLL, in the order of the points, as a float32 .npy "
                  "array of N values: nats, or bits/dim for image sets (as the mean)",
          .default_text = "none"},
-        {.name = "png", .type = ARG_STR, .dest = &o.png, .metavar = "FILE.png",
+        {.name = "png",
+         .type = ARG_STR,
+         .dest = &o.png,
+         .metavar = "FILE.png",
          .help = "draw the model's density on a grid over the data's range (2D models)",
          .default_text = "no picture"},
-        {.name = "grid", .type = ARG_INT, .dest = &o.grid, .metavar = "N",
-         .help = "cells per side of the density picture", .lo = 2, .hi = 512},
-        {.name = "device", .type = ARG_STR, .dest = &o.device, .metavar = "SPEC",
+        {.name = "grid",
+         .type = ARG_INT,
+         .dest = &o.grid,
+         .metavar = "N",
+         .help = "cells per side of the density picture",
+         .lo = 2,
+         .hi = 512},
+        {.name = "device",
+         .type = ARG_STR,
+         .dest = &o.device,
+         .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
                  "device name",
          .default_text = "$FMCL_DEVICE, else the first GPU, else the first device"},
@@ -361,24 +426,26 @@ int cmd_nll(int argc, char **argv)
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
     const fmcl_setting_scope N = FMCL_SCOPE_NLL;
-    const arg_binding binds[] = {{"solver", N, NULL},     {"steps", N, NULL},
-                                 {"atol", N, NULL},       {"rtol", N, NULL},
-                                 {"max-steps", N, NULL},  {"hutchinson", N, NULL},
+    const arg_binding binds[] = {{"solver", N, NULL},
+                                 {"steps", N, NULL},
+                                 {"atol", N, NULL},
+                                 {"rtol", N, NULL},
+                                 {"max-steps", N, NULL},
+                                 {"hutchinson", N, NULL},
                                  {"limit", FMCL_SCOPE_IMAGES, NULL}};
     args_bind(&cmd, binds, (int)(sizeof binds / sizeof *binds));
     int rc = args_parse(&cmd, argc, argv);
-    if (rc != ARGS_OK)
-        return rc == ARGS_HELP ? CLI_OK : rc;
+    if (rc != ARGS_OK) return rc == ARGS_HELP ? CLI_OK : rc;
     if (!o.ckpt)
         return args_usage(&cmd, "--ckpt PATH is required (the model.safetensors that "
-                          "fmcl train wrote)");
+                                "fmcl train wrote)");
     if (o.exact && o.hutchinson)
         return args_usage(&cmd, "--exact and --hutchinson K choose the divergence both ways; "
-                          "give one");
+                                "give one");
     const int dopri5 = strcmp(o.solver, "dopri5") == 0;
     if (dopri5 && args_find(&cmd, "steps")->seen)
         return args_usage(&cmd, "dopri5 chooses its own steps: drop --steps (set --atol and "
-                          "--rtol instead), or pick a fixed-step --solver");
+                                "--rtol instead), or pick a fixed-step --solver");
     if (!dopri5 && (args_find(&cmd, "atol")->seen || args_find(&cmd, "rtol")->seen ||
                     args_find(&cmd, "max-steps")->seen))
         return args_usage(&cmd, "--atol, --rtol and --max-steps are for --solver dopri5");
@@ -388,8 +455,10 @@ int cmd_nll(int argc, char **argv)
     if (args_find(&cmd, "grid")->seen && !o.png)
         return args_usage(&cmd, "--grid sets the picture's resolution; give --png FILE.png too");
     if (o.png && !outputs_is_png(o.png))
-        return args_usage(&cmd, "--png %s: fmcl draws PNG pictures only; give a name ending in "
-                          ".png", o.png);
+        return args_usage(&cmd,
+                          "--png %s: fmcl draws PNG pictures only; give a name ending in "
+                          ".png",
+                          o.png);
 
     /* Reject a missing or malformed checkpoint before starting a device; it
      * also names the data set when --data is not given. */
@@ -405,17 +474,22 @@ int cmd_nll(int argc, char **argv)
     if (!o.data && image_model && fmcl_data_spec_is_images(data_name)) o.data = data_name;
     if (!o.data) { /* a built-in set, as checkpoints name it */
         if (fmcl_name_value(FMCL_NAMES_TOY, data_name) < 0)
-            return args_usage(&cmd, "--data is required: %s was not trained on a built-in set "
-                              "(%s)", o.ckpt, *data_name ? data_name : "no data recorded");
+            return args_usage(&cmd,
+                              "--data is required: %s was not trained on a built-in set "
+                              "(%s)",
+                              o.ckpt, *data_name ? data_name : "no data recorded");
         o.data = data_name;
     }
     if (fmcl_data_spec_is_images(o.data)) {
         if (args_find(&cmd, "n")->seen)
-            return args_usage(&cmd, "--n is for built-in sets and .npy files; for the image set "
-                              "%s use --limit N", o.data);
+            return args_usage(&cmd,
+                              "--n is for built-in sets and .npy files; for the image set "
+                              "%s use --limit N",
+                              o.data);
         if (!image_model)
             return cli_error("--data %s is an image set but %s is not an image model (its "
-                             "metadata has no %s)", o.data, o.ckpt, CLI_META_BITS);
+                             "metadata has no %s)",
+                             o.data, o.ckpt, CLI_META_BITS);
         if (!o.exact && !o.hutchinson) o.hutchinson = 1; /* exact: D backward passes */
     } else if (args_find(&cmd, "limit")->seen) {
         return args_usage(&cmd, "--limit is for image sets; with --data %s use --n N", o.data);

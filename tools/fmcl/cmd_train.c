@@ -51,9 +51,9 @@
  * as in the reference 2D example). */
 #define PLOT_SOLVER FMCL_SOLVER_MIDPOINT
 #define PLOT_STEPS 20
-#define PLOT_SAMPLES 20000 /* points in each density of densities.png */
-#define PLOT_TRAJ 400      /* paths in trajectories.png */
-#define PLOT_IMAGES 64     /* images in data.png and samples.png (image data) */
+#define PLOT_SAMPLES 20000  /* points in each density of densities.png */
+#define PLOT_TRAJ 400       /* paths in trajectories.png */
+#define PLOT_IMAGES 64      /* images in data.png and samples.png (image data) */
 #define PLOT_IMAGES_UNET 16 /* samples.png of a U-Net: a forward costs ~10^3 MLP ones */
 
 /* The training points: a built-in set, the user's array, or images. */
@@ -70,8 +70,7 @@ static void name_from_path(char *name, size_t size, const char *path)
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     const char *dot = strrchr(base, '.');
     size_t len = dot ? (size_t)(dot - base) : strlen(base);
-    if (len >= size)
-        len = size - 1;
+    if (len >= size) len = size - 1;
     for (size_t i = 0; i < len; i++) {
         char c = base[i];
         int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -79,8 +78,7 @@ static void name_from_path(char *name, size_t size, const char *path)
         name[i] = ok ? c : '_';
     }
     name[len] = '\0';
-    if (len == 0)
-        snprintf(name, size, "data");
+    if (len == 0) snprintf(name, size, "data");
 }
 
 /* Ranks after the first of a group print only their errors. */
@@ -126,9 +124,11 @@ static int load_data(arg_cmd *cmd, const train_opts *o, const char *spec, train_
         const char *const *toys = fmcl_names_of(FMCL_NAMES_TOY);
         for (int k = 0; toys[k] && used < sizeof names; k++)
             used += (size_t)snprintf(names + used, sizeof names - used, "%s, ", toys[k]);
-        return args_usage(cmd, "--data: unknown data set '%s' (expected one of %sor a "
+        return args_usage(cmd,
+                          "--data: unknown data set '%s' (expected one of %sor a "
                           "FILE.npy of N x 2 points, or an image set: fashion-mnist, "
-                          "mnist:DIR, idx:FILE, cifar10:PATH, images:DIR)", spec, names);
+                          "mnist:DIR, idx:FILE, cifar10:PATH, images:DIR)",
+                          spec, names);
     }
     if (s != FMCL_OK) return cli_lib_error("--data: ", err);
     if (d->kind == FMCL_DATA_TOY) {
@@ -138,7 +138,8 @@ static int load_data(arg_cmd *cmd, const train_opts *o, const char *spec, train_
     }
     if (fmcl_data_dim(d->src) != 2)
         return cli_error("--data %s: expected an N x 2 array of points with N >= 1, found "
-                         "shape (%d, %d)", spec, fmcl_data_count(d->src), fmcl_data_dim(d->src));
+                         "shape (%d, %d)",
+                         spec, fmcl_data_count(d->src), fmcl_data_dim(d->src));
     name_from_path(d->name, sizeof d->name, spec);
     return CLI_OK;
 }
@@ -155,12 +156,10 @@ static int make_out_dir(const train_opts *o, const train_data *d, char *dir, siz
         if (snprintf(dir, len, "%s", o->out) >= (int)len)
             return cli_error("--out: folder name is too long");
         *created = stat(dir, &st) != 0;
-        if (cli_mkdir_p(dir, err, sizeof err) != 0)
-            return cli_error("--out: %s", err);
+        if (cli_mkdir_p(dir, err, sizeof err) != 0) return cli_error("--out: %s", err);
         return CLI_OK;
     }
-    if (cli_mkdir_p("runs", err, sizeof err) != 0)
-        return cli_error("%s", err);
+    if (cli_mkdir_p("runs", err, sizeof err) != 0) return cli_error("%s", err);
     char stamp[32];
     time_t now = time(NULL);
     struct tm tm;
@@ -175,8 +174,7 @@ static int make_out_dir(const train_opts *o, const train_data *d, char *dir, siz
             *created = 1;
             return CLI_OK;
         }
-        if (errno != EEXIST)
-            return cli_error("cannot create folder %s: %s", dir, strerror(errno));
+        if (errno != EEXIST) return cli_error("cannot create folder %s: %s", dir, strerror(errno));
     }
     return cli_error("runs/ already holds too many runs named %s-%s", d->name, stamp);
 }
@@ -223,8 +221,7 @@ static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const train_
     int every = o->log_every;
     if (every == 0) /* auto: ~100 updates of a terminal line, ~10 plain lines otherwise */
         every = isatty(fileno(stderr)) ? todo / 100 : todo / 10;
-    if (every < 1)
-        every = 1;
+    if (every < 1) every = 1;
     progress pr;
     progress_start(&pr, stderr, todo);
     fmcl_status st = first > 0 ? fmcl_trainer_losses(tr, 0, first, loss) : FMCL_OK;
@@ -234,10 +231,8 @@ static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const train_
             n = o->ckpt_every - done % o->ckpt_every;
         st = interrupt_train(tr, done, n, loss, &n); /* n: the steps run */
         if (st != FMCL_OK) *local = !fmcl_trainer_failure_shared(tr);
-        if (st == FMCL_OK && n > 0)
-            progress_update(&pr, loss + done, n);
-        if (interrupt_signal())
-            break;
+        if (st == FMCL_OK && n > 0) progress_update(&pr, loss + done, n);
+        if (interrupt_signal()) break;
         if (st == FMCL_OK && o->ckpt_every > 0 && (done + n) % o->ckpt_every == 0 &&
             done + n < o->steps && r->rank == 0) {
             st = save_checkpoint(tr, dir);
@@ -253,8 +248,8 @@ static fmcl_status run_steps(fmcl_trainer *tr, const train_opts *o, const train_
                 todo, *secs, todo / *secs, todo * (double)o->batch / *secs, r->size,
                 progress_loss(&pr));
     else if (st == FMCL_OK && todo > 0 && !interrupt_signal())
-        fprintf(stderr, "trained %d steps in %.1f s (%.1f steps/s), smoothed loss %.4f\n",
-                todo, *secs, todo / *secs, progress_loss(&pr));
+        fprintf(stderr, "trained %d steps in %.1f s (%.1f steps/s), smoothed loss %.4f\n", todo,
+                *secs, todo / *secs, progress_loss(&pr));
     return st;
 }
 
@@ -426,8 +421,7 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
     fmcl_trainer *tr = NULL;
     float *loss = malloc(sizeof(float) * (size_t)o->steps);
     int rc = CLI_FAIL;
-    if (!loss)
-        return cli_error("out of host memory for %d losses", o->steps);
+    if (!loss) return cli_error("out of host memory for %d losses", o->steps);
     interrupt_train_start(dir, o->device);
     int no_ctx = fmcl_ctx_create(&ctx, r->device, err, sizeof err) != FMCL_OK;
     if (no_ctx) cli_lib_error("", err);
@@ -465,12 +459,13 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
     const fmcl_device_info *dev = fmcl_ctx_device(ctx);
     const fmcl_model_config *cfg = fmcl_model_get_config(m);
     if (resume)
-        fprintf(stderr, "fmcl train: resuming %s at step %d of %d\n", resume,
-                fmcl_trainer_step(tr), o->steps);
+        fprintf(stderr, "fmcl train: resuming %s at step %d of %d\n", resume, fmcl_trainer_step(tr),
+                o->steps);
     train_model_describe(m, what, sizeof what);
-    fprintf(stderr, "fmcl train: %s%s, %s path%s, %s, batch %d, %d "
-            "steps, %s lr %g (%s, warm-up %d)%s on %s (%s)\n", o->data,
-            o->hflip ? " (mirrored at random)" : "", o->path,
+    fprintf(stderr,
+            "fmcl train: %s%s, %s path%s, %s, batch %d, %d "
+            "steps, %s lr %g (%s, warm-up %d)%s on %s (%s)\n",
+            o->data, o->hflip ? " (mirrored at random)" : "", o->path,
             tc.coupling == FMCL_COUPLING_OT ? " with OT coupling" : "", what, o->batch, o->steps,
             o->weight_decay > 0 ? "AdamW" : "Adam", o->lr, o->lr_schedule, o->warmup,
             o->ema > 0 ? ", EMA" : "", dev->device_name, dev->platform_name);
@@ -483,14 +478,16 @@ static int train(arg_cmd *cmd, const train_opts *o, const train_data *d, const c
                 r->size, rows, o->batch, r->device);
     }
     if (cfg->kind == FMCL_MODEL_UNET)
-        fprintf(stderr, "device memory of training: %.1f MiB at batch %d (activations, "
+        fprintf(stderr,
+                "device memory of training: %.1f MiB at batch %d (activations, "
                 "parameters, gradients, Adam's moments, EMA, data)\n",
                 fmcl_trainer_device_bytes(tr) / 1048576.0, o->batch);
     if (o->ema > 0) fprintf(stderr, "EMA of the weights: decay %g\n", o->ema);
     if (cfg->classes > 0)
         fprintf(stderr, "conditioned on %d classes (%s), label dropout %g\n", cfg->classes,
                 cfg->kind == FMCL_MODEL_UNET ? "label embedding added to the time embedding"
-                                             : "one-hot inputs", o->label_drop);
+                                             : "one-hot inputs",
+                o->label_drop);
     if (*fmcl_ctx_notes(ctx)) fprintf(stderr, "%s", fmcl_ctx_notes(ctx));
     double secs;
     const int start = fmcl_trainer_step(tr);
@@ -541,9 +538,10 @@ static int check_image_flags(arg_cmd *cmd, const train_opts *o)
     for (int i = 0; i < 4; i++) {
         if (!args_find(cmd, flags[i])->seen) continue;
         if (!images)
-            return args_usage(cmd, "--%s is for image data sets (fashion-mnist, mnist:DIR, "
-                              "idx:FILE, cifar10:PATH, images:DIR), not --data %s", flags[i],
-                              o->data);
+            return args_usage(cmd,
+                              "--%s is for image data sets (fashion-mnist, mnist:DIR, "
+                              "idx:FILE, cifar10:PATH, images:DIR), not --data %s",
+                              flags[i], o->data);
         if (i < 2 && !folder)
             return args_usage(cmd, "--%s is for --data images:DIR; %s has a fixed image shape",
                               flags[i], o->data);
@@ -553,7 +551,7 @@ static int check_image_flags(arg_cmd *cmd, const train_opts *o)
                           o->data);
     if (o->channels == 2)
         return args_usage(cmd, "--channels 2 is not an image format (expected 1 for grey or 3 "
-                          "for RGB)");
+                               "for RGB)");
     return CLI_OK;
 }
 
@@ -578,9 +576,10 @@ static int check_path_flags(arg_cmd *cmd, const train_opts *o)
         return args_usage(cmd, "--sigma-hi %g must be larger than --sigma-lo %g", o->sigma_hi,
                           o->sigma_lo);
     if (strcmp(o->coupling, "ot") == 0 && o->batch > FMCL_COUPLING_MAX_BATCH)
-        return args_usage(cmd, "--coupling ot solves an exact O(batch^3) assignment on the host "
-                          "every step: --batch %d is too large (at most %d)", o->batch,
-                          FMCL_COUPLING_MAX_BATCH);
+        return args_usage(cmd,
+                          "--coupling ot solves an exact O(batch^3) assignment on the host "
+                          "every step: --batch %d is too large (at most %d)",
+                          o->batch, FMCL_COUPLING_MAX_BATCH);
     return CLI_OK;
 }
 
@@ -588,11 +587,22 @@ int cmd_train(int argc, char **argv)
 {
     fmcl_train_config def;
     fmcl_train_config_default(&def);
-    train_opts o = {.data = "checkerboard", .path = "ot", .coupling = "independent",
-                    .width = 512, .depth = 4, .batch = DEFAULT_BATCH, .steps = DEFAULT_STEPS,
-                    .lr = 1e-3, .poly_n = def.poly_n, .beta_min = def.beta_min,
-                    .beta_max = def.beta_max, .sigma_lo = def.sigma_lo, .sigma_hi = def.sigma_hi,
-                    .channels = 3, .lr_schedule = "constant", .label_drop = def.label_drop,
+    train_opts o = {.data = "checkerboard",
+                    .path = "ot",
+                    .coupling = "independent",
+                    .width = 512,
+                    .depth = 4,
+                    .batch = DEFAULT_BATCH,
+                    .steps = DEFAULT_STEPS,
+                    .lr = 1e-3,
+                    .poly_n = def.poly_n,
+                    .beta_min = def.beta_min,
+                    .beta_max = def.beta_max,
+                    .sigma_lo = def.sigma_lo,
+                    .sigma_hi = def.sigma_hi,
+                    .channels = 3,
+                    .lr_schedule = "constant",
+                    .label_drop = def.label_drop,
                     .model = "mlp"};
     if (argc <= 1) { /* no arguments at all: the demo */
         o.width = DEMO_WIDTH;
@@ -601,105 +611,204 @@ int cmd_train(int argc, char **argv)
         o.steps = DEMO_STEPS;
         o.lr = DEMO_LR;
         o.ema = DEMO_EMA;
-        fprintf(stderr, "fmcl train: no arguments, so the short demo: --width %d --depth %d "
-                        "--batch %d --steps %d --lr %g --ema %g (the reference model is "
-                        "--width 512 --depth 4 --batch 4096 --steps 20000)\n",
+        fprintf(stderr,
+                "fmcl train: no arguments, so the short demo: --width %d --depth %d "
+                "--batch %d --steps %d --lr %g --ema %g (the reference model is "
+                "--width 512 --depth 4 --batch 4096 --steps 20000)\n",
                 DEMO_WIDTH, DEMO_DEPTH, DEMO_BATCH, DEMO_STEPS, DEMO_LR, DEMO_EMA);
     }
     arg_spec specs[] = {
-        {.name = "data", .type = ARG_STR, .dest = &o.data, .metavar = "NAME|FILE.npy|SET",
+        {.name = "data",
+         .type = ARG_STR,
+         .dest = &o.data,
+         .metavar = "NAME|FILE.npy|SET",
          .help = "training points: checkerboard, 8gaussians, moons, rings, spirals, or an N x 2 "
                  "float32/float64 .npy file; or images: fashion-mnist, mnist:DIR (IDX files), "
                  "idx:FILE, cifar10:PATH (a batch file or folder), images:DIR (PNG/JPEG), "
                  "scaled to [-1, 1] with uniform dequantisation"},
-        {.name = "image-size", .type = ARG_INT, .dest = &o.image_size, .metavar = "N",
+        {.name = "image-size",
+         .type = ARG_INT,
+         .dest = &o.image_size,
+         .metavar = "N",
          .help = "images:DIR: resize the centred square of each image to N x N",
          .default_text = "required for images:DIR"},
-        {.name = "channels", .type = ARG_INT, .dest = &o.channels, .metavar = "C",
+        {.name = "channels",
+         .type = ARG_INT,
+         .dest = &o.channels,
+         .metavar = "C",
          .help = "images:DIR: 1 (grey) or 3 (RGB)"},
-        {.name = "hflip", .type = ARG_BOOL, .dest = &o.hflip,
+        {.name = "hflip",
+         .type = ARG_BOOL,
+         .dest = &o.hflip,
          .help = "image sets: mirror each training image left-right with probability 1/2 "
                  "(drawn from --seed)"},
-        {.name = "limit", .type = ARG_INT, .dest = &o.limit, .metavar = "N",
+        {.name = "limit",
+         .type = ARG_INT,
+         .dest = &o.limit,
+         .metavar = "N",
          .help = "image sets: train on the first N images only",
          .default_text = "all"},
-        {.name = "cond", .type = ARG_BOOL, .dest = &o.cond,
+        {.name = "cond",
+         .type = ARG_BOOL,
+         .dest = &o.cond,
          .help = "image sets with labels: train v(x, t, class), the class one-hot after "
                  "[x, t], for fmcl sample --class and --cfg"},
-        {.name = "label-drop", .type = ARG_REAL, .dest = &o.label_drop, .metavar = "P",
+        {.name = "label-drop",
+         .type = ARG_REAL,
+         .dest = &o.label_drop,
+         .metavar = "P",
          .help = "--cond: replace each example's label by the null class (all zeros) with "
                  "probability P, which classifier-free guidance needs"},
-        {.name = "width", .type = ARG_INT, .dest = &o.width, .metavar = "N",
+        {.name = "width",
+         .type = ARG_INT,
+         .dest = &o.width,
+         .metavar = "N",
          .help = "hidden units per layer"},
-        {.name = "depth", .type = ARG_INT, .dest = &o.depth, .metavar = "N",
+        {.name = "depth",
+         .type = ARG_INT,
+         .dest = &o.depth,
+         .metavar = "N",
          .help = "hidden layers (depth + 1 Linear layers, SiLU between)"},
         TRAIN_MODEL_SPECS(o),
-        {.name = "batch", .type = ARG_INT, .dest = &o.batch, .metavar = "N",
+        {.name = "batch",
+         .type = ARG_INT,
+         .dest = &o.batch,
+         .metavar = "N",
          .help = "points per training step",
          .default_text = "1024; " TRAIN_UNET_BATCH_TEXT " with --model unet"},
-        {.name = "steps", .type = ARG_INT, .dest = &o.steps, .metavar = "N",
+        {.name = "steps",
+         .type = ARG_INT,
+         .dest = &o.steps,
+         .metavar = "N",
          .help = "training steps"},
-        {.name = "lr", .type = ARG_REAL, .dest = &o.lr, .metavar = "X",
+        {.name = "lr",
+         .type = ARG_REAL,
+         .dest = &o.lr,
+         .metavar = "X",
          .help = "Adam learning rate"},
-        {.name = "seed", .type = ARG_U64, .dest = &o.seed, .metavar = "N",
+        {.name = "seed",
+         .type = ARG_U64,
+         .dest = &o.seed,
+         .metavar = "N",
          .help = "seed of the initialisation and of every random draw"},
-        {.name = "path", .type = ARG_CHOICE, .dest = &o.path, .metavar = "NAME",
+        {.name = "path",
+         .type = ARG_CHOICE,
+         .dest = &o.path,
+         .metavar = "NAME",
          .help = "probability path x_t = alpha_t x1 + sigma_t x0: ot (optimal transport), vp "
                  "and ve (variance-preserving and -exploding diffusion), or the schedulers "
                  "cosine, poly, linear-vp"},
-        {.name = "sigma-min", .type = ARG_REAL, .dest = &o.sigma_min, .metavar = "X",
+        {.name = "sigma-min",
+         .type = ARG_REAL,
+         .dest = &o.sigma_min,
+         .metavar = "X",
          .help = "the OT path's sigma_min"},
-        {.name = "poly-n", .type = ARG_REAL, .dest = &o.poly_n, .metavar = "X",
+        {.name = "poly-n",
+         .type = ARG_REAL,
+         .dest = &o.poly_n,
+         .metavar = "X",
          .help = "the poly path's exponent n (1 is the OT path)"},
-        {.name = "beta-min", .type = ARG_REAL, .dest = &o.beta_min, .metavar = "X",
+        {.name = "beta-min",
+         .type = ARG_REAL,
+         .dest = &o.beta_min,
+         .metavar = "X",
          .help = "the VP path's noise rate at the data end"},
-        {.name = "beta-max", .type = ARG_REAL, .dest = &o.beta_max, .metavar = "X",
+        {.name = "beta-max",
+         .type = ARG_REAL,
+         .dest = &o.beta_max,
+         .metavar = "X",
          .help = "the VP path's noise rate at the noise end"},
-        {.name = "sigma-lo", .type = ARG_REAL, .dest = &o.sigma_lo, .metavar = "X",
+        {.name = "sigma-lo",
+         .type = ARG_REAL,
+         .dest = &o.sigma_lo,
+         .metavar = "X",
          .help = "the VE path's noise scale at t = 1 (data)"},
-        {.name = "sigma-hi", .type = ARG_REAL, .dest = &o.sigma_hi, .metavar = "X",
+        {.name = "sigma-hi",
+         .type = ARG_REAL,
+         .dest = &o.sigma_hi,
+         .metavar = "X",
          .help = "the VE path's noise scale at t = 0; sampling starts from N(0, sigma_hi^2 I)"},
-        {.name = "coupling", .type = ARG_CHOICE, .dest = &o.coupling, .metavar = "NAME",
+        {.name = "coupling",
+         .type = ARG_CHOICE,
+         .dest = &o.coupling,
+         .metavar = "NAME",
          .help = "pairing of a batch's noise and data; ot: an exact minibatch OT assignment "
                  "on the host (batch <= 2048, one host sync per step)"},
-        {.name = "time-freqs", .type = ARG_INT, .dest = &o.time_freqs, .metavar = "N",
+        {.name = "time-freqs",
+         .type = ARG_INT,
+         .dest = &o.time_freqs,
+         .metavar = "N",
          .help = "0: the model sees [x, t]; F > 0: [x, sin(2^k pi t), cos(2^k pi t)] for k < F"},
-        {.name = "weight-decay", .type = ARG_REAL, .dest = &o.weight_decay, .metavar = "X",
+        {.name = "weight-decay",
+         .type = ARG_REAL,
+         .dest = &o.weight_decay,
+         .metavar = "X",
          .help = "decoupled weight decay (AdamW); 0 is plain Adam"},
-        {.name = "clip", .type = ARG_REAL, .dest = &o.clip, .metavar = "X",
+        {.name = "clip",
+         .type = ARG_REAL,
+         .dest = &o.clip,
+         .metavar = "X",
          .help = "clip the gradient norm to X; 0 disables"},
-        {.name = "ema", .type = ARG_REAL, .dest = &o.ema, .metavar = "X",
+        {.name = "ema",
+         .type = ARG_REAL,
+         .dest = &o.ema,
+         .metavar = "X",
          .help = "keep an EMA of the weights with decay X (warm-up: min(X, (1 + s) / (10 + s)) "
                  "at step s); sample and nll use it by default; 0 disables",
          .default_text = "0.999 for image sets, 0 otherwise"},
-        {.name = "warmup", .type = ARG_INT, .dest = &o.warmup, .metavar = "N",
+        {.name = "warmup",
+         .type = ARG_INT,
+         .dest = &o.warmup,
+         .metavar = "N",
          .help = "raise the learning rate linearly from 0 to --lr over the first N steps"},
-        {.name = "lr-schedule", .type = ARG_CHOICE, .dest = &o.lr_schedule, .metavar = "NAME",
+        {.name = "lr-schedule",
+         .type = ARG_CHOICE,
+         .dest = &o.lr_schedule,
+         .metavar = "NAME",
          .help = "after the warm-up: constant, or cosine (down to 0 at the last step)"},
-        {.name = "ckpt-every", .type = ARG_INT, .dest = &o.ckpt_every, .metavar = "N",
+        {.name = "ckpt-every",
+         .type = ARG_INT,
+         .dest = &o.ckpt_every,
+         .metavar = "N",
          .help = "also write the checkpoint model.safetensors (atomically) every N steps, so a "
                  "killed run can be resumed; 0: only at the end",
-         .lo = 0, .hi = INT_MAX},
-        {.name = "resume", .type = ARG_STR, .dest = &o.resume, .metavar = "DIR",
+         .lo = 0,
+         .hi = INT_MAX},
+        {.name = "resume",
+         .type = ARG_STR,
+         .dest = &o.resume,
+         .metavar = "DIR",
          .help = "continue the run saved in DIR with its own settings up to --steps in all "
                  "(its saved total by default); besides --steps, --device, --log-every and "
                  "--ckpt-every, the run's own flags may be repeated with its values",
          .default_text = "a new run"},
-        {.name = "device", .type = ARG_STR, .dest = &o.device, .metavar = "SPEC",
+        {.name = "device",
+         .type = ARG_STR,
+         .dest = &o.device,
+         .metavar = "SPEC",
          .help = "OpenCL device: P:D from `fmcl devices`, or part of its platform, vendor or "
                  "device name; under mpirun, local rank r takes the r-th device SPEC matches "
                  "(wrapping round), or the r-th entry of a comma-separated list",
          .default_text = "$FMCL_DEVICE, else the first GPU, else the first device"},
-        {.name = "out", .type = ARG_STR, .dest = &o.out, .metavar = "DIR",
+        {.name = "out",
+         .type = ARG_STR,
+         .dest = &o.out,
+         .metavar = "DIR",
          .help = "folder for model.safetensors, loss.csv and the PNG pictures",
          .default_text = "runs/<data>-<YYYYmmdd-HHMMSS>"},
-        {.name = "overwrite", .type = ARG_BOOL, .dest = &o.overwrite,
+        {.name = "overwrite",
+         .type = ARG_BOOL,
+         .dest = &o.overwrite,
          .help = "train into an --out folder that holds a run already, replacing its files "
                  "(without it such a folder is refused)"},
-        {.name = "log-every", .type = ARG_INT, .dest = &o.log_every, .metavar = "N",
+        {.name = "log-every",
+         .type = ARG_INT,
+         .dest = &o.log_every,
+         .metavar = "N",
          .help = "steps between progress updates; 0 picks about 100 updates on a terminal, "
                  "10 lines otherwise",
-         .lo = 0, .hi = INT_MAX},
+         .lo = 0,
+         .hi = INT_MAX},
     };
     arg_cmd cmd = {
         .prog = "fmcl train",
@@ -727,25 +836,39 @@ int cmd_train(int argc, char **argv)
         .n = (int)(sizeof specs / sizeof specs[0]),
     };
     const fmcl_setting_scope T = FMCL_SCOPE_TRAIN, I = FMCL_SCOPE_IMAGES;
-    const arg_binding binds[] = {
-        {"image-size", I, "size"}, {"channels", I, NULL}, {"limit", I, NULL},
-        {"label-drop", T, NULL}, {"width", FMCL_SCOPE_MLP, NULL}, {"depth", FMCL_SCOPE_MLP, NULL},
-        {"time-freqs", FMCL_SCOPE_MLP, NULL}, {"batch", T, NULL}, {"steps", T, NULL},
-        {"lr", T, NULL}, {"path", T, NULL}, {"sigma-min", T, NULL}, {"poly-n", T, NULL},
-        {"beta-min", T, NULL}, {"beta-max", T, NULL}, {"sigma-lo", T, NULL},
-        {"sigma-hi", T, NULL}, {"coupling", T, NULL}, {"weight-decay", T, NULL},
-        {"clip", T, NULL}, {"ema", T, NULL}, {"warmup", T, NULL}, {"lr-schedule", T, NULL},
-        TRAIN_MODEL_BINDS};
+    const arg_binding binds[] = {{"image-size", I, "size"},
+                                 {"channels", I, NULL},
+                                 {"limit", I, NULL},
+                                 {"label-drop", T, NULL},
+                                 {"width", FMCL_SCOPE_MLP, NULL},
+                                 {"depth", FMCL_SCOPE_MLP, NULL},
+                                 {"time-freqs", FMCL_SCOPE_MLP, NULL},
+                                 {"batch", T, NULL},
+                                 {"steps", T, NULL},
+                                 {"lr", T, NULL},
+                                 {"path", T, NULL},
+                                 {"sigma-min", T, NULL},
+                                 {"poly-n", T, NULL},
+                                 {"beta-min", T, NULL},
+                                 {"beta-max", T, NULL},
+                                 {"sigma-lo", T, NULL},
+                                 {"sigma-hi", T, NULL},
+                                 {"coupling", T, NULL},
+                                 {"weight-decay", T, NULL},
+                                 {"clip", T, NULL},
+                                 {"ema", T, NULL},
+                                 {"warmup", T, NULL},
+                                 {"lr-schedule", T, NULL},
+                                 TRAIN_MODEL_BINDS};
     args_bind(&cmd, binds, (int)(sizeof binds / sizeof *binds));
     int rc = args_parse(&cmd, argc, argv);
-    if (rc != ARGS_OK)
-        return rc == ARGS_HELP ? CLI_OK : rc;
+    if (rc != ARGS_OK) return rc == ARGS_HELP ? CLI_OK : rc;
     train_rank r;
     if ((rc = train_group_open(o.device, &r)) != CLI_OK) return rc;
     quiet = r.rank > 0;
     char ckpt[4200];
     const char *resume = NULL;
-    int lock = -1; /* held until the process exits (runlock.h); rank 0's alone */
+    int lock = -1;  /* held until the process exits (runlock.h); rank 0's alone */
     if (o.resume) { /* locked before the checks that tidy the folder */
         if (r.rank == 0 && outputs_has_run(o.resume) && (lock = runlock_take(o.resume)) < 0)
             rc = CLI_FAIL;
@@ -785,7 +908,8 @@ int cmd_train(int argc, char **argv)
         rc = train(&cmd, &o, &d, dir, resume, &r);
         if (rc == CLI_OK && r.rank == 0 && d.kind == FMCL_DATA_IMAGES)
             printf("wrote %s/: model.safetensors loss.csv data.png samples.png loss.png\n"
-                   "pictures: %s/data.png %s/samples.png %s/loss.png\n", dir, dir, dir, dir);
+                   "pictures: %s/data.png %s/samples.png %s/loss.png\n",
+                   dir, dir, dir, dir);
         else if (rc == CLI_OK && r.rank == 0)
             printf("wrote %s/: model.safetensors loss.csv densities.png trajectories.png "
                    "loss.png\npictures: %s/densities.png %s/trajectories.png %s/loss.png\n",

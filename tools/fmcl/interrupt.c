@@ -48,15 +48,9 @@ void interrupt_install(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-int interrupt_signal(void)
-{
-    return got;
-}
+int interrupt_signal(void) { return got; }
 
-int interrupt_status(void)
-{
-    return 128 + got;
-}
+int interrupt_status(void) { return 128 + got; }
 
 /* "\nfmcl: TEXT\n" into buf (empty for NULL); returns its length. */
 static int format(char *buf, size_t size, const char *text)
@@ -99,8 +93,10 @@ fmcl_status interrupt_train(fmcl_trainer *tr, int first, int n, float *loss, int
         if (st != FMCL_OK) break;
         *ran += k;
         double secs = now_s() - t0;
-        if (k == part && secs < 0.1 && part < (1 << 20)) part *= 2;
-        else if (secs > 0.5 && part > 1) part /= 2;
+        if (k == part && secs < 0.1 && part < (1 << 20))
+            part *= 2;
+        else if (secs > 0.5 && part > 1)
+            part /= 2;
     }
     return st;
 }
@@ -142,11 +138,15 @@ void interrupt_train_start(const char *dir, const char *device)
 {
     char cmd[9000], stop[10000];
     resume_command(dir, device, cmd, sizeof cmd);
-    snprintf(stop, sizeof stop, "stopped at once, without saving; %s/model.safetensors, where "
-             "it exists, holds the last checkpoint, intact, and `%s` continues from it", dir, cmd);
+    snprintf(stop, sizeof stop,
+             "stopped at once, without saving; %s/model.safetensors, where "
+             "it exists, holds the last checkpoint, intact, and `%s` continues from it",
+             dir, cmd);
     interrupt_install();
-    interrupt_mode(0, "interrupted: finishing the step in flight, then saving the checkpoint "
-                   "(interrupt again to stop at once)", stop);
+    interrupt_mode(0,
+                   "interrupted: finishing the step in flight, then saving the checkpoint "
+                   "(interrupt again to stop at once)",
+                   stop);
 }
 
 int interrupt_train_report(const char *dir, int step, int steps, const char *device)
@@ -156,13 +156,17 @@ int interrupt_train_report(const char *dir, int step, int steps, const char *dev
     const char *name = got == SIGTERM ? "SIGTERM" : "SIGINT";
     snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", dir);
     if (stat(ckpt, &st) != 0) {
-        fprintf(stderr, "fmcl train: interrupted (%s) before the first step; nothing was "
-                "written\n", name);
+        fprintf(stderr,
+                "fmcl train: interrupted (%s) before the first step; nothing was "
+                "written\n",
+                name);
     } else {
         char cmd[9000];
         resume_command(dir, device, cmd, sizeof cmd);
-        fprintf(stderr, "fmcl train: interrupted (%s) at step %d of %d; %s holds the run so "
-                "far. Continue it with:\n    %s\n", name, step, steps, ckpt, cmd);
+        fprintf(stderr,
+                "fmcl train: interrupted (%s) at step %d of %d; %s holds the run so "
+                "far. Continue it with:\n    %s\n",
+                name, step, steps, ckpt, cmd);
     }
     return interrupt_status();
 }
@@ -170,8 +174,10 @@ int interrupt_train_report(const char *dir, int step, int steps, const char *dev
 void interrupt_train_finished(const char *dir)
 {
     char stop[9000];
-    snprintf(stop, sizeof stop, "interrupted after training: %s/model.safetensors holds the "
+    snprintf(stop, sizeof stop,
+             "interrupted after training: %s/model.safetensors holds the "
              "trained model; loss.csv and the pictures may be missing (`fmcl sample --ckpt "
-             "%s/model.safetensors` draws samples)", dir, dir);
+             "%s/model.safetensors` draws samples)",
+             dir, dir);
     interrupt_mode(1, NULL, stop);
 }

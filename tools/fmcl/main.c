@@ -23,9 +23,11 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: fmcl COMMAND [flags]\n\n"
-               "Flow Matching on OpenCL %s: train and sample flow-matching generative models on\n"
-               "any OpenCL device.\n\ncommands:\n", FMCL_VERSION);
+    fprintf(f,
+            "usage: fmcl COMMAND [flags]\n\n"
+            "Flow Matching on OpenCL %s: train and sample flow-matching generative models on\n"
+            "any OpenCL device.\n\ncommands:\n",
+            FMCL_VERSION);
     for (int i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].about);
     fprintf(f, "\n'fmcl COMMAND --help' lists a command's flags and their defaults.\n"
@@ -48,9 +50,11 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     for (int i = 0; i < N_COMMANDS; i++)
-        if (strcmp(name, commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "fmcl: unknown command '%s' (expected devices, train, sample, nll, check, bench or tune)\n"
-                    "Run 'fmcl --help' for the list.\n", name);
+        if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(
+        stderr,
+        "fmcl: unknown command '%s' (expected devices, train, sample, nll, check, bench or tune)\n"
+        "Run 'fmcl --help' for the list.\n",
+        name);
     return CLI_USAGE;
 }

@@ -27,7 +27,8 @@ int outputs_run_dir(const char *dir, int overwrite)
     snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", dir);
     if (overwrite || !outputs_has_run(dir)) return CLI_OK;
     return cli_error("--out %s already holds a run (%s): continue it with `fmcl train --resume "
-                     "%s`, or choose a fresh --out; --overwrite replaces it", dir, ckpt, dir);
+                     "%s`, or choose a fresh --out; --overwrite replaces it",
+                     dir, ckpt, dir);
 }
 
 int outputs_file(const char *flag, const char *path)
@@ -49,8 +50,8 @@ int outputs_file(const char *flag, const char *path)
     snprintf(probe, sizeof probe, "%s/.fmcl-probe-XXXXXX", dir);
     int fd = mkstemp(probe);
     if (fd < 0)
-        return cli_error("%s %s: cannot write into the folder %s (%s); choose another place",
-                         flag, path, dir, strerror(errno));
+        return cli_error("%s %s: cannot write into the folder %s (%s); choose another place", flag,
+                         path, dir, strerror(errno));
     close(fd);
     unlink(probe);
     return CLI_OK;

@@ -21,10 +21,7 @@ void progress_start(progress *p, FILE *f, int total)
     p->width = 0;
 }
 
-double progress_loss(const progress *p)
-{
-    return p->ema_w > 0.0 ? p->ema / p->ema_w : 0.0;
-}
+double progress_loss(const progress *p) { return p->ema_w > 0.0 ? p->ema / p->ema_w : 0.0; }
 
 static void format_duration(char *buf, size_t len, double s)
 {
@@ -67,8 +64,7 @@ void progress_update(progress *p, const float *loss, int n)
 
 void progress_end(progress *p)
 {
-    if (p->tty && p->width > 0)
-        fputc('\n', p->f);
+    if (p->tty && p->width > 0) fputc('\n', p->f);
     fflush(p->f);
 }
 

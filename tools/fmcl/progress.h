@@ -12,12 +12,12 @@
 typedef struct {
     FILE *f;
     int tty;
-    int total;      /* steps in the run */
-    int step;       /* steps whose losses were fed */
-    double t0;      /* start of training */
-    double ema;     /* exponential moving average of the loss, not bias-corrected */
-    double ema_w;   /* 1 - beta^step: the bias correction */
-    int width;      /* length of the last line written on a terminal */
+    int total;    /* steps in the run */
+    int step;     /* steps whose losses were fed */
+    double t0;    /* start of training */
+    double ema;   /* exponential moving average of the loss, not bias-corrected */
+    double ema_w; /* 1 - beta^step: the bias correction */
+    int width;    /* length of the last line written on a terminal */
 } progress;
 
 void progress_start(progress *p, FILE *f, int total);

@@ -10,13 +10,13 @@
 #include "cli.h"
 
 /* Flags that change nothing the run computes: given freely. */
-static const char *const free_flags[] = {"resume", "steps", "device", "log-every", "ckpt-every",
-                                         NULL};
+static const char *const free_flags[] = {"resume",    "steps",      "device",
+                                         "log-every", "ckpt-every", NULL};
 /* Flags whose saved value train_resume_opts restores, by the kind of run. */
-static const char *const every_run[] = {"data", "out", "model", "batch", "lr", "seed", "path",
-                                        "sigma-min", "poly-n", "beta-min", "beta-max",
-                                        "sigma-lo", "sigma-hi", "coupling", "weight-decay",
-                                        "clip", "ema", "warmup", "lr-schedule", NULL};
+static const char *const every_run[] = {
+    "data",         "out",    "model",    "batch",    "lr",          "seed",     "path",
+    "sigma-min",    "poly-n", "beta-min", "beta-max", "sigma-lo",    "sigma-hi", "coupling",
+    "weight-decay", "clip",   "ema",      "warmup",   "lr-schedule", NULL};
 static const char *const mlp_run[] = {"width", "depth", "time-freqs", NULL};
 static const char *const image_run[] = {"hflip", "cond", "label-drop", "limit", NULL};
 static const char *const folder_run[] = {"image-size", "channels", NULL};
@@ -32,9 +32,8 @@ static int listed(const char *const *list, const char *name)
 static int same_path(const char *a, const char *b)
 {
     struct stat sa, sb;
-    return strcmp(a, b) == 0 ||
-           (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-            sa.st_ino == sb.st_ino);
+    return strcmp(a, b) == 0 || (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+                                 sa.st_ino == sb.st_ino);
 }
 
 /* The value of spec s in o (s->dest points into base), as text into buf;
@@ -60,13 +59,12 @@ static int compare(const arg_spec *s, const train_opts *base, const train_opts *
         snprintf(buf, len, "%s", x ? x : "(none)");
         if (!x || !y) return x == y;
         return strcmp(s->name, "data") == 0 || strcmp(s->name, "out") == 0 ? same_path(x, y)
-                                                                             : !strcmp(x, y);
+                                                                           : !strcmp(x, y);
     }
     }
 }
 
-int resume_flags_check(arg_cmd *cmd, const train_opts *given, const train_opts *saved,
-                       int images)
+int resume_flags_check(arg_cmd *cmd, const train_opts *given, const train_opts *saved, int images)
 {
     const int mlp = strcmp(saved->model, "mlp") == 0;
     const int folder = strncmp(saved->data, "images:", 7) == 0;
@@ -77,22 +75,26 @@ int resume_flags_check(arg_cmd *cmd, const train_opts *given, const train_opts *
         if (!s->seen || listed(free_flags, s->name)) continue;
         if (!listed(every_run, s->name) && !(mlp && listed(mlp_run, s->name)) &&
             !(images && listed(image_run, s->name)) && !(folder && listed(folder_run, s->name)))
-            return args_usage(cmd, "--%s does not apply to resuming this run: a resumed run "
+            return args_usage(cmd,
+                              "--%s does not apply to resuming this run: a resumed run "
                               "keeps the settings it was started with (give only --steps, "
                               "--device, --log-every, --ckpt-every, or the run's own flags "
-                              "with the values it was started with)", s->name);
+                              "with the values it was started with)",
+                              s->name);
         if (compare(s, saved, given, saved, mine, sizeof mine)) continue;
         compare(s, saved, saved, given, theirs, sizeof theirs);
         if (used < sizeof conflicts)
-            used += (size_t)snprintf(conflicts + used, sizeof conflicts - used,
-                                     "%s--%s%s%s (the run's: %s)", used ? ", " : "", s->name,
-                                     s->type == ARG_BOOL ? "" : " ", s->type == ARG_BOOL ? "" : mine,
-                                     s->type == ARG_BOOL ? (*theirs == '1' ? "on" : "off")
-                                                         : theirs);
+            used += (size_t)snprintf(
+                conflicts + used, sizeof conflicts - used, "%s--%s%s%s (the run's: %s)",
+                used ? ", " : "", s->name, s->type == ARG_BOOL ? "" : " ",
+                s->type == ARG_BOOL ? "" : mine,
+                s->type == ARG_BOOL ? (*theirs == '1' ? "on" : "off") : theirs);
     }
     if (used)
-        return args_usage(cmd, "--resume %s: flags that differ from the run's settings: %s; a "
+        return args_usage(cmd,
+                          "--resume %s: flags that differ from the run's settings: %s; a "
                           "resumed run keeps its settings, so drop them, or start a new run "
-                          "with a fresh --out", saved->resume, conflicts);
+                          "with a fresh --out",
+                          saved->resume, conflicts);
     return CLI_OK;
 }

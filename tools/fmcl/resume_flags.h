@@ -11,7 +11,6 @@
  * the run's settings (cmd's destinations point into saved); images: the run
  * trained on an image set. CLI_OK, or a usage error naming every flag that
  * conflicts with the run or does not apply to a resumed run. */
-int resume_flags_check(arg_cmd *cmd, const train_opts *given, const train_opts *saved,
-                       int images);
+int resume_flags_check(arg_cmd *cmd, const train_opts *given, const train_opts *saved, int images);
 
 #endif

@@ -34,8 +34,9 @@ int runlock_take(const char *dir)
     struct stat st;
     if (fd < 0 && errno == ENOENT && stat(dir, &st) != 0) return RUNLOCK_NO_FOLDER;
     if (fd < 0)
-        return cli_error("cannot write into %s (%s: %s); choose a folder you can write",
-                         dir, path, strerror(errno)), -1;
+        return cli_error("cannot write into %s (%s: %s); choose a folder you can write", dir, path,
+                         strerror(errno)),
+               -1;
     /* Tried twice: the holder may let go between the two calls. */
     for (int attempt = 0; attempt < 2; attempt++) {
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
@@ -52,8 +53,9 @@ int runlock_take(const char *dir)
         if (n > 0) buf[n] = '\0', pid = strtol(buf, NULL, 10);
         close(fd);
         return cli_error("%s is in use: fmcl process %ld is writing this run (its lock: %s); "
-                         "wait for it to finish, or stop it (kill %ld)", dir, pid, path,
-                         pid), -1;
+                         "wait for it to finish, or stop it (kill %ld)",
+                         dir, pid, path, pid),
+               -1;
     }
     cli_error("cannot lock %s: %s", path, strerror(errno));
     close(fd);

@@ -13,9 +13,10 @@ int train_cond_flags(arg_cmd *cmd, const train_opts *o)
 {
     if (args_find(cmd, "label-drop")->seen && !o->cond)
         return args_usage(cmd, "--label-drop is the label dropout of --cond training; add --cond "
-                          "or drop it");
+                               "or drop it");
     if (o->cond && !fmcl_data_spec_is_images(o->data))
-        return args_usage(cmd, "--cond trains on the class labels of an image set "
+        return args_usage(cmd,
+                          "--cond trains on the class labels of an image set "
                           "(fashion-mnist, mnist:DIR, idx:FILE, cifar10:PATH), not --data %s",
                           o->data);
     return CLI_OK;
@@ -53,9 +54,11 @@ int train_cond_samples(fmcl_ctx *ctx, fmcl_model *m, const fmcl_sample_config *b
         rc = cli_lib_error("", fmcl_ctx_error(ctx));
     eval_progress_end(&ep);
     if (rc == CLI_OK) {
-        fprintf(stderr, "sampled %d images of each of %d classes (%s, %d steps, NFE %d) in "
-                "%.2f s\n", COND_PER_CLASS, K, fmcl_name(FMCL_NAMES_SOLVER, sc.solver), sc.steps,
-                nfe, cli_now() - t0);
+        fprintf(stderr,
+                "sampled %d images of each of %d classes (%s, %d steps, NFE %d) in "
+                "%.2f s\n",
+                COND_PER_CLASS, K, fmcl_name(FMCL_NAMES_SOLVER, sc.solver), sc.steps, nfe,
+                cli_now() - t0);
         rc = cli_write_class_grid(path, x, K, COND_PER_CLASS, shape);
     }
     free(x);

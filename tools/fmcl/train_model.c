@@ -23,8 +23,8 @@ static int parse_list(const char *s, int *out, int max, int lo, int hi)
 
 int train_model_flags(arg_cmd *cmd, const train_opts *o)
 {
-    static const char *const unet_flags[] = {"base", "mult", "blocks", "attn-res", "heads",
-                                             "groups", "dropout"};
+    static const char *const unet_flags[] = {"base",  "mult",   "blocks", "attn-res",
+                                             "heads", "groups", "dropout"};
     static const char *const mlp_flags[] = {"width", "depth", "time-freqs"};
     const int unet = strcmp(o->model, "unet") == 0;
     for (int i = 0; i < 7; i++)
@@ -33,22 +33,28 @@ int train_model_flags(arg_cmd *cmd, const train_opts *o)
     if (!unet) return CLI_OK;
     for (int i = 0; i < 3; i++)
         if (args_find(cmd, mlp_flags[i])->seen)
-            return args_usage(cmd, "--%s configures the MLP; the U-Net takes --base, --mult, "
-                              "--blocks, --attn-res, --heads and --groups", mlp_flags[i]);
+            return args_usage(cmd,
+                              "--%s configures the MLP; the U-Net takes --base, --mult, "
+                              "--blocks, --attn-res, --heads and --groups",
+                              mlp_flags[i]);
     if (!fmcl_data_spec_is_images(o->data))
-        return args_usage(cmd, "--model unet is for image data sets (fashion-mnist, mnist:DIR, "
+        return args_usage(cmd,
+                          "--model unet is for image data sets (fashion-mnist, mnist:DIR, "
                           "idx:FILE, cifar10:PATH, images:DIR), not --data %s; use the MLP",
                           o->data);
     int v[FMCL_UNET_MAX_LEVELS];
     const fmcl_setting *mult = fmcl_setting_find(FMCL_SCOPE_UNET, "mult");
     if (o->mult && !parse_list(o->mult, v, FMCL_UNET_MAX_LEVELS, (int)mult->lo, (int)mult->hi))
-        return args_usage(cmd, "--mult %s: expected 1 to %d comma-separated multipliers in "
-                          "[%g, %g], e.g. 1,2,2", o->mult, FMCL_UNET_MAX_LEVELS, mult->lo,
-                          mult->hi);
+        return args_usage(cmd,
+                          "--mult %s: expected 1 to %d comma-separated multipliers in "
+                          "[%g, %g], e.g. 1,2,2",
+                          o->mult, FMCL_UNET_MAX_LEVELS, mult->lo, mult->hi);
     if (o->attn_res && strcmp(o->attn_res, "none") != 0 &&
         !parse_list(o->attn_res, v, FMCL_UNET_MAX_LEVELS, 1, 1 << 16))
-        return args_usage(cmd, "--attn-res %s: expected comma-separated resolutions such as "
-                          "7 or 14,7, or none", o->attn_res);
+        return args_usage(cmd,
+                          "--attn-res %s: expected comma-separated resolutions such as "
+                          "7 or 14,7, or none",
+                          o->attn_res);
     return CLI_OK;
 }
 
@@ -76,10 +82,11 @@ static int unet_config(arg_cmd *cmd, const train_opts *o, const int im[3], fmcl_
             int l = 0;
             while (l < c->levels && im[1] >> l != res[i]) l++;
             if (l == c->levels)
-                return args_usage(cmd, "--attn-res %d: no level of the U-Net has that "
+                return args_usage(cmd,
+                                  "--attn-res %d: no level of the U-Net has that "
                                   "resolution (the %d levels of %dx%d images have %d down to "
-                                  "%d)", res[i], c->levels, im[1], im[2], im[1],
-                                  im[1] >> (c->levels - 1));
+                                  "%d)",
+                                  res[i], c->levels, im[1], im[2], im[1], im[1] >> (c->levels - 1));
             c->attn_levels |= 1u << l;
         }
     }
@@ -89,9 +96,8 @@ static int unet_config(arg_cmd *cmd, const train_opts *o, const int im[3], fmcl_
     return CLI_OK;
 }
 
-int train_model_make(arg_cmd *cmd, fmcl_ctx *ctx, const train_opts *o,
-                     const fmcl_model_config *mc, const fmcl_data *data, const char *resume,
-                     fmcl_model **m)
+int train_model_make(arg_cmd *cmd, fmcl_ctx *ctx, const train_opts *o, const fmcl_model_config *mc,
+                     const fmcl_data *data, const char *resume, fmcl_model **m)
 {
     fmcl_status s;
     *m = NULL;
@@ -99,8 +105,8 @@ int train_model_make(arg_cmd *cmd, fmcl_ctx *ctx, const train_opts *o,
         s = fmcl_model_load(ctx, resume, FMCL_WEIGHTS_RAW, m);
         if (s == FMCL_OK && fmcl_model_get_config(*m)->dim != mc->dim)
             return cli_error("%s holds a %d-dimensional model but its data are %d-dimensional; "
-                             "did the data set change?", resume,
-                             fmcl_model_get_config(*m)->dim, mc->dim);
+                             "did the data set change?",
+                             resume, fmcl_model_get_config(*m)->dim, mc->dim);
     } else if (strcmp(o->model, "unet") == 0) {
         fmcl_model_config uc;
         int im[3];
@@ -138,7 +144,9 @@ void train_model_describe(const fmcl_model *m, char *buf, size_t len)
     }
     char drop[32] = "";
     if (c->dropout > 0.0f) snprintf(drop, sizeof drop, ", dropout %g", (double)c->dropout);
-    snprintf(buf, len, "U-Net base %d, mult %s, %d block%s, attention at %s, %d heads, %d groups"
-             "%s (%zu parameters)", c->base, mult, c->blocks, c->blocks > 1 ? "s" : "",
-             b ? attn : "none", c->heads, c->groups, drop, params);
+    snprintf(buf, len,
+             "U-Net base %d, mult %s, %d block%s, attention at %s, %d heads, %d groups"
+             "%s (%zu parameters)",
+             c->base, mult, c->blocks, c->blocks > 1 ? "s" : "", b ? attn : "none", c->heads,
+             c->groups, drop, params);
 }

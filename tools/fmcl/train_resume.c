@@ -56,8 +56,8 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
     struct stat st;
     if (stat(ckpt, &st) != 0)
         return cli_error("--resume %s: %s (%s); give the folder of a run of fmcl train, which "
-                         "holds its checkpoint model.safetensors", o->resume, ckpt,
-                         strerror(errno));
+                         "holds its checkpoint model.safetensors",
+                         o->resume, ckpt, strerror(errno));
     fmcl_train_config tc;
     char err[1024];
     int done = 0;
@@ -65,7 +65,8 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
         return cli_error("--resume %s: %s", o->resume, err);
     if (args_find(cmd, "steps")->seen && o->steps < done)
         return cli_error("--resume %s: the run has done %d steps already, more than --steps %d: "
-                         "give --steps %d or more", o->resume, done, o->steps, done);
+                         "give --steps %d or more",
+                         o->resume, done, o->steps, done);
     fmcl_checkpoint *f = NULL;
     if (fmcl_checkpoint_open(ckpt, &f, err, sizeof err) != FMCL_OK)
         return cli_error("--resume %s: %s", o->resume, err);
@@ -93,7 +94,8 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
     fmcl_checkpoint_free(f);
     if (!ok)
         return cli_error("--resume %s: %s lacks the metadata fmcl train writes (data, width, "
-                         "depth, time_freqs); it cannot be resumed", o->resume, ckpt);
+                         "depth, time_freqs); it cannot be resumed",
+                         o->resume, ckpt);
     remove_unfinished(ckpt);
     o->data = o->resume_data;
     o->out = o->resume;
