@@ -129,6 +129,12 @@ safety_run_tests() {
     expect 0 'pictures:' train "${tiny[@]}" --out "$tmp/ref" --overwrite
     check '--overwrite replaced the checkpoint' differ "$tmp/ref/model.safetensors" "$tmp/int/model.safetensors"
 
+    # A fresh run into a folder where a killed run left only its unfinished
+    # first checkpoint write: the stale temporary file goes.
+    mkdir -p "$tmp/torn" && printf 'partial' > "$tmp/torn/model.safetensors.tmp.AbC123"
+    expect 0 'removed 1 unfinished checkpoint write' train "${tiny[@]}" --out "$tmp/torn"
+    check 'the killed run'"'"'s temporary file was removed' test ! -e "$tmp/torn/model.safetensors.tmp.AbC123"
+
     # sample: outputs made or checked before sampling; the picture beside --out.
     expect 0 'wrote .*new/dir/s\.png' sample --ckpt "$ck" --n 50 --out "$tmp/new/dir/s.npy"
     check_npy "$tmp/new/dir/s.npy" 50 2

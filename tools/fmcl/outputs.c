@@ -3,6 +3,7 @@
 #include "outputs.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +26,26 @@ int outputs_run_dir(const char *dir, int overwrite)
 {
     char ckpt[4200];
     snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", dir);
-    if (overwrite || !outputs_has_run(dir)) return CLI_OK;
+    if (overwrite || !outputs_has_run(dir)) {
+        outputs_remove_unfinished(dir); /* a run killed in its first write */
+        return CLI_OK;
+    }
     return cli_error("--out %s already holds a run (%s): continue it with `fmcl train --resume "
                      "%s`, or choose a fresh --out; --overwrite replaces it",
                      dir, ckpt, dir);
+}
+
+void outputs_remove_unfinished(const char *dir)
+{
+    char pattern[4300];
+    snprintf(pattern, sizeof pattern, "%s/model.safetensors.tmp.??????", dir);
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) != 0) return;
+    int removed = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) removed += unlink(g.gl_pathv[i]) == 0;
+    if (removed)
+        fprintf(stderr, "removed %d unfinished checkpoint write(s) of a killed run\n", removed);
+    globfree(&g);
 }
 
 int outputs_file(const char *flag, const char *path)

@@ -8,6 +8,11 @@
 /* fmcl train --out DIR: refuses (CLI_FAIL, with the way out) a folder that
  * holds a run's checkpoint unless overwrite. */
 int outputs_run_dir(const char *dir, int overwrite);
+/* Removes the temporary files (PATH.tmp.XXXXXX of fmcl_write_file_atomic)
+ * that a killed run's unfinished checkpoint writes left in dir, and says
+ * so on stderr. Only for the holder of the folder's lock (runlock.h): no
+ * live writer can own them then. */
+void outputs_remove_unfinished(const char *dir);
 /* 1 when dir holds a run's checkpoint. */
 int outputs_has_run(const char *dir);
 /* An output file of flag (e.g. "--out"): creates its missing parent folders

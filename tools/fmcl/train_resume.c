@@ -3,7 +3,6 @@
  * only with the run's own values (resume_flags.c), except those that change
  * neither the numbers nor the folder. */
 #include <errno.h>
-#include <glob.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "cli.h"
 #include "fmcl.h"
+#include "outputs.h"
 #include "resume_flags.h"
 #include "train_opts.h"
 
@@ -31,21 +31,6 @@ static int meta_setting(const fmcl_checkpoint *f, fmcl_setting_scope scope, cons
 {
     const fmcl_setting *s = fmcl_setting_find(scope, setting);
     return meta_int(f, key, (int)s->lo, (int)s->hi);
-}
-
-/* A run killed while writing its checkpoint leaves the temporary file of
- * the write (io/atomic.c: PATH.tmp.XXXXXX) beside the previous, intact one. */
-static void remove_unfinished(const char *ckpt)
-{
-    char pattern[4300];
-    snprintf(pattern, sizeof pattern, "%s.tmp.??????", ckpt);
-    glob_t g;
-    if (glob(pattern, 0, NULL, &g) != 0) return;
-    int removed = 0;
-    for (size_t i = 0; i < g.gl_pathc; i++) removed += unlink(g.gl_pathv[i]) == 0;
-    if (removed)
-        fprintf(stderr, "removed %d unfinished checkpoint write(s) of a killed run\n", removed);
-    globfree(&g);
 }
 
 int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
@@ -96,7 +81,7 @@ int train_resume_opts(arg_cmd *cmd, train_opts *o, char *ckpt, size_t len)
         return cli_error("--resume %s: %s lacks the metadata fmcl train writes (data, width, "
                          "depth, time_freqs); it cannot be resumed",
                          o->resume, ckpt);
-    remove_unfinished(ckpt);
+    outputs_remove_unfinished(o->resume);
     o->data = o->resume_data;
     o->out = o->resume;
     if (!args_find(cmd, "steps")->seen) o->steps = tc.steps;
