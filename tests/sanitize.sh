@@ -36,12 +36,13 @@ if [ "$#" -gt 0 ]; then
 fi
 # Open MPI (4.1) leaks in MPI_Init and MPI_Finalize, partly from components
 # it loads and unloads again, whose frames LeakSanitizer cannot name and no
-# suppression can match: the MPI test runs with leak detection off (ASan and
-# UBSan stay on), every other test with it on.
+# suppression can match: the tests under mpirun run with leak detection off
+# (ASan and UBSan stay on), every other test with it on.
 # `meson test --list` prints "project[:suite] / name" and takes plain names;
 # the lint suite reads sources, not binaries, so it is not run again here.
 names() { meson test -C "$build" --list 2>/dev/null | grep -v ':lint / ' | sed 's|^.* / ||'; }
-mapfile -t tests < <(names | grep -vx 'group_mpi')
+mpi='^(group_mpi|train_mpi)$'
+mapfile -t tests < <(names | grep -vE "$mpi")
 if [ "${#tests[@]}" -eq 0 ]; then
     echo "sanitize.sh: no tests found in $build" >&2
     exit 1
@@ -49,8 +50,9 @@ fi
 echo "sanitize.sh: ${#tests[@]} tests under ASan and UBSan"
 rc=0
 meson test -C "$build" --print-errorlogs "${tests[@]}" || rc=1
-if names | grep -qx 'group_mpi'; then
+mapfile -t mpi_tests < <(names | grep -E "$mpi")
+if [ "${#mpi_tests[@]}" -gt 0 ]; then
     ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
-        meson test -C "$build" --print-errorlogs --logbase mpi group_mpi || rc=1
+        meson test -C "$build" --print-errorlogs --logbase mpi "${mpi_tests[@]}" || rc=1
 fi
 exit "$rc"
